@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# portfw: make, make test, make check, make install [PREFIX=/usr/local] [DESTDIR=]
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/portfw
+DESTDIR ?=
+
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZE ?= 0
+WERROR ?= 1
+
+WARN := -std=gnu17 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS) -lpthread
+
+COMMON_SRC := $(wildcard src/common/*.c)
+USER_SRC := $(wildcard src/user/*.c)
+DAEMON_SRC := $(wildcard src/daemon/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC))
+CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOLS := $(BUILD)/tests/pf_xfer
+
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench run
+
+all: $(BUILD)/portfwd $(BUILD)/portfw
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/portfwd: $(DAEMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/portfw: $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Unit tests (cmocka): one binary per file, linked with the common code.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
+$(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lcrypto -lpthread
+
+test-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+test-net: all $(TOOLS)
+	PORTFW_BUILD=$(abspath $(BUILD)) tests/net/run.sh
+
+test: test-unit test-net
+
+# The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize:
+	$(MAKE) BUILD=build/asan SANITIZE=1 test
+
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+check: test test-sanitize fuzz
+
+lint:
+	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
+		-std=gnu17 -D_GNU_SOURCE $(PKG_CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem --inline-suppr src
+
+run: all
+	$(BUILD)/portfwd -c examples/portfw.conf
+
+bench: all $(TOOLS)
+	bench/run.sh $(BENCH_MODE)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/portfwd $(DESTDIR)$(SBINDIR)/portfwd
+	install -m 0755 $(BUILD)/portfw $(DESTDIR)$(BINDIR)/portfw
+	install -m 0644 README.md examples/portfw.conf $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portfwd $(DESTDIR)$(BINDIR)/portfw
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

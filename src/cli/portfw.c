@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * portfw: the client. One function per subcommand behind a dispatch table;
+ * each turns its arguments into a statement of the command language, checks
+ * the syntax here (so an error names the argument) and sends it to portfwd.
+ */
+#include "pfc.h"
+#include "../common/pf_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pfc_cmd {
+	const char *name;
+	const char *args;
+	int (*fn)(struct pfc_opts *o, int argc, char **argv);
+};
+
+static int pfc_send(struct pfc_opts *o, const char *text)
+{
+	json_t *res = pfc_request(o, text);
+	int rc;
+
+	if (!res)
+		return 1;
+	rc = pfc_check_reply(res);
+	json_decref(res);
+	return rc;
+}
+
+static int pfc_send_stmt(struct pfc_opts *o, const char *what, const char *verb, int argc,
+			 char **argv, const char *then)
+{
+	char *s = pfc_statement(what, verb, argc, argv), *t;
+	int rc;
+
+	if (!s)
+		return 2;
+	if (!then)
+		return rc = pfc_send(o, s), free(s), rc;
+	t = malloc(strlen(s) * 2 + strlen(then) + 4);
+	if (!t) {
+		free(s);
+		return 1;
+	}
+	/* e.g. "del name web" then "kill name web": one atomic request. */
+	sprintf(t, "%s\n%s%s", s, then, s + strlen(verb));
+	rc = pfc_send(o, t);
+	free(t);
+	free(s);
+	return rc;
+}
+
+static int cmd_add(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw add", "forward", argc, argv, NULL);
+}
+
+static int cmd_del(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw del", "del", argc, argv, o->kill ? "kill" : NULL);
+}
+
+static int cmd_kill(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw kill", "kill", argc, argv, NULL);
+}
+
+static int cmd_flush(struct pfc_opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc) {
+		fprintf(stderr, "portfw flush: unexpected argument '%s'\n", argv[0]);
+		return 2;
+	}
+	return pfc_send(o, o->kill ? "flush\nkill all" : "flush");
+}
+
+static int pfc_query(struct pfc_opts *o, int argc, char **argv, const char *verb,
+		     int (*show)(const struct pfc_opts *, json_t *))
+{
+	json_t *res;
+	int rc;
+
+	if (argc) {
+		fprintf(stderr, "portfw %s: unexpected argument '%s'\n", verb, argv[0]);
+		return 2;
+	}
+	res = pfc_request(o, verb);
+	if (!res)
+		return 1;
+	rc = pfc_check_reply(res);
+	if (!rc && show)
+		rc = show(o, res);
+	json_decref(res);
+	return rc;
+}
+
+static int cmd_list(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_query(o, argc, argv, "list", pfc_show_list);
+}
+
+static int cmd_conns(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_query(o, argc, argv, "conns", pfc_show_conns);
+}
+
+static int pfc_print_config(const struct pfc_opts *o, json_t *res)
+{
+	(void)o;
+	fputs(json_string_value(json_object_get(res, "config")), stdout);
+	return 0;
+}
+
+static int cmd_save(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_query(o, argc, argv, "save", pfc_print_config);
+}
+
+static int cmd_reload(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_query(o, argc, argv, "reload", NULL);
+}
+
+/* restore FILE: the file's forwards replace the table, in one change. */
+static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
+{
+	FILE *fp;
+	char *text;
+	size_t len = 0, cap = 65536;
+	int rc;
+
+	if (argc != 1) {
+		fprintf(stderr, "portfw restore: expected one FILE (or - for standard input)\n");
+		return 2;
+	}
+	fp = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
+	if (!fp) {
+		fprintf(stderr, "portfw restore: %s: %s\n", argv[0], strerror(errno));
+		return 1;
+	}
+	text = malloc(cap);
+	if (!text)
+		return 1;
+	len = (size_t)sprintf(text, "flush\n");
+	for (;;) {
+		size_t n = fread(text + len, 1, cap - len - 1, fp);
+
+		len += n;
+		if (len + 1 < cap)
+			break;
+		cap *= 2;
+		if (cap > (8U << 20)) {
+			fprintf(stderr, "portfw restore: %s: larger than 4 MiB\n", argv[0]);
+			free(text);
+			return 1;
+		}
+		text = realloc(text, cap);
+		if (!text)
+			return 1;
+	}
+	text[len] = '\0';
+	if (fp != stdin)
+		fclose(fp);
+	rc = pfc_send(o, text);
+	free(text);
+	return rc;
+}
+
+static const struct pfc_cmd pfc_cmds[] = {
+	{ "add", "[name NAME] PROTO LISTEN to BACKEND [weight N] [, BACKEND ...] [OPTION ...]",
+	  cmd_add },
+	{ "del", "[-k] name NAME | [-k] PROTO LISTEN [BACKEND]", cmd_del },
+	{ "kill", "all | name NAME | PROTO LISTEN", cmd_kill },
+	{ "flush", "[-k]", cmd_flush },
+	{ "list", "[-n] [-j]", cmd_list },
+	{ "conns", "[-j]", cmd_conns },
+	{ "save", "", cmd_save },
+	{ "restore", "FILE|-", cmd_restore },
+	{ "reload", "", cmd_reload },
+};
+
+static void usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: portfw [-s SOCKET] COMMAND [ARGS]\n");
+	for (i = 0; i < PF_ARRAY_SIZE(pfc_cmds); i++)
+		fprintf(fp, "  portfw %-8s %s\n", pfc_cmds[i].name, pfc_cmds[i].args);
+	fprintf(fp, "options: -n numeric addresses, -j JSON, -k also cut the existing flows\n"
+		    "OPTION: connect-timeout DUR, idle-timeout DUR, half-close-timeout DUR, "
+		    "maxconn N, name NAME\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct pfc_opts o = { .sock = getenv("PORTFW_SOCKET") };
+	const struct pfc_cmd *cmd = NULL;
+	char **rest;
+	int i, n = 0;
+
+	if (!o.sock || !*o.sock)
+		o.sock = "/run/portfw.sock";
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return 1;
+	/* Flags may stand before or after the command (portfw -n list, portfw list -n);
+	 * after the command's first argument every word belongs to the statement. */
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-s") && !n) {
+			if (++i == argc) {
+				fprintf(stderr, "portfw: -s expects a socket path\n");
+				free(rest);
+				return 2;
+			}
+			o.sock = argv[i];
+		} else if (!strcmp(a, "-n") && n <= 1) {
+			o.numeric = true;
+		} else if (!strcmp(a, "-j") && n <= 1) {
+			o.json = true;
+		} else if (!strcmp(a, "-k") && n <= 1) {
+			o.kill = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			free(rest);
+			return 0;
+		} else if (a[0] == '-' && a[1] && n <= 1) {
+			fprintf(stderr, "portfw: unknown option '%s'\n", a);
+			usage(stderr);
+			free(rest);
+			return 2;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (!n) {
+		usage(stderr);
+		free(rest);
+		return 2;
+	}
+	for (i = 0; i < (int)PF_ARRAY_SIZE(pfc_cmds); i++)
+		if (!strcmp(rest[0], pfc_cmds[i].name))
+			cmd = &pfc_cmds[i];
+	if (!cmd) {
+		fprintf(stderr, "portfw: unknown command '%s'\n", rest[0]);
+		usage(stderr);
+		free(rest);
+		return 2;
+	}
+	i = cmd->fn(&o, n - 1, rest + 1);
+	free(rest);
+	return i;
+}

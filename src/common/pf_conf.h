@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command language: one parser for the config file, the control socket
+ * and the client's arguments.
+ *
+ *   forward [name NAME] PROTO LISTEN to BACKEND [weight N] [, BACKEND ...] [OPTION ...]
+ *   include FILE
+ *   del name NAME | del PROTO LISTEN [BACKEND]
+ *   kill all | kill name NAME | kill PROTO LISTEN
+ *   flush | list | conns | save | reload
+ */
+#ifndef PF_CONF_H
+#define PF_CONF_H
+
+#include "pf_addr.h"
+#include "pf_table.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PF_TOKS_MAX 1024
+#define PF_LINE_MAX 65536
+#define PF_INCLUDE_DEPTH 8
+
+struct pf_tok {
+	char *s;
+	bool quoted;
+};
+
+struct pf_toks {
+	int n;
+	struct pf_tok t[PF_TOKS_MAX];
+	char *buf;
+};
+
+/* Splits one statement into words: whitespace separates, ',' is a word of its
+ * own, '#' at the start of a word starts a comment, "..." quotes with C
+ * escapes. Returns 0 or -1 with a message; free with pf_toks_free(). */
+int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen);
+void pf_toks_free(struct pf_toks *t);
+
+enum pf_stmt_kind {
+	PF_ST_NONE,
+	PF_ST_FORWARD,
+	PF_ST_INCLUDE,
+	PF_ST_DEL,
+	PF_ST_FLUSH,
+	PF_ST_KILL,
+	PF_ST_LIST,
+	PF_ST_CONNS,
+	PF_ST_SAVE,
+	PF_ST_RELOAD,
+};
+
+struct pf_selector {
+	bool all;
+	char name[PF_NAME_MAX];
+	uint8_t protos;
+	struct pf_hostport listen;
+	bool has_backend;
+	struct pf_hostport backend;
+};
+
+struct pf_stmt {
+	enum pf_stmt_kind kind;
+	struct pf_forward *fwd; /* PF_ST_FORWARD: owned by the statement */
+	char path[PATH_MAX]; /* PF_ST_INCLUDE */
+	struct pf_selector sel; /* PF_ST_DEL, PF_ST_KILL */
+};
+
+/* Where a statement comes from: "FILE:LINE: " in messages, or "WHAT: " when
+ * line is 0 (command-line arguments). */
+struct pf_where {
+	const char *file;
+	int line;
+};
+
+int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_stmt *st,
+		  char *err, size_t errlen);
+void pf_stmt_free(struct pf_stmt *st);
+
+/* Calls cb for each statement of a text (lines, '\' continuations, comments).
+ * Stops at the first error or non-zero return of cb. */
+typedef int (*pf_stmt_cb)(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
+			  size_t errlen);
+int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
+		    char *err, size_t errlen);
+
+/* Loads a config file (forward and include lines) into t, which it appends to. */
+int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen);
+
+/* Does a selector match a forward (del/kill)? */
+bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The rule table: forwards, their backends and options. Parsed config is kept
+ * apart from runtime state (counters, scheduler position); a forward object is
+ * immutable once it is in a table, so the workers may read it without a lock.
+ */
+#ifndef PF_TABLE_H
+#define PF_TABLE_H
+
+#include "pf_addr.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PF_NAME_MAX 64
+#define PF_BACKENDS_MAX 256
+#define PF_WEIGHT_MAX 65535
+#define PF_SRC_MAX 256
+
+enum { PF_PROTO_TCP = 1, PF_PROTO_UDP = 2 };
+
+/* Counters shared by every version of one forward (or backend), so that a
+ * forward whose backends change keeps its history. Updated with relaxed
+ * atomics by the workers. */
+struct pf_stats {
+	_Atomic int refs;
+	_Atomic uint64_t conns; /* flows accepted (forward) or connected (backend) */
+	_Atomic uint64_t active; /* flows now open */
+	_Atomic uint64_t failed; /* connects that failed (refused, timed out) */
+	_Atomic uint64_t refused; /* clients dropped: no backend, maxconn */
+	_Atomic uint64_t bytes_up; /* client -> backend */
+	_Atomic uint64_t bytes_down; /* backend -> client */
+};
+
+struct pf_backend {
+	char host[PF_HOST_MAX]; /* as written */
+	bool bracketed;
+	uint16_t port_lo, port_hi; /* 0: the listener's port */
+	uint32_t weight;
+	int line;
+	/* runtime */
+	union pf_sa addr; /* resolved; port unused */
+	struct pf_stats *st;
+	int64_t sched_cur; /* smooth weighted round robin state */
+};
+
+struct pf_fwd_opts {
+	uint64_t connect_ms;
+	uint64_t idle_ms;
+	uint64_t halfclose_ms;
+	uint32_t maxconn; /* 0: unlimited */
+};
+
+extern const struct pf_fwd_opts pf_fwd_defaults;
+
+struct pf_forward {
+	_Atomic int refs;
+	char name[PF_NAME_MAX]; /* "" when not named */
+	char src[PF_SRC_MAX]; /* where it was defined, for messages */
+	int line;
+	uint8_t protos; /* PF_PROTO_* bits */
+	char lhost[PF_HOST_MAX]; /* "" = every address */
+	bool lbracketed;
+	uint16_t lport_lo, lport_hi;
+	struct pf_backend *be;
+	uint32_t nbe;
+	struct pf_fwd_opts o;
+	/* runtime */
+	union pf_sa laddr; /* resolved listen address, port unused */
+	struct pf_stats *st;
+	pthread_mutex_t sched_lock;
+};
+
+struct pf_table {
+	struct pf_forward **fwd;
+	size_t n, cap;
+};
+
+struct pf_forward *pf_forward_new(void);
+struct pf_forward *pf_forward_ref(struct pf_forward *f);
+void pf_forward_unref(struct pf_forward *f);
+
+/* A copy of the configuration and resolved addresses, without runtime state. */
+struct pf_forward *pf_forward_clone(const struct pf_forward *f);
+
+/* Same protocols, listen address as written and port range. */
+bool pf_forward_same_key(const struct pf_forward *a, const struct pf_forward *b);
+/* Same configuration in every respect (the diff keeps such a forward as is). */
+bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b);
+/* Port of backend 'be' for a flow that arrived on listen port 'lport'. */
+uint16_t pf_backend_port(const struct pf_forward *f, const struct pf_backend *be, uint16_t lport);
+
+/* One config line that loads back into the same forward. */
+void pf_forward_format(const struct pf_forward *f, char *buf, size_t len);
+void pf_backend_format(const struct pf_backend *be, char *buf, size_t len);
+void pf_listen_format(const struct pf_forward *f, char *buf, size_t len);
+const char *pf_proto_name(uint8_t protos);
+
+struct pf_stats *pf_stats_new(void);
+struct pf_stats *pf_stats_ref(struct pf_stats *st);
+void pf_stats_unref(struct pf_stats *st);
+
+void pf_table_init(struct pf_table *t);
+void pf_table_clear(struct pf_table *t);
+/* Takes over the caller's reference. */
+void pf_table_add(struct pf_table *t, struct pf_forward *f);
+void pf_table_remove_at(struct pf_table *t, size_t i);
+/* Shallow copy: the same forward objects, one more reference each. */
+void pf_table_copy(struct pf_table *dst, const struct pf_table *src);
+struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name);
+
+/*
+ * Checks a whole table before it may replace the running one: unique names,
+ * no two forwards claiming the same protocol, address and port. Returns 0, or
+ * -1 with "FILE:LINE: message" in err.
+ */
+int pf_table_validate(const struct pf_table *t, char *err, size_t errlen);
+
+/* Resolves listen and backend hosts (getaddrinfo; may block on DNS). */
+int pf_table_resolve(struct pf_table *t, char *err, size_t errlen);
+
+/*
+ * Prepares 'next' to replace 'cur': a forward equal to one of 'cur' is
+ * replaced by that very object (it keeps its state and flows); one with the
+ * same key shares its counters; new ones get fresh runtime state.
+ */
+void pf_table_inherit(const struct pf_table *cur, struct pf_table *next);
+
+/* Diff of two tables, for engines and tests. */
+enum pf_diff_op { PF_DIFF_KEEP, PF_DIFF_ADD, PF_DIFF_DEL, PF_DIFF_MODIFY };
+typedef void (*pf_diff_cb)(enum pf_diff_op op, struct pf_forward *old, struct pf_forward *nw,
+			   void *arg);
+void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
+		   void *arg);
+
+#endif

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "pf_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t pf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int pf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const struct {
+	const char *suffix;
+	uint64_t ms;
+} pf_units[] = {
+	{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
+};
+
+int pf_parse_duration(const char *s, uint64_t *ms)
+{
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > 30ULL * 86400000)
+		return -1;
+	if (!*end) {
+		*ms = v * 1000;
+		return v > 30ULL * 86400 ? -1 : 0;
+	}
+	for (i = 0; i < PF_ARRAY_SIZE(pf_units); i++) {
+		if (!strcmp(end, pf_units[i].suffix)) {
+			if (v * pf_units[i].ms > 30ULL * 86400000)
+				return -1;
+			*ms = v * pf_units[i].ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void pf_format_duration(uint64_t ms, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(pf_units); i++) {
+		if (ms && ms % pf_units[i].ms == 0) {
+			snprintf(buf, len, "%" PRIu64 "%s", ms / pf_units[i].ms, pf_units[i].suffix);
+			return;
+		}
+	}
+	snprintf(buf, len, "0s");
+}
+
+size_t pf_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+void *pf_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p) {
+		fprintf(stderr, "portfw: out of memory\n");
+		abort();
+	}
+	return p;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Small helpers shared by the daemon, the client and the tests. */
+#ifndef PF_UTIL_H
+#define PF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic milliseconds (coarse clock: one vDSO read, ~1-4 ms resolution). */
+uint64_t pf_now_ms(void);
+
+/* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of seconds into
+ * milliseconds. Returns 0 or -1. */
+int pf_parse_duration(const char *s, uint64_t *ms);
+/* Formats a duration in the largest unit that is exact: "90s", "2m", "1500ms". */
+void pf_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* Parses a decimal number in [min, max]. Returns 0 or -1. */
+int pf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Copies with truncation, always NUL-terminated; returns strlen(src). */
+size_t pf_strlcpy(char *dst, const char *src, size_t size);
+
+void *pf_xcalloc(size_t n, size_t size);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* portfwd internals: the running table and the control socket. */
+#ifndef PFD_H
+#define PFD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define PFD_REQ_MAX (4U << 20)
+
+/* The running table. */
+void pfd_table_set_config(const char *path);
+/* Reads the config file and installs it: all of it, or nothing. */
+int pfd_table_reload(char *err, size_t errlen);
+/* Checks the config file (parse, resolve, validate) without applying it. */
+int pfd_table_check(char *err, size_t errlen);
+/* Runs one control request (statements in the command language). */
+json_t *pfd_table_request(const char *text, size_t len);
+void pfd_table_free(void);
+
+/* The control socket. */
+int pfd_ctl_open(const char *path);
+/* Serves the socket from the main loop's epoll set; fd is the ready one. */
+void pfd_ctl_event(int ep, int fd, unsigned events);
+void pfd_ctl_expire(int ep);
+int pfd_ctl_listen_fd(void);
+void pfd_ctl_close(void);
+
+#endif

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The running table and every change to it. A change builds a whole new
+ * table, resolves, validates and prepares it (listening sockets bound) before
+ * anything is touched; only then is it committed as a diff. Any error leaves
+ * the running table and its flows exactly as they were.
+ */
+#include "pfd.h"
+#include "../common/pf_conf.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+#include "../user/pfu.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct pf_table pfd_tab;
+static char pfd_conf[PATH_MAX];
+
+void pfd_table_set_config(const char *path)
+{
+	pf_strlcpy(pfd_conf, path, sizeof(pfd_conf));
+}
+
+static int pfd_prepare(struct pf_table *next, char *err, size_t errlen)
+{
+	pf_table_inherit(&pfd_tab, next);
+	if (pf_table_resolve(next, err, errlen) || pf_table_validate(next, err, errlen))
+		return -1;
+	return 0;
+}
+
+struct pfd_count {
+	unsigned add, del, mod, keep;
+};
+
+static void pfd_count_cb(enum pf_diff_op op, struct pf_forward *o, struct pf_forward *n, void *arg)
+{
+	struct pfd_count *c = arg;
+
+	(void)o;
+	(void)n;
+	if (op == PF_DIFF_ADD)
+		c->add++;
+	else if (op == PF_DIFF_DEL)
+		c->del++;
+	else if (op == PF_DIFF_MODIFY)
+		c->mod++;
+	else
+		c->keep++;
+}
+
+/* Takes next over (it is cleared whatever happens). */
+static int pfd_install(struct pf_table *next, char *err, size_t errlen)
+{
+	struct pfd_count c = { 0 };
+
+	if (pfd_prepare(next, err, errlen) || pfu_prepare(next, err, errlen)) {
+		pf_table_clear(next);
+		return -1;
+	}
+	pf_table_diff(&pfd_tab, next, pfd_count_cb, &c);
+	pfu_commit();
+	pf_table_clear(&pfd_tab);
+	pfd_tab = *next;
+	pf_table_init(next);
+	pf_info("table: %zu forwards (%u added, %u removed, %u changed, %u unchanged)", pfd_tab.n,
+		c.add, c.del, c.mod, c.keep);
+	return 0;
+}
+
+int pfd_table_reload(char *err, size_t errlen)
+{
+	struct pf_table next;
+
+	pf_table_init(&next);
+	if (pf_conf_load(pfd_conf, &next, err, errlen)) {
+		pf_table_clear(&next);
+		return -1;
+	}
+	return pfd_install(&next, err, errlen);
+}
+
+int pfd_table_check(char *err, size_t errlen)
+{
+	struct pf_table next;
+	int rc;
+
+	pf_table_init(&next);
+	rc = pf_conf_load(pfd_conf, &next, err, errlen);
+	if (!rc)
+		rc = pfd_prepare(&next, err, errlen);
+	pf_table_clear(&next);
+	return rc;
+}
+
+void pfd_table_free(void)
+{
+	pf_table_clear(&pfd_tab);
+}
+
+/* ---- requests ---- */
+
+struct pfd_req {
+	struct pf_stmt *st;
+	struct pf_where *w;
+	size_t n, cap;
+};
+
+static int pfd_collect(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
+		       size_t errlen)
+{
+	struct pfd_req *r = arg;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct pf_stmt *ns = realloc(r->st, cap * sizeof(*ns));
+		struct pf_where *nw;
+
+		if (!ns) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		r->st = ns;
+		nw = realloc(r->w, cap * sizeof(*nw));
+		if (!nw) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		r->w = nw;
+		r->cap = cap;
+	}
+	r->st[r->n] = *st;
+	r->w[r->n] = *w;
+	r->n++;
+	st->fwd = NULL; /* the request owns it now */
+	return 0;
+}
+
+static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
+{
+	json_object_set_new(o, "conns", json_integer((json_int_t)atomic_load(&st->conns)));
+	json_object_set_new(o, "active", json_integer((json_int_t)atomic_load(&st->active)));
+	json_object_set_new(o, "failed", json_integer((json_int_t)atomic_load(&st->failed)));
+	json_object_set_new(o, "refused", json_integer((json_int_t)atomic_load(&st->refused)));
+	json_object_set_new(o, "bytes_up", json_integer((json_int_t)atomic_load(&st->bytes_up)));
+	json_object_set_new(o, "bytes_down",
+			    json_integer((json_int_t)atomic_load(&st->bytes_down)));
+	return o;
+}
+
+static json_t *pfd_forward_json(const struct pf_forward *f)
+{
+	json_t *o = json_object(), *bes = json_array(), *opts = json_object();
+	char buf[PF_HOST_MAX + 32];
+	uint32_t i;
+
+	json_object_set_new(o, "name", json_string(f->name));
+	json_object_set_new(o, "proto", json_string(pf_proto_name(f->protos)));
+	pf_listen_format(f, buf, sizeof(buf));
+	json_object_set_new(o, "listen", json_string(buf));
+	pf_sa_format(&f->laddr, false, buf, sizeof(buf));
+	json_object_set_new(o, "listen_addr", json_string(f->lhost[0] ? buf : ""));
+	json_object_set_new(o, "port_lo", json_integer(f->lport_lo));
+	json_object_set_new(o, "port_hi", json_integer(f->lport_hi));
+	json_object_set_new(o, "engine", json_string("user"));
+	json_object_set_new(o, "scheduler", json_string("wrr"));
+	snprintf(buf, sizeof(buf), "%s:%d", f->src, f->line);
+	json_object_set_new(o, "source", json_string(buf));
+	json_object_set_new(opts, "connect_timeout_ms", json_integer((json_int_t)f->o.connect_ms));
+	json_object_set_new(opts, "idle_timeout_ms", json_integer((json_int_t)f->o.idle_ms));
+	json_object_set_new(opts, "half_close_timeout_ms",
+			    json_integer((json_int_t)f->o.halfclose_ms));
+	json_object_set_new(opts, "maxconn", json_integer(f->o.maxconn));
+	json_object_set_new(o, "options", opts);
+	pfd_stats_json(o, f->st);
+	for (i = 0; i < f->nbe; i++) {
+		const struct pf_backend *be = &f->be[i];
+		json_t *b = json_object();
+
+		pf_backend_format(be, buf, sizeof(buf));
+		json_object_set_new(b, "backend", json_string(buf));
+		json_object_set_new(b, "host", json_string(be->host));
+		pf_sa_format(&be->addr, false, buf, sizeof(buf));
+		json_object_set_new(b, "addr", json_string(buf));
+		json_object_set_new(b, "port_lo", json_integer(be->port_lo));
+		json_object_set_new(b, "port_hi", json_integer(be->port_hi));
+		json_object_set_new(b, "weight", json_integer(be->weight));
+		json_object_set_new(b, "state", json_string("up"));
+		pfd_stats_json(b, be->st);
+		json_array_append_new(bes, b);
+	}
+	json_object_set_new(o, "backends", bes);
+	return o;
+}
+
+static json_t *pfd_error(const char *msg)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *pfd_query(enum pf_stmt_kind kind)
+{
+	json_t *r = json_pack("{s:b}", "ok", 1), *arr;
+	char err[1024];
+	size_t i;
+
+	switch (kind) {
+	case PF_ST_LIST:
+		arr = json_array();
+		for (i = 0; i < pfd_tab.n; i++)
+			json_array_append_new(arr, pfd_forward_json(pfd_tab.fwd[i]));
+		json_object_set_new(r, "forwards", arr);
+		break;
+	case PF_ST_CONNS:
+		arr = json_array();
+		pfu_conns(arr);
+		json_object_set_new(r, "conns", arr);
+		break;
+	case PF_ST_SAVE: {
+		size_t cap = 256 + pfd_tab.n * 512, off = 0;
+		char *text = pf_xcalloc(1, cap), line[PF_LINE_MAX];
+
+		off += (size_t)snprintf(text, cap, "# portfw table, %zu forwards\n", pfd_tab.n);
+		for (i = 0; i < pfd_tab.n; i++) {
+			size_t l;
+
+			pf_forward_format(pfd_tab.fwd[i], line, sizeof(line));
+			l = strlen(line);
+			if (off + l + 2 > cap) {
+				char *nt;
+
+				cap = (off + l + 2) * 2;
+				nt = realloc(text, cap);
+				if (!nt)
+					abort();
+				text = nt;
+			}
+			memcpy(text + off, line, l);
+			off += l;
+			text[off++] = '\n';
+			text[off] = '\0';
+		}
+		json_object_set_new(r, "config", json_string(text));
+		free(text);
+		break;
+	}
+	case PF_ST_RELOAD:
+		if (pfd_table_reload(err, sizeof(err))) {
+			pf_err("reload refused: %s", err);
+			json_decref(r);
+			return pfd_error(err);
+		}
+		json_object_set_new(r, "forwards", json_integer((json_int_t)pfd_tab.n));
+		break;
+	default:
+		break;
+	}
+	return r;
+}
+
+static bool pfd_backend_is(const struct pf_backend *be, const struct pf_hostport *hp)
+{
+	return !strcmp(be->host, hp->host) && be->port_lo == hp->port_lo &&
+	       be->port_hi == hp->port_hi;
+}
+
+/* del: whole forwards, or one backend out of a pool (ipmasqadm -d -R). */
+static int pfd_del(struct pf_table *next, const struct pf_selector *sel, const struct pf_where *w,
+		   char *err, size_t errlen)
+{
+	size_t i, hits = 0;
+
+	for (i = 0; i < next->n;) {
+		struct pf_forward *f = next->fwd[i], *c;
+		uint32_t b;
+
+		if (!pf_selector_match(sel, f)) {
+			i++;
+			continue;
+		}
+		hits++;
+		if (!sel->has_backend) {
+			pf_table_remove_at(next, i);
+			continue;
+		}
+		for (b = 0; b < f->nbe; b++)
+			if (pfd_backend_is(&f->be[b], &sel->backend))
+				break;
+		if (b == f->nbe) {
+			snprintf(err, errlen, "%s:%d: the forward has no backend '%s'; expected one "
+					      "of its backends as written in 'portfw list'",
+				 w->file, w->line, sel->backend.host);
+			return -1;
+		}
+		if (f->nbe == 1) {
+			pf_table_remove_at(next, i);
+			continue;
+		}
+		c = pf_forward_clone(f);
+		memmove(&c->be[b], &c->be[b + 1], (c->nbe - b - 1) * sizeof(c->be[0]));
+		c->nbe--;
+		pf_forward_unref(f);
+		next->fwd[i++] = c;
+	}
+	if (!hits) {
+		snprintf(err, errlen, "%s:%d: no forward matches; expected a name or PROTO LISTEN "
+				      "as shown by 'portfw list'",
+			 w->file, w->line);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *pfd_change(struct pfd_req *r)
+{
+	struct pf_table next;
+	char err[1024];
+	unsigned killed = 0;
+	size_t i;
+
+	pf_table_copy(&next, &pfd_tab);
+	for (i = 0; i < r->n; i++) {
+		struct pf_stmt *st = &r->st[i];
+
+		switch (st->kind) {
+		case PF_ST_FORWARD:
+			pf_table_add(&next, st->fwd);
+			st->fwd = NULL;
+			break;
+		case PF_ST_DEL:
+			if (pfd_del(&next, &st->sel, &r->w[i], err, sizeof(err)))
+				goto fail;
+			break;
+		case PF_ST_FLUSH:
+			pf_table_clear(&next);
+			break;
+		case PF_ST_KILL:
+			break;
+		case PF_ST_INCLUDE:
+			snprintf(err, sizeof(err),
+				 "%s:%d: 'include' belongs in a config file; expected a control "
+				 "statement",
+				 r->w[i].file, r->w[i].line);
+			goto fail;
+		default:
+			snprintf(err, sizeof(err),
+				 "%s:%d: list, conns, save and reload must be sent alone", r->w[i].file,
+				 r->w[i].line);
+			goto fail;
+		}
+	}
+	if (pfd_install(&next, err, sizeof(err)))
+		return pfd_error(err);
+	for (i = 0; i < r->n; i++)
+		if (r->st[i].kind == PF_ST_KILL)
+			killed += pfu_kill(&r->st[i].sel);
+	return json_pack("{s:b, s:I, s:I}", "ok", 1, "forwards", (json_int_t)pfd_tab.n, "killed",
+			 (json_int_t)killed);
+fail:
+	pf_table_clear(&next);
+	return pfd_error(err);
+}
+
+json_t *pfd_table_request(const char *text, size_t len)
+{
+	struct pfd_req r = { 0 };
+	char err[1024];
+	json_t *res;
+	size_t i;
+
+	if (pf_conf_foreach("request", text, len, pfd_collect, &r, err, sizeof(err))) {
+		res = pfd_error(err);
+	} else if (!r.n) {
+		res = pfd_error("empty request; expected a statement such as 'list'");
+	} else if (r.n == 1 && r.st[0].kind >= PF_ST_LIST) {
+		res = pfd_query(r.st[0].kind);
+	} else {
+		res = pfd_change(&r);
+	}
+	for (i = 0; i < r.n; i++)
+		pf_stmt_free(&r.st[i]);
+	free(r.st);
+	free(r.w);
+	return res;
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * portfwd: the port-forwarding daemon. The main thread owns the table, the
+ * control socket and the signals; the user engine's workers carry the flows.
+ */
+#include "pfd.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+#include "../user/pfu.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define PORTFW_VERSION "0.1.0"
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: portfwd [-c FILE] [-s SOCKET] [-w WORKERS] [-m splice|copy] [-p BYTES]\n"
+		"               [-t] [-v] [-V]\n"
+		"  -c FILE     config file (default /etc/portfw.conf)\n"
+		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
+		"  -w WORKERS  relay threads (default: one per CPU)\n"
+		"  -m MODE     relay bytes with splice (default) or copy\n"
+		"  -p BYTES    pipe size for splice (default 262144)\n"
+		"  -t          check the config file and exit\n"
+		"  -v          log debug messages\n"
+		"  -V          print the version and exit\n");
+}
+
+/* systemd Type=notify: say READY=1 once the table is installed. */
+static void sd_notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	(void)!sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun,
+		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct pfu_config cfg = { .pipe_size = 262144 };
+	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
+	struct epoll_event ev = { .events = EPOLLIN };
+	bool check = false;
+	char err[1024];
+	struct rlimit rl;
+	sigset_t mask;
+	int ep = -1, sfd = -1, opt, rc = 1;
+	uint64_t v;
+
+	if (!sock || !*sock)
+		sock = "/run/portfw.sock";
+	while ((opt = getopt(argc, argv, "c:s:w:m:p:tvVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'w':
+			if (pf_parse_uint(optarg, 1, 64, &v)) {
+				fprintf(stderr, "portfwd: -w '%s': expected a number of workers 1-64\n",
+					optarg);
+				return 2;
+			}
+			cfg.workers = (int)v;
+			break;
+		case 'm':
+			if (strcmp(optarg, "splice") && strcmp(optarg, "copy")) {
+				fprintf(stderr, "portfwd: -m '%s': expected splice or copy\n", optarg);
+				return 2;
+			}
+			cfg.copy = !strcmp(optarg, "copy");
+			break;
+		case 'p':
+			if (pf_parse_uint(optarg, 4096, 1U << 20, &v)) {
+				fprintf(stderr,
+					"portfwd: -p '%s': expected a pipe size 4096-1048576 bytes\n",
+					optarg);
+				return 2;
+			}
+			cfg.pipe_size = (unsigned)v;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'v':
+			pf_log_verbosity = PF_LOG_DEBUG;
+			break;
+		case 'V':
+			printf("portfwd %s\n", PORTFW_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "portfwd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	pfd_table_set_config(conf);
+	if (check) {
+		if (pfd_table_check(err, sizeof(err))) {
+			fprintf(stderr, "portfwd: %s\n", err);
+			return 1;
+		}
+		printf("portfwd: %s: configuration OK\n", conf);
+		return 0;
+	}
+
+	/* Each flow takes two descriptors; use all the hard limit allows. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Block before the workers start, so only the signalfd sees these. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0) {
+		pf_err("setup: %s", strerror(errno));
+		goto out;
+	}
+	if (pfu_start(&cfg))
+		goto out;
+	if (pfd_table_reload(err, sizeof(err))) {
+		pf_err("%s", err);
+		fprintf(stderr, "portfwd: %s\n", err);
+		goto out;
+	}
+	if (pfd_ctl_open(sock) < 0)
+		goto out;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = pfd_ctl_listen_fd();
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
+	sd_notify_ready();
+
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(ep, evs, 16, 1000), i;
+
+		if (n < 0 && errno != EINTR) {
+			pf_err("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+
+			if (evs[i].data.fd != sfd) {
+				pfd_ctl_event(ep, evs[i].data.fd, evs[i].events);
+				continue;
+			}
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					if (pfd_table_reload(err, sizeof(err)))
+						pf_err("reload refused, the running table stays: %s",
+						       err);
+				} else {
+					pf_info("signal %d: stopping", (int)si.ssi_signo);
+					rc = 0;
+					goto out;
+				}
+			}
+		}
+		pfd_ctl_expire(ep);
+	}
+out:
+	pfd_ctl_close();
+	pfu_stop();
+	pfd_table_free();
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* User engine internals, shared by its files only. */
+#ifndef PFU_INT_H
+#define PFU_INT_H
+
+#include "pfu.h"
+#include "../common/pf_log.h"
+#include "../common/pf_sched.h"
+#include "../common/pf_util.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+
+#define PFU_TICK_MS 100
+#define PFU_WHEEL_SLOTS 1024
+#define PFU_POOL_MAX 64 /* idle pipes kept per worker */
+#define PFU_ACCEPT_BURST 64
+#define PFU_PAUSE_MS 100 /* listener pause after EMFILE & co: <= 10 tries/s */
+
+/* epoll_event.data.u64 = pointer | tag */
+enum { PFU_EV_CLIENT = 0, PFU_EV_SERVER = 1, PFU_EV_LISTENER = 2, PFU_EV_CMD = 3 };
+#define PFU_EV_TAGMASK 3ULL
+
+/* One listening port of the table, owned by the main thread: a socket per
+ * worker in one SO_REUSEPORT group. */
+struct pfu_lsock {
+	uint8_t proto;
+	bool v6only;
+	union pf_sa addr; /* with port */
+	int fds[PFU_WORKERS_MAX];
+	struct pf_forward *fwd; /* the forward it serves in the prepared table */
+	bool reused;
+};
+
+/* A worker's view of one listening socket. */
+struct pfu_wl {
+	int fd;
+	struct pfu_lsock *ls;
+	struct pf_forward *fwd;
+	uint16_t port;
+	bool paused;
+	uint64_t resume_ms;
+	struct pfu_wl *pnext; /* paused list */
+};
+
+struct pfu_pipe {
+	int rfd, wfd;
+};
+
+struct pfu_side {
+	int fd;
+	bool rd, wr; /* edge-triggered readiness we have not consumed */
+};
+
+struct pfu_dir {
+	struct pfu_pipe p; /* rfd -1 when no pipe is held */
+	uint32_t inpipe; /* bytes in the pipe */
+	bool eof; /* read 0 from the source */
+	bool shut; /* sent FIN to the destination */
+	uint64_t bytes;
+};
+
+enum pfu_state { PFU_CONNECTING, PFU_ESTABLISHED, PFU_DEAD };
+
+struct pfu_worker;
+
+struct pfu_flow {
+	struct pfu_flow *next, *prev; /* worker's flow list */
+	struct pfu_flow *tnext, **tpprev; /* timer wheel slot */
+	struct pfu_worker *w;
+	struct pf_forward *fwd; /* referenced */
+	struct pfu_side c, s;
+	struct pfu_dir up, down; /* up: client -> backend */
+	uint64_t start_ms, last_ms, attempt_ms;
+	uint16_t lport;
+	int16_t be; /* backend index, -1 before the first pick */
+	uint8_t state;
+	bool be_counted;
+	struct pf_tried tried;
+};
+
+enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_STOP };
+
+struct pfu_plan {
+	struct pfu_lsock *ls;
+	struct pf_forward *fwd;
+	uint16_t port;
+};
+
+struct pfu_cmd {
+	enum pfu_cmd_type type;
+	const struct pfu_plan *plan;
+	size_t nplan;
+	const struct pf_selector *sel;
+	unsigned killed;
+	json_t *arr;
+};
+
+struct pfu_worker {
+	int id;
+	pthread_t th;
+	int ep, efd;
+	pthread_mutex_t lock;
+	struct pfu_cmd *cmd;
+	sem_t done;
+	bool stop;
+	uint64_t now;
+	struct pfu_wl **wl;
+	size_t nwl;
+	struct pfu_wl *paused;
+	struct pfu_flow flows; /* list head */
+	struct pfu_flow *dead; /* freed after the current event batch */
+	struct pfu_flow *wheel[PFU_WHEEL_SLOTS];
+	uint64_t tick; /* next tick to run */
+	size_t ntimers;
+	struct pfu_pipe pool[PFU_POOL_MAX];
+	int npool;
+	char *scratch; /* copy mode and fallback buffer */
+};
+
+extern struct pfu_config pfu_cfg;
+extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
+
+/* pfu_timer.c */
+void pfu_timer_set(struct pfu_worker *w, struct pfu_flow *f, uint64_t deadline);
+void pfu_timer_del(struct pfu_worker *w, struct pfu_flow *f);
+void pfu_timer_run(struct pfu_worker *w);
+int pfu_timer_wait_ms(struct pfu_worker *w);
+
+/* pfu_pipe.c */
+int pfu_pipe_get(struct pfu_worker *w, struct pfu_pipe *p);
+void pfu_pipe_put(struct pfu_worker *w, struct pfu_pipe *p, bool empty);
+void pfu_pipe_drain_pool(struct pfu_worker *w);
+
+/* pfu_worker.c */
+int pfu_worker_init(struct pfu_worker *w, int id);
+void *pfu_worker_main(void *arg);
+/* Runs one command in the worker and waits for it to finish. */
+void pfu_worker_send(struct pfu_worker *w, struct pfu_cmd *c);
+/* Tears down everything the worker holds (on stop, after its thread ended). */
+void pfu_worker_cleanup(struct pfu_worker *w);
+
+/* pfu_tcp.c */
+void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl);
+void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events);
+void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f);
+uint64_t pfu_tcp_deadline(const struct pfu_flow *f);
+void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f);
+json_t *pfu_tcp_json(const struct pfu_worker *w, const struct pfu_flow *f);
+
+#endif

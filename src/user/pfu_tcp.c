@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The TCP relay: one flow per accepted client, a non-blocking connect to a
+ * backend (the next one on refusal or timeout), then bytes moved with
+ * splice() through a pooled pipe per direction. Half-close is relayed: EOF
+ * one way becomes shutdown(SHUT_WR) on the other side once the pipe is
+ * drained, and the other direction keeps flowing until it ends too.
+ *
+ * Both sockets are registered once, edge-triggered, for IN|OUT|RDHUP, so a
+ * flow costs exactly two epoll_ctl calls in its life; readiness is kept in
+ * the flow and cleared when a syscall says EAGAIN.
+ */
+#include "pfu_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PFU_SPLICE_MAX (1U << 20)
+
+static void pfu_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void pfu_stat_sub(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_sub_explicit(c, n, memory_order_relaxed);
+}
+
+static int pfu_ep_add(struct pfu_worker *w, int fd, struct pfu_flow *f, uint64_t tag)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u64 = (uint64_t)(uintptr_t)f | tag,
+	};
+
+	return epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Closes a flow's sockets; the memory goes after the current event batch,
+ * since later events of the same batch may still name it. */
+static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset)
+{
+	struct pf_forward *fwd = f->fwd;
+
+	if (f->state == PFU_DEAD)
+		return;
+	if (reset) {
+		/* Propagate an abort as an abort: RST rather than a clean FIN. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(f->c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (f->s.fd >= 0)
+			setsockopt(f->s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(f->c.fd);
+	if (f->s.fd >= 0)
+		close(f->s.fd);
+	f->c.fd = f->s.fd = -1;
+	pfu_pipe_put(w, &f->up.p, !f->up.inpipe);
+	pfu_pipe_put(w, &f->down.p, !f->down.inpipe);
+	pfu_timer_del(w, f);
+	pfu_stat_sub(&fwd->st->active, 1);
+	if (f->be_counted)
+		pfu_stat_sub(&fwd->be[f->be].st->active, 1);
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	f->state = PFU_DEAD;
+	f->next = w->dead;
+	w->dead = f;
+}
+
+void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f)
+{
+	pfu_flow_end(w, f, true);
+}
+
+static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f);
+
+static void pfu_connect_failed(struct pfu_worker *w, struct pfu_flow *f, int err)
+{
+	struct pf_backend *be = &f->fwd->be[f->be];
+	char a[PF_ADDRSTR_MAX];
+	union pf_sa sa = be->addr;
+
+	pf_sa_set_port(&sa, pf_backend_port(f->fwd, be, f->lport));
+	pf_sa_format(&sa, true, a, sizeof(a));
+	pf_dbg("connect to %s failed: %s", a, strerror(err));
+	pfu_stat_add(&be->st->failed, 1);
+	if (f->s.fd >= 0) {
+		close(f->s.fd); /* also leaves the epoll set */
+		f->s.fd = -1;
+	}
+	f->s.rd = f->s.wr = false;
+	pfu_connect_next(w, f);
+}
+
+/* Tries backends until a connect is in progress or none is left. */
+static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
+{
+	struct pf_forward *fwd = f->fwd;
+
+	for (;;) {
+		struct pf_backend *be;
+		union pf_sa sa;
+		int idx, fd, one = 1;
+
+		idx = pf_sched_pick(fwd, &f->tried);
+		if (idx < 0) {
+			uint64_t k = pf_ratelimit_ok(&pfu_rl_nobackend, 1000);
+
+			if (k)
+				pf_warn("forward %s%s%s: no backend reachable, client dropped (%lu "
+					"times)",
+					fwd->name[0] ? "'" : "", fwd->name[0] ? fwd->name : fwd->src,
+					fwd->name[0] ? "'" : "", (unsigned long)k);
+			pfu_stat_add(&fwd->st->refused, 1);
+			pfu_flow_end(w, f, true);
+			return;
+		}
+		pf_tried_set(&f->tried, (uint32_t)idx);
+		f->be = (int16_t)idx;
+		be = &fwd->be[idx];
+		sa = be->addr;
+		pf_sa_set_port(&sa, pf_backend_port(fwd, be, f->lport));
+		fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			/* Out of descriptors or memory: no other backend will do better. */
+			pfu_stat_add(&fwd->st->refused, 1);
+			pfu_flow_end(w, f, true);
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		f->s.fd = fd;
+		f->attempt_ms = w->now;
+		if (connect(fd, &sa.sa, pf_sa_len(&sa)) < 0 && errno != EINPROGRESS) {
+			pfu_connect_failed(w, f, errno);
+			return;
+		}
+		if (pfu_ep_add(w, fd, f, PFU_EV_SERVER) < 0) {
+			pfu_stat_add(&fwd->st->refused, 1);
+			pfu_flow_end(w, f, true);
+			return;
+		}
+		pfu_timer_set(w, f, w->now + fwd->o.connect_ms);
+		return;
+	}
+}
+
+void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl)
+{
+	struct pf_forward *fwd = wl->fwd;
+	struct pfu_flow *f;
+
+	if (fwd->o.maxconn &&
+	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.maxconn) {
+		pfu_stat_add(&fwd->st->refused, 1);
+		close(fd);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return;
+	}
+	f->w = w;
+	f->fwd = pf_forward_ref(fwd);
+	f->c.fd = fd;
+	f->s.fd = -1;
+	f->up.p.rfd = f->up.p.wfd = -1;
+	f->down.p.rfd = f->down.p.wfd = -1;
+	f->start_ms = f->last_ms = w->now;
+	f->lport = wl->port;
+	f->be = -1;
+	f->state = PFU_CONNECTING;
+	f->next = w->flows.next;
+	f->prev = &w->flows;
+	w->flows.next->prev = f;
+	w->flows.next = f;
+	pfu_stat_add(&fwd->st->conns, 1);
+	pfu_stat_add(&fwd->st->active, 1);
+	if (pfu_ep_add(w, fd, f, PFU_EV_CLIENT) < 0) {
+		pfu_flow_end(w, f, true);
+		return;
+	}
+	pfu_connect_next(w, f);
+}
+
+/*
+ * Zero-copy is not possible (copy mode, or no pipe to be had under EMFILE):
+ * peek into the worker's scratch buffer, send what the destination takes and
+ * only then consume that much, so no bytes are ever held by the flow.
+ */
+static ssize_t pfu_copy(struct pfu_worker *w, struct pfu_side *src, struct pfu_side *dst,
+			bool *src_eagain)
+{
+	ssize_t n, m;
+
+	*src_eagain = false;
+	n = recv(src->fd, w->scratch, 65536, MSG_PEEK | MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN)
+			*src_eagain = true;
+		return n;
+	}
+	m = send(dst->fd, w->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (m <= 0)
+		return m < 0 ? -2 : 0; /* -2: the destination's errno is set */
+	(void)!recv(src->fd, w->scratch, (size_t)m, MSG_DONTWAIT);
+	return m;
+}
+
+/* Moves what can be moved in one direction. Returns -1 when the flow must be
+ * aborted (reset by a peer, a write to a closed peer). */
+static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *src,
+		    struct pfu_side *dst, struct pfu_dir *d, bool up)
+{
+	struct pf_backend *be = &f->fwd->be[f->be];
+	_Atomic uint64_t *fc = up ? &f->fwd->st->bytes_up : &f->fwd->st->bytes_down;
+	_Atomic uint64_t *bc = up ? &be->st->bytes_up : &be->st->bytes_down;
+
+	for (;;) {
+		bool progress = false;
+		ssize_t n;
+
+		if (d->inpipe && dst->wr) {
+			n = splice(d->p.rfd, NULL, dst->fd, NULL, d->inpipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				d->inpipe -= (uint32_t)n;
+				d->bytes += (uint64_t)n;
+				pfu_stat_add(fc, (uint64_t)n);
+				pfu_stat_add(bc, (uint64_t)n);
+				progress = true;
+			} else if (n < 0 && errno == EAGAIN) {
+				dst->wr = false;
+			} else if (!(n < 0 && errno == EINTR)) {
+				return -1;
+			}
+		}
+		if (!d->eof && src->rd && !d->inpipe && d->p.rfd < 0 &&
+		    (pfu_cfg.copy || pfu_pipe_get(w, &d->p) < 0)) {
+			bool eagain;
+
+			if (!pfu_cfg.copy) {
+				uint64_t k = pf_ratelimit_ok(&pfu_rl_pipe, 1000);
+
+				if (k)
+					pf_warn("no pipe for splice (%lu times): copying instead",
+						(unsigned long)k);
+			}
+			if (!dst->wr)
+				break;
+			n = pfu_copy(w, src, dst, &eagain);
+			if (n > 0) {
+				d->bytes += (uint64_t)n;
+				pfu_stat_add(fc, (uint64_t)n);
+				pfu_stat_add(bc, (uint64_t)n);
+				progress = true;
+			} else if (n == 0) {
+				d->eof = true;
+				progress = true;
+			} else if (eagain) {
+				src->rd = false;
+			} else if (n == -2 && errno == EAGAIN) {
+				dst->wr = false;
+			} else if (errno != EINTR) {
+				return -1;
+			}
+		} else if (!d->eof && src->rd && d->p.rfd >= 0) {
+			n = splice(src->fd, NULL, d->p.wfd, NULL, PFU_SPLICE_MAX,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				d->inpipe += (uint32_t)n;
+				progress = true;
+			} else if (n == 0) {
+				d->eof = true;
+				progress = true;
+			} else if (errno == EAGAIN) {
+				/* Ambiguous: an empty socket or a full pipe. Only an
+				 * empty pipe proves the socket is drained. */
+				if (!d->inpipe)
+					src->rd = false;
+			} else if (errno != EINTR) {
+				return -1;
+			}
+		}
+		if (d->eof && !d->inpipe && !d->shut && dst->fd >= 0) {
+			shutdown(dst->fd, SHUT_WR);
+			d->shut = true;
+		}
+		if (!progress)
+			break;
+		f->last_ms = w->now;
+	}
+	if (!d->inpipe)
+		pfu_pipe_put(w, &d->p, true);
+	return 0;
+}
+
+static void pfu_relay(struct pfu_worker *w, struct pfu_flow *f)
+{
+	bool half = f->up.eof || f->down.eof;
+
+	if (pfu_pump(w, f, &f->c, &f->s, &f->up, true) < 0 ||
+	    pfu_pump(w, f, &f->s, &f->c, &f->down, false) < 0) {
+		pfu_flow_end(w, f, true);
+		return;
+	}
+	if (f->up.shut && f->down.shut) {
+		pfu_flow_end(w, f, false);
+		return;
+	}
+	/* Half-closed flows live by the (shorter) half-close timeout from now on. */
+	if (!half && (f->up.eof || f->down.eof))
+		pfu_timer_set(w, f, pfu_tcp_deadline(f));
+}
+
+static void pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
+{
+	struct pf_backend *be = &f->fwd->be[f->be];
+
+	f->state = PFU_ESTABLISHED;
+	f->be_counted = true;
+	f->last_ms = w->now;
+	pfu_stat_add(&be->st->conns, 1);
+	pfu_stat_add(&be->st->active, 1);
+	pfu_timer_set(w, f, pfu_tcp_deadline(f));
+}
+
+void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events)
+{
+	struct pfu_side *sd = server ? &f->s : &f->c;
+
+	if (f->state == PFU_DEAD)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		sd->rd = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		sd->wr = true;
+	if (f->state == PFU_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!server || !f->s.wr) {
+			/* Client bytes arriving early wait in its socket buffer. */
+			if (server || !(events & (EPOLLERR | EPOLLHUP)))
+				return;
+			pfu_flow_end(w, f, true); /* the client gave up */
+			return;
+		}
+		if (getsockopt(f->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			pfu_connect_failed(w, f, err);
+			return;
+		}
+		pfu_connected(w, f);
+	}
+	pfu_relay(w, f);
+}
+
+uint64_t pfu_tcp_deadline(const struct pfu_flow *f)
+{
+	const struct pf_fwd_opts *o = &f->fwd->o;
+
+	if (f->state == PFU_CONNECTING)
+		return f->attempt_ms + o->connect_ms;
+	if (f->up.eof || f->down.eof)
+		return f->last_ms + o->halfclose_ms;
+	return f->last_ms + o->idle_ms;
+}
+
+void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f)
+{
+	if (f->state == PFU_CONNECTING) {
+		pfu_connect_failed(w, f, ETIMEDOUT);
+		return;
+	}
+	pf_dbg("flow of forward '%s' timed out", f->fwd->name);
+	pfu_flow_end(w, f, false);
+}
+
+static void pfu_json_addr(json_t *o, const char *key, int fd, bool peer)
+{
+	union pf_sa sa;
+	socklen_t len = sizeof(sa);
+	char buf[PF_ADDRSTR_MAX];
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	rc = peer ? getpeername(fd, &sa.sa, &len) : getsockname(fd, &sa.sa, &len);
+	if (fd < 0 || rc < 0)
+		return;
+	pf_sa_format(&sa, true, buf, sizeof(buf));
+	json_object_set_new(o, key, json_string(buf));
+}
+
+json_t *pfu_tcp_json(const struct pfu_worker *w, const struct pfu_flow *f)
+{
+	const char *state;
+	json_t *o = json_object();
+
+	if (f->state == PFU_CONNECTING)
+		state = "connecting";
+	else if (f->up.eof && f->down.eof)
+		state = "closing";
+	else if (f->up.eof)
+		state = "client-fin";
+	else if (f->down.eof)
+		state = "server-fin";
+	else
+		state = "established";
+	json_object_set_new(o, "proto", json_string("tcp"));
+	json_object_set_new(o, "forward", json_string(f->fwd->name));
+	pfu_json_addr(o, "client", f->c.fd, true);
+	pfu_json_addr(o, "listen", f->c.fd, false);
+	if (f->state == PFU_CONNECTING && f->be >= 0) {
+		union pf_sa sa = f->fwd->be[f->be].addr;
+		char buf[PF_ADDRSTR_MAX];
+
+		pf_sa_set_port(&sa, pf_backend_port(f->fwd, &f->fwd->be[f->be], f->lport));
+		pf_sa_format(&sa, true, buf, sizeof(buf));
+		json_object_set_new(o, "backend", json_string(buf));
+	} else {
+		pfu_json_addr(o, "backend", f->s.fd, true);
+	}
+	json_object_set_new(o, "bytes_up", json_integer((json_int_t)f->up.bytes));
+	json_object_set_new(o, "bytes_down", json_integer((json_int_t)f->down.bytes));
+	json_object_set_new(o, "age_ms", json_integer((json_int_t)(w->now - f->start_ms)));
+	json_object_set_new(o, "idle_ms", json_integer((json_int_t)(w->now - f->last_ms)));
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "worker", json_integer(w->id));
+	return o;
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A worker: one thread, one epoll set, its own SO_REUSEPORT socket of every
+ * listening port, its own flows, timers and pipe pool. Nothing on the data
+ * path is shared with other workers but the counters (relaxed atomics).
+ * The main thread talks to it with one command at a time (eventfd + a
+ * semaphore it waits on), so a change is in every worker when it returns.
+ */
+#include "pfu_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
+
+static int pfu_wl_arm(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.u64 = (uint64_t)(uintptr_t)wl | PFU_EV_LISTENER,
+	};
+
+	return epoll_ctl(w->ep, EPOLL_CTL_ADD, wl->fd, &ev);
+}
+
+static void pfu_wl_unpause(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	struct pfu_wl **pp;
+
+	for (pp = &w->paused; *pp; pp = &(*pp)->pnext) {
+		if (*pp == wl) {
+			*pp = wl->pnext;
+			break;
+		}
+	}
+	wl->paused = false;
+	wl->pnext = NULL;
+}
+
+/*
+ * Out of descriptors or buffers: the pending connection stays in the backlog
+ * and the listener leaves the epoll set for PFU_PAUSE_MS, so we neither spin
+ * nor drop it; closing flows brings it back sooner.
+ */
+static void pfu_wl_pause(struct pfu_worker *w, struct pfu_wl *wl, int err)
+{
+	uint64_t k = pf_ratelimit_ok(&pfu_rl_accept, 1000);
+	char a[PF_ADDRSTR_MAX];
+
+	if (k) {
+		pf_sa_format(&wl->ls->addr, true, a, sizeof(a));
+		pf_warn("accept on %s: %s; pausing the listener for %d ms (%lu times)", a,
+			strerror(err), PFU_PAUSE_MS, (unsigned long)k);
+	}
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, wl->fd, NULL);
+	wl->paused = true;
+	wl->resume_ms = w->now + PFU_PAUSE_MS;
+	wl->pnext = w->paused;
+	w->paused = wl;
+}
+
+static void pfu_resume(struct pfu_worker *w, bool now)
+{
+	struct pfu_wl *wl = w->paused, *next;
+
+	for (; wl; wl = next) {
+		next = wl->pnext;
+		if (now || wl->resume_ms <= w->now) {
+			pfu_wl_unpause(w, wl);
+			pfu_wl_arm(w, wl);
+		}
+	}
+}
+
+static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	int i;
+
+	for (i = 0; i < PFU_ACCEPT_BURST; i++) {
+		int fd = accept4(wl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			pfu_tcp_accept(w, fd, wl);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			pfu_wl_pause(w, wl, errno);
+			return;
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case EPERM:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case EOPNOTSUPP:
+		case ENETUNREACH:
+			continue; /* that client's problem, not the listener's */
+		default:
+			pf_warn("accept: %s", strerror(errno));
+			return;
+		}
+	}
+}
+
+static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t nplan)
+{
+	struct pfu_wl **nwl = calloc(nplan ? nplan : 1, sizeof(*nwl));
+	size_t i, j;
+
+	if (!nwl)
+		abort(); /* the change was validated; failing half-way is worse */
+	for (i = 0; i < nplan; i++) {
+		for (j = 0; j < w->nwl; j++) {
+			if (w->wl[j] && w->wl[j]->ls == plan[i].ls) {
+				nwl[i] = w->wl[j];
+				w->wl[j] = NULL;
+				break;
+			}
+		}
+		if (!nwl[i]) {
+			nwl[i] = calloc(1, sizeof(**nwl));
+			if (!nwl[i])
+				abort();
+			nwl[i]->ls = plan[i].ls;
+			nwl[i]->fd = plan[i].ls->fds[w->id];
+			if (pfu_wl_arm(w, nwl[i]) < 0)
+				pf_err("epoll_ctl: %s", strerror(errno));
+		}
+		nwl[i]->fwd = plan[i].fwd;
+		nwl[i]->port = plan[i].port;
+	}
+	/* Sockets no longer in the table: closing stops accepting at once. */
+	for (j = 0; j < w->nwl; j++) {
+		struct pfu_wl *wl = w->wl[j];
+
+		if (!wl)
+			continue;
+		if (wl->paused)
+			pfu_wl_unpause(w, wl);
+		close(wl->fd);
+		free(wl);
+	}
+	free(w->wl);
+	w->wl = nwl;
+	w->nwl = nplan;
+}
+
+static void pfu_free_dead(struct pfu_worker *w)
+{
+	while (w->dead) {
+		struct pfu_flow *f = w->dead;
+
+		w->dead = f->next;
+		pf_forward_unref(f->fwd);
+		free(f);
+	}
+}
+
+static void pfu_worker_kill(struct pfu_worker *w, struct pfu_cmd *c)
+{
+	struct pfu_flow *f, *next;
+
+	for (f = w->flows.next; f != &w->flows; f = next) {
+		next = f->next;
+		if (pf_selector_match(c->sel, f->fwd)) {
+			pfu_tcp_abort(w, f);
+			c->killed++;
+		}
+	}
+	pfu_free_dead(w);
+}
+
+static void pfu_command(struct pfu_worker *w)
+{
+	uint64_t v;
+	struct pfu_cmd *c;
+	struct pfu_flow *f;
+
+	(void)!read(w->efd, &v, sizeof(v));
+	pthread_mutex_lock(&w->lock);
+	c = w->cmd;
+	w->cmd = NULL;
+	pthread_mutex_unlock(&w->lock);
+	if (!c)
+		return;
+	w->now = pf_now_ms();
+	switch (c->type) {
+	case PFU_CMD_APPLY:
+		pfu_apply(w, c->plan, c->nplan);
+		break;
+	case PFU_CMD_KILL:
+		pfu_worker_kill(w, c);
+		break;
+	case PFU_CMD_CONNS:
+		for (f = w->flows.next; f != &w->flows; f = f->next)
+			json_array_append_new(c->arr, pfu_tcp_json(w, f));
+		break;
+	case PFU_CMD_STOP:
+		w->stop = true;
+		break;
+	}
+	sem_post(&w->done);
+}
+
+void *pfu_worker_main(void *arg)
+{
+	struct pfu_worker *w = arg;
+	struct epoll_event evs[256];
+
+	while (!w->stop) {
+		int n, i;
+
+		n = epoll_wait(w->ep, evs, (int)PF_ARRAY_SIZE(evs),
+			       w->paused ? PFU_PAUSE_MS / 2 : pfu_timer_wait_ms(w));
+		if (n < 0 && errno != EINTR) {
+			pf_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		bool cmd = false;
+
+		w->now = pf_now_ms();
+		for (i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64 & PFU_EV_TAGMASK;
+			void *p = (void *)(uintptr_t)(evs[i].data.u64 & ~PFU_EV_TAGMASK);
+
+			switch (tag) {
+			case PFU_EV_CLIENT:
+			case PFU_EV_SERVER:
+				pfu_tcp_event(w, p, tag == PFU_EV_SERVER, evs[i].events);
+				break;
+			case PFU_EV_LISTENER:
+				pfu_accept(w, p);
+				break;
+			default:
+				cmd = true; /* after the batch: it may free what events name */
+				break;
+			}
+		}
+		/* Descriptors were freed: paused listeners may try again now. */
+		if (w->dead && w->paused)
+			pfu_resume(w, true);
+		pfu_free_dead(w);
+		pfu_timer_run(w);
+		pfu_free_dead(w);
+		if (w->paused)
+			pfu_resume(w, false);
+		if (cmd)
+			pfu_command(w);
+	}
+	return NULL;
+}
+
+void pfu_worker_cleanup(struct pfu_worker *w)
+{
+	size_t j;
+
+	while (w->flows.next != &w->flows)
+		pfu_tcp_abort(w, w->flows.next);
+	pfu_free_dead(w);
+	for (j = 0; j < w->nwl; j++) {
+		close(w->wl[j]->fd);
+		free(w->wl[j]);
+	}
+	free(w->wl);
+	w->wl = NULL;
+	w->nwl = 0;
+	pfu_pipe_drain_pool(w);
+	close(w->ep);
+	close(w->efd);
+	sem_destroy(&w->done);
+	pthread_mutex_destroy(&w->lock);
+	free(w->scratch);
+}
+
+int pfu_worker_init(struct pfu_worker *w, int id)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->flows.next = w->flows.prev = &w->flows;
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->scratch = malloc(65536);
+	if (w->ep < 0 || w->efd < 0 || !w->scratch)
+		return -1;
+	ev.data.u64 = (uint64_t)(uintptr_t)w | PFU_EV_CMD;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &ev) < 0)
+		return -1;
+	pthread_mutex_init(&w->lock, NULL);
+	sem_init(&w->done, 0, 0);
+	return 0;
+}
+
+void pfu_worker_send(struct pfu_worker *w, struct pfu_cmd *c)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	w->cmd = c;
+	pthread_mutex_unlock(&w->lock);
+	(void)!write(w->efd, &one, sizeof(one));
+	while (sem_wait(&w->done) < 0 && errno == EINTR)
+		;
+}
