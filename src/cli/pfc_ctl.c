@@ -108,10 +108,11 @@ char *pfc_statement(const char *what, const char *verb, int argc, char **argv)
 	s = malloc(len);
 	if (!s)
 		return NULL;
-	strcpy(s, verb);
-	for (i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
+	{
+		size_t off = (size_t)snprintf(s, len, "%s", verb);
+
+		for (i = 0; i < argc; i++)
+			off += (size_t)snprintf(s + off, len - off, " %s", argv[i]);
 	}
 	if (strchr(s, '\n')) {
 		fprintf(stderr, "portfw: %s: arguments may not contain newlines\n", what);

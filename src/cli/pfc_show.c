@@ -24,8 +24,8 @@ static uint64_t pfc_int(json_t *o, const char *key)
 static const char *pfc_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char units[] = "KMGTP";
-	double d = (double)v;
-	int u = -1;
+	double d = (double)v / 1024;
+	int u = 0;
 
 	if (v < 1024) {
 		snprintf(buf, len, "%" PRIu64, v);

@@ -137,7 +137,7 @@ static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 		fprintf(stderr, "portfw restore: expected one FILE (or - for standard input)\n");
 		return 2;
 	}
-	fp = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
+	fp = strcmp(argv[0], "-") != 0 ? fopen(argv[0], "r") : stdin;
 	if (!fp) {
 		fprintf(stderr, "portfw restore: %s: %s\n", argv[0], strerror(errno));
 		return 1;
@@ -158,9 +158,15 @@ static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 			free(text);
 			return 1;
 		}
-		text = realloc(text, cap);
-		if (!text)
-			return 1;
+		{
+			char *nt = realloc(text, cap);
+
+			if (!nt) {
+				free(text);
+				return 1;
+			}
+			text = nt;
+		}
 	}
 	text[len] = '\0';
 	if (fp != stdin)

@@ -29,7 +29,7 @@ int pf_hostport_parse(const char *s, bool need_port, struct pf_hostport *hp, cha
 		snprintf(err, errlen, "address too long");
 		return -1;
 	}
-	strcpy(buf, s);
+	memcpy(buf, s, strlen(s) + 1);
 	if (buf[0] == '[') {
 		char *close = strchr(buf, ']');
 		union pf_sa sa;

@@ -267,7 +267,7 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 {
 	struct pf_forward *f = pf_forward_new();
-	struct pf_hostport hp;
+	struct pf_hostport hp = { 0 };
 	unsigned seen = 0;
 
 	st->fwd = f;
@@ -613,7 +613,7 @@ static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *
 			char *nt;
 
 			cap = cap ? cap * 2 : 65536;
-			if (cap > 64 * 1024 * 1024) {
+			if (cap > 64UL * 1024 * 1024) {
 				snprintf(err, errlen, "%s: larger than 64 MiB", path);
 				goto out;
 			}

@@ -9,8 +9,8 @@
 
 const struct pf_fwd_opts pf_fwd_defaults = {
 	.connect_ms = 5000,
-	.idle_ms = 2 * 3600 * 1000, /* like TCP keepalive's first probe */
-	.halfclose_ms = 60 * 1000,
+	.idle_ms = 2ULL * 3600 * 1000, /* like TCP keepalive's first probe */
+	.halfclose_ms = 60ULL * 1000,
 	.maxconn = 0,
 };
 
@@ -104,8 +104,9 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 {
 	uint32_t i;
 
-	if (!pf_forward_same_key(a, b) || strcmp(a->name, b->name) || a->nbe != b->nbe ||
-	    memcmp(&a->o, &b->o, sizeof(a->o)))
+	if (!pf_forward_same_key(a, b) || strcmp(a->name, b->name) != 0 || a->nbe != b->nbe ||
+	    a->o.connect_ms != b->o.connect_ms || a->o.idle_ms != b->o.idle_ms ||
+	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn)
 		return false;
 	for (i = 0; i < a->nbe; i++)
 		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].weight != b->be[i].weight)
@@ -379,7 +380,7 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 		struct pf_forward *f = next->fwd[i], *old = NULL;
 
 		for (k = 0; k < cur->n; k++) {
-			if (cur->fwd[k] == f || pf_forward_equal(cur->fwd[k], f)) {
+			if (pf_forward_equal(cur->fwd[k], f)) {
 				old = cur->fwd[k];
 				break;
 			}
@@ -412,22 +413,26 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 	}
 }
 
+static bool pf_table_contains(const struct pf_table *t, const struct pf_forward *f)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->fwd[i] == f)
+			return true;
+	return false;
+}
+
 void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
 		   void *arg)
 {
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < cur->n; i++) {
-		struct pf_forward *o = cur->fwd[i], *n = NULL;
+		struct pf_forward *o = cur->fwd[i], *n;
 
-		for (k = 0; k < next->n; k++) {
-			if (next->fwd[k] == o) {
-				n = o;
-				break;
-			}
-		}
-		if (n) {
-			cb(PF_DIFF_KEEP, o, n, arg);
+		if (pf_table_contains(next, o)) {
+			cb(PF_DIFF_KEEP, o, o, arg);
 			continue;
 		}
 		n = pf_table_find_key(next, o);
@@ -436,13 +441,10 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 		else
 			cb(PF_DIFF_DEL, o, NULL, arg);
 	}
-	for (k = 0; k < next->n; k++) {
-		struct pf_forward *n = next->fwd[k], *o = NULL;
+	for (i = 0; i < next->n; i++) {
+		struct pf_forward *n = next->fwd[i];
 
-		for (i = 0; i < cur->n && !o; i++)
-			if (cur->fwd[i] == n || pf_forward_same_key(cur->fwd[i], n))
-				o = cur->fwd[i];
-		if (!o)
+		if (!pf_table_contains(cur, n) && !pf_table_find_key(cur, n))
 			cb(PF_DIFF_ADD, NULL, n, arg);
 	}
 }

@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 			cfg.workers = (int)v;
 			break;
 		case 'm':
-			if (strcmp(optarg, "splice") && strcmp(optarg, "copy")) {
+			if (strcmp(optarg, "splice") != 0 && strcmp(optarg, "copy") != 0) {
 				fprintf(stderr, "portfwd: -m '%s': expected splice or copy\n", optarg);
 				return 2;
 			}
