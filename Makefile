@@ -36,6 +36,12 @@ DAEMON_SRC := $(wildcard src/daemon/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC))
@@ -49,13 +55,16 @@ all: $(BUILD)/portfwd $(BUILD)/portfw
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/portfwd: $(DAEMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/portfw: $(CLI_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Unit tests (cmocka): one binary per file, linked with the common code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
@@ -81,7 +90,7 @@ test-sanitize:
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-check: test test-sanitize fuzz
+check: all lint test test-sanitize fuzz
 
 lint:
 	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
