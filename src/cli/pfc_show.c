@@ -130,14 +130,21 @@ int pfc_show_conns(const struct pfc_opts *o, json_t *res)
 	       "LISTEN", "BACKEND", "UP", "DOWN", "AGE", "STATE");
 	json_array_foreach(conns, i, c)
 	{
-		char b1[16], b2[16], a[32];
+		char b1[16], b2[16], a[32], st[96];
 
+		if (!strcmp(pfc_str(c, "proto"), "udp"))
+			/* UDP: datagrams each way and the time left, like conntrack. */
+			snprintf(st, sizeof(st), "%s, %" PRIu64 "/%" PRIu64 " dgrams, %" PRIu64 "s left",
+				 pfc_str(c, "state"), pfc_int(c, "packets_up"),
+				 pfc_int(c, "packets_down"), (pfc_int(c, "expires_ms") + 999) / 1000);
+		else
+			snprintf(st, sizeof(st), "%s", pfc_str(c, "state"));
 		printf("%-5s %-12s %-24s %-24s %-24s %8s %8s %8s %s\n", pfc_str(c, "proto"),
 		       *pfc_str(c, "forward") ? pfc_str(c, "forward") : "-", pfc_str(c, "client"),
 		       pfc_str(c, "listen"), pfc_str(c, "backend"),
 		       pfc_bytes(pfc_int(c, "bytes_up"), b1, sizeof(b1)),
 		       pfc_bytes(pfc_int(c, "bytes_down"), b2, sizeof(b2)),
-		       pfc_age(pfc_int(c, "age_ms"), a, sizeof(a)), pfc_str(c, "state"));
+		       pfc_age(pfc_int(c, "age_ms"), a, sizeof(a)), st);
 	}
 	return 0;
 }

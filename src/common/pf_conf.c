@@ -309,8 +309,10 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			f->be = be;
 	}
 	while (pf_peek(c)) {
-		static const char *const opts[] = { "name", "connect-timeout", "idle-timeout",
-						    "half-close-timeout", "maxconn" };
+		static const char *const opts[] = { "name",	    "connect-timeout",
+						    "idle-timeout", "half-close-timeout",
+						    "maxconn",	    "udp-timeout",
+						    "udp-stream-timeout", "max-sessions" };
 		unsigned k;
 
 		for (k = 0; k < PF_ARRAY_SIZE(opts); k++)
@@ -319,7 +321,8 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 		if (k == PF_ARRAY_SIZE(opts))
 			return pf_fail(c, "unknown option; expected ',' and another backend, "
 					  "'weight N', or one of: name, connect-timeout, "
-					  "idle-timeout, half-close-timeout, maxconn");
+					  "idle-timeout, half-close-timeout, maxconn, udp-timeout, "
+					  "udp-stream-timeout, max-sessions");
 		if ((seen & (1U << k)) || (k == 0 && f->name[0]))
 			return pf_fail(c, "option given twice");
 		seen |= 1U << k;
@@ -342,7 +345,7 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			if (pf_parse_duration_opt(c, &f->o.halfclose_ms, 100))
 				return -1;
 			break;
-		default: {
+		case 4: {
 			uint64_t v;
 
 			pf_next(c);
@@ -353,6 +356,40 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			pf_next(c);
 			break;
 		}
+		case 5:
+			if (pf_parse_duration_opt(c, &f->o.udp_ms, 1000))
+				return -1;
+			break;
+		case 6:
+			if (pf_parse_duration_opt(c, &f->o.udp_stream_ms, 1000))
+				return -1;
+			break;
+		default: {
+			uint64_t v;
+
+			pf_next(c);
+			if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 10000000, &v))
+				return pf_fail(c, "'max-sessions' expects a number 1-10000000");
+			f->o.max_sessions = (uint32_t)v;
+			pf_next(c);
+			break;
+		}
+		}
+	}
+	/* `portfw save` writes it as one line, which must load back: ", " between
+	 * backends and "Ns" for a bare N make it longer than it may be written. */
+	{
+		char *line = pf_xcalloc(1, PF_LINE_MAX);
+		size_t n;
+
+		pf_forward_format(f, line, PF_LINE_MAX);
+		n = strlen(line);
+		free(line);
+		if (n > PF_LINE_MAX - 2) {
+			c->i = 0;
+			return pf_fail(c, "saved as one line, this forward would be longer than "
+					  "%d bytes; expected fewer or shorter backends",
+				       PF_LINE_MAX - 2);
 		}
 	}
 	return 0;

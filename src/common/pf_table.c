@@ -12,6 +12,9 @@ const struct pf_fwd_opts pf_fwd_defaults = {
 	.idle_ms = 2ULL * 3600 * 1000, /* like TCP keepalive's first probe */
 	.halfclose_ms = 60ULL * 1000,
 	.maxconn = 0,
+	.udp_ms = 30ULL * 1000, /* conntrack's nf_conntrack_udp_timeout */
+	.udp_stream_ms = 120ULL * 1000, /* RFC 4787 REQ-5 */
+	.max_sessions = 65536,
 };
 
 struct pf_stats *pf_stats_new(void)
@@ -85,6 +88,7 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 		c->be[i] = f->be[i];
 		c->be[i].st = NULL;
 		c->be[i].sched_cur = 0;
+		atomic_init(&c->be[i].down_until_ms, 0);
 	}
 	return c;
 }
@@ -106,7 +110,9 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 
 	if (!pf_forward_same_key(a, b) || strcmp(a->name, b->name) != 0 || a->nbe != b->nbe ||
 	    a->o.connect_ms != b->o.connect_ms || a->o.idle_ms != b->o.idle_ms ||
-	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn)
+	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn ||
+	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
+	    a->o.max_sessions != b->o.max_sessions)
 		return false;
 	for (i = 0; i < a->nbe; i++)
 		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].weight != b->be[i].weight)
@@ -202,7 +208,19 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 	if (f->o.maxconn) {
 		snprintf(tmp, sizeof(tmp), "%u", f->o.maxconn);
-		pf_append(buf, len, off, " maxconn %s", tmp);
+		off = pf_append(buf, len, off, " maxconn %s", tmp);
+	}
+	if (f->o.udp_ms != pf_fwd_defaults.udp_ms) {
+		pf_format_duration(f->o.udp_ms, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " udp-timeout %s", tmp);
+	}
+	if (f->o.udp_stream_ms != pf_fwd_defaults.udp_stream_ms) {
+		pf_format_duration(f->o.udp_stream_ms, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " udp-stream-timeout %s", tmp);
+	}
+	if (f->o.max_sessions != pf_fwd_defaults.max_sessions) {
+		snprintf(tmp, sizeof(tmp), "%u", f->o.max_sessions);
+		pf_append(buf, len, off, " max-sessions %s", tmp);
 	}
 }
 

@@ -44,6 +44,7 @@ struct pf_backend {
 	/* runtime */
 	union pf_sa addr; /* resolved; port unused */
 	struct pf_stats *st;
+	_Atomic uint64_t down_until_ms; /* passive check: skip for new flows until then */
 	int64_t sched_cur; /* smooth weighted round robin state */
 };
 
@@ -52,6 +53,9 @@ struct pf_fwd_opts {
 	uint64_t idle_ms;
 	uint64_t halfclose_ms;
 	uint32_t maxconn; /* 0: unlimited */
+	uint64_t udp_ms; /* UDP session that never saw a reply */
+	uint64_t udp_stream_ms; /* UDP session that did (RFC 4787 REQ-5: >= 120 s) */
+	uint32_t max_sessions; /* UDP sessions per forward */
 };
 
 extern const struct pf_fwd_opts pf_fwd_defaults;

@@ -174,6 +174,10 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(opts, "half_close_timeout_ms",
 			    json_integer((json_int_t)f->o.halfclose_ms));
 	json_object_set_new(opts, "maxconn", json_integer(f->o.maxconn));
+	json_object_set_new(opts, "udp_timeout_ms", json_integer((json_int_t)f->o.udp_ms));
+	json_object_set_new(opts, "udp_stream_timeout_ms",
+			    json_integer((json_int_t)f->o.udp_stream_ms));
+	json_object_set_new(opts, "max_sessions", json_integer(f->o.max_sessions));
 	json_object_set_new(o, "options", opts);
 	pfd_stats_json(o, f->st);
 	for (i = 0; i < f->nbe; i++) {

@@ -61,11 +61,14 @@ static void pfu_lsock_close(struct pfu_lsock *ls)
 	free(ls);
 }
 
-static int pfu_listen_one(union pf_sa *sa, bool v6only, char *why, size_t whylen)
+static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any, char *why,
+			  size_t whylen)
 {
 	int fd, one = 1;
 
-	fd = socket(sa->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(sa->sa.sa_family,
+		    (proto == PF_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		return -errno;
@@ -79,6 +82,20 @@ static int pfu_listen_one(union pf_sa *sa, bool v6only, char *why, size_t whylen
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)) < 0)
 			goto fail;
 	}
+	if (proto == PF_PROTO_UDP) {
+		int rcv = 4 << 20;
+
+		/* Replies must leave from the address the client sent to. */
+		if (any && sa->sa.sa_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		if (any && sa->sa.sa_family == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		/* Bursts wait here while the worker is busy (capped by rmem_max). */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0)
+			goto fail;
+		return fd;
+	}
 	/* Inherited by accepted sockets: saves a setsockopt per client. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0 || listen(fd, PFU_BACKLOG) < 0)
@@ -90,14 +107,14 @@ fail:
 	return -1;
 }
 
-static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint16_t port, char *err,
-					size_t errlen)
+static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t proto, uint16_t port,
+					char *err, size_t errlen)
 {
 	struct pfu_lsock *ls = pf_xcalloc(1, sizeof(*ls));
 	char why[128], a[PF_ADDRSTR_MAX];
 	int i;
 
-	ls->proto = PF_PROTO_TCP;
+	ls->proto = proto;
 	ls->v6only = f->lbracketed;
 	ls->addr = f->laddr;
 	pf_sa_set_port(&ls->addr, port);
@@ -105,19 +122,21 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint16_t por
 		ls->fds[i] = -1;
 	for (i = 0; i < pfu_nw; i++) {
 		/* ":PORT" is every address, v4 and v6 on one socket; "[::]:PORT" is v6 only. */
-		ls->fds[i] = pfu_listen_one(&ls->addr, f->lbracketed, why, sizeof(why));
+		ls->fds[i] = pfu_listen_one(proto, &ls->addr, f->lbracketed,
+					    pf_sa_is_any(&ls->addr), why, sizeof(why));
 		if (ls->fds[i] == -EAFNOSUPPORT && !f->lhost[0]) {
 			/* No IPv6 in this kernel: every address means every IPv4 one. */
 			memset(&ls->addr, 0, sizeof(ls->addr));
 			ls->addr.sin.sin_family = AF_INET;
 			pf_sa_set_port(&ls->addr, port);
-			ls->fds[i] = pfu_listen_one(&ls->addr, false, why, sizeof(why));
+			ls->fds[i] = pfu_listen_one(proto, &ls->addr, false, true, why,
+						    sizeof(why));
 		}
 		if (ls->fds[i] < 0) {
 			ls->fds[i] = -1;
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
-			snprintf(err, errlen, "%s:%d: cannot listen on tcp %s: %s", f->src, f->line,
-				 a, why);
+			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s", f->src, f->line,
+				 pf_proto_name(proto), a, why);
 			pfu_lsock_close(ls);
 			return NULL;
 		}
@@ -125,14 +144,14 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint16_t por
 	return ls;
 }
 
-static struct pfu_lsock *pfu_find_cur(const struct pf_forward *f, uint16_t port)
+static struct pfu_lsock *pfu_find_cur(const struct pf_forward *f, uint8_t proto, uint16_t port)
 {
 	size_t i;
 
 	for (i = 0; i < pfu_ncur; i++) {
 		struct pfu_lsock *ls = pfu_cur[i];
 
-		if (!ls->reused && ls->proto == PF_PROTO_TCP && pf_sa_port(&ls->addr) == port &&
+		if (!ls->reused && ls->proto == proto && pf_sa_port(&ls->addr) == port &&
 		    ls->v6only == f->lbracketed &&
 		    (pf_sa_addr_equal(&ls->addr, &f->laddr) ||
 		     (!f->lhost[0] && pf_sa_is_any(&ls->addr))))
@@ -159,46 +178,48 @@ void pfu_abort(void)
 	pfu_prepared = false;
 }
 
+/* Finds or opens the sockets of one forward's ports for one protocol. */
+static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, size_t errlen)
+{
+	uint32_t port;
+
+	for (port = f->lport_lo; port <= f->lport_hi; port++) {
+		struct pfu_lsock *ls = pfu_find_cur(f, proto, (uint16_t)port);
+
+		if (ls)
+			ls->reused = true;
+		else if (!(ls = pfu_lsock_open(f, proto, (uint16_t)port, err, errlen)))
+			return -1;
+		pfu_next[pfu_nnext] = ls;
+		pfu_plan[pfu_nnext].ls = ls;
+		pfu_plan[pfu_nnext].fwd = f;
+		pfu_plan[pfu_nnext].port = (uint16_t)port;
+		pfu_nnext++;
+	}
+	return 0;
+}
+
 int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
-	size_t i, n = 0, cap = 0;
+	size_t i, cap = 0;
 
 	if (pfu_prepared)
 		pfu_abort();
 	pfu_prepared = true;
 	for (i = 0; i < next->n; i++)
-		cap += (size_t)next->fwd[i]->lport_hi - next->fwd[i]->lport_lo + 1;
+		cap += 2 * ((size_t)next->fwd[i]->lport_hi - next->fwd[i]->lport_lo + 1);
 	pfu_next = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_next));
 	pfu_plan = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_plan));
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i];
-		uint32_t port;
 
-		if (f->protos & PF_PROTO_UDP) {
-			snprintf(err, errlen,
-				 "%s:%d: udp forwarding is not available in this version; "
-				 "expected tcp",
-				 f->src, f->line);
-			goto fail;
-		}
-		for (port = f->lport_lo; port <= f->lport_hi; port++) {
-			struct pfu_lsock *ls = pfu_find_cur(f, (uint16_t)port);
-
-			if (ls)
-				ls->reused = true;
-			else if (!(ls = pfu_lsock_open(f, (uint16_t)port, err, errlen)))
-				goto fail;
-			pfu_next[n] = ls;
-			pfu_plan[n].ls = ls;
-			pfu_plan[n].fwd = f;
-			pfu_plan[n].port = (uint16_t)port;
-			pfu_nnext = ++n;
+		if (((f->protos & PF_PROTO_TCP) && pfu_prepare_ports(f, PF_PROTO_TCP, err, errlen)) ||
+		    ((f->protos & PF_PROTO_UDP) && pfu_prepare_ports(f, PF_PROTO_UDP, err, errlen))) {
+			pfu_abort();
+			return -1;
 		}
 	}
 	return 0;
-fail:
-	pfu_abort();
-	return -1;
 }
 
 void pfu_commit(void)

@@ -10,7 +10,10 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define PFU_TICK_MS 100
 #define PFU_WHEEL_SLOTS 1024
@@ -18,8 +21,14 @@
 #define PFU_ACCEPT_BURST 64
 #define PFU_PAUSE_MS 100 /* listener pause after EMFILE & co: <= 10 tries/s */
 
-/* epoll_event.data.u64 = pointer | tag */
-enum { PFU_EV_CLIENT = 0, PFU_EV_SERVER = 1, PFU_EV_LISTENER = 2, PFU_EV_CMD = 3 };
+#define PFU_PASSIVE_HOLD_MS 2000 /* a backend that failed a connect sits out this long */
+#define PFU_UDP_BATCH 32
+#define PFU_UDP_DGRAM 65536 /* holds the largest datagram, 65,507 bytes over IPv4 */
+#define PFU_UDP_HASH 16384 /* session hash buckets per worker */
+
+/* epoll_event.data.u64 = pointer | tag; PFU_EV_OTHER is the worker itself
+ * (its command eventfd) or a UDP session's backend socket. */
+enum { PFU_EV_CLIENT = 0, PFU_EV_SERVER = 1, PFU_EV_LISTENER = 2, PFU_EV_OTHER = 3 };
 #define PFU_EV_TAGMASK 3ULL
 
 /* One listening port of the table, owned by the main thread: a socket per
@@ -63,11 +72,20 @@ struct pfu_dir {
 
 enum pfu_state { PFU_CONNECTING, PFU_ESTABLISHED, PFU_DEAD };
 
+#define pfu_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+/* A timer wheel entry, embedded in a TCP flow or a UDP session. */
+enum pfu_tkind { PFU_T_TCP, PFU_T_UDP };
+struct pfu_tnode {
+	struct pfu_tnode *tnext, **tpprev;
+	uint8_t kind;
+};
+
 struct pfu_worker;
 
 struct pfu_flow {
 	struct pfu_flow *next, *prev; /* worker's flow list */
-	struct pfu_flow *tnext, **tpprev; /* timer wheel slot */
+	struct pfu_tnode t;
 	struct pfu_worker *w;
 	struct pf_forward *fwd; /* referenced */
 	struct pfu_side c, s;
@@ -78,6 +96,33 @@ struct pfu_flow {
 	uint8_t state;
 	bool be_counted;
 	struct pf_tried tried;
+};
+
+/* A UDP session: one client address on one listening port, with a
+ * connected socket of its own toward the backend. */
+struct pfu_usess {
+	struct pfu_tnode t;
+	struct pfu_usess *hnext; /* hash chain */
+	struct pfu_usess *next, *prev; /* worker's session list */
+	struct pfu_wl *wl; /* replies leave through this socket */
+	struct pf_forward *fwd; /* referenced */
+	int fd;
+	int16_t be;
+	bool replied, dead, has_local;
+	union pf_sa client;
+	union pf_sa local; /* where the client sent to (any-address listeners) */
+	uint64_t start_ms, last_ms;
+	uint64_t pkts_up, bytes_up, pkts_down, bytes_down;
+};
+
+/* Per-worker datagram buffers, allocated once when the first UDP port opens. */
+struct pfu_udpbuf {
+	struct mmsghdr rx[PFU_UDP_BATCH], tx[PFU_UDP_BATCH];
+	struct iovec iov[PFU_UDP_BATCH], txiov[PFU_UDP_BATCH];
+	union pf_sa names[PFU_UDP_BATCH];
+	char ctrl[PFU_UDP_BATCH][64];
+	char txctrl[64];
+	char data[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
 enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_STOP };
@@ -111,9 +156,13 @@ struct pfu_worker {
 	struct pfu_wl *paused;
 	struct pfu_flow flows; /* list head */
 	struct pfu_flow *dead; /* freed after the current event batch */
-	struct pfu_flow *wheel[PFU_WHEEL_SLOTS];
+	struct pfu_tnode *wheel[PFU_WHEEL_SLOTS];
 	uint64_t tick; /* next tick to run */
 	size_t ntimers;
+	struct pfu_usess **uhash;
+	struct pfu_usess usess; /* list head */
+	struct pfu_usess *udead; /* freed after the current event batch */
+	struct pfu_udpbuf *ub;
 	struct pfu_pipe pool[PFU_POOL_MAX];
 	int npool;
 	char *scratch; /* copy mode and fallback buffer */
@@ -122,9 +171,23 @@ struct pfu_worker {
 extern struct pfu_config pfu_cfg;
 extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
 
+/* pfu_udp.c */
+void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);
+void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
+uint64_t pfu_udp_deadline(const struct pfu_usess *s);
+void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
+void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s);
+/* Ends the sessions of a listening socket that leaves the table. */
+void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl);
+unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel);
+void pfu_udp_conns(struct pfu_worker *w, json_t *arr);
+void pfu_udp_free_dead(struct pfu_worker *w);
+void pfu_udp_cleanup(struct pfu_worker *w);
+int pfu_udp_ready(struct pfu_worker *w);
+
 /* pfu_timer.c */
-void pfu_timer_set(struct pfu_worker *w, struct pfu_flow *f, uint64_t deadline);
-void pfu_timer_del(struct pfu_worker *w, struct pfu_flow *f);
+void pfu_timer_set(struct pfu_worker *w, struct pfu_tnode *t, uint64_t deadline);
+void pfu_timer_del(struct pfu_worker *w, struct pfu_tnode *t);
 void pfu_timer_run(struct pfu_worker *w);
 int pfu_timer_wait_ms(struct pfu_worker *w);
 

@@ -65,7 +65,7 @@ static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset)
 	f->c.fd = f->s.fd = -1;
 	pfu_pipe_put(w, &f->up.p, !f->up.inpipe);
 	pfu_pipe_put(w, &f->down.p, !f->down.inpipe);
-	pfu_timer_del(w, f);
+	pfu_timer_del(w, &f->t);
 	pfu_stat_sub(&fwd->st->active, 1);
 	if (f->be_counted)
 		pfu_stat_sub(&fwd->be[f->be].st->active, 1);
@@ -93,6 +93,8 @@ static void pfu_connect_failed(struct pfu_worker *w, struct pfu_flow *f, int err
 	pf_sa_format(&sa, true, a, sizeof(a));
 	pf_dbg("connect to %s failed: %s", a, strerror(err));
 	pfu_stat_add(&be->st->failed, 1);
+	atomic_store_explicit(&be->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
+			      memory_order_relaxed);
 	if (f->s.fd >= 0) {
 		close(f->s.fd); /* also leaves the epoll set */
 		f->s.fd = -1;
@@ -148,7 +150,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			pfu_flow_end(w, f, true);
 			return;
 		}
-		pfu_timer_set(w, f, w->now + fwd->o.connect_ms);
+		pfu_timer_set(w, &f->t, w->now + fwd->o.connect_ms);
 		return;
 	}
 }
@@ -176,6 +178,7 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl)
 	f->up.p.rfd = f->up.p.wfd = -1;
 	f->down.p.rfd = f->down.p.wfd = -1;
 	f->start_ms = f->last_ms = w->now;
+	f->t.kind = PFU_T_TCP;
 	f->lport = wl->port;
 	f->be = -1;
 	f->state = PFU_CONNECTING;
@@ -319,7 +322,7 @@ static void pfu_relay(struct pfu_worker *w, struct pfu_flow *f)
 	}
 	/* Half-closed flows live by the (shorter) half-close timeout from now on. */
 	if (!half && (f->up.eof || f->down.eof))
-		pfu_timer_set(w, f, pfu_tcp_deadline(f));
+		pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
 }
 
 static void pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
@@ -331,7 +334,7 @@ static void pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
 	f->last_ms = w->now;
 	pfu_stat_add(&be->st->conns, 1);
 	pfu_stat_add(&be->st->active, 1);
-	pfu_timer_set(w, f, pfu_tcp_deadline(f));
+	pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
 }
 
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events)

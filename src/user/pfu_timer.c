@@ -1,41 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * A hashed timer wheel per worker, 100 ms ticks. Activity on a flow only
- * stores a timestamp; when its slot comes round the flow's real deadline is
- * computed and it either times out or moves to a later slot. So the data
- * path never touches the wheel, and each flow costs O(1) per revolution.
+ * A hashed timer wheel per worker, 100 ms ticks, for TCP flows and UDP
+ * sessions. Activity on a flow only stores a timestamp; when its slot comes
+ * round the real deadline is computed and the flow either times out or
+ * moves to a later slot. So the data path never touches the wheel, and each
+ * flow costs O(1) per revolution.
  */
 #include "pfu_int.h"
 
-void pfu_timer_del(struct pfu_worker *w, struct pfu_flow *f)
+void pfu_timer_del(struct pfu_worker *w, struct pfu_tnode *t)
 {
-	if (!f->tpprev)
+	if (!t->tpprev)
 		return;
-	*f->tpprev = f->tnext;
-	if (f->tnext)
-		f->tnext->tpprev = f->tpprev;
-	f->tnext = NULL;
-	f->tpprev = NULL;
+	*t->tpprev = t->tnext;
+	if (t->tnext)
+		t->tnext->tpprev = t->tpprev;
+	t->tnext = NULL;
+	t->tpprev = NULL;
 	w->ntimers--;
 }
 
-void pfu_timer_set(struct pfu_worker *w, struct pfu_flow *f, uint64_t deadline)
+void pfu_timer_set(struct pfu_worker *w, struct pfu_tnode *t, uint64_t deadline)
 {
-	uint64_t t = (deadline + PFU_TICK_MS - 1) / PFU_TICK_MS;
-	struct pfu_flow **slot;
+	uint64_t tick = (deadline + PFU_TICK_MS - 1) / PFU_TICK_MS;
+	struct pfu_tnode **slot;
 
-	pfu_timer_del(w, f);
+	pfu_timer_del(w, t);
 	if (!w->ntimers && !w->tick)
 		w->tick = w->now / PFU_TICK_MS;
-	if (t < w->tick)
-		t = w->tick;
-	slot = &w->wheel[t % PFU_WHEEL_SLOTS];
-	f->tnext = *slot;
+	if (tick < w->tick)
+		tick = w->tick;
+	slot = &w->wheel[tick % PFU_WHEEL_SLOTS];
+	t->tnext = *slot;
 	if (*slot)
-		(*slot)->tpprev = &f->tnext;
-	f->tpprev = slot;
-	*slot = f;
+		(*slot)->tpprev = &t->tnext;
+	t->tpprev = slot;
+	*slot = t;
 	w->ntimers++;
+}
+
+static uint64_t pfu_deadline(struct pfu_tnode *t)
+{
+	if (t->kind == PFU_T_TCP)
+		return pfu_tcp_deadline(pfu_container_of(t, struct pfu_flow, t));
+	return pfu_udp_deadline(pfu_container_of(t, struct pfu_usess, t));
+}
+
+static void pfu_expire(struct pfu_worker *w, struct pfu_tnode *t)
+{
+	if (t->kind == PFU_T_TCP)
+		pfu_tcp_timeout(w, pfu_container_of(t, struct pfu_flow, t));
+	else
+		pfu_udp_timeout(w, pfu_container_of(t, struct pfu_usess, t));
 }
 
 void pfu_timer_run(struct pfu_worker *w)
@@ -48,27 +64,27 @@ void pfu_timer_run(struct pfu_worker *w)
 		return;
 	}
 	while (w->tick <= now_tick && steps++ < PFU_WHEEL_SLOTS) {
-		struct pfu_flow **slot = &w->wheel[w->tick % PFU_WHEEL_SLOTS];
-		struct pfu_flow *f = *slot, *next;
+		struct pfu_tnode **slot = &w->wheel[w->tick % PFU_WHEEL_SLOTS];
+		struct pfu_tnode *t = *slot, *next;
 
-		/* Detach the whole slot first: re-armed flows may land in it again. */
+		/* Detach the whole slot first: re-armed entries may land in it again. */
 		*slot = NULL;
-		for (next = f; next; next = next->tnext)
+		for (next = t; next; next = next->tnext)
 			w->ntimers--;
 		w->tick++;
-		for (; f; f = next) {
+		for (; t; t = next) {
 			uint64_t dl;
 
-			next = f->tnext;
-			f->tnext = NULL;
-			f->tpprev = NULL;
+			next = t->tnext;
+			t->tnext = NULL;
+			t->tpprev = NULL;
 			if (next)
 				next->tpprev = NULL;
-			dl = pfu_tcp_deadline(f);
+			dl = pfu_deadline(t);
 			if (dl <= w->now)
-				pfu_tcp_timeout(w, f);
+				pfu_expire(w, t);
 			else
-				pfu_timer_set(w, f, dl);
+				pfu_timer_set(w, t, dl);
 		}
 	}
 	if (w->tick <= now_tick)

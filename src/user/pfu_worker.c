@@ -135,6 +135,8 @@ static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t 
 			nwl[i] = calloc(1, sizeof(**nwl));
 			if (!nwl[i])
 				abort();
+			if (plan[i].ls->proto == PF_PROTO_UDP && pfu_udp_ready(w) < 0)
+				abort();
 			nwl[i]->ls = plan[i].ls;
 			nwl[i]->fd = plan[i].ls->fds[w->id];
 			if (pfu_wl_arm(w, nwl[i]) < 0)
@@ -151,6 +153,8 @@ static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t 
 			continue;
 		if (wl->paused)
 			pfu_wl_unpause(w, wl);
+		/* Replies of its UDP sessions could no longer leave: they end too. */
+		pfu_udp_close_wl(w, wl);
 		close(wl->fd);
 		free(wl);
 	}
@@ -181,7 +185,9 @@ static void pfu_worker_kill(struct pfu_worker *w, struct pfu_cmd *c)
 			c->killed++;
 		}
 	}
+	c->killed += pfu_udp_kill(w, c->sel);
 	pfu_free_dead(w);
+	pfu_udp_free_dead(w);
 }
 
 static void pfu_command(struct pfu_worker *w)
@@ -208,6 +214,7 @@ static void pfu_command(struct pfu_worker *w)
 	case PFU_CMD_CONNS:
 		for (f = w->flows.next; f != &w->flows; f = f->next)
 			json_array_append_new(c->arr, pfu_tcp_json(w, f));
+		pfu_udp_conns(w, c->arr);
 		break;
 	case PFU_CMD_STOP:
 		w->stop = true;
@@ -243,10 +250,16 @@ void *pfu_worker_main(void *arg)
 				pfu_tcp_event(w, p, tag == PFU_EV_SERVER, evs[i].events);
 				break;
 			case PFU_EV_LISTENER:
-				pfu_accept(w, p);
+				if (((struct pfu_wl *)p)->ls->proto == PF_PROTO_UDP)
+					pfu_udp_input(w, p);
+				else
+					pfu_accept(w, p);
 				break;
 			default:
-				cmd = true; /* after the batch: it may free what events name */
+				if (p == w)
+					cmd = true; /* after the batch: it may free what events name */
+				else
+					pfu_udp_reply(w, p);
 				break;
 			}
 		}
@@ -256,6 +269,7 @@ void *pfu_worker_main(void *arg)
 		pfu_free_dead(w);
 		pfu_timer_run(w);
 		pfu_free_dead(w);
+		pfu_udp_free_dead(w);
 		if (w->paused)
 			pfu_resume(w, false);
 		if (cmd)
@@ -271,6 +285,7 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 	while (w->flows.next != &w->flows)
 		pfu_tcp_abort(w, w->flows.next);
 	pfu_free_dead(w);
+	pfu_udp_cleanup(w);
 	for (j = 0; j < w->nwl; j++) {
 		close(w->wl[j]->fd);
 		free(w->wl[j]);
@@ -293,12 +308,13 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->flows.next = w->flows.prev = &w->flows;
+	w->usess.next = w->usess.prev = &w->usess;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->scratch = malloc(65536);
 	if (w->ep < 0 || w->efd < 0 || !w->scratch)
 		return -1;
-	ev.data.u64 = (uint64_t)(uintptr_t)w | PFU_EV_CMD;
+	ev.data.u64 = (uint64_t)(uintptr_t)w | PFU_EV_OTHER;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &ev) < 0)
 		return -1;
 	pthread_mutex_init(&w->lock, NULL);

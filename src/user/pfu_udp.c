@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The UDP relay, in the manner of UDPRED and conntrack: a session per client
+ * address and listening port. The first datagram picks a backend (the same
+ * choice as TCP) and opens a connected socket toward it; replies go back to
+ * that client from the listening socket, with the address the client sent
+ * to as their source (IP_PKTINFO) when the listener is on every address.
+ *
+ * SO_REUSEPORT hashes a client's 4-tuple to one worker's socket, so each
+ * worker keeps its own session table and nothing is locked. Datagrams move
+ * in batches (recvmmsg/sendmmsg) through buffers allocated once per worker;
+ * nothing is allocated per datagram. Sessions expire like conntrack's: a
+ * short timeout until the backend replies, a long one after.
+ */
+#include "pfu_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct pf_ratelimit pfu_rl_udpmax;
+
+static void pfu_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+int pfu_udp_ready(struct pfu_worker *w)
+{
+	int i;
+
+	if (w->ub)
+		return 0;
+	w->uhash = calloc(PFU_UDP_HASH, sizeof(*w->uhash));
+	w->ub = calloc(1, sizeof(*w->ub));
+	if (!w->uhash || !w->ub) {
+		free(w->uhash);
+		free(w->ub);
+		w->uhash = NULL;
+		w->ub = NULL;
+		return -1;
+	}
+	for (i = 0; i < PFU_UDP_BATCH; i++) {
+		w->ub->iov[i].iov_base = w->ub->data[i];
+		w->ub->iov[i].iov_len = PFU_UDP_DGRAM;
+	}
+	return 0;
+}
+
+static uint32_t pfu_hash(const struct pfu_wl *wl, const union pf_sa *sa)
+{
+	/* FNV-1a over the address, port and listener: cheap and well spread. */
+	const unsigned char *p;
+	uint32_t h = 2166136261u;
+	size_t n, i;
+	uintptr_t l = (uintptr_t)wl;
+
+	if (sa->sa.sa_family == AF_INET6) {
+		p = (const unsigned char *)&sa->sin6.sin6_addr;
+		n = sizeof(sa->sin6.sin6_addr);
+	} else {
+		p = (const unsigned char *)&sa->sin.sin_addr;
+		n = sizeof(sa->sin.sin_addr);
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	h = (h ^ (uint32_t)pf_sa_port(sa)) * 16777619u;
+	h = (h ^ (uint32_t)(l >> 4)) * 16777619u;
+	return h & (PFU_UDP_HASH - 1);
+}
+
+static bool pfu_same_client(const union pf_sa *a, const union pf_sa *b)
+{
+	return pf_sa_addr_equal(a, b) && pf_sa_port(a) == pf_sa_port(b);
+}
+
+static struct pfu_usess *pfu_lookup(struct pfu_worker *w, const struct pfu_wl *wl,
+				    const union pf_sa *client)
+{
+	struct pfu_usess *s = w->uhash[pfu_hash(wl, client)];
+
+	for (; s; s = s->hnext)
+		if (s->wl == wl && pfu_same_client(&s->client, client))
+			return s;
+	return NULL;
+}
+
+/* The destination address of a datagram, from IP_PKTINFO/IPV6_PKTINFO. */
+static bool pfu_pktinfo(struct msghdr *mh, const struct pfu_wl *wl, union pf_sa *local)
+{
+	struct cmsghdr *c;
+
+	memset(local, 0, sizeof(*local));
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->sin.sin_family = AF_INET;
+			local->sin.sin_addr = pi.ipi_addr;
+			pf_sa_set_port(local, wl->port);
+			return true;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->sin6.sin6_family = AF_INET6;
+			local->sin6.sin6_addr = pi.ipi6_addr;
+			pf_sa_set_port(local, wl->port);
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
+				     const union pf_sa *client, const union pf_sa *local,
+				     bool has_local)
+{
+	struct pf_forward *fwd = wl->fwd;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct pf_tried tried = { { 0 } };
+	struct pfu_usess *s;
+	uint32_t h;
+
+	if (atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.max_sessions) {
+		uint64_t k = pf_ratelimit_ok(&pfu_rl_udpmax, 1000);
+
+		if (k)
+			pf_warn("forward %s: %u UDP sessions, the limit: new clients dropped, "
+				"existing sessions go on (%lu times)",
+				fwd->name[0] ? fwd->name : fwd->src, fwd->o.max_sessions,
+				(unsigned long)k);
+		pfu_add(&fwd->st->refused, 1);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->fd = -1;
+	for (;;) {
+		struct pf_backend *be;
+		union pf_sa sa;
+		int idx = pf_sched_pick(fwd, &tried);
+
+		if (idx < 0) {
+			pfu_add(&fwd->st->refused, 1);
+			free(s);
+			return NULL;
+		}
+		pf_tried_set(&tried, (uint32_t)idx);
+		be = &fwd->be[idx];
+		sa = be->addr;
+		pf_sa_set_port(&sa, pf_backend_port(fwd, be, wl->port));
+		s->fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s->fd < 0) {
+			pfu_add(&fwd->st->refused, 1);
+			free(s);
+			return NULL;
+		}
+		if (connect(s->fd, &sa.sa, pf_sa_len(&sa)) == 0) {
+			s->be = (int16_t)idx;
+			break;
+		}
+		/* No route to that backend: count it and try the next one. */
+		pfu_add(&be->st->failed, 1);
+		close(s->fd);
+		s->fd = -1;
+	}
+	ev.data.u64 = (uint64_t)(uintptr_t)s | PFU_EV_OTHER;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->t.kind = PFU_T_UDP;
+	s->wl = wl;
+	s->fwd = pf_forward_ref(fwd);
+	s->client = *client;
+	s->local = *local;
+	s->has_local = has_local;
+	s->start_ms = s->last_ms = w->now;
+	h = pfu_hash(wl, client);
+	s->hnext = w->uhash[h];
+	w->uhash[h] = s;
+	s->next = w->usess.next;
+	s->prev = &w->usess;
+	w->usess.next->prev = s;
+	w->usess.next = s;
+	pfu_add(&fwd->st->conns, 1);
+	pfu_add(&fwd->st->active, 1);
+	pfu_add(&fwd->be[s->be].st->conns, 1);
+	pfu_add(&fwd->be[s->be].st->active, 1);
+	pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
+	return s;
+}
+
+void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s)
+{
+	struct pfu_usess **pp;
+
+	if (s->dead)
+		return;
+	for (pp = &w->uhash[pfu_hash(s->wl, &s->client)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	close(s->fd);
+	s->fd = -1;
+	pfu_timer_del(w, &s->t);
+	atomic_fetch_sub_explicit(&s->fwd->st->active, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->fwd->be[s->be].st->active, 1, memory_order_relaxed);
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->dead = true;
+	s->next = w->udead;
+	w->udead = s;
+}
+
+void pfu_udp_free_dead(struct pfu_worker *w)
+{
+	while (w->udead) {
+		struct pfu_usess *s = w->udead;
+
+		w->udead = s->next;
+		pf_forward_unref(s->fwd);
+		free(s);
+	}
+}
+
+/* Client -> backend: a batch from the listening socket, sent on in runs of
+ * datagrams of the same client. */
+void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	struct pfu_udpbuf *ub = w->ub;
+	int round;
+
+	for (round = 0; round < 8; round++) {
+		int n, i, j;
+
+		for (i = 0; i < PFU_UDP_BATCH; i++) {
+			struct msghdr *mh = &ub->rx[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_name = &ub->names[i];
+			mh->msg_namelen = sizeof(ub->names[i]);
+			mh->msg_iov = &ub->iov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = ub->ctrl[i];
+			mh->msg_controllen = sizeof(ub->ctrl[i]);
+		}
+		n = recvmmsg(wl->fd, ub->rx, PFU_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i = j) {
+			union pf_sa local;
+			bool has_local = pfu_pktinfo(&ub->rx[i].msg_hdr, wl, &local);
+			struct pfu_usess *s = pfu_lookup(w, wl, &ub->names[i]);
+			int k, sent;
+
+			for (j = i + 1; j < n && pfu_same_client(&ub->names[j], &ub->names[i]); j++)
+				;
+			if (!s)
+				s = pfu_udp_new(w, wl, &ub->names[i], &local, has_local);
+			if (!s)
+				continue; /* dropped: limit reached or no backend */
+			for (k = i; k < j; k++) {
+				struct msghdr *mh = &ub->tx[k - i].msg_hdr;
+
+				memset(mh, 0, sizeof(*mh));
+				ub->txiov[k - i].iov_base = ub->data[k];
+				ub->txiov[k - i].iov_len = ub->rx[k].msg_len;
+				mh->msg_iov = &ub->txiov[k - i];
+				mh->msg_iovlen = 1;
+			}
+			sent = sendmmsg(s->fd, ub->tx, (unsigned)(j - i), MSG_DONTWAIT);
+			for (k = 0; k < sent; k++) {
+				s->pkts_up++;
+				s->bytes_up += ub->tx[k].msg_len;
+				pfu_add(&s->fwd->st->bytes_up, ub->tx[k].msg_len);
+				pfu_add(&s->fwd->be[s->be].st->bytes_up, ub->tx[k].msg_len);
+			}
+			s->last_ms = w->now;
+		}
+		if (n < PFU_UDP_BATCH)
+			return;
+	}
+}
+
+/* Backend -> client: replies of one session, sent from the listening socket. */
+void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
+{
+	struct pfu_udpbuf *ub = w->ub;
+	int round;
+
+	if (s->dead)
+		return;
+	for (round = 0; round < 8; round++) {
+		size_t clen = 0;
+		int n, i, sent;
+
+		for (i = 0; i < PFU_UDP_BATCH; i++) {
+			struct msghdr *mh = &ub->rx[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_iov = &ub->iov[i];
+			mh->msg_iovlen = 1;
+		}
+		n = recvmmsg(s->fd, ub->rx, PFU_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno == ECONNREFUSED) {
+			/* ICMP port unreachable: this backend is not serving. The
+			 * session ends, so the client's next datagram picks another. */
+			struct pf_backend *be = &s->fwd->be[s->be];
+
+			pfu_add(&be->st->failed, 1);
+			atomic_store_explicit(&be->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
+					      memory_order_relaxed);
+			pfu_udp_end(w, s);
+			return;
+		}
+		if (n <= 0)
+			return;
+		if (s->has_local) {
+			struct cmsghdr *c = (struct cmsghdr *)ub->txctrl;
+
+			memset(ub->txctrl, 0, sizeof(ub->txctrl));
+			if (s->local.sa.sa_family == AF_INET) {
+				struct in_pktinfo pi = { .ipi_spec_dst = s->local.sin.sin_addr };
+
+				c->cmsg_level = IPPROTO_IP;
+				c->cmsg_type = IP_PKTINFO;
+				c->cmsg_len = CMSG_LEN(sizeof(pi));
+				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+				clen = CMSG_SPACE(sizeof(pi));
+			} else {
+				struct in6_pktinfo pi = { .ipi6_addr = s->local.sin6.sin6_addr };
+
+				c->cmsg_level = IPPROTO_IPV6;
+				c->cmsg_type = IPV6_PKTINFO;
+				c->cmsg_len = CMSG_LEN(sizeof(pi));
+				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+				clen = CMSG_SPACE(sizeof(pi));
+			}
+		}
+		for (i = 0; i < n; i++) {
+			struct msghdr *mh = &ub->tx[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			ub->txiov[i].iov_base = ub->data[i];
+			ub->txiov[i].iov_len = ub->rx[i].msg_len;
+			mh->msg_iov = &ub->txiov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_name = &s->client;
+			mh->msg_namelen = pf_sa_len(&s->client);
+			if (clen) {
+				mh->msg_control = ub->txctrl;
+				mh->msg_controllen = clen;
+			}
+		}
+		sent = sendmmsg(s->wl->fd, ub->tx, (unsigned)n, MSG_DONTWAIT);
+		for (i = 0; i < sent; i++) {
+			s->pkts_down++;
+			s->bytes_down += ub->tx[i].msg_len;
+			pfu_add(&s->fwd->st->bytes_down, ub->tx[i].msg_len);
+			pfu_add(&s->fwd->be[s->be].st->bytes_down, ub->tx[i].msg_len);
+		}
+		if (!s->replied) {
+			s->replied = true;
+			pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
+		}
+		s->last_ms = w->now;
+		if (n < PFU_UDP_BATCH)
+			return;
+	}
+}
+
+uint64_t pfu_udp_deadline(const struct pfu_usess *s)
+{
+	return s->last_ms + (s->replied ? s->fwd->o.udp_stream_ms : s->fwd->o.udp_ms);
+}
+
+void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
+{
+	pfu_udp_end(w, s);
+}
+
+void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	struct pfu_usess *s, *next;
+
+	for (s = w->usess.next; s != &w->usess; s = next) {
+		next = s->next;
+		if (s->wl == wl)
+			pfu_udp_end(w, s);
+	}
+}
+
+unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel)
+{
+	struct pfu_usess *s, *next;
+	unsigned n = 0;
+
+	for (s = w->usess.next; s != &w->usess; s = next) {
+		next = s->next;
+		if (pf_selector_match(sel, s->fwd)) {
+			pfu_udp_end(w, s);
+			n++;
+		}
+	}
+	return n;
+}
+
+void pfu_udp_conns(struct pfu_worker *w, json_t *arr)
+{
+	struct pfu_usess *s;
+
+	for (s = w->usess.next; s != &w->usess; s = s->next) {
+		json_t *o = json_object();
+		union pf_sa sa;
+		socklen_t len = sizeof(sa);
+		char buf[PF_ADDRSTR_MAX];
+		uint64_t dl = pfu_udp_deadline(s);
+
+		json_object_set_new(o, "proto", json_string("udp"));
+		json_object_set_new(o, "forward", json_string(s->fwd->name));
+		pf_sa_format(&s->client, true, buf, sizeof(buf));
+		json_object_set_new(o, "client", json_string(buf));
+		if (s->has_local)
+			pf_sa_format(&s->local, true, buf, sizeof(buf));
+		else
+			pf_sa_format(&s->wl->ls->addr, true, buf, sizeof(buf));
+		json_object_set_new(o, "listen", json_string(buf));
+		memset(&sa, 0, sizeof(sa));
+		if (getpeername(s->fd, &sa.sa, &len) == 0) {
+			pf_sa_format(&sa, true, buf, sizeof(buf));
+			json_object_set_new(o, "backend", json_string(buf));
+		}
+		json_object_set_new(o, "packets_up", json_integer((json_int_t)s->pkts_up));
+		json_object_set_new(o, "packets_down", json_integer((json_int_t)s->pkts_down));
+		json_object_set_new(o, "bytes_up", json_integer((json_int_t)s->bytes_up));
+		json_object_set_new(o, "bytes_down", json_integer((json_int_t)s->bytes_down));
+		json_object_set_new(o, "age_ms", json_integer((json_int_t)(w->now - s->start_ms)));
+		json_object_set_new(o, "idle_ms", json_integer((json_int_t)(w->now - s->last_ms)));
+		json_object_set_new(o, "expires_ms",
+				    json_integer((json_int_t)(dl > w->now ? dl - w->now : 0)));
+		json_object_set_new(o, "state", json_string(s->replied ? "replied" : "unreplied"));
+		json_object_set_new(o, "worker", json_integer(w->id));
+		json_array_append_new(arr, o);
+	}
+}
+
+void pfu_udp_cleanup(struct pfu_worker *w)
+{
+	while (w->usess.next != &w->usess)
+		pfu_udp_end(w, w->usess.next);
+	pfu_udp_free_dead(w);
+	free(w->uhash);
+	free(w->ub);
+	w->uhash = NULL;
+	w->ub = NULL;
+}
