@@ -47,7 +47,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC))
 CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TOOLS := $(BUILD)/tests/pf_xfer
+TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp
 
 .PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench run
 
@@ -74,6 +74,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
 $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lcrypto -lpthread
+
+$(BUILD)/tests/pf_udp: tests/tools/pf_udp.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lpthread
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
