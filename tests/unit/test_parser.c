@@ -1,0 +1,2195 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of the command language: the lexer, HOST:PORT parsing, durations,
+ * every statement, every error message (with its "FILE:LINE: 'word': " prefix),
+ * texts with comments and continuations, and config files with includes.
+ */
+#include "common/pf_addr.h"
+#include "common/pf_conf.h"
+#include "common/pf_table.h"
+#include "common/pf_util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define ERRLEN 4096
+
+#define LISTEN_WHAT "a listen address ADDR:PORT, :PORT, [IPV6]:PORT or ADDR:LOW-HIGH"
+#define BACKEND_WHAT "a backend HOST, HOST:PORT or HOST:LOW-HIGH"
+#define PROTO_MSG "expected a protocol: tcp, udp or tcp,udp"
+#define NAME_MSG                                                                       \
+	"expected a name: a letter, then letters, digits, '-', '_' or '.', at most 63 " \
+	"characters"
+#define UNKNOWN_OPT_MSG                                                                 \
+	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
+	"connect-timeout, idle-timeout, half-close-timeout, maxconn, udp-timeout, " \
+	"udp-stream-timeout, max-sessions"
+#define TRAILING_MSG "unexpected word at the end of the statement"
+#define CONTROL_MSG                                                               \
+	"this is a control command; a config file holds 'forward' and 'include' " \
+	"lines"
+
+/* ---- helpers ---- */
+
+/* A string of n copies of c (caller frees). */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	return s;
+}
+
+/* Lexes and parses one statement as line 1 of "t.conf". */
+static int parse_at(const char *line, const char *file, int lineno, struct pf_stmt *st,
+		    char *err)
+{
+	struct pf_where w = { .file = file, .line = lineno };
+	struct pf_toks toks;
+	int rc;
+
+	err[0] = '\0';
+	rc = pf_lex(line, &toks, err, ERRLEN);
+	assert_int_equal(rc, 0);
+	rc = pf_parse_stmt(&toks, &w, st, err, ERRLEN);
+	pf_toks_free(&toks);
+	return rc;
+}
+
+static int parse(const char *line, struct pf_stmt *st, char *err)
+{
+	return parse_at(line, "t.conf", 1, st, err);
+}
+
+/* Parses a statement that must be valid. */
+static void parse_ok(const char *line, struct pf_stmt *st)
+{
+	char err[ERRLEN];
+	int rc = parse(line, st, err);
+
+	if (rc)
+		fail_msg("'%s' did not parse: %s", line, err);
+}
+
+/* Parses a forward statement that must be valid; the caller unrefs it. */
+static struct pf_forward *forward_ok(const char *line)
+{
+	struct pf_stmt st;
+	struct pf_forward *f;
+
+	parse_ok(line, &st);
+	assert_int_equal(st.kind, PF_ST_FORWARD);
+	f = st.fwd;
+	st.fwd = NULL;
+	pf_stmt_free(&st);
+	return f;
+}
+
+/* The statement (line 1 of t.conf) must fail with exactly this message. */
+static void assert_stmt_error(const char *line, const char *expected)
+{
+	char err[ERRLEN];
+	struct pf_stmt st;
+	int rc = parse(line, &st, err);
+
+	if (rc != -1)
+		fail_msg("'%s' parsed, expected the error: %s", line, expected);
+	if (strcmp(err, expected))
+		fail_msg("'%s':\n  got      %s\n  expected %s", line, err, expected);
+	assert_null(st.fwd); /* nothing for the caller to free */
+}
+
+struct error_case {
+	const char *in;
+	const char *msg; /* after "t.conf:1: " */
+};
+
+static void assert_stmt_errors(const struct error_case *cases, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *expected = xasprintf("t.conf:1: %s", cases[i].msg);
+
+		assert_stmt_error(cases[i].in, expected);
+		free(expected);
+	}
+}
+
+static void lex_ok(const char *line, struct pf_toks *t)
+{
+	char err[ERRLEN];
+
+	if (pf_lex(line, t, err, sizeof(err)))
+		fail_msg("lexing '%s' failed: %s", line, err);
+}
+
+static void assert_lex_error(const char *line, const char *expected)
+{
+	char err[ERRLEN] = "";
+	struct pf_toks t;
+
+	assert_int_equal(pf_lex(line, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	assert_null(t.buf);
+	assert_int_equal(t.n, 0);
+}
+
+/* Lexes and checks the words; a word starting with '"' must be a quoted one. */
+static void assert_words(const char *line, const char *const *words, int n)
+{
+	struct pf_toks t;
+	int i;
+
+	lex_ok(line, &t);
+	assert_int_equal(t.n, n);
+	for (i = 0; i < n; i++) {
+		bool quoted = words[i][0] == '"';
+
+		assert_string_equal(t.t[i].s, words[i] + quoted);
+		assert_int_equal(t.t[i].quoted, quoted);
+	}
+	pf_toks_free(&t);
+}
+
+#define ASSERT_WORDS(line, ...)                                                      \
+	do {                                                                         \
+		static const char *const w_[] = { __VA_ARGS__ };                     \
+		assert_words(line, w_, (int)PF_ARRAY_SIZE(w_));                       \
+	} while (0)
+
+static void hostport_ok(const char *s, bool need_port, struct pf_hostport *hp)
+{
+	char err[ERRLEN];
+
+	if (pf_hostport_parse(s, need_port, hp, err, sizeof(err)))
+		fail_msg("'%s' did not parse: %s", s, err);
+}
+
+static void assert_hostport(const char *s, bool need_port, const char *host, bool bracketed,
+			    uint16_t lo, uint16_t hi)
+{
+	struct pf_hostport hp;
+
+	hostport_ok(s, need_port, &hp);
+	assert_string_equal(hp.host, host);
+	assert_int_equal(hp.bracketed, bracketed);
+	assert_int_equal(hp.port_lo, lo);
+	assert_int_equal(hp.port_hi, hi);
+}
+
+static void assert_hostport_error(const char *s, bool need_port, const char *expected)
+{
+	struct pf_hostport hp;
+	char err[ERRLEN] = "";
+
+	assert_int_equal(pf_hostport_parse(s, need_port, &hp, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+}
+
+/* pf_conf_foreach callback: keeps the forwards, counts the statements. */
+struct collect {
+	struct pf_table tab;
+	int kinds[PF_ST_RELOAD + 1];
+	int lines[16];
+	int nstmt;
+	struct pf_stmt last; /* without its forward */
+	int fail_at; /* > 0: fail on this statement */
+};
+
+static int collect_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
+		      size_t errlen)
+{
+	struct collect *c = arg;
+
+	c->nstmt++;
+	if (c->nstmt == c->fail_at) {
+		snprintf(err, errlen, "callback refused %s:%d", w->file, w->line);
+		return 7;
+	}
+	if ((size_t)c->nstmt <= PF_ARRAY_SIZE(c->lines))
+		c->lines[c->nstmt - 1] = w->line;
+	c->kinds[st->kind]++;
+	c->last = *st;
+	c->last.fwd = NULL;
+	if (st->kind == PF_ST_FORWARD) {
+		pf_table_add(&c->tab, st->fwd);
+		st->fwd = NULL;
+	}
+	return 0;
+}
+
+static void collect_init(struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	pf_table_init(&c->tab);
+}
+
+static void collect_free(struct collect *c)
+{
+	pf_table_clear(&c->tab);
+}
+
+static int foreach(const char *text, struct collect *c, char *err)
+{
+	err[0] = '\0';
+	return pf_conf_foreach("t.conf", text, strlen(text), collect_cb, c, err, ERRLEN);
+}
+
+static void assert_text_error(const char *text, const char *expected)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	collect_init(&c);
+	assert_int_equal(foreach(text, &c, err), -1);
+	assert_string_equal(err, expected);
+	collect_free(&c);
+}
+
+/* ---- files (pf_conf_load) ---- */
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pf_test_parser.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	int rc;
+
+	(void)state;
+	rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Writes tmpdir/rel (creating its directories); returns the full path. */
+static char *write_file(const char *rel, const char *text)
+{
+	char *path = xasprintf("%s/%s", tmpdir, rel);
+	char *slash;
+	FILE *fp;
+
+	for (slash = strchr(path + strlen(tmpdir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST)
+			fail_msg("mkdir %s: %s", path, strerror(errno));
+		*slash = '/';
+	}
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+/* ==== lexer ==== */
+
+static void test_lex_splits_on_whitespace(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("  forward\ttcp   :80 \r\n", "forward", "tcp", ":80");
+}
+
+static void test_lex_comma_is_a_word(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("a,b , c,,d ,", "a", ",", "b", ",", "c", ",", ",", "d", ",");
+}
+
+static void test_lex_empty_line(void **state)
+{
+	(void)state;
+	assert_words("", NULL, 0);
+	assert_words(" \t\r\n", NULL, 0);
+}
+
+static void test_lex_comment_at_word_start(void **state)
+{
+	(void)state;
+	assert_words("# all comment", NULL, 0);
+	ASSERT_WORDS("flush # the rest, \"is\" ignored", "flush");
+	ASSERT_WORDS("a,# comment", "a", ",");
+}
+
+static void test_lex_hash_inside_word_is_text(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("a#b c", "a#b", "c");
+}
+
+static void test_lex_quoted_word(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("x \"a b, # c\" y", "x", "\"a b, # c", "y");
+	ASSERT_WORDS("\"\"", "\"");
+}
+
+static void test_lex_quote_ends_a_word(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("ab\"cd\"ef", "ab", "\"cd", "ef");
+}
+
+static void test_lex_escapes(void **state)
+{
+	(void)state;
+	ASSERT_WORDS("\"\\n\\r\\t\\\\\\\"\\x41\\x7e\\xFF\"", "\"\n\r\t\\\"A~\xff");
+}
+
+static void test_lex_unterminated_quote(void **state)
+{
+	(void)state;
+	assert_lex_error("forward \"abc", "missing closing '\"'");
+	assert_lex_error("\"", "missing closing '\"'");
+}
+
+static void test_lex_bad_hex_escape(void **state)
+{
+	(void)state;
+	assert_lex_error("\"\\x00\"", "'\\x' expects two hex digits (not 00)");
+	assert_lex_error("\"\\x4\"", "'\\x' expects two hex digits (not 00)");
+	assert_lex_error("\"\\xg1\"", "'\\x' expects two hex digits (not 00)");
+	assert_lex_error("\"\\x", "'\\x' expects two hex digits (not 00)");
+}
+
+static void test_lex_unknown_escape(void **state)
+{
+	(void)state;
+	assert_lex_error("\"\\q\"", "unknown escape in quoted string; expected \\n \\r \\t \\\\ "
+				    "\\\" or \\xHH");
+	/* A backslash at the very end of the text. */
+	assert_lex_error("\"abc\\", "unknown escape in quoted string; expected \\n \\r \\t \\\\ "
+				    "\\\" or \\xHH");
+}
+
+static void test_lex_word_limit(void **state)
+{
+	char *line = malloc(PF_TOKS_MAX * 2 + 3);
+	struct pf_toks t;
+	int i;
+
+	(void)state;
+	assert_non_null(line);
+	for (i = 0; i < PF_TOKS_MAX; i++)
+		memcpy(line + 2 * i, "a ", 2);
+	line[2 * PF_TOKS_MAX] = '\0';
+	lex_ok(line, &t);
+	assert_int_equal(t.n, PF_TOKS_MAX);
+	pf_toks_free(&t);
+	strcat(line, "b");
+	assert_lex_error(line, "too many words (at most 1024)");
+	free(line);
+}
+
+static void test_lex_many_commas(void **state)
+{
+	/* Each ',' becomes a word of its own: twice its size in the buffer. */
+	char *line = repeat(',', PF_TOKS_MAX);
+	struct pf_toks t;
+
+	(void)state;
+	lex_ok(line, &t);
+	assert_int_equal(t.n, PF_TOKS_MAX);
+	assert_string_equal(t.t[PF_TOKS_MAX - 1].s, ",");
+	pf_toks_free(&t);
+	free(line);
+}
+
+/* ==== HOST[:PORT] ==== */
+
+static void test_hostport_host(void **state)
+{
+	(void)state;
+	assert_hostport("backend.example", false, "backend.example", false, 0, 0);
+	assert_hostport("10.0.0.1", false, "10.0.0.1", false, 0, 0);
+	assert_hostport("a_b-c.d", false, "a_b-c.d", false, 0, 0);
+}
+
+static void test_hostport_host_port(void **state)
+{
+	(void)state;
+	assert_hostport("10.0.0.1:8080", true, "10.0.0.1", false, 8080, 8080);
+	assert_hostport("h:1", true, "h", false, 1, 1);
+	assert_hostport("h:65535", true, "h", false, 65535, 65535);
+}
+
+static void test_hostport_range(void **state)
+{
+	(void)state;
+	assert_hostport("h:1000-1009", true, "h", false, 1000, 1009);
+	assert_hostport("h:7-7", true, "h", false, 7, 7);
+	assert_hostport("h:1-65535", true, "h", false, 1, 65535);
+}
+
+static void test_hostport_port_only(void **state)
+{
+	(void)state;
+	assert_hostport(":80", true, "", false, 80, 80);
+	assert_hostport(":80-90", true, "", false, 80, 90);
+}
+
+static void test_hostport_ipv6(void **state)
+{
+	(void)state;
+	assert_hostport("[::1]:443", true, "::1", true, 443, 443);
+	assert_hostport("[fe80::1:2]:10-20", true, "fe80::1:2", true, 10, 20);
+	assert_hostport("[::]", false, "::", true, 0, 0);
+	assert_hostport("[::ffff:1.2.3.4]", false, "::ffff:1.2.3.4", true, 0, 0);
+}
+
+static void test_hostport_port_required(void **state)
+{
+	(void)state;
+	assert_hostport_error("h", true, "expected ADDR:PORT, :PORT or [IPV6]:PORT");
+	assert_hostport_error("[::1]", true, "expected ADDR:PORT, :PORT or [IPV6]:PORT");
+}
+
+static void test_hostport_empty(void **state)
+{
+	(void)state;
+	assert_hostport_error("", false, "empty address");
+	assert_hostport_error("", true, "expected ADDR:PORT, :PORT or [IPV6]:PORT");
+}
+
+static void test_hostport_bad_port(void **state)
+{
+	(void)state;
+	assert_hostport_error("h:0", true, "'0' is not a port number 1-65535");
+	assert_hostport_error("h:65536", true, "'65536' is not a port number 1-65535");
+	assert_hostport_error("h:", true, "'' is not a port number 1-65535");
+	assert_hostport_error("h:http", true, "'http' is not a port number 1-65535");
+	assert_hostport_error("h:8o", true, "'8o' is not a port number 1-65535");
+	assert_hostport_error("h:+80", true, "'+80' is not a port number 1-65535");
+	assert_hostport_error("[::1]:", true, "'' is not a port number 1-65535");
+}
+
+static void test_hostport_bad_range(void **state)
+{
+	(void)state;
+	assert_hostport_error("h:80-79", true,
+			      "'80-79' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:0-5", true, "'0-5' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:5-65536", true,
+			      "'5-65536' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:-5", true, "'-5' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:5-", true, "'5-' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:1-2-3", true,
+			      "'1-2-3' is not a port range LOW-HIGH within 1-65535");
+	assert_hostport_error("h:00000001-2", true,
+			      "'00000001-2' is not a port range LOW-HIGH within 1-65535");
+}
+
+static void test_hostport_ipv6_needs_brackets(void **state)
+{
+	(void)state;
+	assert_hostport_error("::1:80", true,
+			      "IPv6 addresses with a port are written [ADDR]:PORT");
+	assert_hostport_error("fe80::1", false,
+			      "IPv6 addresses with a port are written [ADDR]:PORT");
+}
+
+static void test_hostport_bad_brackets(void **state)
+{
+	(void)state;
+	assert_hostport_error("[::1", false, "missing ']' after IPv6 address");
+	assert_hostport_error("[::1]80", true, "expected ':PORT' after ']'");
+	assert_hostport_error("[::1]]:80", true, "expected ':PORT' after ']'");
+	assert_hostport_error("[1.2.3.4]:80", true, "'1.2.3.4' is not an IPv6 address");
+	assert_hostport_error("[host]", false, "'host' is not an IPv6 address");
+}
+
+static void test_hostport_bad_host(void **state)
+{
+	char *host = repeat('h', 254), *s;
+
+	(void)state;
+	assert_hostport_error("h!x:80", true, "'h!x' is not an address or host name");
+	assert_hostport_error("-h", false, "'-h' is not an address or host name");
+	assert_hostport_error(".h:1", true, "'.h' is not an address or host name");
+	assert_hostport_error("a/b", false, "'a/b' is not an address or host name");
+	assert_hostport_error("a b", false, "'a b' is not an address or host name");
+	s = xasprintf("'%s' is not an address or host name", host);
+	assert_hostport_error(host, false, s);
+	free(s);
+	host[253] = '\0'; /* 253 characters: the longest DNS name */
+	assert_hostport(host, false, host, false, 0, 0);
+	free(host);
+}
+
+static void test_hostport_too_long(void **state)
+{
+	char *s = repeat('h', PF_HOST_MAX + 16);
+	char *msg;
+
+	(void)state;
+
+	assert_hostport_error(s, false, "address too long");
+	s[PF_HOST_MAX + 15] = '\0'; /* fits the buffer: judged as a host name */
+	msg = xasprintf("'%s' is not an address or host name", s);
+	assert_hostport_error(s, false, msg);
+	free(msg);
+	free(s);
+}
+
+/* ==== durations ==== */
+
+static void assert_duration(const char *s, uint64_t expected)
+{
+	uint64_t ms = 0;
+
+	if (pf_parse_duration(s, &ms))
+		fail_msg("'%s' did not parse", s);
+	assert_int_equal(ms, expected);
+}
+
+static void test_duration_units(void **state)
+{
+	(void)state;
+	assert_duration("250ms", 250);
+	assert_duration("5s", 5000);
+	assert_duration("2m", 120000);
+	assert_duration("1h", 3600000);
+	assert_duration("1d", 86400000);
+	assert_duration("90", 90000);
+	assert_duration("0", 0);
+	assert_duration("007s", 7000);
+}
+
+static void test_duration_limit_30d(void **state)
+{
+	uint64_t ms;
+
+	(void)state;
+	assert_duration("30d", 30ULL * 86400000);
+	assert_duration("720h", 30ULL * 86400000);
+	assert_duration("2592000", 30ULL * 86400000);
+	assert_duration("2592000000ms", 30ULL * 86400000);
+	assert_int_equal(pf_parse_duration("31d", &ms), -1);
+	assert_int_equal(pf_parse_duration("2592001", &ms), -1);
+	assert_int_equal(pf_parse_duration("2592000001ms", &ms), -1);
+	assert_int_equal(pf_parse_duration("99999999999999999999999s", &ms), -1);
+}
+
+static void test_duration_invalid(void **state)
+{
+	static const char *const bad[] = { "", "s", "ms", "-1s", "+1s", " 1s", "1 s", "1.5s",
+					   "5S", "5sec", "5mss", "1x", "1s1" };
+	uint64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(bad); i++)
+		if (pf_parse_duration(bad[i], &ms) != -1)
+			fail_msg("'%s' parsed", bad[i]);
+	assert_int_equal(pf_parse_duration(NULL, &ms), -1);
+}
+
+static void assert_format_duration(uint64_t ms, const char *expected)
+{
+	char buf[32];
+
+	pf_format_duration(ms, buf, sizeof(buf));
+	assert_string_equal(buf, expected);
+}
+
+static void test_duration_format_largest_exact_unit(void **state)
+{
+	(void)state;
+	assert_format_duration(1500, "1500ms");
+	assert_format_duration(90000, "90s");
+	assert_format_duration(120000, "2m");
+	assert_format_duration(5400000, "90m");
+	assert_format_duration(3600000, "1h");
+	assert_format_duration(2 * 86400000ULL, "2d");
+	assert_format_duration(0, "0s");
+	assert_format_duration(1, "1ms");
+}
+
+static void test_duration_round_trip(void **state)
+{
+	static const uint64_t v[] = { 0,	1,	 10,	  999,	    1000,    1001,
+				      59999,	60000,	 61000,	  3599999,  3600000, 86399999,
+				      86400000, 90061001, 2592000000ULL };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(v); i++) {
+		char buf[32];
+		uint64_t ms = ~0ULL;
+
+		pf_format_duration(v[i], buf, sizeof(buf));
+		assert_int_equal(pf_parse_duration(buf, &ms), 0);
+		assert_int_equal(ms, v[i]);
+	}
+}
+
+/* ==== forward ==== */
+
+static void test_forward_minimal(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to 10.0.0.1");
+
+	(void)state;
+	assert_string_equal(f->name, "");
+	assert_string_equal(f->src, "t.conf");
+	assert_int_equal(f->line, 1);
+	assert_int_equal(f->protos, PF_PROTO_TCP);
+	assert_string_equal(f->lhost, "");
+	assert_false(f->lbracketed);
+	assert_int_equal(f->lport_lo, 80);
+	assert_int_equal(f->lport_hi, 80);
+	assert_int_equal(f->nbe, 1);
+	assert_string_equal(f->be[0].host, "10.0.0.1");
+	assert_int_equal(f->be[0].port_lo, 0);
+	assert_int_equal(f->be[0].port_hi, 0);
+	assert_int_equal(f->be[0].weight, 1);
+	assert_int_equal(f->be[0].line, 1);
+	assert_int_equal(f->o.connect_ms, pf_fwd_defaults.connect_ms);
+	assert_int_equal(f->o.idle_ms, pf_fwd_defaults.idle_ms);
+	assert_int_equal(f->o.halfclose_ms, pf_fwd_defaults.halfclose_ms);
+	assert_int_equal(f->o.maxconn, 0);
+	assert_int_equal(f->o.udp_ms, pf_fwd_defaults.udp_ms);
+	assert_int_equal(f->o.udp_stream_ms, pf_fwd_defaults.udp_stream_ms);
+	assert_int_equal(f->o.max_sessions, pf_fwd_defaults.max_sessions);
+	assert_null(f->st);
+	assert_null(f->be[0].st);
+	pf_forward_unref(f);
+}
+
+static void test_forward_name_first(void **state)
+{
+	struct pf_forward *f = forward_ok("forward name web-1.a_b tcp :80 to b");
+
+	(void)state;
+	assert_string_equal(f->name, "web-1.a_b");
+	assert_int_equal(f->protos, PF_PROTO_TCP);
+	pf_forward_unref(f);
+}
+
+static void test_forward_name_as_option(void **state)
+{
+	struct pf_forward *f = forward_ok("forward udp :53 to b maxconn 3 name dns");
+
+	(void)state;
+	assert_string_equal(f->name, "dns");
+	assert_int_equal(f->o.maxconn, 3);
+	pf_forward_unref(f);
+}
+
+static void test_forward_name_longest(void **state)
+{
+	char *name = repeat('n', PF_NAME_MAX - 1);
+	char *line = xasprintf("forward name %s tcp :1 to b", name);
+	struct pf_forward *f = forward_ok(line);
+
+	(void)state;
+	assert_string_equal(f->name, name);
+	pf_forward_unref(f);
+	free(line);
+	free(name);
+}
+
+static void test_forward_protocols(void **state)
+{
+	static const struct {
+		const char *line;
+		uint8_t protos;
+	} cases[] = {
+		{ "forward tcp :1 to b", PF_PROTO_TCP },
+		{ "forward udp :1 to b", PF_PROTO_UDP },
+		{ "forward tcp,udp :1 to b", PF_PROTO_TCP | PF_PROTO_UDP },
+		{ "forward udp, tcp :1 to b", PF_PROTO_TCP | PF_PROTO_UDP },
+		{ "forward tcp , udp :1 to b", PF_PROTO_TCP | PF_PROTO_UDP },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		struct pf_forward *f = forward_ok(cases[i].line);
+
+		assert_int_equal(f->protos, cases[i].protos);
+		pf_forward_unref(f);
+	}
+}
+
+static void test_forward_listen_forms(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *host;
+		bool bracketed;
+		uint16_t lo, hi;
+	} cases[] = {
+		{ "forward tcp :80 to b", "", false, 80, 80 },
+		{ "forward tcp 127.0.0.1:8080 to b", "127.0.0.1", false, 8080, 8080 },
+		{ "forward tcp gw.example:22 to b", "gw.example", false, 22, 22 },
+		{ "forward tcp [::1]:443 to b", "::1", true, 443, 443 },
+		{ "forward tcp [::]:1000-1010 to b", "::", true, 1000, 1010 },
+		{ "forward udp 10.1.1.1:5000-5999 to b", "10.1.1.1", false, 5000, 5999 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		struct pf_forward *f = forward_ok(cases[i].line);
+
+		assert_string_equal(f->lhost, cases[i].host);
+		assert_int_equal(f->lbracketed, cases[i].bracketed);
+		assert_int_equal(f->lport_lo, cases[i].lo);
+		assert_int_equal(f->lport_hi, cases[i].hi);
+		pf_forward_unref(f);
+	}
+}
+
+static void test_forward_backends_and_weights(void **state)
+{
+	struct pf_forward *f =
+		forward_ok("forward tcp :80 to a:1 weight 5,b:2, c weight 0 ,[::1]:4 , d.example");
+
+	(void)state;
+	assert_int_equal(f->nbe, 5);
+	assert_string_equal(f->be[0].host, "a");
+	assert_int_equal(f->be[0].port_lo, 1);
+	assert_int_equal(f->be[0].weight, 5);
+	assert_string_equal(f->be[1].host, "b");
+	assert_int_equal(f->be[1].port_lo, 2);
+	assert_int_equal(f->be[1].weight, 1);
+	assert_string_equal(f->be[2].host, "c");
+	assert_int_equal(f->be[2].port_lo, 0);
+	assert_int_equal(f->be[2].weight, 0);
+	assert_string_equal(f->be[3].host, "::1");
+	assert_true(f->be[3].bracketed);
+	assert_int_equal(f->be[3].port_lo, 4);
+	assert_string_equal(f->be[4].host, "d.example");
+	assert_int_equal(f->be[4].weight, 1);
+	pf_forward_unref(f);
+}
+
+static void test_forward_weight_limits(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to a weight 65535, b weight 0");
+
+	(void)state;
+	assert_int_equal(f->be[0].weight, 65535);
+	assert_int_equal(f->be[1].weight, 0);
+	pf_forward_unref(f);
+}
+
+static void test_forward_backend_range_1to1(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :1000-1009 to b:2000-2009, c:7, d");
+
+	(void)state;
+	assert_int_equal(f->be[0].port_lo, 2000);
+	assert_int_equal(f->be[0].port_hi, 2009);
+	assert_int_equal(f->be[1].port_lo, 7); /* one port for the whole range */
+	assert_int_equal(f->be[1].port_hi, 7);
+	assert_int_equal(f->be[2].port_lo, 0); /* the listener's port */
+	pf_forward_unref(f);
+}
+
+static void test_forward_most_backends(void **state)
+{
+	size_t cap = 64 + PF_BACKENDS_MAX * 8, off;
+	char *line = malloc(cap);
+	struct pf_forward *f;
+	int i;
+
+	(void)state;
+	assert_non_null(line);
+	off = (size_t)snprintf(line, cap, "forward tcp :80 to");
+	for (i = 0; i < PF_BACKENDS_MAX; i++)
+		off += (size_t)snprintf(line + off, cap - off, "%sb%d", i ? "," : " ", i);
+	f = forward_ok(line);
+	assert_int_equal(f->nbe, PF_BACKENDS_MAX);
+	assert_string_equal(f->be[PF_BACKENDS_MAX - 1].host, "b255");
+	pf_forward_unref(f);
+	free(line);
+}
+
+static void test_forward_options(void **state)
+{
+	struct pf_forward *f = forward_ok(
+		"forward tcp :80 to b connect-timeout 250ms idle-timeout 10m half-close-timeout 30 "
+		"maxconn 10000000");
+
+	(void)state;
+	assert_int_equal(f->o.connect_ms, 250);
+	assert_int_equal(f->o.idle_ms, 600000);
+	assert_int_equal(f->o.halfclose_ms, 30000);
+	assert_int_equal(f->o.maxconn, 10000000);
+	pf_forward_unref(f);
+}
+
+static void test_forward_option_minimums(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to b maxconn 0 half-close-timeout 100ms "
+					  "idle-timeout 100ms connect-timeout 10ms");
+
+	(void)state;
+	assert_int_equal(f->o.connect_ms, 10);
+	assert_int_equal(f->o.idle_ms, 100);
+	assert_int_equal(f->o.halfclose_ms, 100);
+	assert_int_equal(f->o.maxconn, 0);
+	pf_forward_unref(f);
+}
+
+static void test_forward_udp_options(void **state)
+{
+	struct pf_forward *f = forward_ok("forward udp :53 to b max-sessions 1 udp-stream-timeout 2m "
+					  "udp-timeout 1000ms");
+
+	(void)state;
+	assert_int_equal(f->o.udp_ms, 1000);
+	assert_int_equal(f->o.udp_stream_ms, 120000);
+	assert_int_equal(f->o.max_sessions, 1);
+	pf_forward_unref(f);
+	f = forward_ok("forward udp :53 to b max-sessions 10000000 udp-timeout 30d");
+	assert_int_equal(f->o.max_sessions, 10000000);
+	assert_int_equal(f->o.udp_ms, 30ULL * 86400000);
+	pf_forward_unref(f);
+}
+
+static void test_forward_quoted_words(void **state)
+{
+	/* Quoted words are plain values where a value is expected... */
+	struct pf_forward *f = forward_ok("forward name \"web\" tcp \":80\" to \"b\" weight \"2\"");
+
+	(void)state;
+	assert_string_equal(f->name, "web");
+	assert_string_equal(f->be[0].host, "b");
+	assert_int_equal(f->be[0].weight, 2);
+	pf_forward_unref(f);
+	/* ...but never keywords or separators. */
+	assert_stmt_error("forward tcp :80 to a \",\" b",
+			  "t.conf:1: ',': " UNKNOWN_OPT_MSG);
+	assert_stmt_error("forward tcp :80 \"to\" b",
+			  "t.conf:1: 'to': expected 'to' and the backends after the listen address");
+}
+
+static void test_forward_errors_name(void **state)
+{
+	char *longname = repeat('n', PF_NAME_MAX);
+	char *line = xasprintf("forward name %s tcp :1 to b", longname);
+	char *msg = xasprintf("'%s': " NAME_MSG, longname);
+	const struct error_case cases[] = {
+		{ "forward name", "at end of line: " NAME_MSG },
+		{ "forward name 1web tcp :80 to b", "'1web': " NAME_MSG },
+		{ "forward name -web tcp :80 to b", "'-web': " NAME_MSG },
+		{ "forward name we/b tcp :80 to b", "'we/b': " NAME_MSG },
+		{ "forward name \"\" tcp :80 to b", "'': " NAME_MSG },
+		{ "forward tcp :80 to b name", "at end of line: " NAME_MSG },
+		{ line, msg },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+	free(msg);
+	free(line);
+	free(longname);
+}
+
+static void test_forward_errors_protocol(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward", "at end of line: " PROTO_MSG },
+		{ "forward name web", "at end of line: " PROTO_MSG },
+		{ "forward sctp :80 to b", "'sctp': " PROTO_MSG },
+		{ "forward TCP :80 to b", "'TCP': " PROTO_MSG },
+		{ "forward \"tcp\" :80 to b", "'tcp': " PROTO_MSG },
+		{ "forward tcp, :80 to b", "':80': " PROTO_MSG },
+		{ "forward tcp,", "at end of line: " PROTO_MSG },
+		{ "forward tcp,tcp :80 to b",
+		  "'tcp': protocol given twice; expected tcp, udp or tcp,udp" },
+		{ "forward udp,tcp,udp :80 to b",
+		  "'udp': protocol given twice; expected tcp, udp or tcp,udp" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_listen(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp", "at end of line: expected " LISTEN_WHAT },
+		{ "forward tcp 10.0.0.1 to b",
+		  "'10.0.0.1': expected ADDR:PORT, :PORT or [IPV6]:PORT; expected " LISTEN_WHAT },
+		{ "forward tcp :0 to b",
+		  "':0': '0' is not a port number 1-65535; expected " LISTEN_WHAT },
+		{ "forward tcp :65536 to b",
+		  "':65536': '65536' is not a port number 1-65535; expected " LISTEN_WHAT },
+		{ "forward tcp :90-80 to b",
+		  "':90-80': '90-80' is not a port range LOW-HIGH within 1-65535; expected " LISTEN_WHAT },
+		{ "forward tcp ::1:80 to b",
+		  "'::1:80': IPv6 addresses with a port are written [ADDR]:PORT; expected " LISTEN_WHAT },
+		{ "forward tcp [::1 to b",
+		  "'[::1': missing ']' after IPv6 address; expected " LISTEN_WHAT },
+		{ "forward tcp [::1]x to b",
+		  "'[::1]x': expected ':PORT' after ']'; expected " LISTEN_WHAT },
+		{ "forward tcp [10.0.0.1]:80 to b",
+		  "'[10.0.0.1]:80': '10.0.0.1' is not an IPv6 address; expected " LISTEN_WHAT },
+		{ "forward tcp h$t:80 to b",
+		  "'h$t:80': 'h$t' is not an address or host name; expected " LISTEN_WHAT },
+		{ "forward tcp to b",
+		  "'to': expected ADDR:PORT, :PORT or [IPV6]:PORT; expected " LISTEN_WHAT },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_to(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80", "at end of line: expected 'to' and the backends after the "
+				     "listen address" },
+		{ "forward tcp :80 b", "'b': expected 'to' and the backends after the listen "
+				       "address" },
+		{ "forward tcp :80 :81 to b", "':81': expected 'to' and the backends after the "
+					      "listen address" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_backend(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to", "at end of line: expected " BACKEND_WHAT },
+		{ "forward tcp :80 to , b", "',': expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b,", "at end of line: expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b,,c", "',': expected " BACKEND_WHAT },
+		{ "forward tcp :80 to \"\"", "'': empty address; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to :81",
+		  "':81': a backend needs a host; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b, :81",
+		  "':81': a backend needs a host; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b:0",
+		  "'b:0': '0' is not a port number 1-65535; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b:65536",
+		  "'b:65536': '65536' is not a port number 1-65535; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b:9-8",
+		  "'b:9-8': '9-8' is not a port range LOW-HIGH within 1-65535; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to fe80::1",
+		  "'fe80::1': IPv6 addresses with a port are written [ADDR]:PORT; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b!",
+		  "'b!': 'b!' is not an address or host name; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to [b]",
+		  "'[b]': 'b' is not an IPv6 address; expected " BACKEND_WHAT },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_range_size(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :1000-1009 to b:2000-2008",
+		  "'b:2000-2008': the backend range has 9 ports, the listen range 10; expected "
+		  "ranges of the same size (mapped 1:1), one port, or no port" },
+		{ "forward tcp :80 to b:1-2",
+		  "'b:1-2': the backend range has 2 ports, the listen range 1; expected ranges of "
+		  "the same size (mapped 1:1), one port, or no port" },
+		{ "forward tcp :1-65535 to a, b:1-65534",
+		  "'b:1-65534': the backend range has 65534 ports, the listen range 65535; "
+		  "expected ranges of the same size (mapped 1:1), one port, or no port" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_weight(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to b weight", "at end of line: 'weight' expects a number 0-65535" },
+		{ "forward tcp :80 to b weight 65536",
+		  "'65536': 'weight' expects a number 0-65535" },
+		{ "forward tcp :80 to b weight -1", "'-1': 'weight' expects a number 0-65535" },
+		{ "forward tcp :80 to b weight x", "'x': 'weight' expects a number 0-65535" },
+		{ "forward tcp :80 to b weight , c", "',': 'weight' expects a number 0-65535" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_too_many_backends(void **state)
+{
+	size_t cap = 64 + (PF_BACKENDS_MAX + 1) * 8, off;
+	char *line = malloc(cap);
+	int i;
+
+	(void)state;
+	assert_non_null(line);
+	off = (size_t)snprintf(line, cap, "forward tcp :80 to");
+	for (i = 0; i <= PF_BACKENDS_MAX; i++)
+		off += (size_t)snprintf(line + off, cap - off, "%sb%d", i ? "," : " ", i);
+	assert_stmt_error(line, "t.conf:1: 'b256': too many backends; at most 256 per forward");
+	free(line);
+}
+
+static void test_forward_errors_options(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to b c", "'c': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b timeout 5s", "'timeout': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b \"maxconn\" 5", "'maxconn': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b maxconn 1 maxconn 2", "'maxconn': option given twice" },
+		{ "forward tcp :80 to b idle-timeout 1s idle-timeout 1s",
+		  "'idle-timeout': option given twice" },
+		{ "forward tcp :80 to b connect-timeout 1s connect-timeout 2s",
+		  "'connect-timeout': option given twice" },
+		{ "forward tcp :80 to b half-close-timeout 1s half-close-timeout 2s",
+		  "'half-close-timeout': option given twice" },
+		{ "forward name a tcp :80 to b name c", "'name': option given twice" },
+		{ "forward tcp :80 to b name a name a", "'name': option given twice" },
+		{ "forward tcp :80 to b maxconn", "at end of line: 'maxconn' expects a number "
+						  "0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b maxconn 10000001",
+		  "'10000001': 'maxconn' expects a number 0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b maxconn -1",
+		  "'-1': 'maxconn' expects a number 0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b maxconn 5k",
+		  "'5k': 'maxconn' expects a number 0-10000000 (0: no limit)" },
+		{ "forward udp :53 to b udp-timeout 1s udp-timeout 2s",
+		  "'udp-timeout': option given twice" },
+		{ "forward udp :53 to b udp-stream-timeout 1s udp-stream-timeout 1s",
+		  "'udp-stream-timeout': option given twice" },
+		{ "forward udp :53 to b max-sessions 1 max-sessions 2",
+		  "'max-sessions': option given twice" },
+		{ "forward udp :53 to b max-sessions",
+		  "at end of line: 'max-sessions' expects a number 1-10000000" },
+		{ "forward udp :53 to b max-sessions 0", "'0': 'max-sessions' expects a number "
+							 "1-10000000" },
+		{ "forward udp :53 to b max-sessions 10000001",
+		  "'10000001': 'max-sessions' expects a number 1-10000000" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_durations(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to b connect-timeout",
+		  "at end of line: 'connect-timeout' expects a duration such as 500ms, 5s, 10m, 2h "
+		  "(at least 10ms, at most 30d)" },
+		{ "forward tcp :80 to b connect-timeout 9ms",
+		  "'9ms': 'connect-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+		  "10ms, at most 30d)" },
+		{ "forward tcp :80 to b connect-timeout 0",
+		  "'0': 'connect-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+		  "10ms, at most 30d)" },
+		{ "forward tcp :80 to b idle-timeout 99ms",
+		  "'99ms': 'idle-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+		  "100ms, at most 30d)" },
+		{ "forward tcp :80 to b idle-timeout 31d",
+		  "'31d': 'idle-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+		  "100ms, at most 30d)" },
+		{ "forward tcp :80 to b half-close-timeout 99ms",
+		  "'99ms': 'half-close-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 100ms, at most 30d)" },
+		{ "forward udp :53 to b udp-timeout 999ms",
+		  "'999ms': 'udp-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+		  "1000ms, at most 30d)" },
+		{ "forward udp :53 to b udp-timeout",
+		  "at end of line: 'udp-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 1000ms, at most 30d)" },
+		{ "forward udp :53 to b udp-stream-timeout 999ms",
+		  "'999ms': 'udp-stream-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 1000ms, at most 30d)" },
+		{ "forward udp :53 to b udp-stream-timeout 2592001",
+		  "'2592001': 'udp-stream-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 1000ms, at most 30d)" },
+		{ "forward tcp :80 to b half-close-timeout 5 s",
+		  "'s': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b half-close-timeout soon",
+		  "'soon': 'half-close-timeout' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 100ms, at most 30d)" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_error_quotes_at_most_64_chars_of_the_word(void **state)
+{
+	char *word = repeat('x', 100);
+	char *line = xasprintf("forward tcp :80 to b %s", word);
+	char *expected;
+
+	(void)state;
+	word[64] = '\0';
+	expected = xasprintf("t.conf:1: '%s': " UNKNOWN_OPT_MSG, word);
+	assert_stmt_error(line, expected);
+	free(expected);
+	free(line);
+	free(word);
+}
+
+static void test_error_without_line_number(void **state)
+{
+	struct pf_where w = { .file = "arguments", .line = 0 };
+	struct pf_toks toks;
+	struct pf_stmt st;
+	char err[ERRLEN];
+
+	(void)state;
+	lex_ok("forward tcp :80 to b bogus", &toks);
+	assert_int_equal(pf_parse_stmt(&toks, &w, &st, err, sizeof(err)), -1);
+	assert_string_equal(err, "arguments: 'bogus': " UNKNOWN_OPT_MSG);
+	pf_toks_free(&toks);
+}
+
+static void test_error_message_truncated_to_buffer(void **state)
+{
+	struct pf_where w = { .file = "t.conf", .line = 1 };
+	struct pf_toks toks;
+	struct pf_stmt st;
+	char err[16];
+
+	(void)state;
+	lex_ok("forward tcp :80 to b bogus", &toks);
+	assert_int_equal(pf_parse_stmt(&toks, &w, &st, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:1: 'bogu");
+	pf_toks_free(&toks);
+}
+
+static void test_error_reports_given_line(void **state)
+{
+	char err[ERRLEN];
+	struct pf_stmt st;
+
+	(void)state;
+	assert_int_equal(parse_at("forward tcp :80 to", "dir/x.conf", 42, &st, err), -1);
+	assert_string_equal(err, "dir/x.conf:42: at end of line: expected " BACKEND_WHAT);
+}
+
+/* ==== other statements ==== */
+
+static void test_empty_statement(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("  # nothing", &st);
+	assert_null(st.fwd); /* nothing for the caller to free */
+}
+
+static void test_plain_statements(void **state)
+{
+	static const struct {
+		const char *line;
+		enum pf_stmt_kind kind;
+	} cases[] = {
+		{ "flush", PF_ST_FLUSH }, { "list", PF_ST_LIST },     { "conns", PF_ST_CONNS },
+		{ "save", PF_ST_SAVE },	  { "reload", PF_ST_RELOAD }, { "list # all", PF_ST_LIST },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		struct pf_stmt st;
+
+		parse_ok(cases[i].line, &st);
+		assert_int_equal(st.kind, cases[i].kind);
+		assert_null(st.fwd);
+		pf_stmt_free(&st);
+	}
+}
+
+static void test_plain_statements_take_no_words(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "flush now", "'now': " TRAILING_MSG },   { "list tcp", "'tcp': " TRAILING_MSG },
+		{ "conns all", "'all': " TRAILING_MSG },   { "save x", "'x': " TRAILING_MSG },
+		{ "reload ,", "',': " TRAILING_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_unknown_statement(void **state)
+{
+#define UNKNOWN_STMT                                                                  \
+	"unknown statement; expected forward, include, del, kill, flush, list, conns, " \
+	"save or reload"
+	static const struct error_case cases[] = {
+		{ "frobnicate", "'frobnicate': " UNKNOWN_STMT },
+		{ "Forward tcp :80 to b", "'Forward': " UNKNOWN_STMT },
+		{ "\"forward\" tcp :80 to b", "'forward': " UNKNOWN_STMT },
+		{ "\"flush\"", "'flush': " UNKNOWN_STMT },
+		{ ", flush", "',': " UNKNOWN_STMT },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+#undef UNKNOWN_STMT
+}
+
+static void test_include(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("include conf.d/web.conf", &st);
+	assert_int_equal(st.kind, PF_ST_INCLUDE);
+	assert_string_equal(st.path, "conf.d/web.conf");
+	parse_ok("include \"/etc/portfw/with space.conf\"", &st);
+	assert_string_equal(st.path, "/etc/portfw/with space.conf");
+}
+
+static void test_include_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "include", "at end of line: 'include' expects a file name" },
+		{ "include a b", "'b': " TRAILING_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_include_path_length(void **state)
+{
+	char *path = repeat('p', PATH_MAX);
+	char *line = xasprintf("include %s", path);
+	char *expected;
+	struct pf_stmt st;
+
+	(void)state;
+	path[64] = '\0';
+	expected = xasprintf("t.conf:1: '%s': file name too long", path);
+	assert_stmt_error(line, expected);
+	/* PATH_MAX - 1 characters fit. */
+	line[strlen(line) - 1] = '\0';
+	parse_ok(line, &st);
+	assert_int_equal(strlen(st.path), PATH_MAX - 1);
+	free(expected);
+	free(line);
+	free(path);
+}
+
+static void test_del_by_name(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("del name web", &st);
+	assert_int_equal(st.kind, PF_ST_DEL);
+	assert_string_equal(st.sel.name, "web");
+	assert_false(st.sel.all);
+	assert_false(st.sel.has_backend);
+}
+
+static void test_del_by_name_with_backend(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("del name web 10.0.0.2:8080", &st);
+	assert_string_equal(st.sel.name, "web");
+	assert_true(st.sel.has_backend);
+	assert_string_equal(st.sel.backend.host, "10.0.0.2");
+	assert_int_equal(st.sel.backend.port_lo, 8080);
+}
+
+static void test_del_by_listen(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("del tcp,udp [::1]:53", &st);
+	assert_int_equal(st.kind, PF_ST_DEL);
+	assert_string_equal(st.sel.name, "");
+	assert_int_equal(st.sel.protos, PF_PROTO_TCP | PF_PROTO_UDP);
+	assert_string_equal(st.sel.listen.host, "::1");
+	assert_int_equal(st.sel.listen.port_lo, 53);
+	assert_false(st.sel.has_backend);
+}
+
+static void test_del_by_listen_with_backend(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("del udp :5000-5009 b:6000-6009", &st);
+	assert_int_equal(st.sel.protos, PF_PROTO_UDP);
+	assert_int_equal(st.sel.listen.port_lo, 5000);
+	assert_int_equal(st.sel.listen.port_hi, 5009);
+	assert_true(st.sel.has_backend);
+	assert_string_equal(st.sel.backend.host, "b");
+	assert_int_equal(st.sel.backend.port_lo, 6000);
+	assert_int_equal(st.sel.backend.port_hi, 6009);
+}
+
+static void test_del_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "del", "at end of line: expected 'name NAME' or PROTO LISTEN, then [BACKEND]" },
+		{ "del all", "'all': " PROTO_MSG },
+		{ "del name", "at end of line: " NAME_MSG },
+		{ "del name 9", "'9': " NAME_MSG },
+		{ "del tcp", "at end of line: expected " LISTEN_WHAT },
+		{ "del tcp :80 b c", "'c': " TRAILING_MSG },
+		{ "del name web b c", "'c': " TRAILING_MSG },
+		{ "del tcp :80 [b", "'[b': missing ']' after IPv6 address; expected " BACKEND_WHAT },
+		{ "del tcp :80 , b", "',': expected " BACKEND_WHAT },
+		{ "del tcp b", "'b': expected ADDR:PORT, :PORT or [IPV6]:PORT; expected " LISTEN_WHAT },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_kill_forms(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("kill all", &st);
+	assert_int_equal(st.kind, PF_ST_KILL);
+	assert_true(st.sel.all);
+	parse_ok("kill name web", &st);
+	assert_false(st.sel.all);
+	assert_string_equal(st.sel.name, "web");
+	parse_ok("kill udp 10.0.0.1:53", &st);
+	assert_int_equal(st.sel.protos, PF_PROTO_UDP);
+	assert_string_equal(st.sel.listen.host, "10.0.0.1");
+	assert_int_equal(st.sel.listen.port_lo, 53);
+	assert_false(st.sel.has_backend);
+}
+
+static void test_kill_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "kill", "at end of line: expected 'all', 'name NAME' or PROTO LISTEN" },
+		{ "kill all now", "'now': " TRAILING_MSG },
+		{ "kill name web b", "'b': " TRAILING_MSG },
+		{ "kill tcp :80 b", "'b': " TRAILING_MSG },
+		{ "kill \"all\"", "'all': " PROTO_MSG },
+		{ "kill everything", "'everything': " PROTO_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_selector_match(void **state)
+{
+	struct pf_forward *f = forward_ok("forward name web tcp,udp 10.0.0.1:80-81 to b");
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("kill all", &st);
+	assert_true(pf_selector_match(&st.sel, f));
+	parse_ok("kill name web", &st);
+	assert_true(pf_selector_match(&st.sel, f));
+	parse_ok("kill name web2", &st);
+	assert_false(pf_selector_match(&st.sel, f));
+	parse_ok("kill tcp,udp 10.0.0.1:80-81", &st);
+	assert_true(pf_selector_match(&st.sel, f));
+	parse_ok("kill tcp 10.0.0.1:80-81", &st);
+	assert_false(pf_selector_match(&st.sel, f));
+	parse_ok("kill tcp,udp 10.0.0.1:80", &st);
+	assert_false(pf_selector_match(&st.sel, f));
+	parse_ok("kill tcp,udp 10.0.0.2:80-81", &st);
+	assert_false(pf_selector_match(&st.sel, f));
+	parse_ok("kill tcp,udp :80-81", &st);
+	assert_false(pf_selector_match(&st.sel, f));
+	pf_forward_unref(f);
+}
+
+/* ==== texts: pf_conf_foreach ==== */
+
+static void test_text_statements_and_lines(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("# header\n"
+				 "\n"
+				 "forward tcp :80 to a\n"
+				 "   # indented comment\n"
+				 "forward udp :53 to b # trailing comment\n"
+				 "flush",
+				 &c, err),
+			 0);
+	assert_int_equal(c.nstmt, 3);
+	assert_int_equal(c.lines[0], 3);
+	assert_int_equal(c.lines[1], 5);
+	assert_int_equal(c.lines[2], 6);
+	assert_int_equal(c.tab.n, 2);
+	assert_int_equal(c.tab.fwd[0]->line, 3);
+	assert_int_equal(c.tab.fwd[1]->line, 5);
+	assert_string_equal(c.tab.fwd[1]->src, "t.conf");
+	assert_int_equal(c.kinds[PF_ST_FLUSH], 1);
+	collect_free(&c);
+}
+
+static void test_text_empty(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("", &c, err), 0);
+	assert_int_equal(foreach("\n\n# only comments\n  \t\n", &c, err), 0);
+	assert_int_equal(c.nstmt, 0);
+	collect_free(&c);
+}
+
+static void test_text_crlf(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("forward tcp :80 to a \\\r\n, b\r\n\r\nlist\r\n", &c, err), 0);
+	assert_int_equal(c.nstmt, 2);
+	assert_int_equal(c.tab.fwd[0]->nbe, 2);
+	assert_string_equal(c.tab.fwd[0]->be[1].host, "b");
+	assert_int_equal(c.lines[1], 4);
+	collect_free(&c);
+}
+
+static void test_text_continuation(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("flush\n"
+				 "forward name web tcp :80 to \\\n"
+				 "    a:1,\\\n"
+				 "    b:2 weight 3 \\\n"
+				 "    maxconn 9\n"
+				 "list\n",
+				 &c, err),
+			 0);
+	assert_int_equal(c.nstmt, 3);
+	assert_int_equal(c.lines[1], 2);
+	assert_int_equal(c.lines[2], 6);
+	assert_int_equal(c.tab.fwd[0]->line, 2);
+	assert_int_equal(c.tab.fwd[0]->be[1].line, 2);
+	assert_int_equal(c.tab.fwd[0]->nbe, 2);
+	assert_int_equal(c.tab.fwd[0]->be[1].weight, 3);
+	assert_int_equal(c.tab.fwd[0]->o.maxconn, 9);
+	collect_free(&c);
+}
+
+static void test_text_continuation_joins_with_a_space(void **state)
+{
+	(void)state;
+	/* "fl\" + "ush" is two words, not "flush". */
+	assert_text_error("fl\\\nush\n", "t.conf:1: 'fl': unknown statement; expected forward, "
+					 "include, del, kill, flush, list, conns, save or reload");
+}
+
+static void test_text_continuation_at_end_of_text(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("list \\", &c, err), 0);
+	assert_int_equal(foreach("list \\\n", &c, err), 0);
+	assert_int_equal(c.kinds[PF_ST_LIST], 2);
+	collect_free(&c);
+}
+
+static void test_text_error_line_number(void **state)
+{
+	(void)state;
+	assert_text_error("# one\n"
+			  "forward tcp :80 to a\n"
+			  "forward tcp :81 to\n"
+			  "forward tcp :82 to c\n",
+			  "t.conf:3: at end of line: expected " BACKEND_WHAT);
+}
+
+static void test_text_error_in_continuation_reports_first_line(void **state)
+{
+	(void)state;
+	assert_text_error("list\n"
+			  "\n"
+			  "forward tcp :80 \\\n"
+			  "  to a \\\n"
+			  "  bogus 1\n",
+			  "t.conf:3: 'bogus': " UNKNOWN_OPT_MSG);
+}
+
+static void test_text_lexer_error_line_number(void **state)
+{
+	(void)state;
+	assert_text_error("list\nforward name \"web tcp :80 to a\n",
+			  "t.conf:2: missing closing '\"'");
+	assert_text_error("list\n\nlist \\\n\"\\q\"\n",
+			  "t.conf:3: unknown escape in quoted string; expected \\n \\r \\t \\\\ "
+			  "\\\" or \\xHH");
+}
+
+static void test_text_stops_at_first_error(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("list\nbogus\nflush\n", &c, err), -1);
+	assert_int_equal(c.nstmt, 1);
+	assert_int_equal(c.kinds[PF_ST_FLUSH], 0);
+	collect_free(&c);
+}
+
+static void test_text_nul_byte(void **state)
+{
+	static const char text[] = "list\nfl\0ush\nlist\n";
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(pf_conf_foreach("t.conf", text, sizeof(text) - 1, collect_cb, &c, err,
+					 sizeof(err)),
+			 -1);
+	assert_string_equal(err, "t.conf:2: NUL byte in line; expected text");
+	assert_int_equal(c.nstmt, 1);
+	collect_free(&c);
+}
+
+static void test_text_uses_len_not_nul(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	/* Only the first 5 bytes: "list\n". */
+	assert_int_equal(pf_conf_foreach("t.conf", "list\nbogus\n", 5, collect_cb, &c, err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(c.nstmt, 1);
+	collect_free(&c);
+}
+
+static void test_text_longest_statement(void **state)
+{
+	/* A line of PF_LINE_MAX - 2 bytes fits (with the joining space and NUL). */
+	char *text = repeat(' ', PF_LINE_MAX - 2);
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	memcpy(text, "list", 4);
+	collect_init(&c);
+	assert_int_equal(foreach(text, &c, err), 0);
+	assert_int_equal(c.kinds[PF_ST_LIST], 1);
+	collect_free(&c);
+	free(text);
+}
+
+static void test_text_statement_too_long(void **state)
+{
+	char *text = repeat(' ', PF_LINE_MAX + 8);
+
+	(void)state;
+	memcpy(text, "list\n", 5);
+	memcpy(text + 5, "list", 4);
+	text[5 + PF_LINE_MAX - 1] = '\0'; /* line 2: PF_LINE_MAX - 1 bytes */
+	assert_text_error(text, "t.conf:2: statement longer than 65536 bytes");
+	free(text);
+}
+
+static void test_text_statement_too_long_reports_first_line(void **state)
+{
+	size_t half = PF_LINE_MAX / 2;
+	char *text = repeat(' ', 3 * half + 16);
+	char *p = text;
+
+	(void)state;
+	memcpy(p, "list\n\nlist", 10);
+	p += 10 + half;
+	memcpy(p, "\\\n", 2);
+	p += 2 + half;
+	memcpy(p, "\\\n", 3);
+	assert_text_error(text, "t.conf:3: statement longer than 65536 bytes");
+	free(text);
+}
+
+static void test_text_callback_error_stops(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	c.fail_at = 2;
+	assert_int_equal(foreach("list\n\nlist\nlist\n", &c, err), -1);
+	assert_string_equal(err, "callback refused t.conf:3");
+	assert_int_equal(c.nstmt, 2);
+	collect_free(&c);
+}
+
+static void test_text_error_in_forward_leaks_nothing(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	/* The half-built forward is freed (ASan's leak check watches this). */
+	collect_init(&c);
+	assert_int_equal(foreach("forward name x tcp :80 to a, b weight 3, c bogus\n", &c, err),
+			 -1);
+	assert_int_equal(c.nstmt, 0);
+	collect_free(&c);
+}
+
+/* ==== files: pf_conf_load ==== */
+
+static void test_load_file(void **state)
+{
+	char *path = write_file("load/main.conf", "# main\nforward tcp :80 to a\n\n"
+						  "forward name b udp :53 to b\n");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.fwd[0]->src, path);
+	assert_int_equal(t.fwd[0]->line, 2);
+	assert_int_equal(t.fwd[1]->line, 4);
+	assert_string_equal(t.fwd[1]->name, "b");
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_load_appends_to_table(void **state)
+{
+	char *path = write_file("append/main.conf", "forward tcp :80 to a\n");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 2);
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_load_empty_file(void **state)
+{
+	char *path = write_file("empty/main.conf", "");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 0);
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_load_large_file(void **state)
+{
+	/* More than the first read buffer (64 KiB): the buffer grows. */
+	size_t n = 5000, i;
+	char *text = malloc(n * 32), *p = text, *path;
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_non_null(text);
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "forward tcp :%zu to b\n", i + 1);
+	path = write_file("large/main.conf", text);
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, n);
+	assert_int_equal(t.fwd[n - 1]->line, (int)n);
+	assert_int_equal(t.fwd[n - 1]->lport_lo, n);
+	pf_table_clear(&t);
+	free(path);
+	free(text);
+}
+
+static void test_load_missing_file(void **state)
+{
+	char *path = xasprintf("%s/does-not-exist.conf", tmpdir);
+	char *expected = xasprintf("%s: cannot open: No such file or directory", path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	free(expected);
+	free(path);
+}
+
+static void test_load_directory(void **state)
+{
+	char *expected = xasprintf("%s: read error: Is a directory", tmpdir);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(tmpdir, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	free(expected);
+}
+
+static void test_load_too_large(void **state)
+{
+	char *path = write_file("huge/main.conf", "");
+	char *expected = xasprintf("%s: larger than 64 MiB", path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(truncate(path, 65 * 1024 * 1024), 0); /* sparse */
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	assert_int_equal(unlink(path), 0);
+	free(expected);
+	free(path);
+}
+
+static void test_load_error_names_file_and_line(void **state)
+{
+	char *path = write_file("err/main.conf", "forward tcp :80 to a\n\nforward tcp :81\n");
+	char *expected = xasprintf("%s:3: at end of line: expected 'to' and the backends after "
+				   "the listen address",
+				   path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	pf_table_clear(&t);
+	free(expected);
+	free(path);
+}
+
+static void test_load_rejects_control_commands(void **state)
+{
+	static const char *const cmds[] = { "flush",	    "list",	    "conns",
+					    "save",	    "reload",	    "kill all",
+					    "del name web", "del tcp :80", "kill tcp :80" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cmds); i++) {
+		char *text = xasprintf("forward tcp :80 to a\n%s\n", cmds[i]);
+		char *path = write_file("ctl/main.conf", text);
+		char *expected = xasprintf("%s:2: " CONTROL_MSG, path);
+		struct pf_table t;
+		char err[ERRLEN];
+
+		pf_table_init(&t);
+		assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+		assert_string_equal(err, expected);
+		pf_table_clear(&t);
+		free(expected);
+		free(path);
+		free(text);
+	}
+}
+
+static void test_include_relative_to_including_file(void **state)
+{
+	char *inc = write_file("rel/sub/web.conf", "forward name web tcp :80 to a\n");
+	char *main_path = write_file("rel/main.conf", "forward tcp :1 to x\n"
+						       "include sub/web.conf\n"
+						       "forward tcp :2 to y\n");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	if (pf_conf_load(main_path, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.fwd[0]->lport_lo, 1);
+	assert_string_equal(t.fwd[1]->name, "web");
+	assert_string_equal(t.fwd[1]->src, inc);
+	assert_int_equal(t.fwd[1]->line, 1);
+	assert_int_equal(t.fwd[2]->lport_lo, 2);
+	assert_string_equal(t.fwd[2]->src, main_path);
+	pf_table_clear(&t);
+	free(main_path);
+	free(inc);
+}
+
+static void test_include_absolute(void **state)
+{
+	char *inc = write_file("abs/other/a.conf", "forward tcp :80 to a\n");
+	char *text = xasprintf("include %s\n", inc);
+	char *main_path = write_file("abs/main.conf", text);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	if (pf_conf_load(main_path, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.fwd[0]->src, inc);
+	pf_table_clear(&t);
+	free(main_path);
+	free(text);
+	free(inc);
+}
+
+static void test_include_from_file_without_directory(void **state)
+{
+	char *inc = write_file("cwd/b.conf", "forward tcp :80 to a\n");
+	char *main_path = write_file("cwd/a.conf", "include b.conf\n");
+	char *dir = xasprintf("%s/cwd", tmpdir);
+	char old[PATH_MAX];
+	struct pf_table t;
+	char err[ERRLEN];
+	int rc;
+
+	(void)state;
+	assert_non_null(getcwd(old, sizeof(old)));
+	assert_int_equal(chdir(dir), 0);
+	pf_table_init(&t);
+	rc = pf_conf_load("a.conf", &t, err, sizeof(err));
+	assert_int_equal(chdir(old), 0);
+	if (rc)
+		fail_msg("%s", err);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.fwd[0]->src, "b.conf");
+	pf_table_clear(&t);
+	free(dir);
+	free(main_path);
+	free(inc);
+}
+
+static void test_include_missing_file(void **state)
+{
+	char *main_path = write_file("miss/main.conf", "forward tcp :80 to a\ninclude nope.conf\n");
+	char *expected = xasprintf("%s/miss/nope.conf: cannot open: No such file or directory "
+				   "(included from %s:2)",
+				   tmpdir, main_path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(main_path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	pf_table_clear(&t);
+	free(expected);
+	free(main_path);
+}
+
+static void test_include_error_inside_included_file(void **state)
+{
+	char *inc = write_file("inner/x.conf", "forward tcp :1 to a\n\nforward tcp :2 to b bogus\n");
+	char *mid = write_file("inner/mid.conf", "\ninclude x.conf\n");
+	char *main_path = write_file("inner/main.conf", "\n\n\ninclude mid.conf\n");
+	char *expected = xasprintf("%s:3: 'bogus': " UNKNOWN_OPT_MSG
+				   " (included from %s:2) (included from %s:4)",
+				   inc, mid, main_path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(main_path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	pf_table_clear(&t);
+	free(expected);
+	free(main_path);
+	free(mid);
+	free(inc);
+}
+
+static void test_include_control_command_in_included_file(void **state)
+{
+	char *inc = write_file("incctl/x.conf", "\nflush\n");
+	char *main_path = write_file("incctl/main.conf", "include x.conf\n");
+	char *expected = xasprintf("%s:2: " CONTROL_MSG " (included from %s:1)", inc, main_path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(main_path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	free(expected);
+	free(main_path);
+	free(inc);
+}
+
+/* Files depth/f0.conf .. fN.conf, each including the next; the last one
+ * includes 'last_include' or nothing. */
+static char *write_include_chain(int n, const char *last_include)
+{
+	int i;
+
+	for (i = 0; i <= n; i++) {
+		char *rel = xasprintf("depth/f%d.conf", i);
+		char *text = i < n ? xasprintf("include f%d.conf\nforward tcp :%d to b\n", i + 1,
+					       i + 1)
+				   : xasprintf("forward tcp :%d to b\n%s\n", i + 1, last_include);
+
+		free(write_file(rel, text));
+		free(text);
+		free(rel);
+	}
+	return xasprintf("%s/depth/f0.conf", tmpdir);
+}
+
+static void test_include_depth_limit_allows_8(void **state)
+{
+	char *path = write_include_chain(PF_INCLUDE_DEPTH, "");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	if (pf_conf_load(path, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(t.n, PF_INCLUDE_DEPTH + 1);
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_include_depth_limit(void **state)
+{
+	char *path = write_include_chain(PF_INCLUDE_DEPTH, "include f9.conf");
+	char *expected = xasprintf("%s/depth/f8.conf:2: includes nested deeper than 8", tmpdir);
+	struct pf_table t;
+	char err[ERRLEN];
+	int i;
+
+	(void)state;
+	for (i = PF_INCLUDE_DEPTH - 1; i >= 0; i--) {
+		char *e = xasprintf("%s (included from %s/depth/f%d.conf:1)", expected, tmpdir, i);
+
+		free(expected);
+		expected = e;
+	}
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	pf_table_clear(&t);
+	free(expected);
+	free(path);
+}
+
+static void test_include_self_stops(void **state)
+{
+	char *path = write_file("self/a.conf", "include a.conf\n");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a.conf:1: includes nested deeper than 8 (included from "));
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_include_path_too_long(void **state)
+{
+	char *name = repeat('n', PATH_MAX - 8);
+	char *text = xasprintf("\ninclude %s\n", name);
+	char *main_path = write_file("long/main.conf", text);
+	char *expected = xasprintf("%s:2: include path too long", main_path);
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_load(main_path, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, expected);
+	free(expected);
+	free(main_path);
+	free(text);
+	free(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lex_splits_on_whitespace),
+		cmocka_unit_test(test_lex_comma_is_a_word),
+		cmocka_unit_test(test_lex_empty_line),
+		cmocka_unit_test(test_lex_comment_at_word_start),
+		cmocka_unit_test(test_lex_hash_inside_word_is_text),
+		cmocka_unit_test(test_lex_quoted_word),
+		cmocka_unit_test(test_lex_quote_ends_a_word),
+		cmocka_unit_test(test_lex_escapes),
+		cmocka_unit_test(test_lex_unterminated_quote),
+		cmocka_unit_test(test_lex_bad_hex_escape),
+		cmocka_unit_test(test_lex_unknown_escape),
+		cmocka_unit_test(test_lex_word_limit),
+		cmocka_unit_test(test_lex_many_commas),
+
+		cmocka_unit_test(test_hostport_host),
+		cmocka_unit_test(test_hostport_host_port),
+		cmocka_unit_test(test_hostport_range),
+		cmocka_unit_test(test_hostport_port_only),
+		cmocka_unit_test(test_hostport_ipv6),
+		cmocka_unit_test(test_hostport_port_required),
+		cmocka_unit_test(test_hostport_empty),
+		cmocka_unit_test(test_hostport_bad_port),
+		cmocka_unit_test(test_hostport_bad_range),
+		cmocka_unit_test(test_hostport_ipv6_needs_brackets),
+		cmocka_unit_test(test_hostport_bad_brackets),
+		cmocka_unit_test(test_hostport_bad_host),
+		cmocka_unit_test(test_hostport_too_long),
+
+		cmocka_unit_test(test_duration_units),
+		cmocka_unit_test(test_duration_limit_30d),
+		cmocka_unit_test(test_duration_invalid),
+		cmocka_unit_test(test_duration_format_largest_exact_unit),
+		cmocka_unit_test(test_duration_round_trip),
+
+		cmocka_unit_test(test_forward_minimal),
+		cmocka_unit_test(test_forward_name_first),
+		cmocka_unit_test(test_forward_name_as_option),
+		cmocka_unit_test(test_forward_name_longest),
+		cmocka_unit_test(test_forward_protocols),
+		cmocka_unit_test(test_forward_listen_forms),
+		cmocka_unit_test(test_forward_backends_and_weights),
+		cmocka_unit_test(test_forward_weight_limits),
+		cmocka_unit_test(test_forward_backend_range_1to1),
+		cmocka_unit_test(test_forward_most_backends),
+		cmocka_unit_test(test_forward_options),
+		cmocka_unit_test(test_forward_option_minimums),
+		cmocka_unit_test(test_forward_udp_options),
+		cmocka_unit_test(test_forward_quoted_words),
+		cmocka_unit_test(test_forward_errors_name),
+		cmocka_unit_test(test_forward_errors_protocol),
+		cmocka_unit_test(test_forward_errors_listen),
+		cmocka_unit_test(test_forward_errors_to),
+		cmocka_unit_test(test_forward_errors_backend),
+		cmocka_unit_test(test_forward_errors_range_size),
+		cmocka_unit_test(test_forward_errors_weight),
+		cmocka_unit_test(test_forward_errors_too_many_backends),
+		cmocka_unit_test(test_forward_errors_options),
+		cmocka_unit_test(test_forward_errors_durations),
+		cmocka_unit_test(test_error_quotes_at_most_64_chars_of_the_word),
+		cmocka_unit_test(test_error_without_line_number),
+		cmocka_unit_test(test_error_message_truncated_to_buffer),
+		cmocka_unit_test(test_error_reports_given_line),
+
+		cmocka_unit_test(test_empty_statement),
+		cmocka_unit_test(test_plain_statements),
+		cmocka_unit_test(test_plain_statements_take_no_words),
+		cmocka_unit_test(test_unknown_statement),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_include_errors),
+		cmocka_unit_test(test_include_path_length),
+		cmocka_unit_test(test_del_by_name),
+		cmocka_unit_test(test_del_by_name_with_backend),
+		cmocka_unit_test(test_del_by_listen),
+		cmocka_unit_test(test_del_by_listen_with_backend),
+		cmocka_unit_test(test_del_errors),
+		cmocka_unit_test(test_kill_forms),
+		cmocka_unit_test(test_kill_errors),
+		cmocka_unit_test(test_selector_match),
+
+		cmocka_unit_test(test_text_statements_and_lines),
+		cmocka_unit_test(test_text_empty),
+		cmocka_unit_test(test_text_crlf),
+		cmocka_unit_test(test_text_continuation),
+		cmocka_unit_test(test_text_continuation_joins_with_a_space),
+		cmocka_unit_test(test_text_continuation_at_end_of_text),
+		cmocka_unit_test(test_text_error_line_number),
+		cmocka_unit_test(test_text_error_in_continuation_reports_first_line),
+		cmocka_unit_test(test_text_lexer_error_line_number),
+		cmocka_unit_test(test_text_stops_at_first_error),
+		cmocka_unit_test(test_text_nul_byte),
+		cmocka_unit_test(test_text_uses_len_not_nul),
+		cmocka_unit_test(test_text_longest_statement),
+		cmocka_unit_test(test_text_statement_too_long),
+		cmocka_unit_test(test_text_statement_too_long_reports_first_line),
+		cmocka_unit_test(test_text_callback_error_stops),
+		cmocka_unit_test(test_text_error_in_forward_leaks_nothing),
+
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_appends_to_table),
+		cmocka_unit_test(test_load_empty_file),
+		cmocka_unit_test(test_load_large_file),
+		cmocka_unit_test(test_load_missing_file),
+		cmocka_unit_test(test_load_directory),
+		cmocka_unit_test(test_load_too_large),
+		cmocka_unit_test(test_load_error_names_file_and_line),
+		cmocka_unit_test(test_load_rejects_control_commands),
+		cmocka_unit_test(test_include_relative_to_including_file),
+		cmocka_unit_test(test_include_absolute),
+		cmocka_unit_test(test_include_from_file_without_directory),
+		cmocka_unit_test(test_include_missing_file),
+		cmocka_unit_test(test_include_error_inside_included_file),
+		cmocka_unit_test(test_include_control_command_in_included_file),
+		cmocka_unit_test(test_include_depth_limit_allows_8),
+		cmocka_unit_test(test_include_depth_limit),
+		cmocka_unit_test(test_include_self_stops),
+		cmocka_unit_test(test_include_path_too_long),
+	};
+
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
