@@ -222,7 +222,7 @@ static ssize_t pfu_copy(struct pfu_worker *w, struct pfu_side *src, struct pfu_s
 /* Moves what can be moved in one direction. Returns -1 when the flow must be
  * aborted (reset by a peer, a write to a closed peer). */
 static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *src,
-		    struct pfu_side *dst, struct pfu_dir *d, bool up)
+		    struct pfu_side *dst, struct pfu_dir *d, const struct pfu_dir *other, bool up)
 {
 	struct pf_backend *be = &f->fwd->be[f->be];
 	_Atomic uint64_t *fc = up ? &f->fwd->st->bytes_up : &f->fwd->st->bytes_down;
@@ -294,8 +294,11 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 				return -1;
 			}
 		}
-		if (d->eof && !d->inpipe && !d->shut && dst->fd >= 0) {
-			shutdown(dst->fd, SHUT_WR);
+		if (d->eof && !d->inpipe && !d->shut) {
+			/* The last FIN of the flow comes with close(), right after:
+			 * one syscall fewer per connection. */
+			if (!other->shut)
+				shutdown(dst->fd, SHUT_WR);
 			d->shut = true;
 		}
 		if (!progress)
@@ -311,8 +314,8 @@ static void pfu_relay(struct pfu_worker *w, struct pfu_flow *f)
 {
 	bool half = f->up.eof || f->down.eof;
 
-	if (pfu_pump(w, f, &f->c, &f->s, &f->up, true) < 0 ||
-	    pfu_pump(w, f, &f->s, &f->c, &f->down, false) < 0) {
+	if (pfu_pump(w, f, &f->c, &f->s, &f->up, &f->down, true) < 0 ||
+	    pfu_pump(w, f, &f->s, &f->c, &f->down, &f->up, false) < 0) {
 		pfu_flow_end(w, f, true);
 		return;
 	}
@@ -358,13 +361,23 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 			pfu_flow_end(w, f, true); /* the client gave up */
 			return;
 		}
-		if (getsockopt(f->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		/* Writable without an error condition means connected: no need to
+		 * ask SO_ERROR (a syscall per connection). */
+		if ((events & (EPOLLERR | EPOLLHUP)) &&
+		    getsockopt(f->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
+		if ((events & (EPOLLERR | EPOLLHUP)) && !err)
+			err = ECONNRESET;
 		if (err) {
 			pfu_connect_failed(w, f, err);
 			return;
 		}
 		pfu_connected(w, f);
+	} else if (events & EPOLLERR) {
+		/* A reset by a peer. It would surface on the next read or write of
+		 * that side, but a half-closed flow may never do either again. */
+		pfu_flow_end(w, f, true);
+		return;
 	}
 	pfu_relay(w, f);
 }
