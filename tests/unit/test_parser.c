@@ -1544,6 +1544,25 @@ static void test_text_continuation_at_end_of_text(void **state)
 	collect_free(&c);
 }
 
+static void test_text_comment_continues_with_backslash(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	/* Commenting out the first line of a continued statement comments it all. */
+	collect_init(&c);
+	assert_int_equal(foreach("#forward tcp :80 to a, \\\n"
+				 "    b\n"
+				 "list\n",
+				 &c, err),
+			 0);
+	assert_int_equal(c.nstmt, 1);
+	assert_int_equal(c.kinds[PF_ST_LIST], 1);
+	assert_int_equal(c.lines[0], 3);
+	collect_free(&c);
+}
+
 static void test_text_error_line_number(void **state)
 {
 	(void)state;
@@ -2158,6 +2177,7 @@ int main(void)
 		cmocka_unit_test(test_text_continuation),
 		cmocka_unit_test(test_text_continuation_joins_with_a_space),
 		cmocka_unit_test(test_text_continuation_at_end_of_text),
+		cmocka_unit_test(test_text_comment_continues_with_backslash),
 		cmocka_unit_test(test_text_error_line_number),
 		cmocka_unit_test(test_text_error_in_continuation_reports_first_line),
 		cmocka_unit_test(test_text_lexer_error_line_number),
