@@ -45,7 +45,7 @@ int pf_hostport_parse(const char *s, bool need_port, struct pf_hostport *hp, cha
 			snprintf(err, errlen, "expected ':PORT' after ']'");
 			return -1;
 		}
-		if (pf_sa_from_literal(buf + 1, &sa) || sa.sa.sa_family != AF_INET6) {
+		if (!buf[1] || pf_sa_from_literal(buf + 1, &sa) || sa.sa.sa_family != AF_INET6) {
 			snprintf(err, errlen, "'%s' is not an IPv6 address", buf + 1);
 			return -1;
 		}
@@ -55,7 +55,17 @@ int pf_hostport_parse(const char *s, bool need_port, struct pf_hostport *hp, cha
 		char *colon = strchr(buf, ':');
 
 		if (colon && strchr(colon + 1, ':')) {
-			snprintf(err, errlen, "IPv6 addresses with a port are written [ADDR]:PORT");
+			union pf_sa sa;
+
+			/* A bare IPv6 address is fine where no port is needed. */
+			if (!need_port && !pf_sa_from_literal(buf, &sa) &&
+			    sa.sa.sa_family == AF_INET6) {
+				pf_strlcpy(hp->host, buf, sizeof(hp->host));
+				hp->bracketed = true;
+				return 0;
+			}
+			snprintf(err, errlen,
+				 "IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT");
 			return -1;
 		}
 		if (colon) {

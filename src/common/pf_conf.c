@@ -232,6 +232,7 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 {
 	struct pf_hostport hp;
 	uint32_t lsize = (uint32_t)f->lport_hi - f->lport_lo + 1;
+	int seen_weight = 0;
 
 	if (pf_parse_hostport(c, false, PF_BACKEND_WHAT, &hp))
 		return -1;
@@ -255,6 +256,8 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 	while (pf_peek_is(c, "weight")) {
 		uint64_t v;
 
+		if (seen_weight++)
+			return pf_fail(c, "option given twice");
 		pf_next(c);
 		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 0, PF_WEIGHT_MAX, &v))
 			return pf_fail(c, "'weight' expects a number 0-%d", PF_WEIGHT_MAX);
@@ -420,6 +423,10 @@ static int pf_parse_selector(struct pf_cur *c, struct pf_stmt *st, bool allow_ba
 	if (allow_backend && pf_peek(c)) {
 		if (pf_parse_hostport(c, false, PF_BACKEND_WHAT, &sel->backend))
 			return -1;
+		if (!sel->backend.host[0]) {
+			c->i--;
+			return pf_fail(c, "a backend needs a host; expected " PF_BACKEND_WHAT);
+		}
 		sel->has_backend = true;
 	}
 	return 0;

@@ -517,9 +517,25 @@ static void test_hostport_ipv6_needs_brackets(void **state)
 {
 	(void)state;
 	assert_hostport_error("::1:80", true,
-			      "IPv6 addresses with a port are written [ADDR]:PORT");
-	assert_hostport_error("fe80::1", false,
-			      "IPv6 addresses with a port are written [ADDR]:PORT");
+			      "IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT");
+	assert_hostport_error("fe80::1", true,
+			      "IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT");
+	assert_hostport_error("fe80::1:x", false,
+			      "IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT");
+	assert_hostport_error("[]:80", true, "'' is not an IPv6 address");
+}
+
+static void test_hostport_bare_ipv6_without_port(void **state)
+{
+	struct pf_hostport hp;
+	char err[ERRLEN] = "";
+
+	(void)state;
+	/* Where no port is needed, a bare IPv6 address is unambiguous. */
+	assert_int_equal(pf_hostport_parse("fe80::1", false, &hp, err, sizeof(err)), 0);
+	assert_string_equal(hp.host, "fe80::1");
+	assert_true(hp.bracketed);
+	assert_int_equal(hp.port_lo, 0);
 }
 
 static void test_hostport_bad_brackets(void **state)
@@ -956,7 +972,7 @@ static void test_forward_errors_listen(void **state)
 		{ "forward tcp :90-80 to b",
 		  "':90-80': '90-80' is not a port range LOW-HIGH within 1-65535; expected " LISTEN_WHAT },
 		{ "forward tcp ::1:80 to b",
-		  "'::1:80': IPv6 addresses with a port are written [ADDR]:PORT; expected " LISTEN_WHAT },
+		  "'::1:80': IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT; expected " LISTEN_WHAT },
 		{ "forward tcp [::1 to b",
 		  "'[::1': missing ']' after IPv6 address; expected " LISTEN_WHAT },
 		{ "forward tcp [::1]x to b",
@@ -1006,8 +1022,9 @@ static void test_forward_errors_backend(void **state)
 		  "'b:65536': '65536' is not a port number 1-65535; expected " BACKEND_WHAT },
 		{ "forward tcp :80 to b:9-8",
 		  "'b:9-8': '9-8' is not a port range LOW-HIGH within 1-65535; expected " BACKEND_WHAT },
-		{ "forward tcp :80 to fe80::1",
-		  "'fe80::1': IPv6 addresses with a port are written [ADDR]:PORT; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to fe80::1:x",
+		  "'fe80::1:x': IPv6 addresses are written in brackets: [ADDR] or [ADDR]:PORT; expected " BACKEND_WHAT },
+		{ "forward tcp :80 to b weight 2 weight 3", "'weight': option given twice" },
 		{ "forward tcp :80 to b!",
 		  "'b!': 'b!' is not an address or host name; expected " BACKEND_WHAT },
 		{ "forward tcp :80 to [b]",
@@ -2116,6 +2133,7 @@ int main(void)
 		cmocka_unit_test(test_hostport_bad_port),
 		cmocka_unit_test(test_hostport_bad_range),
 		cmocka_unit_test(test_hostport_ipv6_needs_brackets),
+		cmocka_unit_test(test_hostport_bare_ipv6_without_port),
 		cmocka_unit_test(test_hostport_bad_brackets),
 		cmocka_unit_test(test_hostport_bad_host),
 		cmocka_unit_test(test_hostport_too_long),
