@@ -1,15 +1,96 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The schedulers. All run under the forward's sched_lock (a pick is a few
+ * hundred nanoseconds; workers contend only on the same forward), over the
+ * set of candidate backends that pf_sched_pick computes first.
+ */
 #include "pf_sched.h"
 #include "pf_util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pf_cands {
+	uint64_t bits[PF_BACKENDS_MAX / 64];
+	uint32_t n;
+};
+
+static bool pf_cand_has(const struct pf_cands *c, uint32_t i)
+{
+	return c->bits[i / 64] & (1ULL << (i % 64));
+}
+
+uint32_t pf_sched_eff_weight(const struct pf_backend *be)
+{
+	uint32_t pct = be->st ? atomic_load_explicit(&be->st->agent_pct, memory_order_relaxed) : 100;
+	uint64_t w = (uint64_t)be->weight * pct / 100;
+
+	if (!w && be->weight && pct)
+		w = 1;
+	return (uint32_t)w;
+}
+
+static uint64_t pf_fnv(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t pf_sched_client_hash(const union pf_sa *sa)
+{
+	const uint64_t seed = 14695981039346656037ULL;
+
+	if (sa->sa.sa_family == AF_INET6) {
+		const struct in6_addr *a = &sa->sin6.sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			return pf_fnv(&a->s6_addr[12], 4, seed);
+		return pf_fnv(a, sizeof(*a), seed);
+	}
+	return pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed);
+}
+
+/* Which backends may take a new flow: tier 0 primaries, tier 1 backups;
+ * held: also those the passive check holds back. pref counts weight 0 as a
+ * preference (never rotated), the others as a spare. */
+static void pf_cands_get(const struct pf_forward *f, const struct pf_tried *tried, int tier,
+			 bool held, uint64_t now, struct pf_cands *c)
+{
+	uint32_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < f->nbe; i++) {
+		const struct pf_backend *be = &f->be[i];
+		const struct pf_stats *st = be->st;
+
+		if ((tried && pf_tried_has(tried, i)) || be->admin != PF_ADMIN_ENABLED ||
+		    (int)be->backup != tier)
+			continue;
+		if (st && (atomic_load_explicit(&st->health, memory_order_relaxed) != PF_HEALTH_UP ||
+			   atomic_load_explicit(&st->agent, memory_order_relaxed) >= PF_AGENT_DRAIN))
+			continue;
+		if (!held && st &&
+		    atomic_load_explicit(&st->down_until_ms, memory_order_relaxed) > now)
+			continue;
+		if (f->balance != PF_BAL_PREF && !pf_sched_eff_weight(be))
+			continue;
+		c->bits[i / 64] |= 1ULL << (i % 64);
+		c->n++;
+	}
+}
+
 /*
- * Smooth weighted round robin (the algorithm nginx uses for upstreams): every
- * pick adds each candidate's weight to its current value, takes the largest,
- * and subtracts the total from the winner. Over any window of sum(weights)
- * picks each backend is chosen exactly weight times, evenly interleaved.
+ * Smooth weighted round robin (nginx's upstream algorithm): every pick adds
+ * each candidate's weight to its current value, takes the largest and
+ * subtracts the total from it. Over sum(weights) picks each backend is chosen
+ * exactly weight times, evenly interleaved (5,1,1: a a b a c a a).
  */
-static int pf_swrr(struct pf_forward *f, const struct pf_tried *tried, bool skip_down,
-		   uint64_t now)
+static int pf_wrr(struct pf_forward *f, const struct pf_cands *c)
 {
 	int64_t total = 0;
 	int best = -1;
@@ -17,14 +98,13 @@ static int pf_swrr(struct pf_forward *f, const struct pf_tried *tried, bool skip
 
 	for (i = 0; i < f->nbe; i++) {
 		struct pf_backend *be = &f->be[i];
+		uint32_t w;
 
-		if (pf_tried_has(tried, i) || !be->weight)
+		if (!pf_cand_has(c, i))
 			continue;
-		if (skip_down &&
-		    atomic_load_explicit(&be->down_until_ms, memory_order_relaxed) > now)
-			continue;
-		be->sched_cur += be->weight;
-		total += be->weight;
+		w = pf_sched_eff_weight(be);
+		be->sched_cur += w;
+		total += w;
 		if (best < 0 || be->sched_cur > f->be[best].sched_cur)
 			best = (int)i;
 	}
@@ -33,22 +113,279 @@ static int pf_swrr(struct pf_forward *f, const struct pf_tried *tried, bool skip
 	return best;
 }
 
-int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried)
+static int pf_rr(struct pf_forward *f, const struct pf_cands *c)
 {
+	uint32_t k;
+
+	for (k = 0; k < f->nbe; k++) {
+		uint32_t i = (f->rr_next + k) % f->nbe;
+
+		if (pf_cand_has(c, i)) {
+			f->rr_next = i + 1;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Fewest active flows per unit of weight; ties go round robin. */
+static int pf_leastconn(struct pf_forward *f, const struct pf_cands *c)
+{
+	uint64_t best_a = 0, best_w = 1;
+	int best = -1;
+	uint32_t k;
+
+	for (k = 0; k < f->nbe; k++) {
+		uint32_t i = (f->rr_next + k) % f->nbe;
+		uint64_t a, w;
+
+		if (!pf_cand_has(c, i))
+			continue;
+		a = f->be[i].st ? atomic_load_explicit(&f->be[i].st->active, memory_order_relaxed)
+				: 0;
+		w = pf_sched_eff_weight(&f->be[i]);
+		if (best < 0 || a * best_w < best_a * w) {
+			best = (int)i;
+			best_a = a;
+			best_w = w;
+		}
+	}
+	if (best >= 0)
+		f->rr_next = (uint32_t)best + 1;
+	return best;
+}
+
+/* A client address always lands on the same backend while the set is the
+ * same; shares follow the weights. */
+static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union pf_sa *client)
+{
+	uint64_t total = 0, h, acc = 0;
+	uint32_t i;
+
+	if (!client)
+		return pf_wrr(f, c);
+	for (i = 0; i < f->nbe; i++)
+		if (pf_cand_has(c, i))
+			total += pf_sched_eff_weight(&f->be[i]);
+	if (!total)
+		return -1;
+	h = pf_sched_client_hash(client) % total;
+	for (i = 0; i < f->nbe; i++) {
+		if (!pf_cand_has(c, i))
+			continue;
+		acc += pf_sched_eff_weight(&f->be[i]);
+		if (h < acc)
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * Maglev consistent hashing (Eisenbud et al., NSDI 2016): each backend walks
+ * its own permutation of the table's slots, derived from its name, and the
+ * backends take turns claiming free slots (a backend claims up to 16 per turn
+ * in proportion to its weight). Adding or removing one backend moves only
+ * about its share of the slots, hence of the clients.
+ */
+static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
+{
+	static const uint16_t empty = 0xffff;
+	uint32_t idx[PF_BACKENDS_MAX], w[PF_BACKENDS_MAX];
+	uint64_t off[PF_BACKENDS_MAX], skip[PF_BACKENDS_MAX], next[PF_BACKENDS_MAX];
+	uint32_t i, n = 0, wmax = 1, filled = 0;
+	uint16_t *t;
+
+	if (!f->maglev)
+		f->maglev = pf_xcalloc(PF_MAGLEV_SIZE, sizeof(uint16_t));
+	t = (uint16_t *)f->maglev;
+	for (i = 0; i < f->nbe; i++)
+		if (pf_cand_has(c, i) && pf_sched_eff_weight(&f->be[i]) > wmax)
+			wmax = pf_sched_eff_weight(&f->be[i]);
+	for (i = 0; i < f->nbe; i++) {
+		char name[PF_HOST_MAX + 16];
+		size_t l;
+
+		if (!pf_cand_has(c, i))
+			continue;
+		pf_backend_format(&f->be[i], name, sizeof(name));
+		l = strlen(name);
+		idx[n] = i;
+		off[n] = pf_fnv(name, l, 14695981039346656037ULL) % PF_MAGLEV_SIZE;
+		skip[n] = pf_fnv(name, l, 0x5eed5eed5eed5eedULL) % (PF_MAGLEV_SIZE - 1) + 1;
+		next[n] = 0;
+		w[n] = (uint32_t)(((uint64_t)pf_sched_eff_weight(&f->be[i]) * 16 + wmax - 1) / wmax);
+		n++;
+	}
+	for (i = 0; i < PF_MAGLEV_SIZE; i++)
+		t[i] = empty;
+	while (n && filled < PF_MAGLEV_SIZE) {
+		for (i = 0; i < n && filled < PF_MAGLEV_SIZE; i++) {
+			uint32_t r;
+
+			for (r = 0; r < w[i] && filled < PF_MAGLEV_SIZE; r++) {
+				uint64_t s;
+
+				do {
+					s = (off[i] + next[i] * skip[i]) % PF_MAGLEV_SIZE;
+					next[i]++;
+				} while (t[s] != empty);
+				t[s] = (uint16_t)idx[i];
+				filled++;
+			}
+		}
+	}
+	memcpy(f->maglev_set, c->bits, sizeof(f->maglev_set));
+}
+
+static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const struct pf_cands *c,
+		     const union pf_sa *client)
+{
+	const uint16_t *t;
+	uint64_t slot;
+	uint32_t k;
+
+	if (!client)
+		return pf_wrr(f, c);
+	/* The table covers the backends usable now; retries walk on from the
+	 * client's slot to the next one not tried, so they stay consistent too. */
+	if (!f->maglev || memcmp(f->maglev_set, all->bits, sizeof(f->maglev_set)) != 0)
+		pf_maglev_build(f, all);
+	t = (const uint16_t *)f->maglev;
+	slot = pf_sched_client_hash(client) % PF_MAGLEV_SIZE;
+	for (k = 0; k < PF_MAGLEV_SIZE; k++) {
+		uint16_t i = t[(slot + k) % PF_MAGLEV_SIZE];
+
+		if (i < f->nbe && pf_cand_has(c, i))
+			return i;
+	}
+	return -1;
+}
+
+static void pf_pref_init(struct pf_forward *f)
+{
+	uint32_t i;
+
+	if (f->pref_order)
+		return;
+	f->pref_order = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*f->pref_order));
+	f->pcnt = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*f->pcnt));
+	for (i = 0; i < f->nbe; i++) {
+		f->pref_order[i] = i;
+		f->pcnt[i] = f->be[i].weight;
+	}
+}
+
+/* Moves the backend at position pos of the rotation to the end, counter reset. */
+static void pf_pref_to_end(struct pf_forward *f, uint32_t pos)
+{
+	uint32_t b = f->pref_order[pos];
+
+	memmove(&f->pref_order[pos], &f->pref_order[pos + 1],
+		(f->nbe - pos - 1) * sizeof(f->pref_order[0]));
+	f->pref_order[f->nbe - 1] = b;
+	f->pcnt[b] = f->be[b].weight;
+}
+
+/*
+ * ipmasqadm's preference counting: the first usable backend of the list takes
+ * the flow and its counter (pcnt, from pref) goes down by one; at 0 the
+ * counter is reset and the backend moves to the end of the list. pref 0 is
+ * never counted down, so such a backend stays where it is (failover order
+ * until 'schedule' moves it).
+ */
+static int pf_pref(struct pf_forward *f, const struct pf_cands *c)
+{
+	uint32_t pos;
+
+	pf_pref_init(f);
+	for (pos = 0; pos < f->nbe; pos++) {
+		uint32_t b = f->pref_order[pos];
+
+		if (!pf_cand_has(c, b))
+			continue;
+		if (f->be[b].weight && --f->pcnt[b] == 0)
+			pf_pref_to_end(f, pos);
+		return (int)b;
+	}
+	return -1;
+}
+
+int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const union pf_sa *client)
+{
+	static const struct {
+		int tier;
+		bool held;
+	} passes[] = { { 0, false }, { 1, false }, { 0, true }, { 1, true } };
 	uint64_t now = pf_now_ms();
-	int best;
+	struct pf_cands c, all;
+	int best = -1;
+	size_t p;
 	uint32_t i;
 
 	pthread_mutex_lock(&f->sched_lock);
-	/* Backends that just failed (passive check) are skipped, unless they are
-	 * all that is left: then trying one beats dropping the client. */
-	best = pf_swrr(f, tried, true, now);
-	if (best < 0)
-		best = pf_swrr(f, tried, false, now);
-	/* Only spares (weight 0) are left: take them in order. */
+	for (p = 0; p < PF_ARRAY_SIZE(passes) && best < 0; p++) {
+		pf_cands_get(f, tried, passes[p].tier, passes[p].held, now, &c);
+		if (!c.n)
+			continue;
+		switch (f->balance) {
+		case PF_BAL_PREF:
+			best = pf_pref(f, &c);
+			break;
+		case PF_BAL_RR:
+			best = pf_rr(f, &c);
+			break;
+		case PF_BAL_LEASTCONN:
+			best = pf_leastconn(f, &c);
+			break;
+		case PF_BAL_SOURCE:
+			best = pf_source(f, &c, client);
+			break;
+		case PF_BAL_MAGLEV:
+			pf_cands_get(f, NULL, passes[p].tier, passes[p].held, now, &all);
+			best = pf_maglev(f, &all, &c, client);
+			break;
+		default:
+			best = pf_wrr(f, &c);
+			break;
+		}
+	}
+	/* Spares (weight 0) only when every weighted backend was tried. */
 	for (i = 0; i < f->nbe && best < 0; i++)
-		if (!pf_tried_has(tried, i))
+		if (!(tried && pf_tried_has(tried, i)) && f->be[i].admin == PF_ADMIN_ENABLED &&
+		    !f->be[i].weight && f->balance != PF_BAL_PREF)
 			best = (int)i;
 	pthread_mutex_unlock(&f->sched_lock);
 	return best;
+}
+
+int pf_sched_rotate(struct pf_forward *f)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->sched_lock);
+	if (f->balance == PF_BAL_PREF) {
+		pf_pref_init(f);
+		if (f->nbe)
+			pf_pref_to_end(f, 0);
+	} else if (f->balance == PF_BAL_RR) {
+		f->rr_next++;
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&f->sched_lock);
+	return rc;
+}
+
+void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt)
+{
+	uint32_t k;
+
+	pthread_mutex_lock(&f->sched_lock);
+	pf_pref_init(f);
+	*pos = i;
+	for (k = 0; k < f->nbe; k++)
+		if (f->pref_order[k] == i)
+			*pos = k;
+	*pcnt = f->pcnt[i];
+	pthread_mutex_unlock(&f->sched_lock);
 }

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#define PF_MAGLEV_SIZE 65537 /* prime, >> backends, so shares are even (Maglev, NSDI'16) */
+
 /* A set of backend indexes already tried by one flow (retries skip them). */
 struct pf_tried {
 	uint64_t bits[PF_BACKENDS_MAX / 64];
@@ -24,11 +26,26 @@ static inline int pf_tried_has(const struct pf_tried *t, uint32_t i)
 
 /*
  * Picks a backend for a new flow (first attempt) or for a retry after a failed
- * connect: smooth weighted round robin over the backends not tried yet, so a
- * forward with weights 5,1,1 sends a a b a c a a (not a a a a a b c) and
- * retries go to the next best backend. Weight 0 backends are picked only when
- * every weighted one was tried. Returns the index or -1 when none is left.
+ * connect, by the forward's scheduler, among the backends that may take new
+ * flows: enabled (not drain, not disabled), up (health and agent checks), not
+ * held by the passive check, and not tried yet; backups only while no primary
+ * is usable. Backends held after a failed connect are used only when nothing
+ * else is left. client (may be NULL) feeds the source and maglev hashes.
+ * Returns the backend index, or -1 when none may take the flow.
  */
-int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried);
+int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const union pf_sa *client);
+
+/* 'portfw schedule': forces the next rotation (pref: the head moves to the end,
+ * as 'ipmasqadm mfw -S' did; rr: the next backend). -1 for other schedulers. */
+int pf_sched_rotate(struct pf_forward *f);
+
+/* pref: the position of backend i in the rotation and its counter (pcnt). */
+void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt);
+
+/* The weight a backend schedules with: its weight scaled by the agent check. */
+uint32_t pf_sched_eff_weight(const struct pf_backend *be);
+
+/* Hash of a client address (not its port), the same for v4 and v4-mapped. */
+uint64_t pf_sched_client_hash(const union pf_sa *sa);
 
 #endif

@@ -22,6 +22,7 @@ struct pf_stats *pf_stats_new(void)
 	struct pf_stats *st = pf_xcalloc(1, sizeof(*st));
 
 	atomic_init(&st->refs, 1);
+	atomic_init(&st->agent_pct, 100);
 	return st;
 }
 
@@ -43,6 +44,12 @@ struct pf_forward *pf_forward_new(void)
 
 	atomic_init(&f->refs, 1);
 	f->o = pf_fwd_defaults;
+	f->balance = PF_BAL_WRR;
+	f->check.interval_ms = 2000; /* HAProxy's defaults: inter 2s, fall 3, rise 2 */
+	f->check.timeout_ms = 2000;
+	f->check.fall = 3;
+	f->check.rise = 2;
+	f->check.agent_interval_ms = 2000;
 	pthread_mutex_init(&f->sched_lock, NULL);
 	return f;
 }
@@ -63,6 +70,14 @@ void pf_forward_unref(struct pf_forward *f)
 		pf_stats_unref(f->be[i].st);
 	pf_stats_unref(f->st);
 	pthread_mutex_destroy(&f->sched_lock);
+	pf_cidrset_free(&f->from);
+	pf_cidrset_free(&f->allow);
+	pf_cidrset_free(&f->deny);
+	pf_cidrset_free(&f->eff_allow);
+	pf_cidrset_free(&f->eff_deny);
+	free(f->pref_order);
+	free(f->pcnt);
+	free(f->maglev);
 	free(f->be);
 	free(f);
 }
@@ -81,6 +96,13 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 	c->lport_lo = f->lport_lo;
 	c->lport_hi = f->lport_hi;
 	c->o = f->o;
+	c->balance = f->balance;
+	c->check = f->check;
+	pf_cidrset_copy(&c->from, &f->from);
+	pf_cidrset_copy(&c->allow, &f->allow);
+	pf_cidrset_copy(&c->deny, &f->deny);
+	pf_cidrset_copy(&c->eff_allow, &f->eff_allow);
+	pf_cidrset_copy(&c->eff_deny, &f->eff_deny);
 	c->laddr = f->laddr;
 	c->nbe = f->nbe;
 	c->be = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*c->be));
@@ -88,7 +110,6 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 		c->be[i] = f->be[i];
 		c->be[i].st = NULL;
 		c->be[i].sched_cur = 0;
-		atomic_init(&c->be[i].down_until_ms, 0);
 	}
 	return c;
 }
@@ -96,7 +117,16 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 bool pf_forward_same_key(const struct pf_forward *a, const struct pf_forward *b)
 {
 	return a->protos == b->protos && !strcmp(a->lhost, b->lhost) &&
-	       a->lport_lo == b->lport_lo && a->lport_hi == b->lport_hi;
+	       a->lport_lo == b->lport_lo && a->lport_hi == b->lport_hi &&
+	       pf_cidrset_equal(&a->from, &b->from);
+}
+
+static bool pf_check_equal(const struct pf_check *a, const struct pf_check *b)
+{
+	return a->on == b->on && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->fall == b->fall && a->rise == b->rise &&
+	       a->port == b->port && !strcmp(a->send, b->send) && !strcmp(a->expect, b->expect) &&
+	       a->agent_port == b->agent_port && a->agent_interval_ms == b->agent_interval_ms;
 }
 
 static bool pf_backend_same(const struct pf_backend *a, const struct pf_backend *b)
@@ -112,10 +142,15 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	    a->o.connect_ms != b->o.connect_ms || a->o.idle_ms != b->o.idle_ms ||
 	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn ||
 	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
-	    a->o.max_sessions != b->o.max_sessions)
+	    a->o.max_sessions != b->o.max_sessions || a->balance != b->balance ||
+	    !pf_check_equal(&a->check, &b->check) || !pf_cidrset_equal(&a->allow, &b->allow) ||
+	    !pf_cidrset_equal(&a->deny, &b->deny) ||
+	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
+	    !pf_cidrset_equal(&a->eff_deny, &b->eff_deny))
 		return false;
 	for (i = 0; i < a->nbe; i++)
-		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].weight != b->be[i].weight)
+		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].weight != b->be[i].weight ||
+		    a->be[i].backup != b->be[i].backup || a->be[i].admin != b->be[i].admin)
 			return false;
 	return true;
 }
@@ -174,6 +209,102 @@ static size_t pf_append(char *buf, size_t len, size_t off, const char *fmt, cons
 	return n < 0 ? off : off + (size_t)n;
 }
 
+/* A word quoted so the lexer reads it back as it is. */
+static size_t pf_append_quoted(char *buf, size_t len, size_t off, const char *s)
+{
+	char q[PF_CHECK_STR_MAX * 4 + 3];
+	size_t o = 0;
+
+	q[o++] = '"';
+	for (; *s && o + 6 < sizeof(q); s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			q[o++] = '\\';
+			q[o++] = (char)ch;
+		} else if (ch == '\n') {
+			q[o++] = '\\';
+			q[o++] = 'n';
+		} else if (ch == '\r') {
+			q[o++] = '\\';
+			q[o++] = 'r';
+		} else if (ch == '\t') {
+			q[o++] = '\\';
+			q[o++] = 't';
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			o += (size_t)snprintf(q + o, sizeof(q) - o, "\\x%02x", ch);
+		} else {
+			q[o++] = (char)ch;
+		}
+	}
+	q[o++] = '"';
+	q[o] = '\0';
+	return pf_append(buf, len, off, " %s", q);
+}
+
+static size_t pf_format_sets(const struct pf_forward *f, char *buf, size_t len, size_t off)
+{
+	static const char *const names[] = { "from", "allow", "deny" };
+	const struct pf_cidrset *sets[] = { &f->from, &f->allow, &f->deny };
+	char tmp[4096];
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(sets); i++) {
+		if (!sets[i]->n)
+			continue;
+		pf_cidrset_format(sets[i], tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " %s", names[i]);
+		off = pf_append(buf, len, off, " %s", tmp);
+	}
+	return off;
+}
+
+static size_t pf_format_check(const struct pf_check *c, char *buf, size_t len, size_t off)
+{
+	char tmp[64];
+
+	if (!c->on)
+		return off;
+	off = pf_append(buf, len, off, "%s", " check");
+	if (c->interval_ms != 2000) {
+		pf_format_duration(c->interval_ms, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " check-interval %s", tmp);
+	}
+	if (c->timeout_ms != 2000) {
+		pf_format_duration(c->timeout_ms, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " check-timeout %s", tmp);
+	}
+	if (c->fall != 3) {
+		snprintf(tmp, sizeof(tmp), "%u", c->fall);
+		off = pf_append(buf, len, off, " fall %s", tmp);
+	}
+	if (c->rise != 2) {
+		snprintf(tmp, sizeof(tmp), "%u", c->rise);
+		off = pf_append(buf, len, off, " rise %s", tmp);
+	}
+	if (c->port) {
+		snprintf(tmp, sizeof(tmp), "%u", c->port);
+		off = pf_append(buf, len, off, " check-port %s", tmp);
+	}
+	if (c->send[0]) {
+		off = pf_append(buf, len, off, "%s", " check-send");
+		off = pf_append_quoted(buf, len, off, c->send);
+	}
+	if (c->expect[0]) {
+		off = pf_append(buf, len, off, "%s", " check-expect");
+		off = pf_append_quoted(buf, len, off, c->expect);
+	}
+	if (c->agent_port) {
+		snprintf(tmp, sizeof(tmp), "%u", c->agent_port);
+		off = pf_append(buf, len, off, " agent-port %s", tmp);
+	}
+	if (c->agent_interval_ms != 2000) {
+		pf_format_duration(c->agent_interval_ms, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " agent-interval %s", tmp);
+	}
+	return off;
+}
+
 void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 {
 	char tmp[PF_HOST_MAX + 32];
@@ -193,7 +324,15 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 			snprintf(tmp, sizeof(tmp), "%u", f->be[i].weight);
 			off = pf_append(buf, len, off, " weight %s", tmp);
 		}
+		if (f->be[i].backup)
+			off = pf_append(buf, len, off, "%s", " backup");
+		if (f->be[i].admin != PF_ADMIN_ENABLED)
+			off = pf_append(buf, len, off, " %s", pf_admin_name(f->be[i].admin));
 	}
+	if (f->balance != PF_BAL_WRR)
+		off = pf_append(buf, len, off, " balance %s", pf_balance_name(f->balance));
+	off = pf_format_sets(f, buf, len, off);
+	off = pf_format_check(&f->check, buf, len, off);
 	if (f->o.connect_ms != pf_fwd_defaults.connect_ms) {
 		pf_format_duration(f->o.connect_ms, tmp, sizeof(tmp));
 		off = pf_append(buf, len, off, " connect-timeout %s", tmp);
@@ -281,6 +420,200 @@ struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name
 	return NULL;
 }
 
+const char *pf_balance_name(uint8_t balance)
+{
+	static const char *const names[] = { "wrr", "pref", "rr", "leastconn", "source", "maglev" };
+
+	return balance < PF_ARRAY_SIZE(names) ? names[balance] : "?";
+}
+
+const char *pf_admin_name(uint8_t admin)
+{
+	static const char *const names[] = { "enabled", "drain", "disabled" };
+
+	return admin < PF_ARRAY_SIZE(names) ? names[admin] : "?";
+}
+
+const char *pf_backend_state(const struct pf_forward *f, const struct pf_backend *be)
+{
+	uint8_t agent;
+
+	(void)f;
+	if (be->admin == PF_ADMIN_DISABLED)
+		return "disabled";
+	if (be->admin == PF_ADMIN_DRAIN)
+		return "drain";
+	if (!be->st)
+		return "up";
+	agent = atomic_load_explicit(&be->st->agent, memory_order_relaxed);
+	if (atomic_load_explicit(&be->st->health, memory_order_relaxed) == PF_HEALTH_DOWN ||
+	    agent == PF_AGENT_DOWN)
+		return "down";
+	if (agent == PF_AGENT_DRAIN)
+		return "drain";
+	return "up";
+}
+
+bool pf_cidr_match(const struct pf_cidr *c, const union pf_sa *sa)
+{
+	const uint8_t *a, *n;
+	uint8_t bits = c->plen;
+	struct in_addr v4;
+	size_t i;
+
+	if (sa->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sa->sin6.sin6_addr) &&
+	    c->addr.sa.sa_family == AF_INET) {
+		/* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d. */
+		memcpy(&v4, &sa->sin6.sin6_addr.s6_addr[12], 4);
+		a = (const uint8_t *)&v4;
+	} else if (sa->sa.sa_family != c->addr.sa.sa_family) {
+		return false;
+	} else if (sa->sa.sa_family == AF_INET6) {
+		a = sa->sin6.sin6_addr.s6_addr;
+	} else {
+		a = (const uint8_t *)&sa->sin.sin_addr;
+	}
+	n = c->addr.sa.sa_family == AF_INET6 ? c->addr.sin6.sin6_addr.s6_addr
+					      : (const uint8_t *)&c->addr.sin.sin_addr;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (a[i] != n[i])
+			return false;
+	return !bits || !((a[i] ^ n[i]) & (uint8_t)(0xff << (8 - bits)));
+}
+
+int pf_cidrset_match(const struct pf_cidrset *set, const union pf_sa *sa)
+{
+	int best = -1;
+	uint32_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].plen > best && pf_cidr_match(&set->v[i], sa))
+			best = set->v[i].plen;
+	return best;
+}
+
+static bool pf_cidr_equal(const struct pf_cidr *a, const struct pf_cidr *b)
+{
+	return a->plen == b->plen && pf_sa_addr_equal(&a->addr, &b->addr);
+}
+
+bool pf_cidrset_equal(const struct pf_cidrset *a, const struct pf_cidrset *b)
+{
+	uint32_t i, j;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		for (j = 0; j < b->n && !pf_cidr_equal(&a->v[i], &b->v[j]); j++)
+			;
+		if (j == b->n)
+			return false;
+	}
+	return true;
+}
+
+void pf_cidrset_copy(struct pf_cidrset *dst, const struct pf_cidrset *src)
+{
+	dst->n = src->n;
+	dst->v = NULL;
+	if (src->n) {
+		dst->v = pf_xcalloc(src->n, sizeof(*dst->v));
+		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	}
+}
+
+void pf_cidrset_free(struct pf_cidrset *set)
+{
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+void pf_cidrset_format(const struct pf_cidrset *set, char *buf, size_t len)
+{
+	size_t off = 0;
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < set->n && off < len; i++) {
+		char a[PF_ADDRSTR_MAX];
+		int n;
+
+		pf_sa_format(&set->v[i].addr, false, a, sizeof(a));
+		n = snprintf(buf + off, len - off, "%s%s/%u", i ? "," : "", a, set->v[i].plen);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
+{
+	int allow, deny;
+
+	if (!f->eff_allow.n && !f->eff_deny.n)
+		return true;
+	/* The most specific entry decides; on a tie, deny. */
+	deny = pf_cidrset_match(&f->eff_deny, sa);
+	allow = f->eff_allow.n ? pf_cidrset_match(&f->eff_allow, sa) : -1;
+	if (deny >= 0 && deny >= allow)
+		return false;
+	return allow >= 0 || !f->eff_allow.n;
+}
+
+void pf_table_effective(struct pf_table *next, const struct pf_table *cur)
+{
+	size_t i;
+
+	(void)cur;
+	for (i = 0; i < next->n; i++) {
+		struct pf_forward *f = next->fwd[i];
+		bool own = f->allow.n || f->deny.n;
+		const struct pf_cidrset *a = own ? &f->allow : &next->def_allow;
+		const struct pf_cidrset *d = own ? &f->deny : &next->def_deny;
+
+		if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
+			continue;
+		if (atomic_load(&f->refs) > 1) {
+			/* Running already: flows read it, so change a copy. */
+			struct pf_forward *c = pf_forward_clone(f);
+
+			pf_forward_unref(f);
+			next->fwd[i] = f = c;
+		}
+		pf_cidrset_free(&f->eff_allow);
+		pf_cidrset_free(&f->eff_deny);
+		pf_cidrset_copy(&f->eff_allow, a);
+		pf_cidrset_copy(&f->eff_deny, d);
+	}
+}
+
+/* Two forwards may share ports only when they serve different sources; the
+ * same network in both would make the choice ambiguous. */
+static bool pf_from_conflict(const struct pf_forward *a, const struct pf_forward *b,
+			     char *why, size_t whylen)
+{
+	uint32_t i, j;
+
+	if (pf_cidrset_equal(&a->from, &b->from)) {
+		snprintf(why, whylen, "%s", a->from.n ? "with the same 'from' sources " : "");
+		return true;
+	}
+	for (i = 0; i < a->from.n; i++) {
+		for (j = 0; j < b->from.n; j++) {
+			if (pf_cidr_equal(&a->from.v[i], &b->from.v[j])) {
+				char n[PF_ADDRSTR_MAX];
+
+				pf_sa_format(&a->from.v[i].addr, false, n, sizeof(n));
+				snprintf(why, whylen, "with source %s/%u in both ", n,
+					 a->from.v[i].plen);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static bool pf_forward_overlap(const struct pf_forward *a, const struct pf_forward *b)
 {
 	if (!(a->protos & b->protos))
@@ -303,7 +636,7 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 
 		for (j = 0; j < i; j++) {
 			const struct pf_forward *b = t->fwd[j];
-			char l[PF_HOST_MAX + 16];
+			char l[PF_HOST_MAX + 16], why[128];
 
 			if (a->name[0] && !strcmp(a->name, b->name)) {
 				snprintf(err, errlen,
@@ -312,12 +645,13 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 					 a->src, a->line, a->name, b->src, b->line);
 				return -1;
 			}
-			if (pf_forward_overlap(a, b)) {
+			if (pf_forward_overlap(a, b) && pf_from_conflict(a, b, why, sizeof(why))) {
 				pf_listen_format(a, l, sizeof(l));
 				snprintf(err, errlen,
-					 "%s:%d: %s %s overlaps forward %s%s%s(%s:%d); expected "
-					 "each protocol, address and port to be forwarded once",
-					 a->src, a->line, pf_proto_name(a->protos & b->protos), l,
+					 "%s:%d: %s %s %soverlaps forward %s%s%s(%s:%d); expected "
+					 "each protocol, address and port to be forwarded once for "
+					 "each source",
+					 a->src, a->line, pf_proto_name(a->protos & b->protos), l, why,
 					 b->name[0] ? "'" : "", b->name, b->name[0] ? "' " : "",
 					 b->src, b->line);
 				return -1;

@@ -30,21 +30,67 @@ struct pf_stats {
 	_Atomic uint64_t conns; /* flows accepted (forward) or connected (backend) */
 	_Atomic uint64_t active; /* flows now open */
 	_Atomic uint64_t failed; /* connects that failed (refused, timed out) */
-	_Atomic uint64_t refused; /* clients dropped: no backend, maxconn */
+	_Atomic uint64_t refused; /* clients dropped: no backend, maxconn, ACL */
+	_Atomic uint64_t denied; /* of which refused by the ACL (allow/deny) */
 	_Atomic uint64_t bytes_up; /* client -> backend */
 	_Atomic uint64_t bytes_down; /* backend -> client */
+	/* Backend health, shared by every version of the backend: written by the
+	 * health checker and the passive check, read by the schedulers. */
+	_Atomic uint8_t health; /* enum pf_health */
+	_Atomic uint8_t agent; /* enum pf_agent: what the agent check said */
+	_Atomic uint32_t agent_pct; /* effective weight in % of the weight (agent) */
+	_Atomic uint64_t down_until_ms; /* passive check: no new flows until then */
+	_Atomic uint64_t checks_failed; /* active checks that failed */
+	_Atomic uint64_t changed_ms; /* last health change (wall clock, ms) */
+};
+
+enum pf_health { PF_HEALTH_UP, PF_HEALTH_DOWN };
+enum pf_agent { PF_AGENT_NONE, PF_AGENT_UP, PF_AGENT_DRAIN, PF_AGENT_DOWN };
+enum pf_admin { PF_ADMIN_ENABLED, PF_ADMIN_DRAIN, PF_ADMIN_DISABLED };
+enum pf_balance {
+	PF_BAL_WRR,
+	PF_BAL_PREF,
+	PF_BAL_RR,
+	PF_BAL_LEASTCONN,
+	PF_BAL_SOURCE,
+	PF_BAL_MAGLEV,
+};
+
+/* A set of source networks (from, allow, deny). */
+struct pf_cidr {
+	union pf_sa addr; /* the network; port unused */
+	uint8_t plen;
+};
+
+struct pf_cidrset {
+	struct pf_cidr *v;
+	uint32_t n;
+};
+
+#define PF_CHECK_STR_MAX 256
+
+/* Active health checks of a forward's backends. */
+struct pf_check {
+	bool on;
+	uint64_t interval_ms, timeout_ms;
+	uint32_t fall, rise;
+	uint16_t port; /* 0: the backend's (first) port */
+	char send[PF_CHECK_STR_MAX], expect[PF_CHECK_STR_MAX];
+	uint16_t agent_port; /* 0: no agent check */
+	uint64_t agent_interval_ms;
 };
 
 struct pf_backend {
 	char host[PF_HOST_MAX]; /* as written */
 	bool bracketed;
 	uint16_t port_lo, port_hi; /* 0: the listener's port */
-	uint32_t weight;
+	uint32_t weight; /* also the ipmasqadm preference of 'balance pref' */
+	bool backup; /* only while no primary is usable */
+	uint8_t admin; /* enum pf_admin */
 	int line;
 	/* runtime */
 	union pf_sa addr; /* resolved; port unused */
 	struct pf_stats *st;
-	_Atomic uint64_t down_until_ms; /* passive check: skip for new flows until then */
 	int64_t sched_cur; /* smooth weighted round robin state */
 };
 
@@ -72,20 +118,51 @@ struct pf_forward {
 	struct pf_backend *be;
 	uint32_t nbe;
 	struct pf_fwd_opts o;
+	uint8_t balance; /* enum pf_balance */
+	struct pf_check check;
+	struct pf_cidrset from; /* sources this forward serves (empty: all) */
+	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
 	/* runtime */
 	union pf_sa laddr; /* resolved listen address, port unused */
 	struct pf_stats *st;
+	struct pf_cidrset eff_allow, eff_deny; /* own ACL or the table's default */
 	pthread_mutex_t sched_lock;
+	uint32_t rr_next; /* rr, leastconn: where the next search starts */
+	uint32_t *pref_order, *pcnt; /* pref: rotation order, counters */
+	uint8_t *maglev; /* maglev: lookup table over maglev_set */
+	uint64_t maglev_set[PF_BACKENDS_MAX / 64];
 };
 
 struct pf_table {
 	struct pf_forward **fwd;
 	size_t n, cap;
+	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 };
 
 struct pf_forward *pf_forward_new(void);
 struct pf_forward *pf_forward_ref(struct pf_forward *f);
 void pf_forward_unref(struct pf_forward *f);
+
+const char *pf_balance_name(uint8_t balance);
+const char *pf_admin_name(uint8_t admin);
+/* The state 'portfw list' shows: disabled, drain, down or up. */
+const char *pf_backend_state(const struct pf_forward *f, const struct pf_backend *be);
+
+bool pf_cidr_match(const struct pf_cidr *c, const union pf_sa *sa);
+/* The longest prefix of set that contains sa, or -1. */
+int pf_cidrset_match(const struct pf_cidrset *set, const union pf_sa *sa);
+bool pf_cidrset_equal(const struct pf_cidrset *a, const struct pf_cidrset *b);
+void pf_cidrset_copy(struct pf_cidrset *dst, const struct pf_cidrset *src);
+void pf_cidrset_free(struct pf_cidrset *set);
+/* "10.0.0.0/8,192.0.2.1/32" */
+void pf_cidrset_format(const struct pf_cidrset *set, char *buf, size_t len);
+/* May a client of this address use the forward (its ACL, or the default)? */
+bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa);
+
+/* Sets each forward's effective ACL from the table's default where it has no
+ * list of its own; a forward still shared with cur whose ACL changes is
+ * replaced by a copy. */
+void pf_table_effective(struct pf_table *next, const struct pf_table *cur);
 
 /* A copy of the configuration and resolved addresses, without runtime state. */
 struct pf_forward *pf_forward_clone(const struct pf_forward *f);

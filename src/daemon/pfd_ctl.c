@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -30,6 +31,11 @@ struct pfd_client {
 };
 
 static int pfd_lfd = -1;
+/* One descriptor held in reserve: when the process runs out, it is freed to
+ * accept a control client, so the operator can still look and act. */
+static int pfd_reserve = -1;
+static bool pfd_paused;
+static uint64_t pfd_resume_ms;
 static char pfd_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct pfd_client *pfd_clients;
 
@@ -78,6 +84,7 @@ int pfd_ctl_open(const char *path)
 	}
 	pfd_lfd = fd;
 	pf_strlcpy(pfd_path, path, sizeof(pfd_path));
+	pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd;
 }
 
@@ -95,6 +102,14 @@ static void pfd_client_free(int ep, struct pfd_client *c)
 	close(c->fd);
 	free(c->buf);
 	free(c);
+	if (pfd_reserve < 0)
+		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (pfd_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
+
+		pfd_paused = false;
+		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
+	}
 }
 
 static void pfd_reply(struct pfd_client *c, json_t *res)
@@ -176,6 +191,19 @@ void pfd_ctl_event(int ep, int fd, unsigned events)
 			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 			int cfd = accept4(pfd_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+			if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && pfd_reserve >= 0) {
+				close(pfd_reserve);
+				pfd_reserve = -1;
+				cfd = accept4(pfd_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			}
+			if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+				/* No reserve left either: stop polling the socket for a
+				 * while rather than spin on it. */
+				epoll_ctl(ep, EPOLL_CTL_DEL, pfd_lfd, NULL);
+				pfd_paused = true;
+				pfd_resume_ms = pf_now_ms() + 100;
+				return;
+			}
 			if (cfd < 0)
 				return;
 			c = calloc(1, sizeof(*c));
@@ -199,11 +227,22 @@ void pfd_ctl_event(int ep, int fd, unsigned events)
 	}
 }
 
+int pfd_ctl_wait_ms(void)
+{
+	return pfd_paused ? 100 : 1000;
+}
+
 void pfd_ctl_expire(int ep)
 {
 	struct pfd_client *c = pfd_clients, *next;
 	uint64_t now = pf_now_ms();
 
+	if (pfd_paused && now >= pfd_resume_ms) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
+
+		pfd_paused = false;
+		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
+	}
 	for (; c; c = next) {
 		next = c->next;
 		if (now - c->start_ms > PFD_CLIENT_TIMEOUT_MS)
@@ -220,6 +259,10 @@ void pfd_ctl_close(void)
 		close(c->fd);
 		free(c->buf);
 		free(c);
+	}
+	if (pfd_reserve >= 0) {
+		close(pfd_reserve);
+		pfd_reserve = -1;
 	}
 	if (pfd_lfd >= 0) {
 		close(pfd_lfd);

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(ep, evs, 16, 1000), i;
+		int n = epoll_wait(ep, evs, 16, pfd_ctl_wait_ms()), i;
 
 		if (n < 0 && errno != EINTR) {
 			pf_err("epoll_wait: %s", strerror(errno));

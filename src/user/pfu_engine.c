@@ -21,7 +21,7 @@ struct pfu_config pfu_cfg;
 
 static struct pfu_worker *pfu_w;
 static int pfu_nw;
-static struct pfu_lsock **pfu_cur, **pfu_next;
+static struct pfu_lsock **pfu_cur;
 static size_t pfu_ncur, pfu_nnext;
 static struct pfu_plan *pfu_plan;
 static bool pfu_prepared;
@@ -107,6 +107,44 @@ fail:
 	return -1;
 }
 
+/* Ports (per protocol) where the running table has sockets already. */
+static uint64_t pfu_held[2][65536 / 64];
+
+static bool pfu_port_held(uint8_t proto, uint16_t port)
+{
+	return pfu_held[proto == PF_PROTO_UDP][port / 64] & (1ULL << (port % 64));
+}
+
+/*
+ * SO_REUSEPORT would let our sockets join another program's listener on the
+ * same port (same user), and the kernel would split its clients with us.
+ * So a port we do not hold yet is first bound once without it: that fails
+ * if anybody listens there.
+ */
+static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, char *why, size_t whylen)
+{
+	int fd, one = 1, v = v6only;
+
+	fd = socket(sa->sa.sa_family, (proto == PF_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	/* TCP: TIME_WAIT leftovers of our own earlier flows are no conflict. */
+	if (proto == PF_PROTO_TCP)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
+	if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0) {
+		int e = errno;
+
+		snprintf(why, whylen, "%s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
 static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t proto, uint16_t port,
 					char *err, size_t errlen)
 {
@@ -118,8 +156,26 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	ls->v6only = f->lbracketed;
 	ls->addr = f->laddr;
 	pf_sa_set_port(&ls->addr, port);
+	ls->key = ls->addr;
 	for (i = 0; i < PFU_WORKERS_MAX; i++)
 		ls->fds[i] = -1;
+	if (!pfu_port_held(proto, port)) {
+		int rc = pfu_probe(proto, &ls->addr, f->lbracketed, why, sizeof(why));
+
+		if (rc == -EAFNOSUPPORT && !f->lhost[0]) {
+			memset(&ls->addr, 0, sizeof(ls->addr));
+			ls->addr.sin.sin_family = AF_INET;
+			pf_sa_set_port(&ls->addr, port);
+			rc = pfu_probe(proto, &ls->addr, false, why, sizeof(why));
+		}
+		if (rc < 0) {
+			pf_sa_format(&ls->addr, true, a, sizeof(a));
+			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s", f->src, f->line,
+				 pf_proto_name(proto), a, why);
+			pfu_lsock_close(ls);
+			return NULL;
+		}
+	}
 	for (i = 0; i < pfu_nw; i++) {
 		/* ":PORT" is every address, v4 and v6 on one socket; "[::]:PORT" is v6 only. */
 		ls->fds[i] = pfu_listen_one(proto, &ls->addr, f->lbracketed,
@@ -144,35 +200,88 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	return ls;
 }
 
-static struct pfu_lsock *pfu_find_cur(const struct pf_forward *f, uint8_t proto, uint16_t port)
+/* Listening sockets by protocol, address and port: an open-addressing hash
+ * (prepare runs in O(ports), not O(ports^2), for big port ranges). */
+struct pfu_lsmap {
+	struct pfu_lsock **slot;
+	size_t mask;
+};
+
+static uint64_t pfu_lskey(uint8_t proto, bool v6only, const union pf_sa *sa)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)&sa->sin.sin_addr;
+	size_t n = sizeof(sa->sin.sin_addr), i;
+	uint64_t h = 14695981039346656037ULL ^ proto ^ ((uint64_t)v6only << 8) ^
+		     ((uint64_t)pf_sa_port(sa) << 16);
 
-	for (i = 0; i < pfu_ncur; i++) {
-		struct pfu_lsock *ls = pfu_cur[i];
-
-		if (!ls->reused && ls->proto == proto && pf_sa_port(&ls->addr) == port &&
-		    ls->v6only == f->lbracketed &&
-		    (pf_sa_addr_equal(&ls->addr, &f->laddr) ||
-		     (!f->lhost[0] && pf_sa_is_any(&ls->addr))))
-			return ls;
+	if (sa->sa.sa_family == AF_INET6) {
+		p = (const unsigned char *)&sa->sin6.sin6_addr;
+		n = sizeof(sa->sin6.sin6_addr);
 	}
-	return NULL;
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void pfu_lsmap_init(struct pfu_lsmap *m, size_t n)
+{
+	size_t size = 16;
+
+	while (size < n * 2)
+		size <<= 1;
+	m->slot = pf_xcalloc(size, sizeof(*m->slot));
+	m->mask = size - 1;
+}
+
+static bool pfu_lsock_is(const struct pfu_lsock *ls, uint8_t proto, bool v6only,
+			 const union pf_sa *key)
+{
+	return ls->proto == proto && ls->v6only == v6only &&
+	       pf_sa_port(&ls->key) == pf_sa_port(key) && pf_sa_addr_equal(&ls->key, key);
+}
+
+static struct pfu_lsock **pfu_lsmap_find(struct pfu_lsmap *m, uint8_t proto, bool v6only,
+					 const union pf_sa *key)
+{
+	size_t i = pfu_lskey(proto, v6only, key) & m->mask;
+
+	while (m->slot[i] && !pfu_lsock_is(m->slot[i], proto, v6only, key))
+		i = (i + 1) & m->mask;
+	return &m->slot[i];
+}
+
+static struct pfu_lsmap pfu_curmap, pfu_nextmap;
+
+static int pfu_plan_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct pfu_plan *)a)->ls;
+	uintptr_t y = (uintptr_t)((const struct pfu_plan *)b)->ls;
+
+	return x < y ? -1 : x > y;
 }
 
 void pfu_abort(void)
 {
 	size_t i;
 
-	for (i = 0; i < pfu_nnext; i++) {
-		if (pfu_next[i]->reused)
-			pfu_next[i]->reused = false;
+	/* Each socket once: the ones opened for this change close, the running
+	 * ones it would have reused stay as they are. */
+	for (i = 0; pfu_nextmap.slot && i <= pfu_nextmap.mask; i++) {
+		struct pfu_lsock *ls = pfu_nextmap.slot[i];
+
+		if (!ls)
+			continue;
+		ls->nfwd = 0;
+		if (ls->reused)
+			ls->reused = false;
 		else
-			pfu_lsock_close(pfu_next[i]);
+			pfu_lsock_close(ls);
 	}
-	free(pfu_next);
+	free(pfu_curmap.slot);
+	free(pfu_nextmap.slot);
+	memset(&pfu_curmap, 0, sizeof(pfu_curmap));
+	memset(&pfu_nextmap, 0, sizeof(pfu_nextmap));
 	free(pfu_plan);
-	pfu_next = NULL;
 	pfu_plan = NULL;
 	pfu_nnext = 0;
 	pfu_prepared = false;
@@ -184,13 +293,31 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 	uint32_t port;
 
 	for (port = f->lport_lo; port <= f->lport_hi; port++) {
-		struct pfu_lsock *ls = pfu_find_cur(f, proto, (uint16_t)port);
+		union pf_sa key = f->laddr;
+		struct pfu_lsock **np, **cp, *ls;
 
-		if (ls)
-			ls->reused = true;
-		else if (!(ls = pfu_lsock_open(f, proto, (uint16_t)port, err, errlen)))
+		pf_sa_set_port(&key, (uint16_t)port);
+		np = pfu_lsmap_find(&pfu_nextmap, proto, f->lbracketed, &key);
+		ls = *np;
+		if (!ls) {
+			cp = pfu_lsmap_find(&pfu_curmap, proto, f->lbracketed, &key);
+			if (*cp) {
+				ls = *cp;
+				ls->reused = true;
+			} else if (!(ls = pfu_lsock_open(f, proto, (uint16_t)port, err, errlen))) {
+				return -1;
+			}
+			*np = ls;
+		}
+		if (ls->nfwd == PFU_LFWD_MAX) {
+			snprintf(err, errlen,
+				 "%s:%d: more than %d forwards on %s port %u; expected at most %d "
+				 "source pools per port",
+				 f->src, f->line, PFU_LFWD_MAX, pf_proto_name(proto), port,
+				 PFU_LFWD_MAX);
 			return -1;
-		pfu_next[pfu_nnext] = ls;
+		}
+		ls->nfwd++;
 		pfu_plan[pfu_nnext].ls = ls;
 		pfu_plan[pfu_nnext].fwd = f;
 		pfu_plan[pfu_nnext].port = (uint16_t)port;
@@ -208,8 +335,17 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	pfu_prepared = true;
 	for (i = 0; i < next->n; i++)
 		cap += 2 * ((size_t)next->fwd[i]->lport_hi - next->fwd[i]->lport_lo + 1);
-	pfu_next = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_next));
 	pfu_plan = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_plan));
+	pfu_lsmap_init(&pfu_curmap, pfu_ncur);
+	pfu_lsmap_init(&pfu_nextmap, cap);
+	memset(pfu_held, 0, sizeof(pfu_held));
+	for (i = 0; i < pfu_ncur; i++) {
+		uint16_t port = pf_sa_port(&pfu_cur[i]->key);
+
+		*pfu_lsmap_find(&pfu_curmap, pfu_cur[i]->proto, pfu_cur[i]->v6only,
+				&pfu_cur[i]->key) = pfu_cur[i];
+		pfu_held[pfu_cur[i]->proto == PF_PROTO_UDP][port / 64] |= 1ULL << (port % 64);
+	}
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i];
 
@@ -219,29 +355,42 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* Workers merge the plan with their sockets in one pass: sort by socket. */
+	qsort(pfu_plan, pfu_nnext, sizeof(*pfu_plan), pfu_plan_cmp);
 	return 0;
 }
 
 void pfu_commit(void)
 {
 	struct pfu_cmd c = { .type = PFU_CMD_APPLY, .plan = pfu_plan, .nplan = pfu_nnext };
-	size_t i;
+	struct pfu_lsock **cur;
+	size_t i, n = 0;
 	int w;
 
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
 	/* The workers closed their sockets of the ports that went away. */
-	for (i = 0; i < pfu_ncur; i++) {
+	for (i = 0; i < pfu_ncur; i++)
 		if (!pfu_cur[i]->reused)
 			free(pfu_cur[i]);
+	cur = pf_xcalloc(pfu_nnext ? pfu_nnext : 1, sizeof(*cur));
+	for (i = 0; i < pfu_nnext; i++) {
+		struct pfu_lsock *ls = pfu_plan[i].ls;
+
+		if (i && pfu_plan[i - 1].ls == ls)
+			continue;
+		ls->reused = false;
+		ls->nfwd = 0;
+		cur[n++] = ls;
 	}
-	for (i = 0; i < pfu_nnext; i++)
-		pfu_next[i]->reused = false;
 	free(pfu_cur);
 	free(pfu_plan);
-	pfu_cur = pfu_next;
-	pfu_ncur = pfu_nnext;
-	pfu_next = NULL;
+	free(pfu_curmap.slot);
+	free(pfu_nextmap.slot);
+	memset(&pfu_curmap, 0, sizeof(pfu_curmap));
+	memset(&pfu_nextmap, 0, sizeof(pfu_nextmap));
+	pfu_cur = cur;
+	pfu_ncur = n;
 	pfu_plan = NULL;
 	pfu_nnext = 0;
 	pfu_prepared = false;

@@ -36,17 +36,21 @@ enum { PFU_EV_CLIENT = 0, PFU_EV_SERVER = 1, PFU_EV_LISTENER = 2, PFU_EV_OTHER =
 struct pfu_lsock {
 	uint8_t proto;
 	bool v6only;
-	union pf_sa addr; /* with port */
+	union pf_sa key; /* the address asked for, with port (addr may differ: v4 fallback) */
+	union pf_sa addr; /* bound, with port */
 	int fds[PFU_WORKERS_MAX];
-	struct pf_forward *fwd; /* the forward it serves in the prepared table */
+	uint32_t nfwd; /* forwards on it in the prepared table */
 	bool reused;
 };
+
+#define PFU_LFWD_MAX 64 /* forwards sharing one port (different 'from' sources) */
 
 /* A worker's view of one listening socket. */
 struct pfu_wl {
 	int fd;
 	struct pfu_lsock *ls;
-	struct pf_forward *fwd;
+	struct pf_forward *fwd[PFU_LFWD_MAX]; /* by 'from' sources; [0] if only one */
+	uint32_t nfwd;
 	uint16_t port;
 	bool paused;
 	uint64_t resume_ms;
@@ -91,6 +95,7 @@ struct pfu_flow {
 	struct pfu_side c, s;
 	struct pfu_dir up, down; /* up: client -> backend */
 	uint64_t start_ms, last_ms, attempt_ms;
+	union pf_sa client; /* for the source and maglev schedulers on retries */
 	uint16_t lport;
 	int16_t be; /* backend index, -1 before the first pick */
 	uint8_t state;
@@ -204,8 +209,12 @@ void pfu_worker_send(struct pfu_worker *w, struct pfu_cmd *c);
 /* Tears down everything the worker holds (on stop, after its thread ended). */
 void pfu_worker_cleanup(struct pfu_worker *w);
 
+/* The forward a client of this listener belongs to (its most specific 'from'
+ * match) and whether its ACL lets it in. NULL: refused (and counted). */
+struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client);
+
 /* pfu_tcp.c */
-void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl);
+void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events);
 void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f);
 uint64_t pfu_tcp_deadline(const struct pfu_flow *f);

@@ -93,7 +93,7 @@ static void pfu_connect_failed(struct pfu_worker *w, struct pfu_flow *f, int err
 	pf_sa_format(&sa, true, a, sizeof(a));
 	pf_dbg("connect to %s failed: %s", a, strerror(err));
 	pfu_stat_add(&be->st->failed, 1);
-	atomic_store_explicit(&be->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
+	atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 			      memory_order_relaxed);
 	if (f->s.fd >= 0) {
 		close(f->s.fd); /* also leaves the epoll set */
@@ -113,7 +113,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		union pf_sa sa;
 		int idx, fd, one = 1;
 
-		idx = pf_sched_pick(fwd, &f->tried);
+		idx = pf_sched_pick(fwd, &f->tried, &f->client);
 		if (idx < 0) {
 			uint64_t k = pf_ratelimit_ok(&pfu_rl_nobackend, 1000);
 
@@ -155,11 +155,18 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 	}
 }
 
-void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl)
+void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client)
 {
-	struct pf_forward *fwd = wl->fwd;
+	struct pf_forward *fwd = wl->nfwd == 1 && !wl->fwd[0]->eff_allow.n &&
+					 !wl->fwd[0]->eff_deny.n && !wl->fwd[0]->from.n
+				 ? wl->fwd[0]
+				 : pfu_select(wl, client);
 	struct pfu_flow *f;
 
+	if (!fwd) {
+		close(fd);
+		return;
+	}
 	if (fwd->o.maxconn &&
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
@@ -180,6 +187,7 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl)
 	f->start_ms = f->last_ms = w->now;
 	f->t.kind = PFU_T_TCP;
 	f->lport = wl->port;
+	f->client = *client;
 	f->be = -1;
 	f->state = PFU_CONNECTING;
 	f->next = w->flows.next;

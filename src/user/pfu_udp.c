@@ -122,12 +122,14 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 				     const union pf_sa *client, const union pf_sa *local,
 				     bool has_local)
 {
-	struct pf_forward *fwd = wl->fwd;
+	struct pf_forward *fwd = pfu_select(wl, client);
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct pf_tried tried = { { 0 } };
 	struct pfu_usess *s;
 	uint32_t h;
 
+	if (!fwd)
+		return NULL;
 	if (atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.max_sessions) {
 		uint64_t k = pf_ratelimit_ok(&pfu_rl_udpmax, 1000);
 
@@ -146,7 +148,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	for (;;) {
 		struct pf_backend *be;
 		union pf_sa sa;
-		int idx = pf_sched_pick(fwd, &tried);
+		int idx = pf_sched_pick(fwd, &tried, client);
 
 		if (idx < 0) {
 			pfu_add(&fwd->st->refused, 1);
@@ -320,7 +322,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 			struct pf_backend *be = &s->fwd->be[s->be];
 
 			pfu_add(&be->st->failed, 1);
-			atomic_store_explicit(&be->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
+			atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 					      memory_order_relaxed);
 			pfu_udp_end(w, s);
 			return;

@@ -77,15 +77,47 @@ static void pfu_resume(struct pfu_worker *w, bool now)
 	}
 }
 
+struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
+{
+	struct pf_forward *best = NULL;
+	int bestlen = -2;
+	uint32_t i;
+
+	for (i = 0; i < wl->nfwd; i++) {
+		struct pf_forward *f = wl->fwd[i];
+		int len = f->from.n ? pf_cidrset_match(&f->from, client) : -1;
+
+		if (f->from.n && len < 0)
+			continue;
+		if (len > bestlen) {
+			best = f;
+			bestlen = len;
+		}
+	}
+	if (!best) {
+		/* No pool serves this source: count it where an operator looks. */
+		atomic_fetch_add_explicit(&wl->fwd[0]->st->refused, 1, memory_order_relaxed);
+		return NULL;
+	}
+	if (!pf_acl_allows(best, client)) {
+		atomic_fetch_add_explicit(&best->st->refused, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&best->st->denied, 1, memory_order_relaxed);
+		return NULL;
+	}
+	return best;
+}
+
 static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 {
 	int i;
 
 	for (i = 0; i < PFU_ACCEPT_BURST; i++) {
-		int fd = accept4(wl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		union pf_sa client;
+		socklen_t clen = sizeof(client);
+		int fd = accept4(wl->fd, &client.sa, &clen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			pfu_tcp_accept(w, fd, wl);
+			pfu_tcp_accept(w, fd, wl, &client);
 			continue;
 		}
 		switch (errno) {
@@ -116,51 +148,57 @@ static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 	}
 }
 
+static void pfu_wl_close(struct pfu_worker *w, struct pfu_wl *wl)
+{
+	if (wl->paused)
+		pfu_wl_unpause(w, wl);
+	/* Replies of its UDP sessions could no longer leave: they end too. */
+	pfu_udp_close_wl(w, wl);
+	/* Closing stops accepting at once (and leaves the epoll set). */
+	close(wl->fd);
+	free(wl);
+}
+
+/*
+ * The plan is sorted by socket, and so is the worker's listener array: one
+ * merge keeps the sockets that stay (whatever their forwards became), adds
+ * the new ones and closes those that left the table.
+ */
 static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t nplan)
 {
 	struct pfu_wl **nwl = calloc(nplan ? nplan : 1, sizeof(*nwl));
-	size_t i, j;
+	size_t i = 0, j = 0, k = 0;
 
 	if (!nwl)
 		abort(); /* the change was validated; failing half-way is worse */
-	for (i = 0; i < nplan; i++) {
-		for (j = 0; j < w->nwl; j++) {
-			if (w->wl[j] && w->wl[j]->ls == plan[i].ls) {
-				nwl[i] = w->wl[j];
-				w->wl[j] = NULL;
-				break;
-			}
-		}
-		if (!nwl[i]) {
-			nwl[i] = calloc(1, sizeof(**nwl));
-			if (!nwl[i])
+	while (i < nplan) {
+		struct pfu_lsock *ls = plan[i].ls;
+		struct pfu_wl *wl = NULL;
+
+		while (j < w->nwl && (uintptr_t)w->wl[j]->ls < (uintptr_t)ls)
+			pfu_wl_close(w, w->wl[j++]);
+		if (j < w->nwl && w->wl[j]->ls == ls) {
+			wl = w->wl[j++];
+		} else {
+			wl = calloc(1, sizeof(*wl));
+			if (!wl || (ls->proto == PF_PROTO_UDP && pfu_udp_ready(w) < 0))
 				abort();
-			if (plan[i].ls->proto == PF_PROTO_UDP && pfu_udp_ready(w) < 0)
-				abort();
-			nwl[i]->ls = plan[i].ls;
-			nwl[i]->fd = plan[i].ls->fds[w->id];
-			if (pfu_wl_arm(w, nwl[i]) < 0)
+			wl->ls = ls;
+			wl->fd = ls->fds[w->id];
+			if (pfu_wl_arm(w, wl) < 0)
 				pf_err("epoll_ctl: %s", strerror(errno));
 		}
-		nwl[i]->fwd = plan[i].fwd;
-		nwl[i]->port = plan[i].port;
+		wl->nfwd = 0;
+		wl->port = plan[i].port;
+		for (; i < nplan && plan[i].ls == ls; i++)
+			wl->fwd[wl->nfwd++] = plan[i].fwd;
+		nwl[k++] = wl;
 	}
-	/* Sockets no longer in the table: closing stops accepting at once. */
-	for (j = 0; j < w->nwl; j++) {
-		struct pfu_wl *wl = w->wl[j];
-
-		if (!wl)
-			continue;
-		if (wl->paused)
-			pfu_wl_unpause(w, wl);
-		/* Replies of its UDP sessions could no longer leave: they end too. */
-		pfu_udp_close_wl(w, wl);
-		close(wl->fd);
-		free(wl);
-	}
+	while (j < w->nwl)
+		pfu_wl_close(w, w->wl[j++]);
 	free(w->wl);
 	w->wl = nwl;
-	w->nwl = nplan;
+	w->nwl = k;
 }
 
 static void pfu_free_dead(struct pfu_worker *w)

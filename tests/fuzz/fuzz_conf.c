@@ -134,7 +134,7 @@ static void check_sched(struct pf_forward *f)
 
 		memset(&tried, 0, sizeof(tried));
 		for (n = 0; n < f->nbe; n++) {
-			int k = pf_sched_pick(f, &tried);
+			int k = pf_sched_pick(f, &tried, NULL);
 
 			CHECK(k >= 0 && (uint32_t)k < f->nbe, "pick %d of %u backends", k, f->nbe);
 			CHECK(!pf_tried_has(&tried, (uint32_t)k), "backend %d picked twice", k);
@@ -148,7 +148,7 @@ static void check_sched(struct pf_forward *f)
 			}
 			pf_tried_set(&tried, (uint32_t)k);
 		}
-		CHECK(pf_sched_pick(f, &tried) == -1, "a pick after every backend was tried");
+		CHECK(pf_sched_pick(f, &tried, NULL) == -1, "a pick after every backend was tried");
 	}
 }
 

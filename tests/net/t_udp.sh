@@ -72,27 +72,47 @@ expect_eq "largest IPv6 datagrams" "$UOUT" "ok 40 lost 0 wrong 0"
 udp_client -c 127.0.0.1:7001 -n 2 -r 20 -s 65507 -t 2000
 expect_eq "65,507-byte datagrams" "$UOUT" "ok 40 lost 0 wrong 0"
 
+# expect_expiry FORWARD T0 TIMEOUT_MS: the forward's one session is still there
+# whenever it is looked at before T0 + TIMEOUT - 200 ms, and gone by T0 +
+# TIMEOUT + 1 s. (Polling through the client can be slow on a loaded machine,
+# so each look is timed and only a look that ended early enough counts.)
+expect_expiry() {
+	local fwd=$1 t0=$2 to=$3 n t1 seen=0
+	while :; do
+		n=$(nconns "$fwd")
+		t1=$(now_ms)
+		((t1 < t0 + to - 200)) || break
+		expect_eq "$fwd: sessions $((t1 - t0)) ms after the last datagram" "$n" 1
+		seen=1
+		sleep 0.2
+	done
+	((seen)) || info "(machine too slow to look before the deadline)"
+	t1=$(now_ms)
+	if ((t1 < t0 + to + 1000)); then
+		sleep "$(awk -v ms=$((t0 + to + 1000 - t1)) 'BEGIN { print ms / 1000 }')"
+	fi
+	expect_eq "$fwd: sessions 1 s after the timeout" "$(nconns "$fwd")" 0
+}
+
 info "an unreplied session leaves the table after udp-timeout 2s (+-1 s)"
-udp_client -c 127.0.0.1:7101 -n 1 -r 1 -t 100
 t0=$(now_ms)
-wait_for 5 "the unreplied session to appear" eval '[[ $(nconns short) == 1 ]]'
-wait_for 6 "the unreplied session to expire" eval '[[ $(nconns short) == 0 ]]'
-dt=$(($(now_ms) - t0))
-((dt >= 1000 && dt <= 3200)) || fail "unreplied session expired after ${dt} ms, expected 2000 +-1000"
+udp_client -c 127.0.0.1:7101 -n 1 -r 1 -t 100
 state=$(pf conns -j | jget "[c['state'] for c in d if c['forward'] == 'short']")
-expect_eq "no session left" "$state" "[]"
+left=$(pf conns -j | jget "[c['expires_ms'] for c in d if c['forward'] == 'short'] or [0]")
+expect_eq "state of a session without a reply" "$state" '["unreplied"]'
+left=${left//[^0-9]/}
+((left > 0 && left <= 2000)) || fail "unreplied session: expires_ms $left, expected <= 2000"
+expect_expiry short "$t0" 2000
 
 info "a replied session leaves the table after udp-stream-timeout 3s (+-1 s)"
-udp_client -c 127.0.0.1:7003 -n 1 -r 1 -t 1000
 t0=$(now_ms)
+udp_client -c 127.0.0.1:7003 -n 1 -r 1 -t 1000
 [[ $URC == 0 ]] || fail "one request/reply: $UOUT"
 state=$(pf conns -j | jget "[c['state'] for c in d if c['forward'] == 'reply'][0]")
 expect_eq "session state after a reply" "$state" "replied"
 left=$(pf conns -j | jget "[c['expires_ms'] for c in d if c['forward'] == 'reply'][0]")
-((left > 1500 && left <= 3000)) || fail "replied session: expires_ms $left, expected ~3000"
-wait_for 6 "the replied session to expire" eval '[[ $(nconns reply) == 0 ]]'
-dt=$(($(now_ms) - t0))
-((dt >= 2000 && dt <= 4200)) || fail "replied session expired after ${dt} ms, expected 3000 +-1000"
+((left > 1000 && left <= 3000)) || fail "replied session: expires_ms $left, expected ~3000"
+expect_expiry reply "$t0" 3000
 
 info "session limit: 5 sessions held, the 6th client dropped, the 5 keep working"
 nsx timeout -k 5 60 "$PF_UDP" client -c 127.0.0.1:7004 -n 5 -r 30 -i 100 -t 1000 \
@@ -111,7 +131,13 @@ info "a backend answering ICMP port unreachable: skipped, the table survives"
 udp_client -c 127.0.0.1:7005 -n 1 -r 3 -t 300
 [[ $(be_stat icmp 0 failed) -ge 1 ]] || fail "the refusing backend was not counted as failed"
 udp_client -c 127.0.0.1:7005 -n 20 -r 50 -t 1000
-expect_eq "new clients while a backend refuses" "$UOUT" "ok 1000 lost 0 wrong 0"
+# The passive check holds the backend back for a while after each refusal; a
+# client whose session lands on it after that loses its first datagram, and
+# its next one opens a session on the other backend. So: at most one lost
+# datagram per client, never a wrong one.
+read -r _ ok _ lost _ wrong <<<"$UOUT"
+((ok >= 980 && ok + lost == 1000 && wrong == 0)) ||
+	fail "new clients while a backend refuses: $UOUT (expected at most 1 lost per client)"
 udp_client -c 127.0.0.1:7001 -n 5 -r 100
 expect_eq "other forwards' sessions after the ICMP errors" "$UOUT" "ok 500 lost 0 wrong 0"
 

@@ -30,6 +30,7 @@ static struct pf_forward *forward_with(const uint32_t *weights, uint32_t n)
 	for (i = 0; i < n; i++) {
 		snprintf(f->be[i].host, sizeof(f->be[i].host), "%c", 'a' + (int)(i % 26));
 		f->be[i].weight = weights[i];
+		f->be[i].st = pf_stats_new();
 	}
 	return f;
 }
@@ -48,7 +49,7 @@ static void picks(struct pf_forward *f, int n, char *out)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		int k = pf_sched_pick(f, &none);
+		int k = pf_sched_pick(f, &none, NULL);
 
 		assert_in_range(k, 0, f->nbe - 1);
 		out[i] = (char)('a' + k);
@@ -100,7 +101,7 @@ static void test_single_backend(void **state)
 
 	(void)state;
 	for (i = 0; i < 5; i++)
-		assert_int_equal(pf_sched_pick(f, &none), 0);
+		assert_int_equal(pf_sched_pick(f, &none, NULL), 0);
 	pf_forward_unref(f);
 }
 
@@ -117,7 +118,7 @@ static void assert_distribution(const uint32_t *weights, uint32_t n)
 	for (k = 0; k < n; k++)
 		wsum += weights[k];
 	for (i = 0; i < total; i++) {
-		int b = pf_sched_pick(f, &none);
+		int b = pf_sched_pick(f, &none, NULL);
 
 		assert_in_range(b, 0, n - 1);
 		count[b]++;
@@ -158,16 +159,16 @@ static void test_retry_skips_tried_backends(void **state)
 
 	(void)state;
 	/* A flow's first attempt, then its retries after failed connects. */
-	k = pf_sched_pick(f, &tried);
+	k = pf_sched_pick(f, &tried, NULL);
 	assert_int_equal(k, 0);
 	pf_tried_set(&tried, (uint32_t)k);
-	k = pf_sched_pick(f, &tried);
+	k = pf_sched_pick(f, &tried, NULL);
 	assert_int_equal(k, 1);
 	pf_tried_set(&tried, (uint32_t)k);
-	k = pf_sched_pick(f, &tried);
+	k = pf_sched_pick(f, &tried, NULL);
 	assert_int_equal(k, 2);
 	pf_tried_set(&tried, (uint32_t)k);
-	assert_int_equal(pf_sched_pick(f, &tried), -1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), -1);
 	pf_forward_unref(f);
 }
 
@@ -179,9 +180,9 @@ static void test_retry_goes_to_next_best(void **state)
 	(void)state;
 	/* Without c, the choice is between a and b only. */
 	pf_tried_set(&tried, 2);
-	assert_int_equal(pf_sched_pick(f, &tried), 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 1);
-	assert_int_equal(pf_sched_pick(f, &tried), 0);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 0);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 0);
 	pf_forward_unref(f);
 }
 
@@ -201,9 +202,9 @@ static void test_tried_set_beyond_64_backends(void **state)
 			pf_tried_set(&tried, i);
 	assert_true(pf_tried_has(&tried, 255));
 	assert_false(pf_tried_has(&tried, 130));
-	assert_int_equal(pf_sched_pick(f, &tried), 130);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 130);
 	pf_tried_set(&tried, 130);
-	assert_int_equal(pf_sched_pick(f, &tried), -1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), -1);
 	pf_forward_unref(f);
 }
 
@@ -215,9 +216,9 @@ static void test_weight_zero_never_picked_while_others_left(void **state)
 
 	(void)state;
 	for (i = 0; i < 100; i++)
-		assert_int_not_equal(pf_sched_pick(f, &none), 1);
+		assert_int_not_equal(pf_sched_pick(f, &none, NULL), 1);
 	pf_tried_set(&tried, 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 2);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 2);
 	pf_forward_unref(f);
 }
 
@@ -230,12 +231,12 @@ static void test_weight_zero_spare_when_all_weighted_tried(void **state)
 	pf_tried_set(&tried, 1);
 	pf_tried_set(&tried, 3);
 	/* Spares in their order. */
-	assert_int_equal(pf_sched_pick(f, &tried), 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 0);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 0);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 0);
 	pf_tried_set(&tried, 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 2);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 2);
 	pf_tried_set(&tried, 2);
-	assert_int_equal(pf_sched_pick(f, &tried), -1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), -1);
 	pf_forward_unref(f);
 }
 
@@ -245,10 +246,10 @@ static void test_only_spares(void **state)
 	struct pf_tried tried = { { 0 } };
 
 	(void)state;
-	assert_int_equal(pf_sched_pick(f, &none), 0);
-	assert_int_equal(pf_sched_pick(f, &none), 0);
+	assert_int_equal(pf_sched_pick(f, &none, NULL), 0);
+	assert_int_equal(pf_sched_pick(f, &none, NULL), 0);
 	pf_tried_set(&tried, 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 1);
 	pf_forward_unref(f);
 }
 
@@ -264,9 +265,9 @@ static void test_rotation_after_a_retry(void **state)
 	 * the weight of the backends left (b's own), so b keeps its turn and the
 	 * next fresh flows go b, a, b, a.
 	 */
-	assert_int_equal(pf_sched_pick(f, &none), 0);
+	assert_int_equal(pf_sched_pick(f, &none, NULL), 0);
 	pf_tried_set(&tried, 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 1);
 	picks(f, 4, seq);
 	assert_string_equal(seq, "baba");
 	pf_forward_unref(f);
@@ -275,7 +276,7 @@ static void test_rotation_after_a_retry(void **state)
 /* Passive check: a backend whose connect just failed is held down a while. */
 static void hold_down(struct pf_forward *f, uint32_t i, int64_t ms_from_now)
 {
-	atomic_store(&f->be[i].down_until_ms, (uint64_t)((int64_t)pf_now_ms() + ms_from_now));
+	atomic_store(&f->be[i].st->down_until_ms, (uint64_t)((int64_t)pf_now_ms() + ms_from_now));
 }
 
 static void test_down_backend_skipped(void **state)
@@ -324,14 +325,14 @@ static void test_down_backend_used_when_the_others_were_tried(void **state)
 
 	(void)state;
 	hold_down(f, 0, 60000);
-	assert_int_equal(pf_sched_pick(f, &tried), 1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 1);
 	pf_tried_set(&tried, 1);
 	/* A held-down weighted backend comes before a spare. */
-	assert_int_equal(pf_sched_pick(f, &tried), 0);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 0);
 	pf_tried_set(&tried, 0);
-	assert_int_equal(pf_sched_pick(f, &tried), 2);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), 2);
 	pf_tried_set(&tried, 2);
-	assert_int_equal(pf_sched_pick(f, &tried), -1);
+	assert_int_equal(pf_sched_pick(f, &tried, NULL), -1);
 	pf_forward_unref(f);
 }
 

@@ -454,13 +454,11 @@ static void test_clone_has_no_runtime_state(void **state)
 	inherit_from_nothing(&t);
 	f = t.fwd[0];
 	f->be[1].sched_cur = -5;
-	atomic_store(&f->be[1].down_until_ms, 12345);
 	c = pf_forward_clone(f);
 	assert_null(c->st);
 	assert_null(c->be[0].st);
 	assert_null(c->be[1].st);
 	assert_int_equal(c->be[1].sched_cur, 0);
-	assert_int_equal(atomic_load(&c->be[1].down_until_ms), 0);
 	/* The original keeps its own. */
 	assert_non_null(f->st);
 	assert_int_equal(stat_refs(f->st), 1);
