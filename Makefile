@@ -47,7 +47,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC))
 CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp
+TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
 .PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench run
 
@@ -78,6 +78,10 @@ $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 $(BUILD)/tests/pf_udp: tests/tools/pf_udp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lpthread
+
+$(BUILD)/tests/pf_ids: tests/tools/pf_ids.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

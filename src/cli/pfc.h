@@ -21,7 +21,7 @@ int pfc_check_reply(json_t *res);
 
 /* Joins words into one statement, checks its syntax locally so the error can
  * name the argument at fault. Returns a malloc'd statement or NULL. */
-char *pfc_statement(const char *what, const char *verb, int argc, char **argv);
+char *pfc_statement(const char *what, const char *verb, int argc, char *const *argv);
 
 int pfc_show_list(const struct pfc_opts *o, json_t *res);
 int pfc_show_conns(const struct pfc_opts *o, json_t *res);

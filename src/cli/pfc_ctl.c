@@ -94,7 +94,7 @@ int pfc_check_reply(json_t *res)
 	return 1;
 }
 
-char *pfc_statement(const char *what, const char *verb, int argc, char **argv)
+char *pfc_statement(const char *what, const char *verb, int argc, char *const *argv)
 {
 	size_t len = strlen(verb) + 2;
 	struct pf_where w = { .file = what, .line = 0 };

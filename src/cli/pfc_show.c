@@ -76,12 +76,12 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 		putchar('\n');
 		return 0;
 	}
-	printf("%-12s %-7s %-22s %-24s %6s %-5s %8s %7s %6s %7s %7s %7s\n", "NAME", "PROTO",
-	       "LISTEN", "BACKEND", "WEIGHT", "STATE", "CONNS", "ACTIVE", "FAILED", "REFUSED",
-	       "UP", "DOWN");
+	printf("%-12s %-7s %-22s %-24s %6s %-5s %-14s %8s %7s %6s %7s %7s %7s\n", "NAME", "PROTO",
+	       "LISTEN", "BACKEND", "WEIGHT", "PCNT", "STATE", "CONNS", "ACTIVE", "FAILED",
+	       "REFUSED", "UP", "DOWN");
 	json_array_foreach(fwds, i, f)
 	{
-		char l[300], b1[16], b2[16];
+		char l[300], b1[16], b2[16], sched[32];
 		json_t *bes = json_object_get(f, "backends"), *b;
 		size_t j;
 
@@ -90,24 +90,32 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 					     pfc_int(f, "port_hi"), l, sizeof(l));
 		else
 			snprintf(l, sizeof(l), "%s", pfc_str(f, "listen"));
-		printf("%-12s %-7s %-22s %-24s %6s %-5s %8" PRIu64 " %7" PRIu64 " %6" PRIu64
+		snprintf(sched, sizeof(sched), "(%s)", pfc_str(f, "scheduler"));
+		printf("%-12s %-7s %-22s %-24s %6s %-5s %-14s %8" PRIu64 " %7" PRIu64 " %6" PRIu64
 		       " %7" PRIu64 " %7s %7s\n",
 		       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"), l,
-		       "", "", "", pfc_int(f, "conns"), pfc_int(f, "active"), pfc_int(f, "failed"),
+		       sched, "", "", "", pfc_int(f, "conns"), pfc_int(f, "active"),
+		       pfc_int(f, "failed"),
 		       pfc_int(f, "refused"), pfc_bytes(pfc_int(f, "bytes_up"), b1, sizeof(b1)),
 		       pfc_bytes(pfc_int(f, "bytes_down"), b2, sizeof(b2)));
 		json_array_foreach(bes, j, b)
 		{
-			char be[300];
+			char be[300], pcnt[24], state[32];
 
 			if (o->numeric)
 				pfc_numeric_endpoint(pfc_str(b, "addr"), pfc_int(b, "port_lo"),
 						     pfc_int(b, "port_hi"), be, sizeof(be));
 			else
 				snprintf(be, sizeof(be), "%s", pfc_str(b, "backend"));
-			printf("%-12s %-7s %-22s %-24s %6" PRIu64 " %-5s %8" PRIu64 " %7" PRIu64
+			if (json_object_get(b, "pcnt"))
+				snprintf(pcnt, sizeof(pcnt), "%" PRIu64, pfc_int(b, "pcnt"));
+			else
+				snprintf(pcnt, sizeof(pcnt), "-");
+			snprintf(state, sizeof(state), "%s%s", pfc_str(b, "state"),
+				 json_is_true(json_object_get(b, "backup")) ? ",backup" : "");
+			printf("%-12s %-7s %-22s %-24s %6" PRIu64 " %-5s %-14s %8" PRIu64 " %7" PRIu64
 			       " %6" PRIu64 " %7s %7s %7s\n",
-			       "", "", "->", be, pfc_int(b, "weight"), pfc_str(b, "state"),
+			       "", "", "->", be, pfc_int(b, "weight"), pcnt, state,
 			       pfc_int(b, "conns"), pfc_int(b, "active"), pfc_int(b, "failed"), "",
 			       pfc_bytes(pfc_int(b, "bytes_up"), b1, sizeof(b1)),
 			       pfc_bytes(pfc_int(b, "bytes_down"), b2, sizeof(b2)));

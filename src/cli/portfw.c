@@ -31,7 +31,7 @@ static int pfc_send(struct pfc_opts *o, const char *text)
 }
 
 static int pfc_send_stmt(struct pfc_opts *o, const char *what, const char *verb, int argc,
-			 char **argv, const char *then)
+			 char *const *argv, const char *then)
 {
 	char *s = pfc_statement(what, verb, argc, argv), *t;
 	int rc;
@@ -66,6 +66,41 @@ static int cmd_del(struct pfc_opts *o, int argc, char **argv)
 static int cmd_kill(struct pfc_opts *o, int argc, char **argv)
 {
 	return pfc_send_stmt(o, "portfw kill", "kill", argc, argv, NULL);
+}
+
+/* backend FORWARD BACKEND drain|enable|disable|backup|primary|weight N */
+static int cmd_backend(struct pfc_opts *o, int argc, char **argv)
+{
+	char *args[8];
+	int i;
+
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "portfw backend: expected FORWARD BACKEND "
+				"drain|enable|disable|backup|primary|weight N\n");
+		return 2;
+	}
+	args[0] = "name";
+	for (i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	return pfc_send_stmt(o, "portfw backend", "backend", argc + 1, args, NULL);
+}
+
+/* schedule FORWARD: the old 'ipmasqadm mfw -S' */
+static int cmd_schedule(struct pfc_opts *o, int argc, char **argv)
+{
+	char *args[2] = { "name", NULL };
+
+	if (argc != 1) {
+		fprintf(stderr, "portfw schedule: expected the name of a forward\n");
+		return 2;
+	}
+	args[1] = argv[0];
+	return pfc_send_stmt(o, "portfw schedule", "schedule", 2, args, NULL);
+}
+
+static int cmd_default(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw default", "default", argc, argv, NULL);
 }
 
 static int cmd_flush(struct pfc_opts *o, int argc, char **argv)
@@ -181,6 +216,9 @@ static const struct pfc_cmd pfc_cmds[] = {
 	  cmd_add },
 	{ "del", "[-k] name NAME | [-k] PROTO LISTEN [BACKEND]", cmd_del },
 	{ "kill", "all | name NAME | PROTO LISTEN", cmd_kill },
+	{ "backend", "FORWARD BACKEND drain|enable|disable|backup|primary|weight N", cmd_backend },
+	{ "schedule", "FORWARD", cmd_schedule },
+	{ "default", "allow|deny CIDR[,CIDR...] | clear", cmd_default },
 	{ "flush", "[-k]", cmd_flush },
 	{ "list", "[-n] [-j]", cmd_list },
 	{ "conns", "[-j]", cmd_conns },
@@ -197,8 +235,12 @@ static void usage(FILE *fp)
 	for (i = 0; i < PF_ARRAY_SIZE(pfc_cmds); i++)
 		fprintf(fp, "  portfw %-8s %s\n", pfc_cmds[i].name, pfc_cmds[i].args);
 	fprintf(fp, "options: -n numeric addresses, -j JSON, -k also cut the existing flows\n"
-		    "OPTION: connect-timeout DUR, idle-timeout DUR, half-close-timeout DUR, "
-		    "maxconn N, name NAME\n");
+		    "OPTION: connect-timeout DUR, idle-timeout DUR, half-close-timeout DUR, maxconn N,\n"
+		    "  name NAME, balance wrr|pref|rr|leastconn|source|maglev, check, check-interval DUR,\n"
+		    "  check-timeout DUR, fall N, rise N, check-port N, check-send STR, check-expect STR,\n"
+		    "  agent-port N, agent-interval DUR, from CIDRS, allow CIDRS, deny CIDRS,\n"
+		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N\n"
+		    "BACKEND: HOST[:PORT[-PORT]] [weight N] [backup] [drain|disabled]\n");
 }
 
 int main(int argc, char **argv)

@@ -253,9 +253,25 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 	be->port_hi = hp.port_hi;
 	be->weight = 1;
 	be->line = c->w->line;
-	while (pf_peek_is(c, "weight")) {
+	for (;;) {
 		uint64_t v;
 
+		if (pf_peek_is(c, "backup")) {
+			if (be->backup)
+				return pf_fail(c, "option given twice");
+			be->backup = true;
+			pf_next(c);
+			continue;
+		}
+		if (pf_peek_is(c, "drain") || pf_peek_is(c, "disabled")) {
+			if (be->admin != PF_ADMIN_ENABLED)
+				return pf_fail(c, "option given twice; expected drain or disabled");
+			be->admin = pf_peek_is(c, "drain") ? PF_ADMIN_DRAIN : PF_ADMIN_DISABLED;
+			pf_next(c);
+			continue;
+		}
+		if (!pf_peek_is(c, "weight"))
+			break;
 		if (seen_weight++)
 			return pf_fail(c, "option given twice");
 		pf_next(c);
@@ -265,6 +281,132 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 		pf_next(c);
 	}
 	return 0;
+}
+
+/* ADDR[/LEN]: a network (host bits cleared) or, without /LEN, one address. */
+static int pf_parse_cidr(const char *s, struct pf_cidr *out)
+{
+	char buf[PF_ADDRSTR_MAX];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t len;
+	uint8_t *a, max;
+	unsigned i;
+
+	if (!n || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (buf[0] == '[' && buf[n - 1] == ']') {
+		memmove(buf, buf + 1, n - 2);
+		buf[n - 2] = '\0';
+	}
+	if (!buf[0] || pf_sa_from_literal(buf, &out->addr))
+		return -1;
+	max = out->addr.sa.sa_family == AF_INET6 ? 128 : 32;
+	if (!slash)
+		len = max;
+	else if (pf_parse_uint(slash + 1, 0, max, &len))
+		return -1;
+	out->plen = (uint8_t)len;
+	a = out->addr.sa.sa_family == AF_INET6 ? out->addr.sin6.sin6_addr.s6_addr
+					       : (uint8_t *)&out->addr.sin.sin_addr;
+	for (i = 0; i < max / 8u; i++) {
+		if (i * 8 >= len)
+			a[i] = 0;
+		else if (i * 8 + 8 > len)
+			a[i] &= (uint8_t)(0xff << (8 - (len - i * 8)));
+	}
+	return 0;
+}
+
+/* CIDR[,CIDR...] into set (appending). */
+static int pf_parse_cidrs(struct pf_cur *c, const char *opt, struct pf_cidrset *set)
+{
+	for (;;) {
+		struct pf_cidr cidr;
+		struct pf_cidr *nv;
+
+		if (!pf_peek(c) || pf_peek_is(c, ",") || pf_parse_cidr(pf_peek(c), &cidr))
+			return pf_fail(c, "'%s' expects networks ADDR[/LEN][,ADDR[/LEN]...]", opt);
+		if (set->n == 1024)
+			return pf_fail(c, "too many networks (at most 1024)");
+		nv = realloc(set->v, (set->n + 1) * sizeof(*nv));
+		if (!nv)
+			return pf_fail(c, "out of memory");
+		set->v = nv;
+		set->v[set->n++] = cidr;
+		pf_next(c);
+		if (!pf_peek_is(c, ","))
+			return 0;
+		pf_next(c);
+	}
+}
+
+/* Options of balancing, checks and sources (opts[8] onwards). */
+static int pf_parse_fwd_opt2(struct pf_cur *c, struct pf_forward *f, unsigned k)
+{
+	static const char *const bal[] = { "wrr", "pref", "rr", "leastconn", "source", "maglev" };
+	const char *opt = pf_next(c);
+	uint64_t v;
+	unsigned b;
+
+	switch (k) {
+	case 8:
+		for (b = 0; b < PF_ARRAY_SIZE(bal); b++)
+			if (pf_peek_is(c, bal[b]))
+				break;
+		if (b == PF_ARRAY_SIZE(bal))
+			return pf_fail(c, "'balance' expects wrr, pref, rr, leastconn, source or "
+					  "maglev");
+		f->balance = (uint8_t)b;
+		pf_next(c);
+		return 0;
+	case 9:
+		f->check.on = true;
+		return 0;
+	case 10:
+	case 11:
+	case 18:
+		c->i--;
+		f->check.on = true;
+		return pf_parse_duration_opt(c,
+					     k == 10	? &f->check.interval_ms
+					     : k == 11 ? &f->check.timeout_ms
+						       : &f->check.agent_interval_ms,
+					     100);
+	case 12:
+	case 13:
+		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 100, &v))
+			return pf_fail(c, "'%s' expects a number of checks 1-100", opt);
+		*(k == 12 ? &f->check.fall : &f->check.rise) = (uint32_t)v;
+		f->check.on = true;
+		pf_next(c);
+		return 0;
+	case 14:
+	case 17:
+		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 65535, &v))
+			return pf_fail(c, "'%s' expects a port number 1-65535", opt);
+		*(k == 14 ? &f->check.port : &f->check.agent_port) = (uint16_t)v;
+		f->check.on = true;
+		pf_next(c);
+		return 0;
+	case 15:
+	case 16: {
+		char *dst = k == 15 ? f->check.send : f->check.expect;
+
+		if (!pf_peek(c) || !*pf_peek(c) ||
+		    pf_strlcpy(dst, pf_peek(c), PF_CHECK_STR_MAX) >= PF_CHECK_STR_MAX)
+			return pf_fail(c, "'%s' expects a string of 1-%d bytes (\"...\" with \\r\\n "
+					  "escapes)",
+				       opt, PF_CHECK_STR_MAX - 1);
+		f->check.on = true;
+		pf_next(c);
+		return 0;
+	}
+	default:
+		return pf_parse_cidrs(c, opt, k == 19 ? &f->from : k == 20 ? &f->allow : &f->deny);
+	}
 }
 
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
@@ -312,10 +454,14 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			f->be = be;
 	}
 	while (pf_peek(c)) {
-		static const char *const opts[] = { "name",	    "connect-timeout",
-						    "idle-timeout", "half-close-timeout",
-						    "maxconn",	    "udp-timeout",
-						    "udp-stream-timeout", "max-sessions" };
+		static const char *const opts[] = {
+			"name",		 "connect-timeout", "idle-timeout", "half-close-timeout",
+			"maxconn",	 "udp-timeout",	    "udp-stream-timeout", "max-sessions",
+			"balance",	 "check",	    "check-interval", "check-timeout",
+			"fall",		 "rise",	    "check-port",   "check-send",
+			"check-expect", "agent-port",	    "agent-interval", "from",
+			"allow",	 "deny",
+		};
 		unsigned k;
 
 		for (k = 0; k < PF_ARRAY_SIZE(opts); k++)
@@ -325,7 +471,10 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			return pf_fail(c, "unknown option; expected ',' and another backend, "
 					  "'weight N', or one of: name, connect-timeout, "
 					  "idle-timeout, half-close-timeout, maxconn, udp-timeout, "
-					  "udp-stream-timeout, max-sessions");
+					  "udp-stream-timeout, max-sessions, balance, check, "
+					  "check-interval, check-timeout, fall, rise, check-port, "
+					  "check-send, check-expect, agent-port, agent-interval, from, "
+					  "allow, deny");
 		if ((seen & (1U << k)) || (k == 0 && f->name[0]))
 			return pf_fail(c, "option given twice");
 		seen |= 1U << k;
@@ -367,7 +516,7 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			if (pf_parse_duration_opt(c, &f->o.udp_stream_ms, 1000))
 				return -1;
 			break;
-		default: {
+		case 7: {
 			uint64_t v;
 
 			pf_next(c);
@@ -377,6 +526,10 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			pf_next(c);
 			break;
 		}
+		default:
+			if (pf_parse_fwd_opt2(c, f, k))
+				return -1;
+			break;
 		}
 	}
 	/* `portfw save` writes it as one line, which must load back: ", " between
@@ -432,6 +585,58 @@ static int pf_parse_selector(struct pf_cur *c, struct pf_stmt *st, bool allow_ba
 	return 0;
 }
 
+static int pf_parse_default(struct pf_cur *c, struct pf_stmt *st)
+{
+	if (pf_peek_is(c, "clear")) {
+		pf_next(c);
+		st->action = PF_ACT_CLEAR;
+		return 0;
+	}
+	if (pf_peek_is(c, "allow") || pf_peek_is(c, "deny")) {
+		st->action = pf_peek_is(c, "allow") ? PF_ACT_ALLOW : PF_ACT_DENY;
+		pf_next(c);
+		return pf_parse_cidrs(c, st->action == PF_ACT_ALLOW ? "allow" : "deny", &st->cidrs);
+	}
+	return pf_fail(c, "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]' or 'clear'");
+}
+
+/* backend name NAME BACKEND ACTION: an admin change of one backend. */
+static int pf_parse_backend_cmd(struct pf_cur *c, struct pf_stmt *st)
+{
+	static const struct {
+		const char *word;
+		int action;
+	} acts[] = {
+		{ "drain", PF_ACT_DRAIN },   { "enable", PF_ACT_ENABLE },   { "disable", PF_ACT_DISABLE },
+		{ "backup", PF_ACT_BACKUP }, { "primary", PF_ACT_PRIMARY }, { "weight", PF_ACT_WEIGHT },
+	};
+	size_t k;
+
+	if (!pf_peek_is(c, "name"))
+		return pf_fail(c, "expected 'name NAME BACKEND ACTION'");
+	pf_next(c);
+	if (pf_parse_name(c, st->sel.name) ||
+	    pf_parse_hostport(c, false, PF_BACKEND_WHAT, &st->sel.backend))
+		return -1;
+	st->sel.has_backend = true;
+	for (k = 0; k < PF_ARRAY_SIZE(acts); k++)
+		if (pf_peek_is(c, acts[k].word))
+			break;
+	if (k == PF_ARRAY_SIZE(acts))
+		return pf_fail(c, "expected drain, enable, disable, backup, primary or weight N");
+	st->action = acts[k].action;
+	pf_next(c);
+	if (st->action == PF_ACT_WEIGHT) {
+		uint64_t v;
+
+		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 0, PF_WEIGHT_MAX, &v))
+			return pf_fail(c, "'weight' expects a number 0-%d", PF_WEIGHT_MAX);
+		st->weight = (uint32_t)v;
+		pf_next(c);
+	}
+	return 0;
+}
+
 int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_stmt *st,
 		  char *err, size_t errlen)
 {
@@ -473,14 +678,24 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "kill")) {
 		st->kind = PF_ST_KILL;
 		rc = pf_parse_selector(&c, st, false, true);
+	} else if (!strcmp(verb, "default")) {
+		st->kind = PF_ST_DEFAULT;
+		rc = pf_parse_default(&c, st);
+	} else if (!strcmp(verb, "backend")) {
+		st->kind = PF_ST_BACKEND;
+		rc = pf_parse_backend_cmd(&c, st);
+	} else if (!strcmp(verb, "schedule")) {
+		st->kind = PF_ST_SCHEDULE;
+		rc = pf_parse_selector(&c, st, false, false);
 	} else {
 		for (k = 0; k < PF_ARRAY_SIZE(plain); k++)
 			if (!strcmp(verb, plain[k].word))
 				break;
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
-			return pf_fail(&c, "unknown statement; expected forward, include, del, "
-					   "kill, flush, list, conns, save or reload");
+			return pf_fail(&c, "unknown statement; expected forward, include, default, "
+					   "del, kill, backend, schedule, flush, list, conns, save or "
+					   "reload");
 		}
 		st->kind = plain[k].kind;
 		rc = 0;
@@ -498,6 +713,7 @@ void pf_stmt_free(struct pf_stmt *st)
 {
 	pf_forward_unref(st->fwd);
 	st->fwd = NULL;
+	pf_cidrset_free(&st->cidrs);
 	st->kind = PF_ST_NONE;
 }
 
@@ -512,6 +728,24 @@ bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f
 }
 
 /* ---- texts and files ---- */
+
+void pf_table_default(struct pf_table *t, struct pf_stmt *st)
+{
+	struct pf_cidrset *set = st->action == PF_ACT_ALLOW ? &t->def_allow : &t->def_deny;
+	struct pf_cidr *nv;
+
+	if (st->action == PF_ACT_CLEAR) {
+		pf_cidrset_free(&t->def_allow);
+		pf_cidrset_free(&t->def_deny);
+		return;
+	}
+	nv = realloc(set->v, (set->n + st->cidrs.n) * sizeof(*nv));
+	if (!nv)
+		abort();
+	memcpy(nv + set->n, st->cidrs.v, st->cidrs.n * sizeof(*nv));
+	set->v = nv;
+	set->n += st->cidrs.n;
+}
 
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
 		    char *err, size_t errlen)
@@ -601,6 +835,9 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 		pf_table_add(ctx->t, st->fwd);
 		st->fwd = NULL;
 		return 0;
+	case PF_ST_DEFAULT:
+		pf_table_default(ctx->t, st);
+		return 0;
 	case PF_ST_INCLUDE:
 		if (ctx->depth >= PF_INCLUDE_DEPTH) {
 			snprintf(err, errlen, "%s:%d: includes nested deeper than %d", w->file,
@@ -629,8 +866,8 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 		return 0;
 	default:
 		snprintf(err, errlen,
-			 "%s:%d: this is a control command; a config file holds 'forward' and "
-			 "'include' lines",
+			 "%s:%d: this is a control command; a config file holds 'forward', "
+			 "'default' and 'include' lines",
 			 w->file, w->line);
 		return -1;
 	}

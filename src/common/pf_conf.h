@@ -7,6 +7,9 @@
  *   include FILE
  *   del name NAME | del PROTO LISTEN [BACKEND]
  *   kill all | kill name NAME | kill PROTO LISTEN
+ *   default allow|deny CIDR[,CIDR...] | default clear
+ *   backend name NAME BACKEND drain|enable|disable|backup|primary|weight N
+ *   schedule name NAME
  *   flush | list | conns | save | reload
  */
 #ifndef PF_CONF_H
@@ -47,7 +50,10 @@ enum pf_stmt_kind {
 	PF_ST_DEL,
 	PF_ST_FLUSH,
 	PF_ST_KILL,
-	PF_ST_LIST,
+	PF_ST_DEFAULT,
+	PF_ST_BACKEND,
+	PF_ST_SCHEDULE,
+	PF_ST_LIST, /* from here on: queries, sent alone */
 	PF_ST_CONNS,
 	PF_ST_SAVE,
 	PF_ST_RELOAD,
@@ -66,7 +72,22 @@ struct pf_stmt {
 	enum pf_stmt_kind kind;
 	struct pf_forward *fwd; /* PF_ST_FORWARD: owned by the statement */
 	char path[PATH_MAX]; /* PF_ST_INCLUDE */
-	struct pf_selector sel; /* PF_ST_DEL, PF_ST_KILL */
+	struct pf_selector sel; /* PF_ST_DEL, PF_ST_KILL, PF_ST_BACKEND, PF_ST_SCHEDULE */
+	struct pf_cidrset cidrs; /* PF_ST_DEFAULT */
+	int action; /* PF_ST_DEFAULT, PF_ST_BACKEND: enum pf_stmt_action */
+	uint32_t weight; /* PF_ST_BACKEND weight N */
+};
+
+enum pf_stmt_action {
+	PF_ACT_ALLOW,
+	PF_ACT_DENY,
+	PF_ACT_CLEAR,
+	PF_ACT_DRAIN,
+	PF_ACT_ENABLE,
+	PF_ACT_DISABLE,
+	PF_ACT_BACKUP,
+	PF_ACT_PRIMARY,
+	PF_ACT_WEIGHT,
 };
 
 /* Where a statement comes from: "FILE:LINE: " in messages, or "WHAT: " when
@@ -89,6 +110,9 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 
 /* Loads a config file (forward and include lines) into t, which it appends to. */
 int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen);
+
+/* Applies a 'default allow|deny|clear' statement to a table. */
+void pf_table_default(struct pf_table *t, struct pf_stmt *st);
 
 /* Does a selector match a forward (del/kill)? */
 bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f);

@@ -41,6 +41,18 @@ static uint64_t pf_fnv(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
+/* FNV-1a leaves the low bits a plain function of the input's low bits, and
+ * neighbouring addresses would fall into regular patterns: finish with the
+ * splitmix64 mixer so every output bit depends on every input bit. */
+static uint64_t pf_mix(uint64_t h)
+{
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
 uint64_t pf_sched_client_hash(const union pf_sa *sa)
 {
 	const uint64_t seed = 14695981039346656037ULL;
@@ -49,10 +61,10 @@ uint64_t pf_sched_client_hash(const union pf_sa *sa)
 		const struct in6_addr *a = &sa->sin6.sin6_addr;
 
 		if (IN6_IS_ADDR_V4MAPPED(a))
-			return pf_fnv(&a->s6_addr[12], 4, seed);
-		return pf_fnv(a, sizeof(*a), seed);
+			return pf_mix(pf_fnv(&a->s6_addr[12], 4, seed));
+		return pf_mix(pf_fnv(a, sizeof(*a), seed));
 	}
-	return pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed);
+	return pf_mix(pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed));
 }
 
 /* Which backends may take a new flow: tier 0 primaries, tier 1 backups;
@@ -128,31 +140,34 @@ static int pf_rr(struct pf_forward *f, const struct pf_cands *c)
 	return -1;
 }
 
-/* Fewest active flows per unit of weight; ties go round robin. */
+/* Fewest active flows per unit of weight; among equals, weighted round robin
+ * (so an idle pool still shares by weight). */
 static int pf_leastconn(struct pf_forward *f, const struct pf_cands *c)
 {
-	uint64_t best_a = 0, best_w = 1;
-	int best = -1;
-	uint32_t k;
+	uint64_t best_a = 0, best_w = 1, a[PF_BACKENDS_MAX];
+	struct pf_cands tie;
+	uint32_t i;
 
-	for (k = 0; k < f->nbe; k++) {
-		uint32_t i = (f->rr_next + k) % f->nbe;
-		uint64_t a, w;
+	memset(&tie, 0, sizeof(tie));
+	for (i = 0; i < f->nbe; i++) {
+		uint64_t w;
 
 		if (!pf_cand_has(c, i))
 			continue;
-		a = f->be[i].st ? atomic_load_explicit(&f->be[i].st->active, memory_order_relaxed)
-				: 0;
+		a[i] = f->be[i].st ? atomic_load_explicit(&f->be[i].st->active, memory_order_relaxed)
+				   : 0;
 		w = pf_sched_eff_weight(&f->be[i]);
-		if (best < 0 || a * best_w < best_a * w) {
-			best = (int)i;
-			best_a = a;
+		if (!tie.n || a[i] * best_w < best_a * w) {
+			memset(&tie, 0, sizeof(tie));
+			best_a = a[i];
 			best_w = w;
 		}
+		if (a[i] * best_w == best_a * w) {
+			tie.bits[i / 64] |= 1ULL << (i % 64);
+			tie.n++;
+		}
 	}
-	if (best >= 0)
-		f->rr_next = (uint32_t)best + 1;
-	return best;
+	return tie.n ? pf_wrr(f, &tie) : -1;
 }
 
 /* A client address always lands on the same backend while the set is the
@@ -210,8 +225,8 @@ static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
 		pf_backend_format(&f->be[i], name, sizeof(name));
 		l = strlen(name);
 		idx[n] = i;
-		off[n] = pf_fnv(name, l, 14695981039346656037ULL) % PF_MAGLEV_SIZE;
-		skip[n] = pf_fnv(name, l, 0x5eed5eed5eed5eedULL) % (PF_MAGLEV_SIZE - 1) + 1;
+		off[n] = pf_mix(pf_fnv(name, l, 14695981039346656037ULL)) % PF_MAGLEV_SIZE;
+		skip[n] = pf_mix(pf_fnv(name, l, 0x5eed5eed5eed5eedULL)) % (PF_MAGLEV_SIZE - 1) + 1;
 		next[n] = 0;
 		w[n] = (uint32_t)(((uint64_t)pf_sched_eff_weight(&f->be[i]) * 16 + wmax - 1) / wmax);
 		n++;

@@ -246,15 +246,16 @@ static size_t pf_format_sets(const struct pf_forward *f, char *buf, size_t len, 
 {
 	static const char *const names[] = { "from", "allow", "deny" };
 	const struct pf_cidrset *sets[] = { &f->from, &f->allow, &f->deny };
-	char tmp[4096];
 	size_t i;
 
 	for (i = 0; i < PF_ARRAY_SIZE(sets); i++) {
 		if (!sets[i]->n)
 			continue;
-		pf_cidrset_format(sets[i], tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " %s", names[i]);
-		off = pf_append(buf, len, off, " %s", tmp);
+		off = pf_append(buf, len, off, " %s ", names[i]);
+		if (off < len) {
+			pf_cidrset_format(sets[i], buf + off, len - off);
+			off += strlen(buf + off);
+		}
 	}
 	return off;
 }
@@ -363,6 +364,58 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 }
 
+struct pf_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void pf_buf_add(struct pf_buf *b, const char *line)
+{
+	size_t l = strlen(line);
+
+	if (b->len + l + 2 > b->cap) {
+		char *ns;
+
+		b->cap = (b->len + l + 2) * 2;
+		ns = realloc(b->s, b->cap);
+		if (!ns) {
+			fprintf(stderr, "portfw: out of memory\n");
+			abort();
+		}
+		b->s = ns;
+	}
+	memcpy(b->s + b->len, line, l);
+	b->len += l;
+	b->s[b->len++] = '\n';
+	b->s[b->len] = '\0';
+}
+
+char *pf_table_format(const struct pf_table *t)
+{
+	struct pf_buf b = { 0 };
+	char *line = pf_xcalloc(1, 65536);
+	size_t i;
+
+	snprintf(line, 65536, "# portfw table, %zu forwards", t->n);
+	pf_buf_add(&b, line);
+	if (t->def_allow.n) {
+		strcpy(line, "default allow ");
+		pf_cidrset_format(&t->def_allow, line + strlen(line), 65536 - strlen(line));
+		pf_buf_add(&b, line);
+	}
+	if (t->def_deny.n) {
+		strcpy(line, "default deny ");
+		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
+		pf_buf_add(&b, line);
+	}
+	for (i = 0; i < t->n; i++) {
+		pf_forward_format(t->fwd[i], line, 65536);
+		pf_buf_add(&b, line);
+	}
+	free(line);
+	return b.s;
+}
+
 void pf_table_init(struct pf_table *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -375,6 +428,8 @@ void pf_table_clear(struct pf_table *t)
 	for (i = 0; i < t->n; i++)
 		pf_forward_unref(t->fwd[i]);
 	free(t->fwd);
+	pf_cidrset_free(&t->def_allow);
+	pf_cidrset_free(&t->def_deny);
 	pf_table_init(t);
 }
 
@@ -408,6 +463,8 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	pf_table_init(dst);
 	for (i = 0; i < src->n; i++)
 		pf_table_add(dst, pf_forward_ref(src->fwd[i]));
+	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
+	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
 }
 
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name)

@@ -18,6 +18,13 @@ int pfd_table_check(char *err, size_t errlen);
 json_t *pfd_table_request(const char *text, size_t len);
 void pfd_table_free(void);
 
+/* Health checks (a thread of their own). */
+int pfd_health_start(void);
+/* Checks what the table asks for from now on (after each change). */
+struct pf_table;
+void pfd_health_set(const struct pf_table *t);
+void pfd_health_stop(void);
+
 /* The control socket. */
 int pfd_ctl_open(const char *path);
 /* Serves the socket from the main loop's epoll set; fd is the ready one. */

@@ -8,6 +8,7 @@
 #include "pfd.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_log.h"
+#include "../common/pf_sched.h"
 #include "../common/pf_util.h"
 #include "../user/pfu.h"
 
@@ -26,6 +27,7 @@ void pfd_table_set_config(const char *path)
 
 static int pfd_prepare(struct pf_table *next, char *err, size_t errlen)
 {
+	pf_table_effective(next, &pfd_tab);
 	pf_table_inherit(&pfd_tab, next);
 	if (pf_table_resolve(next, err, errlen) || pf_table_validate(next, err, errlen))
 		return -1;
@@ -66,6 +68,7 @@ static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 	pf_table_clear(&pfd_tab);
 	pfd_tab = *next;
 	pf_table_init(next);
+	pfd_health_set(&pfd_tab);
 	pf_info("table: %zu forwards (%u added, %u removed, %u changed, %u unchanged)", pfd_tab.n,
 		c.add, c.del, c.mod, c.keep);
 	return 0;
@@ -145,10 +148,51 @@ static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
 	json_object_set_new(o, "active", json_integer((json_int_t)atomic_load(&st->active)));
 	json_object_set_new(o, "failed", json_integer((json_int_t)atomic_load(&st->failed)));
 	json_object_set_new(o, "refused", json_integer((json_int_t)atomic_load(&st->refused)));
+	json_object_set_new(o, "denied", json_integer((json_int_t)atomic_load(&st->denied)));
 	json_object_set_new(o, "bytes_up", json_integer((json_int_t)atomic_load(&st->bytes_up)));
 	json_object_set_new(o, "bytes_down",
 			    json_integer((json_int_t)atomic_load(&st->bytes_down)));
 	return o;
+}
+
+static void pfd_sets_json(json_t *o, const struct pf_forward *f)
+{
+	const struct pf_cidrset *sets[] = { &f->from, &f->eff_allow, &f->eff_deny };
+	static const char *const names[] = { "from", "allow", "deny" };
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < PF_ARRAY_SIZE(sets); i++) {
+		json_t *a = json_array();
+
+		for (k = 0; k < sets[i]->n; k++) {
+			char n[PF_ADDRSTR_MAX + 8];
+
+			pf_sa_format(&sets[i]->v[k].addr, false, n, sizeof(n));
+			snprintf(n + strlen(n), sizeof(n) - strlen(n), "/%u", sets[i]->v[k].plen);
+			json_array_append_new(a, json_string(n));
+		}
+		json_object_set_new(o, names[i], a);
+	}
+}
+
+static void pfd_check_json(json_t *o, const struct pf_check *c)
+{
+	json_t *j;
+
+	if (!c->on)
+		return;
+	j = json_object();
+	json_object_set_new(j, "interval_ms", json_integer((json_int_t)c->interval_ms));
+	json_object_set_new(j, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
+	json_object_set_new(j, "fall", json_integer(c->fall));
+	json_object_set_new(j, "rise", json_integer(c->rise));
+	json_object_set_new(j, "port", json_integer(c->port));
+	json_object_set_new(j, "send", json_string(c->send));
+	json_object_set_new(j, "expect", json_string(c->expect));
+	json_object_set_new(j, "agent_port", json_integer(c->agent_port));
+	json_object_set_new(j, "agent_interval_ms", json_integer((json_int_t)c->agent_interval_ms));
+	json_object_set_new(o, "check", j);
 }
 
 static json_t *pfd_forward_json(const struct pf_forward *f)
@@ -166,7 +210,9 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "port_lo", json_integer(f->lport_lo));
 	json_object_set_new(o, "port_hi", json_integer(f->lport_hi));
 	json_object_set_new(o, "engine", json_string("user"));
-	json_object_set_new(o, "scheduler", json_string("wrr"));
+	json_object_set_new(o, "scheduler", json_string(pf_balance_name(f->balance)));
+	pfd_sets_json(o, f);
+	pfd_check_json(o, &f->check);
 	snprintf(buf, sizeof(buf), "%s:%d", f->src, f->line);
 	json_object_set_new(o, "source", json_string(buf));
 	json_object_set_new(opts, "connect_timeout_ms", json_integer((json_int_t)f->o.connect_ms));
@@ -192,7 +238,24 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 		json_object_set_new(b, "port_lo", json_integer(be->port_lo));
 		json_object_set_new(b, "port_hi", json_integer(be->port_hi));
 		json_object_set_new(b, "weight", json_integer(be->weight));
-		json_object_set_new(b, "state", json_string("up"));
+		json_object_set_new(b, "effective_weight", json_integer(pf_sched_eff_weight(be)));
+		json_object_set_new(b, "state", json_string(pf_backend_state(f, be)));
+		json_object_set_new(b, "admin", json_string(pf_admin_name(be->admin)));
+		json_object_set_new(b, "backup", json_boolean(be->backup));
+		json_object_set_new(b, "health", json_string(atomic_load(&be->st->health) == PF_HEALTH_DOWN
+								   ? "down"
+								   : "up"));
+		json_object_set_new(b, "agent_pct", json_integer(atomic_load(&be->st->agent_pct)));
+		json_object_set_new(b, "checks_failed",
+				    json_integer((json_int_t)atomic_load(&be->st->checks_failed)));
+		if (f->balance == PF_BAL_PREF) {
+			uint32_t pos, pcnt;
+
+			pf_sched_pref_info((struct pf_forward *)f, i, &pos, &pcnt);
+			json_object_set_new(b, "pref", json_integer(be->weight));
+			json_object_set_new(b, "pcnt", json_integer(pcnt));
+			json_object_set_new(b, "position", json_integer(pos));
+		}
 		pfd_stats_json(b, be->st);
 		json_array_append_new(bes, b);
 	}
@@ -224,29 +287,8 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 		json_object_set_new(r, "conns", arr);
 		break;
 	case PF_ST_SAVE: {
-		size_t cap = 256 + pfd_tab.n * 512, off = 0;
-		char *text = pf_xcalloc(1, cap), line[PF_LINE_MAX];
+		char *text = pf_table_format(&pfd_tab);
 
-		off += (size_t)snprintf(text, cap, "# portfw table, %zu forwards\n", pfd_tab.n);
-		for (i = 0; i < pfd_tab.n; i++) {
-			size_t l;
-
-			pf_forward_format(pfd_tab.fwd[i], line, sizeof(line));
-			l = strlen(line);
-			if (off + l + 2 > cap) {
-				char *nt;
-
-				cap = (off + l + 2) * 2;
-				nt = realloc(text, cap);
-				if (!nt)
-					abort();
-				text = nt;
-			}
-			memcpy(text + off, line, l);
-			off += l;
-			text[off++] = '\n';
-			text[off] = '\0';
-		}
 		json_object_set_new(r, "config", json_string(text));
 		free(text);
 		break;
@@ -318,6 +360,68 @@ static int pfd_del(struct pf_table *next, const struct pf_selector *sel, const s
 	return 0;
 }
 
+static struct pf_backend *pfd_find_backend(struct pf_forward *f, const struct pf_hostport *hp)
+{
+	uint32_t b;
+
+	for (b = 0; b < f->nbe; b++)
+		if (pfd_backend_is(&f->be[b], hp))
+			return &f->be[b];
+	return NULL;
+}
+
+/* backend name NAME BACKEND ACTION: a new version of the forward (the
+ * running one keeps its flows; sockets and counters carry over). */
+static int pfd_backend(struct pf_table *next, const struct pf_stmt *st, const struct pf_where *w,
+		       char *err, size_t errlen)
+{
+	struct pf_forward *f = pf_table_find_name(next, st->sel.name), *c;
+	struct pf_backend *be;
+	size_t i;
+
+	if (!f) {
+		snprintf(err, errlen, "%s:%d: no forward named '%s'", w->file, w->line,
+			 st->sel.name);
+		return -1;
+	}
+	if (!pfd_find_backend(f, &st->sel.backend)) {
+		snprintf(err, errlen,
+			 "%s:%d: forward '%s' has no backend '%s'; expected one of its backends as "
+			 "written in 'portfw list'",
+			 w->file, w->line, f->name, st->sel.backend.host);
+		return -1;
+	}
+	c = pf_forward_clone(f);
+	be = pfd_find_backend(c, &st->sel.backend);
+	switch (st->action) {
+	case PF_ACT_DRAIN:
+		be->admin = PF_ADMIN_DRAIN;
+		break;
+	case PF_ACT_ENABLE:
+		be->admin = PF_ADMIN_ENABLED;
+		break;
+	case PF_ACT_DISABLE:
+		be->admin = PF_ADMIN_DISABLED;
+		break;
+	case PF_ACT_BACKUP:
+		be->backup = true;
+		break;
+	case PF_ACT_PRIMARY:
+		be->backup = false;
+		break;
+	default:
+		be->weight = st->weight;
+		break;
+	}
+	for (i = 0; i < next->n; i++) {
+		if (next->fwd[i] == f) {
+			next->fwd[i] = c;
+			pf_forward_unref(f);
+		}
+	}
+	return 0;
+}
+
 static json_t *pfd_change(struct pfd_req *r)
 {
 	struct pf_table next;
@@ -343,6 +447,27 @@ static json_t *pfd_change(struct pfd_req *r)
 			break;
 		case PF_ST_KILL:
 			break;
+		case PF_ST_DEFAULT:
+			pf_table_default(&next, st);
+			break;
+		case PF_ST_BACKEND:
+			if (pfd_backend(&next, st, &r->w[i], err, sizeof(err)))
+				goto fail;
+			break;
+		case PF_ST_SCHEDULE: {
+			struct pf_forward *f = pf_table_find_name(&next, st->sel.name);
+
+			if (!f || (f->balance != PF_BAL_PREF && f->balance != PF_BAL_RR)) {
+				snprintf(err, sizeof(err),
+					 f ? "%s:%d: forward '%s' balances with %s; 'schedule' "
+					     "rotates pref and rr pools"
+					   : "%s:%d: no forward named '%s'%s",
+					 r->w[i].file, r->w[i].line, st->sel.name,
+					 f ? pf_balance_name(f->balance) : "");
+				goto fail;
+			}
+			break;
+		}
 		case PF_ST_INCLUDE:
 			snprintf(err, sizeof(err),
 				 "%s:%d: 'include' belongs in a config file; expected a control "
@@ -358,9 +483,16 @@ static json_t *pfd_change(struct pfd_req *r)
 	}
 	if (pfd_install(&next, err, sizeof(err)))
 		return pfd_error(err);
-	for (i = 0; i < r->n; i++)
+	for (i = 0; i < r->n; i++) {
 		if (r->st[i].kind == PF_ST_KILL)
 			killed += pfu_kill(&r->st[i].sel);
+		if (r->st[i].kind == PF_ST_SCHEDULE) {
+			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
+
+			if (f && !pf_sched_rotate(f))
+				pf_info("forward '%s': rotation forced", f->name);
+		}
+	}
 	return json_pack("{s:b, s:I, s:I}", "ok", 1, "forwards", (json_int_t)pfd_tab.n, "killed",
 			 (json_int_t)killed);
 fail:

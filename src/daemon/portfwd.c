@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 		pf_err("setup: %s", strerror(errno));
 		goto out;
 	}
-	if (pfu_start(&cfg))
+	if (pfu_start(&cfg) || pfd_health_start())
 		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
@@ -203,6 +203,7 @@ int main(int argc, char **argv)
 	}
 out:
 	pfd_ctl_close();
+	pfd_health_stop();
 	pfu_stop();
 	pfd_table_free();
 	if (ep >= 0)

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Active health checks, in a thread of their own: every backend of a forward
+ * with 'check' gets a TCP connect (then optionally a string sent and one
+ * expected back) every interval; 'fall' failures in a row mark it down,
+ * 'rise' successes up again, like HAProxy's checks. An agent check connects
+ * to a port beside the backend and reads one line: "75%", "up", "drain",
+ * "down", or a load average, which scales the backend's weight (the "live
+ * feedback such as which machine has the lower load average" IPPORTFW's
+ * author wanted). Results land in the backend's shared state (pf_stats),
+ * which the schedulers read; nothing else is locked.
+ */
+#include "pfd.h"
+#include "../common/pf_table.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { PFD_T_HEALTH, PFD_T_AGENT };
+
+struct pfd_target {
+	struct pf_stats *st; /* referenced */
+	int kind;
+	union pf_sa addr;
+	struct pf_check chk;
+	char name[PF_NAME_MAX + PF_HOST_MAX + 32];
+	int fd;
+	bool sent;
+	uint64_t due_ms, deadline_ms;
+	uint32_t ok_streak, fail_streak;
+	char buf[512];
+	size_t blen;
+};
+
+static struct {
+	pthread_t th;
+	pthread_mutex_t lock;
+	int ep, efd;
+	bool running;
+	_Atomic bool stop;
+	struct pfd_target *pending; /* a new list from the main thread */
+	size_t npending;
+	bool has_pending;
+	struct pfd_target *t; /* the thread's own */
+	size_t n;
+} H = { .lock = PTHREAD_MUTEX_INITIALIZER, .ep = -1, .efd = -1 };
+
+static void pfd_set_health(struct pfd_target *t, uint8_t h)
+{
+	if (atomic_exchange(&t->st->health, h) == h)
+		return;
+	atomic_store(&t->st->changed_ms, pf_now_ms());
+	if (h == PF_HEALTH_DOWN)
+		pf_warn("backend %s is down (%u failed checks)", t->name, t->fail_streak);
+	else
+		pf_info("backend %s is up (%u good checks)", t->name, t->ok_streak);
+}
+
+static void pfd_close(struct pfd_target *t)
+{
+	if (t->fd >= 0) {
+		close(t->fd); /* leaves the epoll set */
+		t->fd = -1;
+	}
+}
+
+/* Parses an agent's line; returns false if nothing in it was understood. */
+static bool pfd_agent_parse(struct pfd_target *t)
+{
+	char *save = NULL, *w;
+	bool any = false;
+
+	t->buf[t->blen] = '\0';
+	for (w = strtok_r(t->buf, " \t\r\n,", &save); w; w = strtok_r(NULL, " \t\r\n,", &save)) {
+		size_t l = strlen(w);
+		char *end;
+		double v;
+
+		if (l > 1 && w[l - 1] == '%') {
+			w[l - 1] = '\0';
+			v = strtod(w, &end);
+			if (*end || v < 0 || v > 1000)
+				continue;
+			atomic_store(&t->st->agent_pct, (uint32_t)(v + 0.5));
+			any = true;
+		} else if (!strcmp(w, "up") || !strcmp(w, "ready")) {
+			atomic_store(&t->st->agent, PF_AGENT_UP);
+			any = true;
+		} else if (!strcmp(w, "drain")) {
+			atomic_store(&t->st->agent, PF_AGENT_DRAIN);
+			any = true;
+		} else if (!strcmp(w, "down") || !strcmp(w, "maint") || !strcmp(w, "stopped") ||
+			   !strcmp(w, "fail")) {
+			atomic_store(&t->st->agent, PF_AGENT_DOWN);
+			any = true;
+		} else if (!strcmp(w, "load")) {
+			continue;
+		} else {
+			/* A load average: weight / (1 + load). */
+			v = strtod(w, &end);
+			if (*end || v < 0 || v > 1e6)
+				continue;
+			atomic_store(&t->st->agent_pct, (uint32_t)(100.0 / (1.0 + v) + 0.5));
+			any = true;
+		}
+	}
+	return any;
+}
+
+static void pfd_done(struct pfd_target *t, bool ok, const char *why)
+{
+	uint64_t now = pf_now_ms();
+
+	pfd_close(t);
+	t->due_ms = now + (t->kind == PFD_T_AGENT ? t->chk.agent_interval_ms : t->chk.interval_ms);
+	if (t->kind == PFD_T_AGENT) {
+		if (!ok || !pfd_agent_parse(t))
+			pf_dbg("agent of %s: %s", t->name, ok ? "reply not understood" : why);
+		return;
+	}
+	if (ok) {
+		t->ok_streak++;
+		t->fail_streak = 0;
+		if (t->ok_streak >= t->chk.rise)
+			pfd_set_health(t, PF_HEALTH_UP);
+		return;
+	}
+	atomic_fetch_add(&t->st->checks_failed, 1);
+	t->fail_streak++;
+	t->ok_streak = 0;
+	pf_dbg("check of %s failed: %s", t->name, why);
+	if (t->fail_streak >= t->chk.fall)
+		pfd_set_health(t, PF_HEALTH_DOWN);
+}
+
+static void pfd_start(struct pfd_target *t)
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP };
+
+	t->blen = 0;
+	t->sent = false;
+	t->deadline_ms = pf_now_ms() + t->chk.timeout_ms;
+	t->fd = socket(t->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0) {
+		pfd_done(t, false, strerror(errno));
+		return;
+	}
+	if (connect(t->fd, &t->addr.sa, pf_sa_len(&t->addr)) < 0 && errno != EINPROGRESS) {
+		pfd_done(t, false, strerror(errno));
+		return;
+	}
+	ev.data.ptr = t;
+	epoll_ctl(H.ep, EPOLL_CTL_ADD, t->fd, &ev);
+}
+
+static void pfd_event(struct pfd_target *t, uint32_t events)
+{
+	const char *expect = t->kind == PFD_T_AGENT ? NULL : t->chk.expect;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (t->fd < 0)
+		return;
+	if (!t->sent) {
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			pfd_done(t, false, strerror(err));
+			return;
+		}
+		t->sent = true;
+		if (t->kind == PFD_T_HEALTH && t->chk.send[0] &&
+		    send(t->fd, t->chk.send, strlen(t->chk.send), MSG_NOSIGNAL) < 0) {
+			pfd_done(t, false, strerror(errno));
+			return;
+		}
+		if (t->kind == PFD_T_HEALTH && !expect[0]) {
+			pfd_done(t, true, NULL);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		ssize_t n = recv(t->fd, t->buf + t->blen, sizeof(t->buf) - 1 - t->blen, 0);
+
+		if (n > 0) {
+			t->blen += (size_t)n;
+			t->buf[t->blen] = '\0';
+			if (expect && strstr(t->buf, expect)) {
+				pfd_done(t, true, NULL);
+				return;
+			}
+			if (!expect && memchr(t->buf, '\n', t->blen)) {
+				pfd_done(t, true, NULL); /* the agent's line */
+				return;
+			}
+			if (t->blen == sizeof(t->buf) - 1) {
+				pfd_done(t, !expect, "expected string not in the first 511 bytes");
+				return;
+			}
+		} else if (n == 0 || errno != EAGAIN) {
+			pfd_done(t, !expect && t->blen, n == 0 ? "closed before the expected string"
+								 : strerror(errno));
+		}
+	}
+}
+
+/* Adopts a new list: unchanged targets keep their streaks and schedule. */
+static void pfd_adopt(void)
+{
+	struct pfd_target *nt;
+	size_t nn, i, j;
+
+	pthread_mutex_lock(&H.lock);
+	nt = H.pending;
+	nn = H.npending;
+	H.pending = NULL;
+	H.has_pending = false;
+	pthread_mutex_unlock(&H.lock);
+	for (i = 0; i < nn; i++) {
+		for (j = 0; j < H.n; j++) {
+			struct pfd_target *o = &H.t[j];
+
+			if (o->st == nt[i].st && o->kind == nt[i].kind &&
+			    !memcmp(&o->addr, &nt[i].addr, sizeof(o->addr))) {
+				nt[i].ok_streak = o->ok_streak;
+				nt[i].fail_streak = o->fail_streak;
+				nt[i].due_ms = o->due_ms;
+				break;
+			}
+		}
+	}
+	for (j = 0; j < H.n; j++) {
+		pfd_close(&H.t[j]);
+		pf_stats_unref(H.t[j].st);
+	}
+	free(H.t);
+	H.t = nt;
+	H.n = nn;
+}
+
+static void *pfd_health_main(void *arg)
+{
+	(void)arg;
+	while (!H.stop) {
+		struct epoll_event evs[64];
+		uint64_t now = pf_now_ms(), next = now + 1000;
+		int n, i;
+		size_t k;
+
+		for (k = 0; k < H.n; k++) {
+			struct pfd_target *t = &H.t[k];
+
+			if (t->fd >= 0 && now >= t->deadline_ms)
+				pfd_done(t, false, "timed out");
+			if (t->fd < 0 && now >= t->due_ms)
+				pfd_start(t);
+			if (t->fd >= 0 && t->deadline_ms < next)
+				next = t->deadline_ms;
+			if (t->fd < 0 && t->due_ms < next)
+				next = t->due_ms;
+		}
+		n = epoll_wait(H.ep, evs, 64, next > now ? (int)(next - now) : 0);
+		for (i = 0; i < n; i++) {
+			if (!evs[i].data.ptr) {
+				uint64_t v;
+
+				(void)!read(H.efd, &v, sizeof(v));
+				if (H.has_pending)
+					pfd_adopt();
+				break; /* the list may have changed under the other events */
+			}
+			pfd_event(evs[i].data.ptr, evs[i].events);
+		}
+	}
+	return NULL;
+}
+
+int pfd_health_start(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	H.ep = epoll_create1(EPOLL_CLOEXEC);
+	H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (H.ep < 0 || H.efd < 0 || epoll_ctl(H.ep, EPOLL_CTL_ADD, H.efd, &ev) < 0)
+		return -1;
+	if (pthread_create(&H.th, NULL, pfd_health_main, NULL))
+		return -1;
+	H.running = true;
+	return 0;
+}
+
+static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const struct pf_forward *f,
+			   const struct pf_backend *be, int kind, uint16_t port)
+{
+	struct pfd_target *t;
+	char b[PF_HOST_MAX + 16];
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = realloc(*v, *cap * sizeof(**v));
+		if (!*v)
+			abort();
+	}
+	t = &(*v)[(*n)++];
+	memset(t, 0, sizeof(*t));
+	t->st = pf_stats_ref(be->st);
+	t->kind = kind;
+	t->addr = be->addr;
+	pf_sa_set_port(&t->addr, port);
+	t->chk = f->check;
+	t->fd = -1;
+	t->due_ms = pf_now_ms(); /* a new target is checked at once */
+	pf_backend_format(be, b, sizeof(b));
+	snprintf(t->name, sizeof(t->name), "%s%s%s", b, f->name[0] ? " of forward " : "",
+		 f->name);
+}
+
+void pfd_health_set(const struct pf_table *t)
+{
+	struct pfd_target *v = NULL;
+	size_t n = 0, cap = 0, i;
+	uint32_t b;
+	uint64_t one = 1;
+
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+
+		for (b = 0; b < f->nbe; b++) {
+			const struct pf_backend *be = &f->be[b];
+			uint16_t port = f->check.port ? f->check.port
+					: be->port_lo	? be->port_lo
+							: f->lport_lo;
+
+			if (!f->check.on) {
+				/* Without checks a backend is up, whatever it was. */
+				atomic_store(&be->st->health, PF_HEALTH_UP);
+				atomic_store(&be->st->agent, PF_AGENT_NONE);
+				atomic_store(&be->st->agent_pct, 100);
+				continue;
+			}
+			if (!(f->protos & PF_PROTO_TCP) && !f->check.port) {
+				/* A UDP service has no TCP port to connect to. */
+			} else {
+				pfd_target_add(&v, &n, &cap, f, be, PFD_T_HEALTH, port);
+			}
+			if (f->check.agent_port)
+				pfd_target_add(&v, &n, &cap, f, be, PFD_T_AGENT, f->check.agent_port);
+		}
+	}
+	if (!H.running) {
+		for (i = 0; i < n; i++)
+			pf_stats_unref(v[i].st);
+		free(v);
+		return;
+	}
+	pthread_mutex_lock(&H.lock);
+	if (H.has_pending) {
+		for (i = 0; i < H.npending; i++)
+			pf_stats_unref(H.pending[i].st);
+		free(H.pending);
+	}
+	H.pending = v;
+	H.npending = n;
+	H.has_pending = true;
+	pthread_mutex_unlock(&H.lock);
+	(void)!write(H.efd, &one, sizeof(one));
+}
+
+void pfd_health_stop(void)
+{
+	uint64_t one = 1;
+	size_t i;
+
+	if (H.running) {
+		H.stop = true;
+		(void)!write(H.efd, &one, sizeof(one));
+		pthread_join(H.th, NULL);
+		H.running = false;
+	}
+	for (i = 0; i < H.n; i++) {
+		pfd_close(&H.t[i]);
+		pf_stats_unref(H.t[i].st);
+	}
+	free(H.t);
+	H.t = NULL;
+	H.n = 0;
+	if (H.has_pending) {
+		for (i = 0; i < H.npending; i++)
+			pf_stats_unref(H.pending[i].st);
+		free(H.pending);
+		H.pending = NULL;
+		H.has_pending = false;
+	}
+	if (H.ep >= 0)
+		close(H.ep);
+	if (H.efd >= 0)
+		close(H.efd);
+	H.ep = H.efd = -1;
+}
