@@ -138,7 +138,9 @@ static int pfd_collect(struct pf_stmt *st, const struct pf_where *w, void *arg, 
 	r->st[r->n] = *st;
 	r->w[r->n] = *w;
 	r->n++;
-	st->fwd = NULL; /* the request owns it now */
+	st->fwd = NULL; /* the request owns them now */
+	st->cidrs.v = NULL;
+	st->cidrs.n = 0;
 	return 0;
 }
 

@@ -93,6 +93,8 @@ static void pfu_connect_failed(struct pfu_worker *w, struct pfu_flow *f, int err
 	pf_sa_format(&sa, true, a, sizeof(a));
 	pf_dbg("connect to %s failed: %s", a, strerror(err));
 	pfu_stat_add(&be->st->failed, 1);
+	pfu_stat_sub(&be->st->active, 1);
+	f->be_counted = false;
 	atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 			      memory_order_relaxed);
 	if (f->s.fd >= 0) {
@@ -129,6 +131,9 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		pf_tried_set(&f->tried, (uint32_t)idx);
 		f->be = (int16_t)idx;
 		be = &fwd->be[idx];
+		/* Active from the pick on, so leastconn sees flows still connecting. */
+		pfu_stat_add(&be->st->active, 1);
+		f->be_counted = true;
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, f->lport));
 		fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -341,10 +346,8 @@ static void pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
 	struct pf_backend *be = &f->fwd->be[f->be];
 
 	f->state = PFU_ESTABLISHED;
-	f->be_counted = true;
 	f->last_ms = w->now;
 	pfu_stat_add(&be->st->conns, 1);
-	pfu_stat_add(&be->st->active, 1);
 	pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
 }
 

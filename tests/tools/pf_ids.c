@@ -3,8 +3,8 @@
  * pf_ids: backends that say who they are, and a client that counts, for the
  * load-balancing tests.
  *
- *   pf_ids serve -l ADDR:PORT=ID [-l ADDR:PORT=ID ...]
- *       every connection gets "ID\n" and is closed;
+ *   pf_ids serve [-H] -l ADDR:PORT=ID [-l ADDR:PORT=ID ...]
+ *       every connection gets "ID\n" and is closed (-H: held open instead);
  *   pf_ids agent -l ADDR:PORT -f FILE
  *       every connection gets FILE's contents (re-read each time), then EOF;
  *   pf_ids count -c ADDR:PORT -n N [-s SRC] [-m] [-t TIMEOUT_MS]
@@ -57,6 +57,8 @@ static int listen_on(const char *addr)
 	return fd;
 }
 
+static int hold_open;
+
 static int serve(int n, char **specs, const char *file)
 {
 	struct pollfd p[MAXL];
@@ -102,7 +104,8 @@ static int serve(int n, char **specs, const char *file)
 				memcpy(buf, ids[i], (size_t)len);
 			}
 			(void)!write(c, buf, (size_t)len);
-			close(c);
+			if (!hold_open)
+				close(c); /* else the descriptor stays open until we exit */
 		}
 	}
 }
@@ -175,7 +178,7 @@ static int count(const char *addr, int n, const char *src, int map, int timeout_
 		for (i = 0; i < nt && strcmp(t[i].id, buf) != 0; i++)
 			;
 		if (i == nt && nt < MAXL) {
-			snprintf(t[nt].id, sizeof(t[nt].id), "%s", buf);
+			snprintf(t[nt].id, sizeof(t[nt].id), "%.63s", buf);
 			t[nt++].n = 0;
 		}
 		if (i < nt)
@@ -198,8 +201,11 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	optind = 2;
-	while ((opt = getopt(argc, argv, "l:c:n:s:f:mt:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:c:n:s:f:mt:H")) != -1) {
 		switch (opt) {
+		case 'H':
+			hold_open = 1;
+			break;
 		case 'l':
 			if (nspec < MAXL)
 				specs[nspec++] = optarg;
