@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #define ERRLEN 4096
-#define OVERLAP_TAIL "expected each protocol, address and port to be forwarded once"
+#define OVERLAP_TAIL "expected each protocol, address and port to be forwarded once for each source"
 
 /* ---- helpers ---- */
 
