@@ -171,6 +171,9 @@ struct pfu_worker {
 	struct pfu_pipe pool[PFU_POOL_MAX];
 	int npool;
 	char *scratch; /* copy mode and fallback buffer */
+	/* A descriptor held back so that a client accepted with the last free
+	 * one still gets its backend socket; while it is spent, no accepts. */
+	int reserve_fd;
 };
 
 extern struct pfu_config pfu_cfg;
@@ -212,6 +215,9 @@ void pfu_worker_cleanup(struct pfu_worker *w);
 /* The forward a client of this listener belongs to (its most specific 'from'
  * match) and whether its ACL lets it in. NULL: refused (and counted). */
 struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client);
+
+/* Opens the reserve descriptor if it is spent; -1 when none is to be had. */
+int pfu_reserve(struct pfu_worker *w);
 
 /* pfu_tcp.c */
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);

@@ -9,6 +9,7 @@
 #include "pfu_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -107,6 +108,13 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 	return best;
 }
 
+int pfu_reserve(struct pfu_worker *w)
+{
+	if (w->reserve_fd < 0)
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return w->reserve_fd;
+}
+
 static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 {
 	int i;
@@ -114,7 +122,15 @@ static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 	for (i = 0; i < PFU_ACCEPT_BURST; i++) {
 		union pf_sa client;
 		socklen_t clen = sizeof(client);
-		int fd = accept4(wl->fd, &client.sa, &clen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd;
+
+		/* Accept only with a descriptor to spare for the backend side:
+		 * otherwise the client waits in the backlog, not reset. */
+		if (wl->ls->proto == PF_PROTO_TCP && pfu_reserve(w) < 0) {
+			pfu_wl_pause(w, wl, errno);
+			return;
+		}
+		fd = accept4(wl->fd, &client.sa, &clen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
 			pfu_tcp_accept(w, fd, wl, &client);
@@ -332,6 +348,8 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 	w->wl = NULL;
 	w->nwl = 0;
 	pfu_pipe_drain_pool(w);
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
 	close(w->ep);
 	close(w->efd);
 	sem_destroy(&w->done);
@@ -349,6 +367,7 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 	w->usess.next = w->usess.prev = &w->usess;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->reserve_fd = -1;
 	w->scratch = malloc(65536);
 	if (w->ep < 0 || w->efd < 0 || !w->scratch)
 		return -1;
