@@ -110,6 +110,7 @@ storm() {
 	storm_s=$(((t4 - t0 + 999) / 1000 + 2))
 	lines=$(grep -c "pausing the listener" "$PFD_LOG" || true)
 	info "[$nofile] 'pausing the listener' logged $lines times over ~${storm_s} s"
+	((lines >= 1)) || fail_later "[$nofile] the descriptor shortage was never logged"
 	((lines <= storm_s + 1)) ||
 		fail_later "[$nofile] 'pausing the listener' logged $lines times in ~${storm_s} s (expected at most ~1/s)"
 
