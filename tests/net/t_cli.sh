@@ -67,7 +67,8 @@ capture env PORTFW_SOCKET="$T/nobody-env.sock" "$PORTFW" list
 expect_in "portfw without a daemon (PORTFW_SOCKET): message" "$ERR" "$T/nobody-env.sock"
 
 info "list -j and conns -j are valid JSON with the documented fields"
-tcp idle 127.0.0.1:8001 --wait 3 >/dev/null &
+# Open until killed below (the wait only bounds it).
+tcp idle 127.0.0.1:8001 --wait 60 >/dev/null &
 idle_pid=$!
 wait_for 5 "a flow to list" eval '[[ $(nconns A) == 1 ]]'
 pf list -j >"$T/list.json"
