@@ -110,7 +110,7 @@ run: all
 	$(BUILD)/portfwd -c examples/portfw.conf
 
 bench: all $(TOOLS)
-	bench/run.sh $(BENCH_MODE)
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/run.sh $(BENCH_MODE)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
