@@ -25,14 +25,17 @@ CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+KERNEL_LIBS := $(shell pkg-config --libs libnftables libnetfilter_conntrack 2>/dev/null || \
+	echo -lnftables -lnetfilter_conntrack)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 
 COMMON_SRC := $(wildcard src/common/*.c)
 USER_SRC := $(wildcard src/user/*.c)
 DAEMON_SRC := $(wildcard src/daemon/*.c)
+KERNEL_SRC := $(wildcard src/kernel/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
@@ -44,7 +47,7 @@ endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC))
+DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC))
 CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
@@ -60,7 +63,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/portfwd: $(DAEMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
 
 $(BUILD)/portfw: $(CLI_OBJ)
 	@$(if $(Q),echo "  LD      $@")
@@ -101,7 +104,7 @@ fuzz:
 check: all lint test test-sanitize fuzz
 
 lint:
-	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
+	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
 		-std=gnu17 -D_GNU_SOURCE $(PKG_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--suppress=missingIncludeSystem --inline-suppr src

@@ -312,10 +312,12 @@ static int pf_parse_cidr(const char *s, struct pf_cidr *out)
 	a = out->addr.sa.sa_family == AF_INET6 ? out->addr.sin6.sin6_addr.s6_addr
 					       : (uint8_t *)&out->addr.sin.sin_addr;
 	for (i = 0; i < max / 8u; i++) {
-		if (i * 8 >= len)
+		uint64_t bit = (uint64_t)i * 8;
+
+		if (bit >= len)
 			a[i] = 0;
-		else if (i * 8 + 8 > len)
-			a[i] &= (uint8_t)(0xff << (8 - (len - i * 8)));
+		else if (bit + 8 > len)
+			a[i] &= (uint8_t)(0xff << (8 - (len - bit)));
 	}
 	return 0;
 }
@@ -404,6 +406,18 @@ static int pf_parse_fwd_opt2(struct pf_cur *c, struct pf_forward *f, unsigned k)
 		pf_next(c);
 		return 0;
 	}
+	case 22:
+		if (!pf_peek_is(c, "kernel") && !pf_peek_is(c, "user"))
+			return pf_fail(c, "'engine' expects kernel or user");
+		f->engine = pf_peek_is(c, "kernel") ? PF_ENGINE_KERNEL : PF_ENGINE_USER;
+		pf_next(c);
+		return 0;
+	case 23:
+		f->ftp = true;
+		return 0;
+	case 24:
+		f->allow_loopback = true;
+		return 0;
 	default:
 		return pf_parse_cidrs(c, opt, k == 19 ? &f->from : k == 20 ? &f->allow : &f->deny);
 	}
@@ -460,7 +474,8 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			"balance",	 "check",	    "check-interval", "check-timeout",
 			"fall",		 "rise",	    "check-port",   "check-send",
 			"check-expect", "agent-port",	    "agent-interval", "from",
-			"allow",	 "deny",
+			"allow",	 "deny",	    "engine",	    "ftp",
+			"allow-loopback",
 		};
 		unsigned k;
 
@@ -474,7 +489,7 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 					  "udp-stream-timeout, max-sessions, balance, check, "
 					  "check-interval, check-timeout, fall, rise, check-port, "
 					  "check-send, check-expect, agent-port, agent-interval, from, "
-					  "allow, deny");
+					  "allow, deny, engine, ftp, allow-loopback");
 		if ((seen & (1U << k)) || (k == 0 && f->name[0]))
 			return pf_fail(c, "option given twice");
 		seen |= 1U << k;
@@ -739,6 +754,8 @@ void pf_table_default(struct pf_table *t, struct pf_stmt *st)
 		pf_cidrset_free(&t->def_deny);
 		return;
 	}
+	if (!st->cidrs.n)
+		return;
 	nv = realloc(set->v, (set->n + st->cidrs.n) * sizeof(*nv));
 	if (!nv)
 		abort();

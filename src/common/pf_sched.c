@@ -252,6 +252,24 @@ static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
 	memcpy(f->maglev_set, c->bits, sizeof(f->maglev_set));
 }
 
+/* A signature of the candidates' weights: the agent check changes them. */
+static uint64_t pf_maglev_wsig(const struct pf_forward *f, const struct pf_cands *c)
+{
+	uint64_t h = 14695981039346656037ULL;
+	uint32_t i;
+
+	for (i = 0; i < f->nbe; i++) {
+		uint32_t w;
+
+		if (!pf_cand_has(c, i))
+			continue;
+		w = pf_sched_eff_weight(&f->be[i]);
+		h = pf_fnv(&i, sizeof(i), h);
+		h = pf_fnv(&w, sizeof(w), h);
+	}
+	return h;
+}
+
 static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const struct pf_cands *c,
 		     const union pf_sa *client)
 {
@@ -261,10 +279,17 @@ static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const str
 
 	if (!client)
 		return pf_wrr(f, c);
+	{
 	/* The table covers the backends usable now; retries walk on from the
 	 * client's slot to the next one not tried, so they stay consistent too. */
-	if (!f->maglev || memcmp(f->maglev_set, all->bits, sizeof(f->maglev_set)) != 0)
+	uint64_t sig = pf_maglev_wsig(f, all);
+
+	if (!f->maglev || memcmp(f->maglev_set, all->bits, sizeof(f->maglev_set)) != 0 ||
+	    f->maglev_wsig != sig) {
 		pf_maglev_build(f, all);
+		f->maglev_wsig = sig;
+	}
+	}
 	t = (const uint16_t *)f->maglev;
 	slot = pf_sched_client_hash(client) % PF_MAGLEV_SIZE;
 	for (k = 0; k < PF_MAGLEV_SIZE; k++) {
@@ -365,10 +390,15 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 		}
 	}
 	/* Spares (weight 0) only when every weighted backend was tried. */
-	for (i = 0; i < f->nbe && best < 0; i++)
+	for (i = 0; i < f->nbe && best < 0; i++) {
+		const struct pf_stats *st = f->be[i].st;
+
 		if (!(tried && pf_tried_has(tried, i)) && f->be[i].admin == PF_ADMIN_ENABLED &&
-		    !f->be[i].weight && f->balance != PF_BAL_PREF)
+		    !f->be[i].weight && f->balance != PF_BAL_PREF &&
+		    !(st && (atomic_load(&st->health) != PF_HEALTH_UP ||
+			     atomic_load(&st->agent) >= PF_AGENT_DRAIN)))
 			best = (int)i;
+	}
 	pthread_mutex_unlock(&f->sched_lock);
 	return best;
 }

@@ -97,6 +97,9 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 	c->lport_hi = f->lport_hi;
 	c->o = f->o;
 	c->balance = f->balance;
+	c->engine = f->engine;
+	c->ftp = f->ftp;
+	c->allow_loopback = f->allow_loopback;
 	c->check = f->check;
 	pf_cidrset_copy(&c->from, &f->from);
 	pf_cidrset_copy(&c->allow, &f->allow);
@@ -143,6 +146,7 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn ||
 	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
 	    a->o.max_sessions != b->o.max_sessions || a->balance != b->balance ||
+	    a->engine != b->engine || a->ftp != b->ftp || a->allow_loopback != b->allow_loopback ||
 	    !pf_check_equal(&a->check, &b->check) || !pf_cidrset_equal(&a->allow, &b->allow) ||
 	    !pf_cidrset_equal(&a->deny, &b->deny) ||
 	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
@@ -332,6 +336,13 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 	if (f->balance != PF_BAL_WRR)
 		off = pf_append(buf, len, off, " balance %s", pf_balance_name(f->balance));
+	if (f->engine != PF_ENGINE_DEFAULT)
+		off = pf_append(buf, len, off, " engine %s",
+				f->engine == PF_ENGINE_KERNEL ? "kernel" : "user");
+	if (f->ftp)
+		off = pf_append(buf, len, off, "%s", " ftp");
+	if (f->allow_loopback)
+		off = pf_append(buf, len, off, "%s", " allow-loopback");
 	off = pf_format_sets(f, buf, len, off);
 	off = pf_format_check(&f->check, buf, len, off);
 	if (f->o.connect_ms != pf_fwd_defaults.connect_ms) {
@@ -399,12 +410,12 @@ char *pf_table_format(const struct pf_table *t)
 	snprintf(line, 65536, "# portfw table, %zu forwards", t->n);
 	pf_buf_add(&b, line);
 	if (t->def_allow.n) {
-		strcpy(line, "default allow ");
+		snprintf(line, 65536, "default allow ");
 		pf_cidrset_format(&t->def_allow, line + strlen(line), 65536 - strlen(line));
 		pf_buf_add(&b, line);
 	}
 	if (t->def_deny.n) {
-		strcpy(line, "default deny ");
+		snprintf(line, 65536, "default deny ");
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
 		pf_buf_add(&b, line);
 	}
@@ -475,6 +486,13 @@ struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name
 		if (t->fwd[i]->name[0] && !strcmp(t->fwd[i]->name, name))
 			return t->fwd[i];
 	return NULL;
+}
+
+uint8_t pf_engine_default = PF_ENGINE_USER;
+
+uint8_t pf_forward_engine(const struct pf_forward *f)
+{
+	return f->engine == PF_ENGINE_DEFAULT ? pf_engine_default : f->engine;
 }
 
 const char *pf_balance_name(uint8_t balance)

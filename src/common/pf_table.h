@@ -45,6 +45,9 @@ struct pf_stats {
 };
 
 enum pf_health { PF_HEALTH_UP, PF_HEALTH_DOWN };
+/* Which data plane carries a forward. DEFAULT: the daemon's (-e). */
+enum pf_engine { PF_ENGINE_DEFAULT, PF_ENGINE_USER, PF_ENGINE_KERNEL };
+extern uint8_t pf_engine_default;
 enum pf_agent { PF_AGENT_NONE, PF_AGENT_UP, PF_AGENT_DRAIN, PF_AGENT_DOWN };
 enum pf_admin { PF_ADMIN_ENABLED, PF_ADMIN_DRAIN, PF_ADMIN_DISABLED };
 enum pf_balance {
@@ -119,6 +122,9 @@ struct pf_forward {
 	uint32_t nbe;
 	struct pf_fwd_opts o;
 	uint8_t balance; /* enum pf_balance */
+	uint8_t engine; /* enum pf_engine, as written */
+	bool ftp; /* kernel engine: attach the FTP helper (also for port 21) */
+	bool allow_loopback; /* kernel engine: DNAT to 127/8 or ::1 (CVE-2020-8558) */
 	struct pf_check check;
 	struct pf_cidrset from; /* sources this forward serves (empty: all) */
 	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
@@ -126,11 +132,13 @@ struct pf_forward {
 	union pf_sa laddr; /* resolved listen address, port unused */
 	struct pf_stats *st;
 	struct pf_cidrset eff_allow, eff_deny; /* own ACL or the table's default */
+	uint32_t kid; /* kernel engine: the forward's id in its chains and ct marks */
 	pthread_mutex_t sched_lock;
 	uint32_t rr_next; /* rr, leastconn: where the next search starts */
 	uint32_t *pref_order, *pcnt; /* pref: rotation order, counters */
 	uint8_t *maglev; /* maglev: lookup table over maglev_set */
 	uint64_t maglev_set[PF_BACKENDS_MAX / 64];
+	uint64_t maglev_wsig; /* the weights it was built with */
 };
 
 struct pf_table {
@@ -144,6 +152,8 @@ struct pf_forward *pf_forward_ref(struct pf_forward *f);
 void pf_forward_unref(struct pf_forward *f);
 
 const char *pf_balance_name(uint8_t balance);
+/* The engine that carries f: its own choice or the daemon's default. */
+uint8_t pf_forward_engine(const struct pf_forward *f);
 const char *pf_admin_name(uint8_t admin);
 /* The state 'portfw list' shows: disabled, drain, down or up. */
 const char *pf_backend_state(const struct pf_forward *f, const struct pf_backend *be);

@@ -17,6 +17,8 @@ int pfd_table_check(char *err, size_t errlen);
 /* Runs one control request (statements in the command language). */
 json_t *pfd_table_request(const char *text, size_t len);
 void pfd_table_free(void);
+/* Backend health changed: the kernel's pools follow. */
+void pfd_table_refresh(void);
 
 /* Health checks (a thread of their own). */
 int pfd_health_start(void);
@@ -24,6 +26,8 @@ int pfd_health_start(void);
 struct pf_table;
 void pfd_health_set(const struct pf_table *t);
 void pfd_health_stop(void);
+/* Readable when a backend's health or agent state changed. */
+int pfd_health_notify_fd(void);
 
 /* The control socket. */
 int pfd_ctl_open(const char *path);

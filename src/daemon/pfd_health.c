@@ -44,7 +44,7 @@ struct pfd_target {
 static struct {
 	pthread_t th;
 	pthread_mutex_t lock;
-	int ep, efd;
+	int ep, efd, notify;
 	bool running;
 	_Atomic bool stop;
 	struct pfd_target *pending; /* a new list from the main thread */
@@ -52,13 +52,26 @@ static struct {
 	bool has_pending;
 	struct pfd_target *t; /* the thread's own */
 	size_t n;
-} H = { .lock = PTHREAD_MUTEX_INITIALIZER, .ep = -1, .efd = -1 };
+} H = { .lock = PTHREAD_MUTEX_INITIALIZER, .ep = -1, .efd = -1, .notify = -1 };
+
+int pfd_health_notify_fd(void)
+{
+	return H.notify;
+}
+
+static void pfd_notify(void)
+{
+	uint64_t one = 1;
+
+	(void)!write(H.notify, &one, sizeof(one));
+}
 
 static void pfd_set_health(struct pfd_target *t, uint8_t h)
 {
 	if (atomic_exchange(&t->st->health, h) == h)
 		return;
 	atomic_store(&t->st->changed_ms, pf_now_ms());
+	pfd_notify();
 	if (h == PF_HEALTH_DOWN)
 		pf_warn("backend %s is down (%u failed checks)", t->name, t->fail_streak);
 	else
@@ -78,6 +91,8 @@ static bool pfd_agent_parse(struct pfd_target *t)
 {
 	char *save = NULL, *w;
 	bool any = false;
+	uint32_t pct0 = atomic_load(&t->st->agent_pct);
+	uint8_t ag0 = atomic_load(&t->st->agent);
 
 	t->buf[t->blen] = '\0';
 	for (w = strtok_r(t->buf, " \t\r\n,", &save); w; w = strtok_r(NULL, " \t\r\n,", &save)) {
@@ -113,6 +128,8 @@ static bool pfd_agent_parse(struct pfd_target *t)
 			any = true;
 		}
 	}
+	if (pct0 != atomic_load(&t->st->agent_pct) || ag0 != atomic_load(&t->st->agent))
+		pfd_notify();
 	return any;
 }
 
@@ -230,7 +247,8 @@ static void pfd_adopt(void)
 			struct pfd_target *o = &H.t[j];
 
 			if (o->st == nt[i].st && o->kind == nt[i].kind &&
-			    !memcmp(&o->addr, &nt[i].addr, sizeof(o->addr))) {
+			    pf_sa_addr_equal(&o->addr, &nt[i].addr) &&
+			    pf_sa_port(&o->addr) == pf_sa_port(&nt[i].addr)) {
 				nt[i].ok_streak = o->ok_streak;
 				nt[i].fail_streak = o->fail_streak;
 				nt[i].due_ms = o->due_ms;
@@ -290,6 +308,7 @@ int pfd_health_start(void)
 
 	H.ep = epoll_create1(EPOLL_CLOEXEC);
 	H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	H.notify = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (H.ep < 0 || H.efd < 0 || epoll_ctl(H.ep, EPOLL_CTL_ADD, H.efd, &ev) < 0)
 		return -1;
 	if (pthread_create(&H.th, NULL, pfd_health_main, NULL))
@@ -404,5 +423,7 @@ void pfd_health_stop(void)
 		close(H.ep);
 	if (H.efd >= 0)
 		close(H.efd);
-	H.ep = H.efd = -1;
+	if (H.notify >= 0)
+		close(H.notify);
+	H.ep = H.efd = H.notify = -1;
 }

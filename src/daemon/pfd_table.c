@@ -10,6 +10,7 @@
 #include "../common/pf_log.h"
 #include "../common/pf_sched.h"
 #include "../common/pf_util.h"
+#include "../kernel/pfk.h"
 #include "../user/pfu.h"
 
 #include <limits.h>
@@ -63,6 +64,13 @@ static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 		pf_table_clear(next);
 		return -1;
 	}
+	/* The kernel's transaction is the one step that can still fail: it goes
+	 * first, and the user engine's change (which cannot) follows it. */
+	if (pfk_prepare(next, err, errlen) || pfk_commit(err, errlen)) {
+		pfu_abort();
+		pf_table_clear(next);
+		return -1;
+	}
 	pf_table_diff(&pfd_tab, next, pfd_count_cb, &c);
 	pfu_commit();
 	pf_table_clear(&pfd_tab);
@@ -97,6 +105,11 @@ int pfd_table_check(char *err, size_t errlen)
 		rc = pfd_prepare(&next, err, errlen);
 	pf_table_clear(&next);
 	return rc;
+}
+
+void pfd_table_refresh(void)
+{
+	pfk_refresh(&pfd_tab);
 }
 
 void pfd_table_free(void)
@@ -211,7 +224,9 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "listen_addr", json_string(f->lhost[0] ? buf : ""));
 	json_object_set_new(o, "port_lo", json_integer(f->lport_lo));
 	json_object_set_new(o, "port_hi", json_integer(f->lport_hi));
-	json_object_set_new(o, "engine", json_string("user"));
+	json_object_set_new(o, "engine", json_string(pf_forward_engine(f) == PF_ENGINE_KERNEL
+							     ? "kernel"
+							     : "user"));
 	json_object_set_new(o, "scheduler", json_string(pf_balance_name(f->balance)));
 	pfd_sets_json(o, f);
 	pfd_check_json(o, &f->check);
@@ -286,6 +301,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 	case PF_ST_CONNS:
 		arr = json_array();
 		pfu_conns(arr);
+		pfk_conns(arr);
 		json_object_set_new(r, "conns", arr);
 		break;
 	case PF_ST_SAVE: {
@@ -487,7 +503,7 @@ static json_t *pfd_change(struct pfd_req *r)
 		return pfd_error(err);
 	for (i = 0; i < r->n; i++) {
 		if (r->st[i].kind == PF_ST_KILL)
-			killed += pfu_kill(&r->st[i].sel);
+			killed += pfu_kill(&r->st[i].sel) + pfk_kill(&r->st[i].sel, &pfd_tab);
 		if (r->st[i].kind == PF_ST_SCHEDULE) {
 			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
 

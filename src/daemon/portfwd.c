@@ -6,6 +6,7 @@
 #include "pfd.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
+#include "../kernel/pfk.h"
 #include "../user/pfu.h"
 
 #include <errno.h>
@@ -27,10 +28,13 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: portfwd [-c FILE] [-s SOCKET] [-w WORKERS] [-m splice|copy] [-p BYTES]\n"
-		"               [-t] [-v] [-V]\n"
+		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
+		"               [-m splice|copy] [-p BYTES] [-t] [-v] [-V]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
+		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
+		"  -W IFNAMES  WAN interfaces, comma-separated (kernel engine hairpin;\n"
+		"              default: the interfaces of the default routes)\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -m MODE     relay bytes with splice (default) or copy\n"
 		"  -p BYTES    pipe size for splice (default 262144)\n"
@@ -62,6 +66,7 @@ static void sd_notify_ready(void)
 int main(int argc, char **argv)
 {
 	struct pfu_config cfg = { .pipe_size = 262144 };
+	struct pfk_config kcfg = { 0 };
 	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
 	struct epoll_event ev = { .events = EPOLLIN };
 	bool check = false;
@@ -73,8 +78,18 @@ int main(int argc, char **argv)
 
 	if (!sock || !*sock)
 		sock = "/run/portfw.sock";
-	while ((opt = getopt(argc, argv, "c:s:w:m:p:tvVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:s:e:W:w:m:p:tvVh")) != -1) {
 		switch (opt) {
+		case 'e':
+			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
+				fprintf(stderr, "portfwd: -e '%s': expected user or kernel\n", optarg);
+				return 2;
+			}
+			pf_engine_default = !strcmp(optarg, "kernel") ? PF_ENGINE_KERNEL : PF_ENGINE_USER;
+			break;
+		case 'W':
+			kcfg.wan = optarg;
+			break;
 		case 'c':
 			conf = optarg;
 			break;
@@ -156,8 +171,13 @@ int main(int argc, char **argv)
 		pf_err("setup: %s", strerror(errno));
 		goto out;
 	}
+	pfk_set_config(&kcfg);
 	if (pfu_start(&cfg) || pfd_health_start())
 		goto out;
+	if (pf_engine_default == PF_ENGINE_KERNEL && pfk_start(&kcfg, err, sizeof(err))) {
+		pf_err("%s", err);
+		goto out;
+	}
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
 		fprintf(stderr, "portfwd: %s\n", err);
@@ -168,6 +188,8 @@ int main(int argc, char **argv)
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = pfd_ctl_listen_fd();
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = pfd_health_notify_fd();
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
 	sd_notify_ready();
@@ -183,6 +205,13 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			struct signalfd_siginfo si;
 
+			if (evs[i].data.fd == pfd_health_notify_fd()) {
+				uint64_t cnt;
+
+				(void)!read(evs[i].data.fd, &cnt, sizeof(cnt));
+				pfd_table_refresh();
+				continue;
+			}
 			if (evs[i].data.fd != sfd) {
 				pfd_ctl_event(ep, evs[i].data.fd, evs[i].events);
 				continue;
@@ -205,6 +234,7 @@ out:
 	pfd_ctl_close();
 	pfd_health_stop();
 	pfu_stop();
+	pfk_stop();
 	pfd_table_free();
 	if (ep >= 0)
 		close(ep);

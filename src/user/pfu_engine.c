@@ -349,6 +349,8 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i];
 
+		if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
+			continue; /* nftables carries it */
 		if (((f->protos & PF_PROTO_TCP) && pfu_prepare_ports(f, PF_PROTO_TCP, err, errlen)) ||
 		    ((f->protos & PF_PROTO_UDP) && pfu_prepare_ports(f, PF_PROTO_UDP, err, errlen))) {
 			pfu_abort();

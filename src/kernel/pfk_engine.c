@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The kernel engine's side of a change: the whole 'inet portfw' table is
+ * rendered from our own model and loaded through libnftables as one
+ * transaction (create, delete, define: one buffer is atomic), after a dry
+ * run (nft -c) in prepare. A refused change leaves the previous ruleset as it
+ * was, byte for byte. Each forward keeps its id (chain names, ct marks) for
+ * as long as its key stays in the table, so conntrack entries can be traced
+ * back to it and deleted when it changes.
+ */
+#include "pfk_int.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+
+#include <errno.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct nft_ctx *pfk_nft;
+static struct pfk_config pfk_cfg;
+static char *pfk_pending, *pfk_loaded;
+static struct pf_forward **pfk_prev, **pfk_next;
+static size_t pfk_nprev, pfk_nnext;
+static uint32_t pfk_next_id = 1;
+
+static void pfk_sysctl(const char *path, const char *want)
+{
+	char cur[16] = "";
+	FILE *fp = fopen(path, "r+");
+
+	if (!fp) {
+		pf_warn("kernel engine: %s: %s", path, strerror(errno));
+		return;
+	}
+	if (fgets(cur, sizeof(cur), fp))
+		cur[strcspn(cur, "\n")] = '\0';
+	if (strcmp(cur, want) != 0) {
+		rewind(fp);
+		fputs(want, fp);
+		pf_info("kernel engine: %s = %s (was %s)", path, want, cur);
+	} else {
+		pf_info("kernel engine: %s = %s", path, want);
+	}
+	fclose(fp);
+}
+
+void pfk_set_config(const struct pfk_config *cfg)
+{
+	pfk_cfg = *cfg;
+}
+
+int pfk_start(const struct pfk_config *cfg, char *err, size_t errlen)
+{
+	if (pfk_nft)
+		return 0;
+	pfk_cfg = *cfg;
+	pfk_nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!pfk_nft) {
+		snprintf(err, errlen, "kernel engine: cannot create a libnftables context");
+		return -1;
+	}
+	nft_ctx_buffer_output(pfk_nft);
+	nft_ctx_buffer_error(pfk_nft);
+	/* Forwarding between interfaces is what a gateway does. */
+	pfk_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+	pfk_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+	return 0;
+}
+
+/* Interfaces of the default routes: where the outside is, unless told. */
+static size_t pfk_wan(char **out, size_t max)
+{
+	char line[512], ifn[64];
+	size_t n = 0;
+	FILE *fp;
+
+	if (pfk_cfg.wan) {
+		char *copy = strdup(pfk_cfg.wan), *save = NULL, *w;
+
+		for (w = strtok_r(copy, ",", &save); w && n < max; w = strtok_r(NULL, ",", &save))
+			out[n++] = strdup(w);
+		free(copy);
+		return n;
+	}
+	fp = fopen("/proc/net/route", "r");
+	while (fp && fgets(line, sizeof(line), fp) && n < max) {
+		unsigned long dst, mask;
+
+		if (sscanf(line, "%63s %lx %*x %*x %*d %*d %*d %lx", ifn, &dst, &mask) == 3 && !dst &&
+		    !mask)
+			out[n++] = strdup(ifn);
+	}
+	if (fp)
+		fclose(fp);
+	fp = fopen("/proc/net/ipv6_route", "r");
+	while (fp && fgets(line, sizeof(line), fp) && n < max) {
+		char dst[40];
+		unsigned plen;
+		size_t k;
+		bool dup = false;
+
+		if (sscanf(line, "%39s %x %*s %*s %*s %*s %*s %*s %*s %63s", dst, &plen, ifn) != 3 ||
+		    plen || strspn(dst, "0") != 32 || !strcmp(ifn, "lo"))
+			continue;
+		for (k = 0; k < n; k++)
+			dup |= !strcmp(out[k], ifn);
+		if (!dup)
+			out[n++] = strdup(ifn);
+	}
+	if (fp)
+		fclose(fp);
+	return n;
+}
+
+static char *pfk_render_now(const struct pf_table *t)
+{
+	char *wan[32], *text;
+	size_t n = pfk_wan(wan, PF_ARRAY_SIZE(wan)), i;
+
+	text = pfk_render_table(t, (const char *const *)wan, n);
+	for (i = 0; i < n; i++)
+		free(wan[i]);
+	return text;
+}
+
+char *pfk_render(const struct pf_table *t, char *err, size_t errlen)
+{
+	char *s = pfk_render_now(t);
+
+	if (!s)
+		snprintf(err, errlen, "kernel engine: out of memory");
+	return s;
+}
+
+static bool pfk_loopback(const union pf_sa *sa)
+{
+	if (sa->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&sa->sin6.sin6_addr);
+	return (ntohl(sa->sin.sin_addr.s_addr) >> 24) == 127;
+}
+
+/* What nftables cannot carry, said in the forward's terms. */
+static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
+{
+	uint32_t i;
+
+	if (f->from.n) {
+		snprintf(err, errlen,
+			 "%s:%d: source pools ('from') are carried by the user engine only; "
+			 "expected 'engine user' or no 'from'",
+			 f->src, f->line);
+		return -1;
+	}
+	for (i = 0; i < f->nbe; i++) {
+		const struct pf_backend *be = &f->be[i];
+		char a[PF_ADDRSTR_MAX];
+
+		pf_sa_format(&be->addr, false, a, sizeof(a));
+		if (pfk_loopback(&be->addr) && !f->allow_loopback) {
+			snprintf(err, errlen,
+				 "%s:%d: DNAT to the loopback address %s is refused (it exposes "
+				 "local services, CVE-2020-8558); expected another backend, or "
+				 "'allow-loopback'",
+				 f->src, be->line, a);
+			return -1;
+		}
+		if (f->lhost[0] && be->addr.sa.sa_family != f->laddr.sa.sa_family) {
+			snprintf(err, errlen,
+				 "%s:%d: backend %s is not of the listen address's family; the "
+				 "kernel engine does not translate between IPv4 and IPv6",
+				 f->src, be->line, a);
+			return -1;
+		}
+		if (i && f->nbe > 1 &&
+		    (be->port_lo != f->be[0].port_lo || be->port_hi != f->be[0].port_hi) &&
+		    (be->port_lo != be->port_hi || f->be[0].port_lo != f->be[0].port_hi)) {
+			snprintf(err, errlen,
+				 "%s:%d: in the kernel engine the backends of a port range share "
+				 "one port mapping; expected the same ports on every backend",
+				 f->src, be->line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct pf_forward *pfk_find_prev(const struct pf_forward *f)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_nprev; i++)
+		if (pfk_prev[i] == f || pf_forward_same_key(pfk_prev[i], f))
+			return pfk_prev[i];
+	return NULL;
+}
+
+static void pfk_release(struct pf_forward ***v, size_t *n)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		pf_forward_unref((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+void pfk_abort(void)
+{
+	free(pfk_pending);
+	pfk_pending = NULL;
+	pfk_release(&pfk_next, &pfk_nnext);
+}
+
+/* Runs a script; with dry_run the kernel checks it but nothing changes. */
+static int pfk_run(const char *text, bool dry_run, char *err, size_t errlen)
+{
+	const char *e;
+	int rc;
+
+	nft_ctx_set_dry_run(pfk_nft, dry_run);
+	rc = nft_run_cmd_from_buffer(pfk_nft, text);
+	nft_ctx_set_dry_run(pfk_nft, false);
+	if (!rc)
+		return 0;
+	e = nft_ctx_get_error_buffer(pfk_nft);
+	snprintf(err, errlen, "kernel engine: nftables refused the change: %.*s",
+		 (int)strcspn(e ? e : "", "\n"), e ? e : "unknown error");
+	return -1;
+}
+
+int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
+{
+	size_t i, n = 0;
+
+	pfk_abort();
+	for (i = 0; i < next->n; i++)
+		if (pf_forward_engine(next->fwd[i]) == PF_ENGINE_KERNEL)
+			n++;
+	if (!n && !pfk_nprev && !pfk_nft)
+		return 0; /* a user-engine table: nftables is not touched */
+	if (!pfk_nft && pfk_start(&pfk_cfg, err, errlen))
+		return -1;
+	pfk_next = pf_xcalloc(n ? n : 1, sizeof(*pfk_next));
+	for (i = 0; i < next->n; i++) {
+		struct pf_forward *f = next->fwd[i], *p;
+
+		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
+			continue;
+		if (pfk_check(f, err, errlen))
+			goto fail;
+		if (!f->kid) {
+			p = pfk_find_prev(f);
+			f->kid = p ? p->kid : pfk_next_id++;
+			if (pfk_next_id > PFK_MARK_ID)
+				pfk_next_id = 1;
+		}
+		pfk_next[pfk_nnext++] = pf_forward_ref(f);
+	}
+	pfk_pending = pfk_render_now(next);
+	if (!pfk_pending) {
+		snprintf(err, errlen, "kernel engine: out of memory");
+		goto fail;
+	}
+	if (pfk_run(pfk_pending, true, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	pfk_abort();
+	return -1;
+}
+
+int pfk_commit(char *err, size_t errlen)
+{
+	uint32_t *gone;
+	size_t i, j, ngone = 0;
+
+	if (!pfk_pending)
+		return 0;
+	if (pfk_run(pfk_pending, false, err, errlen)) {
+		pfk_abort();
+		return -1;
+	}
+	/* UDP flows of forwards that changed or went away follow at once: their
+	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
+	 * their end, as in the user engine. */
+	gone = pf_xcalloc(pfk_nprev ? pfk_nprev : 1, sizeof(*gone));
+	for (i = 0; i < pfk_nprev; i++) {
+		for (j = 0; j < pfk_nnext && pfk_next[j] != pfk_prev[i]; j++)
+			;
+		if (j == pfk_nnext)
+			gone[ngone++] = pfk_prev[i]->kid;
+	}
+	if (ngone)
+		pfk_ct_flush_ids(gone, ngone);
+	free(gone);
+	pfk_release(&pfk_prev, &pfk_nprev);
+	pfk_prev = pfk_next;
+	pfk_nprev = pfk_nnext;
+	pfk_next = NULL;
+	pfk_nnext = 0;
+	free(pfk_loaded);
+	pfk_loaded = pfk_pending;
+	pfk_pending = NULL;
+	return 0;
+}
+
+void pfk_refresh(const struct pf_table *cur)
+{
+	char err[512], *text;
+
+	if (!pfk_nft || !pfk_nprev)
+		return;
+	text = pfk_render_now(cur);
+	if (!text || (pfk_loaded && !strcmp(text, pfk_loaded))) {
+		free(text);
+		return;
+	}
+	if (pfk_run(text, false, err, sizeof(err))) {
+		pf_err("%s", err);
+		free(text);
+		return;
+	}
+	free(pfk_loaded);
+	pfk_loaded = text;
+}
+
+unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
+{
+	uint32_t *ids;
+	size_t i, n = 0;
+	unsigned k;
+
+	if (!pfk_nft)
+		return 0;
+	ids = pf_xcalloc(cur->n + pfk_nprev + 1, sizeof(*ids));
+	for (i = 0; i < pfk_nprev; i++)
+		if (pf_selector_match(sel, pfk_prev[i]))
+			ids[n++] = pfk_prev[i]->kid;
+	k = n ? pfk_ct_kill_ids(ids, n) : 0;
+	free(ids);
+	return k;
+}
+
+void pfk_conns(json_t *arr)
+{
+	struct pf_table t = { .fwd = pfk_prev, .n = pfk_nprev };
+
+	if (pfk_nft && pfk_nprev)
+		pfk_ct_list(arr, &t);
+}
+
+void pfk_stop(void)
+{
+	if (!pfk_nft)
+		return;
+	pfk_abort();
+	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
+		pf_warn("kernel engine: could not remove table inet portfw");
+	pfk_release(&pfk_prev, &pfk_nprev);
+	free(pfk_loaded);
+	pfk_loaded = NULL;
+	nft_ctx_free(pfk_nft);
+	pfk_nft = NULL;
+}

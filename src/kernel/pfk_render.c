@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Renders the kernel forwards of a table as one nft script for the table
+ * 'inet portfw' (the shape of design/kernel-dataplane.md): verdict maps keyed
+ * by protocol and port (and address, for forwards on one address) send a new
+ * connection to its forward's chain in one lookup, whatever the number of
+ * forwards; the chain checks the ACL, marks the connection (ours, which
+ * forward, from inside?) and DNATs it: straight to one backend, or through a
+ * numgen (weighted) or jhash (source, fixed seed) map over the usable ones.
+ */
+#include "pfk_int.h"
+#include "../common/pf_sched.h"
+#include "../common/pf_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pfk_buf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void pfk_out(struct pfk_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->s && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = (b->cap + (size_t)n + 1) * 2;
+			char *ns = realloc(b->s, cap);
+
+			if (!ns) {
+				b->oom = true;
+				return;
+			}
+			b->s = ns;
+			b->cap = cap;
+		}
+	}
+}
+
+static bool pfk_v6(const union pf_sa *sa)
+{
+	return sa->sa.sa_family == AF_INET6;
+}
+
+/* The backends that take new connections now, with their weights: like the
+ * user engine's candidates (admin, health, agent; backups only when no
+ * primary is left). */
+static uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
+{
+	uint32_t i, n = 0;
+	int tier;
+
+	for (tier = 0; tier < 2 && !n; tier++) {
+		for (i = 0; i < f->nbe; i++) {
+			const struct pf_backend *be = &f->be[i];
+			const struct pf_stats *st = be->st;
+
+			w[i] = 0;
+			if (be->admin != PF_ADMIN_ENABLED || (int)be->backup != tier)
+				continue;
+			if (st && (atomic_load(&st->health) != PF_HEALTH_UP ||
+				   atomic_load(&st->agent) >= PF_AGENT_DRAIN))
+				continue;
+			w[i] = f->balance == PF_BAL_PREF && !be->weight ? 1 : pf_sched_eff_weight(be);
+			if (w[i])
+				n++;
+		}
+	}
+	return n;
+}
+
+static void pfk_addr(struct pfk_buf *b, const union pf_sa *sa)
+{
+	char a[PF_ADDRSTR_MAX];
+
+	pf_sa_format(sa, false, a, sizeof(a));
+	pfk_out(b, "%s", a);
+}
+
+/* The ACL: the most specific entry first, deny before allow on a tie. */
+struct pfk_acl_ent {
+	const struct pf_cidr *c;
+	bool deny;
+};
+
+static int pfk_acl_cmp(const void *a, const void *b)
+{
+	const struct pfk_acl_ent *x = a, *y = b;
+
+	if (x->c->plen != y->c->plen)
+		return x->c->plen > y->c->plen ? -1 : 1;
+	return (int)y->deny - (int)x->deny;
+}
+
+static void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f)
+{
+	uint32_t n = f->eff_allow.n + f->eff_deny.n, i, k = 0;
+	struct pfk_acl_ent *e;
+
+	if (!n)
+		return;
+	e = pf_xcalloc(n, sizeof(*e));
+	for (i = 0; i < f->eff_allow.n; i++)
+		e[k++] = (struct pfk_acl_ent){ &f->eff_allow.v[i], false };
+	for (i = 0; i < f->eff_deny.n; i++)
+		e[k++] = (struct pfk_acl_ent){ &f->eff_deny.v[i], true };
+	qsort(e, n, sizeof(*e), pfk_acl_cmp);
+	for (i = 0; i < n; i++) {
+		pfk_out(b, "\t\t%s saddr ", pfk_v6(&e[i].c->addr) ? "ip6" : "ip");
+		pfk_addr(b, &e[i].c->addr);
+		/* An allowed source skips the rest of the list. */
+		pfk_out(b, "/%u %s\n", e[i].c->plen, e[i].deny ? "counter drop" : "goto f%u_nat");
+	}
+	if (f->eff_allow.n)
+		pfk_out(b, "\t\tcounter drop\n");
+	else
+		pfk_out(b, "\t\tgoto f%u_nat\n", f->kid);
+	free(e);
+}
+
+/* "ADDR . PORT", "ADDR" (same port) or a port map for 1:1 ranges. */
+static void pfk_render_target(struct pfk_buf *b, const struct pf_backend *be, bool with_port)
+{
+	pfk_addr(b, &be->addr);
+	if (with_port && be->port_lo)
+		pfk_out(b, " . %u", be->port_lo);
+}
+
+static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fam)
+{
+	uint32_t w[PF_BACKENDS_MAX], n, i, total = 0, first = 0;
+	const char *ip = fam == AF_INET6 ? "ip6" : "ip";
+	bool shifted = false, same_port = false;
+	int one = -1;
+
+	n = pfk_usable(f, w);
+	for (i = 0; i < f->nbe; i++) {
+		if (!w[i] || f->be[i].addr.sa.sa_family != fam) {
+			w[i] = 0;
+			continue;
+		}
+		total += w[i];
+		one = (int)i;
+		if (f->be[i].port_lo != f->be[i].port_hi)
+			shifted = true;
+		if (!f->be[i].port_lo)
+			same_port = true;
+	}
+	(void)n;
+	if (!total) {
+		/* Nothing usable of this family: refuse rather than reach the gateway. */
+		pfk_out(b, "\t\tmeta nfproto %s counter drop\n", fam == AF_INET6 ? "ipv6" : "ipv4");
+		return;
+	}
+	pfk_out(b, "\t\tmeta nfproto %s meta l4proto { tcp, udp } dnat %s to ",
+		fam == AF_INET6 ? "ipv6" : "ipv4", ip);
+	if (total == w[one]) {
+		/* One backend: no choice to make. */
+		const struct pf_backend *be = &f->be[one];
+
+		if (shifted) {
+			uint32_t p;
+
+			pfk_out(b, "th dport map { ");
+			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+				pfk_out(b, "%s%u : ", p == f->lport_lo ? "" : ", ", p);
+				pfk_addr(b, &be->addr);
+				pfk_out(b, " . %u", pf_backend_port(f, be, (uint16_t)p));
+			}
+			pfk_out(b, " }\n");
+		} else {
+			pfk_render_target(b, be, true);
+			pfk_out(b, "\n");
+		}
+		return;
+	}
+	if (f->balance == PF_BAL_SOURCE || f->balance == PF_BAL_MAGLEV)
+		pfk_out(b, "jhash %s saddr mod %u seed 0x5eed map { ", ip, total);
+	else
+		pfk_out(b, "numgen random mod %u map { ", total);
+	for (i = 0; i < f->nbe; i++) {
+		if (!w[i])
+			continue;
+		if (w[i] == 1)
+			pfk_out(b, "%s%u : ", first ? ", " : "", first);
+		else
+			pfk_out(b, "%s%u-%u : ", first ? ", " : "", first, first + w[i] - 1);
+		/* With several backends the port comes from one map for all (the
+		 * pool's backends share it, checked in prepare). */
+		pfk_render_target(b, &f->be[i], !shifted && !same_port);
+		first += w[i];
+	}
+	pfk_out(b, " }");
+	if (shifted) {
+		uint32_t p;
+		const struct pf_backend *be = &f->be[one];
+
+		pfk_out(b, " : th dport map { ");
+		for (p = f->lport_lo; p <= f->lport_hi; p++)
+			pfk_out(b, "%s%u : %u", p == f->lport_lo ? "" : ", ", p,
+				pf_backend_port(f, be, (uint16_t)p));
+		pfk_out(b, " }");
+	}
+	pfk_out(b, "\n");
+}
+
+static void pfk_render_chain(struct pfk_buf *b, const struct pf_forward *f)
+{
+	pfk_out(b, "\tchain f%u {\n", f->kid);
+	pfk_render_acl(b, f);
+	if (!f->eff_allow.n && !f->eff_deny.n)
+		pfk_out(b, "\t\tgoto f%u_nat\n", f->kid);
+	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->kid);
+	/* Ours, which forward; from inside (not a WAN interface): hairpin. */
+	pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
+	pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
+	if (!f->lhost[0] || !pfk_v6(&f->laddr))
+		pfk_render_nat(b, f, AF_INET);
+	if (!f->lhost[0] || pfk_v6(&f->laddr))
+		pfk_render_nat(b, f, AF_INET6);
+	pfk_out(b, "\t}\n");
+}
+
+static void pfk_render_elems(struct pfk_buf *b, const struct pf_table *t, int which)
+{
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		uint32_t p, proto;
+
+		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
+			continue;
+		if ((which == 0) != !f->lhost[0] ||
+		    (which == 1 && f->lhost[0] && pfk_v6(&f->laddr)) ||
+		    (which == 2 && f->lhost[0] && !pfk_v6(&f->laddr)))
+			continue;
+		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
+			if (!(f->protos & proto))
+				continue;
+			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+				pfk_out(b, "%s", first ? "\t\telements = { " : ",\n\t\t\t");
+				first = false;
+				if (which) {
+					pfk_addr(b, &f->laddr);
+					pfk_out(b, " . ");
+				}
+				pfk_out(b, "%s . %u : goto f%u", proto == PF_PROTO_TCP ? "tcp" : "udp",
+					p, f->kid);
+			}
+		}
+	}
+	if (!first)
+		pfk_out(b, " }\n");
+}
+
+char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)
+{
+	struct pfk_buf b = { 0 };
+	bool ftp = false;
+	size_t i;
+
+	/* Creating then deleting replaces whatever a killed daemon left. */
+	pfk_out(&b, "table inet portfw\ndelete table inet portfw\ntable inet portfw {\n");
+	pfk_out(&b, "\tset wan {\n\t\ttype ifname\n");
+	for (i = 0; i < nwan; i++)
+		pfk_out(&b, "%s\"%s\"", i ? ", " : "\t\telements = { ", wan[i]);
+	pfk_out(&b, "%s\t}\n", nwan ? " }\n" : "");
+	pfk_out(&b, "\tmap any {\n\t\ttype inet_proto . inet_service : verdict\n");
+	pfk_render_elems(&b, t, 0);
+	pfk_out(&b, "\t}\n\tmap in4 {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n");
+	pfk_render_elems(&b, t, 1);
+	pfk_out(&b, "\t}\n\tmap in6 {\n\t\ttype ipv6_addr . inet_proto . inet_service : verdict\n");
+	pfk_render_elems(&b, t, 2);
+	pfk_out(&b, "\t}\n");
+	pfk_out(&b, "\tset ftp_ports {\n\t\ttype inet_proto . inet_service\n");
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		uint32_t p;
+
+		if (pf_forward_engine(f) != PF_ENGINE_KERNEL || !(f->protos & PF_PROTO_TCP) ||
+		    !(f->ftp || (f->lport_lo <= 21 && f->lport_hi >= 21)))
+			continue;
+		for (p = f->lport_lo; p <= f->lport_hi; p++) {
+			pfk_out(&b, "%s tcp . %u", ftp ? "," : "\t\telements = {", p);
+			ftp = true;
+		}
+	}
+	pfk_out(&b, "%s\t}\n", ftp ? " }\n" : "");
+	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
+	for (i = 0; i < t->n; i++)
+		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL)
+			pfk_render_chain(&b, t->fwd[i]);
+	/* New connections to one of our ports: one map lookup whatever the count. */
+	pfk_out(&b,
+		"\tchain dispatch {\n"
+		"\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n"
+		"\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n"
+		"\t\tfib daddr type local meta l4proto . th dport vmap @any\n"
+		"\t}\n"
+		/* Before Docker/iptables-nft (-100) and firewalld (-90). */
+		"\tchain dstnat {\n"
+		"\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n"
+		"\t\tjump dispatch\n"
+		"\t}\n"
+		/* The gateway itself connecting to its own forwards. */
+		"\tchain output_nat {\n"
+		"\t\ttype nat hook output priority -110; policy accept;\n"
+		"\t\tjump dispatch\n"
+		"\t}\n"
+		/* The FTP helper must be attached before NAT (kernel 6: never automatic). */
+		"\tchain helpers {\n"
+		"\t\ttype filter hook prerouting priority mangle; policy accept;\n"
+		"\t\tct state new meta l4proto . th dport @ftp_ports ct helper set \"ftp-fwd\"\n"
+		"\t}\n"
+		"\tchain helpers_out {\n"
+		"\t\ttype filter hook output priority mangle; policy accept;\n"
+		"\t\tct state new meta l4proto . th dport @ftp_ports ct helper set \"ftp-fwd\"\n"
+		"\t}\n"
+		/* Accept only our forwards' connections (another table's drop still wins). */
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+		"\t\tct mark & 0x%x == 0x%x accept\n"
+		"\t}\n"
+		/* Hairpin: a client inside reaching a server inside through the external
+		 * address must see the replies come from the gateway. */
+		"\tchain srcnat {\n"
+		"\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n"
+		"\t\tct mark & 0x%x == 0x%x masquerade\n"
+		"\t}\n"
+		"}\n",
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_OURS | PFK_MARK_INSIDE,
+		PFK_MARK_OURS | PFK_MARK_INSIDE);
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
