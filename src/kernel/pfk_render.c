@@ -185,8 +185,18 @@ static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fa
 				pfk_out(b, " . %u", pf_backend_port(f, be, (uint16_t)p));
 			}
 			pfk_out(b, " }\n");
+		} else if (be->port_lo) {
+			/* Outside a map the port follows a colon ("[v6]:port"). */
+			if (fam == AF_INET6) {
+				pfk_out(b, "[");
+				pfk_addr(b, &be->addr);
+				pfk_out(b, "]:%u\n", be->port_lo);
+			} else {
+				pfk_addr(b, &be->addr);
+				pfk_out(b, ":%u\n", be->port_lo);
+			}
 		} else {
-			pfk_render_target(b, be, true);
+			pfk_addr(b, &be->addr);
 			pfk_out(b, "\n");
 		}
 		return;
