@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The kernel engine (nftables DNAT + conntrack), across hosts:
+#
+#   client C 198.51.100.2 --- wan 198.51.100.1  gateway G  10.0.0.1 br0 --- S1 10.0.0.2
+#                                                                      |--- S2 10.0.0.3
+#                                                                      `--- I  10.0.0.4 (inside)
+#
+# curl reaches nginx on S1 and S1 logs the client's real address; 2,000
+# connections spread by weight; a killed server leaves the pool (health
+# check) with no failed client; hairpin from an inside host and from the
+# gateway itself; FTP (passive and active) on 21 and 8021; DNS over UDP and a
+# UDP flow that follows a changed backend within 1 s; the external address
+# changes and forwards keep working; a refused change leaves the ruleset byte
+# for byte; stopping removes the table.
+source "$(dirname "$0")/lib.sh"
+pft_init
+
+PF_IDS=$PORTFW_BUILD/tests/pf_ids
+PF_UDP=$PORTFW_BUILD/tests/pf_udp
+command -v nft >/dev/null || fail "nft not installed"
+G=$NS
+ns_add c
+C=$NS_LAST
+ns_add s1
+S1=$NS_LAST
+ns_add s2
+S2=$NS_LAST
+ns_add i
+I=$NS_LAST
+
+ip link add wan netns "$G" type veth peer name eth0 netns "$C"
+ip -n "$G" addr add 198.51.100.1/24 dev wan
+ip -n "$G" link set wan up
+ip -n "$C" addr add 198.51.100.2/24 dev eth0
+ip -n "$C" link set eth0 up
+ip -n "$C" route add default via 198.51.100.1
+ip -n "$G" link add br0 type bridge
+ip -n "$G" addr add 10.0.0.1/24 dev br0
+ip -n "$G" link set br0 up
+n=2
+for h in "$S1" "$S2" "$I"; do
+	ip link add "lan$n" netns "$G" type veth peer name eth0 netns "$h"
+	ip -n "$G" link set "lan$n" master br0 up
+	ip -n "$h" addr add "10.0.0.$n/24" dev eth0
+	ip -n "$h" link set eth0 up
+	ip -n "$h" route add default via 10.0.0.1
+	n=$((n + 1))
+done
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+info "servers: nginx and id servers on S1 and S2, DNS on S1"
+mkdir -p "$T/www" "$T/s1"
+echo "hello from S1" >"$T/www/index.html"
+cat >"$T/s1/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1; pid $T/s1/nginx.pid; error_log $T/s1/error.log;
+events { worker_connections 512; }
+http { access_log $T/s1/access.log; client_body_temp_path $T/s1/tmp; proxy_temp_path $T/s1/tmp;
+       fastcgi_temp_path $T/s1/tmp; uwsgi_temp_path $T/s1/tmp; scgi_temp_path $T/s1/tmp;
+       server { listen 10.0.0.2:80; root $T/www; } }
+EOF
+in_ns "$S1" timeout -k 5 600 nginx -p "$T/s1/" -c "$T/s1/nginx.conf" >/dev/null 2>&1 &
+in_ns "$S1" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.2:9000=A >"$T/a.out" 2>&1 &
+in_ns "$S2" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.3:9000=B >"$T/b.out" 2>&1 &
+in_ns "$S1" timeout -k 5 600 "$PF_UDP" echo -l 10.0.0.2:7000 >"$T/u1.out" 2>&1 &
+in_ns "$S2" timeout -k 5 600 "$PF_UDP" echo -l 10.0.0.3:7000 >"$T/u2.out" 2>&1 &
+in_ns "$S1" timeout -k 5 600 dnsmasq -d -k --conf-file=/dev/null --port=53 \
+	--listen-address=10.0.0.2 --bind-interfaces --no-resolv --no-hosts --pid-file= \
+	--user=root --local=/test.portfw/ --host-record=www.test.portfw,10.1.2.3 \
+	--log-facility=- >"$T/dnsmasq.log" 2>&1 &
+wait_for 10 "servers to listen" eval 'grep -qs listening "$T/a.out" && grep -qs listening "$T/b.out" &&
+	grep -qs listening "$T/u1.out" && grep -qs listening "$T/u2.out" &&
+	in_ns "$S1" ss -Hltn "sport = :80" | grep -q LISTEN && in_ns "$S1" ss -Hlun "sport = :53" | grep -q 53'
+
+cat >"$PFD_CONF" <<'EOF'
+forward name web tcp :80 to 10.0.0.2
+forward name lb  tcp :8080 to 10.0.0.2:9000, 10.0.0.3:9000 weight 3
+forward name hc  tcp :8081 to 10.0.0.2:9000, 10.0.0.3:9000 check check-interval 300ms check-timeout 200ms fall 2 rise 2
+forward name dns udp :53 to 10.0.0.2
+forward name u   udp :7000 to 10.0.0.2
+EOF
+pfd_start -e kernel -W wan
+
+info "curl from the client reaches nginx on S1, which sees the client's own address"
+got=$(in_ns "$C" curl -sS --max-time 5 http://198.51.100.1/)
+expect_eq "page through the kernel forward" "$got" "hello from S1"
+grep -q "^198.51.100.2 " "$T/s1/access.log" || fail "S1 logged no request from 198.51.100.2: $(cat "$T/s1/access.log")"
+nsx nft list table inet portfw >/dev/null || fail "no table inet portfw"
+expect_eq "ip_forward" "$(nsx cat /proc/sys/net/ipv4/ip_forward)" 1
+conn=$(pf conns -j | jget "[c['conntrack'] for c in d if c['forward'] == 'web'][0]")
+expect_in "conntrack entry of the forward" "$conn" "src=198.51.100.2 dst=198.51.100.1"
+expect_in "conntrack entry of the forward" "$conn" "src=10.0.0.2 dst=198.51.100.2 sport=80"
+
+info "weighted spread over 2,000 connections (1:3)"
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8080 -n 2000)
+a=$(awk '$1=="A"{print $2}' <<<"$counts")
+b=$(awk '$1=="B"{print $2}' <<<"$counts")
+expect_eq "failed connections" "$(awk '$1=="FAILED"{print $2}' <<<"$counts")" 0
+((a >= 475 && a <= 525 && b >= 1425 && b <= 1575)) || fail "spread $a / $b, expected 500 / 1500 +-5 %"
+
+info "a server killed: the health check takes it out of the map; no client fails"
+pkill -f -- "-l 10.0.0.3:9000=B" || fail "B was not running"
+wait_for 10 "B marked down" eval \
+	"[[ \$(pf list -j | jget \"[f for f in d if f['name']=='hc'][0]['backends'][1]['state']\") == down ]]"
+wait_for 5 "the kernel pool without B" eval "! nsx nft list chain inet portfw f3_nat | grep -q 10.0.0.3"
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8081 -n 200)
+expect_eq "connections while B is down" "$(awk '$1=="A"{print $2}' <<<"$counts")" 200
+
+info "hairpin: an inside host and the gateway itself through the external address"
+got=$(in_ns "$I" curl -sS --max-time 5 http://198.51.100.1/)
+expect_eq "page from the inside host" "$got" "hello from S1"
+grep -q "^10.0.0.1 " "$T/s1/access.log" || fail "hairpin was not masqueraded (S1 should see 10.0.0.1)"
+got=$(nsx curl -sS --max-time 5 http://198.51.100.1/)
+expect_eq "page from the gateway itself" "$got" "hello from S1"
+
+info "UDP: DNS through the forward"
+got=$(in_ns "$C" timeout 10 dig @198.51.100.1 www.test.portfw +short +tries=1 +time=3)
+expect_eq "dig through the kernel forward" "$got" "10.1.2.3"
+
+info "UDP: a flow follows a changed backend within 1 s"
+in_ns "$C" timeout 30 "$PF_UDP" client -c 198.51.100.1:7000 -n 1 -r 40 -i 100 -t 500 -p 40000 \
+	>"$T/uflow.out" 2>&1 &
+uflow=$!
+wait_for 5 "the UDP flow" eval "pf conns -j | jget \"[c['backend'] for c in d if c['forward']=='u']\" | grep -q 10.0.0.2:7000"
+cat >"$T/u.conf" <<'EOF'
+forward name u udp :7000 to 10.0.0.3
+EOF
+pf del name u
+pf add name u udp :7000 to 10.0.0.3
+t0=$(now_ms)
+wait_for 2 "the flow on the new backend" eval "pf conns -j | jget \"[c['backend'] for c in d if c['forward']=='u']\" | grep -q 10.0.0.3:7000"
+dt=$(($(now_ms) - t0))
+info "flow followed after $dt ms"
+((dt <= 1000 * PFT_SLOW)) || fail "the UDP flow followed after $dt ms, expected within 1 s"
+wait "$uflow" || true
+read -r _ ok _ lost _ wrong <"$T/uflow.out"
+((ok >= 35 && wrong == 0)) || fail "the UDP flow across the change: $(cat "$T/uflow.out")"
+
+info "the external address changes: forwards keep working"
+ip -n "$G" addr del 198.51.100.1/24 dev wan
+ip -n "$G" addr add 198.51.100.9/24 dev wan
+got=$(in_ns "$C" curl -sS --max-time 5 http://198.51.100.9/)
+expect_eq "page through the new external address" "$got" "hello from S1"
+
+info "a refused change leaves the ruleset byte for byte"
+nsx nft list table inet portfw >"$T/before.nft"
+capture pf add name bad tcp :9999 to 127.0.0.1:80
+expect_eq "DNAT to loopback: exit status" "$RC" 1
+expect_in "DNAT to loopback" "$ERR" "CVE-2020-8558"
+capture pf add name bad2 tcp :9998 to 10.0.0.2:1-2, 10.0.0.3:5-6
+expect_eq "an unsupported pool: exit status" "$RC" 2
+nsx nft list table inet portfw >"$T/after.nft"
+cmp -s "$T/before.nft" "$T/after.nft" || fail "the ruleset changed: $(diff "$T/before.nft" "$T/after.nft" | head)"
+
+info "stopping removes the table"
+pfd_stop
+if nsx nft list table inet portfw >/dev/null 2>&1; then
+	fail "table inet portfw left behind"
+fi
