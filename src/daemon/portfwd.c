@@ -178,13 +178,15 @@ int main(int argc, char **argv)
 		pf_err("%s", err);
 		goto out;
 	}
+	/* The control socket first: a second daemon must fail before it touches
+	 * the kernel's table or binds anything. */
+	if (pfd_ctl_open(sock) < 0)
+		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
 		fprintf(stderr, "portfwd: %s\n", err);
 		goto out;
 	}
-	if (pfd_ctl_open(sock) < 0)
-		goto out;
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = pfd_ctl_listen_fd();

@@ -12,9 +12,16 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+struct pfk_ct_port {
+	uint16_t lo, hi;
+};
+
 struct pfk_ct_ctx {
+	const struct pfk_ct_port *ports;
+	size_t nports;
 	const uint32_t *ids;
 	size_t nids;
 	bool udp_only;
@@ -46,6 +53,30 @@ static int pfk_ct_flush_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 		return NFCT_CB_CONTINUE;
 	if (nfct_query(c->hd, NFCT_Q_DESTROY, ct) == 0)
 		c->count++;
+	return NFCT_CB_CONTINUE;
+}
+
+/* UDP entries to a newly forwarded port that are not ours: created while the
+ * port was not forwarded (to the gateway itself), they would keep catching
+ * the client's datagrams and the new forward would never see them. */
+static int pfk_ct_stale_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct pfk_ct_ctx *c = data;
+	uint16_t port;
+	size_t i;
+
+	(void)type;
+	if ((nfct_get_attr_u32(ct, ATTR_MARK) & PFK_MARK_OURS) ||
+	    nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_UDP)
+		return NFCT_CB_CONTINUE;
+	port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+	for (i = 0; i < c->nports; i++) {
+		if (port >= c->ports[i].lo && port <= c->ports[i].hi) {
+			if (nfct_query(c->hd, NFCT_Q_DESTROY, ct) == 0)
+				c->count++;
+			break;
+		}
+	}
 	return NFCT_CB_CONTINUE;
 }
 
@@ -131,9 +162,10 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 
 /* Dumps our entries (kernel-filtered by mark) of both families into cb. */
 static int pfk_ct_dump(int (*cb)(enum nf_conntrack_msg_type, struct nf_conntrack *, void *),
-		       struct pfk_ct_ctx *c)
+		       struct pfk_ct_ctx *c, bool ours)
 {
-	struct nfct_filter_dump_mark m = { .val = PFK_MARK_OURS, .mask = PFK_MARK_OURS };
+	struct nfct_filter_dump_mark m = { .val = ours ? PFK_MARK_OURS : 0,
+					      .mask = ours ? PFK_MARK_OURS : 0 };
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	static const uint8_t fams[] = { AF_INET, AF_INET6 };
 	size_t i;
@@ -167,7 +199,27 @@ static unsigned pfk_ct_flush(const uint32_t *ids, size_t n, bool udp_only)
 {
 	struct pfk_ct_ctx c = { .ids = ids, .nids = n, .udp_only = udp_only };
 
-	pfk_ct_dump(pfk_ct_flush_cb, &c);
+	pfk_ct_dump(pfk_ct_flush_cb, &c, true);
+	return c.count;
+}
+
+unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n)
+{
+	struct pfk_ct_port *ports = calloc(n ? n : 1, sizeof(*ports));
+	struct pfk_ct_ctx c = { .ports = ports };
+	size_t i;
+
+	if (!ports)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!(f[i]->protos & PF_PROTO_UDP))
+			continue;
+		ports[c.nports].lo = f[i]->lport_lo;
+		ports[c.nports++].hi = f[i]->lport_hi;
+	}
+	if (c.nports)
+		pfk_ct_dump(pfk_ct_stale_cb, &c, false);
+	free(ports);
 	return c.count;
 }
 
@@ -185,5 +237,5 @@ void pfk_ct_list(json_t *arr, const struct pf_table *t)
 {
 	struct pfk_ct_ctx c = { .arr = arr, .t = t };
 
-	pfk_ct_dump(pfk_ct_list_cb, &c);
+	pfk_ct_dump(pfk_ct_list_cb, &c, true);
 }

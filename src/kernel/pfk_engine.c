@@ -296,6 +296,21 @@ int pfk_commit(char *err, size_t errlen)
 	if (ngone)
 		pfk_ct_flush_ids(gone, ngone);
 	free(gone);
+	{
+		const struct pf_forward **added = pf_xcalloc(pfk_nnext ? pfk_nnext : 1,
+							     sizeof(*added));
+		size_t nadded = 0;
+
+		for (j = 0; j < pfk_nnext; j++) {
+			for (i = 0; i < pfk_nprev && pfk_prev[i] != pfk_next[j]; i++)
+				;
+			if (i == pfk_nprev)
+				added[nadded++] = pfk_next[j];
+		}
+		if (nadded)
+			pfk_ct_flush_stale(added, nadded);
+		free(added);
+	}
 	pfk_release(&pfk_prev, &pfk_nprev);
 	pfk_prev = pfk_next;
 	pfk_nprev = pfk_nnext;

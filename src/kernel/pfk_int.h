@@ -19,6 +19,8 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 /* UDP entries only (flows follow a changed forward), or every one (kill). */
 unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n);
+/* UDP entries to the ports of newly added forwards that are not ours. */
+unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
 void pfk_ct_list(json_t *arr, const struct pf_table *t);
 
 #endif

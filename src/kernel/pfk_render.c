@@ -204,7 +204,8 @@ static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fa
 	if (f->balance == PF_BAL_SOURCE || f->balance == PF_BAL_MAGLEV)
 		pfk_out(b, "jhash %s saddr mod %u seed 0x5eed map { ", ip, total);
 	else
-		pfk_out(b, "numgen random mod %u map { ", total);
+		/* A counter, not random: the weights hold exactly, as in the user engine. */
+		pfk_out(b, "numgen inc mod %u map { ", total);
 	for (i = 0; i < f->nbe; i++) {
 		if (!w[i])
 			continue;

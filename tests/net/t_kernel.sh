@@ -34,7 +34,7 @@ ip -n "$G" addr add 198.51.100.1/24 dev wan
 ip -n "$G" link set wan up
 ip -n "$C" addr add 198.51.100.2/24 dev eth0
 ip -n "$C" link set eth0 up
-ip -n "$C" route add default via 198.51.100.1
+# No route from the client to the private LAN, as on the internet.
 ip -n "$G" link add br0 type bridge
 ip -n "$G" addr add 10.0.0.1/24 dev br0
 ip -n "$G" link set br0 up
@@ -72,9 +72,35 @@ in_ns "$S1" timeout -k 5 600 dnsmasq -d -k --conf-file=/dev/null --port=53 \
 	--listen-address=10.0.0.2 --bind-interfaces --no-resolv --no-hosts --pid-file= \
 	--user=root --local=/test.portfw/ --host-record=www.test.portfw,10.1.2.3 \
 	--log-facility=- >"$T/dnsmasq.log" 2>&1 &
+mkdir -p "$T/ftproot" "$T/ftpempty"
+head -c 300000 /dev/urandom >"$T/ftproot/file.bin"
+for p in 21 8021; do
+	cat >"$T/vsftpd-$p.conf" <<EOF
+listen=YES
+listen_address=10.0.0.2
+listen_port=$p
+anonymous_enable=YES
+anon_root=$T/ftproot
+no_anon_password=YES
+local_enable=NO
+write_enable=NO
+pasv_enable=YES
+pasv_min_port=30000
+pasv_max_port=30100
+port_enable=YES
+connect_from_port_20=NO
+secure_chroot_dir=$T/ftpempty
+run_as_launching_user=YES
+ftp_username=nobody
+background=NO
+seccomp_sandbox=NO
+EOF
+	in_ns "$S1" timeout -k 5 600 vsftpd "$T/vsftpd-$p.conf" >"$T/vsftpd-$p.log" 2>&1 &
+done
 wait_for 10 "servers to listen" eval 'grep -qs listening "$T/a.out" && grep -qs listening "$T/b.out" &&
 	grep -qs listening "$T/u1.out" && grep -qs listening "$T/u2.out" &&
-	in_ns "$S1" ss -Hltn "sport = :80" | grep -q LISTEN && in_ns "$S1" ss -Hlun "sport = :53" | grep -q 53'
+	in_ns "$S1" ss -Hltn "sport = :80" | grep -q LISTEN && in_ns "$S1" ss -Hlun "sport = :53" | grep -q 53 &&
+	in_ns "$S1" ss -Hltn "sport = :8021" | grep -q LISTEN && in_ns "$S1" ss -Hltn "sport = :21" | grep -q LISTEN'
 
 cat >"$PFD_CONF" <<'EOF'
 forward name web tcp :80 to 10.0.0.2
@@ -82,6 +108,9 @@ forward name lb  tcp :8080 to 10.0.0.2:9000, 10.0.0.3:9000 weight 3
 forward name hc  tcp :8081 to 10.0.0.2:9000, 10.0.0.3:9000 check check-interval 300ms check-timeout 200ms fall 2 rise 2
 forward name dns udp :53 to 10.0.0.2
 forward name u   udp :7000 to 10.0.0.2
+forward name ftp  tcp :21 to 10.0.0.2
+forward name ftp2 tcp :8021 to 10.0.0.2:8021 ftp
+forward name ftp3 tcp :8022 to 10.0.0.2:8021
 EOF
 pfd_start -e kernel -W wan
 
@@ -116,6 +145,25 @@ expect_eq "page from the inside host" "$got" "hello from S1"
 grep -q "^10.0.0.1 " "$T/s1/access.log" || fail "hairpin was not masqueraded (S1 should see 10.0.0.1)"
 got=$(nsx curl -sS --max-time 5 http://198.51.100.1/)
 expect_eq "page from the gateway itself" "$got" "hello from S1"
+
+# ftp_get PORT on|off: fetch file.bin by FTP through the gateway (passive on/off).
+ftp_get() {
+	rm -rf "$T/dl"
+	mkdir -p "$T/dl"
+	in_ns "$C" timeout 20 lftp -e "set ftp:passive-mode $2; set net:timeout 4; set net:max-retries 1; lcd $T/dl; get file.bin; bye" \
+		"ftp://198.51.100.1:$1" >"$T/lftp.out" 2>&1 && cmp -s "$T/dl/file.bin" "$T/ftproot/file.bin"
+}
+
+info "FTP, passive and active, on 21 (helper by default) and 8021 ('ftp')"
+for port in 21 8021; do
+	for mode in on off; do
+		ftp_get $port $mode || fail "FTP on $port (passive $mode): $(tail -3 "$T/lftp.out")"
+	done
+done
+# Without the helper, passive FTP cannot work (the PASV reply names 10.0.0.2).
+if ftp_get 8022 on; then
+	fail "passive FTP on 8022 worked without the ftp helper: the test proves nothing"
+fi
 
 info "UDP: DNS through the forward"
 got=$(in_ns "$C" timeout 10 dig @198.51.100.1 www.test.portfw +short +tries=1 +time=3)
