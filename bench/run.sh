@@ -3,12 +3,15 @@
 #
 # The benchmark: portfwd against other TCP forwarders (haproxy, nginx stream,
 # socat, rinetd, redir) and against no forwarder at all ("direct"), in a
-# network namespace of its own. See bench/README.md.
+# network namespace of its own; then UDP (portfwd, nginx stream, socat,
+# rinetd, direct), and the cost of portfwd's schedulers. See bench/README.md.
 #
 #   bench/run.sh [quick|full]        (root; 'make bench BENCH_MODE=quick')
 #
 # Settings (environment; the defaults depend on the mode, quick / full):
-#   BENCH_SECONDS      length of each iperf3 and wrk measurement (1 / 4)
+#   BENCH_ONLY         sections to run: tcp, udp, sched (default all three),
+#                      e.g. BENCH_ONLY=udp,sched
+#   BENCH_SECONDS      length of each iperf3, wrk and UDP measurement (1 / 4)
 #   BENCH_RUNS         repetitions of every figure; the table shows medians (1 / 3)
 #   BENCH_IDLE_CONNS   connections held open for the memory figure (200 / 5000)
 #   BENCH_LAT_ROUNDS   ping-pongs of the latency figure (2000 / 20000)
@@ -19,6 +22,14 @@
 #   BENCH_CPUS         taskset CPU list for the forwarders (default: no pinning)
 #   BENCH_LOAD_CPUS    taskset CPU list for backends and load generators (default: none)
 #   BENCH_PORTFWD_ARGS extra portfwd options, e.g. "-w 1" or "-m copy"
+#   BENCH_UDP_FORWARDERS  UDP section's forwarders (direct portfwd nginx socat rinetd)
+#   BENCH_UDP_CPU      the one CPU of the sequential UDP test (0)
+#   BENCH_UDP_CLIENTS  clients of the many-client UDP test (64)
+#   BENCH_UDP_WINDOW   requests each of them keeps in flight (1)
+#   BENCH_UDP_THREADS  threads of that client (1)
+#   BENCH_UDP_SIZE     datagram size, bytes (64)
+#   BENCH_UDP_TIMEOUT_MS  a reply not back by then is lost (200)
+#   BENCH_UDP_WARMUP   untimed seconds before each UDP measurement (0.5 / 1)
 #   BENCH_NOFILE       descriptor limit to ask for (65536; capped at the hard limit)
 #   BENCH_NO_INSTALL=1 do not run scripts/deps.sh bench
 #   BENCH_KEEP=1       keep the work dir (configs, logs, raw tool output)
@@ -37,11 +48,11 @@ MODE=${1:-full}
 case $MODE in
 quick)
 	: "${BENCH_SECONDS:=1}" "${BENCH_RUNS:=1}" "${BENCH_IDLE_CONNS:=200}"
-	: "${BENCH_LAT_ROUNDS:=2000}"
+	: "${BENCH_LAT_ROUNDS:=2000}" "${BENCH_UDP_WARMUP:=0.5}"
 	;;
 full)
 	: "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=3}" "${BENCH_IDLE_CONNS:=5000}"
-	: "${BENCH_LAT_ROUNDS:=20000}"
+	: "${BENCH_LAT_ROUNDS:=20000}" "${BENCH_UDP_WARMUP:=1}"
 	;;
 *)
 	echo "usage: $0 [quick|full]" >&2
@@ -53,6 +64,11 @@ esac
 : "${BENCH_CPUS:=}" "${BENCH_LOAD_CPUS:=}" "${BENCH_PORTFWD_ARGS:=}"
 : "${BENCH_NOFILE:=65536}" "${BENCH_NO_INSTALL:=0}" "${BENCH_KEEP:=0}"
 : "${BENCH_RESULTS:=$BENCH_DIR/results}"
+: "${BENCH_ONLY:=tcp udp sched}"
+: "${BENCH_UDP_FORWARDERS:=direct portfwd nginx socat rinetd}"
+: "${BENCH_UDP_CPU:=0}" "${BENCH_UDP_CLIENTS:=64}" "${BENCH_UDP_WINDOW:=1}"
+: "${BENCH_UDP_THREADS:=1}" "${BENCH_UDP_SIZE:=64}" "${BENCH_UDP_TIMEOUT_MS:=200}"
+BENCH_ONLY=${BENCH_ONLY//,/ }
 # 'make BUILD=dir bench' exports BUILD (a command-line variable) to us.
 if [[ -z ${PORTFW_BUILD-} && -n ${BUILD-} ]]; then
 	case $BUILD in
@@ -70,12 +86,23 @@ PY=/usr/bin/python3
 # ports). A new one needs: an entry here, a case in fwd_start, a config in
 # peers/, and a line in print_versions.
 ALL_FWDS=(direct portfwd haproxy nginx socat rinetd redir)
+# Those of the UDP section (haproxy 2.6 and redir do not forward UDP).
+UDP_FWDS=(direct portfwd nginx socat rinetd)
+# The scheduler section's portfwd forwards: one backend, four with wrr, four
+# with leastconn (the rows of its table).
+SCHED_CONFS=(portfwd/1 portfwd/wrr4 portfwd/leastconn4)
 
 # Backends, in the namespace: iperf3 (bulk), nginx http (connection rate),
 # pf_idle server (echo: latency and idle connections).
 IPERF_BACK=5201
 HTTP_BACK=8080
 ECHO_BACK=7007
+# The same nginx on four more ports: the scheduler section's four backends.
+HTTP_BACK1=8081 HTTP_BACK2=8082 HTTP_BACK3=8083 HTTP_BACK4=8084
+# UDP echo servers (pf_udp echo): one pinned with the sequential test, one
+# for the many-client test.
+UDP_RR_BACK=7100
+UDP_MANY_BACK=7101
 # Ephemeral ports in the namespace start above every port used here.
 EPHEMERAL="20000 64999"
 
@@ -89,12 +116,29 @@ say() {
 }
 
 for v in BENCH_SECONDS BENCH_RUNS BENCH_IDLE_CONNS BENCH_IDLE_WINDOW BENCH_LAT_ROUNDS \
-	BENCH_WRK_CONNS BENCH_WRK_THREADS BENCH_NOFILE; do
+	BENCH_WRK_CONNS BENCH_WRK_THREADS BENCH_NOFILE BENCH_UDP_CLIENTS BENCH_UDP_WINDOW \
+	BENCH_UDP_THREADS BENCH_UDP_SIZE BENCH_UDP_TIMEOUT_MS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v='${!v}': expected a positive integer"
 done
+[[ $BENCH_UDP_CPU =~ ^[0-9]+$ ]] || die "BENCH_UDP_CPU='$BENCH_UDP_CPU': expected a CPU number"
+[[ $BENCH_UDP_WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_UDP_WARMUP='$BENCH_UDP_WARMUP': expected seconds"
+((BENCH_UDP_SIZE >= 16 && BENCH_UDP_SIZE <= 2048)) || die "BENCH_UDP_SIZE: 16 to 2048 bytes"
+((BENCH_UDP_WINDOW <= 64)) || die "BENCH_UDP_WINDOW: at most 64"
+((BENCH_UDP_THREADS <= BENCH_UDP_CLIENTS)) || die "BENCH_UDP_THREADS: at most BENCH_UDP_CLIENTS"
 for f in $BENCH_FORWARDERS; do
 	[[ " ${ALL_FWDS[*]} " == *" $f "* ]] || die "BENCH_FORWARDERS: unknown '$f' (known: ${ALL_FWDS[*]})"
 done
+for f in $BENCH_UDP_FORWARDERS; do
+	[[ " ${UDP_FWDS[*]} " == *" $f "* ]] || die "BENCH_UDP_FORWARDERS: unknown '$f' (known: ${UDP_FWDS[*]})"
+done
+for s in $BENCH_ONLY; do
+	[[ $s == tcp || $s == udp || $s == sched ]] || die "BENCH_ONLY: unknown section '$s' (known: tcp udp sched)"
+done
+[[ -n $BENCH_ONLY ]] || die "BENCH_ONLY: no section"
+# section NAME: NAME is to run.
+section() {
+	[[ " $BENCH_ONLY " == *" $1 "* ]]
+}
 [[ $(id -u) == 0 ]] || die "needs root (network namespace)"
 [[ -x $PORTFWD ]] || die "$PORTFWD is missing: build it first (make BUILD=... all), or set PORTFW_BUILD"
 
@@ -112,15 +156,17 @@ done
 	die "nginx stream module missing (Debian package libnginx-mod-stream)"
 
 mkdir -p "$TOOLS_BIN"
-for t in pf_idle pf_lat pf_reap; do
+for t in pf_idle pf_lat pf_reap pf_udp; do
 	if [[ ! -x $TOOLS_BIN/$t || $BENCH_DIR/tools/$t.c -nt $TOOLS_BIN/$t ]]; then
-		cc -O2 -g -std=gnu17 -Wall -Wextra -D_GNU_SOURCE -o "$TOOLS_BIN/$t" \
+		cc -O2 -g -std=gnu17 -Wall -Wextra -D_GNU_SOURCE -pthread -o "$TOOLS_BIN/$t" \
 			"$BENCH_DIR/tools/$t.c" || die "building $t failed"
 	fi
 done
 PF_IDLE=$TOOLS_BIN/pf_idle
 PF_LAT=$TOOLS_BIN/pf_lat
 PF_REAP=$TOOLS_BIN/pf_reap
+PF_UDP=$TOOLS_BIN/pf_udp
+PORTFW=$PORTFW_BUILD/portfw
 PSTAT=$BENCH_DIR/tools/pf_pstat.py
 
 # Descriptors: 5,000 idle connections are 10,000 sockets in the forwarder and
@@ -215,11 +261,17 @@ now_ms() {
 	echo $((t / 1000))
 }
 
+# listening PORT: a TCP socket listens on PORT; listening u:PORT: a UDP
+# socket is bound to PORT.
 listening() {
-	nsx ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN
+	case $1 in
+	u:*) nsx ss -Hlun "sport = :${1#u:}" 2>/dev/null | grep -q . ;;
+	*) nsx ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN ;;
+	esac
 }
 
-# wait_listen SECONDS PID... -- PORT...: every PORT listens, every PID alive.
+# wait_listen SECONDS PID... -- PORT...: every PORT listens (u:PORT: UDP),
+# every PID alive.
 wait_listen() {
 	local end=$(($(now_ms) + $1 * 1000)) pids=() p port
 	shift
@@ -302,6 +354,22 @@ echo_start() {
 	wait_listen 10 "$ECHO_PID" -- "$ECHO_BACK" || die "echo server did not start: $(tail -5 "$W/echo-server.log")"
 }
 
+# The UDP echo servers: the sequential test's on BENCH_UDP_CPU (with its
+# client and the forwarder), the many-client test's where the load goes.
+udp_rr_start() {
+	ip netns exec "$NS" taskset -c "$BENCH_UDP_CPU" "$PF_UDP" echo -l "127.0.0.1:$UDP_RR_BACK" \
+		>>"$W/udp-echo.log" 2>&1 &
+	UDP_RR_PID=$!
+	wait_listen 10 "$UDP_RR_PID" -- "u:$UDP_RR_BACK" || die "UDP echo server did not start: $(tail -5 "$W/udp-echo.log")"
+}
+
+udp_many_start() {
+	ip netns exec "$NS" "${PIN_LOAD[@]}" "$PF_UDP" echo -l "127.0.0.1:$UDP_MANY_BACK" \
+		>>"$W/udp-echo.log" 2>&1 &
+	UDP_MANY_PID=$!
+	wait_listen 10 "$UDP_MANY_PID" -- "u:$UDP_MANY_BACK" || die "UDP echo server did not start: $(tail -5 "$W/udp-echo.log")"
+}
+
 # render TEMPLATE OUT: a peers/ file with its @PLACEHOLDERS@ filled in.
 render() {
 	sed -e "s|@DIR@|$W|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@MAXCONN@|$MAXCONN|g" \
@@ -309,6 +377,12 @@ render() {
 		-e "s|@IPERF_FRONT@|$IPERF_FRONT|g" -e "s|@IPERF_BACK@|$IPERF_BACK|g" \
 		-e "s|@HTTP_FRONT@|$HTTP_FRONT|g" -e "s|@HTTP_BACK@|$HTTP_BACK|g" \
 		-e "s|@ECHO_FRONT@|$ECHO_FRONT|g" -e "s|@ECHO_BACK@|$ECHO_BACK|g" \
+		-e "s|@HTTP_BACK1@|$HTTP_BACK1|g" -e "s|@HTTP_BACK2@|$HTTP_BACK2|g" \
+		-e "s|@HTTP_BACK3@|$HTTP_BACK3|g" -e "s|@HTTP_BACK4@|$HTTP_BACK4|g" \
+		-e "s|@UDP_RR_FRONT@|$UDP_RR_FRONT|g" -e "s|@UDP_RR_BACK@|$UDP_RR_BACK|g" \
+		-e "s|@UDP_MANY_FRONT@|$UDP_MANY_FRONT|g" -e "s|@UDP_MANY_BACK@|$UDP_MANY_BACK|g" \
+		-e "s|@SCHED1_FRONT@|$SCHED1_FRONT|g" -e "s|@SCHEDWRR_FRONT@|$SCHEDWRR_FRONT|g" \
+		-e "s|@SCHEDLC_FRONT@|$SCHEDLC_FRONT|g" \
 		"$BENCH_DIR/peers/$1" >"$2"
 }
 
@@ -318,16 +392,24 @@ backends_start() {
 	printf '%099d\n' 0 >"$W/www/100b"
 	IPERF_FRONT=0 HTTP_FRONT=0 ECHO_FRONT=0
 	render nginx-http.conf "$W/nginx-http.conf"
+	# The HTTP backend serves the TCP and the scheduler sections, and
+	# every sanity check.
 	http_start
-	echo_start
-	iperf_start
+	if section tcp; then
+		echo_start
+		iperf_start
+	fi
+	if section udp; then
+		udp_rr_start
+		udp_many_start
+	fi
 }
 
 # backends_check: restarts a backend that is gone (on a shared machine,
 # something may kill processes by name).
 backends_check() {
 	local pids
-	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$HTTP_BACK"; then
+	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$HTTP_BACK" || ! listening "$HTTP_BACK4"; then
 		say "   (nginx http backend gone: restarting it)"
 		pids=$(tree_pids "$HTTP_PID")
 		# shellcheck disable=SC2086
@@ -335,33 +417,58 @@ backends_check() {
 		wait "$HTTP_PID" 2>/dev/null || true
 		http_start
 	fi
-	if ! kill -0 "$ECHO_PID" 2>/dev/null || ! listening "$ECHO_BACK"; then
-		say "   (echo server gone: restarting it)"
-		kill -KILL "$ECHO_PID" 2>/dev/null || true
-		wait "$ECHO_PID" 2>/dev/null || true
-		echo_start
+	if section tcp; then
+		if ! kill -0 "$ECHO_PID" 2>/dev/null || ! listening "$ECHO_BACK"; then
+			say "   (echo server gone: restarting it)"
+			kill -KILL "$ECHO_PID" 2>/dev/null || true
+			wait "$ECHO_PID" 2>/dev/null || true
+			echo_start
+		fi
+		if ! kill -0 "$IPERF_PID" 2>/dev/null || ! listening "$IPERF_BACK"; then
+			say "   (iperf3 server gone: restarting it)"
+			iperf_restart
+		fi
 	fi
-	if ! kill -0 "$IPERF_PID" 2>/dev/null || ! listening "$IPERF_BACK"; then
-		say "   (iperf3 server gone: restarting it)"
-		iperf_restart
+	if section udp; then
+		if ! kill -0 "$UDP_RR_PID" 2>/dev/null || ! listening "u:$UDP_RR_BACK"; then
+			say "   (UDP echo server gone: restarting it)"
+			kill -KILL "$UDP_RR_PID" 2>/dev/null || true
+			wait "$UDP_RR_PID" 2>/dev/null || true
+			udp_rr_start
+		fi
+		if ! kill -0 "$UDP_MANY_PID" 2>/dev/null || ! listening "u:$UDP_MANY_BACK"; then
+			say "   (UDP echo server gone: restarting it)"
+			kill -KILL "$UDP_MANY_PID" 2>/dev/null || true
+			wait "$UDP_MANY_PID" 2>/dev/null || true
+			udp_many_start
+		fi
 	fi
 }
 
 # ---- forwarders ----
 
 # fwd_ports NAME RUN: the ports NAME listens on in run RUN (fresh ones each
-# time, so nothing left of a previous instance is in the way).
+# time, so nothing left of a previous instance is in the way); FWD_PORTS:
+# those of the current SECTION (u:PORT for UDP), which fwd_start waits for and
+# fwd_alive checks.
 fwd_ports() {
 	local i idx=-1
 	for i in "${!ALL_FWDS[@]}"; do
 		[[ ${ALL_FWDS[$i]} == "$1" ]] && idx=$i
 	done
-	if [[ $1 == direct ]]; then
-		IPERF_FRONT=$IPERF_BACK HTTP_FRONT=$HTTP_BACK ECHO_FRONT=$ECHO_BACK
-		return
-	fi
 	local base=$((10000 + ($2 % 90) * 100 + idx * 10))
 	IPERF_FRONT=$((base + 1)) HTTP_FRONT=$((base + 2)) ECHO_FRONT=$((base + 3))
+	UDP_RR_FRONT=$((base + 4)) UDP_MANY_FRONT=$((base + 5))
+	SCHED1_FRONT=$((base + 6)) SCHEDWRR_FRONT=$((base + 7)) SCHEDLC_FRONT=$((base + 8))
+	if [[ $1 == direct ]]; then
+		IPERF_FRONT=$IPERF_BACK HTTP_FRONT=$HTTP_BACK ECHO_FRONT=$ECHO_BACK
+		UDP_RR_FRONT=$UDP_RR_BACK UDP_MANY_FRONT=$UDP_MANY_BACK
+	fi
+	case $SECTION in
+	tcp) FWD_PORTS=("$IPERF_FRONT" "$HTTP_FRONT" "$ECHO_FRONT") ;;
+	udp) FWD_PORTS=("u:$UDP_RR_FRONT" "u:$UDP_MANY_FRONT") ;;
+	sched) FWD_PORTS=("$SCHED1_FRONT" "$SCHEDWRR_FRONT" "$SCHEDLC_FRONT") ;;
+	esac
 }
 
 FWD_PIDS=()
@@ -377,42 +484,46 @@ fwd_spawn() {
 	FWD_PIDS+=($!)
 }
 
-# fwd_start NAME: starts NAME in front of the backends (ports from
-# fwd_ports); returns 1 if it did not come up.
+# fwd_start NAME: starts NAME in front of the backends of the current
+# SECTION (tcp, udp, sched; ports from fwd_ports); returns 1 if it did not
+# come up. The peers/ files of the UDP section are *-udp.*, the scheduler
+# section's portfwd-sched.conf.
 fwd_start() {
-	local name=$1 line args
+	local name=$1 line args sfx=""
 	FWD_PIDS=()
-	FWD_LOG=$W/$name.log
+	FWD_LOG=$W/$name-$SECTION.log
+	[[ $SECTION != tcp ]] && sfx=-$SECTION
 	case $name in
 	direct) return 0 ;;
 	portfwd)
-		render portfwd.conf "$W/portfwd.conf"
+		render "portfwd$sfx.conf" "$W/portfwd$sfx.conf"
 		# shellcheck disable=SC2086
-		fwd_spawn "$FWD_LOG" "$PORTFWD" -c "$W/portfwd.conf" -s "$W/portfwd.sock" $BENCH_PORTFWD_ARGS
+		fwd_spawn "$FWD_LOG" "$PORTFWD" -c "$W/portfwd$sfx.conf" -s "$W/portfwd.sock" $BENCH_PORTFWD_ARGS
 		;;
 	haproxy)
 		render haproxy.cfg "$W/haproxy.cfg"
 		fwd_spawn "$FWD_LOG" haproxy -db -f "$W/haproxy.cfg"
 		;;
 	nginx)
-		render nginx-stream.conf "$W/nginx-stream.conf"
-		fwd_spawn "$FWD_LOG" nginx -p "$W/" -c "$W/nginx-stream.conf" -e "$W/nginx-stream.error.log"
+		[[ $SECTION == udp ]] || sfx=-stream
+		render "nginx$sfx.conf" "$W/nginx$sfx.conf"
+		fwd_spawn "$FWD_LOG" nginx -p "$W/" -c "$W/nginx$sfx.conf" -e "$W/nginx$sfx.error.log"
 		;;
 	rinetd)
-		render rinetd.conf "$W/rinetd.conf"
-		fwd_spawn "$FWD_LOG" rinetd -f -c "$W/rinetd.conf"
+		render "rinetd$sfx.conf" "$W/rinetd$sfx.conf"
+		fwd_spawn "$FWD_LOG" rinetd -f -c "$W/rinetd$sfx.conf"
 		;;
 	socat | redir)
-		render "$name.args" "$W/$name.args"
+		render "$name$sfx.args" "$W/$name$sfx.args"
 		while read -r line; do
 			[[ -z $line || $line == \#* ]] && continue
 			read -ra args <<<"$line"
 			fwd_spawn "$FWD_LOG" "$name" "${args[@]}"
-		done <"$W/$name.args"
+		done <"$W/$name$sfx.args"
 		;;
 	*) return 1 ;;
 	esac
-	wait_listen 10 "${FWD_PIDS[@]}" -- "$IPERF_FRONT" "$HTTP_FRONT" "$ECHO_FRONT"
+	wait_listen 10 "${FWD_PIDS[@]}" -- "${FWD_PORTS[@]}"
 }
 
 fwd_stop() {
@@ -442,7 +553,9 @@ fwd_alive() {
 		kill -0 "$p" 2>/dev/null || return 1
 		[[ -n $(ps -o pid= --ppid "$p") ]] || return 1
 	done
-	listening "$IPERF_FRONT" && listening "$HTTP_FRONT" && listening "$ECHO_FRONT"
+	for p in "${FWD_PORTS[@]}"; do
+		listening "$p" || return 1
+	done
 }
 
 # pstat: resource totals of the forwarder's processes, in PS_* variables.
@@ -619,14 +732,18 @@ print(r["bits_per_second"], r["bytes"])' "$json") || {
 measure_bulk1() { bulk "$1" 1; }
 measure_bulk4() { bulk "$1" 4; }
 
-# HTTP through to the nginx backend: wrk, one request per connection
-# (Connection: close) or keep-alive; the forwarder's CPU per 10,000.
+# http FWD KIND [PORT KEY LABEL]: HTTP through to the nginx backend: wrk,
+# one request per connection (KIND cps: Connection: close) or keep-alive
+# (rps), to PORT (default HTTP_FRONT); the forwarder's CPU per 10,000 (cps) or
+# 100,000 (rps). The samples are FWD's metrics KEY (default KIND),
+# KEY_errors, KEY_cpu_s_per_10k (or rps_cpu_s_per_100k).
 http() {
-	local fwd=$1 kind=$2 out=$W/wrk-$1-$2.txt c0=0 c1=0 hdr=() reqs rate errs non2xx
+	local fwd=$1 kind=$2 port=${3:-$HTTP_FRONT} key=${4:-$2} label=${5:-$2}
+	local out=$W/wrk-${1//\//-}-$2.txt c0=0 c1=0 hdr=() reqs rate errs non2xx
 	[[ $kind == cps ]] && hdr=(-H "Connection: close")
 	[[ $fwd != direct ]] && { pstat || return 1; } && c0=$PS_cpu_ticks
 	if ! load $((BENCH_SECONDS + 30)) wrk -t "$BENCH_WRK_THREADS" -c "$BENCH_WRK_CONNS" \
-		-d "${BENCH_SECONDS}s" "${hdr[@]}" "http://127.0.0.1:$HTTP_FRONT/100b" >"$out" 2>&1; then
+		-d "${BENCH_SECONDS}s" "${hdr[@]}" "http://127.0.0.1:$port/100b" >"$out" 2>&1; then
 		fail_note "$fwd: wrk ($kind) failed: $(tail -3 "$out")"
 		return 1
 	fi
@@ -639,15 +756,15 @@ http() {
 		fail_note "$fwd: wrk ($kind): no requests completed: $(tail -3 "$out")"
 		return 1
 	fi
-	record "$fwd" "$kind" "$rate"
-	record "$fwd" "${kind}_errors" "$((${errs:-0} + ${non2xx:-0}))"
-	SUMMARY+=" $kind $rate/s"
+	record "$fwd" "$key" "$rate"
+	record "$fwd" "${key}_errors" "$((${errs:-0} + ${non2xx:-0}))"
+	SUMMARY+=" $label $rate/s"
 	if ((${errs:-0} + ${non2xx:-0} > 0)); then
 		SUMMARY+=" (${errs:-0} socket errors, ${non2xx:-0} non-2xx)"
 	fi
 	if [[ $fwd != direct ]]; then
 		if [[ $kind == cps ]]; then
-			record "$fwd" cps_cpu_s_per_10k "$(calc "($c1 - $c0) / $PS_clk_tck / ($reqs / 10000)")"
+			record "$fwd" "${key}_cpu_s_per_10k" "$(calc "($c1 - $c0) / $PS_clk_tck / ($reqs / 10000)")"
 			SUMMARY+=" ($(calc "($c1 - $c0) / $PS_clk_tck / ($reqs / 10000)") CPU s/10k)"
 		else
 			record "$fwd" rps_cpu_s_per_100k "$(calc "($c1 - $c0) / $PS_clk_tck / ($reqs / 100000)")"
@@ -658,11 +775,141 @@ http() {
 measure_cps() { http "$1" cps; }
 measure_rps() { http "$1" rps; }
 
-# sanity: one HTTP request through the forwarder returns the 100 bytes.
-sanity() {
+# ---- UDP section ----
+#
+# The forwarder listens on two UDP ports, one in front of each echo server.
+# measure_udp_rr runs with the forwarder started on BENCH_UDP_CPU (as are its
+# client and echo server); measure_udp_many with a forwarder started again,
+# unpinned (or on BENCH_CPUS).
+
+# Sequential request/replies of one client, everything on one CPU.
+measure_udp_rr() {
+	local fwd=$1 out kv rate="" lost=0
+	out=$(nsx timeout -k 3 $((BENCH_SECONDS + 30)) taskset -c "$BENCH_UDP_CPU" "$PF_UDP" rr \
+		-c "127.0.0.1:$UDP_RR_FRONT" -s "$BENCH_UDP_SIZE" -d "$BENCH_SECONDS" \
+		-W "$(calc "$BENCH_UDP_WARMUP / 2")" -T "$BENCH_UDP_TIMEOUT_MS" 2>"$W/udp.err") || {
+		fail_note "$fwd: pf_udp rr failed: $(head -3 "$W/udp.err")"
+		return 1
+	}
+	read -ra kv <<<"$out"
+	set -- "${kv[@]}"
+	while (($# >= 2)); do
+		case $1 in
+		rate) rate=$2 && record "$fwd" udp_rr "$2" ;;
+		p50_us | p99_us) record "$fwd" "udp_rr_$1" "$2" ;;
+		lost) lost=$2 && record "$fwd" udp_rr_lost "$2" ;;
+		esac
+		shift 2
+	done
+	if [[ -z $rate ]]; then
+		fail_note "$fwd: pf_udp rr: unreadable output: $out"
+		return 1
+	fi
+	SUMMARY+=" udp rr $rate/s (${out#* p50_us } us, $lost lost);"
+	SUMMARY=${SUMMARY/ p90_us */ us}
+}
+
+# BENCH_UDP_CLIENTS clients, each with BENCH_UDP_WINDOW request/replies in
+# flight; the forwarder's CPU per million round trips (read after the
+# warm-up and at the end).
+measure_udp_many() {
+	local fwd=$1 out=$W/udp-many.out pid c0=0 c1=0 rc=0 kv replies="" rate="" lost=0 idle=0
+	ip netns exec "$NS" timeout -k 3 $((BENCH_SECONDS + 30)) "${PIN_LOAD[@]}" "$PF_UDP" many \
+		-c "127.0.0.1:$UDP_MANY_FRONT" -k "$BENCH_UDP_CLIENTS" -w "$BENCH_UDP_WINDOW" \
+		-j "$BENCH_UDP_THREADS" -s "$BENCH_UDP_SIZE" -d "$BENCH_SECONDS" -W "$BENCH_UDP_WARMUP" \
+		-T "$BENCH_UDP_TIMEOUT_MS" >"$out" 2>"$W/udp.err" &
+	pid=$!
+	sleep "$BENCH_UDP_WARMUP"
+	[[ $fwd != direct ]] && pstat && c0=$PS_cpu_ticks
+	wait "$pid" || rc=$?
+	[[ $fwd != direct ]] && pstat && c1=$PS_cpu_ticks
+	if [[ $rc != 0 ]]; then
+		fail_note "$fwd: pf_udp many failed (rc $rc): $(head -3 "$W/udp.err")"
+		return 1
+	fi
+	read -ra kv <"$out"
+	set -- "${kv[@]}"
+	while (($# >= 2)); do
+		case $1 in
+		replies) replies=$2 ;;
+		rate) rate=$2 && record "$fwd" udp_many "$2" ;;
+		lost) lost=$2 && record "$fwd" udp_many_lost "$2" ;;
+		idle) idle=$2 && record "$fwd" udp_many_idle "$2" ;;
+		esac
+		shift 2
+	done
+	if [[ -z $rate || -z $replies ]]; then
+		fail_note "$fwd: pf_udp many: unreadable output: $(head -c 300 "$out")"
+		return 1
+	fi
+	SUMMARY+=" udp $BENCH_UDP_CLIENTS clients $rate/s ($lost lost, $idle idle clients"
+	if [[ $fwd != direct ]]; then
+		record "$fwd" udp_many_cpu_s_per_m "$(calc "($c1 - $c0) / $PS_clk_tck / ($replies / 1e6)")"
+		SUMMARY+=", $(calc "($c1 - $c0) / $PS_clk_tck / ($replies / 1e6)") CPU s/M"
+	fi
+	SUMMARY+=");"
+}
+
+# ---- scheduler section ----
+#
+# One portfwd with three forwards to the same nginx: to one of its ports, to
+# four of them with balance wrr, to four with leastconn. Each is measured
+# with the Connection: close wrk test (new connections per second).
+
+# sched_conns NAME: the connections portfwd counted to each backend of its
+# forward NAME, space-separated.
+sched_conns() {
+	"$PORTFW" -s "$W/portfwd.sock" list -j 2>/dev/null | "$PY" -c '
+import json, sys
+for f in json.load(sys.stdin):
+    if f.get("name") == sys.argv[1]:
+        print(" ".join(str(b.get("conns", 0)) for b in f.get("backends", [])))' "$1"
+}
+
+# sched CONF FORWARD PORT: the wrk cps test through PORT, recorded as CONF
+# (a row of the table); how the connections spread over the backends.
+sched() {
+	local conf=$1 name=$2 port=$3 b0 b1 share
+	b0=$(sched_conns "$name")
+	http "$conf" cps "$port" sched_cps "${conf#portfwd/}" || return 1
+	b1=$(sched_conns "$name")
+	# The busiest backend's share of the new connections, in percent.
+	share=$(awk -v a="$b0" -v b="$b1" 'BEGIN {
+		n = split(a, x, " "); split(b, y, " "); t = 0; m = 0; s = ""
+		for (i = 1; i <= n; i++) { d = y[i] - x[i]; t += d; if (d > m) m = d; v[i] = d }
+		if (t <= 0) exit
+		for (i = 1; i <= n; i++) s = s (i > 1 ? "/" : "") sprintf("%.0f", 100 * v[i] / t)
+		printf "%.1f %s\n", 100 * m / t, s }')
+	if [[ -n $share ]]; then
+		record "$conf" sched_max_share "${share%% *}"
+		SUMMARY=${SUMMARY%;}" [${share#* }%];"
+	fi
+}
+measure_sched1() { sched portfwd/1 bench-sched-1 "$SCHED1_FRONT"; }
+measure_schedwrr() { sched portfwd/wrr4 bench-sched-wrr "$SCHEDWRR_FRONT"; }
+measure_schedlc() { sched portfwd/leastconn4 bench-sched-lc "$SCHEDLC_FRONT"; }
+
+# ---- sanity ----
+
+# sanity_http PORT: one HTTP request through PORT returns the 100 bytes.
+sanity_http() {
 	local got
-	got=$(load 10 curl -sS --max-time 5 "http://127.0.0.1:$HTTP_FRONT/100b" 2>&1) || true
+	got=$(load 10 curl -sS --max-time 5 "http://127.0.0.1:$1/100b" 2>&1) || true
 	[[ $got == "$(cat "$W/www/100b")" ]]
+}
+
+# sanity_udp PORT: three UDP round trips through PORT.
+sanity_udp() {
+	load 10 "$PF_UDP" rr -c "127.0.0.1:$1" -s "$BENCH_UDP_SIZE" -n 3 -d 5 -W 0 -T 500 >/dev/null 2>&1
+}
+
+# sanity: the forwarder relays, on each port of the current SECTION.
+sanity() {
+	case $SECTION in
+	tcp) sanity_http "$HTTP_FRONT" ;;
+	udp) sanity_udp "$UDP_RR_FRONT" && sanity_udp "$UDP_MANY_FRONT" ;;
+	sched) sanity_http "$SCHED1_FRONT" && sanity_http "$SCHEDWRR_FRONT" && sanity_http "$SCHEDLC_FRONT" ;;
+	esac
 }
 
 # Tries at starting a forwarder, and at each measurement.

@@ -205,8 +205,9 @@ static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union
 static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
 {
 	static const uint16_t empty = 0xffff;
-	uint32_t idx[PF_BACKENDS_MAX], w[PF_BACKENDS_MAX];
-	uint64_t off[PF_BACKENDS_MAX], skip[PF_BACKENDS_MAX], next[PF_BACKENDS_MAX];
+	uint32_t idx[PF_BACKENDS_MAX] = { 0 }, w[PF_BACKENDS_MAX] = { 0 };
+	uint64_t off[PF_BACKENDS_MAX] = { 0 }, skip[PF_BACKENDS_MAX] = { 0 };
+	uint64_t next[PF_BACKENDS_MAX] = { 0 };
 	uint32_t i, n = 0, wmax = 1, filled = 0;
 	uint16_t *t;
 

@@ -2,6 +2,7 @@
 #include "pf_table.h"
 #include "pf_util.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,12 +577,22 @@ bool pf_cidrset_equal(const struct pf_cidrset *a, const struct pf_cidrset *b)
 {
 	uint32_t i, j;
 
+	/*
+	 * Sets, not lists: order does not matter, but duplicates must not let
+	 * {A, A} pass for {A, B}, so look both ways.
+	 */
 	if (a->n != b->n)
 		return false;
 	for (i = 0; i < a->n; i++) {
 		for (j = 0; j < b->n && !pf_cidr_equal(&a->v[i], &b->v[j]); j++)
 			;
 		if (j == b->n)
+			return false;
+	}
+	for (i = 0; i < b->n; i++) {
+		for (j = 0; j < a->n && !pf_cidr_equal(&b->v[i], &a->v[j]); j++)
+			;
+		if (j == a->n)
 			return false;
 	}
 	return true;
@@ -614,7 +625,15 @@ void pf_cidrset_format(const struct pf_cidrset *set, char *buf, size_t len)
 		char a[PF_ADDRSTR_MAX];
 		int n;
 
-		pf_sa_format(&set->v[i].addr, false, a, sizeof(a));
+		/*
+		 * pf_sa_format shows a v4-mapped address as plain IPv4, which
+		 * suits peers but not a /104 network: keep its IPv6 form so
+		 * that 'save' loads back.
+		 */
+		if (set->v[i].addr.sa.sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &set->v[i].addr.sin6.sin6_addr, a, sizeof(a));
+		else
+			pf_sa_format(&set->v[i].addr, false, a, sizeof(a));
 		n = snprintf(buf + off, len - off, "%s%s/%u", i ? "," : "", a, set->v[i].plen);
 		if (n < 0)
 			break;

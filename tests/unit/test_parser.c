@@ -34,11 +34,16 @@
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
 	"connect-timeout, idle-timeout, half-close-timeout, maxconn, udp-timeout, " \
-	"udp-stream-timeout, max-sessions"
+	"udp-stream-timeout, max-sessions, balance, check, check-interval, check-timeout, " \
+	"fall, rise, check-port, check-send, check-expect, agent-port, agent-interval, " \
+	"from, allow, deny, engine, ftp, allow-loopback"
 #define TRAILING_MSG "unexpected word at the end of the statement"
+#define UNKNOWN_STMT                                                                     \
+	"unknown statement; expected forward, include, default, del, kill, backend, "   \
+	"schedule, flush, list, conns, save or reload"
 #define CONTROL_MSG                                                               \
-	"this is a control command; a config file holds 'forward' and 'include' " \
-	"lines"
+	"this is a control command; a config file holds 'forward', 'default' and " \
+	"'include' lines"
 
 /* ---- helpers ---- */
 
@@ -1268,9 +1273,6 @@ static void test_plain_statements_take_no_words(void **state)
 
 static void test_unknown_statement(void **state)
 {
-#define UNKNOWN_STMT                                                                  \
-	"unknown statement; expected forward, include, del, kill, flush, list, conns, " \
-	"save or reload"
 	static const struct error_case cases[] = {
 		{ "frobnicate", "'frobnicate': " UNKNOWN_STMT },
 		{ "Forward tcp :80 to b", "'Forward': " UNKNOWN_STMT },
@@ -1281,7 +1283,6 @@ static void test_unknown_statement(void **state)
 
 	(void)state;
 	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
-#undef UNKNOWN_STMT
 }
 
 static void test_include(void **state)
@@ -1544,8 +1545,7 @@ static void test_text_continuation_joins_with_a_space(void **state)
 {
 	(void)state;
 	/* "fl\" + "ush" is two words, not "flush". */
-	assert_text_error("fl\\\nush\n", "t.conf:1: 'fl': unknown statement; expected forward, "
-					 "include, del, kill, flush, list, conns, save or reload");
+	assert_text_error("fl\\\nush\n", "t.conf:1: 'fl': " UNKNOWN_STMT);
 }
 
 static void test_text_continuation_at_end_of_text(void **state)
@@ -2106,6 +2106,649 @@ static void test_include_path_too_long(void **state)
 	free(name);
 }
 
+/* ==== balancing, checks, sources ==== */
+
+#define BALANCE_MSG "'balance' expects wrr, pref, rr, leastconn, source or maglev"
+#define DURATION_MSG(opt, min)                                                         \
+	"'" opt "' expects a duration such as 500ms, 5s, 10m, 2h (at least " min ", at " \
+	"most 30d)"
+#define CHECKS_MSG(opt) "'" opt "' expects a number of checks 1-100"
+#define PORT_MSG(opt) "'" opt "' expects a port number 1-65535"
+#define STRING_MSG(opt) "'" opt "' expects a string of 1-255 bytes (\"...\" with \\r\\n escapes)"
+#define CIDRS_MSG(opt) "'" opt "' expects networks ADDR[/LEN][,ADDR[/LEN]...]"
+#define DEFAULT_MSG "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]' or 'clear'"
+#define BACKEND_CMD_MSG "expected 'name NAME BACKEND ACTION'"
+#define ACTION_MSG "expected drain, enable, disable, backup, primary or weight N"
+
+/* The network as "ADDR/LEN". */
+static void assert_cidr(const struct pf_cidr *c, const char *expected)
+{
+	char a[PF_ADDRSTR_MAX], buf[PF_ADDRSTR_MAX + 8];
+
+	pf_sa_format(&c->addr, false, a, sizeof(a));
+	snprintf(buf, sizeof(buf), "%s/%u", a, c->plen);
+	assert_string_equal(buf, expected);
+}
+
+static void test_forward_backend_flags(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to a weight 3 backup drain, b disabled, "
+					  "c backup, d drain weight 0, e backup weight 2 disabled, f");
+
+	(void)state;
+	assert_int_equal(f->nbe, 6);
+	assert_int_equal(f->be[0].weight, 3);
+	assert_true(f->be[0].backup);
+	assert_int_equal(f->be[0].admin, PF_ADMIN_DRAIN);
+	assert_int_equal(f->be[1].weight, 1);
+	assert_false(f->be[1].backup);
+	assert_int_equal(f->be[1].admin, PF_ADMIN_DISABLED);
+	assert_true(f->be[2].backup);
+	assert_int_equal(f->be[2].admin, PF_ADMIN_ENABLED);
+	assert_false(f->be[3].backup);
+	assert_int_equal(f->be[3].admin, PF_ADMIN_DRAIN);
+	assert_int_equal(f->be[3].weight, 0);
+	assert_true(f->be[4].backup);
+	assert_int_equal(f->be[4].weight, 2);
+	assert_int_equal(f->be[4].admin, PF_ADMIN_DISABLED);
+	assert_false(f->be[5].backup);
+	assert_int_equal(f->be[5].admin, PF_ADMIN_ENABLED);
+	assert_int_equal(f->be[5].weight, 1);
+	pf_forward_unref(f);
+	/* The flags are words after a backend: a host may have such a name. */
+	f = forward_ok("forward tcp :80 to backup backup, drain disabled");
+	assert_string_equal(f->be[0].host, "backup");
+	assert_true(f->be[0].backup);
+	assert_string_equal(f->be[1].host, "drain");
+	assert_int_equal(f->be[1].admin, PF_ADMIN_DISABLED);
+	pf_forward_unref(f);
+}
+
+static void test_forward_balance(void **state)
+{
+	static const struct {
+		const char *word;
+		uint8_t balance;
+	} cases[] = {
+		{ "wrr", PF_BAL_WRR },		   { "pref", PF_BAL_PREF },
+		{ "rr", PF_BAL_RR },		   { "leastconn", PF_BAL_LEASTCONN },
+		{ "source", PF_BAL_SOURCE },	   { "maglev", PF_BAL_MAGLEV },
+	};
+	struct pf_forward *f = forward_ok("forward tcp :80 to a");
+	size_t i;
+
+	(void)state;
+	assert_int_equal(f->balance, PF_BAL_WRR);
+	pf_forward_unref(f);
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		char *line = xasprintf("forward tcp :80 to a, b balance %s maxconn 2", cases[i].word);
+
+		f = forward_ok(line);
+		assert_int_equal(f->balance, cases[i].balance);
+		assert_int_equal(f->o.maxconn, 2);
+		assert_string_equal(pf_balance_name(f->balance), cases[i].word);
+		pf_forward_unref(f);
+		free(line);
+	}
+}
+
+static void assert_check_defaults(const struct pf_check *c, bool on)
+{
+	assert_int_equal(c->on, on);
+	assert_int_equal(c->interval_ms, 2000);
+	assert_int_equal(c->timeout_ms, 2000);
+	assert_int_equal(c->fall, 3);
+	assert_int_equal(c->rise, 2);
+	assert_int_equal(c->port, 0);
+	assert_string_equal(c->send, "");
+	assert_string_equal(c->expect, "");
+	assert_int_equal(c->agent_port, 0);
+	assert_int_equal(c->agent_interval_ms, 2000);
+}
+
+static void test_forward_check_defaults(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to a");
+
+	(void)state;
+	assert_check_defaults(&f->check, false);
+	assert_int_equal(f->from.n, 0);
+	assert_int_equal(f->allow.n, 0);
+	assert_int_equal(f->deny.n, 0);
+	pf_forward_unref(f);
+	f = forward_ok("forward tcp :80 to a check");
+	assert_check_defaults(&f->check, true);
+	pf_forward_unref(f);
+}
+
+static void test_forward_check_options(void **state)
+{
+	struct pf_forward *f = forward_ok(
+		"forward tcp :80 to a check check-interval 500ms check-timeout 1s fall 1 rise 100 "
+		"check-port 65535 check-send \"GET / HTTP/1.0\\r\\n\\r\\n\" check-expect HTTP/1. "
+		"agent-port 1 agent-interval 10m");
+
+	(void)state;
+	assert_true(f->check.on);
+	assert_int_equal(f->check.interval_ms, 500);
+	assert_int_equal(f->check.timeout_ms, 1000);
+	assert_int_equal(f->check.fall, 1);
+	assert_int_equal(f->check.rise, 100);
+	assert_int_equal(f->check.port, 65535);
+	assert_string_equal(f->check.send, "GET / HTTP/1.0\r\n\r\n");
+	assert_string_equal(f->check.expect, "HTTP/1.");
+	assert_int_equal(f->check.agent_port, 1);
+	assert_int_equal(f->check.agent_interval_ms, 600000);
+	pf_forward_unref(f);
+	/* Limits. */
+	f = forward_ok("forward tcp :80 to a check-interval 100ms check-timeout 30d fall 100 "
+		       "rise 1 agent-interval 100ms");
+	assert_int_equal(f->check.interval_ms, 100);
+	assert_int_equal(f->check.timeout_ms, 30ULL * 86400000);
+	assert_int_equal(f->check.fall, 100);
+	assert_int_equal(f->check.rise, 1);
+	assert_int_equal(f->check.agent_interval_ms, 100);
+	pf_forward_unref(f);
+}
+
+static void test_forward_check_options_turn_checks_on(void **state)
+{
+	static const char *const opts[] = {
+		"check-interval 1s", "check-timeout 1s", "fall 2",	    "rise 3",
+		"check-port 81",     "check-send x",	 "check-expect y", "agent-port 9",
+		"agent-interval 3s",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(opts); i++) {
+		char *line = xasprintf("forward tcp :80 to a %s", opts[i]);
+		struct pf_forward *f = forward_ok(line);
+
+		if (!f->check.on)
+			fail_msg("'%s' does not turn the checks on", line);
+		pf_forward_unref(f);
+		free(line);
+	}
+}
+
+static void test_forward_check_strings(void **state)
+{
+	char *s255 = repeat('s', PF_CHECK_STR_MAX - 1);
+	char *line = xasprintf("forward tcp :80 to a check-send %s check-expect \"%s\"", s255, s255);
+	struct pf_forward *f = forward_ok(line);
+
+	(void)state;
+	assert_string_equal(f->check.send, s255);
+	assert_string_equal(f->check.expect, s255);
+	pf_forward_unref(f);
+	free(line);
+	free(s255);
+	/* Escapes, quotes, separators and comment marks inside the quotes. */
+	f = forward_ok("forward tcp :80 to a check-send \"a\\\"b\\\\c\\x01\\xfe\\t#, d\" "
+		       "check-expect \"\\\\\"");
+	assert_string_equal(f->check.send, "a\"b\\c\x01\xfe\t#, d");
+	assert_string_equal(f->check.expect, "\\");
+	pf_forward_unref(f);
+	/* A quoted keyword is a string. */
+	f = forward_ok("forward tcp :80 to a check-send \"check\" check-expect \"from\"");
+	assert_string_equal(f->check.send, "check");
+	assert_string_equal(f->check.expect, "from");
+	pf_forward_unref(f);
+}
+
+static void test_forward_sources(void **state)
+{
+	struct pf_forward *f = forward_ok(
+		"forward tcp :80 to a from 10.1.2.3/8,192.168.1.0/24 , 2001:db8::1/32, 10.9.9.9 "
+		"allow [2001:db8::1]/64, ::1 deny 0.0.0.0/0");
+
+	(void)state;
+	assert_int_equal(f->from.n, 4);
+	assert_cidr(&f->from.v[0], "10.0.0.0/8");
+	assert_cidr(&f->from.v[1], "192.168.1.0/24");
+	assert_cidr(&f->from.v[2], "2001:db8::/32");
+	assert_cidr(&f->from.v[3], "10.9.9.9/32");
+	assert_int_equal(f->allow.n, 2);
+	assert_cidr(&f->allow.v[0], "2001:db8::/64");
+	assert_cidr(&f->allow.v[1], "::1/128");
+	assert_int_equal(f->allow.v[1].addr.sa.sa_family, AF_INET6);
+	assert_int_equal(f->deny.n, 1);
+	assert_cidr(&f->deny.v[0], "0.0.0.0/0");
+	assert_int_equal(f->deny.v[0].addr.sa.sa_family, AF_INET);
+	/* Checks off, default scheduler: sources are no balancing options. */
+	assert_false(f->check.on);
+	assert_int_equal(f->balance, PF_BAL_WRR);
+	pf_forward_unref(f);
+}
+
+static void test_forward_sources_limit(void **state)
+{
+	/* As many networks as a statement has words for (1024 words, with the commas). */
+	size_t cap = 32 * 1024, off;
+	char *line = malloc(cap);
+	struct pf_forward *f;
+	int i;
+
+	(void)state;
+	assert_non_null(line);
+	off = (size_t)snprintf(line, cap, "forward tcp :80 to a deny");
+	for (i = 0; i < 509; i++)
+		off += (size_t)snprintf(line + off, cap - off, "%s10.%d.%d.0/24", i ? "," : " ",
+					i / 256, i % 256);
+	f = forward_ok(line);
+	assert_int_equal(f->deny.n, 509);
+	assert_cidr(&f->deny.v[508], "10.1.252.0/24");
+	pf_forward_unref(f);
+	free(line);
+}
+
+static void test_forward_errors_balance(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to a balance", "at end of line: " BALANCE_MSG },
+		{ "forward tcp :80 to a balance random", "'random': " BALANCE_MSG },
+		{ "forward tcp :80 to a balance WRR", "'WRR': " BALANCE_MSG },
+		{ "forward tcp :80 to a balance \"rr\"", "'rr': " BALANCE_MSG },
+		{ "forward tcp :80 to a balance , b", "',': " BALANCE_MSG },
+		{ "forward tcp :80 to a balance rr balance rr", "'balance': option given twice" },
+		{ "forward tcp :80 to a balance rr balance pref", "'balance': option given twice" },
+		{ "forward tcp :80 to a balance rr pref", "'pref': " UNKNOWN_OPT_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_checks(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to a check check", "'check': option given twice" },
+		{ "forward tcp :80 to a fall 2 check fall 2", "'fall': option given twice" },
+		{ "forward tcp :80 to a rise 2 rise 2", "'rise': option given twice" },
+		{ "forward tcp :80 to a check-port 1 check-port 1", "'check-port': option given twice" },
+		{ "forward tcp :80 to a check-send a check-send a", "'check-send': option given twice" },
+		{ "forward tcp :80 to a check-expect a check-expect a",
+		  "'check-expect': option given twice" },
+		{ "forward tcp :80 to a agent-port 1 agent-port 1", "'agent-port': option given twice" },
+		{ "forward tcp :80 to a check-interval 1s check-interval 1s",
+		  "'check-interval': option given twice" },
+		{ "forward tcp :80 to a check-timeout 1s check-timeout 1s",
+		  "'check-timeout': option given twice" },
+		{ "forward tcp :80 to a agent-interval 1s agent-interval 1s",
+		  "'agent-interval': option given twice" },
+		{ "forward tcp :80 to a fall", "at end of line: " CHECKS_MSG("fall") },
+		{ "forward tcp :80 to a fall 0", "'0': " CHECKS_MSG("fall") },
+		{ "forward tcp :80 to a fall 101", "'101': " CHECKS_MSG("fall") },
+		{ "forward tcp :80 to a fall x", "'x': " CHECKS_MSG("fall") },
+		{ "forward tcp :80 to a fall -1", "'-1': " CHECKS_MSG("fall") },
+		{ "forward tcp :80 to a rise 0", "'0': " CHECKS_MSG("rise") },
+		{ "forward tcp :80 to a rise 101", "'101': " CHECKS_MSG("rise") },
+		{ "forward tcp :80 to a rise", "at end of line: " CHECKS_MSG("rise") },
+		{ "forward tcp :80 to a check-port", "at end of line: " PORT_MSG("check-port") },
+		{ "forward tcp :80 to a check-port 0", "'0': " PORT_MSG("check-port") },
+		{ "forward tcp :80 to a check-port 65536", "'65536': " PORT_MSG("check-port") },
+		{ "forward tcp :80 to a check-port http", "'http': " PORT_MSG("check-port") },
+		{ "forward tcp :80 to a agent-port 0", "'0': " PORT_MSG("agent-port") },
+		{ "forward tcp :80 to a agent-port", "at end of line: " PORT_MSG("agent-port") },
+		{ "forward tcp :80 to a agent-port 70000", "'70000': " PORT_MSG("agent-port") },
+		{ "forward tcp :80 to a check-interval",
+		  "at end of line: " DURATION_MSG("check-interval", "100ms") },
+		{ "forward tcp :80 to a check-interval 99ms",
+		  "'99ms': " DURATION_MSG("check-interval", "100ms") },
+		{ "forward tcp :80 to a check-interval 31d",
+		  "'31d': " DURATION_MSG("check-interval", "100ms") },
+		{ "forward tcp :80 to a check-timeout 0",
+		  "'0': " DURATION_MSG("check-timeout", "100ms") },
+		{ "forward tcp :80 to a check-timeout soon",
+		  "'soon': " DURATION_MSG("check-timeout", "100ms") },
+		{ "forward tcp :80 to a agent-interval 50ms",
+		  "'50ms': " DURATION_MSG("agent-interval", "100ms") },
+		{ "forward tcp :80 to a agent-interval",
+		  "at end of line: " DURATION_MSG("agent-interval", "100ms") },
+		{ "forward tcp :80 to a check-send", "at end of line: " STRING_MSG("check-send") },
+		{ "forward tcp :80 to a check-send \"\"", "'': " STRING_MSG("check-send") },
+		{ "forward tcp :80 to a check-expect", "at end of line: " STRING_MSG("check-expect") },
+		{ "forward tcp :80 to a check-expect \"\" check", "'': " STRING_MSG("check-expect") },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_check_string_too_long(void **state)
+{
+	char *s256 = repeat('s', PF_CHECK_STR_MAX);
+	char *send = xasprintf("forward tcp :80 to a check-send %s", s256);
+	char *expect = xasprintf("forward tcp :80 to a check-expect \"%s\"", s256);
+	char *msg1, *msg2;
+
+	(void)state;
+	s256[64] = '\0';
+	msg1 = xasprintf("t.conf:1: '%s': " STRING_MSG("check-send"), s256);
+	msg2 = xasprintf("t.conf:1: '%s': " STRING_MSG("check-expect"), s256);
+	assert_stmt_error(send, msg1);
+	assert_stmt_error(expect, msg2);
+	free(msg2);
+	free(msg1);
+	free(expect);
+	free(send);
+	free(s256);
+}
+
+static void test_forward_errors_sources(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to a from 10.0.0.0/33", "'10.0.0.0/33': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from x", "'x': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from \"\"", "'': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from", "at end of line: " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from , 10.0.0.0/8", "',': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/8,", "at end of line: " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/8,,10.1.0.0/16", "',': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/8, check", "'check': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from example.com", "'example.com': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/", "'10.0.0.0/': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from /8", "'/8': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/-1", "'10.0.0.0/-1': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/8/8", "'10.0.0.0/8/8': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0/x", "'10.0.0.0/x': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0/8", "'10.0.0/8': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from 10.0.0.0:80", "'10.0.0.0:80': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from []", "'[]': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a from [::1", "'[::1': " CIDRS_MSG("from") },
+		{ "forward tcp :80 to a allow ::1/129", "'::1/129': " CIDRS_MSG("allow") },
+		{ "forward tcp :80 to a allow 2001:db8::/200", "'2001:db8::/200': " CIDRS_MSG("allow") },
+		{ "forward tcp :80 to a allow", "at end of line: " CIDRS_MSG("allow") },
+		{ "forward tcp :80 to a deny 10.0.0.0/8x", "'10.0.0.0/8x': " CIDRS_MSG("deny") },
+		{ "forward tcp :80 to a deny 1.2.3.4 /8", "'/8': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to a deny", "at end of line: " CIDRS_MSG("deny") },
+		{ "forward tcp :80 to a from 10.0.0.0/8 from 10.1.0.0/16", "'from': option given twice" },
+		{ "forward tcp :80 to a allow ::/0 allow ::/0", "'allow': option given twice" },
+		{ "forward tcp :80 to a deny ::/0 maxconn 1 deny ::/0", "'deny': option given twice" },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_errors_backend_flags(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to b backup backup", "'backup': option given twice" },
+		{ "forward tcp :80 to b backup weight 2 backup", "'backup': option given twice" },
+		{ "forward tcp :80 to b drain drain",
+		  "'drain': option given twice; expected drain or disabled" },
+		{ "forward tcp :80 to b drain disabled",
+		  "'disabled': option given twice; expected drain or disabled" },
+		{ "forward tcp :80 to b disabled weight 1 drain",
+		  "'drain': option given twice; expected drain or disabled" },
+		{ "forward tcp :80 to b weight 1 backup weight 2", "'weight': option given twice" },
+		{ "forward tcp :80 to b \"backup\"", "'backup': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b enabled", "'enabled': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b check backup", "'backup': " UNKNOWN_OPT_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+/* ==== default, backend, schedule ==== */
+
+static void test_default_statements(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("default allow 10.1.2.3/8, 192.168.0.0/16,2001:db8::/32", &st);
+	assert_int_equal(st.kind, PF_ST_DEFAULT);
+	assert_int_equal(st.action, PF_ACT_ALLOW);
+	assert_null(st.fwd);
+	assert_int_equal(st.cidrs.n, 3);
+	assert_cidr(&st.cidrs.v[0], "10.0.0.0/8");
+	assert_cidr(&st.cidrs.v[1], "192.168.0.0/16");
+	assert_cidr(&st.cidrs.v[2], "2001:db8::/32");
+	pf_stmt_free(&st);
+	parse_ok("default deny ::/0", &st);
+	assert_int_equal(st.kind, PF_ST_DEFAULT);
+	assert_int_equal(st.action, PF_ACT_DENY);
+	assert_int_equal(st.cidrs.n, 1);
+	assert_cidr(&st.cidrs.v[0], "::/0");
+	pf_stmt_free(&st);
+	parse_ok("default clear # both lists", &st);
+	assert_int_equal(st.kind, PF_ST_DEFAULT);
+	assert_int_equal(st.action, PF_ACT_CLEAR);
+	assert_int_equal(st.cidrs.n, 0);
+	pf_stmt_free(&st);
+}
+
+static void test_default_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "default", "at end of line: " DEFAULT_MSG },
+		{ "default permit 10.0.0.0/8", "'permit': " DEFAULT_MSG },
+		{ "default \"allow\" 10.0.0.0/8", "'allow': " DEFAULT_MSG },
+		{ "default 10.0.0.0/8", "'10.0.0.0/8': " DEFAULT_MSG },
+		{ "default allow", "at end of line: " CIDRS_MSG("allow") },
+		{ "default deny", "at end of line: " CIDRS_MSG("deny") },
+		{ "default deny 10.0.0.0/33", "'10.0.0.0/33': " CIDRS_MSG("deny") },
+		{ "default allow 10.0.0.0/8,", "at end of line: " CIDRS_MSG("allow") },
+		{ "default allow 10.0.0.0/8 192.168.0.0/16", "'192.168.0.0/16': " TRAILING_MSG },
+		{ "default allow 10.0.0.0/8 deny 10.1.0.0/16", "'deny': " TRAILING_MSG },
+		{ "default clear 10.0.0.0/8", "'10.0.0.0/8': " TRAILING_MSG },
+		{ "default clear allow", "'allow': " TRAILING_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_backend_statement(void **state)
+{
+	static const struct {
+		const char *action;
+		int act;
+		uint32_t weight;
+	} cases[] = {
+		{ "drain", PF_ACT_DRAIN, 0 },	     { "enable", PF_ACT_ENABLE, 0 },
+		{ "disable", PF_ACT_DISABLE, 0 },    { "backup", PF_ACT_BACKUP, 0 },
+		{ "primary", PF_ACT_PRIMARY, 0 },    { "weight 0", PF_ACT_WEIGHT, 0 },
+		{ "weight 65535", PF_ACT_WEIGHT, 65535 }, { "weight 7", PF_ACT_WEIGHT, 7 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		char *line = xasprintf("backend name web 10.0.0.2:8080 %s", cases[i].action);
+		struct pf_stmt st;
+
+		parse_ok(line, &st);
+		assert_int_equal(st.kind, PF_ST_BACKEND);
+		assert_int_equal(st.action, cases[i].act);
+		assert_int_equal(st.weight, cases[i].weight);
+		assert_string_equal(st.sel.name, "web");
+		assert_true(st.sel.has_backend);
+		assert_string_equal(st.sel.backend.host, "10.0.0.2");
+		assert_int_equal(st.sel.backend.port_lo, 8080);
+		assert_int_equal(st.sel.backend.port_hi, 8080);
+		assert_null(st.fwd);
+		pf_stmt_free(&st);
+		free(line);
+	}
+	{
+		struct pf_stmt st;
+
+		parse_ok("backend name w [::1]:1-9 weight 3", &st);
+		assert_string_equal(st.sel.backend.host, "::1");
+		assert_true(st.sel.backend.bracketed);
+		assert_int_equal(st.sel.backend.port_lo, 1);
+		assert_int_equal(st.sel.backend.port_hi, 9);
+		assert_int_equal(st.weight, 3);
+		pf_stmt_free(&st);
+		parse_ok("backend name w b.example drain", &st);
+		assert_string_equal(st.sel.backend.host, "b.example");
+		assert_int_equal(st.sel.backend.port_lo, 0);
+		pf_stmt_free(&st);
+	}
+}
+
+static void test_backend_statement_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "backend", "at end of line: " BACKEND_CMD_MSG },
+		{ "backend web b drain", "'web': " BACKEND_CMD_MSG },
+		{ "backend tcp :80 b drain", "'tcp': " BACKEND_CMD_MSG },
+		{ "backend \"name\" web b drain", "'name': " BACKEND_CMD_MSG },
+		{ "backend name", "at end of line: " NAME_MSG },
+		{ "backend name 1web b drain", "'1web': " NAME_MSG },
+		{ "backend name web", "at end of line: expected " BACKEND_WHAT },
+		{ "backend name web , drain", "',': expected " BACKEND_WHAT },
+		{ "backend name web [::1 drain", "'[::1': missing ']' after IPv6 address; expected "
+						BACKEND_WHAT },
+		{ "backend name web b:0 drain",
+		  "'b:0': '0' is not a port number 1-65535; expected " BACKEND_WHAT },
+		{ "backend name web b", "at end of line: " ACTION_MSG },
+		{ "backend name web b enabled", "'enabled': " ACTION_MSG },
+		{ "backend name web b disabled", "'disabled': " ACTION_MSG },
+		{ "backend name web b Drain", "'Drain': " ACTION_MSG },
+		{ "backend name web b \"drain\"", "'drain': " ACTION_MSG },
+		{ "backend name web b weight", "at end of line: 'weight' expects a number 0-65535" },
+		{ "backend name web b weight 65536", "'65536': 'weight' expects a number 0-65535" },
+		{ "backend name web b weight -1", "'-1': 'weight' expects a number 0-65535" },
+		{ "backend name web b drain now", "'now': " TRAILING_MSG },
+		{ "backend name web b weight 2 3", "'3': " TRAILING_MSG },
+		{ "backend name web b drain, c drain", "',': " TRAILING_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_schedule_statement(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("schedule name web", &st);
+	assert_int_equal(st.kind, PF_ST_SCHEDULE);
+	assert_string_equal(st.sel.name, "web");
+	assert_false(st.sel.all);
+	assert_false(st.sel.has_backend);
+	assert_null(st.fwd);
+	pf_stmt_free(&st);
+}
+
+static void test_schedule_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "schedule", "at end of line: expected 'name NAME' or PROTO LISTEN" },
+		{ "schedule name", "at end of line: " NAME_MSG },
+		{ "schedule name 9x", "'9x': " NAME_MSG },
+		{ "schedule name web now", "'now': " TRAILING_MSG },
+		{ "schedule name web b", "'b': " TRAILING_MSG },
+		{ "schedule all", "'all': " PROTO_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+/* ==== defaults in texts and files ==== */
+
+static int default_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
+		      size_t errlen)
+{
+	(void)w;
+	if (st->kind != PF_ST_DEFAULT) {
+		snprintf(err, errlen, "not a default");
+		return -1;
+	}
+	pf_table_default(arg, st);
+	return 0;
+}
+
+static void test_table_default_applies_statements(void **state)
+{
+	static const char text[] = "default allow 10.0.0.0/8\n"
+				   "default deny 10.9.0.0/16, 10.8.0.0/16\n"
+				   "default allow 2001:db8::/32\n";
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	pf_table_init(&t);
+	assert_int_equal(pf_conf_foreach("t.conf", text, strlen(text), default_cb, &t, err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(t.def_allow.n, 2);
+	assert_cidr(&t.def_allow.v[0], "10.0.0.0/8");
+	assert_cidr(&t.def_allow.v[1], "2001:db8::/32");
+	assert_int_equal(t.def_deny.n, 2);
+	assert_cidr(&t.def_deny.v[0], "10.9.0.0/16");
+	assert_cidr(&t.def_deny.v[1], "10.8.0.0/16");
+	assert_int_equal(pf_conf_foreach("t.conf", "default clear", 13, default_cb, &t, err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(t.def_allow.n, 0);
+	assert_null(t.def_allow.v);
+	assert_int_equal(t.def_deny.n, 0);
+	assert_int_equal(pf_conf_foreach("t.conf", "default deny 1.2.3.4", 20, default_cb, &t, err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(t.def_allow.n, 0);
+	assert_int_equal(t.def_deny.n, 1);
+	assert_cidr(&t.def_deny.v[0], "1.2.3.4/32");
+	pf_table_clear(&t);
+	assert_int_equal(t.def_deny.n, 0);
+}
+
+static void test_load_default_lines(void **state)
+{
+	char *path = write_file("defaults/main.conf",
+				"default allow 10.0.0.0/8\n"
+				"forward tcp :80 to a from 10.0.0.0/8 balance maglev check\n"
+				"include more.conf\n");
+	struct pf_table t;
+	char err[ERRLEN];
+
+	(void)state;
+	free(write_file("defaults/more.conf", "default deny 10.9.0.0/16\nforward tcp :81 to b\n"));
+	pf_table_init(&t);
+	if (pf_conf_load(path, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.def_allow.n, 1);
+	assert_cidr(&t.def_allow.v[0], "10.0.0.0/8");
+	assert_int_equal(t.def_deny.n, 1);
+	assert_cidr(&t.def_deny.v[0], "10.9.0.0/16");
+	assert_int_equal(t.fwd[0]->balance, PF_BAL_MAGLEV);
+	pf_table_clear(&t);
+	free(path);
+}
+
+static void test_load_rejects_backend_and_schedule(void **state)
+{
+	static const char *const lines[] = { "backend name web b drain", "schedule name web" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(lines); i++) {
+		char *text = xasprintf("forward name web tcp :80 to b\n%s\n", lines[i]);
+		char *path = write_file("ctl2/main.conf", text);
+		char *expected = xasprintf("%s:2: " CONTROL_MSG, path);
+		struct pf_table t;
+		char err[ERRLEN];
+
+		pf_table_init(&t);
+		assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), -1);
+		assert_string_equal(err, expected);
+		pf_table_clear(&t);
+		free(expected);
+		free(path);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2227,6 +2870,29 @@ int main(void)
 		cmocka_unit_test(test_include_depth_limit),
 		cmocka_unit_test(test_include_self_stops),
 		cmocka_unit_test(test_include_path_too_long),
+
+		cmocka_unit_test(test_forward_backend_flags),
+		cmocka_unit_test(test_forward_balance),
+		cmocka_unit_test(test_forward_check_defaults),
+		cmocka_unit_test(test_forward_check_options),
+		cmocka_unit_test(test_forward_check_options_turn_checks_on),
+		cmocka_unit_test(test_forward_check_strings),
+		cmocka_unit_test(test_forward_sources),
+		cmocka_unit_test(test_forward_sources_limit),
+		cmocka_unit_test(test_forward_errors_balance),
+		cmocka_unit_test(test_forward_errors_checks),
+		cmocka_unit_test(test_forward_errors_check_string_too_long),
+		cmocka_unit_test(test_forward_errors_sources),
+		cmocka_unit_test(test_forward_errors_backend_flags),
+		cmocka_unit_test(test_default_statements),
+		cmocka_unit_test(test_default_errors),
+		cmocka_unit_test(test_backend_statement),
+		cmocka_unit_test(test_backend_statement_errors),
+		cmocka_unit_test(test_schedule_statement),
+		cmocka_unit_test(test_schedule_errors),
+		cmocka_unit_test(test_table_default_applies_statements),
+		cmocka_unit_test(test_load_default_lines),
+		cmocka_unit_test(test_load_rejects_backend_and_schedule),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
