@@ -52,9 +52,19 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench bench-kernel run
 
-all: $(BUILD)/portfwd $(BUILD)/portfw
+# The client answers also to the classic names (dispatch on argv[0]).
+CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
+# The pure translators of the classic command lines (no jansson, no I/O):
+# unit tested and fuzzed with the common code.
+CLASSIC_SRC := src/cli/pfc_classic.c src/cli/pfc_ipportfw.c src/cli/pfc_mpfw.c \
+	src/cli/pfc_mfw.c src/cli/pfc_autofw.c
+
+all: $(BUILD)/portfwd $(BUILD)/portfw $(CLASSIC_LINKS)
+
+$(CLASSIC_LINKS): $(BUILD)/portfw
+	$(Q)ln -sf portfw $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +81,10 @@ $(BUILD)/portfw: $(CLI_OBJ)
 
 # Unit tests (cmocka): one binary per file, linked with the common code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
+$(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) $(CLASSIC_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
@@ -114,15 +128,23 @@ run: all
 
 bench: all $(TOOLS)
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/run.sh $(BENCH_MODE)
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
+
+# The kernel engine alone: routing, nft, iptables, portfw at scale, control plane.
+bench-kernel: all
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/portfwd $(DESTDIR)$(SBINDIR)/portfwd
 	install -m 0755 $(BUILD)/portfw $(DESTDIR)$(BINDIR)/portfw
+	ln -sf portfw $(DESTDIR)$(BINDIR)/ipportfw
+	ln -sf portfw $(DESTDIR)$(BINDIR)/ipmasqadm
 	install -m 0644 README.md examples/portfw.conf $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portfwd $(DESTDIR)$(BINDIR)/portfw
+	rm -f $(DESTDIR)$(BINDIR)/ipportfw $(DESTDIR)$(BINDIR)/ipmasqadm
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:

@@ -1,0 +1,632 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The kernel engine's benchmark: client -> gateway -> server, three network
+# namespaces joined by veth pairs, the gateway routing or DNATing:
+#
+#   client 198.51.100.2 --- wan 198.51.100.1  gateway  10.0.0.1 lan --- server 10.0.0.2
+#                                                                      (iperf3, nginx)
+#
+# Throughput (iperf3, 1 and 4 streams) and new connections per second (wrk,
+# Connection: close, 100-byte file) through: plain routing (the client
+# addresses the server), one hand-written nft DNAT rule, one iptables DNAT
+# rule, portfwd's kernel engine with one forward, portfwd's user engine; then
+# with many forwards loaded (portfwd kernel engine: N forwards, the measured
+# one added last; hand-written nft and iptables: N linear DNAT rules, the
+# measured one last); then the control plane: time to load N forwards at
+# start, time of one live 'portfw add' / 'portfw del' with N loaded. See
+# bench/README.md.
+#
+#   bench/kernel.sh [quick|full]       (root; 'make bench-kernel BENCH_MODE=quick')
+#
+# Settings (environment; quick / full):
+#   BENCH_SECONDS     length of each iperf3 and wrk measurement (1 / 4)
+#   BENCH_RUNS        repetitions; the tables show medians (1 / 3)
+#   BENCH_SCALE       forward counts of the kernel engine's scale rows ("1000" / "10000 100000")
+#   BENCH_LINEAR      rule count of the linear nft and iptables rows (1000 / 10000)
+#   BENCH_CHANGES     live add+del pairs timed per loaded table (3 / 5)
+#   BENCH_SETUPS      which rows to run (default all: route nft ipt kernel user
+#                     kernel-N... nft-lin ipt-lin)
+#   BENCH_WRK_CONNS   concurrent wrk connections (32)
+#   BENCH_WRK_THREADS wrk threads (2)
+#   BENCH_IPTABLES    iptables binary (default iptables-legacy if present, else iptables-nft)
+#   BENCH_LOAD_TIMEOUT  seconds a load of forwards may take before it counts as failed (600)
+#   BENCH_NO_INSTALL=1  do not run scripts/deps.sh bench
+#   BENCH_KEEP=1      keep the work dir (configs, logs, raw tool output)
+#   BENCH_RESULTS     where the results go (bench/results)
+#   PORTFW_BUILD      the build to test (default <repo>/$BUILD, else <repo>/build)
+#
+# Prints versions, one progress line per setup and run, then Markdown tables;
+# writes results/<stamp>-kernel-<mode>.{csv,json,md}. Exits 1 if a
+# measurement failed (the rest is still reported).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+MODE=${1:-full}
+case $MODE in
+quick)
+	: "${BENCH_SECONDS:=1}" "${BENCH_RUNS:=1}" "${BENCH_SCALE:=1000}" "${BENCH_LINEAR:=1000}"
+	: "${BENCH_CHANGES:=3}"
+	;;
+full)
+	: "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=3}" "${BENCH_SCALE:=10000 100000}"
+	: "${BENCH_LINEAR:=10000}" "${BENCH_CHANGES:=5}"
+	;;
+*)
+	echo "usage: $0 [quick|full]" >&2
+	exit 2
+	;;
+esac
+: "${BENCH_WRK_CONNS:=32}" "${BENCH_WRK_THREADS:=2}" "${BENCH_LOAD_TIMEOUT:=600}"
+: "${BENCH_NO_INSTALL:=0}" "${BENCH_KEEP:=0}" "${BENCH_RESULTS:=$BENCH_DIR/results}"
+if [[ -z ${PORTFW_BUILD-} && -n ${BUILD-} ]]; then
+	case $BUILD in
+	/*) PORTFW_BUILD=$BUILD ;;
+	*) PORTFW_BUILD=$REPO/$BUILD ;;
+	esac
+fi
+: "${PORTFW_BUILD:=$REPO/build}"
+PORTFWD=$PORTFW_BUILD/portfwd
+PORTFW=$PORTFW_BUILD/portfw
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+say() {
+	echo "$*"
+}
+
+for v in BENCH_SECONDS BENCH_RUNS BENCH_LINEAR BENCH_CHANGES BENCH_WRK_CONNS \
+	BENCH_WRK_THREADS BENCH_LOAD_TIMEOUT; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v='${!v}': expected a positive integer"
+done
+for n in $BENCH_SCALE; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] && ((n >= 3 && n <= 1000000)) ||
+		die "BENCH_SCALE: '$n': expected forward counts from 3 to 1000000"
+done
+((BENCH_LINEAR >= 3)) || die "BENCH_LINEAR: at least 3"
+ALL_SETUPS="route nft ipt kernel user"
+for n in $BENCH_SCALE; do
+	ALL_SETUPS+=" kernel-$n"
+done
+ALL_SETUPS+=" nft-lin ipt-lin"
+: "${BENCH_SETUPS:=$ALL_SETUPS}"
+for s in $BENCH_SETUPS; do
+	[[ " $ALL_SETUPS " == *" $s "* ]] || die "BENCH_SETUPS: unknown '$s' (known: $ALL_SETUPS)"
+done
+[[ $(id -u) == 0 ]] || die "needs root (network namespaces, nftables)"
+[[ -x $PORTFWD && -x $PORTFW ]] || die "$PORTFWD or $PORTFW is missing: build first (make BUILD=... all), or set PORTFW_BUILD"
+
+T_START=$EPOCHREALTIME
+
+if [[ $BENCH_NO_INSTALL != 1 ]]; then
+	"$REPO/scripts/deps.sh" bench || die "scripts/deps.sh bench failed"
+fi
+if [[ -z ${BENCH_IPTABLES-} ]]; then
+	BENCH_IPTABLES=iptables-nft
+	command -v iptables-legacy >/dev/null && BENCH_IPTABLES=iptables-legacy
+fi
+for b in ip nft conntrack iperf3 wrk nginx curl "$BENCH_IPTABLES" "$BENCH_IPTABLES-restore" "$PY"; do
+	command -v "$b" >/dev/null || die "$b not found (scripts/deps.sh bench installs it)"
+done
+
+# ---- addresses and ports ----
+
+WAN_G=198.51.100.1
+WAN_C=198.51.100.2
+LAN_G=10.0.0.1
+SRV=10.0.0.2
+IPERF_BACK=5201
+HTTP_BACK=8080
+# What the client connects to through a DNAT, on the gateway's address.
+IPERF_FRONT=15201
+HTTP_FRONT=18080
+# Live changes add and remove this one.
+CHANGE_PORT=19999
+
+# ---- namespaces and cleanup ----
+
+NS_C=pfkb-c-$$
+NS_G=pfkb-g-$$
+NS_S=pfkb-s-$$
+W=$(mktemp -d /tmp/pfkbench.XXXXXX)
+chmod 755 "$W"
+NS_MADE=()
+PFD_PID=""
+
+cleanup() {
+	local rc=$? pids ns
+	set +e
+	trap - EXIT INT TERM
+	{
+		for ns in "${NS_MADE[@]}"; do
+			pids=$(ip netns pids "$ns" 2>/dev/null)
+			# shellcheck disable=SC2086
+			[[ -n $pids ]] && kill -KILL $pids
+		done
+		pids=$(jobs -p)
+		# shellcheck disable=SC2086
+		[[ -n $pids ]] && kill -KILL $pids
+		wait
+	} 2>/dev/null
+	for ns in "${NS_MADE[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [[ $BENCH_KEEP == 1 ]]; then
+		echo "bench: kept $W" >&2
+	else
+		rm -rf "$W"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Namespaces left by a run that was killed hard (pfkb-?-PID, PID gone).
+for old in $(ip netns list 2>/dev/null | awk '$1 ~ /^pfkb-[cgs]-[0-9]+$/ { print $1 }'); do
+	if ! kill -0 "${old##*-}" 2>/dev/null; then
+		pids=$(ip netns pids "$old" 2>/dev/null || true)
+		# shellcheck disable=SC2086
+		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+		ip netns del "$old" 2>/dev/null && say "(removed stale namespace $old)"
+	fi
+done
+
+for ns in "$NS_C" "$NS_G" "$NS_S"; do
+	ip netns add "$ns" || die "ip netns add $ns failed"
+	NS_MADE+=("$ns")
+	ip -n "$ns" link set lo up
+done
+ip link add wan netns "$NS_G" type veth peer name eth0 netns "$NS_C"
+ip link add lan netns "$NS_G" type veth peer name eth0 netns "$NS_S"
+ip -n "$NS_G" addr add "$WAN_G/24" dev wan
+ip -n "$NS_G" addr add "$LAN_G/24" dev lan
+ip -n "$NS_C" addr add "$WAN_C/24" dev eth0
+ip -n "$NS_S" addr add "$SRV/24" dev eth0
+for l in "$NS_G wan" "$NS_G lan" "$NS_C eth0" "$NS_S eth0"; do
+	read -r ns dev <<<"$l"
+	ip -n "$ns" link set "$dev" up
+done
+# Plain routing: the client reaches the server's network through the gateway.
+ip -n "$NS_C" route add default via "$WAN_G"
+ip -n "$NS_S" route add default via "$LAN_G"
+ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+for ns in "$NS_C" "$NS_S"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="20000 64999" \
+		net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 >/dev/null
+done
+
+# In the background, a function is a subshell of its own and $! would not be
+# the program: background jobs call 'ip netns exec' (which execs) directly.
+in_c() { ip netns exec "$NS_C" "$@"; }
+in_g() { ip netns exec "$NS_G" "$@"; }
+in_s() { ip netns exec "$NS_S" "$@"; }
+
+now_ms() {
+	local t=${EPOCHREALTIME//[.,]/}
+	echo $((t / 1000))
+}
+
+# calc EXPR: floating-point arithmetic.
+calc() {
+	awk "BEGIN { printf \"%.6g\", $1 }"
+}
+
+# listening NS PORT: a TCP socket listens on PORT in NS.
+listening() {
+	ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q LISTEN
+}
+
+# wait_for SECONDS CMD...: CMD succeeds within SECONDS.
+wait_for() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
+		sleep 0.05
+	done
+}
+
+# ---- versions ----
+
+print_versions() {
+	local rev
+	rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || rev+=" (src/ modified)"
+	{
+		echo "portfwd	$("$PORTFWD" -V 2>&1 | head -1 || true), git $rev ($PORTFWD)"
+		echo "kernel	$(uname -sr)"
+		echo "nft	$(nft --version 2>&1 | head -1 || true)"
+		echo "iptables	$("$BENCH_IPTABLES" -V 2>&1 | head -1 || true) ($BENCH_IPTABLES)"
+		echo "iperf3	$(iperf3 --version 2>&1 | head -1 || true)"
+		echo "wrk	$(wrk -v 2>&1 | head -1 || true)"
+		echo "nginx	$(nginx -v 2>&1 | head -1 || true)"
+		echo "cpus	$(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true))"
+	} >"$W/versions.tsv"
+	say "## Versions"
+	say
+	awk -F'\t' '{ printf "- %s: %s\n", $1, $2 }' "$W/versions.tsv"
+	say
+}
+
+# ---- the server ----
+
+server_start() {
+	mkdir -p "$W/www" "$W/tmp"
+	printf '%099d\n' 0 >"$W/www/100b"
+	cat >"$W/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 2;
+worker_rlimit_nofile 65536;
+pid $W/nginx.pid;
+error_log $W/nginx.error.log warn;
+events { worker_connections 16384; }
+http {
+	access_log off;
+	client_body_temp_path $W/tmp/body;
+	proxy_temp_path $W/tmp/proxy;
+	fastcgi_temp_path $W/tmp/fastcgi;
+	uwsgi_temp_path $W/tmp/uwsgi;
+	scgi_temp_path $W/tmp/scgi;
+	default_type application/octet-stream;
+	server { listen $SRV:$HTTP_BACK backlog=4096 reuseport; root $W/www; }
+}
+EOF
+	ip netns exec "$NS_S" nginx -p "$W/" -c "$W/nginx.conf" -e "$W/nginx.error.log" >>"$W/nginx.log" 2>&1 &
+	HTTP_PID=$!
+	ip netns exec "$NS_S" iperf3 -s -B "$SRV" -p "$IPERF_BACK" >>"$W/iperf3-server.log" 2>&1 &
+	IPERF_PID=$!
+	wait_for 10 listening "$NS_S" "$HTTP_BACK" || die "nginx did not start: $(tail -3 "$W/nginx.error.log" "$W/nginx.log")"
+	wait_for 10 listening "$NS_S" "$IPERF_BACK" || die "iperf3 -s did not start: $(tail -3 "$W/iperf3-server.log")"
+}
+
+iperf_restart() {
+	kill -KILL "$IPERF_PID" 2>/dev/null || true
+	wait "$IPERF_PID" 2>/dev/null || true
+	ip netns exec "$NS_S" iperf3 -s -B "$SRV" -p "$IPERF_BACK" >>"$W/iperf3-server.log" 2>&1 &
+	IPERF_PID=$!
+	wait_for 10 listening "$NS_S" "$IPERF_BACK" || die "iperf3 -s did not restart"
+}
+
+servers_check() {
+	if ! kill -0 "$IPERF_PID" 2>/dev/null || ! listening "$NS_S" "$IPERF_BACK"; then
+		say "   (iperf3 server gone: restarting it)"
+		iperf_restart
+	fi
+	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$NS_S" "$HTTP_BACK"; then
+		say "   (nginx gone: restarting it)"
+		kill -KILL "$HTTP_PID" 2>/dev/null || true
+		in_s pkill -KILL -F "$W/nginx.pid" 2>/dev/null || true
+		wait "$HTTP_PID" 2>/dev/null || true
+		ip netns exec "$NS_S" nginx -p "$W/" -c "$W/nginx.conf" -e "$W/nginx.error.log" >>"$W/nginx.log" 2>&1 &
+		HTTP_PID=$!
+		wait_for 10 listening "$NS_S" "$HTTP_BACK" || die "nginx did not restart"
+	fi
+}
+
+# ---- the gateway's setups ----
+#
+# setup_start NAME: the gateway routes (route) or DNATs the front ports to the
+# server; sets TARGET (the address the client connects to), T_IPERF, T_HTTP.
+# setup_stop undoes it. Forward counts: kernel-N loads N forwards (N-2 on
+# addresses nobody uses, then the two measured ones, added last); nft-lin
+# and ipt-lin BENCH_LINEAR rules (the measured ones last).
+
+# filler_forwards N: N forward lines on 100.64.0.0/10 addresses (not local,
+# never reached), 50,000 ports each.
+filler_forwards() {
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
+		printf "forward tcp 100.64.%d.%d:%d to %s:%d\n", int(i / 50000 / 250), 1 + int(i / 50000) % 250,
+			10000 + i % 50000, "'"$SRV"'", '"$HTTP_BACK"' }'
+}
+
+# portfwd_conf N FILE: N forwards, the measured two last.
+portfwd_conf() {
+	{
+		filler_forwards $(($1 - 2))
+		echo "forward name iperf tcp $WAN_G:$IPERF_FRONT to $SRV:$IPERF_BACK"
+		echo "forward name http tcp $WAN_G:$HTTP_FRONT to $SRV:$HTTP_BACK"
+	} >"$2"
+}
+
+nft_conf() {
+	local n=$1
+	{
+		echo "table ip pfkbench {"
+		echo "	chain pre {"
+		echo "		type nat hook prerouting priority dstnat; policy accept;"
+		awk -v n="$((n - 2))" 'BEGIN { for (i = 0; i < n; i++)
+			printf "\t\tip daddr 100.64.%d.%d tcp dport %d dnat to %s:%d\n", int(i / 50000 / 250),
+				1 + int(i / 50000) % 250, 10000 + i % 50000, "'"$SRV"'", '"$HTTP_BACK"' }'
+		echo "		ip daddr $WAN_G tcp dport $IPERF_FRONT dnat to $SRV:$IPERF_BACK"
+		echo "		ip daddr $WAN_G tcp dport $HTTP_FRONT dnat to $SRV:$HTTP_BACK"
+		echo "	}"
+		echo "}"
+	} >"$W/nft.conf"
+}
+
+ipt_conf() {
+	local n=$1
+	{
+		echo "*nat"
+		awk -v n="$((n - 2))" 'BEGIN { for (i = 0; i < n; i++)
+			printf "-A PREROUTING -d 100.64.%d.%d/32 -p tcp --dport %d -j DNAT --to-destination %s:%d\n",
+				int(i / 50000 / 250), 1 + int(i / 50000) % 250, 10000 + i % 50000, "'"$SRV"'", '"$HTTP_BACK"' }'
+		echo "-A PREROUTING -d $WAN_G/32 -p tcp --dport $IPERF_FRONT -j DNAT --to-destination $SRV:$IPERF_BACK"
+		echo "-A PREROUTING -d $WAN_G/32 -p tcp --dport $HTTP_FRONT -j DNAT --to-destination $SRV:$HTTP_BACK"
+		echo "COMMIT"
+	} >"$W/ipt.rules"
+}
+
+# portfwd_start ENGINE N: portfwd with N forwards; LOAD_MS: from exec to its
+# "running" line (config read, table validated, ruleset loaded).
+portfwd_start() {
+	local engine=$1 n=$2 t0 end
+	portfwd_conf "$n" "$W/portfwd-$n.conf"
+	PFD_LOG=$W/portfwd-$engine-$n.log
+	: >"$PFD_LOG"
+	t0=$EPOCHREALTIME
+	ip netns exec "$NS_G" "$PORTFWD" -e "$engine" -c "$W/portfwd-$n.conf" -s "$W/portfwd.sock" >>"$PFD_LOG" 2>&1 &
+	PFD_PID=$!
+	end=$(($(now_ms) + BENCH_LOAD_TIMEOUT * 1000))
+	until grep -q ' running: ' "$PFD_LOG"; do
+		if ! kill -0 "$PFD_PID" 2>/dev/null || (($(now_ms) > end)); then
+			say "   !! portfwd -e $engine with $n forwards did not come up: $(tail -2 "$PFD_LOG" | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.01
+	done
+	LOAD_MS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+}
+
+portfwd_stop() {
+	[[ -n $PFD_PID ]] || return 0
+	kill -TERM "$PFD_PID" 2>/dev/null || true
+	wait_for 60 eval "! kill -0 $PFD_PID 2>/dev/null" || kill -KILL "$PFD_PID" 2>/dev/null || true
+	wait "$PFD_PID" 2>/dev/null || true
+	PFD_PID=""
+	# A daemon killed hard leaves its table.
+	in_g nft delete table inet portfw 2>/dev/null || true
+}
+
+setup_start() {
+	TARGET=$WAN_G T_IPERF=$IPERF_FRONT T_HTTP=$HTTP_FRONT LOAD_MS=""
+	case $1 in
+	route) TARGET=$SRV T_IPERF=$IPERF_BACK T_HTTP=$HTTP_BACK ;;
+	nft)
+		nft_conf 2
+		in_g nft -f "$W/nft.conf"
+		;;
+	nft-lin)
+		nft_conf "$BENCH_LINEAR"
+		in_g nft -f "$W/nft.conf"
+		;;
+	ipt)
+		ipt_conf 2
+		in_g "$BENCH_IPTABLES-restore" <"$W/ipt.rules"
+		;;
+	ipt-lin)
+		ipt_conf "$BENCH_LINEAR"
+		in_g "$BENCH_IPTABLES-restore" <"$W/ipt.rules"
+		;;
+	kernel) portfwd_start kernel 2 ;;
+	kernel-*) portfwd_start kernel "${1#kernel-}" ;;
+	user) portfwd_start user 2 ;;
+	*) return 1 ;;
+	esac
+}
+
+setup_stop() {
+	case $1 in
+	nft | nft-lin) in_g nft delete table ip pfkbench 2>/dev/null || true ;;
+	ipt | ipt-lin) in_g "$BENCH_IPTABLES" -t nat -F PREROUTING 2>/dev/null || true ;;
+	kernel | kernel-* | user) portfwd_stop ;;
+	esac
+	# The next setup starts with no connection tracked.
+	in_g conntrack -F >/dev/null 2>&1 || true
+}
+
+# forwards_of NAME: how many forwards (or rules) the setup has.
+forwards_of() {
+	case $1 in
+	route) echo 0 ;;
+	nft | ipt | kernel | user) echo 1 ;;
+	kernel-*) echo "${1#kernel-}" ;;
+	nft-lin | ipt-lin) echo "$BENCH_LINEAR" ;;
+	esac
+}
+
+# ---- results ----
+
+CSV=$W/samples.csv
+FAILS=$W/failures.txt
+echo "run,setup,metric,value" >"$CSV"
+: >"$FAILS"
+
+record() {
+	echo "$RUN,$1,$2,$3" >>"$CSV"
+}
+
+fail_note() {
+	echo "run $RUN: $*" >>"$FAILS"
+	say "   !! $*"
+}
+
+# ---- measurements ----
+
+# sanity: one HTTP request through the setup returns the file.
+sanity() {
+	local got
+	got=$(in_c timeout 10 curl -sS --max-time 5 "http://$TARGET:$T_HTTP/100b" 2>&1) || true
+	[[ $got == "$(cat "$W/www/100b")" ]]
+}
+
+# bulk SETUP STREAMS: iperf3 -P STREAMS, client to server, Gbit/s received.
+bulk() {
+	local setup=$1 streams=$2 json=$W/iperf-$1-$2.json try g
+	for try in 1 2; do
+		if in_c timeout -k 3 $((BENCH_SECONDS + 30)) iperf3 -c "$TARGET" -p "$T_IPERF" \
+			-t "$BENCH_SECONDS" -P "$streams" -J >"$json" 2>"$W/iperf.err"; then
+			break
+		fi
+		if [[ $try == 2 ]]; then
+			fail_note "$setup: iperf3 -P $streams failed: $(grep -m1 '"error"' "$json" || head -2 "$W/iperf.err")"
+			return 1
+		fi
+		iperf_restart
+	done
+	g=$("$PY" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9)' "$json") || {
+		fail_note "$setup: iperf3 -P $streams: unreadable output"
+		return 1
+	}
+	record "$setup" "bulk$streams" "$g"
+	SUMMARY+=" ${streams}x $(calc "$g") Gbit/s;"
+}
+
+# cps SETUP: wrk, one request per connection (Connection: close).
+cps() {
+	local setup=$1 out=$W/wrk-$1.txt rate reqs errs non2xx
+	if ! in_c timeout -k 3 $((BENCH_SECONDS + 30)) wrk -t "$BENCH_WRK_THREADS" -c "$BENCH_WRK_CONNS" \
+		-d "${BENCH_SECONDS}s" -H "Connection: close" "http://$TARGET:$T_HTTP/100b" >"$out" 2>&1; then
+		fail_note "$setup: wrk failed: $(tail -3 "$out")"
+		return 1
+	fi
+	reqs=$(awk '/requests in/ { print $1 }' "$out")
+	rate=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$out")
+	non2xx=$(awk '/Non-2xx/ { print $NF }' "$out")
+	if [[ -z $reqs || -z $rate || $reqs == 0 ]]; then
+		fail_note "$setup: wrk: no requests completed: $(tail -3 "$out")"
+		return 1
+	fi
+	record "$setup" cps "$rate"
+	record "$setup" cps_errors "$((${errs:-0} + ${non2xx:-0}))"
+	SUMMARY+=" $rate conn/s"
+	((${errs:-0} + ${non2xx:-0} == 0)) || SUMMARY+=" (${errs:-0} socket errors, ${non2xx:-0} non-2xx)"
+	SUMMARY+=";"
+}
+
+# changes SETUP: BENCH_CHANGES times, one 'portfw add' and one 'portfw del'
+# of a forward (the client's whole run: connect, request, the daemon's
+# change, the answer), each checked in the kernel's table.
+changes() {
+	local setup=$1 i t0 t1 t1b t2 adds=() dels=()
+	for ((i = 0; i < BENCH_CHANGES; i++)); do
+		t0=$EPOCHREALTIME
+		in_g "$PORTFW" -s "$W/portfwd.sock" add name change tcp "$WAN_G:$CHANGE_PORT" to "$SRV:$HTTP_BACK" \
+			>"$W/change.out" 2>&1 || {
+			fail_note "$setup: portfw add failed: $(head -2 "$W/change.out")"
+			return 1
+		}
+		t1=$EPOCHREALTIME
+		if ((i == 0)) && ! in_g nft list chain inet portfw dispatch >/dev/null 2>&1; then
+			fail_note "$setup: no table inet portfw after portfw add"
+			return 1
+		fi
+		t1b=$EPOCHREALTIME
+		in_g "$PORTFW" -s "$W/portfwd.sock" del name change >"$W/change.out" 2>&1 || {
+			fail_note "$setup: portfw del failed: $(head -2 "$W/change.out")"
+			return 1
+		}
+		t2=$EPOCHREALTIME
+		adds+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
+		dels+=("$(awk -v a="$t1b" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
+	done
+	for i in "${adds[@]}"; do record "$setup" add_ms "$i"; done
+	for i in "${dels[@]}"; do record "$setup" del_ms "$i"; done
+	SUMMARY+=" add $(printf '%s\n' "${adds[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms,"
+	SUMMARY+=" del $(printf '%s\n' "${dels[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms;"
+}
+
+# check_loaded N: the kernel's table holds N forwards (and the measured one).
+check_loaded() {
+	local n=$1 got
+	got=$(in_g nft list map inet portfw in4 | grep -c 'goto f' || true)
+	if [[ $got != "$n" ]]; then
+		fail_note "kernel-$n: nft lists $got forwards in map in4, expected $n"
+		return 1
+	fi
+}
+
+# ---- main ----
+
+say "# portfw kernel engine benchmark ($MODE)"
+say
+say "bench: mode $MODE, $BENCH_RUNS run(s), ${BENCH_SECONDS}s per load test," \
+	"wrk -t$BENCH_WRK_THREADS -c$BENCH_WRK_CONNS, forwards ${BENCH_SCALE// /, }," \
+	"linear rules $BENCH_LINEAR, $BENCH_CHANGES live changes per table, namespaces $NS_C $NS_G $NS_S"
+say
+print_versions
+server_start
+# Warm-up (untimed): the first setup measured would otherwise pay for cold
+# caches, ARP and the server's first connections.
+in_c timeout -k 3 30 iperf3 -c "$SRV" -p "$IPERF_BACK" -t 1 >/dev/null 2>&1 || iperf_restart
+in_c timeout -k 3 30 wrk -t 1 -c 8 -d 1s -H "Connection: close" "http://$SRV:$HTTP_BACK/100b" >/dev/null 2>&1 || true
+
+read -ra SETUPS <<<"$BENCH_SETUPS"
+for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
+	# Each run takes every setup in turn, so a burst of load from elsewhere
+	# hits one sample of each rather than all samples of one.
+	for setup in "${SETUPS[@]}"; do
+		t0=$(now_ms)
+		SUMMARY=""
+		servers_check
+		if ! setup_start "$setup"; then
+			fail_note "$setup: could not be set up"
+			setup_stop "$setup"
+			continue
+		fi
+		if [[ -n $LOAD_MS ]]; then
+			record "$setup" load_ms "$LOAD_MS"
+			SUMMARY+=" loaded in $LOAD_MS ms;"
+		fi
+		if [[ $setup == kernel-* && $RUN == 1 ]]; then
+			check_loaded "$(forwards_of "$setup")" || true
+		fi
+		if ! wait_for 5 sanity; then
+			fail_note "$setup: an HTTP request through $TARGET:$T_HTTP did not return the file"
+			setup_stop "$setup"
+			continue
+		fi
+		bulk "$setup" 1 || true
+		bulk "$setup" 4 || true
+		cps "$setup" || true
+		if [[ $setup == kernel || $setup == kernel-* ]]; then
+			changes "$setup" || true
+		fi
+		setup_stop "$setup"
+		say "[run $RUN/$BENCH_RUNS] $setup ($(($(now_ms) - t0)) ms):$SUMMARY"
+	done
+done
+
+# ---- report ----
+
+mkdir -p "$BENCH_RESULTS"
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUTB=$BENCH_RESULTS/$STAMP-kernel-$MODE
+cp "$CSV" "$OUTB.csv"
+ELAPSED=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+say
+"$PY" "$BENCH_DIR/tools/pf_kreport.py" --csv "$CSV" --versions "$W/versions.tsv" \
+	--failures "$FAILS" --json "$OUTB.json" --md "$OUTB.md" --linear "$BENCH_LINEAR" \
+	--iptables "$BENCH_IPTABLES" \
+	--setting mode="$MODE" --setting runs="$BENCH_RUNS" --setting seconds="$BENCH_SECONDS" \
+	--setting wrk_conns="$BENCH_WRK_CONNS" --setting wrk_threads="$BENCH_WRK_THREADS" \
+	--setting scale="$BENCH_SCALE" --setting linear="$BENCH_LINEAR" \
+	--setting changes="$BENCH_CHANGES" --setting elapsed_s="$ELAPSED"
+say
+say "bench: results in $OUTB.{md,json,csv} (${ELAPSED}s)"
+if [[ -s $FAILS ]]; then
+	say "bench: $(wc -l <"$FAILS") measurement(s) failed:"
+	sed 's/^/  /' "$FAILS"
+	exit 1
+fi

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""pf_kreport: turns the samples of bench/kernel.sh into the result files.
+
+    pf_kreport.py --csv SAMPLES --versions TSV --failures TXT --json OUT --md OUT
+                  --linear N --iptables NAME [--setting KEY=VALUE ...]
+
+SAMPLES: run,setup,metric,value. For every setup and metric: the median of
+the samples (and min, max, every sample). Prints the Markdown report (also
+written to --md); --json gets everything. A ratio is figure / reference.
+"""
+import argparse
+import csv
+import json
+import statistics
+import sys
+
+NOISY = 0.20  # spread (max - min) / median above which a figure is flagged
+METRICS = [("bulk1", "1 stream, Gbit/s", 2), ("bulk4", "4 streams, Gbit/s", 2),
+           ("cps", "new conn/s", 0)]
+
+
+def fmt(v, dec):
+    if v is None:
+        return "n/a"
+    if dec == 0:
+        return f"{v:,.0f}"
+    return f"{v:.{dec}f}"
+
+
+def ratio(v, ref):
+    if v is None or not ref:
+        return None
+    return v / ref
+
+
+def rfmt(r):
+    return "n/a" if r is None else f"{r:.2f}x"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--versions", required=True)
+    ap.add_argument("--failures", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--linear", type=int, required=True)
+    ap.add_argument("--iptables", required=True)
+    ap.add_argument("--setting", action="append", default=[])
+    a = ap.parse_args()
+
+    samples = {}
+    order = []
+    with open(a.csv) as fp:
+        for row in csv.DictReader(fp):
+            s = row["setup"]
+            if s not in order:
+                order.append(s)
+            samples.setdefault(s, {}).setdefault(row["metric"], []).append(float(row["value"]))
+    stats = {
+        s: {
+            m: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": v}
+            for m, v in ms.items()
+        }
+        for s, ms in samples.items()
+    }
+
+    def med(s, m):
+        return stats.get(s, {}).get(m, {}).get("median")
+
+    versions = []
+    with open(a.versions) as fp:
+        for line in fp:
+            k, _, v = line.rstrip("\n").partition("\t")
+            versions.append((k, v))
+    settings = dict(kv.split("=", 1) for kv in a.setting)
+    with open(a.failures) as fp:
+        failures = [line.rstrip("\n") for line in fp if line.strip()]
+
+    scale = sorted(int(s[7:]) for s in order if s.startswith("kernel-"))
+    ipt = a.iptables
+    names = {
+        "route": "plain routing (no NAT)",
+        "nft": "nft: 1 hand-written DNAT rule",
+        "ipt": f"{ipt}: 1 DNAT rule",
+        "kernel": "portfw kernel engine, 1 forward",
+        "user": "portfw user engine, 1 forward",
+        "nft-lin": f"nft: {a.linear:,} linear DNAT rules",
+        "ipt-lin": f"{ipt}: {a.linear:,} DNAT rules",
+    }
+    for n in scale:
+        names[f"kernel-{n}"] = f"portfw kernel engine, {n:,} forwards"
+    # The one-forward row each scale row is compared with.
+    base = {"nft-lin": "nft", "ipt-lin": "ipt", "kernel": "kernel"}
+    for n in scale:
+        base[f"kernel-{n}"] = "kernel"
+
+    out = []
+    p = out.append
+    p(f"## Kernel engine benchmark ({settings.get('mode', '?')}: median of "
+      f"{settings.get('runs', '?')} run(s), {settings.get('seconds', '?')} s per test)")
+    p("")
+    p("Client -> gateway -> server in three network namespaces (veth). Ratios: "
+      "figure / plain routing's.")
+    p("")
+    p("| setup | " + " | ".join(t for _, t, _ in METRICS) + " |")
+    p("|---|" + "---:|" * len(METRICS))
+    for s in ["route", "nft", "ipt", "kernel", "user"]:
+        if s not in stats:
+            continue
+        cells = []
+        for m, _, dec in METRICS:
+            v = med(s, m)
+            cells.append(f"{fmt(v, dec)} ({rfmt(ratio(v, med('route', m)))})")
+        p(f"| {names[s]} | " + " | ".join(cells) + " |")
+    p("")
+    rows = [s for s in ["kernel"] + [f"kernel-{n}" for n in scale] + ["nft-lin", "ipt-lin"]
+            if s in stats]
+    if len(rows) > 1:
+        p("### One forward among many (the measured one added last)")
+        p("")
+        p("Ratios: figure / the same setup's with one forward (or rule); last column: "
+          "new conn/s / plain routing's.")
+        p("")
+        p("| setup | " + " | ".join(t for _, t, _ in METRICS) + " | conn/s vs routing |")
+        p("|---|" + "---:|" * (len(METRICS) + 1))
+        for s in rows:
+            cells = []
+            for m, _, dec in METRICS:
+                v = med(s, m)
+                cells.append(f"{fmt(v, dec)} ({rfmt(ratio(v, med(base.get(s, s), m)))})")
+            cells.append(rfmt(ratio(med(s, "cps"), med("route", "cps"))))
+            p(f"| {names[s]} | " + " | ".join(cells) + " |")
+        p("")
+    cp = [s for s in ["kernel"] + [f"kernel-{n}" for n in scale] if s in stats]
+    if cp:
+        p("### Control plane (portfw kernel engine)")
+        p("")
+        p("Load: from starting `portfwd -e kernel -c FILE` to its `running` log line "
+          "(config read, table validated, ruleset loaded in one transaction). "
+          "add / del: one `portfw add` / `portfw del` of one forward, the client's "
+          "whole run (median of the changes).")
+        p("")
+        p("| forwards loaded | load at start | portfw add | portfw del |")
+        p("|---:|---:|---:|---:|")
+        for s in cp:
+            n = 2 if s == "kernel" else int(s[7:])
+            ld = med(s, "load_ms")
+            p(f"| {n:,} | {fmt(ld / 1000 if ld is not None else None, 3)} s | "
+              f"{fmt(med(s, 'add_ms'), 2)} ms | {fmt(med(s, 'del_ms'), 2)} ms |")
+        p("")
+
+    # Targets (issue 6).
+    tg = []
+
+    def verdict(ok):
+        return "**met**" if ok else "**missed**"
+
+    r = ratio(med("kernel", "cps"), med("nft", "cps"))
+    r1 = ratio(med("kernel", "bulk1"), med("nft", "bulk1"))
+    if r is not None and r1 is not None:
+        tg.append(f"- kernel engine >= one hand-written nft DNAT rule: conn/s {r:.2f}x, "
+                  f"1-stream throughput {r1:.2f}x: "
+                  + ("**met**" if min(r, r1) >= 1.0 else
+                     "**met within noise (5 %)**" if min(r, r1) >= 0.95 else "**missed**"))
+    for n in scale:
+        r = ratio(med(f"kernel-{n}", "cps"), med("kernel", "cps"))
+        if r is not None:
+            tg.append(f"- conn/s with {n:,} forwards within 5 % of 1 forward: {r:.2f}x: "
+                      + verdict(r >= 0.95))
+    big = [n for n in scale if n >= 100000]
+    if big:
+        ld = med(f"kernel-{big[-1]}", "load_ms")
+        if ld is not None:
+            tg.append(f"- load {big[-1]:,} forwards in under 2 s: {ld / 1000:.2f} s: "
+                      + verdict(ld < 2000))
+    elif scale and med(f"kernel-{scale[-1]}", "load_ms") is not None:
+        tg.append(f"- load 100,000 forwards in under 2 s: not measured in this mode "
+                  f"({scale[-1]:,} loaded in {med(f'kernel-{scale[-1]}', 'load_ms') / 1000:.2f} s)")
+    for s in cp:
+        if s == "kernel":
+            continue
+        ad, de = med(s, "add_ms"), med(s, "del_ms")
+        if ad is not None and de is not None:
+            tg.append(f"- one live change under 5 ms with {int(s[7:]):,} loaded: add {ad:.2f} ms, "
+                      f"del {de:.2f} ms: " + verdict(max(ad, de) < 5))
+    if tg:
+        p("### Targets (issue 6)")
+        p("")
+        out.extend(tg)
+        p("")
+
+    noisy = []
+    for s in order:
+        for m, st in stats[s].items():
+            if m.endswith("_errors") or len(st["samples"]) < 2 or not st["median"]:
+                continue
+            if (st["max"] - st["min"]) / st["median"] > NOISY:
+                noisy.append(f"{s} {m} ({fmt(st['min'], 2)}-{fmt(st['max'], 2)})")
+    if noisy:
+        p("Noisy (spread over the runs > 20 % of the median): " + ", ".join(noisy) + ".")
+        p("")
+    errs = [f"{s} {int(sum(stats[s]['cps_errors']['samples']))}" for s in order
+            if "cps_errors" in stats[s] and sum(stats[s]["cps_errors"]["samples"])]
+    if errs:
+        p("wrk socket errors / non-2xx (all runs): " + ", ".join(errs) + ".")
+        p("")
+    if failures:
+        p("Failed measurements:")
+        p("")
+        out.extend(f"- {f}" for f in failures)
+        p("")
+    p("Versions: " + "; ".join(f"{k} {v}" for k, v in versions) + ".")
+    md = "\n".join(out) + "\n"
+    sys.stdout.write(md)
+    with open(a.md, "w") as fp:
+        fp.write(md)
+    with open(a.json, "w") as fp:
+        json.dump({"settings": settings, "versions": dict(versions), "failures": failures,
+                   "names": {s: names.get(s, s) for s in order}, "stats": stats}, fp, indent=1)
+        fp.write("\n")
+
+
+if __name__ == "__main__":
+    main()
