@@ -24,6 +24,14 @@ int pfc_check_reply(json_t *res);
 char *pfc_statement(const char *what, const char *verb, int argc, char *const *argv);
 
 int pfc_show_list(const struct pfc_opts *o, json_t *res);
+
+struct pf_table;
+/* The running table, as 'save' prints it, parsed back into t. */
+int pfc_fetch_table(const struct pfc_opts *o, struct pf_table *t);
+/* ipportfw, ipmasqadm: the classic command lines (pfc_classic_main.c). */
+int pfc_classic_main(const char *prog, int argc, char **argv);
+/* portfw import FILE: a seed-004 port table, as one change. */
+int pfc_import(const struct pfc_opts *o, const char *path);
 int pfc_show_conns(const struct pfc_opts *o, json_t *res);
 
 #endif

@@ -98,6 +98,22 @@ static int cmd_schedule(struct pfc_opts *o, int argc, char **argv)
 	return pfc_send_stmt(o, "portfw schedule", "schedule", 2, args, NULL);
 }
 
+/* mark N [PROTO LISTEN] [from CIDR,...]: what 'ipmasqadm mfw -m N' forwards. */
+static int cmd_mark(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw mark", "mark", argc, argv, NULL);
+}
+
+/* import FILE: a seed-004 port table (EXT-PORT INT-IP INT-PORT), one change. */
+static int cmd_import(struct pfc_opts *o, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "portfw import: expected one FILE (or - for standard input)\n");
+		return 2;
+	}
+	return pfc_import(o, argv[0]);
+}
+
 static int cmd_default(struct pfc_opts *o, int argc, char **argv)
 {
 	return pfc_send_stmt(o, "portfw default", "default", argc, argv, NULL);
@@ -219,6 +235,8 @@ static const struct pfc_cmd pfc_cmds[] = {
 	{ "backend", "FORWARD BACKEND drain|enable|disable|backup|primary|weight N", cmd_backend },
 	{ "schedule", "FORWARD", cmd_schedule },
 	{ "default", "allow|deny CIDR[,CIDR...] | clear", cmd_default },
+	{ "mark", "N [PROTO LISTEN] [from CIDR[,CIDR...]]   (del mark N)", cmd_mark },
+	{ "import", "FILE|-   (EXT-PORT INT-IP INT-PORT lines, TCP and UDP)", cmd_import },
 	{ "flush", "[-k]", cmd_flush },
 	{ "list", "[-n] [-j]", cmd_list },
 	{ "conns", "[-j]", cmd_conns },
@@ -247,8 +265,14 @@ int main(int argc, char **argv)
 {
 	struct pfc_opts o = { .sock = getenv("PORTFW_SOCKET") };
 	const struct pfc_cmd *cmd = NULL;
+	const char *prog = argc ? strrchr(argv[0], '/') : NULL;
 	char **rest;
 	int i, n = 0;
+
+	/* Installed also as ipportfw and ipmasqadm: the old scripts run as they are. */
+	prog = prog ? prog + 1 : argc ? argv[0] : "portfw";
+	if (!strcmp(prog, "ipportfw") || !strcmp(prog, "ipmasqadm"))
+		return pfc_classic_main(prog, argc, argv);
 
 	if (!o.sock || !*o.sock)
 		o.sock = "/run/portfw.sock";

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_conf.h"
+#include "pf_tablefile.h"
 #include "pf_util.h"
 
 #include <errno.h>
@@ -652,6 +653,36 @@ static int pf_parse_backend_cmd(struct pf_cur *c, struct pf_stmt *st)
 	return 0;
 }
 
+/* mark N [PROTO LISTEN] [from CIDR,...]: the stand-in for an ipchains -m rule. */
+static int pf_parse_mark(struct pf_cur *c, struct pf_stmt *st)
+{
+	struct pf_hostport hp;
+	uint64_t v;
+
+	if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, UINT32_MAX, &v))
+		return pf_fail(c, "'mark' expects a mark number 1-4294967295 (the ipchains -m / "
+				  "ipmasqadm mfw -m value)");
+	st->mark.id = (uint32_t)v;
+	pf_next(c);
+	if (st->mark_del)
+		return 0;
+	if (pf_peek(c) && !pf_peek_is(c, "from")) {
+		if (pf_parse_proto(c, &st->mark.protos) ||
+		    pf_parse_hostport(c, true, PF_LISTEN_WHAT, &hp))
+			return -1;
+		pf_strlcpy(st->mark.lhost, hp.host, sizeof(st->mark.lhost));
+		st->mark.lbracketed = hp.bracketed;
+		st->mark.lport_lo = hp.port_lo;
+		st->mark.lport_hi = hp.port_hi;
+	}
+	if (!pf_peek(c))
+		return 0;
+	if (!pf_peek_is(c, "from"))
+		return pf_fail(c, "expected 'from CIDR[,CIDR...]' or the end of the mark");
+	pf_next(c);
+	return pf_parse_cidrs(c, "from", &st->cidrs);
+}
+
 int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_stmt *st,
 		  char *err, size_t errlen)
 {
@@ -687,6 +718,23 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 			return pf_fail(&c, "file name too long");
 		}
 		rc = 0;
+	} else if (!strcmp(verb, "del") && pf_peek_is(&c, "mark")) {
+		st->kind = PF_ST_MARK;
+		st->mark_del = true;
+		pf_next(&c);
+		rc = pf_parse_mark(&c, st);
+	} else if (!strcmp(verb, "mark")) {
+		st->kind = PF_ST_MARK;
+		rc = pf_parse_mark(&c, st);
+	} else if (!strcmp(verb, "include-table")) {
+		st->kind = PF_ST_INCLUDE_TABLE;
+		if (!pf_peek(&c))
+			return pf_fail(&c, "'include-table' expects a file name");
+		if (pf_strlcpy(st->path, pf_next(&c), sizeof(st->path)) >= sizeof(st->path)) {
+			c.i--;
+			return pf_fail(&c, "file name too long");
+		}
+		rc = 0;
 	} else if (!strcmp(verb, "del")) {
 		st->kind = PF_ST_DEL;
 		rc = pf_parse_selector(&c, st, true, false);
@@ -708,9 +756,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 				break;
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
-			return pf_fail(&c, "unknown statement; expected forward, include, default, "
-					   "del, kill, backend, schedule, flush, list, conns, save or "
-					   "reload");
+			return pf_fail(&c, "unknown statement; expected forward, include, "
+					   "include-table, mark, default, del, kill, backend, "
+					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;
 		rc = 0;
@@ -762,6 +810,20 @@ void pf_table_default(struct pf_table *t, struct pf_stmt *st)
 	memcpy(nv + set->n, st->cidrs.v, st->cidrs.n * sizeof(*nv));
 	set->v = nv;
 	set->n += st->cidrs.n;
+}
+
+void pf_table_mark(struct pf_table *t, struct pf_stmt *st)
+{
+	struct pf_mark m = st->mark;
+
+	if (st->mark_del) {
+		pf_table_del_mark(t, st->mark.id);
+		return;
+	}
+	m.from = st->cidrs; /* taken over */
+	st->cidrs.v = NULL;
+	st->cidrs.n = 0;
+	pf_table_set_mark(t, &m);
 }
 
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
@@ -840,6 +902,29 @@ struct pf_load_ctx {
 
 static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,
 			 size_t errlen);
+static int pf_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
+static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
+		      size_t errlen);
+
+/* include-table FILE: the seed-004 port table, translated line for line so
+ * that errors (and each forward's origin) name FILE:LINE. */
+static int pf_load_table(struct pf_load_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+	struct pf_load_ctx inner = { .t = ctx->t, .path = path, .depth = PF_INCLUDE_DEPTH };
+	char *text = NULL, *stmts = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (pf_read_file(path, &text, &len, err, errlen))
+		return -1;
+	if (pf_tablefile_translate(path, text, len, &stmts, err, errlen))
+		goto out;
+	rc = pf_conf_foreach(path, stmts, strlen(stmts), pf_load_cb, &inner, err, errlen);
+out:
+	free(stmts);
+	free(text);
+	return rc;
+}
 
 static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
 		      size_t errlen)
@@ -855,7 +940,16 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 	case PF_ST_DEFAULT:
 		pf_table_default(ctx->t, st);
 		return 0;
+	case PF_ST_MARK:
+		pf_table_mark(ctx->t, st);
+		return 0;
 	case PF_ST_INCLUDE:
+	case PF_ST_INCLUDE_TABLE:
+		if (!ctx->path) {
+			snprintf(err, errlen, "%s:%d: includes are read from config files only",
+				 w->file, w->line);
+			return -1;
+		}
 		if (ctx->depth >= PF_INCLUDE_DEPTH) {
 			snprintf(err, errlen, "%s:%d: includes nested deeper than %d", w->file,
 				 w->line, PF_INCLUDE_DEPTH);
@@ -873,7 +967,8 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 				return -1;
 			}
 		}
-		if (pf_load_depth(full, ctx->t, ctx->depth + 1, err, errlen)) {
+		if (st->kind == PF_ST_INCLUDE_TABLE ? pf_load_table(ctx, full, err, errlen)
+						    : pf_load_depth(full, ctx->t, ctx->depth + 1, err, errlen)) {
 			char inner[1024];
 
 			pf_strlcpy(inner, err, sizeof(inner));
@@ -890,10 +985,8 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 	}
 }
 
-static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,
-			 size_t errlen)
+static int pf_read_file(const char *path, char **textp, size_t *lenp, char *err, size_t errlen)
 {
-	struct pf_load_ctx ctx = { .t = t, .path = path, .depth = depth };
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	FILE *fp;
@@ -931,11 +1024,37 @@ static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *
 		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto out;
 	}
-	rc = pf_conf_foreach(path, text ? text : "", len, pf_load_cb, &ctx, err, errlen);
+	*textp = text;
+	*lenp = len;
+	text = NULL;
+	rc = 0;
 out:
 	free(text);
 	fclose(fp);
 	return rc;
+}
+
+static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,
+			 size_t errlen)
+{
+	struct pf_load_ctx ctx = { .t = t, .path = path, .depth = depth };
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (pf_read_file(path, &text, &len, err, errlen))
+		return -1;
+	rc = pf_conf_foreach(path, text ? text : "", len, pf_load_cb, &ctx, err, errlen);
+	free(text);
+	return rc;
+}
+
+int pf_conf_load_text(const char *name, const char *text, size_t len, struct pf_table *t,
+		      char *err, size_t errlen)
+{
+	struct pf_load_ctx ctx = { .t = t, .path = NULL, .depth = 0 };
+
+	return pf_conf_foreach(name, text, len, pf_load_cb, &ctx, err, errlen);
 }
 
 int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen)

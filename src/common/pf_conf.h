@@ -10,6 +10,8 @@
  *   default allow|deny CIDR[,CIDR...] | default clear
  *   backend name NAME BACKEND drain|enable|disable|backup|primary|weight N
  *   schedule name NAME
+ *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
+ *   include-table FILE      (a seed-004 port table: EXT-PORT INT-IP INT-PORT)
  *   flush | list | conns | save | reload
  */
 #ifndef PF_CONF_H
@@ -53,6 +55,8 @@ enum pf_stmt_kind {
 	PF_ST_DEFAULT,
 	PF_ST_BACKEND,
 	PF_ST_SCHEDULE,
+	PF_ST_MARK, /* mark N ... (mark.id), or del mark N (mark_del) */
+	PF_ST_INCLUDE_TABLE,
 	PF_ST_LIST, /* from here on: queries, sent alone */
 	PF_ST_CONNS,
 	PF_ST_SAVE,
@@ -76,6 +80,8 @@ struct pf_stmt {
 	struct pf_cidrset cidrs; /* PF_ST_DEFAULT */
 	int action; /* PF_ST_DEFAULT, PF_ST_BACKEND: enum pf_stmt_action */
 	uint32_t weight; /* PF_ST_BACKEND weight N */
+	struct pf_mark mark; /* PF_ST_MARK: its sources are in cidrs */
+	bool mark_del;
 };
 
 enum pf_stmt_action {
@@ -110,6 +116,11 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 
 /* Loads a config file (forward and include lines) into t, which it appends to. */
 int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen);
+/* Loads config text (what 'portfw save' prints) into t; includes are refused. */
+int pf_conf_load_text(const char *name, const char *text, size_t len, struct pf_table *t,
+		      char *err, size_t errlen);
+/* Applies a 'mark' statement (set or delete) to a table. */
+void pf_table_mark(struct pf_table *t, struct pf_stmt *st);
 
 /* Applies a 'default allow|deny|clear' statement to a table. */
 void pf_table_default(struct pf_table *t, struct pf_stmt *st);

@@ -420,6 +420,11 @@ char *pf_table_format(const struct pf_table *t)
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
 		pf_buf_add(&b, line);
 	}
+	/* Marks first: the mfw-N forwards below were made from them. */
+	for (i = 0; i < t->nmarks; i++) {
+		pf_mark_format(&t->marks[i], line, 65536);
+		pf_buf_add(&b, line);
+	}
 	for (i = 0; i < t->n; i++) {
 		pf_forward_format(t->fwd[i], line, 65536);
 		pf_buf_add(&b, line);
@@ -442,6 +447,7 @@ void pf_table_clear(struct pf_table *t)
 	free(t->fwd);
 	pf_cidrset_free(&t->def_allow);
 	pf_cidrset_free(&t->def_deny);
+	pf_marks_free(t);
 	pf_table_init(t);
 }
 
@@ -477,6 +483,7 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 		pf_table_add(dst, pf_forward_ref(src->fwd[i]));
 	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
+	pf_marks_copy(dst, src);
 }
 
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name)

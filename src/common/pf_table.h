@@ -141,10 +141,26 @@ struct pf_forward {
 	uint64_t maglev_wsig; /* the weights it was built with */
 };
 
+/*
+ * A mark ('mark N [PROTO LISTEN] [from CIDR,...]'): the stand-in for the
+ * ipchains '-m N' rule of 'ipmasqadm mfw'. It names which traffic (sources,
+ * and optionally a protocol and listen address) the forward mfw-N serves.
+ */
+struct pf_mark {
+	uint32_t id;
+	uint8_t protos; /* 0: no PROTO LISTEN given: every protocol, the whole host */
+	char lhost[PF_HOST_MAX];
+	bool lbracketed;
+	uint16_t lport_lo, lport_hi;
+	struct pf_cidrset from; /* empty: every source no other pool claims */
+};
+
 struct pf_table {
 	struct pf_forward **fwd;
 	size_t n, cap;
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
+	struct pf_mark *marks; /* 'mark' lines, by id */
+	size_t nmarks;
 };
 
 struct pf_forward *pf_forward_new(void);
@@ -205,6 +221,19 @@ void pf_table_remove_at(struct pf_table *t, size_t i);
 /* Shallow copy: the same forward objects, one more reference each. */
 void pf_table_copy(struct pf_table *dst, const struct pf_table *src);
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name);
+
+/* Marks: find by id; set (adds or replaces; takes over m->from); delete. */
+const struct pf_mark *pf_table_find_mark(const struct pf_table *t, uint32_t id);
+void pf_table_set_mark(struct pf_table *t, struct pf_mark *m);
+bool pf_table_del_mark(struct pf_table *t, uint32_t id);
+/* "mark 1 tcp :80 from 10.0.0.0/8" */
+void pf_mark_format(const struct pf_mark *m, char *buf, size_t len);
+void pf_marks_copy(struct pf_table *dst, const struct pf_table *src);
+void pf_marks_free(struct pf_table *t);
+/* A copy of forward f (mfw-N) serving what mark m names now: its protocol,
+ * listen address and sources. NULL when that cannot be (a whole-host mark, or
+ * backend ranges that no longer fit the listen range). */
+struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forward *f);
 
 /*
  * Checks a whole table before it may replace the running one: unique names,

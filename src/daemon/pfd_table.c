@@ -440,6 +440,38 @@ static int pfd_backend(struct pf_table *next, const struct pf_stmt *st, const st
 	return 0;
 }
 
+/* A changed mark moves the forward made from it (mfw-N, by ipmasqadm mfw)
+ * along: its listen address and sources follow the mark. */
+static int pfd_mark_sync(struct pf_table *next, uint32_t id, const struct pf_where *w, char *err,
+			 size_t errlen)
+{
+	const struct pf_mark *m = pf_table_find_mark(next, id);
+	struct pf_forward *f, *c;
+	char name[PF_NAME_MAX];
+	size_t i;
+
+	snprintf(name, sizeof(name), "mfw-%u", id);
+	f = pf_table_find_name(next, name);
+	if (!f || !m)
+		return 0;
+	c = pf_mark_apply(m, f);
+	if (!c) {
+		snprintf(err, errlen,
+			 "%s:%d: forward '%s' cannot follow mark %u (a port forward and a "
+			 "whole-host mark, or backend ranges that no longer fit); expected "
+			 "'ipmasqadm mfw -D -m %u' first",
+			 w->file, w->line, name, id, id);
+		return -1;
+	}
+	for (i = 0; i < next->n; i++) {
+		if (next->fwd[i] == f) {
+			next->fwd[i] = c;
+			pf_forward_unref(f);
+		}
+	}
+	return 0;
+}
+
 static json_t *pfd_change(struct pfd_req *r)
 {
 	struct pf_table next;
@@ -472,6 +504,12 @@ static json_t *pfd_change(struct pfd_req *r)
 			if (pfd_backend(&next, st, &r->w[i], err, sizeof(err)))
 				goto fail;
 			break;
+		case PF_ST_MARK:
+			pf_table_mark(&next, st);
+			if (!st->mark_del &&
+			    pfd_mark_sync(&next, st->mark.id, &r->w[i], err, sizeof(err)))
+				goto fail;
+			break;
 		case PF_ST_SCHEDULE: {
 			struct pf_forward *f = pf_table_find_name(&next, st->sel.name);
 
@@ -487,10 +525,12 @@ static json_t *pfd_change(struct pfd_req *r)
 			break;
 		}
 		case PF_ST_INCLUDE:
+		case PF_ST_INCLUDE_TABLE:
 			snprintf(err, sizeof(err),
-				 "%s:%d: 'include' belongs in a config file; expected a control "
-				 "statement",
-				 r->w[i].file, r->w[i].line);
+				 "%s:%d: '%s' belongs in a config file; expected a control "
+				 "statement (portfw import FILE sends a port table)",
+				 r->w[i].file, r->w[i].line,
+				 st->kind == PF_ST_INCLUDE ? "include" : "include-table");
 			goto fail;
 		default:
 			snprintf(err, sizeof(err),

@@ -39,8 +39,8 @@
 	"from, allow, deny, engine, ftp, allow-loopback"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
-	"unknown statement; expected forward, include, default, del, kill, backend, "   \
-	"schedule, flush, list, conns, save or reload"
+	"unknown statement; expected forward, include, include-table, mark, default, " \
+	"del, kill, backend, schedule, flush, list, conns, save or reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
 	"'include' lines"

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The classic front ends' dispatch and the helpers they share: option words,
+ * forward names, and pools that grow one backend at a time (ipmasqadm's
+ * several '-a' on one LADDR LPORT).
+ */
+#include "pfc_classic.h"
+#include "../common/pf_addr.h"
+#include "../common/pf_conf.h"
+#include "../common/pf_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char pfc_ipmasqadm_usage[] =
+	"Usage: ipmasqadm <module> <module args>\n"
+	"\n"
+	"Modules:\n"
+	"    portfw    port forwarding          (ipmasqadm portfw -h)\n"
+	"    mfw       firewall-mark forwarding (ipmasqadm mfw -h)\n"
+	"    autofw    port range forwarding and port triggering (ipmasqadm autofw)\n";
+
+void pfc_xl_free(struct pfc_xl *xl)
+{
+	free(xl->text);
+	xl->text = NULL;
+	xl->len = xl->cap = 0;
+}
+
+void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (xl->len + (size_t)n + 1 > xl->cap) {
+		size_t cap = (xl->len + (size_t)n + 1) * 2;
+		char *ns = realloc(xl->text, cap);
+
+		if (!ns) {
+			fprintf(stderr, "%s: out of memory\n", xl->tool);
+			abort();
+		}
+		xl->text = ns;
+		xl->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(xl->text + xl->len, xl->cap - xl->len, fmt, ap);
+	va_end(ap);
+	xl->len += (size_t)n;
+}
+
+int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(xl->err, sizeof(xl->err), fmt, ap);
+	va_end(ap);
+	xl->kind = PFC_XL_USAGE;
+	return -1;
+}
+
+int pfc_xl_error(struct pfc_xl *xl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(xl->err, sizeof(xl->err), fmt, ap);
+	va_end(ap);
+	xl->kind = PFC_XL_ERROR;
+	return -1;
+}
+
+const char *pfc_optarg(int argc, char *const *argv, int *i)
+{
+	if (argv[*i][0] == '-' && argv[*i][1] && argv[*i][2])
+		return argv[*i] + 2;
+	return pfc_optnext(argc, argv, i);
+}
+
+const char *pfc_optnext(int argc, char *const *argv, int *i)
+{
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+int pfc_parse_port(const char *s, uint16_t *port)
+{
+	uint64_t v;
+
+	if (!s || pf_parse_uint(s, 1, 65535, &v))
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int pfc_parse_proto(const char *s, uint8_t *proto)
+{
+	if (s && !strcmp(s, "tcp"))
+		*proto = PF_PROTO_TCP;
+	else if (s && !strcmp(s, "udp"))
+		*proto = PF_PROTO_UDP;
+	else
+		return -1;
+	return 0;
+}
+
+bool pfc_host_ok(const char *s)
+{
+	union pf_sa sa;
+
+	if (!s || !*s || strlen(s) >= PF_HOST_MAX)
+		return false;
+	return !pf_sa_from_literal(s, &sa) || pf_hostname_valid(s);
+}
+
+void pfc_backend_str(const char *host, uint16_t port, char *buf, size_t len)
+{
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (!port)
+		snprintf(buf, len, "%s", host);
+	else
+		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+int pfc_make_name(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len || (size_t)n >= PF_NAME_MAX)
+		return -1;
+	/* Names hold letters, digits, '-', '_' and '.': an IPv6 address's
+	 * colons (or anything odd in a host name) become '_'. */
+	for (p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			*p = '_';
+	return 0;
+}
+
+int pfc_pool_add(struct pfc_xl *xl, const struct pf_table *cur, const char *name,
+		 const char *listen, const char *options, const char *host, uint16_t port,
+		 uint32_t pref, bool head)
+{
+	const struct pf_forward *f = pf_table_find_name(cur, name);
+	struct pf_forward *c;
+	struct pf_backend *be, *nbe;
+	char b[PF_HOST_MAX + 16], *line;
+	uint32_t i;
+
+	pfc_backend_str(host, port, b, sizeof(b));
+	if (!f) {
+		pfc_xl_printf(xl, "forward name %s %s to %s weight %u balance pref%s%s\n", name,
+			      listen, b, pref, options[0] ? " " : "", options);
+		return 0;
+	}
+	for (i = 0; i < f->nbe; i++)
+		if (!strcmp(f->be[i].host, host) && f->be[i].port_lo == port)
+			return pfc_xl_error(xl, "'%s': already in the pool of forward '%s'; "
+						"expected another RADDR RPORT (or -E to change its "
+						"pref)",
+					    b, name);
+	if (f->nbe >= PF_BACKENDS_MAX)
+		return pfc_xl_error(xl, "forward '%s' has %d backends, the most a pool holds",
+				    name, PF_BACKENDS_MAX);
+	/* The running forward is replaced by a copy with one more backend; its
+	 * other options stay as they are, whoever set them. */
+	c = pf_forward_clone(f);
+	nbe = realloc(c->be, (c->nbe + 1) * sizeof(*nbe));
+	if (!nbe) {
+		pf_forward_unref(c);
+		return pfc_xl_error(xl, "out of memory");
+	}
+	c->be = nbe;
+	if (head)
+		memmove(&c->be[1], &c->be[0], c->nbe * sizeof(c->be[0]));
+	be = &c->be[head ? 0 : c->nbe];
+	memset(be, 0, sizeof(*be));
+	pf_strlcpy(be->host, host, sizeof(be->host));
+	be->bracketed = port && strchr(host, ':');
+	be->port_lo = be->port_hi = port;
+	be->weight = pref;
+	c->nbe++;
+	line = pf_xcalloc(1, PF_LINE_MAX);
+	pf_forward_format(c, line, PF_LINE_MAX);
+	pfc_xl_printf(xl, "del name %s\n%s\n", name, line);
+	free(line);
+	pf_forward_unref(c);
+	return 0;
+}
+
+void pfc_del_prefix(struct pfc_xl *xl, const struct pf_table *cur, const char *prefix)
+{
+	size_t i, n = strlen(prefix);
+
+	for (i = 0; i < cur->n; i++)
+		if (!strncmp(cur->fwd[i]->name, prefix, n))
+			pfc_xl_printf(xl, "del name %s\n", cur->fwd[i]->name);
+}
+
+void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const struct pf_table *cur,
+		       struct pfc_xl *xl)
+{
+	memset(xl, 0, sizeof(*xl));
+	xl->kind = PFC_XL_SEND;
+	if (!strcmp(prog, "ipportfw")) {
+		xl->tool = "ipportfw";
+		xl->usage = pfc_ipportfw_usage;
+		pfc_ipportfw_xlate(argc, argv, cur, xl);
+	} else if (argc && !strcmp(argv[0], "portfw")) {
+		xl->tool = "ipmasqadm portfw";
+		xl->usage = pfc_mpfw_usage;
+		pfc_mpfw_xlate(argc - 1, argv + 1, cur, xl);
+	} else if (argc && !strcmp(argv[0], "mfw")) {
+		xl->tool = "ipmasqadm mfw";
+		xl->usage = pfc_mfw_usage;
+		pfc_mfw_xlate(argc - 1, argv + 1, cur, xl);
+	} else if (argc && !strcmp(argv[0], "autofw")) {
+		xl->tool = "ipmasqadm autofw";
+		xl->usage = pfc_autofw_usage;
+		pfc_autofw_xlate(argc - 1, argv + 1, cur, xl);
+	} else {
+		xl->tool = "ipmasqadm";
+		xl->usage = pfc_ipmasqadm_usage;
+		if (argc && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")))
+			xl->kind = PFC_XL_HELP;
+		else if (argc)
+			pfc_xl_usage(xl, "'%s': unknown module; expected portfw, mfw or autofw",
+				     argv[0]);
+		else
+			pfc_xl_usage(xl, "expected a module: portfw, mfw or autofw");
+	}
+	/* An empty change is no change: say so rather than send nothing. */
+	if (xl->kind == PFC_XL_SEND && !xl->len)
+		xl->kind = PFC_XL_NOTHING;
+	if (xl->kind != PFC_XL_SEND)
+		pfc_xl_free(xl);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The classic command lines (ipportfw, ipmasqadm portfw / mfw / autofw) as
+ * front ends of the one command language. The translators are pure: argv and
+ * a snapshot of the running table in, statements (or a usage error) out, so
+ * the unit tests and the fuzzer drive them without a daemon. The client's
+ * main (pfc_classic_main.c) does the talking.
+ */
+#ifndef PFC_CLASSIC_H
+#define PFC_CLASSIC_H
+
+#include "../common/pf_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pfc_xl_kind {
+	PFC_XL_SEND, /* text: statements, sent as one change */
+	PFC_XL_NOTHING, /* nothing to change (e.g. clearing an empty table) */
+	PFC_XL_NEED_TABLE, /* call again with the running table */
+	PFC_XL_LIST, /* print the 'list' reply in style 'list' */
+	PFC_XL_HELP, /* the usage, on stdout; exit 0 */
+	PFC_XL_USAGE, /* err, then the usage on stderr; exit 2, nothing changed */
+	PFC_XL_ERROR, /* err on stderr; exit 1, nothing changed */
+};
+
+enum pfc_list_style { PFC_LIST_IPPORTFW, PFC_LIST_PORTFW, PFC_LIST_MFW };
+
+struct pfc_xl {
+	enum pfc_xl_kind kind;
+	char *text; /* PFC_XL_SEND: malloc'd */
+	size_t len, cap;
+	int list; /* PFC_XL_LIST: enum pfc_list_style */
+	bool numeric; /* -n */
+	bool verbose; /* autofw -v: show the statements sent */
+	const char *tool; /* "ipportfw", "ipmasqadm portfw", ... for messages */
+	const char *usage; /* the tool's usage text */
+	char err[512];
+};
+
+/* Forward names the front ends give what they create, so later -d/-D/-F find it. */
+#define PFC_PORTFW_PREFIX "portfw-" /* portfw-tcp-192.0.2.1-80 (ipportfw, ipmasqadm portfw) */
+#define PFC_MFW_PREFIX "mfw-" /* mfw-MARK */
+#define PFC_AUTOFW_PREFIX "autofw-" /* autofw-tcp-6000-6010 */
+#define PFC_MFW_PREF_DEFAULT 10
+#define PFC_PORTFW_PREF_DEFAULT 10
+
+/*
+ * prog: "ipportfw" or "ipmasqadm"; argv: the arguments after the program
+ * name. cur: the running table, or NULL on the first call (the translator
+ * answers PFC_XL_NEED_TABLE once the syntax is checked and it needs it).
+ * Fills xl; free it with pfc_xl_free().
+ */
+void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const struct pf_table *cur,
+		       struct pfc_xl *xl);
+void pfc_xl_free(struct pfc_xl *xl);
+
+/* The front ends. */
+void pfc_ipportfw_xlate(int argc, char *const *argv, const struct pf_table *cur,
+			struct pfc_xl *xl);
+void pfc_mpfw_xlate(int argc, char *const *argv, const struct pf_table *cur, struct pfc_xl *xl);
+void pfc_mfw_xlate(int argc, char *const *argv, const struct pf_table *cur, struct pfc_xl *xl);
+void pfc_autofw_xlate(int argc, char *const *argv, const struct pf_table *cur, struct pfc_xl *xl);
+
+extern const char pfc_ipportfw_usage[], pfc_mpfw_usage[], pfc_mfw_usage[], pfc_autofw_usage[],
+	pfc_ipmasqadm_usage[];
+
+/* ---- helpers shared by the front ends ---- */
+
+/* Appends to xl->text. */
+__attribute__((format(printf, 2, 3))) void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...);
+/* Sets PFC_XL_USAGE (or PFC_XL_ERROR) with a message; returns -1. */
+__attribute__((format(printf, 2, 3))) int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) int pfc_xl_error(struct pfc_xl *xl, const char *fmt, ...);
+
+/* The value of option argv[*i]: glued ("-t1.2.3.4/80") or the next word
+ * (which *i then points at). NULL when there is none. */
+const char *pfc_optarg(int argc, char *const *argv, int *i);
+/* The next word after argv[*i] as a further value of the same option. */
+const char *pfc_optnext(int argc, char *const *argv, int *i);
+
+int pfc_parse_port(const char *s, uint16_t *port);
+int pfc_parse_proto(const char *s, uint8_t *proto);
+/* An IPv4/IPv6 address or a host name. */
+bool pfc_host_ok(const char *s);
+/* "HOST[:PORT]" for the command language ([v6]:PORT); port 0: none. */
+void pfc_backend_str(const char *host, uint16_t port, char *buf, size_t len);
+/* A forward name from parts; characters a name may not hold become '_'.
+ * Returns -1 when it would be too long. */
+__attribute__((format(printf, 3, 4))) int pfc_make_name(char *out, size_t len, const char *fmt,
+							 ...);
+
+/*
+ * Adds backend HOST[:PORT] with weight pref to the pool of forward 'name':
+ * the forward is replaced by a copy with one more backend (at the head when
+ * 'head'), in one change, so the daemon's diff keeps the other backends'
+ * flows. Without such a forward, a new one is made:
+ * "forward name NAME LISTEN to BACKEND weight PREF balance pref OPTIONS".
+ */
+int pfc_pool_add(struct pfc_xl *xl, const struct pf_table *cur, const char *name,
+		 const char *listen, const char *options, const char *host, uint16_t port,
+		 uint32_t pref, bool head);
+/* 'del name N' for every forward whose name starts with prefix. */
+void pfc_del_prefix(struct pfc_xl *xl, const struct pf_table *cur, const char *prefix);
+
+#endif
