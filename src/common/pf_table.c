@@ -728,14 +728,80 @@ static bool pf_forward_overlap(const struct pf_forward *a, const struct pf_forwa
 	return !strcmp(a->lhost, b->lhost);
 }
 
+/* Which forwards may clash with an earlier one: the same name, or ports
+ * that overlap and pf_forward_overlap. Only those are compared with every
+ * earlier forward (the same checks, the same first error as comparing all
+ * pairs); found by sorting on name and on the first port, so that a table of
+ * 100,000 forwards is not 5 * 10^9 pairs (minutes) to check. */
+struct pf_vport {
+	uint16_t lo, hi;
+	size_t i;
+};
+
+struct pf_vname {
+	const char *name;
+	size_t i;
+};
+
+static int pf_vport_cmp(const void *x, const void *y)
+{
+	const struct pf_vport *a = x, *b = y;
+
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static int pf_vname_cmp(const void *x, const void *y)
+{
+	const struct pf_vname *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+
+	if (c)
+		return c;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static bool *pf_validate_candidates(const struct pf_table *t)
+{
+	size_t n = t->n, i, k, nn = 0;
+	bool *cand = pf_xcalloc(n ? n : 1, sizeof(*cand));
+	struct pf_vport *vp = pf_xcalloc(n ? n : 1, sizeof(*vp));
+	struct pf_vname *vn = pf_xcalloc(n ? n : 1, sizeof(*vn));
+
+	for (i = 0; i < n; i++) {
+		vp[i] = (struct pf_vport){ t->fwd[i]->lport_lo, t->fwd[i]->lport_hi, i };
+		if (t->fwd[i]->name[0])
+			vn[nn++] = (struct pf_vname){ t->fwd[i]->name, i };
+	}
+	qsort(vp, n, sizeof(*vp), pf_vport_cmp);
+	for (i = 0; i < n; i++) {
+		for (k = i + 1; k < n && vp[k].lo <= vp[i].hi; k++) {
+			size_t a = vp[i].i, b = vp[k].i;
+
+			if (pf_forward_overlap(t->fwd[a], t->fwd[b]))
+				cand[a > b ? a : b] = true;
+		}
+	}
+	qsort(vn, nn, sizeof(*vn), pf_vname_cmp);
+	for (i = 1; i < nn; i++)
+		if (!strcmp(vn[i].name, vn[i - 1].name))
+			cand[vn[i].i] = true;
+	free(vp);
+	free(vn);
+	return cand;
+}
+
 int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 {
+	bool *cand = pf_validate_candidates(t);
 	size_t i, j;
+	int rc = -1;
 
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *a = t->fwd[i];
 
-		for (j = 0; j < i; j++) {
+		for (j = cand[i] ? 0 : i; j < i; j++) {
 			const struct pf_forward *b = t->fwd[j];
 			char l[PF_HOST_MAX + 16], why[128];
 
@@ -744,7 +810,7 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 					 "%s:%d: name '%s' is already used by the forward at %s:%d; "
 					 "expected a unique name",
 					 a->src, a->line, a->name, b->src, b->line);
-				return -1;
+				goto out;
 			}
 			if (pf_forward_overlap(a, b) && pf_from_conflict(a, b, why, sizeof(why))) {
 				pf_listen_format(a, l, sizeof(l));
@@ -755,11 +821,14 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 					 a->src, a->line, pf_proto_name(a->protos & b->protos), l, why,
 					 b->name[0] ? "'" : "", b->name, b->name[0] ? "' " : "",
 					 b->src, b->line);
-				return -1;
+				goto out;
 			}
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(cand);
+	return rc;
 }
 
 static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, char *why,
@@ -824,13 +893,43 @@ static struct pf_forward *pf_table_find_key(const struct pf_table *t, const stru
 	return NULL;
 }
 
+/* Pointer sets of a table's forwards (sorted copies, bsearch): with 100,000
+ * forwards, looking each one up in the other table by a walk was 5 * 10^9
+ * comparisons per change. */
+static int pf_ptr_cmp(const void *x, const void *y)
+{
+	uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static struct pf_forward **pf_table_ptrs(const struct pf_table *t)
+{
+	struct pf_forward **v = pf_xcalloc(t->n ? t->n : 1, sizeof(*v));
+
+	if (t->n)
+		memcpy(v, t->fwd, t->n * sizeof(*v));
+	qsort(v, t->n, sizeof(*v), pf_ptr_cmp);
+	return v;
+}
+
+static bool pf_ptrs_has(struct pf_forward *const *v, size_t n, const struct pf_forward *f)
+{
+	return n && bsearch(&f, v, n, sizeof(*v), pf_ptr_cmp);
+}
+
 void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 {
+	struct pf_forward **kept = pf_table_ptrs(cur);
 	size_t i, k;
 	uint32_t j;
 
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i], *old = NULL;
+
+		/* The same forward (a change copies the table): nothing to take. */
+		if (pf_ptrs_has(kept, cur->n, f))
+			continue;
 
 		for (k = 0; k < cur->n; k++) {
 			if (pf_forward_equal(cur->fwd[k], f)) {
@@ -864,27 +963,19 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 				be->st = pf_stats_new();
 		}
 	}
-}
-
-static bool pf_table_contains(const struct pf_table *t, const struct pf_forward *f)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->fwd[i] == f)
-			return true;
-	return false;
+	free(kept);
 }
 
 void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
 		   void *arg)
 {
+	struct pf_forward **pc = pf_table_ptrs(cur), **pn = pf_table_ptrs(next);
 	size_t i;
 
 	for (i = 0; i < cur->n; i++) {
 		struct pf_forward *o = cur->fwd[i], *n;
 
-		if (pf_table_contains(next, o)) {
+		if (pf_ptrs_has(pn, next->n, o)) {
 			cb(PF_DIFF_KEEP, o, o, arg);
 			continue;
 		}
@@ -897,7 +988,9 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *n = next->fwd[i];
 
-		if (!pf_table_contains(cur, n) && !pf_table_find_key(cur, n))
+		if (!pf_ptrs_has(pc, cur->n, n) && !pf_table_find_key(cur, n))
 			cb(PF_DIFF_ADD, NULL, n, arg);
 	}
+	free(pc);
+	free(pn);
 }
