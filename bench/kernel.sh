@@ -115,6 +115,16 @@ for b in ip nft conntrack iperf3 wrk nginx curl "$BENCH_IPTABLES" "$BENCH_IPTABL
 	command -v "$b" >/dev/null || die "$b not found (scripts/deps.sh bench installs it)"
 done
 
+TOOLS_BIN=$PORTFW_BUILD/bench
+mkdir -p "$TOOLS_BIN"
+for t in pf_ctltime; do
+	if [[ ! -x $TOOLS_BIN/$t || $BENCH_DIR/tools/$t.c -nt $TOOLS_BIN/$t ]]; then
+		cc -O2 -g -std=c17 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -o "$TOOLS_BIN/$t" \
+			"$BENCH_DIR/tools/$t.c" || die "building $t failed"
+	fi
+done
+PF_CTLTIME=$TOOLS_BIN/pf_ctltime
+
 # ---- addresses and ports ----
 
 WAN_G=198.51.100.1
@@ -515,9 +525,15 @@ cps() {
 	SUMMARY+=";"
 }
 
-# changes SETUP: BENCH_CHANGES times, one 'portfw add' and one 'portfw del'
-# of a forward (the client's whole run: connect, request, the daemon's
-# change, the answer), each checked in the kernel's table.
+# median LIST: the median of comma-separated numbers.
+median() {
+	tr ',' '\n' <<<"$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# changes SETUP: BENCH_CHANGES times, one live add and one del of a forward:
+# over the control socket (pf_ctltime: the request, the daemon's change, its
+# answer), and with the client ('portfw add' / 'portfw del': the same plus
+# starting a process), the first one checked in the kernel's table.
 changes() {
 	local setup=$1 i t0 t1 t1b t2 adds=() dels=()
 	for ((i = 0; i < BENCH_CHANGES; i++)); do
@@ -541,10 +557,24 @@ changes() {
 		adds+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
 		dels+=("$(awk -v a="$t1b" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
 	done
-	for i in "${adds[@]}"; do record "$setup" add_ms "$i"; done
-	for i in "${dels[@]}"; do record "$setup" del_ms "$i"; done
-	SUMMARY+=" add $(printf '%s\n' "${adds[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms,"
-	SUMMARY+=" del $(printf '%s\n' "${dels[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms;"
+	for i in "${adds[@]}"; do record "$setup" cli_add_ms "$i"; done
+	for i in "${dels[@]}"; do record "$setup" cli_del_ms "$i"; done
+	local out kv
+	out=$(in_g "$PF_CTLTIME" -s "$W/portfwd.sock" -n "$BENCH_CHANGES" \
+		-a "forward name change tcp $WAN_G:$CHANGE_PORT to $SRV:$HTTP_BACK" -d "del name change" \
+		2>"$W/ctltime.err") || {
+		fail_note "$setup: pf_ctltime failed: $(head -2 "$W/ctltime.err")"
+		return 1
+	}
+	read -ra kv <<<"$out"
+	[[ ${kv[0]} == add_ms && ${kv[2]} == del_ms ]] || {
+		fail_note "$setup: pf_ctltime: unreadable output: $out"
+		return 1
+	}
+	for i in ${kv[1]//,/ }; do record "$setup" add_ms "$i"; done
+	for i in ${kv[3]//,/ }; do record "$setup" del_ms "$i"; done
+	SUMMARY+=" add $(median "${kv[1]}") ms, del $(median "${kv[3]}") ms"
+	SUMMARY+=" (portfw add $(median "$(IFS=,; echo "${adds[*]}")") ms, del $(median "$(IFS=,; echo "${dels[*]}")") ms);"
 }
 
 # check_loaded N: the kernel's table holds N forwards (and the measured one).

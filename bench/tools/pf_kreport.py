@@ -139,16 +139,18 @@ def main():
         p("")
         p("Load: from starting `portfwd -e kernel -c FILE` to its `running` log line "
           "(config read, table validated, ruleset loaded in one transaction). "
-          "add / del: one `portfw add` / `portfw del` of one forward, the client's "
-          "whole run (median of the changes).")
+          "add / del: one live change of one forward over the control socket (the "
+          "request, the daemon's change, its answer); `portfw add` / `portfw del`: "
+          "the same through the client, whose start-up is part of it. Medians.")
         p("")
-        p("| forwards loaded | load at start | portfw add | portfw del |")
-        p("|---:|---:|---:|---:|")
+        p("| forwards loaded | load at start | add | del | portfw add | portfw del |")
+        p("|---:|---:|---:|---:|---:|---:|")
         for s in cp:
             n = 2 if s == "kernel" else int(s[7:])
             ld = med(s, "load_ms")
             p(f"| {n:,} | {fmt(ld / 1000 if ld is not None else None, 3)} s | "
-              f"{fmt(med(s, 'add_ms'), 2)} ms | {fmt(med(s, 'del_ms'), 2)} ms |")
+              f"{fmt(med(s, 'add_ms'), 2)} ms | {fmt(med(s, 'del_ms'), 2)} ms | "
+              f"{fmt(med(s, 'cli_add_ms'), 1)} ms | {fmt(med(s, 'cli_del_ms'), 1)} ms |")
         p("")
 
     # Targets (issue 6).
