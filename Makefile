@@ -88,6 +88,11 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
+# The kernel engine's renderer is tested on its own: with the kernel objects.
+$(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(KERNEL_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) $(KERNEL_LIBS) -lcmocka
+
 $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lcrypto -lpthread

@@ -91,6 +91,19 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 		else
 			snprintf(l, sizeof(l), "%s", pfc_str(f, "listen"));
 		snprintf(sched, sizeof(sched), "(%s)", pfc_str(f, "scheduler"));
+		if (json_object_get(f, "trigger")) {
+			json_t *tr = json_object_get(f, "trigger");
+
+			/* A port trigger: its control port, and who holds the range. */
+			snprintf(sched, sizeof(sched), "(trigger %s %" PRIu64 ")", pfc_str(tr, "proto"),
+				 pfc_int(tr, "port"));
+			printf("%-12s %-7s %-22s %-24s\n", *pfc_str(f, "name") ? pfc_str(f, "name") : "-",
+			       pfc_str(f, "proto"), l, sched);
+			if (*pfc_str(tr, "holder"))
+				printf("%-12s %-7s %-22s open to %s, %.1fs left\n", "", "", "->",
+				       pfc_str(tr, "holder"), (double)pfc_int(tr, "left_ms") / 1000);
+			continue;
+		}
 		printf("%-12s %-7s %-22s %-24s %6s %-5s %-14s %8" PRIu64 " %7" PRIu64 " %6" PRIu64
 		       " %7" PRIu64 " %7s %7s\n",
 		       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"), l,

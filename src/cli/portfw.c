@@ -58,6 +58,11 @@ static int cmd_add(struct pfc_opts *o, int argc, char **argv)
 	return pfc_send_stmt(o, "portfw add", "forward", argc, argv, NULL);
 }
 
+static int cmd_trigger(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw trigger", "trigger", argc, argv, NULL);
+}
+
 static int cmd_del(struct pfc_opts *o, int argc, char **argv)
 {
 	return pfc_send_stmt(o, "portfw del", "del", argc, argv, o->kill ? "kill" : NULL);
@@ -230,6 +235,7 @@ static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 static const struct pfc_cmd pfc_cmds[] = {
 	{ "add", "[name NAME] PROTO LISTEN to BACKEND [weight N] [, BACKEND ...] [OPTION ...]",
 	  cmd_add },
+	{ "trigger", "[name NAME] PROTO LOW-HIGH on tcp|udp PORT [timeout DUR]", cmd_trigger },
 	{ "del", "[-k] name NAME | [-k] PROTO LISTEN [BACKEND]", cmd_del },
 	{ "kill", "all | name NAME | PROTO LISTEN", cmd_kill },
 	{ "backend", "FORWARD BACKEND drain|enable|disable|backup|primary|weight N", cmd_backend },

@@ -178,9 +178,15 @@ static int pf_parse_name(struct pf_cur *c, char *out)
 	return 0;
 }
 
-static int pf_parse_proto(struct pf_cur *c, uint8_t *protos)
+static int pf_parse_proto_all(struct pf_cur *c, uint8_t *protos, bool allow_all)
 {
 	*protos = 0;
+	if (allow_all && pf_peek_is(c, "all")) {
+		/* A whole-host forward: every protocol, ICMP too (ipmasqadm mfw). */
+		*protos = PF_PROTO_ALL;
+		pf_next(c);
+		return 0;
+	}
 	for (;;) {
 		uint8_t p;
 
@@ -188,6 +194,8 @@ static int pf_parse_proto(struct pf_cur *c, uint8_t *protos)
 			p = PF_PROTO_TCP;
 		else if (pf_peek_is(c, "udp"))
 			p = PF_PROTO_UDP;
+		else if (allow_all && !*protos)
+			return pf_fail(c, "expected a protocol: tcp, udp, tcp,udp or all");
 		else
 			return pf_fail(c, "expected a protocol: tcp, udp or tcp,udp");
 		if (*protos & p)
@@ -198,6 +206,11 @@ static int pf_parse_proto(struct pf_cur *c, uint8_t *protos)
 			return 0;
 		pf_next(c);
 	}
+}
+
+static int pf_parse_proto(struct pf_cur *c, uint8_t *protos)
+{
+	return pf_parse_proto_all(c, protos, false);
 }
 
 static int pf_parse_hostport(struct pf_cur *c, bool need_port, const char *what,
@@ -215,6 +228,78 @@ static int pf_parse_hostport(struct pf_cur *c, bool need_port, const char *what,
 }
 
 #define PF_LISTEN_WHAT "a listen address ADDR:PORT, :PORT, [IPV6]:PORT or ADDR:LOW-HIGH"
+#define PF_LISTEN_ALL_WHAT                                                                   \
+	"a listen address without a port: ADDR, [IPV6], 'any' (every local address) or " \
+	"%INTERFACE ('all' forwards every port)"
+
+/* Linux interface names: 1-15 bytes, no '/', ':' or white space; we take the
+ * usual letters, digits, '-', '_', '.' and '@'. */
+static bool pf_ifname_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n >= PF_IFNAME_MAX || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.' ||
+		      s[i] == '@'))
+			return false;
+	return true;
+}
+
+/*
+ * The listen part: as pf_parse_hostport, plus "%IF:PORT" (every local
+ * address, arriving on interface IF: a PPP or DHCP address that changes) and,
+ * for 'all' forwards, an address, 'any' or "%IF" without a port.
+ */
+static int pf_parse_listen(struct pf_cur *c, bool all, struct pf_hostport *hp, char *lif)
+{
+	const char *s = pf_peek(c), *colon;
+	char why[256];
+	size_t n;
+
+	memset(hp, 0, sizeof(*hp));
+	lif[0] = '\0';
+	if (!s || pf_peek_is(c, ","))
+		return pf_fail(c, "expected %s", all ? PF_LISTEN_ALL_WHAT : PF_LISTEN_WHAT);
+	if (s[0] == '%') {
+		colon = strchr(s, ':');
+		n = colon ? (size_t)(colon - s - 1) : strlen(s + 1);
+		if (!pf_ifname_valid(s + 1, n))
+			return pf_fail(c, "'%%' names an interface: 1-%d letters, digits, '-', "
+					  "'_', '.' or '@'; expected %%INTERFACE%s",
+				       PF_IFNAME_MAX - 1, all ? "" : ":PORT");
+		if (all && colon)
+			return pf_fail(c, "'all' forwards every port; expected %%INTERFACE "
+					  "without a port");
+		if (!all) {
+			if (!colon)
+				return pf_fail(c, "expected %%INTERFACE:PORT or %%INTERFACE:LOW-HIGH");
+			if (pf_hostport_parse(colon, true, hp, why, sizeof(why)))
+				return pf_fail(c, "%s; expected %%INTERFACE:PORT or "
+						  "%%INTERFACE:LOW-HIGH",
+					       why);
+		}
+		memcpy(lif, s + 1, n);
+		lif[n] = '\0';
+		pf_next(c);
+		return 0;
+	}
+	if (!all)
+		return pf_parse_hostport(c, true, PF_LISTEN_WHAT, hp);
+	if (pf_peek_is(c, "any")) {
+		pf_next(c);
+		return 0;
+	}
+	if (pf_hostport_parse(s, false, hp, why, sizeof(why)))
+		return pf_fail(c, "%s; expected %s", why, PF_LISTEN_ALL_WHAT);
+	if (hp->port_lo || !hp->host[0])
+		return pf_fail(c, "'all' forwards every port; expected %s", PF_LISTEN_ALL_WHAT);
+	pf_next(c);
+	return 0;
+}
 #define PF_BACKEND_WHAT "a backend HOST, HOST:PORT or HOST:LOW-HIGH"
 
 static int pf_parse_duration_opt(struct pf_cur *c, uint64_t *ms, uint64_t min_ms)
@@ -424,6 +509,21 @@ static int pf_parse_fwd_opt2(struct pf_cur *c, struct pf_forward *f, unsigned k)
 	}
 }
 
+/* What a whole-host forward cannot have, said at the end of its line. */
+static int pf_parse_all_opts(struct pf_cur *c, const struct pf_forward *f)
+{
+	if (f->engine == PF_ENGINE_USER)
+		return pf_fail(c, "'all' forwards every protocol and needs the kernel engine: "
+				  "expected 'engine kernel' (or no 'engine' under portfwd -e kernel)");
+	if (f->ftp)
+		return pf_fail(c, "'ftp' attaches the helper to TCP ports; an 'all' forward has "
+				  "none: expected a 'tcp' forward of the FTP port");
+	if (f->check.on && !f->check.port && !f->check.agent_port)
+		return pf_fail(c, "an 'all' forward has no port to check; expected 'check-port N' "
+				  "or 'agent-port N'");
+	return 0;
+}
+
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 {
 	struct pf_forward *f = pf_forward_new();
@@ -438,9 +538,9 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 		if (pf_parse_name(c, f->name))
 			return -1;
 	}
-	if (pf_parse_proto(c, &f->protos))
+	if (pf_parse_proto_all(c, &f->protos, true))
 		return -1;
-	if (pf_parse_hostport(c, true, PF_LISTEN_WHAT, &hp))
+	if (pf_parse_listen(c, f->protos == PF_PROTO_ALL, &hp, f->lif))
 		return -1;
 	pf_strlcpy(f->lhost, hp.host, sizeof(f->lhost));
 	f->lbracketed = hp.bracketed;
@@ -454,8 +554,15 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 		if (f->nbe == PF_BACKENDS_MAX)
 			return pf_fail(c, "too many backends; at most %d per forward",
 				       PF_BACKENDS_MAX);
+		int at = c->i;
+
 		if (pf_parse_backend(c, f, &f->be[f->nbe]))
 			return -1;
+		if (f->protos == PF_PROTO_ALL && f->be[f->nbe].port_lo) {
+			c->i = at;
+			return pf_fail(c, "'all' forwards every port to the same port of the "
+					  "backend; expected a host without a port");
+		}
 		f->nbe++;
 		if (!pf_peek_is(c, ","))
 			break;
@@ -548,6 +655,8 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			break;
 		}
 	}
+	if (f->protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
+		return -1;
 	/* `portfw save` writes it as one line, which must load back: ", " between
 	 * backends and "Ns" for a bare N make it longer than it may be written. */
 	{
@@ -567,11 +676,81 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 	return 0;
 }
 
+/*
+ * trigger [name NAME] PROTO LOW[-HIGH] on tcp|udp PORT [timeout DUR]: when a
+ * host inside connects out to PORT, the range is forwarded to it for DUR
+ * (ipmasqadm autofw -r PROTO LOW HIGH -c PROTO PORT). Kept in the table as a
+ * forward without backends.
+ */
+static int pf_parse_trigger(struct pf_cur *c, struct pf_stmt *st)
+{
+	struct pf_forward *f = pf_forward_new();
+	struct pf_hostport hp;
+	char range[32], why[256];
+	const char *s;
+	unsigned seen = 0;
+	uint64_t v;
+
+	st->fwd = f;
+	pf_strlcpy(f->src, c->w->file, sizeof(f->src));
+	f->line = c->w->line;
+	f->trigger = true;
+	f->trig_ms = PF_TRIGGER_DEFAULT_MS;
+	if (pf_peek_is(c, "name")) {
+		pf_next(c);
+		if (pf_parse_name(c, f->name))
+			return -1;
+	}
+	if (pf_parse_proto(c, &f->protos))
+		return -1;
+	s = pf_peek(c);
+	if (!s || strchr(s, ':') || pf_peek_is(c, ",") || strlen(s) + 2 > sizeof(range))
+		return pf_fail(c, "expected the ports to open, LOW-HIGH or PORT (on every address "
+				  "of the gateway: no address)");
+	snprintf(range, sizeof(range), ":%s", s);
+	if (pf_hostport_parse(range, true, &hp, why, sizeof(why)))
+		return pf_fail(c, "%s; expected the ports to open, LOW-HIGH or PORT", why);
+	f->lport_lo = hp.port_lo;
+	f->lport_hi = hp.port_hi;
+	pf_next(c);
+	if (!pf_peek_is(c, "on"))
+		return pf_fail(c, "expected 'on PROTO PORT': the port whose outgoing connections "
+				  "open the range");
+	pf_next(c);
+	if (pf_peek_is(c, "tcp") || pf_peek_is(c, "udp")) {
+		f->trig_proto = pf_peek_is(c, "tcp") ? PF_PROTO_TCP : PF_PROTO_UDP;
+		pf_next(c);
+	} else {
+		return pf_fail(c, "expected the protocol of the control connection: tcp or udp");
+	}
+	if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 65535, &v))
+		return pf_fail(c, "expected the port of the control connection, 1-65535");
+	f->trig_port = (uint16_t)v;
+	pf_next(c);
+	while (pf_peek(c)) {
+		if (pf_peek_is(c, "timeout") && !(seen & 1)) {
+			seen |= 1;
+			if (pf_parse_duration_opt(c, &f->trig_ms, 1000))
+				return -1;
+		} else if (pf_peek_is(c, "name") && !f->name[0]) {
+			pf_next(c);
+			if (pf_parse_name(c, f->name))
+				return -1;
+		} else if (pf_peek_is(c, "timeout") || pf_peek_is(c, "name")) {
+			return pf_fail(c, "option given twice");
+		} else {
+			return pf_fail(c, "unknown option; expected 'timeout DUR' or 'name NAME'");
+		}
+	}
+	return 0;
+}
+
 static int pf_parse_selector(struct pf_cur *c, struct pf_stmt *st, bool allow_backend,
 			     bool allow_all)
 {
 	struct pf_selector *sel = &st->sel;
 
+	/* 'kill all' is every flow (a whole-host forward is killed by name). */
 	if (allow_all && pf_peek_is(c, "all")) {
 		pf_next(c);
 		sel->all = true;
@@ -585,8 +764,9 @@ static int pf_parse_selector(struct pf_cur *c, struct pf_stmt *st, bool allow_ba
 		if (!pf_peek(c))
 			return pf_fail(c, "expected %s'name NAME' or PROTO LISTEN%s",
 				       allow_all ? "'all', " : "", allow_backend ? ", then [BACKEND]" : "");
-		if (pf_parse_proto(c, &sel->protos) ||
-		    pf_parse_hostport(c, true, PF_LISTEN_WHAT, &sel->listen))
+		/* 'all ADDR': a whole-host forward, for del (kill and schedule: by name). */
+		if (pf_parse_proto_all(c, &sel->protos, allow_backend) ||
+		    pf_parse_listen(c, sel->protos == PF_PROTO_ALL, &sel->listen, sel->lif))
 			return -1;
 	}
 	if (allow_backend && pf_peek(c)) {
@@ -709,6 +889,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	if (!strcmp(verb, "forward")) {
 		st->kind = PF_ST_FORWARD;
 		rc = pf_parse_forward(&c, st);
+	} else if (!strcmp(verb, "trigger")) {
+		st->kind = PF_ST_FORWARD; /* a table item like a forward */
+		rc = pf_parse_trigger(&c, st);
 	} else if (!strcmp(verb, "include")) {
 		st->kind = PF_ST_INCLUDE;
 		if (!pf_peek(&c))
@@ -756,7 +939,7 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 				break;
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
-			return pf_fail(&c, "unknown statement; expected forward, include, "
+			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
 					   "include-table, mark, default, del, kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
@@ -787,6 +970,7 @@ bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f
 	if (sel->name[0])
 		return !strcmp(sel->name, f->name);
 	return sel->protos == f->protos && !strcmp(sel->listen.host, f->lhost) &&
+	       !strcmp(sel->lif, f->lif) &&
 	       sel->listen.port_lo == f->lport_lo && sel->listen.port_hi == f->lport_hi;
 }
 

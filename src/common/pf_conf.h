@@ -68,6 +68,7 @@ struct pf_selector {
 	char name[PF_NAME_MAX];
 	uint8_t protos;
 	struct pf_hostport listen;
+	char lif[PF_IFNAME_MAX]; /* listen "%IF[:PORT]" */
 	bool has_backend;
 	struct pf_hostport backend;
 };

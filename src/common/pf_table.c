@@ -101,6 +101,11 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 	c->engine = f->engine;
 	c->ftp = f->ftp;
 	c->allow_loopback = f->allow_loopback;
+	memcpy(c->lif, f->lif, sizeof(c->lif));
+	c->trigger = f->trigger;
+	c->trig_proto = f->trig_proto;
+	c->trig_port = f->trig_port;
+	c->trig_ms = f->trig_ms;
 	c->check = f->check;
 	pf_cidrset_copy(&c->from, &f->from);
 	pf_cidrset_copy(&c->allow, &f->allow);
@@ -120,9 +125,9 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 
 bool pf_forward_same_key(const struct pf_forward *a, const struct pf_forward *b)
 {
-	return a->protos == b->protos && !strcmp(a->lhost, b->lhost) &&
-	       a->lport_lo == b->lport_lo && a->lport_hi == b->lport_hi &&
-	       pf_cidrset_equal(&a->from, &b->from);
+	return a->protos == b->protos && a->trigger == b->trigger && !strcmp(a->lhost, b->lhost) &&
+	       !strcmp(a->lif, b->lif) && a->lport_lo == b->lport_lo &&
+	       a->lport_hi == b->lport_hi && pf_cidrset_equal(&a->from, &b->from);
 }
 
 static bool pf_check_equal(const struct pf_check *a, const struct pf_check *b)
@@ -148,6 +153,8 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
 	    a->o.max_sessions != b->o.max_sessions || a->balance != b->balance ||
 	    a->engine != b->engine || a->ftp != b->ftp || a->allow_loopback != b->allow_loopback ||
+	    a->trig_proto != b->trig_proto || a->trig_port != b->trig_port ||
+	    a->trig_ms != b->trig_ms ||
 	    !pf_check_equal(&a->check, &b->check) || !pf_cidrset_equal(&a->allow, &b->allow) ||
 	    !pf_cidrset_equal(&a->deny, &b->deny) ||
 	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
@@ -176,6 +183,8 @@ const char *pf_proto_name(uint8_t protos)
 		return "tcp";
 	case PF_PROTO_UDP:
 		return "udp";
+	case PF_PROTO_ALL:
+		return "all";
 	default:
 		return "tcp,udp";
 	}
@@ -196,7 +205,23 @@ static void pf_hostport_format(const char *host, bool bracketed, uint16_t lo, ui
 
 void pf_listen_format(const struct pf_forward *f, char *buf, size_t len)
 {
-	pf_hostport_format(f->lhost, f->lbracketed, f->lport_lo, f->lport_hi, buf, len);
+	char ifn[PF_IFNAME_MAX + 1];
+
+	if (f->lif[0]) {
+		/* "%wan:80", "%wan" (whole host): an interface, never a host name. */
+		snprintf(ifn, sizeof(ifn), "%%%s", f->lif);
+		pf_hostport_format(ifn, false, f->lport_lo, f->lport_hi, buf, len);
+	} else if (f->protos == PF_PROTO_ALL && !f->lhost[0]) {
+		snprintf(buf, len, "any");
+	} else if (f->trigger) {
+		/* A range on the gateway's addresses: written without a colon. */
+		if (f->lport_lo == f->lport_hi)
+			snprintf(buf, len, "%u", f->lport_lo);
+		else
+			snprintf(buf, len, "%u-%u", f->lport_lo, f->lport_hi);
+	} else {
+		pf_hostport_format(f->lhost, f->lbracketed, f->lport_lo, f->lport_hi, buf, len);
+	}
 }
 
 void pf_backend_format(const struct pf_backend *be, char *buf, size_t len)
@@ -317,6 +342,21 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	size_t off = 0;
 	uint32_t i;
 
+	if (f->trigger) {
+		off = pf_append(buf, len, off, "%s", "trigger");
+		if (f->name[0])
+			off = pf_append(buf, len, off, " name %s", f->name);
+		off = pf_append(buf, len, off, " %s", pf_proto_name(f->protos));
+		pf_listen_format(f, tmp, sizeof(tmp));
+		off = pf_append(buf, len, off, " %s", tmp);
+		snprintf(tmp, sizeof(tmp), "%s %u", pf_proto_name(f->trig_proto), f->trig_port);
+		off = pf_append(buf, len, off, " on %s", tmp);
+		if (f->trig_ms != PF_TRIGGER_DEFAULT_MS) {
+			pf_format_duration(f->trig_ms, tmp, sizeof(tmp));
+			pf_append(buf, len, off, " timeout %s", tmp);
+		}
+		return;
+	}
 	off = pf_append(buf, len, off, "%s", "forward");
 	if (f->name[0])
 		off = pf_append(buf, len, off, " name %s", f->name);
@@ -500,6 +540,8 @@ uint8_t pf_engine_default = PF_ENGINE_USER;
 
 uint8_t pf_forward_engine(const struct pf_forward *f)
 {
+	if (f->trigger)
+		return PF_ENGINE_KERNEL; /* conntrack events and nftables only */
 	return f->engine == PF_ENGINE_DEFAULT ? pf_engine_default : f->engine;
 }
 
@@ -721,6 +763,11 @@ static bool pf_forward_overlap(const struct pf_forward *a, const struct pf_forwa
 		return false;
 	if (a->lport_hi < b->lport_lo || b->lport_hi < a->lport_lo)
 		return false;
+	/* A trigger opens its range on every address of the gateway. */
+	if (a->trigger || b->trigger)
+		return true;
+	if (strcmp(a->lif, b->lif) != 0)
+		return false; /* "%wan:80" and ":80" (or "%lan:80") coexist */
 	if (a->laddr.sa.sa_family && b->laddr.sa.sa_family)
 		return pf_sa_addr_equal(&a->laddr, &b->laddr) ||
 		       (pf_sa_is_any(&a->laddr) && pf_sa_is_any(&b->laddr));
@@ -801,6 +848,13 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *a = t->fwd[i];
 
+		if (a->protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
+			snprintf(err, errlen,
+				 "%s:%d: 'all' forwards every protocol and needs the kernel engine: "
+				 "add 'engine kernel' or run portfwd -e kernel",
+				 a->src, a->line);
+			goto out;
+		}
 		for (j = cand[i] ? 0 : i; j < i; j++) {
 			const struct pf_forward *b = t->fwd[j];
 			char l[PF_HOST_MAX + 16], why[128];
@@ -812,15 +866,21 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 					 a->src, a->line, a->name, b->src, b->line);
 				goto out;
 			}
-			if (pf_forward_overlap(a, b) && pf_from_conflict(a, b, why, sizeof(why))) {
+			if (pf_forward_overlap(a, b) &&
+			    ((a->trigger || b->trigger) ? (why[0] = '\0', true)
+							 : pf_from_conflict(a, b, why, sizeof(why)))) {
 				pf_listen_format(a, l, sizeof(l));
 				snprintf(err, errlen,
-					 "%s:%d: %s %s %soverlaps forward %s%s%s(%s:%d); expected "
+					 "%s:%d: %s%s %s %soverlaps %s %s%s%s(%s:%d); expected "
 					 "each protocol, address and port to be forwarded once for "
-					 "each source",
-					 a->src, a->line, pf_proto_name(a->protos & b->protos), l, why,
-					 b->name[0] ? "'" : "", b->name, b->name[0] ? "' " : "",
-					 b->src, b->line);
+					 "each source%s",
+					 a->src, a->line, a->trigger ? "trigger " : "",
+					 pf_proto_name(a->protos & b->protos), l, why,
+					 b->trigger ? "trigger" : "forward", b->name[0] ? "'" : "",
+					 b->name, b->name[0] ? "' " : "", b->src, b->line,
+					 (a->trigger || b->trigger) ? " (a trigger's range is opened on "
+								      "every address of the gateway)"
+								    : "");
 				goto out;
 			}
 		}

@@ -19,8 +19,12 @@
 #define PF_BACKENDS_MAX 256
 #define PF_WEIGHT_MAX 65535
 #define PF_SRC_MAX 256
+/* How long a port trigger's range stays open after the control connection. */
+#define PF_TRIGGER_DEFAULT_MS 60000
 
-enum { PF_PROTO_TCP = 1, PF_PROTO_UDP = 2 };
+/* PF_PROTO_ALL: a whole-host forward (every protocol, ICMP too; no ports). */
+enum { PF_PROTO_TCP = 1, PF_PROTO_UDP = 2, PF_PROTO_ALL = 4 };
+#define PF_IFNAME_MAX 16 /* IFNAMSIZ */
 
 /* Counters shared by every version of one forward (or backend), so that a
  * forward whose backends change keeps its history. Updated with relaxed
@@ -128,6 +132,13 @@ struct pf_forward {
 	struct pf_check check;
 	struct pf_cidrset from; /* sources this forward serves (empty: all) */
 	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
+	char lif[PF_IFNAME_MAX]; /* "%IF:PORT": arriving on this interface ("" = any) */
+	/* 'trigger': protos/lport_* are the range opened, no backends; the host
+	 * that opens a connection out to trig_proto/trig_port gets the range. */
+	bool trigger;
+	uint8_t trig_proto; /* PF_PROTO_TCP or PF_PROTO_UDP */
+	uint16_t trig_port;
+	uint64_t trig_ms; /* how long the range stays open */
 	/* runtime */
 	union pf_sa laddr; /* resolved listen address, port unused */
 	struct pf_stats *st;

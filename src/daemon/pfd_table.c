@@ -222,6 +222,16 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "listen", json_string(buf));
 	pf_sa_format(&f->laddr, false, buf, sizeof(buf));
 	json_object_set_new(o, "listen_addr", json_string(f->lhost[0] ? buf : ""));
+	json_object_set_new(o, "interface", json_string(f->lif));
+	if (f->trigger) {
+		json_t *tr = json_object();
+
+		json_object_set_new(tr, "proto", json_string(pf_proto_name(f->trig_proto)));
+		json_object_set_new(tr, "port", json_integer(f->trig_port));
+		json_object_set_new(tr, "timeout_ms", json_integer((json_int_t)f->trig_ms));
+		pfk_trig_info(f->kid, tr); /* holder, left_ms: while the range is open */
+		json_object_set_new(o, "trigger", tr);
+	}
 	json_object_set_new(o, "port_lo", json_integer(f->lport_lo));
 	json_object_set_new(o, "port_hi", json_integer(f->lport_hi));
 	json_object_set_new(o, "engine", json_string(pf_forward_engine(f) == PF_ENGINE_KERNEL

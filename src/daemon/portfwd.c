@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct rlimit rl;
 	sigset_t mask;
-	int ep = -1, sfd = -1, opt, rc = 1;
+	int ep = -1, sfd = -1, kfd = -1, opt, rc = 1;
 	uint64_t v;
 
 	if (!sock || !*sock)
@@ -198,7 +198,16 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(ep, evs, 16, pfd_ctl_wait_ms()), i;
+		int n, i;
+
+		/* The first table with a trigger opens the conntrack event socket
+		 * (it then stays open as long as the daemon runs). */
+		if (kfd < 0 && pfk_event_fd() >= 0) {
+			kfd = pfk_event_fd();
+			ev.data.fd = kfd;
+			epoll_ctl(ep, EPOLL_CTL_ADD, kfd, &ev);
+		}
+		n = epoll_wait(ep, evs, 16, pfd_ctl_wait_ms());
 
 		if (n < 0 && errno != EINTR) {
 			pf_err("epoll_wait: %s", strerror(errno));
@@ -212,6 +221,10 @@ int main(int argc, char **argv)
 
 				(void)!read(evs[i].data.fd, &cnt, sizeof(cnt));
 				pfd_table_refresh();
+				continue;
+			}
+			if (evs[i].data.fd == kfd) {
+				pfk_event(); /* port triggers */
 				continue;
 			}
 			if (evs[i].data.fd != sfd) {

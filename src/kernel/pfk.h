@@ -38,6 +38,14 @@ void pfk_conns(json_t *arr);
 /* Deletes conntrack entries of the forwards sel matches (kill). */
 unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur);
 
+/* Port triggers: the conntrack event socket (-1 until a table has a
+ * trigger; then it stays open), to be polled by the daemon's loop, and what
+ * to call when it is readable. */
+int pfk_event_fd(void);
+void pfk_event(void);
+/* Adds the holder and the time left of an open trigger to its JSON. */
+void pfk_trig_info(uint32_t kid, json_t *o);
+
 /* For tests and the benchmark: the rendered ruleset of a table. */
 char *pfk_render(const struct pf_table *t, char *err, size_t errlen);
 

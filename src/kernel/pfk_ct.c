@@ -80,13 +80,43 @@ static int pfk_ct_stale_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 	return NFCT_CB_CONTINUE;
 }
 
+/* Whole-host forwards carry every protocol. */
+static const char *pfk_ct_proto(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	case IPPROTO_SCTP:
+		return "sctp";
+	default:
+		return "other";
+	}
+}
+
+static bool pfk_ct_has_ports(const struct nf_conntrack *ct)
+{
+	uint8_t p = nfct_get_attr_u8(ct, ATTR_L4PROTO);
+
+	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP || p == IPPROTO_UDPLITE ||
+	       p == IPPROTO_DCCP;
+}
+
 static void pfk_endpoint(char *buf, size_t len, const struct nf_conntrack *ct, int fam,
 			 enum nf_conntrack_attr a4, enum nf_conntrack_attr a6,
 			 enum nf_conntrack_attr port)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	if (fam == AF_INET6) {
+	if (!pfk_ct_has_ports(ct)) {
+		inet_ntop(fam, nfct_get_attr(ct, fam == AF_INET6 ? a6 : a4), a, sizeof(a));
+		snprintf(buf, len, "%s", a);
+	} else if (fam == AF_INET6) {
 		inet_ntop(AF_INET6, nfct_get_attr(ct, a6), a, sizeof(a));
 		snprintf(buf, len, "[%s]:%u", a, ntohs(nfct_get_attr_u16(ct, port)));
 	} else {
@@ -107,13 +137,13 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 	size_t i;
 
 	(void)type;
-	if (!(mark & PFK_MARK_OURS) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+	if (!(mark & PFK_MARK_OURS))
 		return NFCT_CB_CONTINUE;
 	for (i = 0; i < c->t->n; i++)
 		if (c->t->fwd[i]->kid == id)
 			name = c->t->fwd[i]->name;
 	o = json_object();
-	json_object_set_new(o, "proto", json_string(proto == IPPROTO_TCP ? "tcp" : "udp"));
+	json_object_set_new(o, "proto", json_string(pfk_ct_proto(proto)));
 	json_object_set_new(o, "engine", json_string("kernel"));
 	json_object_set_new(o, "forward", json_string(name));
 	pfk_endpoint(buf, sizeof(buf), ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC,

@@ -147,13 +147,6 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 {
 	uint32_t i;
 
-	if (f->from.n) {
-		snprintf(err, errlen,
-			 "%s:%d: source pools ('from') are carried by the user engine only; "
-			 "expected 'engine user' or no 'from'",
-			 f->src, f->line);
-		return -1;
-	}
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		char a[PF_ADDRSTR_MAX];
@@ -230,6 +223,15 @@ static int pfk_run(const char *text, bool dry_run, char *err, size_t errlen)
 	snprintf(err, errlen, "kernel engine: nftables refused the change: %.*s",
 		 (int)strcspn(e ? e : "", "\n"), e ? e : "unknown error");
 	return -1;
+}
+
+int pfk_nft_run(const char *text, char *err, size_t errlen)
+{
+	if (!pfk_nft) {
+		snprintf(err, errlen, "kernel engine: not started");
+		return -1;
+	}
+	return pfk_run(text, false, err, errlen);
 }
 
 int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
@@ -362,6 +364,7 @@ int pfk_commit(char *err, size_t errlen)
 	pfk_nprev = pfk_nnext;
 	pfk_next = NULL;
 	pfk_nnext = 0;
+	pfk_trig_sync(pfk_prev, pfk_nprev);
 	free(pfk_loaded);
 	pfk_loaded = pfk_pending;
 	pfk_pending = NULL;
@@ -418,6 +421,7 @@ void pfk_stop(void)
 	if (!pfk_nft)
 		return;
 	pfk_abort();
+	pfk_trig_stop();
 	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
 	pfk_release(&pfk_prev, &pfk_nprev);

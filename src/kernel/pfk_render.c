@@ -17,13 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pfk_buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void pfk_out(struct pfk_buf *b, const char *fmt, ...)
+void pfk_out(struct pfk_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -54,7 +48,7 @@ __attribute__((format(printf, 2, 3))) static void pfk_out(struct pfk_buf *b, con
 	}
 }
 
-static bool pfk_v6(const union pf_sa *sa)
+bool pfk_v6(const union pf_sa *sa)
 {
 	return sa->sa.sa_family == AF_INET6;
 }
@@ -86,7 +80,7 @@ static uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
 	return n;
 }
 
-static void pfk_addr(struct pfk_buf *b, const union pf_sa *sa)
+void pfk_addr(struct pfk_buf *b, const union pf_sa *sa)
 {
 	char a[PF_ADDRSTR_MAX];
 
@@ -176,6 +170,8 @@ static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fa
 	 * { tcp, udp }') in every forward's chain costs the kernel a walk over
 	 * all the table's sets and the whole transaction per rule, which made
 	 * loading 10,000 forwards take over 20 s. */
+	if (f->protos == PF_PROTO_ALL)
+		pfk_render_dnat(b, f, fam, w, total, one, shifted, same_port, NULL);
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)
 		if (f->protos & proto)
 			pfk_render_dnat(b, f, fam, w, total, one, shifted, same_port,
@@ -189,8 +185,9 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 	const char *ip = fam == AF_INET6 ? "ip6" : "ip";
 	uint32_t i, first = 0;
 
-	pfk_out(b, "\t\tmeta nfproto %s meta l4proto %s dnat %s to ",
-		fam == AF_INET6 ? "ipv6" : "ipv4", l4, ip);
+	/* l4 NULL: a whole-host forward, every protocol (ICMP too). */
+	pfk_out(b, "\t\tmeta nfproto %s %s%s%sdnat %s to ", fam == AF_INET6 ? "ipv6" : "ipv4",
+		l4 ? "meta l4proto " : "", l4 ? l4 : "", l4 ? " " : "", ip);
 	if (total == w[one]) {
 		/* One backend: no choice to make. */
 		const struct pf_backend *be = &f->be[one];
@@ -269,43 +266,10 @@ static void pfk_render_chain(struct pfk_buf *b, const struct pf_forward *f)
 	pfk_out(b, "\t}\n");
 }
 
-static void pfk_render_elems(struct pfk_buf *b, const struct pf_table *t, int which)
-{
-	bool first = true;
-	size_t i;
-
-	for (i = 0; i < t->n; i++) {
-		const struct pf_forward *f = t->fwd[i];
-		uint32_t p, proto;
-
-		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
-			continue;
-		if ((which == 0) != !f->lhost[0] ||
-		    (which == 1 && f->lhost[0] && pfk_v6(&f->laddr)) ||
-		    (which == 2 && f->lhost[0] && !pfk_v6(&f->laddr)))
-			continue;
-		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-			if (!(f->protos & proto))
-				continue;
-			for (p = f->lport_lo; p <= f->lport_hi; p++) {
-				pfk_out(b, "%s", first ? "\t\telements = { " : ",\n\t\t\t");
-				first = false;
-				if (which) {
-					pfk_addr(b, &f->laddr);
-					pfk_out(b, " . ");
-				}
-				pfk_out(b, "%s . %u : goto f%u", proto == PF_PROTO_TCP ? "tcp" : "udp",
-					p, f->kid);
-			}
-		}
-	}
-	if (!first)
-		pfk_out(b, " }\n");
-}
-
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)
 {
 	struct pfk_buf b = { 0 };
+	struct pfk_disp *d = pfk_disp_build(t);
 	bool ftp = false;
 	size_t i;
 
@@ -315,19 +279,14 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 	for (i = 0; i < nwan; i++)
 		pfk_out(&b, "%s\"%s\"", i ? ", " : "\t\telements = { ", wan[i]);
 	pfk_out(&b, "%s\t}\n", nwan ? " }\n" : "");
-	pfk_out(&b, "\tmap any {\n\t\ttype inet_proto . inet_service : verdict\n");
-	pfk_render_elems(&b, t, 0);
-	pfk_out(&b, "\t}\n\tmap in4 {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n");
-	pfk_render_elems(&b, t, 1);
-	pfk_out(&b, "\t}\n\tmap in6 {\n\t\ttype ipv6_addr . inet_proto . inet_service : verdict\n");
-	pfk_render_elems(&b, t, 2);
-	pfk_out(&b, "\t}\n");
+	pfk_disp_maps(&b, d);
 	pfk_out(&b, "\tset ftp_ports {\n\t\ttype inet_proto . inet_service\n");
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
 		uint32_t p;
 
-		if (pf_forward_engine(f) != PF_ENGINE_KERNEL || !(f->protos & PF_PROTO_TCP) ||
+		if (pf_forward_engine(f) != PF_ENGINE_KERNEL || f->trigger ||
+		    !(f->protos & PF_PROTO_TCP) ||
 		    !(f->ftp || (f->lport_lo <= 21 && f->lport_hi >= 21)))
 			continue;
 		for (p = f->lport_lo; p <= f->lport_hi; p++) {
@@ -338,20 +297,20 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 	pfk_out(&b, "%s\t}\n", ftp ? " }\n" : "");
 	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
 	for (i = 0; i < t->n; i++)
-		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL)
+		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL && !t->fwd[i]->trigger)
 			pfk_render_chain(&b, t->fwd[i]);
 	/* New connections to one of our ports: one map lookup whatever the count. */
+	pfk_disp_chains(&b, d);
+	/* Before Docker/iptables-nft (-100) and firewalld (-90). Triggered
+	 * ranges and whole-host forwards come after every port forward. */
 	pfk_out(&b,
-		"\tchain dispatch {\n"
-		"\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n"
-		"\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n"
-		"\t\tfib daddr type local meta l4proto . th dport vmap @any\n"
-		"\t}\n"
-		/* Before Docker/iptables-nft (-100) and firewalld (-90). */
 		"\tchain dstnat {\n"
 		"\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n"
 		"\t\tjump dispatch\n"
-		"\t}\n"
+		"%s"
+		"\t}\n",
+		pfk_disp_has_host(d) ? "\t\tjump dispatch_host\n" : "");
+	pfk_out(&b,
 		/* The gateway itself connecting to its own forwards. */
 		"\tchain output_nat {\n"
 		"\t\ttype nat hook output priority -110; policy accept;\n"
@@ -369,7 +328,10 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 		/* Accept only our forwards' connections (another table's drop still wins). */
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-		"\t\tct mark & 0x%x == 0x%x accept\n"
+		"\t\tct mark & 0x%x == 0x%x accept\n",
+		PFK_MARK_OURS, PFK_MARK_OURS);
+	pfk_disp_forward_rules(&b, d);
+	pfk_out(&b,
 		"\t}\n"
 		/* Hairpin: a client inside reaching a server inside through the external
 		 * address must see the replies come from the gateway. */
@@ -378,8 +340,8 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 		"\t\tct mark & 0x%x == 0x%x masquerade\n"
 		"\t}\n"
 		"}\n",
-		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_OURS | PFK_MARK_INSIDE,
-		PFK_MARK_OURS | PFK_MARK_INSIDE);
+		PFK_MARK_OURS | PFK_MARK_INSIDE, PFK_MARK_OURS | PFK_MARK_INSIDE);
+	pfk_disp_free(d);
 	if (b.oom) {
 		free(b.s);
 		return NULL;

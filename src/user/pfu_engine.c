@@ -61,8 +61,17 @@ static void pfu_lsock_close(struct pfu_lsock *ls)
 	free(ls);
 }
 
-static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any, char *why,
-			  size_t whylen)
+/* "%IF:PORT": only what arrives on interface IF, whatever its address is now
+ * (a PPP or DHCP address that changes keeps the socket). */
+static int pfu_bind_dev(int fd, const char *ifname)
+{
+	if (!ifname[0])
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname));
+}
+
+static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any,
+			  const char *ifname, char *why, size_t whylen)
 {
 	int fd, one = 1;
 
@@ -74,7 +83,8 @@ static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any,
 		return -errno;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    pfu_bind_dev(fd, ifname) < 0)
 		goto fail;
 	if (sa->sa.sa_family == AF_INET6) {
 		int v = v6only;
@@ -121,7 +131,8 @@ static bool pfu_port_held(uint8_t proto, uint16_t port)
  * So a port we do not hold yet is first bound once without it: that fails
  * if anybody listens there.
  */
-static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, char *why, size_t whylen)
+static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, const char *ifname,
+		     char *why, size_t whylen)
 {
 	int fd, one = 1, v = v6only;
 
@@ -134,7 +145,7 @@ static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, char *wh
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (sa->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
-	if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0) {
+	if (pfu_bind_dev(fd, ifname) < 0 || bind(fd, &sa->sa, pf_sa_len(sa)) < 0) {
 		int e = errno;
 
 		snprintf(why, whylen, "%s", strerror(e));
@@ -157,16 +168,17 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	ls->addr = f->laddr;
 	pf_sa_set_port(&ls->addr, port);
 	ls->key = ls->addr;
+	pf_strlcpy(ls->ifname, f->lif, sizeof(ls->ifname));
 	for (i = 0; i < PFU_WORKERS_MAX; i++)
 		ls->fds[i] = -1;
 	if (!pfu_port_held(proto, port)) {
-		int rc = pfu_probe(proto, &ls->addr, f->lbracketed, why, sizeof(why));
+		int rc = pfu_probe(proto, &ls->addr, f->lbracketed, f->lif, why, sizeof(why));
 
 		if (rc == -EAFNOSUPPORT && !f->lhost[0]) {
 			memset(&ls->addr, 0, sizeof(ls->addr));
 			ls->addr.sin.sin_family = AF_INET;
 			pf_sa_set_port(&ls->addr, port);
-			rc = pfu_probe(proto, &ls->addr, false, why, sizeof(why));
+			rc = pfu_probe(proto, &ls->addr, false, f->lif, why, sizeof(why));
 		}
 		if (rc < 0) {
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
@@ -179,13 +191,13 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	for (i = 0; i < pfu_nw; i++) {
 		/* ":PORT" is every address, v4 and v6 on one socket; "[::]:PORT" is v6 only. */
 		ls->fds[i] = pfu_listen_one(proto, &ls->addr, f->lbracketed,
-					    pf_sa_is_any(&ls->addr), why, sizeof(why));
+					    pf_sa_is_any(&ls->addr), f->lif, why, sizeof(why));
 		if (ls->fds[i] == -EAFNOSUPPORT && !f->lhost[0]) {
 			/* No IPv6 in this kernel: every address means every IPv4 one. */
 			memset(&ls->addr, 0, sizeof(ls->addr));
 			ls->addr.sin.sin_family = AF_INET;
 			pf_sa_set_port(&ls->addr, port);
-			ls->fds[i] = pfu_listen_one(proto, &ls->addr, false, true, why,
+			ls->fds[i] = pfu_listen_one(proto, &ls->addr, false, true, f->lif, why,
 						    sizeof(why));
 		}
 		if (ls->fds[i] < 0) {
@@ -207,7 +219,7 @@ struct pfu_lsmap {
 	size_t mask;
 };
 
-static uint64_t pfu_lskey(uint8_t proto, bool v6only, const union pf_sa *sa)
+static uint64_t pfu_lskey(uint8_t proto, bool v6only, const union pf_sa *sa, const char *ifname)
 {
 	const unsigned char *p = (const unsigned char *)&sa->sin.sin_addr;
 	size_t n = sizeof(sa->sin.sin_addr), i;
@@ -220,6 +232,8 @@ static uint64_t pfu_lskey(uint8_t proto, bool v6only, const union pf_sa *sa)
 	}
 	for (i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ULL;
+	for (; *ifname; ifname++)
+		h = (h ^ (unsigned char)*ifname) * 1099511628211ULL;
 	return h;
 }
 
@@ -234,18 +248,18 @@ static void pfu_lsmap_init(struct pfu_lsmap *m, size_t n)
 }
 
 static bool pfu_lsock_is(const struct pfu_lsock *ls, uint8_t proto, bool v6only,
-			 const union pf_sa *key)
+			 const union pf_sa *key, const char *ifname)
 {
-	return ls->proto == proto && ls->v6only == v6only &&
+	return ls->proto == proto && ls->v6only == v6only && !strcmp(ls->ifname, ifname) &&
 	       pf_sa_port(&ls->key) == pf_sa_port(key) && pf_sa_addr_equal(&ls->key, key);
 }
 
 static struct pfu_lsock **pfu_lsmap_find(struct pfu_lsmap *m, uint8_t proto, bool v6only,
-					 const union pf_sa *key)
+					 const union pf_sa *key, const char *ifname)
 {
-	size_t i = pfu_lskey(proto, v6only, key) & m->mask;
+	size_t i = pfu_lskey(proto, v6only, key, ifname) & m->mask;
 
-	while (m->slot[i] && !pfu_lsock_is(m->slot[i], proto, v6only, key))
+	while (m->slot[i] && !pfu_lsock_is(m->slot[i], proto, v6only, key, ifname))
 		i = (i + 1) & m->mask;
 	return &m->slot[i];
 }
@@ -297,10 +311,10 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 		struct pfu_lsock **np, **cp, *ls;
 
 		pf_sa_set_port(&key, (uint16_t)port);
-		np = pfu_lsmap_find(&pfu_nextmap, proto, f->lbracketed, &key);
+		np = pfu_lsmap_find(&pfu_nextmap, proto, f->lbracketed, &key, f->lif);
 		ls = *np;
 		if (!ls) {
-			cp = pfu_lsmap_find(&pfu_curmap, proto, f->lbracketed, &key);
+			cp = pfu_lsmap_find(&pfu_curmap, proto, f->lbracketed, &key, f->lif);
 			if (*cp) {
 				ls = *cp;
 				ls->reused = true;
@@ -343,7 +357,7 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 		uint16_t port = pf_sa_port(&pfu_cur[i]->key);
 
 		*pfu_lsmap_find(&pfu_curmap, pfu_cur[i]->proto, pfu_cur[i]->v6only,
-				&pfu_cur[i]->key) = pfu_cur[i];
+				&pfu_cur[i]->key, pfu_cur[i]->ifname) = pfu_cur[i];
 		pfu_held[pfu_cur[i]->proto == PF_PROTO_UDP][port / 64] |= 1ULL << (port % 64);
 	}
 	for (i = 0; i < next->n; i++) {

@@ -38,6 +38,7 @@ struct pfu_lsock {
 	bool v6only;
 	union pf_sa key; /* the address asked for, with port (addr may differ: v4 fallback) */
 	union pf_sa addr; /* bound, with port */
+	char ifname[PF_IFNAME_MAX]; /* "%IF:PORT": bound to that device (SO_BINDTODEVICE) */
 	int fds[PFU_WORKERS_MAX];
 	uint32_t nfwd; /* forwards on it in the prepared table */
 	bool reused;

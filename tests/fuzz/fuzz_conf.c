@@ -336,9 +336,33 @@ static void check_fields(const struct pf_forward *f)
 {
 	uint32_t i;
 
-	CHECK(f->protos >= 1 && f->protos <= 3, "protos %u", f->protos);
-	CHECK(f->lport_lo >= 1 && f->lport_lo <= f->lport_hi, "listen ports %u-%u", f->lport_lo,
-	      f->lport_hi);
+	CHECK((f->protos >= 1 && f->protos <= 3) || (f->protos == PF_PROTO_ALL && !f->trigger),
+	      "protos %u", f->protos);
+	CHECK(strlen(f->lif) < PF_IFNAME_MAX && !strchr(f->lif, ':') && !strchr(f->lif, '/') &&
+		      (!f->lif[0] || !f->lhost[0]),
+	      "interface '%s' with host '%s'", f->lif, f->lhost);
+	if (f->protos == PF_PROTO_ALL) {
+		/* A whole-host forward: no ports, anywhere. */
+		CHECK(!f->lport_lo && !f->lport_hi, "whole host with ports %u-%u", f->lport_lo,
+		      f->lport_hi);
+		for (i = 0; i < f->nbe; i++)
+			CHECK(!f->be[i].port_lo, "whole-host backend with port %u", f->be[i].port_lo);
+		CHECK(f->engine != PF_ENGINE_USER && !f->ftp, "whole host in the user engine");
+	} else {
+		CHECK(f->lport_lo >= 1 && f->lport_lo <= f->lport_hi, "listen ports %u-%u",
+		      f->lport_lo, f->lport_hi);
+	}
+	if (f->trigger) {
+		/* A port trigger: a range, a control port, a timeout; no backends. */
+		CHECK(!f->nbe && !f->lhost[0] && !f->lif[0], "trigger with %u backends", f->nbe);
+		CHECK((f->trig_proto == PF_PROTO_TCP || f->trig_proto == PF_PROTO_UDP) &&
+			      f->trig_port >= 1 && f->trig_ms >= 1000 &&
+			      f->trig_ms <= 30ULL * 86400000,
+		      "trigger on %u/%u for %llums", f->trig_proto, f->trig_port,
+		      (unsigned long long)f->trig_ms);
+		check_sets(f);
+		return;
+	}
 	CHECK(f->nbe >= 1 && f->nbe <= PF_BACKENDS_MAX, "%u backends", f->nbe);
 	CHECK(f->o.connect_ms >= 10 && f->o.idle_ms >= 100 && f->o.halfclose_ms >= 100 &&
 		      f->o.connect_ms <= 30ULL * 86400000 && f->o.idle_ms <= 30ULL * 86400000 &&
@@ -365,7 +389,8 @@ static void check_fields(const struct pf_forward *f)
 		      f->lport_lo, f->lport_hi);
 		CHECK(be->weight <= PF_WEIGHT_MAX, "weight %u", be->weight);
 		p = pf_backend_port(f, be, f->lport_hi);
-		CHECK(p >= 1 && (!be->port_lo || (p >= be->port_lo && p <= be->port_hi)),
+		CHECK((p >= 1 || f->protos == PF_PROTO_ALL) &&
+			      (!be->port_lo || (p >= be->port_lo && p <= be->port_hi)),
 		      "backend port %u", p);
 		CHECK(be->admin <= PF_ADMIN_DISABLED, "admin %u", be->admin);
 	}

@@ -28,6 +28,10 @@
 #define LISTEN_WHAT "a listen address ADDR:PORT, :PORT, [IPV6]:PORT or ADDR:LOW-HIGH"
 #define BACKEND_WHAT "a backend HOST, HOST:PORT or HOST:LOW-HIGH"
 #define PROTO_MSG "expected a protocol: tcp, udp or tcp,udp"
+#define PROTO_ALL_MSG "expected a protocol: tcp, udp, tcp,udp or all"
+#define LISTEN_ALL_WHAT                                                                  \
+	"a listen address without a port: ADDR, [IPV6], 'any' (every local address) or " \
+	"%INTERFACE ('all' forwards every port)"
 #define NAME_MSG                                                                       \
 	"expected a name: a letter, then letters, digits, '-', '_' or '.', at most 63 " \
 	"characters"
@@ -39,8 +43,8 @@
 	"from, allow, deny, engine, ftp, allow-loopback"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
-	"unknown statement; expected forward, include, include-table, mark, default, " \
-	"del, kill, backend, schedule, flush, list, conns, save or reload"
+	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
+	"default, del, kill, backend, schedule, flush, list, conns, save or reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
 	"'include' lines"
@@ -947,11 +951,11 @@ static void test_forward_errors_name(void **state)
 static void test_forward_errors_protocol(void **state)
 {
 	static const struct error_case cases[] = {
-		{ "forward", "at end of line: " PROTO_MSG },
-		{ "forward name web", "at end of line: " PROTO_MSG },
-		{ "forward sctp :80 to b", "'sctp': " PROTO_MSG },
-		{ "forward TCP :80 to b", "'TCP': " PROTO_MSG },
-		{ "forward \"tcp\" :80 to b", "'tcp': " PROTO_MSG },
+		{ "forward", "at end of line: " PROTO_ALL_MSG },
+		{ "forward name web", "at end of line: " PROTO_ALL_MSG },
+		{ "forward sctp :80 to b", "'sctp': " PROTO_ALL_MSG },
+		{ "forward TCP :80 to b", "'TCP': " PROTO_ALL_MSG },
+		{ "forward \"tcp\" :80 to b", "'tcp': " PROTO_ALL_MSG },
 		{ "forward tcp, :80 to b", "':80': " PROTO_MSG },
 		{ "forward tcp,", "at end of line: " PROTO_MSG },
 		{ "forward tcp,tcp :80 to b",
@@ -1385,7 +1389,7 @@ static void test_del_errors(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "del", "at end of line: expected 'name NAME' or PROTO LISTEN, then [BACKEND]" },
-		{ "del all", "'all': " PROTO_MSG },
+		{ "del all", "at end of line: expected " LISTEN_ALL_WHAT },
 		{ "del name", "at end of line: " NAME_MSG },
 		{ "del name 9", "'9': " NAME_MSG },
 		{ "del tcp", "at end of line: expected " LISTEN_WHAT },

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * How a new connection finds its forward in 'inet portfw'. Every kernel
+ * forward contributes keys: (address | interface | any, protocol, port) for
+ * port forwards, (address | interface | any) for whole-host ('all') ones.
+ * Keys go into verdict maps, so one lookup finds the forward whatever the
+ * number of forwards. Forwards that share a key serve different sources
+ * ('from'): the key then leads to a chain of its own that tries their
+ * networks, the longest prefix first (no two forwards on a key hold the same
+ * network: validation refuses that), then the forward without 'from'.
+ *
+ * Order of precedence: port forwards on an address, on an interface, on any
+ * address (chain 'dispatch', also for the gateway's own connections); then,
+ * for connections from outside only ('dispatch_host'), the ranges opened by
+ * port triggers and the whole-host forwards.
+ */
+#include "pfk_int.h"
+#include "../common/pf_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum pfk_map {
+	PFK_M_IN4, /* ADDR . proto . port */
+	PFK_M_IN6,
+	PFK_M_IFC, /* "wan" . proto . port */
+	PFK_M_ANY, /* proto . port on every local address */
+	PFK_M_ALL4, /* ADDR: whole host */
+	PFK_M_ALL6,
+	PFK_M_ALLIF, /* "wan": whole host */
+	PFK_M_ALLANY, /* every local address: whole host (one rule, no map) */
+	PFK_M_N,
+};
+
+struct pfk_key {
+	uint8_t map, proto; /* PF_PROTO_TCP / _UDP, 0 for whole-host keys */
+	uint16_t port;
+	uint8_t addr[16];
+	const char *lif;
+	uint32_t fi; /* index of the forward in the table */
+};
+
+/* Forwards that share a key: a chain 'gN' chooses among them by source. */
+struct pfk_group {
+	uint32_t *fi, n;
+};
+
+struct pfk_disp {
+	const struct pf_table *t;
+	struct pfk_key *k;
+	size_t nk;
+	/* For each run of equal keys: the verdict's target ("f3" or "g1"). */
+	char (*target)[16];
+	size_t nrun;
+	size_t *run_start; /* index in k of each run's first key */
+	struct pfk_group *g;
+	size_t ng;
+	bool has[PFK_M_N];
+	bool has_trig;
+	/* Ports of the user engine's forwards (TCP, UDP): its sockets come
+	 * before whole-host forwards and triggers, as kernel port forwards do. */
+	uint64_t *user_ports[2];
+};
+
+static const char *pfk_proto_word(uint8_t proto)
+{
+	return proto == PF_PROTO_TCP ? "tcp" : "udp";
+}
+
+static void pfk_key_addr(uint8_t *out, const union pf_sa *sa)
+{
+	memset(out, 0, 16);
+	if (sa->sa.sa_family == AF_INET6)
+		memcpy(out, &sa->sin6.sin6_addr, 16);
+	else
+		memcpy(out, &sa->sin.sin_addr, 4);
+}
+
+static int pfk_key_cmp(const void *pa, const void *pb)
+{
+	const struct pfk_key *a = pa, *b = pb;
+	int c;
+
+	if (a->map != b->map)
+		return a->map < b->map ? -1 : 1;
+	c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (c)
+		return c;
+	c = strcmp(a->lif ? a->lif : "", b->lif ? b->lif : "");
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return a->fi < b->fi ? -1 : a->fi > b->fi;
+}
+
+static bool pfk_key_same(const struct pfk_key *a, const struct pfk_key *b)
+{
+	return a->map == b->map && !memcmp(a->addr, b->addr, sizeof(a->addr)) &&
+	       !strcmp(a->lif ? a->lif : "", b->lif ? b->lif : "") && a->proto == b->proto &&
+	       a->port == b->port;
+}
+
+static uint8_t pfk_map_of(const struct pf_forward *f)
+{
+	bool v6 = pfk_v6(&f->laddr);
+
+	if (f->protos == PF_PROTO_ALL) {
+		if (f->lif[0])
+			return PFK_M_ALLIF;
+		if (!f->lhost[0])
+			return PFK_M_ALLANY;
+		return v6 ? PFK_M_ALL6 : PFK_M_ALL4;
+	}
+	if (f->lif[0])
+		return PFK_M_IFC;
+	if (!f->lhost[0])
+		return PFK_M_ANY;
+	return v6 ? PFK_M_IN6 : PFK_M_IN4;
+}
+
+static bool pfk_carried(const struct pf_forward *f)
+{
+	return pf_forward_engine(f) == PF_ENGINE_KERNEL && !f->trigger;
+}
+
+/* The group chain of a run of forwards: an existing one with the same
+ * members (a port range shares one), or a new one. */
+static size_t pfk_group_of(struct pfk_disp *d, const struct pfk_key *k, size_t n)
+{
+	size_t gi, i;
+
+	for (gi = d->ng; gi-- > 0;) {
+		if (d->g[gi].n != n)
+			continue;
+		for (i = 0; i < n && d->g[gi].fi[i] == k[i].fi; i++)
+			;
+		if (i == n)
+			return gi;
+	}
+	d->g = realloc(d->g, (d->ng + 1) * sizeof(*d->g));
+	if (!d->g)
+		abort();
+	d->g[d->ng].fi = pf_xcalloc(n, sizeof(uint32_t));
+	d->g[d->ng].n = (uint32_t)n;
+	for (i = 0; i < n; i++)
+		d->g[d->ng].fi[i] = k[i].fi;
+	return d->ng++;
+}
+
+struct pfk_disp *pfk_disp_build(const struct pf_table *t)
+{
+	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
+	size_t i, nk = 0, r;
+
+	d->t = t;
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+
+		if (f->trigger && pf_forward_engine(f) == PF_ENGINE_KERNEL)
+			d->has_trig = true;
+		if (pf_forward_engine(f) == PF_ENGINE_USER) {
+			uint32_t p, k;
+
+			for (k = 0; k < 2; k++) {
+				if (!(f->protos & (k ? PF_PROTO_UDP : PF_PROTO_TCP)))
+					continue;
+				if (!d->user_ports[k])
+					d->user_ports[k] = pf_xcalloc(65536 / 64, sizeof(uint64_t));
+				for (p = f->lport_lo; p <= f->lport_hi; p++)
+					d->user_ports[k][p / 64] |= 1ULL << (p % 64);
+			}
+		}
+		if (!pfk_carried(f))
+			continue;
+		if (f->protos == PF_PROTO_ALL)
+			nk++;
+		else
+			nk += (size_t)((f->protos & PF_PROTO_TCP) + !!(f->protos & PF_PROTO_UDP)) *
+			      ((size_t)f->lport_hi - f->lport_lo + 1);
+	}
+	d->k = pf_xcalloc(nk ? nk : 1, sizeof(*d->k));
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		uint32_t p, proto;
+		uint8_t map;
+
+		if (!pfk_carried(f))
+			continue;
+		map = pfk_map_of(f);
+		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_ALL; proto <<= 1) {
+			if (!(f->protos & proto))
+				continue;
+			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+				struct pfk_key *k = &d->k[d->nk++];
+
+				k->map = map;
+				k->proto = proto == PF_PROTO_ALL ? 0 : (uint8_t)proto;
+				k->port = (uint16_t)p;
+				if (f->lhost[0])
+					pfk_key_addr(k->addr, &f->laddr);
+				k->lif = f->lif[0] ? f->lif : NULL;
+				k->fi = (uint32_t)i;
+			}
+		}
+	}
+	qsort(d->k, d->nk, sizeof(*d->k), pfk_key_cmp);
+	d->run_start = pf_xcalloc(d->nk + 1, sizeof(*d->run_start));
+	d->target = pf_xcalloc(d->nk ? d->nk : 1, sizeof(*d->target));
+	for (i = 0; i < d->nk; i = r) {
+		const struct pf_forward *f = t->fwd[d->k[i].fi];
+
+		for (r = i + 1; r < d->nk && pfk_key_same(&d->k[r], &d->k[i]); r++)
+			;
+		d->has[d->k[i].map] = true;
+		d->run_start[d->nrun] = i;
+		if (r - i == 1 && !f->from.n)
+			snprintf(d->target[d->nrun], sizeof(d->target[0]), "f%u", f->kid);
+		else
+			snprintf(d->target[d->nrun], sizeof(d->target[0]), "g%zu",
+				 pfk_group_of(d, &d->k[i], r - i));
+		d->nrun++;
+	}
+	d->run_start[d->nrun] = d->nk;
+	return d;
+}
+
+void pfk_disp_free(struct pfk_disp *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->ng; i++)
+		free(d->g[i].fi);
+	free(d->g);
+	free(d->user_ports[0]);
+	free(d->user_ports[1]);
+	free(d->k);
+	free(d->run_start);
+	free(d->target);
+	free(d);
+}
+
+bool pfk_disp_has_host(const struct pfk_disp *d)
+{
+	return d->has_trig || d->has[PFK_M_ALL4] || d->has[PFK_M_ALL6] || d->has[PFK_M_ALLIF] ||
+	       d->has[PFK_M_ALLANY];
+}
+
+static void pfk_disp_key(struct pfk_buf *b, const struct pfk_disp *d, const struct pfk_key *k)
+{
+	const struct pf_forward *f = d->t->fwd[k->fi];
+
+	switch (k->map) {
+	case PFK_M_IN4:
+	case PFK_M_IN6:
+		pfk_addr(b, &f->laddr);
+		pfk_out(b, " . %s . %u", pfk_proto_word(k->proto), k->port);
+		break;
+	case PFK_M_IFC:
+		pfk_out(b, "\"%s\" . %s . %u", k->lif, pfk_proto_word(k->proto), k->port);
+		break;
+	case PFK_M_ANY:
+		pfk_out(b, "%s . %u", pfk_proto_word(k->proto), k->port);
+		break;
+	case PFK_M_ALL4:
+	case PFK_M_ALL6:
+		pfk_addr(b, &f->laddr);
+		break;
+	default:
+		pfk_out(b, "\"%s\"", k->lif);
+		break;
+	}
+}
+
+static void pfk_disp_map(struct pfk_buf *b, const struct pfk_disp *d, uint8_t map,
+			 const char *name, const char *type)
+{
+	bool first = true;
+	size_t r;
+
+	pfk_out(b, "\tmap %s {\n\t\ttype %s : verdict\n", name, type);
+	for (r = 0; r < d->nrun; r++) {
+		const struct pfk_key *k = &d->k[d->run_start[r]];
+
+		if (k->map != map)
+			continue;
+		pfk_out(b, "%s", first ? "\t\telements = { " : ",\n\t\t\t");
+		first = false;
+		pfk_disp_key(b, d, k);
+		pfk_out(b, " : goto %s", d->target[r]);
+	}
+	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
+}
+
+/* The triggers' ranges: elements with a timeout, added by pfk_trigger.c when
+ * a host opens its control connection; a full reload puts back the ones
+ * still open with the time they have left. */
+static void pfk_disp_trig_map(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	const struct pf_table *t = d->t;
+	bool first = true;
+	size_t i, j;
+
+	pfk_out(b, "\tmap trig {\n\t\ttype inet_proto . inet_service : verdict\n"
+		   "\t\tflags interval,timeout\n");
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		union pf_sa host;
+		uint64_t left;
+		uint32_t proto;
+
+		if (!f->trigger || !pfk_trig_holder(f->kid, &host, &left))
+			continue;
+		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
+			if (!(f->protos & proto))
+				continue;
+			pfk_out(b, "%s%s . %u-%u timeout %llums expires %llums : goto t%u",
+				first ? "\t\telements = { " : ",\n\t\t\t", pfk_proto_word((uint8_t)proto),
+				f->lport_lo, f->lport_hi, (unsigned long long)f->trig_ms,
+				(unsigned long long)(left ? left : 1), f->kid);
+			first = false;
+		}
+	}
+	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
+	/* The control ports: connections out to them are marked (forward chain). */
+	pfk_out(b, "\tset trig_ctl {\n\t\ttype inet_proto . inet_service\n");
+	first = true;
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		bool dup = false;
+
+		if (!f->trigger)
+			continue;
+		for (j = 0; j < i; j++)
+			dup |= t->fwd[j]->trigger && t->fwd[j]->trig_proto == f->trig_proto &&
+			       t->fwd[j]->trig_port == f->trig_port;
+		if (dup)
+			continue;
+		pfk_out(b, "%s%s . %u", first ? "\t\telements = { " : ", ",
+			pfk_proto_word(f->trig_proto), f->trig_port);
+		first = false;
+	}
+	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
+}
+
+static bool pfk_port_in(const uint64_t *bits, uint32_t p)
+{
+	return bits[p / 64] & (1ULL << (p % 64));
+}
+
+/* The user engine's ports as merged ranges (an interval set refuses overlaps). */
+static void pfk_disp_user_ports(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	bool first = true;
+	uint32_t k, p, q;
+
+	pfk_out(b, "\tset user_ports {\n\t\ttype inet_proto . inet_service\n\t\tflags interval\n");
+	for (k = 0; k < 2; k++) {
+		for (p = 1; d->user_ports[k] && p < 65536; p = q + 1) {
+			if (!pfk_port_in(d->user_ports[k], p)) {
+				q = p;
+				continue;
+			}
+			for (q = p; q + 1 < 65536 && pfk_port_in(d->user_ports[k], q + 1); q++)
+				;
+			pfk_out(b, "%s%s . %u-%u", first ? "\t\telements = { " : ", ",
+				k ? "udp" : "tcp", p, q);
+			first = false;
+		}
+	}
+	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
+}
+
+void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	pfk_disp_map(b, d, PFK_M_ANY, "any", "inet_proto . inet_service");
+	pfk_disp_map(b, d, PFK_M_IN4, "in4", "ipv4_addr . inet_proto . inet_service");
+	pfk_disp_map(b, d, PFK_M_IN6, "in6", "ipv6_addr . inet_proto . inet_service");
+	pfk_disp_map(b, d, PFK_M_IFC, "ifc", "ifname . inet_proto . inet_service");
+	pfk_disp_map(b, d, PFK_M_ALL4, "all4", "ipv4_addr");
+	pfk_disp_map(b, d, PFK_M_ALL6, "all6", "ipv6_addr");
+	pfk_disp_map(b, d, PFK_M_ALLIF, "allif", "ifname");
+	pfk_disp_trig_map(b, d);
+	pfk_disp_user_ports(b, d);
+}
+
+/* One source network of a forward in a group, for sorting. */
+struct pfk_src {
+	const struct pf_cidr *c;
+	uint32_t kid;
+};
+
+static int pfk_src_cmp(const void *pa, const void *pb)
+{
+	const struct pfk_src *a = pa, *b = pb;
+
+	if (a->c->plen != b->c->plen)
+		return a->c->plen > b->c->plen ? -1 : 1;
+	return a->kid < b->kid ? -1 : a->kid > b->kid;
+}
+
+static void pfk_disp_group(struct pfk_buf *b, const struct pfk_disp *d, size_t gi)
+{
+	const struct pfk_group *g = &d->g[gi];
+	const struct pf_forward *rest = NULL;
+	struct pfk_src *src;
+	size_t n = 0, i;
+	uint32_t m, c;
+
+	for (m = 0; m < g->n; m++)
+		n += d->t->fwd[g->fi[m]]->from.n;
+	src = pf_xcalloc(n ? n : 1, sizeof(*src));
+	n = 0;
+	for (m = 0; m < g->n; m++) {
+		const struct pf_forward *f = d->t->fwd[g->fi[m]];
+
+		if (!f->from.n)
+			rest = f;
+		for (c = 0; c < f->from.n; c++)
+			src[n++] = (struct pfk_src){ &f->from.v[c], f->kid };
+	}
+	/* Longest prefix first: the most specific 'from' wins, as in the user engine. */
+	qsort(src, n, sizeof(*src), pfk_src_cmp);
+	pfk_out(b, "\tchain g%zu {\n", gi);
+	for (i = 0; i < n; i++) {
+		pfk_out(b, "\t\t%s saddr ", pfk_v6(&src[i].c->addr) ? "ip6" : "ip");
+		pfk_addr(b, &src[i].c->addr);
+		pfk_out(b, "/%u goto f%u\n", src[i].c->plen, src[i].kid);
+	}
+	/* Sources no pool claims: the forward without 'from', or nobody (the
+	 * connection goes on to triggers, whole-host forwards, the gateway). */
+	if (rest)
+		pfk_out(b, "\t\tgoto f%u\n", rest->kid);
+	pfk_out(b, "\t}\n");
+	free(src);
+}
+
+static void pfk_disp_trig_chain(struct pfk_buf *b, const struct pf_forward *f)
+{
+	union pf_sa host;
+	uint64_t left;
+
+	pfk_out(b, "\tchain t%u {\n", f->kid);
+	if (pfk_trig_holder(f->kid, &host, &left)) {
+		pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
+		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
+		pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to ");
+		pfk_addr(b, &host);
+		pfk_out(b, "\n");
+	}
+	pfk_out(b, "\t}\n");
+}
+
+void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	size_t i;
+	const char *allany = NULL;
+
+	for (i = 0; i < d->ng; i++)
+		pfk_disp_group(b, d, i);
+	for (i = 0; i < d->t->n; i++)
+		if (d->t->fwd[i]->trigger && pf_forward_engine(d->t->fwd[i]) == PF_ENGINE_KERNEL)
+			pfk_disp_trig_chain(b, d->t->fwd[i]);
+	pfk_out(b, "\tchain dispatch {\n"
+		   "\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n"
+		   "\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n");
+	/* Only what the table uses: every rule costs each new connection. */
+	if (d->has[PFK_M_IFC])
+		pfk_out(b, "\t\tfib daddr type local iifname . meta l4proto . th dport vmap @ifc\n");
+	pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n\t}\n");
+	if (!pfk_disp_has_host(d))
+		return;
+	for (i = 0; i < d->nrun; i++)
+		if (d->k[d->run_start[i]].map == PFK_M_ALLANY)
+			allany = d->target[i];
+	pfk_out(b, "\tchain dispatch_host {\n"
+		   /* Link-local IPv6 is neighbour discovery and the like: the gateway's. */
+		   "\t\tmeta nfproto ipv6 ip6 daddr fe80::/10 return\n");
+	if (d->user_ports[0] || d->user_ports[1])
+		pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport @user_ports return\n");
+	if (d->has_trig)
+		pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport vmap @trig\n");
+	if (d->has[PFK_M_ALL4])
+		pfk_out(b, "\t\tmeta nfproto ipv4 ip daddr vmap @all4\n");
+	if (d->has[PFK_M_ALL6])
+		pfk_out(b, "\t\tmeta nfproto ipv6 ip6 daddr vmap @all6\n");
+	if (d->has[PFK_M_ALLIF])
+		pfk_out(b, "\t\tfib daddr type local iifname vmap @allif\n");
+	if (allany)
+		pfk_out(b, "\t\tfib daddr type local goto %s\n", allany);
+	pfk_out(b, "\t}\n");
+}
+
+void pfk_disp_forward_rules(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	/* An inside host's new connection out to a trigger's control port: the
+	 * mark lets the conntrack event through to pfk_trigger.c. */
+	if (d->has_trig)
+		pfk_out(b, "\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl "
+			   "ct mark set ct mark | 0x%x\n",
+			PFK_MARK_TRIG);
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of the kernel engine's rendering (pfk_render_table): the maps
+ * and chains of whole-host forwards, interface forwards, source pools and
+ * port triggers, and that a table without them keeps the plain shape (no
+ * rule a new connection would pay for). The ruleset itself is loaded by
+ * tests/net/t_kernel*.sh; here the text is checked.
+ */
+#include "common/pf_conf.h"
+#include "common/pf_table.h"
+#include "common/pf_util.h"
+#include "kernel/pfk_int.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define ERRLEN 4096
+
+/* The table of these lines, resolved, with kernel ids 1, 2, ... */
+static void table_of(struct pf_table *t, const char *const *lines, size_t n)
+{
+	char err[ERRLEN];
+	size_t i;
+
+	pf_table_init(t);
+	for (i = 0; i < n; i++) {
+		struct pf_where w = { .file = "t.conf", .line = (int)i + 1 };
+		struct pf_toks toks;
+		struct pf_stmt st;
+
+		assert_int_equal(pf_lex(lines[i], &toks, err, ERRLEN), 0);
+		if (pf_parse_stmt(&toks, &w, &st, err, ERRLEN))
+			fail_msg("'%s': %s", lines[i], err);
+		pf_toks_free(&toks);
+		st.fwd->kid = (uint32_t)i + 1;
+		pf_table_add(t, st.fwd);
+		st.fwd = NULL;
+		pf_stmt_free(&st);
+	}
+	pf_table_effective(t, NULL);
+	if (pf_table_resolve(t, err, ERRLEN) || pf_table_validate(t, err, ERRLEN))
+		fail_msg("%s", err);
+}
+
+static char *render(const char *const *lines, size_t n)
+{
+	static const char *const wan[] = { "wan" };
+	struct pf_table t;
+	char *s;
+
+	pf_engine_default = PF_ENGINE_KERNEL;
+	table_of(&t, lines, n);
+	s = pfk_render_table(&t, wan, 1);
+	assert_non_null(s);
+	pf_table_clear(&t);
+	return s;
+}
+
+#define RENDER(...)                                               \
+	({                                                        \
+		static const char *const r_[] = { __VA_ARGS__ }; \
+		render(r_, PF_ARRAY_SIZE(r_));                    \
+	})
+
+static void assert_has(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("expected '%s' in:\n%s", needle, text);
+}
+
+static void assert_lacks(const char *text, const char *needle)
+{
+	if (strstr(text, needle))
+		fail_msg("did not expect '%s' in:\n%s", needle, text);
+}
+
+/* needle a before needle b. */
+static void assert_order(const char *text, const char *a, const char *b)
+{
+	const char *pa = strstr(text, a), *pb = strstr(text, b);
+
+	if (!pa || !pb || pa > pb)
+		fail_msg("expected '%s' before '%s' in:\n%s", a, b, text);
+}
+
+static void test_plain_table_keeps_its_shape(void **state)
+{
+	char *s = RENDER("forward name web tcp :80 to 10.0.0.2");
+
+	(void)state;
+	assert_has(s, "\t\telements = { tcp . 80 : goto f1 }\n");
+	assert_has(s, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n");
+	/* Nothing a new connection would pay for without the new kinds. */
+	assert_lacks(s, "dispatch_host");
+	assert_lacks(s, "vmap @ifc");
+	assert_lacks(s, "@trig_ctl");
+	free(s);
+}
+
+static void test_whole_host(void **state)
+{
+	char *s = RENDER("forward name web tcp 198.51.100.10:80 to 10.0.0.3",
+			 "forward name host all 198.51.100.10 to 10.0.0.2",
+			 "forward name h6 all [2001:db8::10] to [2001:db8:1::2]",
+			 "forward name hi all %ppp0 to 10.0.0.4",
+			 "forward name rest all any to 10.0.0.5 weight 3, 10.0.0.6");
+
+	(void)state;
+	assert_has(s, "\tmap all4 {\n\t\ttype ipv4_addr : verdict\n"
+		      "\t\telements = { 198.51.100.10 : goto f2 }\n");
+	assert_has(s, "elements = { 2001:db8::10 : goto f3 }");
+	assert_has(s, "\tmap allif {\n\t\ttype ifname : verdict\n\t\telements = { \"ppp0\" : goto f4 }");
+	/* Every protocol: no l4proto in the DNAT, no port on the backend. */
+	assert_has(s, "\tchain f2_nat {\n\t\tct mark set 0x40000002\n"
+		      "\t\tiifname != @wan ct mark set ct mark | 0x20000000\n"
+		      "\t\tmeta nfproto ipv4 dnat ip to 10.0.0.2\n\t}\n");
+	assert_has(s, "meta nfproto ipv6 dnat ip6 to 2001:db8:1::2\n");
+	assert_has(s, "meta nfproto ipv4 dnat ip to numgen inc mod 4 map { 0-2 : 10.0.0.5, 3 : "
+		      "10.0.0.6 }\n");
+	/* Port forwards first, then (from outside only) the whole hosts. */
+	assert_has(s, "\t\tjump dispatch\n\t\tjump dispatch_host\n");
+	assert_has(s, "\tchain dispatch_host {\n\t\tmeta nfproto ipv6 ip6 daddr fe80::/10 return\n"
+		      "\t\tmeta nfproto ipv4 ip daddr vmap @all4\n"
+		      "\t\tmeta nfproto ipv6 ip6 daddr vmap @all6\n"
+		      "\t\tfib daddr type local iifname vmap @allif\n"
+		      "\t\tfib daddr type local goto f5\n\t}\n");
+	assert_order(s, "chain dispatch {", "chain dispatch_host {");
+	/* The gateway's own connections never reach a whole-host forward. */
+	assert_has(s, "\tchain output_nat {\n\t\ttype nat hook output priority -110; policy "
+		      "accept;\n\t\tjump dispatch\n\t}\n");
+	free(s);
+}
+
+static void test_source_pools(void **state)
+{
+	char *s = RENDER("forward name mfw-1 all any to 10.0.0.2 balance pref from 209.81.8.0/24",
+			 "forward name mfw-3 all any to 10.0.0.46",
+			 "forward name wide tcp :80 to 10.0.0.7 from 10.0.0.0/8",
+			 "forward name narrow tcp :80-81 to 10.0.0.8 from 10.1.0.0/16,10.2.0.0/16",
+			 "forward name v6 tcp :80 to 10.0.0.9 from 2001:db8::/32");
+
+	(void)state;
+	/* Port 80 is shared: a chain tries the longest prefixes first and
+	 * leaves the rest to later rules (no pool without 'from' there). */
+	assert_has(s, "tcp . 80 : goto g0");
+	assert_has(s, "\tchain g0 {\n"
+		      "\t\tip6 saddr 2001:db8::/32 goto f5\n"
+		      "\t\tip saddr 10.1.0.0/16 goto f4\n"
+		      "\t\tip saddr 10.2.0.0/16 goto f4\n"
+		      "\t\tip saddr 10.0.0.0/8 goto f3\n\t}\n");
+	/* A pool alone on a port still serves only its sources. */
+	assert_has(s, "tcp . 81 : goto g1");
+	assert_has(s, "\tchain g1 {\n\t\tip saddr 10.1.0.0/16 goto f4\n"
+		      "\t\tip saddr 10.2.0.0/16 goto f4\n\t}\n");
+	/* The mfw pair: the friends' network, then everybody else. */
+	assert_has(s, "\tchain g2 {\n\t\tip saddr 209.81.8.0/24 goto f1\n\t\tgoto f2\n\t}\n");
+	assert_has(s, "fib daddr type local goto g2\n");
+	free(s);
+}
+
+static void test_interfaces(void **state)
+{
+	char *s = RENDER("forward name w tcp %wan:8080 to 10.0.0.2:80",
+			 "forward name wr udp %ppp0:5000-5001 to 10.0.0.3",
+			 "forward name any tcp :8080 to 10.0.0.4",
+			 "forward name u tcp %wan:9000 to 10.0.0.4 engine user");
+
+	(void)state;
+	assert_has(s, "\tmap ifc {\n\t\ttype ifname . inet_proto . inet_service : verdict\n");
+	assert_has(s, "\"ppp0\" . udp . 5000 : goto f2");
+	assert_has(s, "\"ppp0\" . udp . 5001 : goto f2");
+	assert_has(s, "\"wan\" . tcp . 8080 : goto f1");
+	/* The interface before the any-address, both on local addresses only. */
+	assert_order(s, "fib daddr type local iifname . meta l4proto . th dport vmap @ifc",
+		     "fib daddr type local meta l4proto . th dport vmap @any");
+	assert_lacks(s, "9000 : goto");
+	free(s);
+}
+
+static void test_triggers(void **state)
+{
+	char *s = RENDER("trigger name game tcp 6112-6119 on tcp 7000",
+			 "trigger name q tcp,udp 27000 on udp 27015",
+			 "trigger name dup udp 28000 on tcp 7000",
+			 "forward name u tcp :9000-9001 to 10.0.0.4 engine user",
+			 "forward name u2 tcp 1.2.3.4:9001-9003 to 10.0.0.4 engine user");
+
+	(void)state;
+	assert_has(s, "\tmap trig {\n\t\ttype inet_proto . inet_service : verdict\n"
+		      "\t\tflags interval,timeout\n\t}\n");
+	/* Control ports once each, whatever the number of triggers on them. */
+	assert_has(s, "\tset trig_ctl {\n\t\ttype inet_proto . inet_service\n"
+		      "\t\telements = { tcp . 7000, udp . 27015 }\n\t}\n");
+	assert_has(s, "\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl ct "
+		      "mark set ct mark | 0x10000000\n");
+	/* Nobody holds them yet: the chains are empty, the map too. */
+	assert_has(s, "\tchain t1 {\n\t}\n");
+	assert_has(s, "\t\tfib daddr type local meta l4proto . th dport vmap @trig\n");
+	/* The user engine's sockets come before triggers and whole hosts. */
+	assert_has(s, "\t\telements = { tcp . 9000-9003 }\n");
+	assert_order(s, "@user_ports return", "vmap @trig");
+	/* A trigger is no forward: no chain fN, no element of its own. */
+	assert_lacks(s, "chain f1 ");
+	assert_lacks(s, "6112 : goto");
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_table_keeps_its_shape),
+		cmocka_unit_test(test_whole_host),
+		cmocka_unit_test(test_source_pools),
+		cmocka_unit_test(test_interfaces),
+		cmocka_unit_test(test_triggers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
