@@ -55,7 +55,10 @@ static int pfc_afw_parse(int argc, char *const *argv, struct pfc_xl *xl, struct 
 		return pfc_xl_usage(xl, "%s", "");
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i], *v;
-		char o = a[0] == '-' && a[1] && !a[2] ? a[1] : 0;
+		char o = '\0'; /* not an option: matches no case */
+
+		if (a[0] == '-' && a[1] && !a[2])
+			o = a[1];
 
 		switch (o) {
 		case 'A':

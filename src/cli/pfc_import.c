@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PFC_IMPORT_MAX (4U << 20)
+#define PFC_IMPORT_MAX ((size_t)4 << 20)
 
 static char *pfc_read_all(const char *path, size_t *len)
 {

@@ -66,7 +66,10 @@ static int pfc_ipp_parse(int argc, char *const *argv, struct pfc_xl *xl, struct 
 	p->pref = PFC_PORTFW_PREF_DEFAULT;
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		char o = a[0] == '-' && a[1] ? a[1] : 0;
+		char o = '\0'; /* not an option: matches no case */
+
+		if (a[0] == '-')
+			o = a[1];
 
 		switch (o) {
 		case 'A':

@@ -55,10 +55,12 @@ static int pfc_mfw_parse(int argc, char *const *argv, struct pfc_xl *xl, struct 
 	m->pref = PFC_MFW_PREF_DEFAULT;
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		char o = a[0] == '-' && a[1] ? a[1] : 0;
+		char o = '\0'; /* not an option: matches no case */
 		const char *v;
 		uint64_t n;
 
+		if (a[0] == '-')
+			o = a[1];
 		switch (o) {
 		case 'A':
 		case 'I':
@@ -203,7 +205,8 @@ static void pfc_mfw_edit(const struct pfc_mfw *m, const struct pf_table *cur, co
 		return;
 	}
 	for (i = 0; i < f->nbe; i++) {
-		if (m->have_r && (strcmp(f->be[i].host, m->rhost) || f->be[i].port_lo != m->rport))
+		if (m->have_r &&
+		    (strcmp(f->be[i].host, m->rhost) != 0 || f->be[i].port_lo != m->rport))
 			continue;
 		pf_backend_format(&f->be[i], be, sizeof(be));
 		pfc_xl_printf(xl, "backend name %s %s weight %u\n", name, be, m->pref);

@@ -34,11 +34,17 @@ mkdir -p "$out/artifacts"
 status=0
 for src in tests/fuzz/fuzz_*.c; do
 	h=$(basename "$src" .c)
+	# The classic command lines' translators are pure functions of the
+	# client: their harness links them beside the common code.
+	more=
+	if [ "$h" = fuzz_classic ]; then
+		more="src/cli/pfc_classic.c src/cli/pfc_ipportfw.c src/cli/pfc_mpfw.c src/cli/pfc_mfw.c src/cli/pfc_autofw.c"
+	fi
 	echo "== $h: build"
 	# shellcheck disable=SC2046,SC2086 # the common sources and extra flags, word-split on purpose
 	"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-std=gnu17 -D_GNU_SOURCE -Wall -Wextra $extra -Isrc -o "$out/$h" "$src" \
-		$(ls src/common/*.c) -lpthread
+		$(ls src/common/*.c) $more -lpthread
 
 	corpus=$out/corpus-$h
 	mkdir -p "$corpus"
