@@ -17,7 +17,6 @@
  * the text (linear, but tens of milliseconds for 100,000 forwards).
  */
 #include "pfk_diff.h"
-#include "../common/pf_util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,7 +89,8 @@ static uint64_t pfk_hash(const char *s, size_t n)
 
 static bool pfk_eq(struct pfk_str a, struct pfk_str b)
 {
-	return a.n == b.n && !memcmp(a.s, b.s, a.n);
+	/* Empty strings may have no pointer: memcmp(NULL, ...) is undefined. */
+	return a.n == b.n && (!a.n || !memcmp(a.s, b.s, a.n));
 }
 
 static bool pfk_prefix(const char *s, const char *end, const char *p)
