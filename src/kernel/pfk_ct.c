@@ -191,11 +191,11 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 }
 
 /* Dumps our entries (kernel-filtered by mark) of both families into cb. */
+/* Dumps the entries whose ct mark & mask == mark (filtered in the kernel). */
 static int pfk_ct_dump(int (*cb)(enum nf_conntrack_msg_type, struct nf_conntrack *, void *),
-		       struct pfk_ct_ctx *c, bool ours)
+		       struct pfk_ct_ctx *c, uint32_t mark, uint32_t mask)
 {
-	struct nfct_filter_dump_mark m = { .val = ours ? PFK_MARK_OURS : 0,
-					      .mask = ours ? PFK_MARK_OURS : 0 };
+	struct nfct_filter_dump_mark m = { .val = mark, .mask = mask };
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	static const uint8_t fams[] = { AF_INET, AF_INET6 };
 	size_t i;
@@ -228,8 +228,20 @@ static int pfk_ct_dump(int (*cb)(enum nf_conntrack_msg_type, struct nf_conntrack
 static unsigned pfk_ct_flush(const uint32_t *ids, size_t n, bool udp_only)
 {
 	struct pfk_ct_ctx c = { .ids = ids, .nids = n, .udp_only = udp_only };
+	size_t i;
 
-	pfk_ct_dump(pfk_ct_flush_cb, &c, true);
+	/* A few forwards (a live change): one dump each, filtered in the kernel
+	 * on the forward's own mark, so that the other forwards' connections
+	 * (tens of thousands on a busy gateway) are not copied out only to be
+	 * skipped: that made deleting one forward take 20-40 ms after a burst of
+	 * connections, against 1 ms to add one. */
+	if (n <= 8) {
+		for (i = 0; i < n; i++)
+			pfk_ct_dump(pfk_ct_flush_cb, &c, PFK_MARK_OURS | (ids[i] & PFK_MARK_ID),
+				    PFK_MARK_OURS | PFK_MARK_ID);
+		return c.count;
+	}
+	pfk_ct_dump(pfk_ct_flush_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
 	return c.count;
 }
 
@@ -242,13 +254,15 @@ unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n)
 	if (!ports)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (!(f[i]->protos & PF_PROTO_UDP))
+		/* A trigger's range is also where its inside hosts talk to (a game
+		 * server's ports): their flows out are not stale. */
+		if (!(f[i]->protos & PF_PROTO_UDP) || f[i]->trigger)
 			continue;
 		ports[c.nports].lo = f[i]->lport_lo;
 		ports[c.nports++].hi = f[i]->lport_hi;
 	}
 	if (c.nports)
-		pfk_ct_dump(pfk_ct_stale_cb, &c, false);
+		pfk_ct_dump(pfk_ct_stale_cb, &c, 0, 0);
 	free(ports);
 	return c.count;
 }
@@ -267,5 +281,5 @@ void pfk_ct_list(json_t *arr, const struct pf_table *t)
 {
 	struct pfk_ct_ctx c = { .arr = arr, .t = t };
 
-	pfk_ct_dump(pfk_ct_list_cb, &c, true);
+	pfk_ct_dump(pfk_ct_list_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
 }

@@ -39,6 +39,7 @@ I=$NS_LAST
 ip link add wan netns "$G" type veth peer name eth0 netns "$C"
 ip -n "$G" addr add 198.51.100.1/24 dev wan
 ip -n "$G" addr add 198.51.100.10/24 dev wan
+ip -n "$G" addr add 198.51.100.11/24 dev wan
 ip -n "$G" link set wan up
 ip -n "$C" addr add 198.51.100.2/24 dev eth0
 ip -n "$C" link set eth0 up
@@ -129,6 +130,7 @@ cat >"$PFD_CONF" <<'EOF'
 forward name web tcp 198.51.100.10:80 to 10.0.0.3:80
 forward name host all 198.51.100.10 to 10.0.0.2
 forward name mfw-1 all any to 10.0.0.2 balance pref from 203.0.113.0/24 engine kernel
+forward name pool all 198.51.100.11 to 10.0.0.2, 10.0.0.3 check check-port 5000 check-interval 300ms check-timeout 200ms fall 2 rise 2
 forward name ifw tcp %wan2:8080 to 10.0.0.2:5000
 forward name ifu tcp %wan2:8081 to 10.0.0.2:5000 engine user
 trigger name game tcp 6112-6119 on tcp 7000 timeout 3s
@@ -148,6 +150,13 @@ conn=$(pf conns -j | jget "[c['conntrack'] for c in d if c['forward'] == 'host' 
 expect_in "conntrack entry of the whole-host forward" "$conn" "src=10.0.0.2 dst=198.51.100.2 sport=5000"
 got=$(pf conns -j | jget "len([c for c in d if c['forward'] == 'host' and c['proto'] == 'icmp'])")
 ((got >= 1)) || fail "portfw conns lists no ICMP entry of the whole-host forward"
+
+info "a whole-host pool follows its health check (H2 has no port 5000: down)"
+wait_for 10 "H2 marked down in the pool" eval \
+	"[[ \$(pf list -j | jget \"[f for f in d if f['name']=='pool'][0]['backends'][1]['state']\") == down ]]"
+for k in 1 2 3 4 5 6; do
+	expect_eq "TCP to the pool's address ($k)" "$(ask "$C" 198.51.100.11 5000 tcp)" "H1 saw 198.51.100.2"
+done
 
 info "'all any ... from 203.0.113.0/24' (the mfw form) serves C2, not C"
 e0=$(inechos "$H1")
@@ -196,7 +205,7 @@ cp "$PFD_CONF" "$T/good.conf"
 echo "forward name clash tcp :6115 to 10.0.0.3" >>"$PFD_CONF"
 capture pf reload
 expect_eq "reload with an overlap: status" "$RC" 1
-expect_in "reload with an overlap" "$ERR" "$PFD_CONF:7: tcp :6115 overlaps trigger 'game' ($PFD_CONF:6)"
+expect_in "reload with an overlap" "$ERR" "$PFD_CONF:8: tcp :6115 overlaps trigger 'game' ($PFD_CONF:7)"
 capture pf trigger name t2 udp,tcp 6000-6200 on udp 9999
 expect_eq "a trigger over others: status" "$RC" 1
 expect_in "a trigger over others" "$ERR" "overlaps"
