@@ -122,10 +122,16 @@ struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forwar
 	uint32_t size = m->lport_hi - m->lport_lo + 1u, i;
 	struct pf_forward *c;
 
-	/* A whole-host mark (no port) makes a different kind of forward: the
-	 * front end builds that one; a port forward cannot turn into it. */
-	if (!m->protos || !f->lport_lo)
+	/* A whole-host mark (no port) goes with a whole-host forward ('all'),
+	 * whose listen address stays; a port forward cannot turn into one. */
+	if (!m->protos != (f->protos == PF_PROTO_ALL))
 		return NULL;
+	if (!m->protos) {
+		c = pf_forward_clone(f);
+		pf_cidrset_free(&c->from);
+		pf_cidrset_copy(&c->from, &m->from);
+		return c;
+	}
 	for (i = 0; i < f->nbe; i++)
 		if (f->be[i].port_lo != f->be[i].port_hi &&
 		    f->be[i].port_hi - f->be[i].port_lo + 1u != size)

@@ -242,8 +242,9 @@ void pf_mark_format(const struct pf_mark *m, char *buf, size_t len);
 void pf_marks_copy(struct pf_table *dst, const struct pf_table *src);
 void pf_marks_free(struct pf_table *t);
 /* A copy of forward f (mfw-N) serving what mark m names now: its protocol,
- * listen address and sources. NULL when that cannot be (a whole-host mark, or
- * backend ranges that no longer fit the listen range). */
+ * listen address and sources. NULL when that cannot be (a whole-host mark and
+ * a port forward, or the other way round, or backend ranges that no longer fit
+ * the listen range). */
 struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forward *f);
 
 /*

@@ -77,13 +77,11 @@ for a in 192.0.2.1 192.0.2.2 192.0.2.3; do
 done
 ns_add in
 NSI=$NS_LAST
-ip link add pfcg$$ type veth peer name pfci$$
-ip link set pfcg$$ netns "$NS"
-ip link set pfci$$ netns "$NSI"
-nsx ip addr add 10.9.0.1/24 dev pfcg$$
-nsx ip link set pfcg$$ up
-ip -n "$NSI" addr add 10.9.0.2/24 dev pfci$$
-ip -n "$NSI" link set pfci$$ up
+ip link add lan netns "$NS" type veth peer name eth0 netns "$NSI"
+nsx ip addr add 10.9.0.1/24 dev lan
+nsx ip link set lan up
+ip -n "$NSI" addr add 10.9.0.2/24 dev eth0
+ip -n "$NSI" link set eth0 up
 for a in 10.0.0.2 10.0.0.3 10.0.0.9 192.168.16.27 192.168.16.28 192.168.17.3 192.168.17.4 \
 	192.168.15.46; do
 	ip -n "$NSI" addr add "$a/32" dev lo

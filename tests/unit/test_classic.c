@@ -262,6 +262,7 @@ static void test_mfw_whole_host(void **state)
 	assert_int_equal(xl.kind, PFC_XL_SEND);
 	assert_string_equal(xl.text, "forward name mfw-7 all any to 10.0.0.2 weight 10 balance "
 				     "pref from 10.7.0.0/16,10.8.0.0/16 engine kernel\n");
+	assert_parses(xl.text);
 	pfc_xl_free(&xl);
 	xlate("ipmasqadm", "mfw -A -m 7 -r 10.0.0.2 80", &t, &xl);
 	assert_int_equal(xl.kind, PFC_XL_ERROR);
@@ -300,6 +301,7 @@ static void test_autofw(void **state)
 	assert_int_equal(xl.kind, PFC_XL_SEND);
 	assert_string_equal(xl.text, "trigger name autofw-udp-6970-6999 udp 6970-6999 on tcp 554 "
 				     "timeout 15s\n");
+	assert_parses(xl.text);
 	pfc_xl_free(&xl);
 	xlate("ipmasqadm", "autofw -A -r udp 6970 6999 -c tcp 554 -u", &t, &xl);
 	assert_string_equal(xl.text, "trigger name autofw-udp-6970-6999 udp 6970-6999 on tcp 554 "
@@ -451,11 +453,26 @@ static void test_marks(void **state)
 	assert_string_equal(text, "forward name mfw-1 udp [::1]:5000-5009 to 10.0.0.2");
 	free(text);
 	pf_forward_unref(c);
-	/* A port forward cannot follow a whole-host mark. */
+	/* A port forward cannot follow a whole-host mark, nor the other way round;
+	 * a whole-host forward follows the sources of a whole-host mark. */
 	assert_null(pf_mark_apply(pf_table_find_mark(&t, 7), f));
-	assert_true(pf_table_del_mark(&t, 3));
-	assert_false(pf_table_del_mark(&t, 3));
-	assert_null(pf_table_find_mark(&t, 3));
+	pf_table_clear(&t);
+	table_from("mark 7 from 10.7.0.0/16\nmark 8 tcp :80\n"
+		   "forward name mfw-7 all any to 10.0.0.2 from 10.9.0.0/16 engine kernel\n",
+		   &t);
+	f = pf_table_find_name(&t, "mfw-7");
+	assert_null(pf_mark_apply(pf_table_find_mark(&t, 8), f));
+	c = pf_mark_apply(pf_table_find_mark(&t, 7), f);
+	assert_non_null(c);
+	text = calloc(1, PF_LINE_MAX);
+	pf_forward_format(c, text, PF_LINE_MAX);
+	assert_string_equal(text, "forward name mfw-7 all any to 10.0.0.2 engine kernel from "
+				  "10.7.0.0/16");
+	free(text);
+	pf_forward_unref(c);
+	assert_true(pf_table_del_mark(&t, 8));
+	assert_false(pf_table_del_mark(&t, 8));
+	assert_null(pf_table_find_mark(&t, 8));
 	pf_table_clear(&t);
 
 	/* Errors. */
