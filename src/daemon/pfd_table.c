@@ -515,6 +515,13 @@ static json_t *pfd_change(struct pfd_req *r)
 				goto fail;
 			break;
 		case PF_ST_MARK:
+			if (st->mark_del && !pf_table_find_mark(&next, st->mark.id)) {
+				snprintf(err, sizeof(err),
+					 "%s:%d: no mark %u; expected one of the 'mark' lines "
+					 "'portfw save' shows",
+					 r->w[i].file, r->w[i].line, st->mark.id);
+				goto fail;
+			}
 			pf_table_mark(&next, st);
 			if (!st->mark_del &&
 			    pfd_mark_sync(&next, st->mark.id, &r->w[i], err, sizeof(err)))

@@ -212,6 +212,16 @@ expect_seq "the new FRIEND network" 192.0.2.3:80 2 FF 127.2.9.1
 pf mark $MARK_FRIEND tcp 192.0.2.3:80 from ${FRIEND}
 grep -q "^mark 1 tcp 192.0.2.3:80 from 127.2.8.0/24$" <<<"$(pf save)" ||
 	fail "save does not show mark 1: $(pf save)"
+pf mark 9 udp :5353 from 10.9.0.0/16
+grep -q "^mark 9 udp :5353 from 10.9.0.0/16$" <<<"$(pf save)" || fail "save does not show mark 9"
+pf del mark 9
+[[ $(pf save) != *"mark 9"* ]] || fail "del mark 9 left it: $(pf save)"
+capture pf del mark 9
+expect_eq "del of a missing mark: exit status" "$RC" 1
+expect_in "del of a missing mark" "$ERR" "no mark 9"
+capture pf mark 0 from 10.0.0.0/8
+expect_eq "mark 0: exit status" "$RC" 2
+expect_in "mark 0" "$ERR" "'0': 'mark' expects a mark number 1-4294967295"
 
 # ---------------------------------------------------------------- autofw
 info "autofw: the usage with no arguments, as seed 002 shows it"
