@@ -120,7 +120,10 @@ static void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f)
 		pfk_out(b, "\t\t%s saddr ", pfk_v6(&e[i].c->addr) ? "ip6" : "ip");
 		pfk_addr(b, &e[i].c->addr);
 		/* An allowed source skips the rest of the list. */
-		pfk_out(b, "/%u %s\n", e[i].c->plen, e[i].deny ? "counter drop" : "goto f%u_nat");
+		if (e[i].deny)
+			pfk_out(b, "/%u counter drop\n", e[i].c->plen);
+		else
+			pfk_out(b, "/%u goto f%u_nat\n", e[i].c->plen, f->kid);
 	}
 	if (f->eff_allow.n)
 		pfk_out(b, "\t\tcounter drop\n");
