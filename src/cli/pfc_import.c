@@ -61,6 +61,7 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	struct pf_table cur, in;
 	char *text, *stmts = NULL, *req = NULL, err[1024];
 	size_t len, i, off = 0, cap;
+	int ndel = 0;
 	json_t *res;
 	int rc = 1;
 
@@ -84,14 +85,28 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 		goto out;
 	cap = strlen(stmts) + in.n * (PF_NAME_MAX + 16) + 1;
 	req = pf_xcalloc(1, cap);
-	for (i = 0; i < in.n; i++)
-		if (pf_table_find_name(&cur, in.fwd[i]->name))
+	for (i = 0; i < in.n; i++) {
+		if (pf_table_find_name(&cur, in.fwd[i]->name)) {
 			off += (size_t)snprintf(req + off, cap - off, "del name %s\n",
 						in.fwd[i]->name);
+			ndel++;
+		}
+	}
 	snprintf(req + off, cap - off, "%s", stmts);
 	res = pfc_request(o, req);
 	if (res) {
-		rc = pfc_check_reply(res);
+		const char *e = json_string_value(json_object_get(res, "error"));
+		int line = 0, n = 0;
+
+		/* The daemon numbers the request's lines: after the dels, they are
+		 * the file's lines, so name those. */
+		if (!json_is_true(json_object_get(res, "ok")) && e &&
+		    sscanf(e, "request:%d:%n", &line, &n) == 1 && n && line > ndel) {
+			fprintf(stderr, "portfw import: %s:%d:%s\n", path, line - ndel, e + n);
+			rc = 1;
+		} else {
+			rc = pfc_check_reply(res);
+		}
 		json_decref(res);
 	}
 out:

@@ -338,6 +338,13 @@ expect_eq "import of a bad table: exit status" "$RC" 2
 expect_eq "import of a bad table: message" "$ERR" \
 	"portfw import: $T/bad-ports.txt:3: '13110x': expected EXT-PORT INT-IP INT-PORT [# comment]; EXT-PORT is a port 1-65535 or a range LOW-HIGH"
 diff <(pf save) "$T/before.save" >/dev/null || fail "a bad import changed the table"
+# What only the daemon can see (a port another forward holds) names the line too.
+printf '# games\n13102 10.0.0.2 80\n13120-13122 10.0.0.2 RANGE\n' >"$T/clash.txt"
+capture pf import "$T/clash.txt"
+expect_eq "import of a clashing table: exit status" "$RC" 1
+expect_in "import of a clashing table" "$ERR" "portfw import: $T/clash.txt:3: "
+expect_in "import of a clashing table" "$ERR" "overlaps forward 'table-13120-13121'"
+diff <(pf save) "$T/before.save" >/dev/null || fail "a refused import changed the table"
 
 info "seed 004: include-table FILE in the config (relative to it), by reload"
 mkdir "$T/tables"
