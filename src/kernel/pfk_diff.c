@@ -416,12 +416,16 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 		for (k = 0; k < 2; k++) {
 			const char *p = src[k];
 
-			while (p && *p) {
+			if (!p)
+				continue;
+			while (*p) {
 				const char *sp = strchr(p, ' '), *nl = strchr(p, '\n');
 
 				/* "flush chain NAME" -> "flush chain inet portfw NAME":
 				 * the family and table follow the object's kind. */
-				sp = strchr(sp + 1, ' ');
+				sp = sp ? strchr(sp + 1, ' ') : NULL;
+				if (!sp || !nl || sp > nl)
+					break; /* not a line we wrote: cannot happen */
 				pfk_put(&out, p, (size_t)(sp - p));
 				pfk_puts(&out, " inet portfw");
 				pfk_put(&out, sp, (size_t)(nl + 1 - sp));
