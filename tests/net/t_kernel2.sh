@@ -16,7 +16,8 @@
 # 'trigger tcp 6112-6119 on tcp 7000': I connects out to C:7000, the range
 # opens to I (C reaches I's server in it, with its own address), a second
 # host does not take it while it is held, it closes after its timeout and
-# then goes to the next host that asks; a change overlapping it is refused
+# then goes to the next host that asks, and a live change of the trigger
+# keeps its holder; a change overlapping it is refused
 # with FILE:LINE and leaves the ruleset byte for byte; save round-trips.
 source "$(dirname "$0")/lib.sh"
 pft_init
@@ -216,13 +217,22 @@ cmp -s "$T/before.nft" "$T/after.nft" || fail "the ruleset changed: $(diff "$T/b
 info "after the timeout, the next host that asks gets the range"
 in_ns "$H2" "$PF_IDS" count -c 198.51.100.2:7000 -n 1 >/dev/null
 wait_for 5 "the range to open to H2" eval '[[ $(holder game) == 10.0.0.3 ]]'
+info "a live change of the trigger (its timeout) keeps the holder"
+pf save | sed 's/^trigger name game tcp 6112-6119 on tcp 7000 timeout 3s$/trigger name game tcp 6112-6119 on tcp 7000 timeout 20s/' >"$T/longer.conf"
+grep -q "timeout 20s" "$T/longer.conf" || fail "no trigger line to change in: $(cat "$T/longer.conf")"
+pf restore "$T/longer.conf"
+expect_eq "holder across the change" "$(holder game)" 10.0.0.3
+expect_eq "the new timeout" "$(pf list -j | jget "[f for f in d if f['name'] == 'game'][0]['trigger']['timeout_ms']")" 20000
+in_ns "$H2" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.3:6114=H2R >"$T/h2r.out" 2>&1 &
+wait_for 10 "H2's server in the range" grep -qs listening "$T/h2r.out"
+expect_eq "C reaches H2's server in the range" "$(in_ns "$C" timeout 10 socat -T3 - TCP:198.51.100.1:6114 </dev/null)" "H2R"
 
 info "save round-trips every new kind of item"
 pf save >"$T/saved.conf"
 for l in "forward name host all 198.51.100.10 to 10.0.0.2" \
 	"forward name mfw-1 all any to 10.0.0.2 balance pref engine kernel from 203.0.113.0/24" \
 	"forward name ifw tcp %wan2:8080 to 10.0.0.2:5000" \
-	"trigger name game tcp 6112-6119 on tcp 7000 timeout 3s"; do
+	"trigger name game tcp 6112-6119 on tcp 7000 timeout 20s"; do
 	grep -qxF "$l" "$T/saved.conf" || fail "save lacks '$l': $(cat "$T/saved.conf")"
 done
 pf restore "$T/saved.conf"
