@@ -659,6 +659,17 @@ static int stmt_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char
 			check_net(&st->cidrs.v[i]);
 		pf_table_default(&c->tab, st);
 		break;
+	case PF_ST_MARK:
+		/* A mark: an id, an optional PROTO LISTEN with a port, sources. */
+		CHECK(st->mark.id && !st->fwd, "mark %u", st->mark.id);
+		CHECK(!st->mark.protos || (st->mark.lport_lo && st->mark.lport_lo <= st->mark.lport_hi),
+		      "mark %u listen ports %u-%u", st->mark.id, st->mark.lport_lo,
+		      st->mark.lport_hi);
+		CHECK(!st->mark_del || (!st->mark.protos && !st->cidrs.n), "del mark with a body");
+		for (i = 0; i < st->cidrs.n; i++)
+			check_net(&st->cidrs.v[i]);
+		pf_table_mark(&c->tab, st);
+		break;
 	case PF_ST_BACKEND:
 		CHECK(st->action >= PF_ACT_DRAIN && st->action <= PF_ACT_WEIGHT, "backend action %d",
 		      st->action);
@@ -765,6 +776,10 @@ static int load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char
 		pf_table_default(arg, st);
 		return 0;
 	}
+	if (st->kind == PF_ST_MARK) {
+		pf_table_mark(arg, st);
+		return 0;
+	}
 	return collect_cb(st, w, arg, err, errlen);
 }
 
@@ -794,6 +809,17 @@ static void check_table_format(const struct pf_table *t)
 		      pf_cidrset_equal(&back.def_allow, &t->def_allow) &&
 		      pf_cidrset_equal(&back.def_deny, &t->def_deny),
 	      "the default lines load back otherwise");
+	/* Marks ('mark' lines) load back as they were, in id order. */
+	CHECK(back.nmarks == t->nmarks, "%zu marks saved, %zu loaded", t->nmarks, back.nmarks);
+	for (i = 0; i < t->nmarks; i++) {
+		const struct pf_mark *a = &t->marks[i], *b = &back.marks[i];
+
+		CHECK(a->id == b->id && a->protos == b->protos && !strcmp(a->lhost, b->lhost) &&
+			      a->lbracketed == b->lbracketed && a->lport_lo == b->lport_lo &&
+			      a->lport_hi == b->lport_hi && pf_cidrset_equal(&a->from, &b->from),
+		      "mark %u loads back otherwise", a->id);
+		CHECK(!i || t->marks[i - 1].id < a->id, "marks out of order");
+	}
 	pf_table_clear(&back);
 	free(text);
 }
