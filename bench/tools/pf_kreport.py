@@ -51,6 +51,7 @@ def main():
     a = ap.parse_args()
 
     samples = {}
+    byrun = {}  # (setup, metric) -> {run: [values]}
     order = []
     with open(a.csv) as fp:
         for row in csv.DictReader(fp):
@@ -58,6 +59,8 @@ def main():
             if s not in order:
                 order.append(s)
             samples.setdefault(s, {}).setdefault(row["metric"], []).append(float(row["value"]))
+            byrun.setdefault((s, row["metric"]), {}).setdefault(row["run"], []).append(
+                float(row["value"]))
     stats = {
         s: {
             m: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": v}
@@ -68,6 +71,15 @@ def main():
 
     def med(s, m):
         return stats.get(s, {}).get(m, {}).get("median")
+
+    def pratio(s, m, ref):
+        """The median over the runs of s's figure / ref's in the same run:
+        paired, so that a slow drift of the whole machine between runs
+        (other work on it) cancels out."""
+        a_, b_ = byrun.get((s, m), {}), byrun.get((ref, m), {})
+        rs = [statistics.median(a_[r]) / statistics.median(b_[r]) for r in a_
+              if r in b_ and statistics.median(b_[r])]
+        return statistics.median(rs) if rs else None
 
     versions = []
     with open(a.versions) as fp:
@@ -101,8 +113,8 @@ def main():
     p(f"## Kernel engine benchmark ({settings.get('mode', '?')}: median of "
       f"{settings.get('runs', '?')} run(s), {settings.get('seconds', '?')} s per test)")
     p("")
-    p("Client -> gateway -> server in three network namespaces (veth). Ratios: "
-      "figure / plain routing's.")
+    p("Client -> gateway -> server in three network namespaces (veth). Figures: medians "
+      "over the runs; ratios: to plain routing's figure of the same run, median over the runs.")
     p("")
     p("| setup | " + " | ".join(t for _, t, _ in METRICS) + " |")
     p("|---|" + "---:|" * len(METRICS))
@@ -112,7 +124,7 @@ def main():
         cells = []
         for m, _, dec in METRICS:
             v = med(s, m)
-            cells.append(f"{fmt(v, dec)} ({rfmt(ratio(v, med('route', m)))})")
+            cells.append(f"{fmt(v, dec)} ({rfmt(pratio(s, m, 'route'))})")
         p(f"| {names[s]} | " + " | ".join(cells) + " |")
     p("")
     rows = [s for s in ["kernel"] + [f"kernel-{n}" for n in scale] + ["nft-lin", "ipt-lin"]
@@ -120,8 +132,8 @@ def main():
     if len(rows) > 1:
         p("### One forward among many (the measured one added last)")
         p("")
-        p("Ratios: figure / the same setup's with one forward (or rule); last column: "
-          "new conn/s / plain routing's.")
+        p("Ratios: to the same setup's figure with one forward (or rule) in the same run; "
+          "last column: new conn/s to plain routing's; medians over the runs.")
         p("")
         p("| setup | " + " | ".join(t for _, t, _ in METRICS) + " | conn/s vs routing |")
         p("|---|" + "---:|" * (len(METRICS) + 1))
@@ -129,8 +141,8 @@ def main():
             cells = []
             for m, _, dec in METRICS:
                 v = med(s, m)
-                cells.append(f"{fmt(v, dec)} ({rfmt(ratio(v, med(base.get(s, s), m)))})")
-            cells.append(rfmt(ratio(med(s, "cps"), med("route", "cps"))))
+                cells.append(f"{fmt(v, dec)} ({rfmt(pratio(s, m, base.get(s, s)))})")
+            cells.append(rfmt(pratio(s, "cps", "route")))
             p(f"| {names[s]} | " + " | ".join(cells) + " |")
         p("")
     cp = [s for s in ["kernel"] + [f"kernel-{n}" for n in scale] if s in stats]
@@ -159,15 +171,15 @@ def main():
     def verdict(ok):
         return "**met**" if ok else "**missed**"
 
-    r = ratio(med("kernel", "cps"), med("nft", "cps"))
-    r1 = ratio(med("kernel", "bulk1"), med("nft", "bulk1"))
+    r = pratio("kernel", "cps", "nft")
+    r1 = pratio("kernel", "bulk1", "nft")
     if r is not None and r1 is not None:
         tg.append(f"- kernel engine >= one hand-written nft DNAT rule: conn/s {r:.2f}x, "
                   f"1-stream throughput {r1:.2f}x: "
                   + ("**met**" if min(r, r1) >= 1.0 else
                      "**met within noise (5 %)**" if min(r, r1) >= 0.95 else "**missed**"))
     for n in scale:
-        r = ratio(med(f"kernel-{n}", "cps"), med("kernel", "cps"))
+        r = pratio(f"kernel-{n}", "cps", "kernel")
         if r is not None:
             tg.append(f"- conn/s with {n:,} forwards within 5 % of 1 forward: {r:.2f}x: "
                       + verdict(r >= 0.95))
