@@ -107,7 +107,9 @@ T_START=$EPOCHREALTIME
 if [[ $BENCH_NO_INSTALL != 1 ]]; then
 	"$REPO/scripts/deps.sh" bench || die "scripts/deps.sh bench failed"
 fi
+IPT_AUTO=0
 if [[ -z ${BENCH_IPTABLES-} ]]; then
+	IPT_AUTO=1
 	BENCH_IPTABLES=iptables-nft
 	command -v iptables-legacy >/dev/null && BENCH_IPTABLES=iptables-legacy
 fi
@@ -217,6 +219,18 @@ done
 in_c() { ip netns exec "$NS_C" "$@"; }
 in_g() { ip netns exec "$NS_G" "$@"; }
 in_s() { ip netns exec "$NS_S" "$@"; }
+
+# A kernel without the legacy x_tables NAT (ip_tables, iptable_nat) refuses
+# iptables-legacy: then iptables-nft, unless BENCH_IPTABLES was given.
+if ! in_g "$BENCH_IPTABLES" -t nat -S >/dev/null 2>"$W/iptables.err"; then
+	if [[ $IPT_AUTO == 1 && $BENCH_IPTABLES == iptables-legacy ]] && command -v iptables-nft >/dev/null &&
+		in_g iptables-nft -t nat -S >/dev/null 2>&1; then
+		say "(iptables-legacy does not work here: $(head -1 "$W/iptables.err"); using iptables-nft)"
+		BENCH_IPTABLES=iptables-nft
+	else
+		die "$BENCH_IPTABLES -t nat does not work: $(head -1 "$W/iptables.err")"
+	fi
+fi
 
 now_ms() {
 	local t=${EPOCHREALTIME//[.,]/}
