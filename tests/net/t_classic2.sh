@@ -11,8 +11,8 @@
 # a port (the whole host: every port, TCP, UDP and ICMP), so 'ipmasqadm mfw'
 # makes 'all any' forwards in the kernel engine; ping, TCP and UDP from the
 # FRIEND network reach the FRIEND server, everything else the NEUTRAL one,
-# each seeing the client's own address; a second server joins a mark's pool
-# and leaves it again (-A, -D -r). Then 'ipmasqadm autofw -A -r tcp LOW HIGH -c tcp PORT': the range
+# each seeing the client's own address; save -> flush -> restore gives the
+# same; a second server joins a mark's pool and leaves it (-A, -D -r). Then 'ipmasqadm autofw -A -r tcp LOW HIGH -c tcp PORT': the range
 # opens to the inside host that connects out to the control port; -D closes it.
 source "$(dirname "$0")/lib.sh"
 pft_init
@@ -143,6 +143,16 @@ expect_eq "NEUTRAL TCP" "$(ask "$C" 198.51.100.1 5000 tcp)" "NEUTRAL saw 198.51.
 expect_eq "NEUTRAL UDP" "$(ask "$C" 198.51.100.1 5000 udp)" "NEUTRAL saw 198.51.100.2"
 capture ipmasqadm mfw -L -n
 grep -Eq "^1 +10\.0\.0\.3 " <<<"$OUT" || fail "mfw -L: no mark 1 entry: $OUT"
+
+info "round trip: save -> flush -> restore -> the same behaviour"
+pf save >"$T/k.save"
+pf flush
+expect_eq "FRIEND after flush" "$(probe_from "$C2" 203.0.113.1:5000)" refused
+pf restore "$T/k.save"
+diff <(pf save) "$T/k.save" >/dev/null || fail "restore gave another table: $(diff <(pf save) "$T/k.save")"
+expect_pings "$C2" 203.0.113.1 "$F" "FRIEND after restore"
+expect_eq "FRIEND TCP after restore" "$(ask "$C2" 203.0.113.1 5000 tcp)" "FRIEND saw 203.0.113.2"
+expect_eq "NEUTRAL UDP after restore" "$(ask "$C" 198.51.100.1 5000 udp)" "NEUTRAL saw 198.51.100.2"
 
 info "mfw -A: a second server joins mark 1's pool (the kernel spreads by pref)"
 ipmasqadm mfw -A -m $MARK_FRIEND -r 10.0.0.4
