@@ -444,7 +444,13 @@ static void pfk_disp_trig_chain(struct pfk_buf *b, const struct pf_forward *f)
 	union pf_sa host;
 	uint64_t left;
 
+	/* The ACL (the table's default: a trigger has none of its own), then
+	 * tN_nat, which pfk_trigger.c rewrites when a new host takes the range. */
 	pfk_out(b, "\tchain t%u {\n", f->kid);
+	pfk_render_acl(b, f, 't');
+	if (!f->eff_allow.n && !f->eff_deny.n)
+		pfk_out(b, "\t\tgoto t%u_nat\n", f->kid);
+	pfk_out(b, "\t}\n\tchain t%u_nat {\n", f->kid);
 	if (pfk_trig_holder(f->kid, &host, &left)) {
 		pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
 		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);

@@ -26,6 +26,9 @@ struct pfk_buf {
 __attribute__((format(printf, 2, 3))) void pfk_out(struct pfk_buf *b, const char *fmt, ...);
 void pfk_addr(struct pfk_buf *b, const union pf_sa *sa);
 bool pfk_v6(const union pf_sa *sa);
+/* The ACL of forward (kind 'f') or trigger ('t') f: its rules go on to the
+ * chain "<kind><id>_nat" or drop (nothing when it has no ACL). */
+void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind);
 
 /* pfk_dispatch.c: how a new connection finds its forward. The maps keyed by
  * address, interface, protocol and port (one lookup whatever their size),

@@ -103,7 +103,7 @@ static int pfk_acl_cmp(const void *a, const void *b)
 	return (int)y->deny - (int)x->deny;
 }
 
-static void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f)
+void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind)
 {
 	uint32_t n = f->eff_allow.n + f->eff_deny.n, i, k = 0;
 	struct pfk_acl_ent *e;
@@ -123,12 +123,12 @@ static void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f)
 		if (e[i].deny)
 			pfk_out(b, "/%u counter drop\n", e[i].c->plen);
 		else
-			pfk_out(b, "/%u goto f%u_nat\n", e[i].c->plen, f->kid);
+			pfk_out(b, "/%u goto %c%u_nat\n", e[i].c->plen, kind, f->kid);
 	}
 	if (f->eff_allow.n)
 		pfk_out(b, "\t\tcounter drop\n");
 	else
-		pfk_out(b, "\t\tgoto f%u_nat\n", f->kid);
+		pfk_out(b, "\t\tgoto %c%u_nat\n", kind, f->kid);
 	free(e);
 }
 
@@ -255,7 +255,7 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 static void pfk_render_chain(struct pfk_buf *b, const struct pf_forward *f)
 {
 	pfk_out(b, "\tchain f%u {\n", f->kid);
-	pfk_render_acl(b, f);
+	pfk_render_acl(b, f, 'f');
 	if (!f->eff_allow.n && !f->eff_deny.n)
 		pfk_out(b, "\t\tgoto f%u_nat\n", f->kid);
 	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->kid);

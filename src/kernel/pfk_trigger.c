@@ -7,9 +7,9 @@
  * The forward chain marks such a connection (PFK_MARK_TRIG, only for
  * connections arriving from a non-WAN interface to a control port in
  * @trig_ctl), so a kernel-filtered conntrack NEW event subscription sees
- * exactly those. On one, the trigger's chain tN gets a DNAT to the host and
- * the map @trig an element "range : goto tN" with a timeout: the kernel
- * expires it, no timer of ours is needed. As with AUTOFW, one host holds a
+ * exactly those. On one, the trigger's chain tN_nat (after tN, its ACL) gets
+ * a DNAT to the host and the map @trig an element "range : goto tN" with a
+ * timeout: the kernel expires it, no timer of ours is needed. As with AUTOFW, one host holds a
  * range at a time; another host's control connection opens it to that host
  * only once the first one's has expired. A new control connection of the
  * holder starts its timeout again.
@@ -141,12 +141,14 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 	}
 	if (!same) {
 		/* A new holder: the chain's DNAT names it before the range opens. */
-		pfk_out(&b, "flush chain inet portfw t%u\n", f->kid);
-		pfk_out(&b, "add rule inet portfw t%u ct mark set 0x%x\n", f->kid,
+		pfk_out(&b, "flush chain inet portfw t%u_nat\n", f->kid);
+		pfk_out(&b, "add rule inet portfw t%u_nat ct mark set 0x%x\n", f->kid,
 			PFK_MARK_OURS | f->kid);
-		pfk_out(&b, "add rule inet portfw t%u iifname != @wan ct mark set ct mark | 0x%x\n",
+		pfk_out(&b,
+			"add rule inet portfw t%u_nat iifname != @wan ct mark set ct mark | 0x%x\n",
 			f->kid, PFK_MARK_INSIDE);
-		pfk_out(&b, "add rule inet portfw t%u meta nfproto ipv4 dnat ip to %s\n", f->kid, a);
+		pfk_out(&b, "add rule inet portfw t%u_nat meta nfproto ipv4 dnat ip to %s\n", f->kid,
+			a);
 	}
 	/* Adding an element that is there already starts its timeout again. */
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)

@@ -226,6 +226,12 @@ expect_eq "the new timeout" "$(pf list -j | jget "[f for f in d if f['name'] == 
 in_ns "$H2" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.3:6114=H2R >"$T/h2r.out" 2>&1 &
 wait_for 10 "H2's server in the range" grep -qs listening "$T/h2r.out"
 expect_eq "C reaches H2's server in the range" "$(in_ns "$C" timeout 10 socat -T3 - TCP:198.51.100.1:6114 </dev/null)" "H2R"
+info "the table's default ACL applies to a trigger's range"
+pf default deny 198.51.100.2/32
+expect_eq "C through the range under 'default deny'" "$(probe_from "$C" 198.51.100.1:6114)" timeout
+expect_eq "holder across the ACL change" "$(holder game)" 10.0.0.3
+pf default clear
+expect_eq "C through the range again" "$(in_ns "$C" timeout 10 socat -T3 - TCP:198.51.100.1:6114 </dev/null)" "H2R"
 
 info "save round-trips every new kind of item"
 pf save >"$T/saved.conf"

@@ -39,6 +39,11 @@ static void table_of(struct pf_table *t, const char *const *lines, size_t n)
 		if (pf_parse_stmt(&toks, &w, &st, err, ERRLEN))
 			fail_msg("'%s': %s", lines[i], err);
 		pf_toks_free(&toks);
+		if (st.kind == PF_ST_DEFAULT) {
+			pf_table_default(t, &st);
+			pf_stmt_free(&st);
+			continue;
+		}
 		st.fwd->kid = (uint32_t)i + 1;
 		pf_table_add(t, st.fwd);
 		st.fwd = NULL;
@@ -200,8 +205,8 @@ static void test_triggers(void **state)
 		      "\t\telements = { tcp . 7000, udp . 27015 }\n\t}\n");
 	assert_has(s, "\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl ct "
 		      "mark set ct mark | 0x10000000\n");
-	/* Nobody holds them yet: the chains are empty, the map too. */
-	assert_has(s, "\tchain t1 {\n\t}\n");
+	/* Nobody holds them yet: the NAT chains are empty, the map too. */
+	assert_has(s, "\tchain t1 {\n\t\tgoto t1_nat\n\t}\n\tchain t1_nat {\n\t}\n");
 	assert_has(s, "\t\tfib daddr type local meta l4proto . th dport vmap @trig\n");
 	/* The user engine's sockets come before triggers and whole hosts. */
 	assert_has(s, "\t\telements = { tcp . 9000-9003 }\n");
@@ -209,6 +214,17 @@ static void test_triggers(void **state)
 	/* A trigger is no forward: no chain fN, no element of its own. */
 	assert_lacks(s, "chain f1 ");
 	assert_lacks(s, "6112 : goto");
+	free(s);
+}
+
+/* The table's default ACL applies to a trigger's range too. */
+static void test_trigger_acl(void **state)
+{
+	char *s = RENDER("default deny 198.51.100.0/24", "trigger name game tcp 6112-6119 on tcp 7000");
+
+	(void)state;
+	assert_has(s, "\tchain t2 {\n\t\tip saddr 198.51.100.0/24 counter drop\n"
+		      "\t\tgoto t2_nat\n\t}\n\tchain t2_nat {\n\t}\n");
 	free(s);
 }
 
@@ -220,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_source_pools),
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_triggers),
+		cmocka_unit_test(test_trigger_acl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
