@@ -158,6 +158,23 @@ out:
 	return rc;
 }
 
+/* The daemon's verdict on a change, in the tool's name: its "request:N: "
+ * prefix numbers statements the operator never wrote. */
+static int pfc_classic_reply(const struct pfc_xl *xl, json_t *res)
+{
+	const char *e = json_string_value(json_object_get(res, "error"));
+	int n = 0;
+
+	if (json_is_true(json_object_get(res, "ok")))
+		return 0;
+	if (!e)
+		e = "request failed";
+	if (sscanf(e, "request:%*d: %n", &n) == 0 && n)
+		e += n;
+	fprintf(stderr, "%s: %s\n", xl->tool, e);
+	return 1;
+}
+
 int pfc_classic_main(const char *prog, int argc, char **argv)
 {
 	struct pfc_opts o = { .sock = getenv("PORTFW_SOCKET") };
@@ -208,7 +225,7 @@ int pfc_classic_main(const char *prog, int argc, char **argv)
 		res = pfc_request(&o, xl.text);
 		if (!res)
 			break;
-		rc = pfc_check_reply(res);
+		rc = pfc_classic_reply(&xl, res);
 		json_decref(res);
 		break;
 	}

@@ -169,7 +169,8 @@ ipmasqadm portfw -a -P udp -L 192.0.2.2 525 -R 10.0.0.2 525
 expect_udp "ipmasqadm portfw -a -P udp" 192.0.2.2:525
 ipmasqadm portfw -d -P udp -L 192.0.2.2 525
 capture ipmasqadm portfw -d -P udp -L 192.0.2.2 525
-[[ $RC != 0 ]] || fail "deleting a missing entry exited 0"
+expect_eq "deleting a missing entry: exit status" "$RC" 1
+expect_eq "deleting a missing entry" "$ERR" "ipmasqadm portfw: no forward matches; expected a name or PROTO LISTEN as shown by 'portfw list'"
 
 # ---------------------------------------------------------------- seed 002 mfw
 info "seed 002: mfw FRIEND/NEUTRAL: two source networks reach two servers"
