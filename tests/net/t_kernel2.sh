@@ -223,6 +223,10 @@ grep -q "timeout 20s" "$T/longer.conf" || fail "no trigger line to change in: $(
 pf restore "$T/longer.conf"
 expect_eq "holder across the change" "$(holder game)" 10.0.0.3
 expect_eq "the new timeout" "$(pf list -j | jget "[f for f in d if f['name'] == 'game'][0]['trigger']['timeout_ms']")" 20000
+# The hold that runs keeps its end; H2's next control connection holds it for 20 s.
+in_ns "$H2" "$PF_IDS" count -c 198.51.100.2:7000 -n 1 >/dev/null
+wait_for 5 "the hold of 20 s" eval \
+	"(( \$(pf list -j | jget \"[f for f in d if f['name'] == 'game'][0]['trigger'].get('left_ms', 0)\") > 10000 ))"
 in_ns "$H2" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.3:6114=H2R >"$T/h2r.out" 2>&1 &
 wait_for 10 "H2's server in the range" grep -qs listening "$T/h2r.out"
 expect_eq "C reaches H2's server in the range" "$(in_ns "$C" timeout 10 socat -T3 - TCP:198.51.100.1:6114 </dev/null)" "H2R"
