@@ -90,7 +90,7 @@ for n in $BENCH_SCALE; do
 		die "BENCH_SCALE: '$n': expected forward counts from 3 to 1000000"
 done
 ((BENCH_LINEAR >= 3)) || die "BENCH_LINEAR: at least 3"
-ALL_SETUPS="route nft ipt kernel user"
+ALL_SETUPS="route route-ct nft ipt kernel user"
 for n in $BENCH_SCALE; do
 	ALL_SETUPS+=" kernel-$n"
 done
@@ -135,6 +135,15 @@ LAN_G=10.0.0.1
 SRV=10.0.0.2
 IPERF_BACK=5201
 HTTP_BACK=8080
+# The routing rows reach the same servers on other ports. Their connections
+# must not share 4-tuples (as the server sees them) with the NAT rows': the
+# client's TCP timestamps have another offset for another destination
+# address, so the server's TIME_WAIT of a NAT row's connection would take a
+# routed SYN on the same tuple for an old duplicate (PAWS) and drop it, and
+# that client waits a second to retry (routing then measured at half the
+# connection rate of a NAT, depending on what ran before it).
+IPERF_ROUTE=5202
+HTTP_ROUTE=8081
 # What the client connects to through a DNAT, on the gateway's address.
 IPERF_FRONT=15201
 HTTP_FRONT=18080
@@ -300,28 +309,46 @@ http {
 	uwsgi_temp_path $W/tmp/uwsgi;
 	scgi_temp_path $W/tmp/scgi;
 	default_type application/octet-stream;
-	server { listen $SRV:$HTTP_BACK backlog=4096 reuseport; root $W/www; }
+	server {
+		listen $SRV:$HTTP_BACK backlog=4096 reuseport;
+		listen $SRV:$HTTP_ROUTE backlog=4096 reuseport;
+		root $W/www;
+	}
 }
 EOF
 	ip netns exec "$NS_S" nginx -p "$W/" -c "$W/nginx.conf" -e "$W/nginx.error.log" >>"$W/nginx.log" 2>&1 &
 	HTTP_PID=$!
-	ip netns exec "$NS_S" iperf3 -s -B "$SRV" -p "$IPERF_BACK" >>"$W/iperf3-server.log" 2>&1 &
-	IPERF_PID=$!
+	iperf_restart
 	wait_for 10 listening "$NS_S" "$HTTP_BACK" || die "nginx did not start: $(tail -3 "$W/nginx.error.log" "$W/nginx.log")"
-	wait_for 10 listening "$NS_S" "$IPERF_BACK" || die "iperf3 -s did not start: $(tail -3 "$W/iperf3-server.log")"
 }
 
+# iperf_restart: (re)starts the two iperf3 servers (a failed test can leave
+# one stuck, "busy").
+IPERF_PIDS=()
 iperf_restart() {
-	kill -KILL "$IPERF_PID" 2>/dev/null || true
-	wait "$IPERF_PID" 2>/dev/null || true
-	ip netns exec "$NS_S" iperf3 -s -B "$SRV" -p "$IPERF_BACK" >>"$W/iperf3-server.log" 2>&1 &
-	IPERF_PID=$!
-	wait_for 10 listening "$NS_S" "$IPERF_BACK" || die "iperf3 -s did not restart"
+	local p port
+	for p in "${IPERF_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	IPERF_PIDS=()
+	for port in "$IPERF_BACK" "$IPERF_ROUTE"; do
+		ip netns exec "$NS_S" iperf3 -s -B "$SRV" -p "$port" >>"$W/iperf3-server.log" 2>&1 &
+		IPERF_PIDS+=($!)
+	done
+	for port in "$IPERF_BACK" "$IPERF_ROUTE"; do
+		wait_for 10 listening "$NS_S" "$port" || die "iperf3 -s did not start: $(tail -3 "$W/iperf3-server.log")"
+	done
 }
 
 servers_check() {
-	if ! kill -0 "$IPERF_PID" 2>/dev/null || ! listening "$NS_S" "$IPERF_BACK"; then
-		say "   (iperf3 server gone: restarting it)"
+	local p ok=1
+	for p in "${IPERF_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || ok=0
+	done
+	listening "$NS_S" "$IPERF_BACK" && listening "$NS_S" "$IPERF_ROUTE" || ok=0
+	if ((!ok)); then
+		say "   (an iperf3 server is gone: restarting them)"
 		iperf_restart
 	fi
 	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$NS_S" "$HTTP_BACK"; then
@@ -423,7 +450,13 @@ portfwd_stop() {
 setup_start() {
 	TARGET=$WAN_G T_IPERF=$IPERF_FRONT T_HTTP=$HTTP_FRONT LOAD_MS=""
 	case $1 in
-	route) TARGET=$SRV T_IPERF=$IPERF_BACK T_HTTP=$HTTP_BACK ;;
+	route) TARGET=$SRV T_IPERF=$IPERF_ROUTE T_HTTP=$HTTP_ROUTE ;;
+	route-ct)
+		# Routing with connection tracking on (what every NAT row has), no NAT.
+		TARGET=$SRV T_IPERF=$IPERF_ROUTE T_HTTP=$HTTP_ROUTE
+		printf 'table ip pfkbench {\n\tchain pass {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n' >"$W/nft.conf"
+		in_g nft -f "$W/nft.conf"
+		;;
 	nft)
 		nft_conf 2
 		in_g nft -f "$W/nft.conf"
@@ -449,7 +482,7 @@ setup_start() {
 
 setup_stop() {
 	case $1 in
-	nft | nft-lin) in_g nft delete table ip pfkbench 2>/dev/null || true ;;
+	route-ct | nft | nft-lin) in_g nft delete table ip pfkbench 2>/dev/null || true ;;
 	ipt | ipt-lin) in_g "$BENCH_IPTABLES" -t nat -F PREROUTING 2>/dev/null || true ;;
 	kernel | kernel-* | user) portfwd_stop ;;
 	esac
@@ -460,7 +493,7 @@ setup_stop() {
 # forwards_of NAME: how many forwards (or rules) the setup has.
 forwards_of() {
 	case $1 in
-	route) echo 0 ;;
+	route | route-ct) echo 0 ;;
 	nft | ipt | kernel | user) echo 1 ;;
 	kernel-*) echo "${1#kernel-}" ;;
 	nft-lin | ipt-lin) echo "$BENCH_LINEAR" ;;
@@ -613,8 +646,8 @@ print_versions
 server_start
 # Warm-up (untimed): the first setup measured would otherwise pay for cold
 # caches, ARP and the server's first connections.
-in_c timeout -k 3 30 iperf3 -c "$SRV" -p "$IPERF_BACK" -t 1 >/dev/null 2>&1 || iperf_restart
-in_c timeout -k 3 30 wrk -t 1 -c 8 -d 1s -H "Connection: close" "http://$SRV:$HTTP_BACK/100b" >/dev/null 2>&1 || true
+in_c timeout -k 3 30 iperf3 -c "$SRV" -p "$IPERF_ROUTE" -t 1 >/dev/null 2>&1 || iperf_restart
+in_c timeout -k 3 30 wrk -t 1 -c 8 -d 1s -H "Connection: close" "http://$SRV:$HTTP_ROUTE/100b" >/dev/null 2>&1 || true
 
 read -ra SETUPS <<<"$BENCH_SETUPS"
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do

@@ -94,6 +94,7 @@ def main():
     ipt = a.iptables
     names = {
         "route": "plain routing (no NAT)",
+        "route-ct": "routing with conntrack on (no NAT)",
         "nft": "nft: 1 hand-written DNAT rule",
         "ipt": f"{ipt}: 1 DNAT rule",
         "kernel": "portfw kernel engine, 1 forward",
@@ -118,7 +119,7 @@ def main():
     p("")
     p("| setup | " + " | ".join(t for _, t, _ in METRICS) + " |")
     p("|---|" + "---:|" * len(METRICS))
-    for s in ["route", "nft", "ipt", "kernel", "user"]:
+    for s in ["route", "route-ct", "nft", "ipt", "kernel", "user"]:
         if s not in stats:
             continue
         cells = []
