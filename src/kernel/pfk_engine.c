@@ -339,9 +339,15 @@ int pfk_commit(char *err, size_t errlen)
 	sprev = pfk_sorted(pfk_prev, pfk_nprev);
 	snext = pfk_sorted(pfk_next, pfk_nnext);
 	gone = pf_xcalloc(pfk_nprev ? pfk_nprev : 1, sizeof(*gone));
-	for (i = 0; i < pfk_nprev; i++)
-		if (!pfk_ptr_in(snext, pfk_nnext, pfk_prev[i]))
-			gone[ngone++] = pfk_prev[i]->kid;
+	for (i = 0; i < pfk_nprev; i++) {
+		const struct pf_forward *f = pfk_prev[i];
+
+		/* Only UDP entries go (and a TCP-only forward has none): the dump
+		 * walks every connection the kernel tracks. */
+		if (!pfk_ptr_in(snext, pfk_nnext, f) &&
+		    ((f->protos & (PF_PROTO_UDP | PF_PROTO_ALL)) || f->trigger))
+			gone[ngone++] = f->kid;
+	}
 	if (ngone)
 		pfk_ct_flush_ids(gone, ngone);
 	free(gone);
