@@ -390,7 +390,8 @@ backends_start() {
 	mkdir -p "$W/www" "$W/tmp"
 	# The 100-byte file of the connection-rate tests.
 	printf '%099d\n' 0 >"$W/www/100b"
-	IPERF_FRONT=0 HTTP_FRONT=0 ECHO_FRONT=0
+	IPERF_FRONT=0 HTTP_FRONT=0 ECHO_FRONT=0 UDP_RR_FRONT=0 UDP_MANY_FRONT=0
+	SCHED1_FRONT=0 SCHEDWRR_FRONT=0 SCHEDLC_FRONT=0
 	render nginx-http.conf "$W/nginx-http.conf"
 	# The HTTP backend serves the TCP and the scheduler sections, and
 	# every sanity check.

@@ -54,9 +54,13 @@ struct pfu_wl {
 	uint32_t nfwd;
 	uint16_t port;
 	bool paused;
+	uint8_t fams; /* PFU_FAM_* of its forwards' backends */
 	uint64_t resume_ms;
 	struct pfu_wl *pnext; /* paused list */
 };
+
+#define PFU_FAM_4 1u
+#define PFU_FAM_6 2u
 
 struct pfu_pipe {
 	int rfd, wfd;
@@ -172,9 +176,13 @@ struct pfu_worker {
 	struct pfu_pipe pool[PFU_POOL_MAX];
 	int npool;
 	char *scratch; /* copy mode and fallback buffer */
-	/* A descriptor held back so that a client accepted with the last free
-	 * one still gets its backend socket; while it is spent, no accepts. */
-	int reserve_fd;
+	/* A backend socket made before the accept, per family (IPv4, IPv6):
+	 * a client accepted with the last free descriptor still gets its
+	 * backend side. It is this worker's own, so no other thread can take
+	 * the slot in between (closing a spare descriptor and calling socket()
+	 * could lose it to another worker's accept). While the spare a
+	 * listener needs cannot be made, that listener does not accept. */
+	int spare[2];
 };
 
 extern struct pfu_config pfu_cfg;
@@ -217,8 +225,12 @@ void pfu_worker_cleanup(struct pfu_worker *w);
  * match) and whether its ACL lets it in. NULL: refused (and counted). */
 struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client);
 
-/* Opens the reserve descriptor if it is spent; -1 when none is to be had. */
-int pfu_reserve(struct pfu_worker *w);
+/* Makes the spare backend sockets of the families in FAMS that are spent;
+ * -1 (errno set) when one is not to be had. */
+int pfu_spare_fill(struct pfu_worker *w, uint8_t fams);
+/* A TCP socket of FAMILY for a backend: the spare, replaced at once where
+ * descriptors allow, or a new one; -1 with errno set. */
+int pfu_spare_take(struct pfu_worker *w, int family);
 
 /* pfu_tcp.c */
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);

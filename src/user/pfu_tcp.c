@@ -136,13 +136,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		f->be_counted = true;
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, f->lport));
-		fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
-			/* The client took the last descriptor: spend the reserve. */
-			close(w->reserve_fd);
-			w->reserve_fd = -1;
-			fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		}
+		fd = pfu_spare_take(w, sa.sa.sa_family);
 		if (fd < 0) {
 			/* Out of descriptors or memory: no other backend will do better. */
 			pfu_stat_add(&fwd->st->refused, 1);

@@ -108,11 +108,36 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 	return best;
 }
 
-int pfu_reserve(struct pfu_worker *w)
+static int pfu_tcp_socket(int family)
 {
-	if (w->reserve_fd < 0)
-		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return w->reserve_fd;
+	return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+int pfu_spare_fill(struct pfu_worker *w, uint8_t fams)
+{
+	static const int family[2] = { AF_INET, AF_INET6 };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!(fams & (1u << i)) || w->spare[i] >= 0)
+			continue;
+		w->spare[i] = pfu_tcp_socket(family[i]);
+		if (w->spare[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int pfu_spare_take(struct pfu_worker *w, int family)
+{
+	int i = family == AF_INET6, fd = w->spare[i];
+
+	if (fd < 0)
+		return pfu_tcp_socket(family);
+	/* Replaced now, while the flow's descriptors are fresh; if that fails
+	 * the listener pauses before its next accept. */
+	w->spare[i] = pfu_tcp_socket(family);
+	return fd;
 }
 
 static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
@@ -124,9 +149,9 @@ static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 		socklen_t clen = sizeof(client);
 		int fd;
 
-		/* Accept only with a descriptor to spare for the backend side:
-		 * otherwise the client waits in the backlog, not reset. */
-		if (wl->ls->proto == PF_PROTO_TCP && pfu_reserve(w) < 0) {
+		/* Accept only with the backend socket already made: otherwise
+		 * the client waits in the backlog, not reset. */
+		if (wl->ls->proto == PF_PROTO_TCP && pfu_spare_fill(w, wl->fams) < 0) {
 			pfu_wl_pause(w, wl, errno);
 			return;
 		}
@@ -205,9 +230,17 @@ static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t 
 				pf_err("epoll_ctl: %s", strerror(errno));
 		}
 		wl->nfwd = 0;
+		wl->fams = 0;
 		wl->port = plan[i].port;
-		for (; i < nplan && plan[i].ls == ls; i++)
+		for (; i < nplan && plan[i].ls == ls; i++) {
+			const struct pf_forward *fwd = plan[i].fwd;
+			uint32_t b;
+
 			wl->fwd[wl->nfwd++] = plan[i].fwd;
+			for (b = 0; b < fwd->nbe; b++)
+				wl->fams |= fwd->be[b].addr.sa.sa_family == AF_INET6 ? PFU_FAM_6
+										     : PFU_FAM_4;
+		}
 		nwl[k++] = wl;
 	}
 	while (j < w->nwl)
@@ -348,8 +381,9 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 	w->wl = NULL;
 	w->nwl = 0;
 	pfu_pipe_drain_pool(w);
-	if (w->reserve_fd >= 0)
-		close(w->reserve_fd);
+	for (j = 0; j < 2; j++)
+		if (w->spare[j] >= 0)
+			close(w->spare[j]);
 	close(w->ep);
 	close(w->efd);
 	sem_destroy(&w->done);
@@ -367,7 +401,7 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 	w->usess.next = w->usess.prev = &w->usess;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->reserve_fd = -1;
+	w->spare[0] = w->spare[1] = -1;
 	w->scratch = malloc(65536);
 	if (w->ep < 0 || w->efd < 0 || !w->scratch)
 		return -1;
