@@ -806,8 +806,7 @@ measure_udp_rr() {
 		fail_note "$fwd: pf_udp rr: unreadable output: $out"
 		return 1
 	fi
-	SUMMARY+=" udp rr $rate/s (${out#* p50_us } us, $lost lost);"
-	SUMMARY=${SUMMARY/ p90_us */ us}
+	SUMMARY+=" udp rr $rate/s (p50 $(awk '{ for (i = 1; i < NF; i++) if ($i == "p50_us") print $(i + 1) }' <<<"$out") us, $lost lost);"
 }
 
 # BENCH_UDP_CLIENTS clients, each with BENCH_UDP_WINDOW request/replies in
@@ -899,9 +898,9 @@ sanity_http() {
 	[[ $got == "$(cat "$W/www/100b")" ]]
 }
 
-# sanity_udp PORT: three UDP round trips through PORT.
+# sanity_udp PORT: UDP round trips through PORT for 0.2 s (pf_udp fails if none came back).
 sanity_udp() {
-	load 10 "$PF_UDP" rr -c "127.0.0.1:$1" -s "$BENCH_UDP_SIZE" -n 3 -d 5 -W 0 -T 500 >/dev/null 2>&1
+	load 10 "$PF_UDP" rr -c "127.0.0.1:$1" -s "$BENCH_UDP_SIZE" -d 0.2 -W 0 -T 500 >/dev/null 2>&1
 }
 
 # sanity: the forwarder relays, on each port of the current SECTION.
@@ -977,27 +976,56 @@ print_versions
 backends_start
 
 read -ra FWDS <<<"$BENCH_FORWARDERS"
+read -ra UFWDS <<<"$BENCH_UDP_FORWARDERS"
+
+# run_one FWD: FWD started in front of the current SECTION's backends, the
+# MEASURES taken, FWD stopped.
+run_one() {
+	local fwd=$1 t0 m
+	fwd_ports "$fwd" "$RUN"
+	t0=$(now_ms)
+	backends_check
+	if ! fwd_start_retry "$fwd"; then
+		fail_note "$fwd ($SECTION) did not start, or did not relay ($TRIES tries): $(tail -5 "$FWD_LOG" 2>/dev/null | tr '\n' ' ')"
+		commit
+		fwd_stop
+		return 0
+	fi
+	SUMMARY=""
+	for m in "${MEASURES[@]}"; do
+		run_measure "$fwd" "$m" || break
+	done
+	fwd_stop
+	say "[run $RUN/$BENCH_RUNS] $fwd $SECTION ($(($(now_ms) - t0)) ms):$SUMMARY"
+}
+
+PIN_FWD_ALL=("${PIN_FWD[@]}")
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 	# Every run goes through all forwarders in turn, so a burst of load
 	# from elsewhere on the machine hits one sample of each, not all
 	# samples of one.
-	for fwd in "${FWDS[@]}"; do
-		fwd_ports "$fwd" "$RUN"
-		t0=$(now_ms)
-		backends_check
-		if ! fwd_start_retry "$fwd"; then
-			fail_note "$fwd did not start, or did not relay ($TRIES tries): $(tail -5 "$FWD_LOG" 2>/dev/null | tr '\n' ' ')"
-			commit
-			fwd_stop
-			continue
-		fi
-		SUMMARY=""
-		for m in "${MEASURES[@]}"; do
-			run_measure "$fwd" "$m" || break
+	if section tcp; then
+		SECTION=tcp MEASURES=(lat idle bulk1 bulk4 cps rps)
+		for fwd in "${FWDS[@]}"; do
+			run_one "$fwd"
 		done
-		fwd_stop
-		say "[run $RUN/$BENCH_RUNS] $fwd ($(($(now_ms) - t0)) ms):$SUMMARY"
-	done
+	fi
+	if section udp; then
+		SECTION=udp
+		for fwd in "${UFWDS[@]}"; do
+			# The sequential test: forwarder, client and echo server on
+			# one CPU (the reference figure's conditions); then the
+			# many-client test on a fresh, unpinned instance.
+			PIN_FWD=(taskset -c "$BENCH_UDP_CPU") MEASURES=(udp_rr)
+			run_one "$fwd"
+			PIN_FWD=("${PIN_FWD_ALL[@]}") MEASURES=(udp_many)
+			run_one "$fwd"
+		done
+	fi
+	if section sched; then
+		SECTION=sched MEASURES=(sched1 schedwrr schedlc)
+		run_one portfwd
+	fi
 done
 
 # ---- report ----
@@ -1015,7 +1043,9 @@ say
 	--setting wrk_conns="$BENCH_WRK_CONNS" --setting wrk_threads="$BENCH_WRK_THREADS" \
 	--setting cpus="${BENCH_CPUS:-any}" --setting load_cpus="${BENCH_LOAD_CPUS:-any}" \
 	--setting portfwd_args="$BENCH_PORTFWD_ARGS" --setting nofile="$NOFILE" \
-	--setting elapsed_s="$ELAPSED" --setting forwarders="$BENCH_FORWARDERS"
+	--setting elapsed_s="$ELAPSED" --setting forwarders="$BENCH_FORWARDERS" \
+	--setting udp_forwarders="$BENCH_UDP_FORWARDERS" --setting sections="$BENCH_ONLY" \
+	--setting udp_clients="$BENCH_UDP_CLIENTS" --setting udp_size="$BENCH_UDP_SIZE"
 say
 say "bench: results in $OUTB.{md,json,csv} (${ELAPSED}s)"
 if [[ -s $FAILS ]]; then

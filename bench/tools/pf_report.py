@@ -18,10 +18,15 @@ import json
 import statistics
 import sys
 
-# (metric, column title, decimals, references)
+# (title, rows, [(metric, column title, decimals, references)]): rows names the
+# setting that lists the table's forwarders ('forwarders', 'udp_forwarders')
+# or 'sched' (portfwd's scheduler rows). A table none of whose metrics was
+# measured is left out.
+SCHED_ROWS = ["portfwd/1", "portfwd/wrr4", "portfwd/leastconn4"]
 GROUPS = [
     (
         "Throughput and rates (higher is better)",
+        "forwarders",
         [
             ("bulk1_gbps", "iperf3 1 stream, Gbit/s", 2, ("direct", "haproxy")),
             ("bulk4_gbps", "iperf3 4 streams, Gbit/s", 2, ("direct", "haproxy")),
@@ -31,6 +36,7 @@ GROUPS = [
     ),
     (
         "Latency: 64-byte ping-pong over one connection, microseconds (lower is better)",
+        "forwarders",
         [
             ("lat_p50_us", "p50 us", 1, ("direct", "haproxy")),
             ("lat_p99_us", "p99 us", 1, ("direct", "haproxy")),
@@ -38,12 +44,34 @@ GROUPS = [
     ),
     (
         "Cost in the forwarder's processes (lower is better; none for direct)",
+        "forwarders",
         [
             ("idle_rss_kb", "RSS KiB / idle conn", 2, ("haproxy",)),
             ("idle_pss_kb", "PSS KiB / idle conn", 2, ("haproxy",)),
             ("idle_fds", "fds / idle conn", 2, ("haproxy",)),
             ("bulk1_cpu_s_per_gib", "CPU s / GiB (1 stream)", 3, ("haproxy",)),
             ("cps_cpu_s_per_10k", "CPU s / 10k conns", 3, ("haproxy",)),
+        ],
+    ),
+    (
+        "UDP: round trips per second (higher is better) and their latency",
+        "udp_forwarders",
+        [
+            ("udp_rr", "1 client, sequential round trips/s (one CPU)", 0, ("direct", "nginx")),
+            ("udp_rr_p50_us", "its p50 us", 1, ("direct", "nginx")),
+            ("udp_rr_p99_us", "its p99 us", 1, ("direct", "nginx")),
+            ("udp_many", "many clients, round trips/s", 0, ("direct", "nginx")),
+            ("udp_many_lost", "lost", 0, ()),
+            ("udp_many_cpu_s_per_m", "CPU s / M round trips", 2, ("nginx",)),
+        ],
+    ),
+    (
+        "Schedulers: new conn/s through one forward to 1 and to 4 backends (higher is better)",
+        "sched",
+        [
+            ("sched_cps", "new conn/s (HTTP, Connection: close)", 0, ("portfwd/1",)),
+            ("sched_cps_cpu_s_per_10k", "CPU s / 10k conns", 3, ("portfwd/1",)),
+            ("sched_max_share", "busiest backend's share, %", 1, ()),
         ],
     ),
 ]
@@ -96,8 +124,13 @@ def main():
                 order.append(fwd)
             samples[fwd].setdefault(row["metric"], []).append(float(row["value"]))
     forwarders = settings.get("forwarders", "").split() or order
+    rowsets = {
+        "forwarders": forwarders,
+        "udp_forwarders": settings.get("udp_forwarders", "").split(),
+        "sched": SCHED_ROWS,
+    }
     # Forwarders that produced nothing still get a row.
-    for fwd in forwarders:
+    for fwd in [f for rows in rowsets.values() for f in rows]:
         samples.setdefault(fwd, {})
 
     stats = {}
@@ -123,18 +156,21 @@ def main():
     out.append("")
     out.append("Each cell: the figure (ratio to direct, ratio to haproxy); "
                "ratio = figure / reference.")
-    for title, cols in GROUPS:
+    for title, rowkey, cols in GROUPS:
+        rows = rowsets[rowkey]
+        if not any(med(f, c[0]) is not None for f in rows for c in cols):
+            continue
         out.append("")
         out.append(f"### {title}")
         out.append("")
         out.append("| forwarder | " + " | ".join(c[1] for c in cols) + " |")
         out.append("|---|" + "---:|" * len(cols))
-        for fwd in forwarders:
+        for fwd in rows:
             cells = []
             for m, _, dec, refs in cols:
                 v = med(fwd, m)
                 if v is None:
-                    cells.append("—" if fwd == "direct" and refs == ("haproxy",) else "n/a")
+                    cells.append("—" if fwd == "direct" and "direct" not in refs else "n/a")
                     continue
                 rs = []
                 for ref in refs:
@@ -147,18 +183,18 @@ def main():
             out.append(f"| {fwd} | " + " | ".join(cells) + " |")
 
     noisy = []
-    for fwd in forwarders:
+    for fwd in stats:
         for m, s in stats[fwd].items():
-            if len(s["samples"]) > 1 and s["median"] and m in {c[0] for g in GROUPS for c in g[1]}:
+            if len(s["samples"]) > 1 and s["median"] and m in {c[0] for g in GROUPS for c in g[2]}:
                 spread = (s["max"] - s["min"]) / abs(s["median"])
                 if spread > NOISY:
                     noisy.append(f"{fwd} {m} {spread * 100:.0f}%")
     errs = []
-    for fwd in forwarders:
-        for m in ("cps_errors", "rps_errors"):
+    for fwd in stats:
+        for m in ("cps_errors", "rps_errors", "sched_cps_errors"):
             s = stats[fwd].get(m)
             if s and s["max"] > 0:
-                errs.append(f"{fwd} {m.split('_')[0]} {int(sum(s['samples']))}")
+                errs.append(f"{fwd} {m[:-len('_errors')]} {int(sum(s['samples']))}")
     procs = []
     for fwd in forwarders:
         p, t = med(fwd, "idle_procs"), med(fwd, "idle_threads")
