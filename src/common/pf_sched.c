@@ -422,6 +422,15 @@ int pf_sched_rotate(struct pf_forward *f)
 	return rc;
 }
 
+void pf_sched_pref_order(struct pf_forward *f, uint32_t *order)
+{
+	pthread_mutex_lock(&f->sched_lock);
+	pf_pref_init(f);
+	if (f->nbe)
+		memcpy(order, f->pref_order, f->nbe * sizeof(*order));
+	pthread_mutex_unlock(&f->sched_lock);
+}
+
 void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt)
 {
 	uint32_t k;

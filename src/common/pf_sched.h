@@ -39,6 +39,10 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
  * as 'ipmasqadm mfw -S' did; rr: the next backend). -1 for other schedulers. */
 int pf_sched_rotate(struct pf_forward *f);
 
+/* pref: the backends' indexes in rotation order (the list's head first), into
+ * order[f->nbe]. */
+void pf_sched_pref_order(struct pf_forward *f, uint32_t *order);
+
 /* pref: the position of backend i in the rotation and its counter (pcnt). */
 void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt);
 

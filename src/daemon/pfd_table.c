@@ -564,8 +564,12 @@ static json_t *pfd_change(struct pfd_req *r)
 		if (r->st[i].kind == PF_ST_SCHEDULE) {
 			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
 
-			if (f && !pf_sched_rotate(f))
+			if (f && !pf_sched_rotate(f)) {
 				pf_info("forward '%s': rotation forced", f->name);
+				/* A kernel pool's DNAT follows the new order now. */
+				if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
+					pfk_refresh(&pfd_tab);
+			}
 		}
 	}
 	return json_pack("{s:b, s:I, s:I}", "ok", 1, "forwards", (json_int_t)pfd_tab.n, "killed",

@@ -141,12 +141,43 @@ static void pfk_render_target(struct pfk_buf *b, const struct pf_backend *be, bo
 }
 
 static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int fam,
-			    const uint32_t *w, uint32_t total, int one, bool shifted,
-			    bool same_port, const char *l4);
+			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
+			    bool shifted, bool same_port, const char *l4);
 
-static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fam)
+/*
+ * 'balance pref' in the kernel: the numgen slots follow the rotation order
+ * (the list's head first, each backend its pref in a row: the pcnt rotation
+ * with its start unknown), and a pool with a usable pref 0 backend sends
+ * everything to the first of them in that order, which is where ipmasqadm's
+ * rotation comes to rest ("the zero-preference rule eventually becomes the
+ * first rule ... and stays there") until 'schedule' (mfw -S) moves it to the
+ * end and the table is rendered again.
+ */
+static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, uint32_t *total,
+			  int *one)
 {
-	uint32_t w[PF_BACKENDS_MAX], n, i, total = 0, proto;
+	uint32_t k;
+
+	pf_sched_pref_order(f, order);
+	for (k = 0; k < f->nbe; k++) {
+		uint32_t i = order[k];
+
+		if (w[i] && !f->be[i].weight) {
+			uint32_t j;
+
+			for (j = 0; j < f->nbe; j++)
+				if (j != i)
+					w[j] = 0;
+			*total = w[i];
+			*one = (int)i;
+			return;
+		}
+	}
+}
+
+static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
+{
+	uint32_t w[PF_BACKENDS_MAX], order[PF_BACKENDS_MAX], n, i, total = 0, proto;
 	bool shifted = false, same_port = false;
 	int one = -1;
 
@@ -164,6 +195,10 @@ static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fa
 			same_port = true;
 	}
 	(void)n;
+	for (i = 0; i < f->nbe; i++)
+		order[i] = i;
+	if (total && f->balance == PF_BAL_PREF)
+		pfk_pref_pool(f, w, order, &total, &one);
 	if (!total) {
 		/* Nothing usable of this family: refuse rather than reach the gateway. */
 		pfk_out(b, "\t\tmeta nfproto %s counter drop\n", fam == AF_INET6 ? "ipv6" : "ipv4");
@@ -174,19 +209,19 @@ static void pfk_render_nat(struct pfk_buf *b, const struct pf_forward *f, int fa
 	 * all the table's sets and the whole transaction per rule, which made
 	 * loading 10,000 forwards take over 20 s. */
 	if (f->protos == PF_PROTO_ALL)
-		pfk_render_dnat(b, f, fam, w, total, one, shifted, same_port, NULL);
+		pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port, NULL);
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)
 		if (f->protos & proto)
-			pfk_render_dnat(b, f, fam, w, total, one, shifted, same_port,
+			pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port,
 					proto == PF_PROTO_TCP ? "tcp" : "udp");
 }
 
 static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int fam,
-			    const uint32_t *w, uint32_t total, int one, bool shifted,
-			    bool same_port, const char *l4)
+			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
+			    bool shifted, bool same_port, const char *l4)
 {
 	const char *ip = fam == AF_INET6 ? "ip6" : "ip";
-	uint32_t i, first = 0;
+	uint32_t k, i, first = 0;
 
 	/* l4 NULL: a whole-host forward, every protocol (ICMP too). */
 	pfk_out(b, "\t\tmeta nfproto %s %s%s%sdnat %s to ", fam == AF_INET6 ? "ipv6" : "ipv4",
@@ -226,7 +261,8 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 	else
 		/* A counter, not random: the weights hold exactly, as in the user engine. */
 		pfk_out(b, "numgen inc mod %u map { ", total);
-	for (i = 0; i < f->nbe; i++) {
+	for (k = 0; k < f->nbe; k++) {
+		i = order[k];
 		if (!w[i])
 			continue;
 		if (w[i] == 1)
@@ -252,7 +288,7 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 	pfk_out(b, "\n");
 }
 
-static void pfk_render_chain(struct pfk_buf *b, const struct pf_forward *f)
+static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
 {
 	pfk_out(b, "\tchain f%u {\n", f->kid);
 	pfk_render_acl(b, f, 'f');

@@ -163,6 +163,29 @@ expect_eq "NEUTRAL after mark 1 grew" "$(ask "$C" 198.51.100.1 5000 tcp)" "NEUTR
 ipmasqadm mfw -D -m $MARK_FRIEND -r 10.0.0.4
 expect_eq "FRIEND after mfw -D -r" "$(ask "$C2" 203.0.113.1 5000 tcp)" "FRIEND saw 203.0.113.2"
 
+# friends N: what N TCP connections of a FRIEND client were answered by, counted.
+friends() {
+	local i
+	for ((i = 0; i < $1; i++)); do ask "$C2" 203.0.113.1 5000 tcp; done | sort | uniq -c |
+		awk '{ $1 = $1 " x"; print }' | paste -sd, -
+}
+info "seed 002's failover: every pref 0, mfw -S moves the head to the end (kernel engine)"
+ipmasqadm mfw -A -m $MARK_FRIEND -r 10.0.0.4 -p 0
+ipmasqadm mfw -E -m $MARK_FRIEND -p 0
+expect_eq "pref 0 pool: 6 connections" "$(friends 6)" "6 x FRIEND saw 203.0.113.2"
+ipmasqadm mfw -S -m $MARK_FRIEND
+expect_eq "after mfw -S: 6 connections" "$(friends 6)" "6 x SPARE saw 203.0.113.2"
+ipmasqadm mfw -S -m $MARK_FRIEND
+expect_eq "after a second mfw -S: 6 connections" "$(friends 6)" "6 x FRIEND saw 203.0.113.2"
+info "prefs 2 and 1: the kernel's slots follow the rotation (2 in a row, then 1)"
+ipmasqadm mfw -E -m $MARK_FRIEND -r 10.0.0.3 -p 2
+ipmasqadm mfw -E -m $MARK_FRIEND -r 10.0.0.4 -p 1
+got=$(friends 9)
+expect_eq "prefs 2/1 over 9 connections" "$got" "6 x FRIEND saw 203.0.113.2,3 x SPARE saw 203.0.113.2"
+ipmasqadm mfw -D -m $MARK_FRIEND -r 10.0.0.4
+ipmasqadm mfw -E -m $MARK_FRIEND -p 10
+expect_eq "FRIEND after the failover steps" "$(ask "$C2" 203.0.113.1 5000 tcp)" "FRIEND saw 203.0.113.2"
+
 info "a whole-host mark changed live: its forward's sources follow"
 pf mark $MARK_FRIEND from 192.0.2.0/24
 expect_eq "the old FRIEND network after the change" "$(ask "$C2" 203.0.113.1 5000 tcp)" \

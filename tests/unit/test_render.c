@@ -8,6 +8,7 @@
  */
 #include "common/pf_conf.h"
 #include "common/pf_table.h"
+#include "common/pf_sched.h"
 #include "common/pf_util.h"
 #include "kernel/pfk_int.h"
 
@@ -143,6 +144,44 @@ static void test_whole_host(void **state)
 	free(s);
 }
 
+/* balance pref: the numgen slots in rotation order; a pref 0 backend takes
+ * everything (where ipmasqadm's rotation comes to rest) until 'schedule'. */
+static void test_pref_pools(void **state)
+{
+	static const char *const failover[] = {
+		"forward name fo all any to 10.0.0.2 weight 0, 10.0.0.3 weight 0 balance pref",
+	};
+	static const char *const rot[] = {
+		"forward name r tcp :80 to 10.0.0.2:80 weight 2, 10.0.0.3:80 weight 1 balance pref",
+	};
+	static const char *const wan[] = { "wan" };
+	struct pf_table t;
+	char *s;
+
+	(void)state;
+	pf_engine_default = PF_ENGINE_KERNEL;
+	table_of(&t, failover, 1);
+	s = pfk_render_table(&t, wan, 1);
+	assert_has(s, "meta nfproto ipv4 dnat ip to 10.0.0.2\n");
+	assert_lacks(s, "numgen");
+	free(s);
+	assert_int_equal(pf_sched_rotate(t.fwd[0]), 0);
+	s = pfk_render_table(&t, wan, 1);
+	assert_has(s, "meta nfproto ipv4 dnat ip to 10.0.0.3\n");
+	free(s);
+	pf_table_clear(&t);
+
+	table_of(&t, rot, 1);
+	s = pfk_render_table(&t, wan, 1);
+	assert_has(s, "numgen inc mod 3 map { 0-1 : 10.0.0.2 . 80, 2 : 10.0.0.3 . 80 }");
+	free(s);
+	assert_int_equal(pf_sched_rotate(t.fwd[0]), 0);
+	s = pfk_render_table(&t, wan, 1);
+	assert_has(s, "numgen inc mod 3 map { 0 : 10.0.0.3 . 80, 1-2 : 10.0.0.2 . 80 }");
+	free(s);
+	pf_table_clear(&t);
+}
+
 static void test_source_pools(void **state)
 {
 	char *s = RENDER("forward name mfw-1 all any to 10.0.0.2 balance pref from 209.81.8.0/24",
@@ -233,6 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_table_keeps_its_shape),
 		cmocka_unit_test(test_whole_host),
+		cmocka_unit_test(test_pref_pools),
 		cmocka_unit_test(test_source_pools),
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_triggers),
