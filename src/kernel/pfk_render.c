@@ -160,15 +160,15 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 
 	pf_sched_pref_order(f, order);
 	for (k = 0; k < f->nbe; k++) {
-		uint32_t i = order[k];
+		uint32_t i = order[k], wi = i < f->nbe ? w[i] : 0;
 
-		if (i < f->nbe && w[i] && !f->be[i].weight) {
+		if (wi && !f->be[i].weight) {
 			uint32_t j;
 
 			for (j = 0; j < f->nbe; j++)
 				if (j != i)
 					w[j] = 0;
-			*total = w[i];
+			*total = wi;
 			*one = (int)i;
 			return;
 		}
@@ -177,7 +177,7 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 
 static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
 {
-	uint32_t w[PF_BACKENDS_MAX] = { 0 }, order[PF_BACKENDS_MAX] = { 0 }, n, i, total = 0, proto;
+	uint32_t w[PF_BACKENDS_MAX], order[PF_BACKENDS_MAX], n, i, total = 0, proto;
 	bool shifted = false, same_port = false;
 	int one = -1;
 

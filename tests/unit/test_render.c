@@ -144,42 +144,41 @@ static void test_whole_host(void **state)
 	free(s);
 }
 
-/* balance pref: the numgen slots in rotation order; a pref 0 backend takes
- * everything (where ipmasqadm's rotation comes to rest) until 'schedule'. */
-static void test_pref_pools(void **state)
+/* The rendering of a one-forward table LINE holds BEFORE (and not ABSENT, if
+ * given), and AFTER once 'schedule' has rotated it. */
+static void assert_rotation(const char *line, const char *before, const char *absent,
+			    const char *after)
 {
-	static const char *const failover[] = {
-		"forward name fo all any to 10.0.0.2 weight 0, 10.0.0.3 weight 0 balance pref",
-	};
-	static const char *const rot[] = {
-		"forward name r tcp :80 to 10.0.0.2:80 weight 2, 10.0.0.3:80 weight 1 balance pref",
-	};
 	static const char *const wan[] = { "wan" };
 	struct pf_table t;
 	char *s;
 
-	(void)state;
 	pf_engine_default = PF_ENGINE_KERNEL;
-	table_of(&t, failover, 1);
+	table_of(&t, &line, 1);
 	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, "meta nfproto ipv4 dnat ip to 10.0.0.2\n");
-	assert_lacks(s, "numgen");
+	assert_has(s, before);
+	if (absent)
+		assert_lacks(s, absent);
 	free(s);
 	assert_int_equal(pf_sched_rotate(t.fwd[0]), 0);
 	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, "meta nfproto ipv4 dnat ip to 10.0.0.3\n");
+	assert_has(s, after);
 	free(s);
 	pf_table_clear(&t);
+}
 
-	table_of(&t, rot, 1);
-	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, "numgen inc mod 3 map { 0-1 : 10.0.0.2 . 80, 2 : 10.0.0.3 . 80 }");
-	free(s);
-	assert_int_equal(pf_sched_rotate(t.fwd[0]), 0);
-	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, "numgen inc mod 3 map { 0 : 10.0.0.3 . 80, 1-2 : 10.0.0.2 . 80 }");
-	free(s);
-	pf_table_clear(&t);
+/* balance pref: the numgen slots in rotation order; a pref 0 backend takes
+ * everything (where ipmasqadm's rotation comes to rest) until 'schedule'. */
+static void test_pref_pools(void **state)
+{
+	(void)state;
+	assert_rotation("forward name fo all any to 10.0.0.2 weight 0, 10.0.0.3 weight 0 balance pref",
+			"meta nfproto ipv4 dnat ip to 10.0.0.2\n", "numgen",
+			"meta nfproto ipv4 dnat ip to 10.0.0.3\n");
+	assert_rotation(
+		"forward name r tcp :80 to 10.0.0.2:80 weight 2, 10.0.0.3:80 weight 1 balance pref",
+		"numgen inc mod 3 map { 0-1 : 10.0.0.2 . 80, 2 : 10.0.0.3 . 80 }", NULL,
+		"numgen inc mod 3 map { 0 : 10.0.0.3 . 80, 1-2 : 10.0.0.2 . 80 }");
 }
 
 static void test_source_pools(void **state)
