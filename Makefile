@@ -25,10 +25,10 @@ CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
-KERNEL_LIBS := $(shell pkg-config --libs libnftables libnetfilter_conntrack 2>/dev/null || \
-	echo -lnftables -lnetfilter_conntrack)
+KERNEL_LIBS := $(shell pkg-config --libs libnftables libnetfilter_conntrack libmnl 2>/dev/null || \
+	echo -lnftables -lnetfilter_conntrack -lmnl)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 

@@ -125,9 +125,11 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 
 bool pf_forward_same_key(const struct pf_forward *a, const struct pf_forward *b)
 {
-	return a->protos == b->protos && a->trigger == b->trigger && !strcmp(a->lhost, b->lhost) &&
-	       !strcmp(a->lif, b->lif) && a->lport_lo == b->lport_lo &&
-	       a->lport_hi == b->lport_hi && pf_cidrset_equal(&a->from, &b->from);
+	/* The ports first: they differ most often, and sit in the forward's
+	 * first cache line (the strings do not). */
+	return a->lport_lo == b->lport_lo && a->lport_hi == b->lport_hi &&
+	       a->protos == b->protos && a->trigger == b->trigger && !strcmp(a->lhost, b->lhost) &&
+	       !strcmp(a->lif, b->lif) && pf_cidrset_equal(&a->from, &b->from);
 }
 
 static bool pf_check_equal(const struct pf_check *a, const struct pf_check *b)
@@ -839,54 +841,118 @@ static bool *pf_validate_candidates(const struct pf_table *t)
 	return cand;
 }
 
+/* Which forwards a table holds: each is stamped with a number fresh for the
+ * question, then a forward is in the table if it bears it. One pass, no sort
+ * (sorted copies of 100,000 pointers cost 10 ms a change); the stamps are
+ * only read and written by the control thread. */
+static uint32_t pf_stamp_last;
+
+static uint32_t pf_table_stamp(const struct pf_table *t)
+{
+	uint32_t s = ++pf_stamp_last;
+	size_t i;
+
+	if (!s)
+		s = ++pf_stamp_last;
+	for (i = 0; i < t->n; i++)
+		t->fwd[i]->tstamp = s;
+	return s;
+}
+
+/* Forward i against the rest: alone, then (cand) against every one before it. */
+static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *err,
+			   size_t errlen)
+{
+	const struct pf_forward *a = t->fwd[i];
+	size_t j;
+
+	if (a->protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
+		snprintf(err, errlen,
+			 "%s:%d: 'all' forwards every protocol and needs the kernel engine: "
+			 "add 'engine kernel' or run portfwd -e kernel",
+			 a->src, a->line);
+		return -1;
+	}
+	for (j = cand ? 0 : i; j < i; j++) {
+		const struct pf_forward *b = t->fwd[j];
+		char l[PF_HOST_MAX + 16], why[128];
+
+		if (a->name[0] && !strcmp(a->name, b->name)) {
+			snprintf(err, errlen,
+				 "%s:%d: name '%s' is already used by the forward at %s:%d; "
+				 "expected a unique name",
+				 a->src, a->line, a->name, b->src, b->line);
+			return -1;
+		}
+		if (pf_forward_overlap(a, b) &&
+		    ((a->trigger || b->trigger) ? (why[0] = '\0', true)
+						 : pf_from_conflict(a, b, why, sizeof(why)))) {
+			pf_listen_format(a, l, sizeof(l));
+			snprintf(err, errlen,
+				 "%s:%d: %s%s %s %soverlaps %s %s%s%s(%s:%d); expected "
+				 "each protocol, address and port to be forwarded once for "
+				 "each source%s",
+				 a->src, a->line, a->trigger ? "trigger " : "",
+				 pf_proto_name(a->protos & b->protos), l, why,
+				 b->trigger ? "trigger" : "forward", b->name[0] ? "'" : "",
+				 b->name, b->name[0] ? "' " : "", b->src, b->line,
+				 (a->trigger || b->trigger) ? " (a trigger's range is opened on "
+							      "every address of the gateway)"
+							    : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 {
 	bool *cand = pf_validate_candidates(t);
-	size_t i, j;
-	int rc = -1;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < t->n && !rc; i++)
+		rc = pf_validate_one(t, i, cand[i], err, errlen);
+	free(cand);
+	return rc;
+}
+
+/* Few forwards new to the running table: only they can conflict (the rest
+ * were valid together), so only pairs with one of them are looked at, and
+ * the table is not sorted (15 ms with 100,000 forwards, for one change). */
+#define PF_VALIDATE_FEW 32
+
+int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cur, char *err,
+			     size_t errlen)
+{
+	uint32_t in_cur = pf_table_stamp(cur);
+	size_t fresh[PF_VALIDATE_FEW], nfresh = 0, i, k;
+	bool *cand;
+	int rc = 0;
 
 	for (i = 0; i < t->n; i++) {
-		const struct pf_forward *a = t->fwd[i];
+		if (t->fwd[i]->tstamp == in_cur)
+			continue;
+		if (nfresh == PF_VALIDATE_FEW)
+			return pf_table_validate(t, err, errlen);
+		fresh[nfresh++] = i;
+	}
+	cand = pf_xcalloc(t->n ? t->n : 1, sizeof(*cand));
+	for (k = 0; k < nfresh; k++) {
+		const struct pf_forward *a = t->fwd[fresh[k]];
 
-		if (a->protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
-			snprintf(err, errlen,
-				 "%s:%d: 'all' forwards every protocol and needs the kernel engine: "
-				 "add 'engine kernel' or run portfwd -e kernel",
-				 a->src, a->line);
-			goto out;
-		}
-		for (j = cand[i] ? 0 : i; j < i; j++) {
-			const struct pf_forward *b = t->fwd[j];
-			char l[PF_HOST_MAX + 16], why[128];
+		cand[fresh[k]] = true;
+		for (i = 0; i < t->n; i++) {
+			const struct pf_forward *b = t->fwd[i];
 
-			if (a->name[0] && !strcmp(a->name, b->name)) {
-				snprintf(err, errlen,
-					 "%s:%d: name '%s' is already used by the forward at %s:%d; "
-					 "expected a unique name",
-					 a->src, a->line, a->name, b->src, b->line);
-				goto out;
-			}
-			if (pf_forward_overlap(a, b) &&
-			    ((a->trigger || b->trigger) ? (why[0] = '\0', true)
-							 : pf_from_conflict(a, b, why, sizeof(why)))) {
-				pf_listen_format(a, l, sizeof(l));
-				snprintf(err, errlen,
-					 "%s:%d: %s%s %s %soverlaps %s %s%s%s(%s:%d); expected "
-					 "each protocol, address and port to be forwarded once for "
-					 "each source%s",
-					 a->src, a->line, a->trigger ? "trigger " : "",
-					 pf_proto_name(a->protos & b->protos), l, why,
-					 b->trigger ? "trigger" : "forward", b->name[0] ? "'" : "",
-					 b->name, b->name[0] ? "' " : "", b->src, b->line,
-					 (a->trigger || b->trigger) ? " (a trigger's range is opened on "
-								      "every address of the gateway)"
-								    : "");
-				goto out;
-			}
+			if (i != fresh[k] && (pf_forward_overlap(a, b) ||
+					      (a->name[0] && !strcmp(a->name, b->name))))
+				cand[i > fresh[k] ? i : fresh[k]] = true;
 		}
 	}
-	rc = 0;
-out:
+	for (i = 0; i < t->n && !rc; i++)
+		if (cand[i])
+			rc = pf_validate_one(t, i, true, err, errlen);
 	free(cand);
 	return rc;
 }
@@ -953,34 +1019,9 @@ static struct pf_forward *pf_table_find_key(const struct pf_table *t, const stru
 	return NULL;
 }
 
-/* Pointer sets of a table's forwards (sorted copies, bsearch): with 100,000
- * forwards, looking each one up in the other table by a walk was 5 * 10^9
- * comparisons per change. */
-static int pf_ptr_cmp(const void *x, const void *y)
-{
-	uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-static struct pf_forward **pf_table_ptrs(const struct pf_table *t)
-{
-	struct pf_forward **v = pf_xcalloc(t->n ? t->n : 1, sizeof(*v));
-
-	if (t->n)
-		memcpy(v, t->fwd, t->n * sizeof(*v));
-	qsort(v, t->n, sizeof(*v), pf_ptr_cmp);
-	return v;
-}
-
-static bool pf_ptrs_has(struct pf_forward *const *v, size_t n, const struct pf_forward *f)
-{
-	return n && bsearch(&f, v, n, sizeof(*v), pf_ptr_cmp);
-}
-
 void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 {
-	struct pf_forward **kept = pf_table_ptrs(cur);
+	uint32_t kept = pf_table_stamp(cur);
 	size_t i, k;
 	uint32_t j;
 
@@ -988,7 +1029,7 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 		struct pf_forward *f = next->fwd[i], *old = NULL;
 
 		/* The same forward (a change copies the table): nothing to take. */
-		if (pf_ptrs_has(kept, cur->n, f))
+		if (f->tstamp == kept)
 			continue;
 
 		for (k = 0; k < cur->n; k++) {
@@ -1023,19 +1064,18 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 				be->st = pf_stats_new();
 		}
 	}
-	free(kept);
 }
 
 void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
 		   void *arg)
 {
-	struct pf_forward **pc = pf_table_ptrs(cur), **pn = pf_table_ptrs(next);
+	uint32_t in_next = pf_table_stamp(next), in_cur;
 	size_t i;
 
 	for (i = 0; i < cur->n; i++) {
 		struct pf_forward *o = cur->fwd[i], *n;
 
-		if (pf_ptrs_has(pn, next->n, o)) {
+		if (o->tstamp == in_next) {
 			cb(PF_DIFF_KEEP, o, o, arg);
 			continue;
 		}
@@ -1045,12 +1085,11 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 		else
 			cb(PF_DIFF_DEL, o, NULL, arg);
 	}
+	in_cur = pf_table_stamp(cur);
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *n = next->fwd[i];
 
-		if (!pf_ptrs_has(pc, cur->n, n) && !pf_table_find_key(cur, n))
+		if (n->tstamp != in_cur && !pf_table_find_key(cur, n))
 			cb(PF_DIFF_ADD, NULL, n, arg);
 	}
-	free(pc);
-	free(pn);
 }

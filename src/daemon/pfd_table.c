@@ -30,7 +30,8 @@ static int pfd_prepare(struct pf_table *next, char *err, size_t errlen)
 {
 	pf_table_effective(next, &pfd_tab);
 	pf_table_inherit(&pfd_tab, next);
-	if (pf_table_resolve(next, err, errlen) || pf_table_validate(next, err, errlen))
+	if (pf_table_resolve(next, err, errlen) ||
+	    pf_table_validate_change(next, &pfd_tab, err, errlen))
 		return -1;
 	return 0;
 }

@@ -60,7 +60,35 @@ struct pfk_disp {
 	/* Ports of the user engine's forwards (TCP, UDP): its sockets come
 	 * before whole-host forwards and triggers, as kernel port forwards do. */
 	uint64_t *user_ports[2];
+	/* Simple forwards' keys per map (PFK_M_IN4 .. PFK_M_ANY), and whether
+	 * their elements are rendered as text. */
+	size_t nsimple[PFK_M_ALL4];
+	bool text;
+	bool fresh; /* decide every forward's form anew (health changed) */
 };
+
+/* The simple maps' sizes: as loaded, and as last rendered. A map's size is
+ * fixed once made (the kernel then picks a fixed hash, 3x faster to fill
+ * than a resizable one) and the most elements it takes: it grows, by a
+ * whole reload, only when the forwards outgrow it. */
+static uint32_t pfk_msize[PFK_M_ALL4], pfk_msize_next[PFK_M_ALL4];
+
+
+static uint32_t pfk_map_size(unsigned m, size_t n)
+{
+	uint32_t size = 4096;
+
+	if (pfk_msize[m] && n <= pfk_msize[m])
+		return pfk_msize[m];
+	while (size < 2 * n && size < (1u << 30))
+		size <<= 1;
+	return size;
+}
+
+void pfk_disp_set_text(struct pfk_disp *d, bool text)
+{
+	d->text = text;
+}
 
 static const char *pfk_proto_word(uint8_t proto)
 {
@@ -126,6 +154,135 @@ static bool pfk_carried(const struct pf_forward *f)
 	return pf_forward_engine(f) == PF_ENGINE_KERNEL && !f->trigger;
 }
 
+/* Carried by chains (not by simple map elements). */
+static bool pfk_chained(const struct pf_forward *f)
+{
+	return pfk_carried(f) && !(f->kform & PFK_FORM_SIMPLE);
+}
+
+static void pfk_key_of(struct pfk_key *k, const struct pf_forward *f, uint8_t map,
+		       uint32_t proto, uint32_t port, size_t fi)
+{
+	memset(k, 0, sizeof(*k));
+	k->map = map;
+	k->proto = proto == PF_PROTO_ALL ? 0 : (uint8_t)proto;
+	k->port = (uint16_t)port;
+	if (f->lhost[0])
+		pfk_key_addr(k->addr, &f->laddr);
+	k->lif = f->lif[0] ? f->lif : NULL;
+	k->fi = (uint32_t)fi;
+}
+
+/* Keys of the 'from' pools, sorted: a forward on one of them chooses by
+ * source in a group chain, so it cannot be a simple element. */
+static struct pfk_key *pfk_from_keys(const struct pf_table *t, size_t *nout)
+{
+	struct pfk_key *v = NULL;
+	size_t n = 0, cap = 0, i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct pf_forward *f = t->fwd[i];
+		uint32_t p, proto;
+
+		if (!pfk_carried(f) || !f->from.n || f->protos == PF_PROTO_ALL)
+			continue;
+		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
+			if (!(f->protos & proto))
+				continue;
+			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 64;
+					v = realloc(v, cap * sizeof(*v));
+					if (!v)
+						abort();
+				}
+				pfk_key_of(&v[n++], f, pfk_map_of(f), proto, p, 0);
+			}
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), pfk_key_cmp);
+	*nout = n;
+	return v;
+}
+
+static bool pfk_key_in(const struct pfk_key *v, size_t n, const struct pfk_key *k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c;
+
+		if (pfk_key_same(&v[mid], k))
+			return true;
+		c = pfk_key_cmp(&v[mid], k);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* 'from' pools in the table last rendered: their keys may have kept other
+ * forwards from being simple. */
+static bool pfk_had_from, pfk_had_from_next;
+
+static void pfk_count(struct pfk_disp *d, const struct pf_forward *f)
+{
+	d->nsimple[PFK_FORM_MAP_OF(f->kform)] +=
+		(size_t)(!!(f->protos & PF_PROTO_TCP) + !!(f->protos & PF_PROTO_UDP)) *
+		((size_t)f->lport_hi - f->lport_lo + 1);
+}
+
+void pfk_disp_commit(void)
+{
+	memcpy(pfk_msize, pfk_msize_next, sizeof(pfk_msize));
+	pfk_had_from = pfk_had_from_next;
+}
+
+void pfk_disp_reset(void)
+{
+	memset(pfk_msize, 0, sizeof(pfk_msize));
+	pfk_had_from = false;
+}
+
+/* Decides f's form: simple elements unless something needs its chains. A
+ * forward loaded already keeps its form while no 'from' pool is about (its
+ * settings never change, and pfk_refresh follows its backend's health), so
+ * a change reads one cache line of it and not its backend's. */
+static void pfk_decide(struct pfk_disp *d, struct pf_forward *f, const struct pfk_key *fk,
+		       size_t nfk)
+{
+	uint32_t p, proto;
+	uint8_t map;
+
+	if (!nfk && !pfk_had_from && (f->kloaded & PFK_FORM_LOADED) && !d->fresh) {
+		f->kform = f->kloaded & (uint8_t)~PFK_FORM_LOADED;
+		if (f->kform & PFK_FORM_SIMPLE)
+			pfk_count(d, f);
+		return;
+	}
+	f->kform = 0;
+	if (!pfk_simple_ok(f))
+		return;
+	map = pfk_map_of(f);
+	for (proto = PF_PROTO_TCP; nfk && proto <= PF_PROTO_UDP; proto <<= 1) {
+		if (!(f->protos & proto))
+			continue;
+		for (p = f->lport_lo; p <= f->lport_hi; p++) {
+			struct pfk_key k;
+
+			pfk_key_of(&k, f, map, proto, p, 0);
+			if (pfk_key_in(fk, nfk, &k))
+				return;
+		}
+	}
+	f->kform = (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(map));
+	pfk_count(d, f);
+}
+
 /* The group chain of a run of forwards: an existing one with the same
  * members (a port range shares one), or a new one. */
 static size_t pfk_group_of(struct pfk_disp *d, const struct pfk_key *k, size_t n)
@@ -150,12 +307,22 @@ static size_t pfk_group_of(struct pfk_disp *d, const struct pfk_key *k, size_t n
 	return d->ng++;
 }
 
-struct pfk_disp *pfk_disp_build(const struct pf_table *t)
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh)
 {
 	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
-	size_t i, nk = 0, r;
+	size_t i, nk = 0, r, nfk;
+	struct pfk_key *fk = pfk_from_keys(t, &nfk);
+	unsigned m;
 
 	d->t = t;
+	d->fresh = fresh;
+	for (i = 0; i < t->n; i++)
+		if (pfk_carried(t->fwd[i]))
+			pfk_decide(d, t->fwd[i], fk, nfk);
+	free(fk);
+	pfk_had_from_next = nfk > 0;
+	for (m = 0; m < PFK_M_ALL4; m++)
+		pfk_msize_next[m] = pfk_map_size(m, d->nsimple[m]);
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
 
@@ -173,7 +340,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t)
 					d->user_ports[k][p / 64] |= 1ULL << (p % 64);
 			}
 		}
-		if (!pfk_carried(f))
+		if (!pfk_chained(f))
 			continue;
 		if (f->protos == PF_PROTO_ALL)
 			nk++;
@@ -187,23 +354,14 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t)
 		uint32_t p, proto;
 		uint8_t map;
 
-		if (!pfk_carried(f))
+		if (!pfk_chained(f))
 			continue;
 		map = pfk_map_of(f);
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_ALL; proto <<= 1) {
 			if (!(f->protos & proto))
 				continue;
-			for (p = f->lport_lo; p <= f->lport_hi; p++) {
-				struct pfk_key *k = &d->k[d->nk++];
-
-				k->map = map;
-				k->proto = proto == PF_PROTO_ALL ? 0 : (uint8_t)proto;
-				k->port = (uint16_t)p;
-				if (f->lhost[0])
-					pfk_key_addr(k->addr, &f->laddr);
-				k->lif = f->lif[0] ? f->lif : NULL;
-				k->fi = (uint32_t)i;
-			}
+			for (p = f->lport_lo; p <= f->lport_hi; p++)
+				pfk_key_of(&d->k[d->nk++], f, map, proto, p, i);
 		}
 	}
 	qsort(d->k, d->nk, sizeof(*d->k), pfk_key_cmp);
@@ -375,8 +533,43 @@ static void pfk_disp_user_ports(struct pfk_buf *b, const struct pfk_disp *d)
 	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
 }
 
+/* The simple forwards' maps, always there (a new map would mean a whole
+ * reload): the mark of each key, the DNAT target of each family. */
+static void pfk_disp_simple_maps(struct pfk_buf *b, const struct pfk_disp *d)
+{
+	static const struct {
+		uint8_t set, map;
+		const char *key, *value;
+	} m[] = {
+		{ PFK_SET_M_IN4, PFK_M_IN4, "ipv4_addr . inet_proto . inet_service", "mark" },
+		{ PFK_SET_D4_IN4, PFK_M_IN4, "ipv4_addr . inet_proto . inet_service",
+		  "ipv4_addr . inet_service" },
+		{ PFK_SET_M_IN6, PFK_M_IN6, "ipv6_addr . inet_proto . inet_service", "mark" },
+		{ PFK_SET_D6_IN6, PFK_M_IN6, "ipv6_addr . inet_proto . inet_service",
+		  "ipv6_addr . inet_service" },
+		{ PFK_SET_M_IFC, PFK_M_IFC, "ifname . inet_proto . inet_service", "mark" },
+		{ PFK_SET_D4_IFC, PFK_M_IFC, "ifname . inet_proto . inet_service",
+		  "ipv4_addr . inet_service" },
+		{ PFK_SET_D6_IFC, PFK_M_IFC, "ifname . inet_proto . inet_service",
+		  "ipv6_addr . inet_service" },
+		{ PFK_SET_M_ANY, PFK_M_ANY, "inet_proto . inet_service", "mark" },
+		{ PFK_SET_D4_ANY, PFK_M_ANY, "inet_proto . inet_service", "ipv4_addr . inet_service" },
+		{ PFK_SET_D6_ANY, PFK_M_ANY, "inet_proto . inet_service", "ipv6_addr . inet_service" },
+	};
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(m); i++) {
+		pfk_out(b, "\tmap %s {\n\t\ttype %s : %s\n\t\tsize %u\n", pfk_set_name(m[i].set),
+			m[i].key, m[i].value, pfk_msize_next[m[i].map]);
+		if (d->text)
+			pfk_simple_text(b, d->t, m[i].set);
+		pfk_out(b, "\t}\n");
+	}
+}
+
 void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d)
 {
+	pfk_disp_simple_maps(b, d);
 	pfk_disp_map(b, d, PFK_M_ANY, "any", "inet_proto . inet_service");
 	pfk_disp_map(b, d, PFK_M_IN4, "in4", "ipv4_addr . inet_proto . inet_service");
 	pfk_disp_map(b, d, PFK_M_IN6, "in6", "ipv6_addr . inet_proto . inet_service");
@@ -461,6 +654,33 @@ static void pfk_disp_trig_chain(struct pfk_buf *b, const struct pf_forward *f)
 	pfk_out(b, "\t}\n");
 }
 
+/* The simple forwards' shared chains: the connection's mark is set (the
+ * dispatch rule that jumped here), then as in a forward's own chain: inside
+ * or not, DNAT to the key's target of the packet's family, or drop. */
+static void pfk_disp_simple_chains(struct pfk_buf *b)
+{
+	static const struct {
+		const char *name, *key, *v4, *v6;
+	} c[] = {
+		{ "in4", "ip daddr . meta l4proto . th dport", "d4_in4", NULL },
+		{ "in6", "ip6 daddr . meta l4proto . th dport", NULL, "d6_in6" },
+		{ "ifc", "iifname . meta l4proto . th dport", "d4_ifc", "d6_ifc" },
+		{ "any", "meta l4proto . th dport", "d4_any", "d6_any" },
+	};
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(c); i++) {
+		pfk_out(b, "\tchain s_%s {\n", c[i].name);
+		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
+		if (c[i].v4)
+			pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to %s map @%s\n", c[i].key, c[i].v4);
+		if (c[i].v6)
+			pfk_out(b, "\t\tmeta nfproto ipv6 dnat ip6 to %s map @%s\n", c[i].key,
+				c[i].v6);
+		pfk_out(b, "\t\tcounter drop\n\t}\n");
+	}
+}
+
 void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
 {
 	size_t i;
@@ -471,13 +691,32 @@ void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
 	for (i = 0; i < d->t->n; i++)
 		if (d->t->fwd[i]->trigger && pf_forward_engine(d->t->fwd[i]) == PF_ENGINE_KERNEL)
 			pfk_disp_trig_chain(b, d->t->fwd[i]);
-	pfk_out(b, "\tchain dispatch {\n"
-		   "\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n"
-		   "\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n");
-	/* Only what the table uses: every rule costs each new connection. */
+	pfk_disp_simple_chains(b);
+	/* Each kind of key: the forwards with chains (a verdict map), then the
+	 * simple ones (their mark, then their shared chain). Only what the
+	 * table uses: every rule costs each new connection. */
+	pfk_out(b, "\tchain dispatch {\n");
+	if (d->has[PFK_M_IN4])
+		pfk_out(b, "\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n");
+	if (d->nsimple[PFK_M_IN4])
+		pfk_out(b, "\t\tmeta nfproto ipv4 ct mark set ip daddr . meta l4proto . th dport "
+			   "map @m_in4 goto s_in4\n");
+	if (d->has[PFK_M_IN6])
+		pfk_out(b, "\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n");
+	if (d->nsimple[PFK_M_IN6])
+		pfk_out(b, "\t\tmeta nfproto ipv6 ct mark set ip6 daddr . meta l4proto . th dport "
+			   "map @m_in6 goto s_in6\n");
 	if (d->has[PFK_M_IFC])
 		pfk_out(b, "\t\tfib daddr type local iifname . meta l4proto . th dport vmap @ifc\n");
-	pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n\t}\n");
+	if (d->nsimple[PFK_M_IFC])
+		pfk_out(b, "\t\tfib daddr type local ct mark set iifname . meta l4proto . th dport "
+			   "map @m_ifc goto s_ifc\n");
+	if (d->has[PFK_M_ANY])
+		pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n");
+	if (d->nsimple[PFK_M_ANY])
+		pfk_out(b, "\t\tfib daddr type local ct mark set meta l4proto . th dport map @m_any "
+			   "goto s_any\n");
+	pfk_out(b, "\t}\n");
 	if (!pfk_disp_has_host(d))
 		return;
 	for (i = 0; i < d->nrun; i++)

@@ -6,6 +6,8 @@
 #include "pfk.h"
 #include "../common/pf_conf.h"
 
+struct pfk_buf;
+
 /* ct mark bits: the connection was DNATed by one of our forwards (whose id is
  * in the low bits), and it came in on a non-WAN interface (hairpin). */
 #define PFK_MARK_OURS 0x40000000u
@@ -14,7 +16,73 @@
 
 #define PFK_MARK_TRIG 0x10000000u /* an inside host's connection to a trigger's port */
 
+/* The whole ruleset as an nft script, the simple forwards' map elements in
+ * it (for tests, the benchmark, a look at what the engine loads). */
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan);
+/* The same without those elements: what libnftables loads, the elements
+ * going through pfk_nl_apply. Sets every carried forward's kform: anew
+ * (fresh: backend health may have changed), or as loaded where it can. */
+char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh);
+
+/*
+ * Simple forwards (one backend, no ACL, no 'from', on ports): map elements,
+ * no chains. A key (the dispatch maps' key: address, interface or none,
+ * protocol, port) gives the ct mark in m_* and the DNAT target of each
+ * family in d4_* / d6_*. Chains per forward cost every commit (the kernel
+ * validates each chain a verdict map jumps to) and every libnftables command
+ * (which lists them all); data maps cost neither.
+ */
+#define PFK_FORM_SIMPLE 0x1u
+#define PFK_FORM_D4 0x2u /* has a DNAT target of this family now */
+#define PFK_FORM_D6 0x4u
+#define PFK_FORM_ELEMS 0x7u /* the bits that say which elements it has */
+#define PFK_FORM_MAP(m) ((unsigned)(m) << 3) /* which key map (PFK_M_IN4..ANY) */
+#define PFK_FORM_MAP_OF(form) (((form) >> 3) & 0x3u)
+#define PFK_FORM_LOADED 0x80u /* kloaded: in the loaded table, whatever its form */
+
+enum pfk_set {
+	PFK_SET_M_IN4,
+	PFK_SET_D4_IN4,
+	PFK_SET_M_IN6,
+	PFK_SET_D6_IN6,
+	PFK_SET_M_IFC,
+	PFK_SET_D4_IFC,
+	PFK_SET_D6_IFC,
+	PFK_SET_M_ANY,
+	PFK_SET_D4_ANY,
+	PFK_SET_D6_ANY,
+	PFK_SET_N,
+};
+
+/* One element added or deleted, as the kernel holds it (every part of a
+ * concatenation padded to 4 bytes; ports in network order, marks in host). */
+struct pfk_op {
+	uint8_t set, del, klen, dlen;
+	uint8_t key[24], data[20];
+};
+
+struct pfk_ops {
+	struct pfk_op *v;
+	size_t n, cap;
+	bool oom;
+};
+
+const char *pfk_set_name(unsigned set);
+void pfk_ops_add(struct pfk_ops *o, const struct pfk_op *op);
+void pfk_ops_free(struct pfk_ops *o);
+/* pfk_nl.c: o in one transaction (undo: the inverse, last op first). */
+int pfk_nl_apply(const struct pfk_ops *o, bool undo, char *err, size_t errlen);
+void pfk_nl_close(void);
+
+/* pfk_simple.c */
+/* Whether f can be elements (not counting keys shared with 'from' pools). */
+bool pfk_simple_ok(const struct pf_forward *f);
+/* Its form now (backend health): PFK_FORM_* bits. */
+uint8_t pfk_simple_form(const struct pf_forward *f);
+/* Ops that take f's elements from form 'from' to form 'to' (0: none). */
+void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from, uint8_t to);
+/* The elements of simple forwards as text in each map's list. */
+void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set);
 
 /* pfk_render.c: a growing text buffer (oom set when realloc failed). */
 struct pfk_buf {
@@ -35,7 +103,16 @@ void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind);
  * the chains that pick among forwards sharing a key by source ('from'), the
  * triggers' map and chains, and the dispatch chains that look them up. */
 struct pfk_disp;
-struct pfk_disp *pfk_disp_build(const struct pf_table *t);
+/* Also decides each carried forward's kform (simple or chains) and counts
+ * the simple keys per map, for the maps' sizes. */
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh);
+/* Renders the simple forwards' elements in the maps' lists (text) or not. */
+void pfk_disp_set_text(struct pfk_disp *d, bool text);
+/* The last render is loaded now (the simple maps' sizes, whether 'from'
+ * pools were about); or nothing is. */
+void pfk_disp_commit(void);
+void pfk_disp_reset(void);
+uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w);
 void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d);
 void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d);
 /* Rules of the forward chain (trigger control ports) and whether the

@@ -56,7 +56,7 @@ bool pfk_v6(const union pf_sa *sa)
 /* The backends that take new connections now, with their weights: like the
  * user engine's candidates (admin, health, agent; backups only when no
  * primary is left). */
-static uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
+uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
 {
 	uint32_t i, n = 0;
 	int tier;
@@ -305,13 +305,15 @@ static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
 	pfk_out(b, "\t}\n");
 }
 
-char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)
+static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
+			    bool text, bool fresh)
 {
 	struct pfk_buf b = { 0 };
-	struct pfk_disp *d = pfk_disp_build(t);
+	struct pfk_disp *d = pfk_disp_build(t, fresh);
 	bool ftp = false;
 	size_t i;
 
+	pfk_disp_set_text(d, text);
 	/* Creating then deleting replaces whatever a killed daemon left. */
 	pfk_out(&b, "table inet portfw\ndelete table inet portfw\ntable inet portfw {\n");
 	pfk_out(&b, "\tset wan {\n\t\ttype ifname\n");
@@ -336,7 +338,8 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 	pfk_out(&b, "%s\t}\n", ftp ? " }\n" : "");
 	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
 	for (i = 0; i < t->n; i++)
-		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL && !t->fwd[i]->trigger)
+		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL && !t->fwd[i]->trigger &&
+		    !(t->fwd[i]->kform & PFK_FORM_SIMPLE))
 			pfk_render_chain(&b, t->fwd[i]);
 	/* New connections to one of our ports: one map lookup whatever the count. */
 	pfk_disp_chains(&b, d);
@@ -386,4 +389,14 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 		return NULL;
 	}
 	return b.s;
+}
+
+char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)
+{
+	return pfk_render_all(t, wan, nwan, true, true);
+}
+
+char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh)
+{
+	return pfk_render_all(t, wan, nwan, false, fresh);
 }

@@ -106,6 +106,7 @@ cat >"$PFD_CONF" <<'EOF'
 forward name web tcp :80 to 10.0.0.2
 forward name lb  tcp :8080 to 10.0.0.2:9000, 10.0.0.3:9000 weight 3
 forward name hc  tcp :8081 to 10.0.0.2:9000, 10.0.0.3:9000 check check-interval 300ms check-timeout 200ms fall 2 rise 2
+forward name one tcp :8083 to 10.0.0.3:9000 check check-interval 300ms check-timeout 200ms fall 2 rise 2
 forward name dns udp :53 to 10.0.0.2
 forward name u   udp :7000 to 10.0.0.2
 forward name ftp  tcp :21 to 10.0.0.2
@@ -138,6 +139,19 @@ wait_for 10 "B marked down" eval \
 wait_for 5 "the kernel pool without B" eval "! nsx nft list chain inet portfw f3_nat | grep -q 10.0.0.3"
 counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8081 -n 200)
 expect_eq "connections while B is down" "$(awk '$1=="A"{print $2}' <<<"$counts")" 200
+
+info "a forward's only backend down: its DNAT element goes, and comes back with it"
+# 'one' is a simple forward: elements of the maps m_any and d4_any, no chain.
+nsx nft list map inet portfw m_any | grep -q "tcp . 8083 : 0x4" || fail "no mark element of 'one'"
+wait_for 5 "the DNAT element of 'one' gone" eval "! nsx nft list map inet portfw d4_any | grep -q 'tcp . 8083'"
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8083 -n 2 -t 500)
+expect_eq "connections to 'one' while B is down" "$(awk '$1=="FAILED"{print $2}' <<<"$counts")" 2
+in_ns "$S2" timeout -k 5 600 "$PF_IDS" serve -l 10.0.0.3:9000=B >"$T/b2.out" 2>&1 &
+wait_for 10 "B up again" eval \
+	"[[ \$(pf list -j | jget \"[f for f in d if f['name']=='one'][0]['backends'][0]['state']\") == up ]]"
+wait_for 5 "the DNAT element of 'one' back" eval "nsx nft list map inet portfw d4_any | grep -q 'tcp . 8083 : 10.0.0.3 . 9000'"
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8083 -n 20)
+expect_eq "connections to 'one' with B back" "$(awk '$1=="B"{print $2}' <<<"$counts")" 20
 
 info "hairpin: an inside host and the gateway itself through the external address"
 got=$(in_ns "$I" curl -sS --max-time 5 http://198.51.100.1/)

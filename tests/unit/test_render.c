@@ -101,8 +101,19 @@ static void test_plain_table_keeps_its_shape(void **state)
 	char *s = RENDER("forward name web tcp :80 to 10.0.0.2");
 
 	(void)state;
-	assert_has(s, "\t\telements = { tcp . 80 : goto f1 }\n");
-	assert_has(s, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n");
+	/* One backend: elements of the mark and DNAT maps, no chain. */
+	assert_has(s, "\tmap m_any {\n\t\ttype inet_proto . inet_service : mark\n\t\tsize 4096\n"
+		      "\t\telements = { tcp . 80 : 0x40000001 }\n");
+	assert_has(s, "\tmap d4_any {\n\t\ttype inet_proto . inet_service : ipv4_addr . "
+		      "inet_service\n\t\tsize 4096\n\t\telements = { tcp . 80 : 10.0.0.2 . 80 }\n");
+	assert_has(s, "\tchain dispatch {\n\t\tfib daddr type local ct mark set meta l4proto . "
+		      "th dport map @m_any goto s_any\n\t}\n");
+	assert_has(s, "\tchain s_any {\n\t\tiifname != @wan ct mark set ct mark | 0x20000000\n"
+		      "\t\tmeta nfproto ipv4 dnat ip to meta l4proto . th dport map @d4_any\n"
+		      "\t\tmeta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @d6_any\n"
+		      "\t\tcounter drop\n\t}\n");
+	assert_lacks(s, "chain f1 ");
+	assert_lacks(s, "vmap @any");
 	/* Nothing a new connection would pay for without the new kinds. */
 	assert_lacks(s, "dispatch_host");
 	assert_lacks(s, "vmap @ifc");
@@ -216,14 +227,51 @@ static void test_interfaces(void **state)
 			 "forward name u tcp %wan:9000 to 10.0.0.4 engine user");
 
 	(void)state;
-	assert_has(s, "\tmap ifc {\n\t\ttype ifname . inet_proto . inet_service : verdict\n");
-	assert_has(s, "\"ppp0\" . udp . 5000 : goto f2");
-	assert_has(s, "\"ppp0\" . udp . 5001 : goto f2");
-	assert_has(s, "\"wan\" . tcp . 8080 : goto f1");
+	assert_has(s, "\tmap m_ifc {\n\t\ttype ifname . inet_proto . inet_service : mark\n");
+	assert_has(s, "\"ppp0\" . udp . 5000 : 0x40000002");
+	assert_has(s, "\"ppp0\" . udp . 5001 : 10.0.0.3 . 5001");
+	assert_has(s, "\"wan\" . tcp . 8080 : 10.0.0.2 . 80");
 	/* The interface before the any-address, both on local addresses only. */
-	assert_order(s, "fib daddr type local iifname . meta l4proto . th dport vmap @ifc",
-		     "fib daddr type local meta l4proto . th dport vmap @any");
-	assert_lacks(s, "9000 : goto");
+	assert_order(s, "fib daddr type local ct mark set iifname . meta l4proto . th dport map "
+			"@m_ifc goto s_ifc",
+		     "fib daddr type local ct mark set meta l4proto . th dport map @m_any goto s_any");
+	assert_lacks(s, "9000 :");
+	free(s);
+}
+
+/* Which forwards are map elements, which keep chains; both kinds together. */
+static void test_simple_and_chained(void **state)
+{
+	char *s = RENDER("forward name four tcp,udp 198.51.100.1:53 to 10.0.0.5",
+			 "forward name six tcp [2001:db8::1]:443-444 to [2001:db8::2]:8443-8444",
+			 "forward name pool tcp :80 to 10.0.0.2, 10.0.0.3",
+			 "forward name acl tcp :81 to 10.0.0.2 allow 10.0.0.0/8",
+			 "forward name rest tcp :82 to 10.0.0.2",
+			 "forward name friends tcp :82 to 10.0.0.3 from 192.0.2.0/24",
+			 "forward name down tcp :83 to 10.0.0.4 weight 0");
+
+	(void)state;
+	assert_has(s, "\tmap m_in4 {\n\t\ttype ipv4_addr . inet_proto . inet_service : mark\n"
+		      "\t\tsize 4096\n\t\telements = { 198.51.100.1 . tcp . 53 : 0x40000001,\n"
+		      "\t\t\t198.51.100.1 . udp . 53 : 0x40000001 }\n");
+	assert_has(s, "198.51.100.1 . udp . 53 : 10.0.0.5 . 53");
+	/* A 1:1 range shift: each port its own target. */
+	assert_has(s, "\tmap d6_in6 {\n\t\ttype ipv6_addr . inet_proto . inet_service : ipv6_addr . "
+		      "inet_service\n\t\tsize 4096\n\t\telements = { 2001:db8::1 . tcp . 443 : "
+		      "2001:db8::2 . 8443,\n\t\t\t2001:db8::1 . tcp . 444 : 2001:db8::2 . 8444 }\n");
+	/* A pool, an ACL, a port shared with a 'from' pool: chains. */
+	assert_has(s, "tcp . 80 : goto f3");
+	assert_has(s, "tcp . 81 : goto f4");
+	assert_has(s, "tcp . 82 : goto g0");
+	assert_has(s, "\tchain g0 {\n\t\tip saddr 192.0.2.0/24 goto f6\n\t\tgoto f5\n\t}\n");
+	/* A backend that takes nothing (weight 0): the mark, no target (s_any drops). */
+	assert_has(s, "tcp . 83 : 0x40000007");
+	assert_lacks(s, "tcp . 83 : 10.0.0.4");
+	/* Chains first, then elements, for each kind of key; no rule for a
+	 * kind without forwards. */
+	assert_lacks(s, "vmap @in4");
+	assert_order(s, "map @m_in6 goto s_in6", "vmap @any");
+	assert_order(s, "vmap @any", "map @m_any goto s_any");
 	free(s);
 }
 
@@ -274,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_pref_pools),
 		cmocka_unit_test(test_source_pools),
 		cmocka_unit_test(test_interfaces),
+		cmocka_unit_test(test_simple_and_chained),
 		cmocka_unit_test(test_triggers),
 		cmocka_unit_test(test_trigger_acl),
 	};
