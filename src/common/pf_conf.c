@@ -952,6 +952,10 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		pf_stmt_free(st);
 		return -1;
 	}
+	if (st->fwd) {
+		st->fwd->namehash = pf_name_hash(st->fwd->name);
+		st->fwd->checked = st->fwd->check.on;
+	}
 	return 0;
 }
 
@@ -968,7 +972,7 @@ bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f
 	if (sel->all)
 		return true;
 	if (sel->name[0])
-		return !strcmp(sel->name, f->name);
+		return pf_name_hash(sel->name) == f->namehash && !strcmp(sel->name, f->name);
 	return sel->protos == f->protos && !strcmp(sel->listen.host, f->lhost) &&
 	       !strcmp(sel->lif, f->lif) &&
 	       sel->listen.port_lo == f->lport_lo && sel->listen.port_hi == f->lport_hi;

@@ -89,6 +89,8 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 	uint32_t i;
 
 	memcpy(c->name, f->name, sizeof(c->name));
+	c->namehash = f->namehash;
+	c->checked = f->checked;
 	memcpy(c->src, f->src, sizeof(c->src));
 	memcpy(c->lhost, f->lhost, sizeof(c->lhost));
 	c->line = f->line;
@@ -149,7 +151,8 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 {
 	uint32_t i;
 
-	if (!pf_forward_same_key(a, b) || strcmp(a->name, b->name) != 0 || a->nbe != b->nbe ||
+	if (!pf_forward_same_key(a, b) || a->namehash != b->namehash ||
+	    strcmp(a->name, b->name) != 0 || a->nbe != b->nbe ||
 	    a->o.connect_ms != b->o.connect_ms || a->o.idle_ms != b->o.idle_ms ||
 	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn ||
 	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
@@ -493,8 +496,19 @@ void pf_table_clear(struct pf_table *t)
 	pf_table_init(t);
 }
 
+uint32_t pf_name_hash(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*name)
+		h = (h ^ (uint8_t)*name++) * 16777619u;
+	return h;
+}
+
 void pf_table_add(struct pf_table *t, struct pf_forward *f)
 {
+	f->namehash = pf_name_hash(f->name);
+	f->checked = f->check.on;
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		struct pf_forward **n = realloc(t->fwd, cap * sizeof(*n));
@@ -530,10 +544,11 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name)
 {
+	uint32_t h = pf_name_hash(name);
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		if (t->fwd[i]->name[0] && !strcmp(t->fwd[i]->name, name))
+		if (t->fwd[i]->namehash == h && t->fwd[i]->name[0] && !strcmp(t->fwd[i]->name, name))
 			return t->fwd[i];
 	return NULL;
 }
@@ -877,7 +892,7 @@ static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *
 		const struct pf_forward *b = t->fwd[j];
 		char l[PF_HOST_MAX + 16], why[128];
 
-		if (a->name[0] && !strcmp(a->name, b->name)) {
+		if (a->name[0] && a->namehash == b->namehash && !strcmp(a->name, b->name)) {
 			snprintf(err, errlen,
 				 "%s:%d: name '%s' is already used by the forward at %s:%d; "
 				 "expected a unique name",
@@ -946,7 +961,8 @@ int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cu
 			const struct pf_forward *b = t->fwd[i];
 
 			if (i != fresh[k] && (pf_forward_overlap(a, b) ||
-					      (a->name[0] && !strcmp(a->name, b->name))))
+					      (a->name[0] && a->namehash == b->namehash &&
+					       !strcmp(a->name, b->name))))
 				cand[i > fresh[k] ? i : fresh[k]] = true;
 		}
 	}

@@ -131,6 +131,9 @@ struct pf_forward {
 	uint32_t nbe;
 	uint32_t kgen; /* kernel engine: marks the forwards of a change */
 	uint32_t tstamp; /* pf_table.c: in which table (control thread only) */
+	uint32_t namehash; /* pf_name_hash(name), set when it enters a table */
+	bool hinit; /* pfd_health.c: its backends' health set once */
+	bool checked; /* check.on, where the walks read it */
 	struct pf_backend *be;
 	struct pf_stats *st;
 	struct pf_cidrset from; /* sources this forward serves (empty: all) */
@@ -260,6 +263,9 @@ struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forwar
  * -1 with "FILE:LINE: message" in err.
  */
 int pf_table_validate(const struct pf_table *t, char *err, size_t errlen);
+/* Names are compared by hash first: the name is far from the fields a walk
+ * over 100,000 forwards reads anyway. */
+uint32_t pf_name_hash(const char *name);
 /* The same for t made from the valid table cur by a change. */
 int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cur, char *err,
 			     size_t errlen);

@@ -351,8 +351,13 @@ void pfd_health_set(const struct pf_table *t)
 	uint64_t one = 1;
 
 	for (i = 0; i < t->n; i++) {
-		const struct pf_forward *f = t->fwd[i];
+		struct pf_forward *f = t->fwd[i];
 
+		/* Unchecked and set before: nothing to do, and its backends (in
+		 * memory of their own) are not read. */
+		if (!f->checked && f->hinit)
+			continue;
+		f->hinit = true;
 		for (b = 0; b < f->nbe; b++) {
 			const struct pf_backend *be = &f->be[b];
 			uint16_t port = f->check.port ? f->check.port

@@ -108,6 +108,10 @@ struct pfk_disp;
 struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh);
 /* Renders the simple forwards' elements in the maps' lists (text) or not. */
 void pfk_disp_set_text(struct pfk_disp *d, bool text);
+/* Indexes in the table of the forwards with chains, and of those with the
+ * FTP helper, in table order. */
+const size_t *pfk_disp_chained(const struct pfk_disp *d, size_t *n);
+const size_t *pfk_disp_ftp(const struct pfk_disp *d, size_t *n);
 /* The last render is loaded now (the simple maps' sizes, whether 'from'
  * pools were about); or nothing is. */
 void pfk_disp_commit(void);

@@ -311,7 +311,8 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 	struct pfk_buf b = { 0 };
 	struct pfk_disp *d = pfk_disp_build(t, fresh);
 	bool ftp = false;
-	size_t i;
+	const size_t *idx;
+	size_t i, n;
 
 	pfk_disp_set_text(d, text);
 	/* Creating then deleting replaces whatever a killed daemon left. */
@@ -322,14 +323,11 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 	pfk_out(&b, "%s\t}\n", nwan ? " }\n" : "");
 	pfk_disp_maps(&b, d);
 	pfk_out(&b, "\tset ftp_ports {\n\t\ttype inet_proto . inet_service\n");
-	for (i = 0; i < t->n; i++) {
-		const struct pf_forward *f = t->fwd[i];
+	idx = pfk_disp_ftp(d, &n);
+	for (i = 0; i < n; i++) {
+		const struct pf_forward *f = t->fwd[idx[i]];
 		uint32_t p;
 
-		if (pf_forward_engine(f) != PF_ENGINE_KERNEL || f->trigger ||
-		    !(f->protos & PF_PROTO_TCP) ||
-		    !(f->ftp || (f->lport_lo <= 21 && f->lport_hi >= 21)))
-			continue;
 		for (p = f->lport_lo; p <= f->lport_hi; p++) {
 			pfk_out(&b, "%s tcp . %u", ftp ? "," : "\t\telements = {", p);
 			ftp = true;
@@ -337,10 +335,9 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 	}
 	pfk_out(&b, "%s\t}\n", ftp ? " }\n" : "");
 	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
-	for (i = 0; i < t->n; i++)
-		if (pf_forward_engine(t->fwd[i]) == PF_ENGINE_KERNEL && !t->fwd[i]->trigger &&
-		    !(t->fwd[i]->kform & PFK_FORM_SIMPLE))
-			pfk_render_chain(&b, t->fwd[i]);
+	idx = pfk_disp_chained(d, &n);
+	for (i = 0; i < n; i++)
+		pfk_render_chain(&b, t->fwd[idx[i]]);
 	/* New connections to one of our ports: one map lookup whatever the count. */
 	pfk_disp_chains(&b, d);
 	/* Before Docker/iptables-nft (-100) and firewalld (-90). Triggered
