@@ -131,8 +131,16 @@ struct pfu_udpbuf {
 	struct iovec iov[PFU_UDP_BATCH], txiov[PFU_UDP_BATCH];
 	union pf_sa names[PFU_UDP_BATCH];
 	char ctrl[PFU_UDP_BATCH][64];
-	char txctrl[64];
 	char data[PFU_UDP_BATCH][PFU_UDP_DGRAM];
+	/* Replies of any sessions, received straight into these slots and sent
+	 * together by pfu_udp_flush: with many clients, one sendmmsg carries
+	 * the replies of every session an epoll batch found ready. */
+	struct mmsghdr q[PFU_UDP_BATCH];
+	struct iovec qiov[PFU_UDP_BATCH];
+	struct pfu_usess *qsess[PFU_UDP_BATCH];
+	char qctrl[PFU_UDP_BATCH][64];
+	int nq;
+	char qdata[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
 enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_STOP };
@@ -191,6 +199,9 @@ extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);
 void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
+/* Sends the queued replies; after each batch of events, before sessions
+ * or listeners may go. */
+void pfu_udp_flush(struct pfu_worker *w);
 uint64_t pfu_udp_deadline(const struct pfu_usess *s);
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
 void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s);

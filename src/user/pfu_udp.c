@@ -228,6 +228,9 @@ void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s)
 
 void pfu_udp_free_dead(struct pfu_worker *w)
 {
+	/* Queued replies name their sessions. */
+	if (w->udead)
+		pfu_udp_flush(w);
 	while (w->udead) {
 		struct pfu_usess *s = w->udead;
 
@@ -283,11 +286,15 @@ void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl)
 				mh->msg_iovlen = 1;
 			}
 			sent = sendmmsg(s->fd, ub->tx, (unsigned)(j - i), MSG_DONTWAIT);
-			for (k = 0; k < sent; k++) {
-				s->pkts_up++;
-				s->bytes_up += ub->tx[k].msg_len;
-				pfu_add(&s->fwd->st->bytes_up, ub->tx[k].msg_len);
-				pfu_add(&s->fwd->be[s->be].st->bytes_up, ub->tx[k].msg_len);
+			if (sent > 0) {
+				uint64_t bytes = 0;
+
+				for (k = 0; k < sent; k++)
+					bytes += ub->tx[k].msg_len;
+				s->pkts_up += (uint64_t)sent;
+				s->bytes_up += bytes;
+				pfu_add(&s->fwd->st->bytes_up, bytes);
+				pfu_add(&s->fwd->be[s->be].st->bytes_up, bytes);
 			}
 			s->last_ms = w->now;
 		}
@@ -296,7 +303,76 @@ void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl)
 	}
 }
 
-/* Backend -> client: replies of one session, sent from the listening socket. */
+/* The source address of a reply (IP_PKTINFO): the address the client sent to. */
+static size_t pfu_pktinfo_out(char *ctrl, const union pf_sa *local)
+{
+	struct cmsghdr *c = (struct cmsghdr *)ctrl;
+
+	memset(ctrl, 0, 64);
+	if (local->sa.sa_family == AF_INET) {
+		struct in_pktinfo pi = { .ipi_spec_dst = local->sin.sin_addr };
+
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	{
+		struct in6_pktinfo pi = { .ipi6_addr = local->sin6.sin6_addr };
+
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+}
+
+/* Counts what went down, a session's run at a time (one atomic add per run
+ * and counter, not per datagram). */
+static void pfu_count_down(struct pfu_usess *s, uint64_t pkts, uint64_t bytes)
+{
+	s->pkts_down += pkts;
+	s->bytes_down += bytes;
+	pfu_add(&s->fwd->st->bytes_down, bytes);
+	pfu_add(&s->fwd->be[s->be].st->bytes_down, bytes);
+}
+
+void pfu_udp_flush(struct pfu_worker *w)
+{
+	struct pfu_udpbuf *ub = w->ub;
+	int i = 0;
+
+	if (!ub)
+		return;
+	while (i < ub->nq) {
+		int fd = ub->qsess[i]->wl->fd, j, sent, k;
+
+		for (j = i + 1; j < ub->nq && ub->qsess[j]->wl->fd == fd; j++)
+			;
+		sent = sendmmsg(fd, &ub->q[i], (unsigned)(j - i), MSG_DONTWAIT);
+		if (sent <= 0) {
+			i++; /* this one is lost (as UDP may be); the rest go on */
+			continue;
+		}
+		for (k = i; k < i + sent;) {
+			struct pfu_usess *s = ub->qsess[k];
+			uint64_t bytes = 0, pkts = 0;
+
+			for (; k < i + sent && ub->qsess[k] == s; k++) {
+				bytes += ub->q[k].msg_len;
+				pkts++;
+			}
+			pfu_count_down(s, pkts, bytes);
+		}
+		i += sent;
+	}
+	ub->nq = 0;
+}
+
+/* Backend -> client: a session's replies, queued to go from the listening
+ * socket with the others of this batch of events. */
 void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 {
 	struct pfu_udpbuf *ub = w->ub;
@@ -305,17 +381,22 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 	if (s->dead)
 		return;
 	for (round = 0; round < 8; round++) {
-		size_t clen = 0;
-		int n, i, sent;
+		int n, i, room, q0;
 
-		for (i = 0; i < PFU_UDP_BATCH; i++) {
-			struct msghdr *mh = &ub->rx[i].msg_hdr;
+		if (ub->nq == PFU_UDP_BATCH)
+			pfu_udp_flush(w);
+		q0 = ub->nq;
+		room = PFU_UDP_BATCH - q0;
+		for (i = q0; i < PFU_UDP_BATCH; i++) {
+			struct msghdr *mh = &ub->q[i].msg_hdr;
 
 			memset(mh, 0, sizeof(*mh));
-			mh->msg_iov = &ub->iov[i];
+			ub->qiov[i].iov_base = ub->qdata[i];
+			ub->qiov[i].iov_len = PFU_UDP_DGRAM;
+			mh->msg_iov = &ub->qiov[i];
 			mh->msg_iovlen = 1;
 		}
-		n = recvmmsg(s->fd, ub->rx, PFU_UDP_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(s->fd, &ub->q[q0], (unsigned)room, MSG_DONTWAIT, NULL);
 		if (n < 0 && errno == ECONNREFUSED) {
 			/* ICMP port unreachable: this backend is not serving. The
 			 * session ends, so the client's next datagram picks another. */
@@ -329,56 +410,26 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 		}
 		if (n <= 0)
 			return;
-		if (s->has_local) {
-			struct cmsghdr *c = (struct cmsghdr *)ub->txctrl;
+		for (i = q0; i < q0 + n; i++) {
+			struct msghdr *mh = &ub->q[i].msg_hdr;
 
-			memset(ub->txctrl, 0, sizeof(ub->txctrl));
-			if (s->local.sa.sa_family == AF_INET) {
-				struct in_pktinfo pi = { .ipi_spec_dst = s->local.sin.sin_addr };
-
-				c->cmsg_level = IPPROTO_IP;
-				c->cmsg_type = IP_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-				clen = CMSG_SPACE(sizeof(pi));
-			} else {
-				struct in6_pktinfo pi = { .ipi6_addr = s->local.sin6.sin6_addr };
-
-				c->cmsg_level = IPPROTO_IPV6;
-				c->cmsg_type = IPV6_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-				clen = CMSG_SPACE(sizeof(pi));
-			}
-		}
-		for (i = 0; i < n; i++) {
-			struct msghdr *mh = &ub->tx[i].msg_hdr;
-
-			memset(mh, 0, sizeof(*mh));
-			ub->txiov[i].iov_base = ub->data[i];
-			ub->txiov[i].iov_len = ub->rx[i].msg_len;
-			mh->msg_iov = &ub->txiov[i];
-			mh->msg_iovlen = 1;
+			/* What was received is what goes: the length, to the client. */
+			ub->qiov[i].iov_len = ub->q[i].msg_len;
 			mh->msg_name = &s->client;
 			mh->msg_namelen = pf_sa_len(&s->client);
-			if (clen) {
-				mh->msg_control = ub->txctrl;
-				mh->msg_controllen = clen;
+			if (s->has_local) {
+				mh->msg_control = ub->qctrl[i];
+				mh->msg_controllen = pfu_pktinfo_out(ub->qctrl[i], &s->local);
 			}
+			ub->qsess[i] = s;
 		}
-		sent = sendmmsg(s->wl->fd, ub->tx, (unsigned)n, MSG_DONTWAIT);
-		for (i = 0; i < sent; i++) {
-			s->pkts_down++;
-			s->bytes_down += ub->tx[i].msg_len;
-			pfu_add(&s->fwd->st->bytes_down, ub->tx[i].msg_len);
-			pfu_add(&s->fwd->be[s->be].st->bytes_down, ub->tx[i].msg_len);
-		}
+		ub->nq += n;
 		if (!s->replied) {
 			s->replied = true;
 			pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
 		}
 		s->last_ms = w->now;
-		if (n < PFU_UDP_BATCH)
+		if (n < room)
 			return;
 	}
 }

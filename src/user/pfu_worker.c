@@ -350,6 +350,7 @@ void *pfu_worker_main(void *arg)
 				break;
 			}
 		}
+		pfu_udp_flush(w);
 		/* Descriptors were freed: paused listeners may try again now. */
 		if (w->dead && w->paused)
 			pfu_resume(w, true);
