@@ -6,7 +6,8 @@
  * elements in one "elements = { ... }" list). Only elements and chains may
  * differ: elements go with 'delete element' / 'add element', a chain that
  * changed is flushed and given its rules again, a chain that went is
- * deleted. Anything else (a set's type or flags, a new map) returns NULL and
+ * deleted, a new one (a base chain too: its hook is in its body) added.
+ * Anything else (a set's type or flags, a new map) returns NULL and
  * the caller loads the whole table.
  *
  * Loading the whole table costs time in proportion to the number of forwards
@@ -124,12 +125,6 @@ static void pfk_rs_free(struct pfk_rs *rs)
 {
 	free(rs->o);
 	free(rs->ht);
-}
-
-/* A base chain (hooked): its body starts with its type. */
-static bool pfk_base_chain(struct pfk_str body)
-{
-	return body.n >= 7 && !memcmp(body.s, "\t\ttype ", 7);
 }
 
 static const char pfk_head[] = "table inet portfw\ndelete table inet portfw\ntable inet portfw {\n";
@@ -338,8 +333,10 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 		struct pfk_obj *n = &b.o[i], *o = pfk_rs_find(&a, n->decl);
 
 		if (!o) {
-			if (!n->chain || pfk_base_chain(n->body))
-				goto done; /* a new set, map or base chain: load it all */
+			/* A new set or map: load it all. A new chain, base chains
+			 * too (their hook is in their body), is added. */
+			if (!n->chain)
+				goto done;
 			pfk_puts(&chains, "\t");
 			pfk_put(&chains, n->decl.s, n->decl.n);
 			pfk_puts(&chains, " {\n");
@@ -393,7 +390,7 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 
 		if (o->seen)
 			continue;
-		if (!o->chain || pfk_base_chain(o->body))
+		if (!o->chain)
 			goto done;
 		/* Its references (elements, other chains' rules) go first. */
 		pfk_puts(&flush, "flush ");

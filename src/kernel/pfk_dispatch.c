@@ -248,6 +248,11 @@ void pfk_disp_commit(void)
 	pfk_had_from = pfk_had_from_next;
 }
 
+bool pfk_disp_grows(void)
+{
+	return memcmp(pfk_msize, pfk_msize_next, sizeof(pfk_msize)) != 0;
+}
+
 void pfk_disp_reset(void)
 {
 	memset(pfk_msize, 0, sizeof(pfk_msize));

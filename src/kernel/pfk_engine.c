@@ -368,10 +368,12 @@ static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forwa
 
 	for (i = 0; i < ops->n && !adds_first; i++)
 		adds_first = !ops->v[i].del;
-	adds_first &= pfk_loaded != NULL;
+	adds_first &= pfk_loaded != NULL && !pfk_disp_grows();
 	if (adds_first && pfk_nl_apply(ops, false, err, errlen))
 		return -1;
-	if (pfk_apply(pfk_loaded, text, &whole, err, errlen)) {
+	/* Maps that must grow are made again: the table whole, then every
+	 * element (the ops are part of that). */
+	if (pfk_apply(pfk_disp_grows() ? NULL : pfk_loaded, text, &whole, err, errlen)) {
 		if (adds_first && pfk_nl_apply(ops, true, e2, sizeof(e2)))
 			pf_err("%s", e2);
 		return -1;

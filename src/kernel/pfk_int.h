@@ -115,6 +115,9 @@ const size_t *pfk_disp_ftp(const struct pfk_disp *d, size_t *n);
 /* The last render is loaded now (the simple maps' sizes, whether 'from'
  * pools were about); or nothing is. */
 void pfk_disp_commit(void);
+/* The last render's simple maps are not the size of the loaded ones (a map
+ * cannot be resized in place: the table is loaded whole). */
+bool pfk_disp_grows(void);
 void pfk_disp_reset(void);
 uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w);
 void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d);

@@ -182,7 +182,8 @@ static int pfk_nl_acks(uint32_t first, uint32_t nmsg, const struct pfk_op *const
 
 				snprintf(err, errlen,
 					 "kernel engine: the kernel refused a change of map %s: %s",
-					 pfk_set_name(op->set), strerror(-e->error));
+					 pfk_set_name(op->set),
+					 e->error == -ENFILE ? "the map is full" : strerror(-e->error));
 				rc = -1;
 			}
 		}
@@ -195,14 +196,14 @@ static int pfk_nl_acks(uint32_t first, uint32_t nmsg, const struct pfk_op *const
  * message carries up to PFK_NL_PER_MSG of one map). undo swaps the verbs. */
 static const struct pfk_op **pfk_nl_order(const struct pfk_ops *o, bool undo)
 {
-	size_t start[2 * PFK_SET_N + 1] = { 0 }, i, b;
+	size_t start[(size_t)2 * PFK_SET_N + 1] = { 0 }, i, b;
 	const struct pfk_op **v = calloc(o->n + 1, sizeof(*v));
 
 	if (!v)
 		return NULL;
 	for (i = 0; i < o->n; i++)
 		start[((o->v[i].del != undo) ? 0 : PFK_SET_N) + o->v[i].set + 1]++;
-	for (b = 1; b <= 2 * PFK_SET_N; b++)
+	for (b = 1; b <= (size_t)2 * PFK_SET_N; b++)
 		start[b] += start[b - 1];
 	for (i = 0; i < o->n; i++)
 		v[start[((o->v[i].del != undo) ? 0 : PFK_SET_N) + o->v[i].set]++] = &o->v[i];
@@ -228,7 +229,7 @@ int pfk_nl_apply(const struct pfk_ops *o, bool undo, char *err, size_t errlen)
 		return -1;
 	v = pfk_nl_order(o, undo);
 	/* At most a message per map and verb, plus one per PFK_NL_PER_MSG. */
-	cap = 4096 + (2 * PFK_SET_N + o->n / PFK_NL_PER_MSG + 1) * 256 + o->n * 96;
+	cap = 4096 + ((size_t)2 * PFK_SET_N + o->n / PFK_NL_PER_MSG + 1) * 256 + o->n * 96;
 	buf = malloc(cap);
 	msg_op = calloc(o->n + 1, sizeof(*msg_op));
 	if (!v || !buf || !msg_op) {

@@ -354,16 +354,21 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		"\tchain output_nat {\n"
 		"\t\ttype nat hook output priority -110; policy accept;\n"
 		"\t\tjump dispatch\n"
-		"\t}\n"
-		/* The FTP helper must be attached before NAT (kernel 6: never automatic). */
-		"\tchain helpers {\n"
-		"\t\ttype filter hook prerouting priority mangle; policy accept;\n"
-		"\t\tct state new meta l4proto . th dport @ftp_ports ct helper set \"ftp-fwd\"\n"
-		"\t}\n"
-		"\tchain helpers_out {\n"
-		"\t\ttype filter hook output priority mangle; policy accept;\n"
-		"\t\tct state new meta l4proto . th dport @ftp_ports ct helper set \"ftp-fwd\"\n"
-		"\t}\n"
+		"\t}\n");
+	/* The FTP helper must be attached before NAT (kernel 6: never automatic).
+	 * Only with FTP ports: these chains see every packet. */
+	if (ftp)
+		pfk_out(&b, "\tchain helpers {\n"
+			    "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
+			    "\t\tct state new meta l4proto . th dport @ftp_ports ct helper set "
+			    "\"ftp-fwd\"\n"
+			    "\t}\n"
+			    "\tchain helpers_out {\n"
+			    "\t\ttype filter hook output priority mangle; policy accept;\n"
+			    "\t\tct state new meta l4proto . th dport @ftp_ports ct helper set "
+			    "\"ftp-fwd\"\n"
+			    "\t}\n");
+	pfk_out(&b,
 		/* Accept only our forwards' connections (another table's drop still wins). */
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"

@@ -62,7 +62,7 @@ static uint8_t *pfk_reg(uint8_t *p, const void *v, size_t n)
 	return p + (n + 3) / 4 * 4;
 }
 
-static uint8_t pfk_key(const struct pf_forward *f, enum pfk_kind kind, uint8_t proto,
+static uint8_t pfk_key(const struct pf_forward *f, enum pfk_kind kind, uint32_t proto,
 		       uint16_t port, uint8_t *key)
 {
 	uint8_t *p = key, l4 = proto == PF_PROTO_TCP ? 6 : 17;
@@ -108,8 +108,8 @@ static uint8_t pfk_target(const struct pf_forward *f, uint16_t lport, uint8_t *d
 void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from, uint8_t to)
 {
 	enum pfk_kind kind = pfk_kind_of(f);
-	uint32_t mark = PFK_MARK_OURS | f->kid, p;
-	uint8_t proto, fam;
+	uint32_t mark = PFK_MARK_OURS | f->kid, p, proto;
+	uint8_t fam;
 
 	from = from & PFK_FORM_SIMPLE ? from & PFK_FORM_ELEMS : 0;
 	to = to & PFK_FORM_SIMPLE ? to & PFK_FORM_ELEMS : 0;
@@ -143,7 +143,7 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 }
 
 static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, enum pfk_kind kind,
-			 uint8_t proto, uint32_t port)
+			 uint32_t proto, uint32_t port)
 {
 	const char *l4 = proto == PF_PROTO_TCP ? "tcp" : "udp";
 
@@ -164,8 +164,8 @@ void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set)
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
 		enum pfk_kind kind;
-		uint8_t proto, fam, bit;
-		uint32_t p;
+		uint8_t fam, bit;
+		uint32_t p, proto;
 
 		if (!(f->kform & PFK_FORM_SIMPLE))
 			continue;

@@ -202,6 +202,19 @@ wait "$uflow" || true
 read -r _ ok _ lost _ wrong <"$T/uflow.out"
 ((ok >= 35 && wrong == 0)) || fail "the UDP flow across the change: $(cat "$T/uflow.out")"
 
+info "6,000 more ports outgrow the simple maps (4,096 keys): made again larger, all forwards still work"
+expect_eq "m_any's size before" "$(nsx nft list map inet portfw m_any | awk '$1 == "size" { print $2 }')" 4096
+pf add name big tcp :20000-25999 to 10.0.0.2:9000
+expect_eq "m_any's size after" "$(nsx nft list map inet portfw m_any | awk '$1 == "size" { print $2 }')" 16384
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:25999 -n 5)
+expect_eq "through the last port of the range" "$(awk '$1=="A"{print $2}' <<<"$counts")" 5
+got=$(in_ns "$C" curl -sS --max-time 5 http://198.51.100.1/)
+expect_eq "the page after the maps were made again" "$got" "hello from S1"
+counts=$(in_ns "$C" "$PF_IDS" count -c 198.51.100.1:8083 -n 5)
+expect_eq "'one' after the maps were made again" "$(awk '$1=="B"{print $2}' <<<"$counts")" 5
+pf del name big
+nsx nft list map inet portfw d4_any | grep -q "tcp . 20000" && fail "the range's elements stayed after del"
+
 info "the external address changes: forwards keep working"
 ip -n "$G" addr del 198.51.100.1/24 dev wan
 ip -n "$G" addr add 198.51.100.9/24 dev wan

@@ -145,6 +145,14 @@ e1=$(inechos "$H1")
 ((e1 - e0 >= 3)) || fail "H1 received $((e1 - e0)) echo requests, expected 3 (the gateway answered itself?)"
 expect_eq "TCP to the whole-host address" "$(ask "$C" 198.51.100.10 5000 tcp)" "H1 saw 198.51.100.2"
 expect_eq "UDP to the whole-host address" "$(ask "$C" 198.51.100.10 5000 udp)" "H1 saw 198.51.100.2"
+info "the first FTP port adds the helper's chains as a diff (no reload), the last one takes them"
+nsx nft list chain inet portfw helpers >/dev/null 2>&1 && fail "helper chains without FTP ports"
+pf add name ftpx tcp :2121 to 10.0.0.3 ftp
+nsx nft list chain inet portfw helpers | grep -q 'ct helper set "ftp-fwd"' || fail "no helper chain after an FTP forward"
+pf del name ftpx
+nsx nft list chain inet portfw helpers >/dev/null 2>&1 && fail "the helper chains stayed after the last FTP forward"
+grep -q "loading the table whole" "$PFD_LOG" && fail "a whole reload: $(grep "loading the table whole" "$PFD_LOG")"
+
 info "a port forward on the same address keeps its own backend"
 expect_eq "tcp 198.51.100.10:80" "$(in_ns "$C" timeout 10 socat -T3 - TCP:198.51.100.10:80 </dev/null)" "H2"
 conn=$(pf conns -j | jget "[c['conntrack'] for c in d if c['forward'] == 'host' and c['proto'] == 'udp'][0]")

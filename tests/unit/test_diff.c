@@ -107,17 +107,36 @@ static void test_whole(void **state)
 		"\tmap any {\n\t\ttype inet_proto . inet_service : verdict\n\t\tflags interval\n\t}\n"
 		BASE TAIL;
 	const char *newmap = HEAD WAN MAP("") "\tmap more {\n\t\ttype ipv4_addr : verdict\n\t}\n" BASE TAIL;
-	const char *nobase = HEAD WAN MAP("") TAIL;
 	size_t n;
 
 	(void)state;
 	assert_null(diff(a, flags, &n));
 	assert_null(diff(a, newmap, &n));
 	assert_null(diff(newmap, a, &n));
-	assert_null(diff(a, nobase, &n));
 	assert_null(diff(a, "table inet portfw {\n}\n", &n));
 	assert_null(diff("", a, &n));
 	assert_null(diff(a, HEAD WAN MAP("") BASE, &n)); /* cut short */
+}
+
+/* A base chain that comes or goes (the FTP helper's, with the first or the
+ * last FTP port): added with its hook, or flushed and deleted. */
+static void test_base_chain(void **state)
+{
+	const char *a = HEAD WAN MAP("") BASE TAIL;
+	const char *nobase = HEAD WAN MAP("") TAIL;
+	size_t n;
+	char *d = diff(a, nobase, &n);
+
+	(void)state;
+	assert_non_null(d);
+	assert_string_equal(d, "flush chain inet portfw dstnat\ndelete chain inet portfw dstnat\n");
+	assert_int_equal(n, 2);
+	free(d);
+	d = diff(nobase, a, &n);
+	assert_non_null(d);
+	assert_string_equal(d, "table inet portfw {\n" BASE "}\n");
+	assert_int_equal(n, 1);
+	free(d);
 }
 
 int main(void)
@@ -127,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_add_del_forward),
 		cmocka_unit_test(test_changed_chain_and_value),
 		cmocka_unit_test(test_whole),
+		cmocka_unit_test(test_base_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
