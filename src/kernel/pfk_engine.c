@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The kernel engine's side of a change: the whole 'inet portfw' table is
- * rendered from our own model and loaded through libnftables as one
- * transaction (create, delete, define: one buffer is atomic), after a dry
- * run (nft -c) in prepare. A refused change leaves the previous ruleset as it
- * was, byte for byte. Each forward keeps its id (chain names, ct marks) for
- * as long as its key stays in the table, so conntrack entries can be traced
- * back to it and deleted when it changes.
+ * The kernel engine's side of a change. The 'inet portfw' table is rendered
+ * from our own model in two parts: the core (chains, sets, the maps'
+ * declarations), loaded through libnftables as a diff from what is loaded,
+ * and the simple forwards' map elements (pfk_simple.c), of which only those
+ * that change go, through nfnetlink (pfk_nl.c). Each part is one
+ * transaction; pfk_load orders them and undoes the first if the second is
+ * refused, so a refused change leaves the previous ruleset as it was, byte
+ * for byte. Each forward keeps its id (chain names, ct marks) for as long as
+ * its key stays in the table, so conntrack entries can be traced back to it
+ * and deleted when it changes.
  */
 #include "pfk_int.h"
 #include "pfk_diff.h"
