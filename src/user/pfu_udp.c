@@ -285,7 +285,16 @@ void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl)
 				mh->msg_iov = &ub->txiov[k - i];
 				mh->msg_iovlen = 1;
 			}
-			sent = sendmmsg(s->fd, ub->tx, (unsigned)(j - i), MSG_DONTWAIT);
+			if (j - i == 1) {
+				/* One datagram (the usual case with many clients):
+				 * send() copies no message header from userspace. */
+				ssize_t r = send(s->fd, ub->data[i], ub->rx[i].msg_len, MSG_DONTWAIT);
+
+				ub->tx[0].msg_len = r > 0 ? (unsigned)r : 0;
+				sent = r >= 0 ? 1 : -1;
+			} else {
+				sent = sendmmsg(s->fd, ub->tx, (unsigned)(j - i), MSG_DONTWAIT);
+			}
 			if (sent > 0) {
 				uint64_t bytes = 0;
 
