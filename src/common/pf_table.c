@@ -535,8 +535,13 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	size_t i;
 
 	pf_table_init(dst);
+	/* One allocation, and the forwards' own fields left alone (they are
+	 * set already): a change with 100,000 forwards copies the table. */
+	dst->cap = src->n + 16;
+	dst->fwd = pf_xarray(dst->cap, sizeof(*dst->fwd));
 	for (i = 0; i < src->n; i++)
-		pf_table_add(dst, pf_forward_ref(src->fwd[i]));
+		dst->fwd[i] = pf_forward_ref(src->fwd[i]);
+	dst->n = src->n;
 	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
 	pf_marks_copy(dst, src);
@@ -721,31 +726,39 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 	return allow >= 0 || !f->eff_allow.n;
 }
 
+/* Forward i's effective ACL: its own, or the table's default. */
+static void pf_effective_one(struct pf_table *next, size_t i)
+{
+	struct pf_forward *f = next->fwd[i];
+	bool own = f->allow.n || f->deny.n;
+	const struct pf_cidrset *a = own ? &f->allow : &next->def_allow;
+	const struct pf_cidrset *d = own ? &f->deny : &next->def_deny;
+
+	if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
+		return;
+	if (atomic_load(&f->refs) > 1) {
+		/* Running already: flows read it, so change a copy (and read the
+		 * ACL from the copy: ours goes with the reference we drop). */
+		struct pf_forward *c = pf_forward_clone(f);
+
+		pf_forward_unref(f);
+		next->fwd[i] = f = c;
+		a = own ? &f->allow : &next->def_allow;
+		d = own ? &f->deny : &next->def_deny;
+	}
+	pf_cidrset_free(&f->eff_allow);
+	pf_cidrset_free(&f->eff_deny);
+	pf_cidrset_copy(&f->eff_allow, a);
+	pf_cidrset_copy(&f->eff_deny, d);
+}
+
 void pf_table_effective(struct pf_table *next, const struct pf_table *cur)
 {
 	size_t i;
 
 	(void)cur;
-	for (i = 0; i < next->n; i++) {
-		struct pf_forward *f = next->fwd[i];
-		bool own = f->allow.n || f->deny.n;
-		const struct pf_cidrset *a = own ? &f->allow : &next->def_allow;
-		const struct pf_cidrset *d = own ? &f->deny : &next->def_deny;
-
-		if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
-			continue;
-		if (atomic_load(&f->refs) > 1) {
-			/* Running already: flows read it, so change a copy. */
-			struct pf_forward *c = pf_forward_clone(f);
-
-			pf_forward_unref(f);
-			next->fwd[i] = f = c;
-		}
-		pf_cidrset_free(&f->eff_allow);
-		pf_cidrset_free(&f->eff_deny);
-		pf_cidrset_copy(&f->eff_allow, a);
-		pf_cidrset_copy(&f->eff_deny, d);
-	}
+	for (i = 0; i < next->n; i++)
+		pf_effective_one(next, i);
 }
 
 /* Two forwards may share ports only when they serve different sources; the
@@ -856,6 +869,16 @@ static bool *pf_validate_candidates(const struct pf_table *t)
 	return cand;
 }
 
+static struct pf_forward *pf_table_find_key(const struct pf_table *t, const struct pf_forward *f)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (pf_forward_same_key(t->fwd[i], f))
+			return t->fwd[i];
+	return NULL;
+}
+
 /* Which forwards a table holds: each is stamped with a number fresh for the
  * question, then a forward is in the table if it bears it. One pass, no sort
  * (sorted copies of 100,000 pointers cost 10 ms a change); the stamps are
@@ -937,22 +960,13 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
  * the table is not sorted (15 ms with 100,000 forwards, for one change). */
 #define PF_VALIDATE_FEW 32
 
-int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cur, char *err,
-			     size_t errlen)
+static int pf_validate_fresh(const struct pf_table *t, const size_t *fresh, size_t nfresh,
+			     char *err, size_t errlen)
 {
-	uint32_t in_cur = pf_table_stamp(cur);
-	size_t fresh[PF_VALIDATE_FEW], nfresh = 0, i, k;
-	bool *cand;
+	bool *cand = pf_xcalloc(t->n ? t->n : 1, sizeof(*cand));
+	size_t i, k;
 	int rc = 0;
 
-	for (i = 0; i < t->n; i++) {
-		if (t->fwd[i]->tstamp == in_cur)
-			continue;
-		if (nfresh == PF_VALIDATE_FEW)
-			return pf_table_validate(t, err, errlen);
-		fresh[nfresh++] = i;
-	}
-	cand = pf_xcalloc(t->n ? t->n : 1, sizeof(*cand));
 	for (k = 0; k < nfresh; k++) {
 		const struct pf_forward *a = t->fwd[fresh[k]];
 
@@ -972,6 +986,7 @@ int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cu
 	free(cand);
 	return rc;
 }
+
 
 static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, char *why,
 			   size_t whylen)
@@ -996,90 +1011,88 @@ static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, cha
 	return 0;
 }
 
-int pf_table_resolve(struct pf_table *t, char *err, size_t errlen)
+static int pf_resolve_one(struct pf_forward *f, char *err, size_t errlen)
 {
 	char why[128];
-	size_t i;
 	uint32_t j;
 
-	for (i = 0; i < t->n; i++) {
-		struct pf_forward *f = t->fwd[i];
+	if (f->laddr.sa.sa_family)
+		return 0; /* kept from the running table */
+	if (pf_resolve_host(f->lhost, true, &f->laddr, why, sizeof(why))) {
+		snprintf(err, errlen, "%s:%d: cannot resolve listen host '%s': %s", f->src, f->line,
+			 f->lhost, why);
+		return -1;
+	}
+	for (j = 0; j < f->nbe; j++) {
+		struct pf_backend *be = &f->be[j];
 
-		if (f->laddr.sa.sa_family)
-			continue; /* kept from the running table */
-		if (pf_resolve_host(f->lhost, true, &f->laddr, why, sizeof(why))) {
-			snprintf(err, errlen, "%s:%d: cannot resolve listen host '%s': %s",
-				 f->src, f->line, f->lhost, why);
+		if (pf_resolve_host(be->host, false, &be->addr, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: cannot resolve backend host '%s': %s", f->src,
+				 be->line, be->host, why);
 			return -1;
-		}
-		for (j = 0; j < f->nbe; j++) {
-			struct pf_backend *be = &f->be[j];
-
-			if (pf_resolve_host(be->host, false, &be->addr, why, sizeof(why))) {
-				snprintf(err, errlen, "%s:%d: cannot resolve backend host '%s': %s",
-					 f->src, be->line, be->host, why);
-				return -1;
-			}
 		}
 	}
 	return 0;
 }
 
-static struct pf_forward *pf_table_find_key(const struct pf_table *t, const struct pf_forward *f)
+int pf_table_resolve(struct pf_table *t, char *err, size_t errlen)
 {
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		if (pf_forward_same_key(t->fwd[i], f))
-			return t->fwd[i];
-	return NULL;
+		if (pf_resolve_one(t->fwd[i], err, errlen))
+			return -1;
+	return 0;
+}
+
+
+enum pf_inherited { PF_INH_NEW, PF_INH_CHANGED, PF_INH_SAME };
+
+/* Forward i of next, not in cur: the running forward itself if it is the
+ * same, else its counters if one has its key. At most one forward of a
+ * valid table has a key, and equal forwards share it: one walk, not two. */
+static enum pf_inherited pf_inherit_one(const struct pf_table *cur, struct pf_table *next,
+					size_t i)
+{
+	struct pf_forward *f = next->fwd[i], *old = pf_table_find_key(cur, f);
+	uint32_t j;
+
+	if (old && pf_forward_equal(old, f)) {
+		if (old != f) {
+			next->fwd[i] = pf_forward_ref(old);
+			pf_forward_unref(f);
+		}
+		return PF_INH_SAME;
+	}
+	if (!f->st)
+		f->st = old ? pf_stats_ref(old->st) : pf_stats_new();
+	for (j = 0; j < f->nbe; j++) {
+		struct pf_backend *be = &f->be[j];
+		uint32_t m;
+
+		if (be->st)
+			continue;
+		for (m = 0; old && m < old->nbe; m++) {
+			if (pf_backend_same(&old->be[m], be)) {
+				be->st = pf_stats_ref(old->be[m].st);
+				break;
+			}
+		}
+		if (!be->st)
+			be->st = pf_stats_new();
+	}
+	return old ? PF_INH_CHANGED : PF_INH_NEW;
 }
 
 void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 {
 	uint32_t kept = pf_table_stamp(cur);
-	size_t i, k;
-	uint32_t j;
+	size_t i;
 
-	for (i = 0; i < next->n; i++) {
-		struct pf_forward *f = next->fwd[i], *old = NULL;
-
+	for (i = 0; i < next->n; i++)
 		/* The same forward (a change copies the table): nothing to take. */
-		if (f->tstamp == kept)
-			continue;
-
-		for (k = 0; k < cur->n; k++) {
-			if (pf_forward_equal(cur->fwd[k], f)) {
-				old = cur->fwd[k];
-				break;
-			}
-		}
-		if (old) {
-			if (old != f) {
-				next->fwd[i] = pf_forward_ref(old);
-				pf_forward_unref(f);
-			}
-			continue;
-		}
-		old = pf_table_find_key(cur, f);
-		if (!f->st)
-			f->st = old ? pf_stats_ref(old->st) : pf_stats_new();
-		for (j = 0; j < f->nbe; j++) {
-			struct pf_backend *be = &f->be[j];
-			uint32_t m;
-
-			if (be->st)
-				continue;
-			for (m = 0; old && m < old->nbe; m++) {
-				if (pf_backend_same(&old->be[m], be)) {
-					be->st = pf_stats_ref(old->be[m].st);
-					break;
-				}
-			}
-			if (!be->st)
-				be->st = pf_stats_new();
-		}
-	}
+		if (next->fwd[i]->tstamp != kept)
+			pf_inherit_one(cur, next, i);
 }
 
 void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
@@ -1108,4 +1121,47 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 		if (n->tstamp != in_cur && !pf_table_find_key(cur, n))
 			cb(PF_DIFF_ADD, NULL, n, arg);
 	}
+}
+
+int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur, size_t *nfresh,
+			    size_t *nchanged, char *err, size_t errlen)
+{
+	uint32_t in_cur = pf_table_stamp(cur);
+	size_t fresh[PF_VALIDATE_FEW], n = 0, i, k, same = 0, changed = 0;
+
+	*nfresh = SIZE_MAX;
+	*nchanged = 0;
+	for (i = 0; i < next->n; i++) {
+		if (next->fwd[i]->tstamp == in_cur)
+			continue;
+		if (n == PF_VALIDATE_FEW)
+			goto whole;
+		fresh[n++] = i;
+	}
+	/* A new default ACL reaches every forward that has none of its own. */
+	if (!pf_cidrset_equal(&next->def_allow, &cur->def_allow) ||
+	    !pf_cidrset_equal(&next->def_deny, &cur->def_deny))
+		goto whole;
+	for (k = 0; k < n; k++)
+		pf_effective_one(next, fresh[k]);
+	for (k = 0; k < n; k++) {
+		enum pf_inherited h = pf_inherit_one(cur, next, fresh[k]);
+
+		same += h == PF_INH_SAME;
+		changed += h == PF_INH_CHANGED;
+	}
+	for (k = 0; k < n; k++)
+		if (pf_resolve_one(next->fwd[fresh[k]], err, errlen))
+			return -1;
+	if (pf_validate_fresh(next, fresh, n, err, errlen))
+		return -1;
+	*nfresh = n - same;
+	*nchanged = changed;
+	return 0;
+whole:
+	pf_table_effective(next, cur);
+	pf_table_inherit(cur, next);
+	if (pf_table_resolve(next, err, errlen) || pf_table_validate(next, err, errlen))
+		return -1;
+	return 0;
 }

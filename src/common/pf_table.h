@@ -266,9 +266,13 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen);
 /* Names are compared by hash first: the name is far from the fields a walk
  * over 100,000 forwards reads anyway. */
 uint32_t pf_name_hash(const char *name);
-/* The same for t made from the valid table cur by a change. */
-int pf_table_validate_change(const struct pf_table *t, const struct pf_table *cur, char *err,
-			     size_t errlen);
+/* effective, inherit, resolve and validate for next, made from the valid
+ * running table cur by a change. When few of next's forwards are new to cur,
+ * only those are looked at, and *fresh says how many there are, *changed
+ * how many of them replace one of cur's (same key); else the whole table is,
+ * and *fresh is SIZE_MAX. */
+int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur, size_t *fresh,
+			    size_t *changed, char *err, size_t errlen);
 
 /* Resolves listen and backend hosts (getaddrinfo; may block on DNS). */
 int pf_table_resolve(struct pf_table *t, char *err, size_t errlen);

@@ -101,3 +101,14 @@ void *pf_xcalloc(size_t n, size_t size)
 	}
 	return p;
 }
+
+void *pf_xarray(size_t n, size_t size)
+{
+	void *p = reallocarray(NULL, n ? n : 1, size);
+
+	if (!p) {
+		fprintf(stderr, "portfw: out of memory\n");
+		abort();
+	}
+	return p;
+}

@@ -25,5 +25,7 @@ int pf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 size_t pf_strlcpy(char *dst, const char *src, size_t size);
 
 void *pf_xcalloc(size_t n, size_t size);
+/* n elements, not zeroed (for arrays filled before they are read). */
+void *pf_xarray(size_t n, size_t size);
 
 #endif

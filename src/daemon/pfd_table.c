@@ -26,14 +26,11 @@ void pfd_table_set_config(const char *path)
 	pf_strlcpy(pfd_conf, path, sizeof(pfd_conf));
 }
 
-static int pfd_prepare(struct pf_table *next, char *err, size_t errlen)
+/* *fresh, *changed: as pf_table_prepare_change says. */
+static int pfd_prepare(struct pf_table *next, size_t *fresh, size_t *changed, char *err,
+		       size_t errlen)
 {
-	pf_table_effective(next, &pfd_tab);
-	pf_table_inherit(&pfd_tab, next);
-	if (pf_table_resolve(next, err, errlen) ||
-	    pf_table_validate_change(next, &pfd_tab, err, errlen))
-		return -1;
-	return 0;
+	return pf_table_prepare_change(next, &pfd_tab, fresh, changed, err, errlen);
 }
 
 struct pfd_count {
@@ -60,8 +57,9 @@ static void pfd_count_cb(enum pf_diff_op op, struct pf_forward *o, struct pf_for
 static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 {
 	struct pfd_count c = { 0 };
+	size_t fresh, changed;
 
-	if (pfd_prepare(next, err, errlen) || pfu_prepare(next, err, errlen)) {
+	if (pfd_prepare(next, &fresh, &changed, err, errlen) || pfu_prepare(next, err, errlen)) {
 		pf_table_clear(next);
 		return -1;
 	}
@@ -72,7 +70,16 @@ static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 		pf_table_clear(next);
 		return -1;
 	}
-	pf_table_diff(&pfd_tab, next, pfd_count_cb, &c);
+	if (fresh == SIZE_MAX) {
+		pf_table_diff(&pfd_tab, next, pfd_count_cb, &c);
+	} else {
+		/* A small change: counted from what validation found (the diff
+		 * walks both tables four times, 2.4 ms with 100,000 forwards). */
+		c.mod = (unsigned)changed;
+		c.add = (unsigned)(fresh - changed);
+		c.keep = (unsigned)(next->n - fresh);
+		c.del = (unsigned)(pfd_tab.n - c.keep - changed);
+	}
 	pfu_commit();
 	pf_table_clear(&pfd_tab);
 	pfd_tab = *next;
@@ -102,8 +109,11 @@ int pfd_table_check(char *err, size_t errlen)
 
 	pf_table_init(&next);
 	rc = pf_conf_load(pfd_conf, &next, err, errlen);
-	if (!rc)
-		rc = pfd_prepare(&next, err, errlen);
+	if (!rc) {
+		size_t fresh, changed;
+
+		rc = pfd_prepare(&next, &fresh, &changed, err, errlen);
+	}
 	pf_table_clear(&next);
 	return rc;
 }

@@ -327,13 +327,13 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh)
 {
 	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
 	size_t i, j, nk = 0, r, nfk, ncar = 0, nfrom = 0;
-	size_t *car = pf_xcalloc(t->n + 1, sizeof(*car)), *from;
+	size_t *car = pf_xarray(t->n + 1, sizeof(*car)), *from;
 	struct pfk_key *fk;
 	unsigned m;
 
 	d->t = t;
 	d->fresh = fresh;
-	d->trig = pf_xcalloc(t->n + 1, sizeof(*d->trig));
+	d->trig = pf_xarray(t->n + 1, sizeof(*d->trig));
 	/* One walk over the table sorts the forwards out. */
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
@@ -364,8 +364,8 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh)
 			from[j++] = car[i];
 	fk = pfk_from_keys(t, from, nfrom, &nfk);
 	free(from);
-	d->chained = pf_xcalloc(ncar + 1, sizeof(*d->chained));
-	d->ftp = pf_xcalloc(ncar + 1, sizeof(*d->ftp));
+	d->chained = pf_xarray(ncar + 1, sizeof(*d->chained));
+	d->ftp = pf_xarray(ncar + 1, sizeof(*d->ftp));
 	for (i = 0; i < ncar; i++) {
 		struct pf_forward *f = t->fwd[car[i]];
 

@@ -25,9 +25,18 @@
 static struct nft_ctx *pfk_nft;
 static struct pfk_config pfk_cfg;
 static char *pfk_pending, *pfk_loaded;
+/* The kernel forwards loaded and pending. They are the daemon's table's,
+ * which holds them for as long as they are here (the table being changed
+ * lives until commit or abort, the running one until the next commit): no
+ * reference of our own, which was two walks with atomics per change. */
 static struct pf_forward **pfk_prev, **pfk_next;
 static size_t pfk_nprev, pfk_nnext;
+/* Found by prepare for commit: forwards that went, that are new, whose
+ * form (what they are loaded as) changes. */
+static struct pf_forward **pfk_gone, **pfk_added, **pfk_touched;
+static size_t pfk_ngone, pfk_nadded, pfk_ntouched;
 static uint32_t pfk_next_id = 1, pfk_gen;
+static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
 static struct pfk_ops pfk_ops;
 
@@ -200,10 +209,6 @@ static struct pf_forward *pfk_find_prev(const struct pf_forward *f)
 
 static void pfk_release(struct pf_forward ***v, size_t *n)
 {
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		pf_forward_unref((*v)[i]);
 	free(*v);
 	*v = NULL;
 	*n = 0;
@@ -215,6 +220,9 @@ void pfk_abort(void)
 	pfk_pending = NULL;
 	pfk_ops_free(&pfk_ops);
 	pfk_release(&pfk_next, &pfk_nnext);
+	pfk_release(&pfk_gone, &pfk_ngone);
+	pfk_release(&pfk_added, &pfk_nadded);
+	pfk_release(&pfk_touched, &pfk_ntouched);
 }
 
 /* Runs a script; with dry_run the kernel checks it but nothing changes. */
@@ -245,17 +253,15 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 
 int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
-	size_t i, n = 0;
+	size_t i;
 
 	pfk_abort();
-	for (i = 0; i < next->n; i++)
-		if (pf_forward_engine(next->fwd[i]) == PF_ENGINE_KERNEL)
-			n++;
-	if (!n && !pfk_nprev && !pfk_nft)
-		return 0; /* a user-engine table: nftables is not touched */
-	if (!pfk_nft && pfk_start(&pfk_cfg, err, errlen))
-		return -1;
-	pfk_next = pf_xcalloc(n ? n : 1, sizeof(*pfk_next));
+	/* One walk: the kernel's forwards, their ids, and kgen marking them as
+	 * the next table's (what is not marked in the loaded one went). */
+	pfk_gen++;
+	pfk_ntrig_next = 0;
+	pfk_next = pf_xarray(next->n, sizeof(*pfk_next));
+	pfk_added = pf_xarray(next->n, sizeof(*pfk_added));
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i], *p;
 
@@ -270,8 +276,18 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 			if (pfk_next_id > PFK_MARK_ID)
 				pfk_next_id = 1;
 		}
-		pfk_next[pfk_nnext++] = pf_forward_ref(f);
+		f->kgen = pfk_gen;
+		pfk_ntrig_next += f->trigger;
+		if (!(f->kloaded & PFK_FORM_LOADED))
+			pfk_added[pfk_nadded++] = f;
+		pfk_next[pfk_nnext++] = f;
 	}
+	if (!pfk_nnext && !pfk_nprev && !pfk_nft) {
+		pfk_abort();
+		return 0; /* a user-engine table: nftables is not touched */
+	}
+	if (!pfk_nft && pfk_start(&pfk_cfg, err, errlen))
+		goto fail;
 	pfk_pending = pfk_render_now(next, true, false);
 	if (!pfk_pending) {
 		snprintf(err, errlen, "kernel engine: out of memory");
@@ -280,14 +296,24 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	/* The elements that change: those of forwards that went, and of those
 	 * whose form changed (or that are new: nothing loaded). kgen marks the
 	 * next table's forwards, so this is linear: no search, no sort. */
-	pfk_gen++;
-	for (i = 0; i < pfk_nnext; i++)
-		pfk_next[i]->kgen = pfk_gen;
-	for (i = 0; i < pfk_nprev; i++)
-		if (pfk_prev[i]->kgen != pfk_gen)
-			pfk_simple_ops(&pfk_ops, pfk_prev[i], pfk_prev[i]->kloaded, 0);
-	for (i = 0; i < pfk_nnext; i++)
-		pfk_simple_ops(&pfk_ops, pfk_next[i], pfk_next[i]->kloaded, pfk_next[i]->kform);
+	pfk_gone = pf_xarray(pfk_nprev, sizeof(*pfk_gone));
+	for (i = 0; i < pfk_nprev; i++) {
+		if (pfk_prev[i]->kgen == pfk_gen)
+			continue;
+		pfk_simple_ops(&pfk_ops, pfk_prev[i], pfk_prev[i]->kloaded, 0);
+		pfk_gone[pfk_ngone++] = pfk_prev[i];
+	}
+	pfk_touched = pf_xarray(pfk_nnext, sizeof(*pfk_touched));
+	for (i = 0; i < pfk_nnext; i++) {
+		struct pf_forward *f = pfk_next[i];
+
+		/* Most forwards: as loaded (the bits of the form, not LOADED). */
+		if (((f->kloaded ^ f->kform) & (uint8_t)~PFK_FORM_LOADED) ||
+		    !(f->kloaded & PFK_FORM_LOADED)) {
+			pfk_simple_ops(&pfk_ops, f, f->kloaded, f->kform);
+			pfk_touched[pfk_ntouched++] = f;
+		}
+	}
 	if (pfk_ops.oom) {
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
@@ -399,8 +425,7 @@ static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forwa
 int pfk_commit(char *err, size_t errlen)
 {
 	uint32_t *gone;
-	const struct pf_forward **added;
-	size_t i, ngone = 0, nadded = 0;
+	size_t i, ngone = 0;
 
 	if (!pfk_pending)
 		return 0;
@@ -410,15 +435,12 @@ int pfk_commit(char *err, size_t errlen)
 	}
 	/* UDP flows of forwards that changed or went away follow at once: their
 	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
-	 * their end, as in the user engine. A forward went if prepare did not
-	 * mark it (kgen); it is new if it was not loaded (no sort: 100,000
-	 * forwards took 15 ms). */
-	gone = pf_xcalloc(pfk_nprev ? pfk_nprev : 1, sizeof(*gone));
-	for (i = 0; i < pfk_nprev; i++) {
-		struct pf_forward *f = pfk_prev[i];
+	 * their end, as in the user engine. Prepare found which went (not
+	 * marked by kgen), which are new, which changed form: no walk here. */
+	gone = pf_xarray(pfk_ngone, sizeof(*gone));
+	for (i = 0; i < pfk_ngone; i++) {
+		struct pf_forward *f = pfk_gone[i];
 
-		if (f->kgen == pfk_gen)
-			continue;
 		f->kloaded = 0; /* may come back: as new */
 		/* Only UDP entries go (and a TCP-only forward has none): the dump
 		 * walks every connection the kernel tracks. */
@@ -428,23 +450,24 @@ int pfk_commit(char *err, size_t errlen)
 	if (ngone)
 		pfk_ct_flush_ids(gone, ngone);
 	free(gone);
-	added = pf_xcalloc(pfk_nnext ? pfk_nnext : 1, sizeof(*added));
-	for (i = 0; i < pfk_nnext; i++) {
-		if (!(pfk_next[i]->kloaded & PFK_FORM_LOADED))
-			added[nadded++] = pfk_next[i];
-		pfk_next[i]->kloaded = pfk_next[i]->kform | PFK_FORM_LOADED;
-	}
-	if (nadded)
-		pfk_ct_flush_stale(added, nadded);
-	free(added);
+	for (i = 0; i < pfk_ntouched; i++)
+		pfk_touched[i]->kloaded = pfk_touched[i]->kform | PFK_FORM_LOADED;
+	if (pfk_nadded)
+		pfk_ct_flush_stale((const struct pf_forward **)pfk_added, pfk_nadded);
 	pfk_disp_commit();
 	pfk_ops_free(&pfk_ops);
+	pfk_release(&pfk_gone, &pfk_ngone);
+	pfk_release(&pfk_added, &pfk_nadded);
+	pfk_release(&pfk_touched, &pfk_ntouched);
 	pfk_release(&pfk_prev, &pfk_nprev);
 	pfk_prev = pfk_next;
 	pfk_nprev = pfk_nnext;
 	pfk_next = NULL;
 	pfk_nnext = 0;
-	pfk_trig_sync(pfk_prev, pfk_nprev);
+	/* Triggers follow the table (a walk over it: only when there are any). */
+	if (pfk_ntrig || pfk_ntrig_next)
+		pfk_trig_sync(pfk_prev, pfk_nprev);
+	pfk_ntrig = pfk_ntrig_next;
 	free(pfk_loaded);
 	pfk_loaded = pfk_pending;
 	pfk_pending = NULL;
@@ -515,6 +538,7 @@ void pfk_stop(void)
 		return;
 	pfk_abort();
 	pfk_trig_stop();
+	pfk_ntrig = 0;
 	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
 	for (size_t i = 0; i < pfk_nprev; i++)
