@@ -1066,6 +1066,10 @@ static enum pf_inherited pf_inherit_one(const struct pf_table *cur, struct pf_ta
 	}
 	if (!f->st)
 		f->st = old ? pf_stats_ref(old->st) : pf_stats_new();
+	/* The kernel engine's id goes with the key (its chains, its marks on
+	 * conntrack entries: they can be traced to the forward that follows). */
+	if (old && !f->kid)
+		f->kid = old->kid;
 	for (j = 0; j < f->nbe; j++) {
 		struct pf_backend *be = &f->be[j];
 		uint32_t m;
@@ -1123,14 +1127,15 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 	}
 }
 
-int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur, size_t *nfresh,
-			    size_t *nchanged, char *err, size_t errlen)
+int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
+			    struct pf_change *ch, char *err, size_t errlen)
 {
 	uint32_t in_cur = pf_table_stamp(cur);
 	size_t fresh[PF_VALIDATE_FEW], n = 0, i, k, same = 0, changed = 0;
 
-	*nfresh = SIZE_MAX;
-	*nchanged = 0;
+	ch->fresh = SIZE_MAX;
+	ch->changed = 0;
+	ch->checked = false;
 	for (i = 0; i < next->n; i++) {
 		if (next->fwd[i]->tstamp == in_cur)
 			continue;
@@ -1150,13 +1155,15 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur, s
 		same += h == PF_INH_SAME;
 		changed += h == PF_INH_CHANGED;
 	}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
 		if (pf_resolve_one(next->fwd[fresh[k]], err, errlen))
 			return -1;
+		ch->checked |= next->fwd[fresh[k]]->checked;
+	}
 	if (pf_validate_fresh(next, fresh, n, err, errlen))
 		return -1;
-	*nfresh = n - same;
-	*nchanged = changed;
+	ch->fresh = n - same;
+	ch->changed = changed;
 	return 0;
 whole:
 	pf_table_effective(next, cur);

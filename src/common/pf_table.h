@@ -133,6 +133,7 @@ struct pf_forward {
 	uint32_t tstamp; /* pf_table.c: in which table (control thread only) */
 	uint32_t namehash; /* pf_name_hash(name), set when it enters a table */
 	bool hinit; /* pfd_health.c: its backends' health set once */
+	bool kchecked; /* kernel engine: what nftables cannot carry was checked */
 	bool checked; /* check.on, where the walks read it */
 	struct pf_backend *be;
 	struct pf_stats *st;
@@ -268,11 +269,15 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen);
 uint32_t pf_name_hash(const char *name);
 /* effective, inherit, resolve and validate for next, made from the valid
  * running table cur by a change. When few of next's forwards are new to cur,
- * only those are looked at, and *fresh says how many there are, *changed
- * how many of them replace one of cur's (same key); else the whole table is,
- * and *fresh is SIZE_MAX. */
-int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur, size_t *fresh,
-			    size_t *changed, char *err, size_t errlen);
+ * only those are looked at, and ch->fresh says how many there are,
+ * ch->changed how many of them replace one of cur's (same key); else the
+ * whole table is, and ch->fresh is SIZE_MAX. */
+struct pf_change {
+	size_t fresh, changed;
+	bool checked; /* one of the fresh forwards has health checks */
+};
+int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
+			    struct pf_change *ch, char *err, size_t errlen);
 
 /* Resolves listen and backend hosts (getaddrinfo; may block on DNS). */
 int pf_table_resolve(struct pf_table *t, char *err, size_t errlen);

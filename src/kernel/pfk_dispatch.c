@@ -323,58 +323,101 @@ static bool pfk_ftp_port(const struct pf_forward *f)
 	return (f->protos & PF_PROTO_TCP) && (f->ftp || (f->lport_lo <= 21 && f->lport_hi >= 21));
 }
 
-struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh)
+void pfk_walk_init(struct pfk_walk *w, size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->car = pf_xarray(n + 1, sizeof(*w->car));
+	w->trig = pf_xarray(n + 1, sizeof(*w->trig));
+}
+
+void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i)
+{
+	uint8_t eng = pf_forward_engine(f);
+
+	if (f->trigger) {
+		w->trig[w->ntrig++] = i;
+		w->has_ktrig |= eng == PF_ENGINE_KERNEL;
+	} else if (eng == PF_ENGINE_USER) {
+		uint32_t p, k;
+
+		for (k = 0; k < 2; k++) {
+			if (!(f->protos & (k ? PF_PROTO_UDP : PF_PROTO_TCP)))
+				continue;
+			if (!w->user_ports[k])
+				w->user_ports[k] = pf_xcalloc(65536 / 64, sizeof(uint64_t));
+			for (p = f->lport_lo; p <= f->lport_hi; p++)
+				w->user_ports[k][p / 64] |= 1ULL << (p % 64);
+		}
+	} else if (eng == PF_ENGINE_KERNEL) {
+		w->car[w->ncar++] = i;
+		w->nfrom += f->from.n > 0;
+	}
+}
+
+void pfk_walk_free(struct pfk_walk *w)
+{
+	free(w->car);
+	free(w->trig);
+	free(w->user_ports[0]);
+	free(w->user_ports[1]);
+	free(w->touched);
+	memset(w, 0, sizeof(*w));
+}
+
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *wk)
 {
 	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
-	size_t i, j, nk = 0, r, nfk, ncar = 0, nfrom = 0;
-	size_t *car = pf_xarray(t->n + 1, sizeof(*car)), *from;
+	size_t i, j, nk = 0, r, nfk, *from;
+	struct pfk_walk own, *w = wk;
 	struct pfk_key *fk;
 	unsigned m;
 
 	d->t = t;
 	d->fresh = fresh;
-	d->trig = pf_xarray(t->n + 1, sizeof(*d->trig));
-	/* One walk over the table sorts the forwards out. */
-	for (i = 0; i < t->n; i++) {
-		const struct pf_forward *f = t->fwd[i];
-		uint8_t eng = pf_forward_engine(f);
-
-		if (f->trigger) {
-			d->trig[d->ntrig++] = i;
-			d->has_trig |= eng == PF_ENGINE_KERNEL;
-		} else if (eng == PF_ENGINE_USER) {
-			uint32_t p, k;
-
-			for (k = 0; k < 2; k++) {
-				if (!(f->protos & (k ? PF_PROTO_UDP : PF_PROTO_TCP)))
-					continue;
-				if (!d->user_ports[k])
-					d->user_ports[k] = pf_xcalloc(65536 / 64, sizeof(uint64_t));
-				for (p = f->lport_lo; p <= f->lport_hi; p++)
-					d->user_ports[k][p / 64] |= 1ULL << (p % 64);
-			}
-		} else if (eng == PF_ENGINE_KERNEL) {
-			car[ncar++] = i;
-			nfrom += f->from.n > 0;
-		}
+	if (!w) {
+		/* One walk over the table sorts the forwards out (the engine's
+		 * prepare does it in its own walk and hands it over). */
+		w = &own;
+		pfk_walk_init(w, t->n);
+		for (i = 0; i < t->n; i++)
+			pfk_walk_one(w, t->fwd[i], i);
 	}
-	from = pf_xcalloc(nfrom + 1, sizeof(*from));
-	for (i = 0, j = 0; i < ncar && j < nfrom; i++)
-		if (t->fwd[car[i]]->from.n)
-			from[j++] = car[i];
-	fk = pfk_from_keys(t, from, nfrom, &nfk);
+	/* The triggers and the user engine's ports are the render's now. */
+	d->trig = w->trig;
+	d->ntrig = w->ntrig;
+	d->has_trig = w->has_ktrig;
+	d->user_ports[0] = w->user_ports[0];
+	d->user_ports[1] = w->user_ports[1];
+	w->trig = NULL;
+	w->ntrig = 0;
+	w->user_ports[0] = w->user_ports[1] = NULL;
+	from = pf_xarray(w->nfrom + 1, sizeof(*from));
+	for (i = 0, j = 0; i < w->ncar && j < w->nfrom; i++)
+		if (t->fwd[w->car[i]]->from.n)
+			from[j++] = w->car[i];
+	fk = pfk_from_keys(t, from, w->nfrom, &nfk);
 	free(from);
-	d->chained = pf_xarray(ncar + 1, sizeof(*d->chained));
-	d->ftp = pf_xarray(ncar + 1, sizeof(*d->ftp));
-	for (i = 0; i < ncar; i++) {
-		struct pf_forward *f = t->fwd[car[i]];
+	d->chained = pf_xarray(w->ncar + 1, sizeof(*d->chained));
+	d->ftp = pf_xarray(w->ncar + 1, sizeof(*d->ftp));
+	if (wk) {
+		free(wk->touched);
+		wk->touched = pf_xarray(w->ncar + 1, sizeof(*wk->touched));
+		wk->ntouched = 0;
+	}
+	for (i = 0; i < w->ncar; i++) {
+		struct pf_forward *f = t->fwd[w->car[i]];
 
 		pfk_decide(d, f, fk, nfk);
+		/* Not as loaded (the form's bits, not LOADED), or new: its
+		 * elements change. */
+		if (wk && (((f->kloaded ^ f->kform) & (uint8_t)~PFK_FORM_LOADED) ||
+			   !(f->kloaded & PFK_FORM_LOADED)))
+			wk->touched[wk->ntouched++] = w->car[i];
 		if (pfk_ftp_port(f))
-			d->ftp[d->nftp++] = car[i];
+			d->ftp[d->nftp++] = w->car[i];
 		if (f->kform & PFK_FORM_SIMPLE)
 			continue;
-		d->chained[d->nchained++] = car[i];
+		d->chained[d->nchained++] = w->car[i];
 		if (f->protos == PF_PROTO_ALL)
 			nk++;
 		else
@@ -382,7 +425,8 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh)
 			      ((size_t)f->lport_hi - f->lport_lo + 1);
 	}
 	free(fk);
-	free(car);
+	if (!wk)
+		pfk_walk_free(&own);
 	pfk_had_from_next = nfk > 0;
 	for (m = 0; m < PFK_M_ALL4; m++)
 		pfk_msize_next[m] = pfk_map_size(m, d->nsimple[m]);

@@ -129,13 +129,14 @@ static size_t pfk_wan(char **out, size_t max)
 	return n;
 }
 
-/* core: without the simple elements; fresh: health may have changed. */
-static char *pfk_render_now(const struct pf_table *t, bool core, bool fresh)
+/* core: without the simple elements; fresh: health may have changed; w:
+ * the table's walk, done already (or NULL). */
+static char *pfk_render_now(const struct pf_table *t, bool core, bool fresh, struct pfk_walk *w)
 {
 	char *wan[32], *text;
 	size_t n = pfk_wan(wan, PF_ARRAY_SIZE(wan)), i;
 
-	text = core ? pfk_render_core(t, (const char *const *)wan, n, fresh)
+	text = core ? pfk_render_core(t, (const char *const *)wan, n, fresh, w)
 		    : pfk_render_table(t, (const char *const *)wan, n);
 	for (i = 0; i < n; i++)
 		free(wan[i]);
@@ -144,7 +145,7 @@ static char *pfk_render_now(const struct pf_table *t, bool core, bool fresh)
 
 char *pfk_render(const struct pf_table *t, char *err, size_t errlen)
 {
-	char *s = pfk_render_now(t, false, true);
+	char *s = pfk_render_now(t, false, true, NULL);
 
 	if (!s)
 		snprintf(err, errlen, "kernel engine: out of memory");
@@ -197,15 +198,6 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 	return 0;
 }
 
-static struct pf_forward *pfk_find_prev(const struct pf_forward *f)
-{
-	size_t i;
-
-	for (i = 0; i < pfk_nprev; i++)
-		if (pfk_prev[i] == f || pf_forward_same_key(pfk_prev[i], f))
-			return pfk_prev[i];
-	return NULL;
-}
 
 static void pfk_release(struct pf_forward ***v, size_t *n)
 {
@@ -253,26 +245,34 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 
 int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
+	struct pfk_walk w;
 	size_t i;
 
 	pfk_abort();
-	/* One walk: the kernel's forwards, their ids, and kgen marking them as
-	 * the next table's (what is not marked in the loaded one went). */
+	/* One walk: the kernel's forwards, their ids, kgen marking them as the
+	 * next table's (what is not marked in the loaded one went), and what
+	 * the render needs to know of the table. */
 	pfk_gen++;
 	pfk_ntrig_next = 0;
+	pfk_walk_init(&w, next->n);
 	pfk_next = pf_xarray(next->n, sizeof(*pfk_next));
 	pfk_added = pf_xarray(next->n, sizeof(*pfk_added));
 	for (i = 0; i < next->n; i++) {
-		struct pf_forward *f = next->fwd[i], *p;
+		struct pf_forward *f = next->fwd[i];
 
+		pfk_walk_one(&w, f, i);
 		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
 			continue;
-		/* A forward with an id passed before (its settings never change). */
-		if (!f->kid) {
+		/* Checked once (a forward's settings never change). */
+		if (!f->kchecked) {
 			if (pfk_check(f, err, errlen))
 				goto fail;
-			p = pfk_find_prev(f);
-			f->kid = p ? p->kid : pfk_next_id++;
+			f->kchecked = true;
+		}
+		/* A forward that replaces one with its key has its id already
+		 * (pf_table_inherit gave it); one with a new key gets one. */
+		if (!f->kid) {
+			f->kid = pfk_next_id++;
 			if (pfk_next_id > PFK_MARK_ID)
 				pfk_next_id = 1;
 		}
@@ -283,37 +283,35 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 		pfk_next[pfk_nnext++] = f;
 	}
 	if (!pfk_nnext && !pfk_nprev && !pfk_nft) {
+		pfk_walk_free(&w);
 		pfk_abort();
 		return 0; /* a user-engine table: nftables is not touched */
 	}
 	if (!pfk_nft && pfk_start(&pfk_cfg, err, errlen))
 		goto fail;
-	pfk_pending = pfk_render_now(next, true, false);
+	pfk_pending = pfk_render_now(next, true, false, &w);
 	if (!pfk_pending) {
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
 	}
-	/* The elements that change: those of forwards that went, and of those
-	 * whose form changed (or that are new: nothing loaded). kgen marks the
-	 * next table's forwards, so this is linear: no search, no sort. */
+	/* The elements that change: those of forwards that went (none if every
+	 * loaded forward is still here), and of those whose form changed or
+	 * that are new (the render listed them): no search, no sort. */
 	pfk_gone = pf_xarray(pfk_nprev, sizeof(*pfk_gone));
-	for (i = 0; i < pfk_nprev; i++) {
+	for (i = 0; pfk_nprev > pfk_nnext - pfk_nadded && i < pfk_nprev; i++) {
 		if (pfk_prev[i]->kgen == pfk_gen)
 			continue;
 		pfk_simple_ops(&pfk_ops, pfk_prev[i], pfk_prev[i]->kloaded, 0);
 		pfk_gone[pfk_ngone++] = pfk_prev[i];
 	}
-	pfk_touched = pf_xarray(pfk_nnext, sizeof(*pfk_touched));
-	for (i = 0; i < pfk_nnext; i++) {
-		struct pf_forward *f = pfk_next[i];
+	pfk_touched = pf_xarray(w.ntouched, sizeof(*pfk_touched));
+	for (i = 0; i < w.ntouched; i++) {
+		struct pf_forward *f = next->fwd[w.touched[i]];
 
-		/* Most forwards: as loaded (the bits of the form, not LOADED). */
-		if (((f->kloaded ^ f->kform) & (uint8_t)~PFK_FORM_LOADED) ||
-		    !(f->kloaded & PFK_FORM_LOADED)) {
-			pfk_simple_ops(&pfk_ops, f, f->kloaded, f->kform);
-			pfk_touched[pfk_ntouched++] = f;
-		}
+		pfk_simple_ops(&pfk_ops, f, f->kloaded, f->kform);
+		pfk_touched[pfk_ntouched++] = f;
 	}
+	pfk_walk_free(&w);
 	if (pfk_ops.oom) {
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
@@ -322,6 +320,7 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	 * nothing already (a dry run doubled the time of every change). */
 	return 0;
 fail:
+	pfk_walk_free(&w);
 	pfk_abort();
 	return -1;
 }
@@ -482,7 +481,7 @@ void pfk_refresh(const struct pf_table *cur)
 
 	if (!pfk_nft || !pfk_nprev)
 		return;
-	text = pfk_render_now(cur, true, true);
+	text = pfk_render_now(cur, true, true, NULL);
 	if (!text)
 		return;
 	/* A simple forward's backend that went down or came back: its DNAT

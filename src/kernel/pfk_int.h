@@ -7,6 +7,7 @@
 #include "../common/pf_conf.h"
 
 struct pfk_buf;
+struct pfk_walk;
 
 /* ct mark bits: the connection was DNATed by one of our forwards (whose id is
  * in the low bits), and it came in on a non-WAN interface (hairpin). */
@@ -22,7 +23,8 @@ char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t 
 /* The same without those elements: what libnftables loads, the elements
  * going through pfk_nl_apply. Sets every carried forward's kform: anew
  * (fresh: backend health may have changed), or as loaded where it can. */
-char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh);
+char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh,
+		      struct pfk_walk *w);
 
 /*
  * Simple forwards (one backend, no ACL, no 'from', on ports): map elements,
@@ -103,9 +105,23 @@ void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind);
  * the chains that pick among forwards sharing a key by source ('from'), the
  * triggers' map and chains, and the dispatch chains that look them up. */
 struct pfk_disp;
+/* What one walk over a table finds for the render (pfk_walk_one on each
+ * forward, in table order): indexes of the kernel's forwards that are not
+ * triggers, of the triggers, the user engine's ports. The render adds the
+ * kernel forwards whose form is not as loaded (new ones too): touched. */
+struct pfk_walk {
+	size_t *car, ncar, *trig, ntrig, nfrom;
+	bool has_ktrig;
+	uint64_t *user_ports[2];
+	size_t *touched, ntouched;
+};
+void pfk_walk_init(struct pfk_walk *w, size_t n);
+void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i);
+void pfk_walk_free(struct pfk_walk *w);
 /* Also decides each carried forward's kform (simple or chains) and counts
- * the simple keys per map, for the maps' sizes. */
-struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh);
+ * the simple keys per map, for the maps' sizes. w: the table's walk done
+ * already (NULL: done here). */
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *w);
 /* Renders the simple forwards' elements in the maps' lists (text) or not. */
 void pfk_disp_set_text(struct pfk_disp *d, bool text);
 /* Indexes in the table of the forwards with chains, and of those with the

@@ -306,10 +306,10 @@ static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
 }
 
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
-			    bool text, bool fresh)
+			    bool text, bool fresh, struct pfk_walk *w)
 {
 	struct pfk_buf b = { 0 };
-	struct pfk_disp *d = pfk_disp_build(t, fresh);
+	struct pfk_disp *d = pfk_disp_build(t, fresh, w);
 	bool ftp = false;
 	const size_t *idx;
 	size_t i, n;
@@ -395,10 +395,11 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)
 {
-	return pfk_render_all(t, wan, nwan, true, true);
+	return pfk_render_all(t, wan, nwan, true, true, NULL);
 }
 
-char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh)
+char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh,
+		      struct pfk_walk *w)
 {
-	return pfk_render_all(t, wan, nwan, false, fresh);
+	return pfk_render_all(t, wan, nwan, false, fresh, w);
 }

@@ -342,13 +342,22 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 
 int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
-	size_t i, cap = 0;
+	size_t i, cap = 0, nuser = 0;
+	size_t *user = pf_xarray(next->n, sizeof(*user));
 
 	if (pfu_prepared)
 		pfu_abort();
 	pfu_prepared = true;
-	for (i = 0; i < next->n; i++)
-		cap += 2 * ((size_t)next->fwd[i]->lport_hi - next->fwd[i]->lport_lo + 1);
+	/* One walk: this engine's forwards, and room for their ports (a table
+	 * of 100,000 kernel forwards needs none). */
+	for (i = 0; i < next->n; i++) {
+		const struct pf_forward *f = next->fwd[i];
+
+		if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
+			continue; /* nftables carries it */
+		user[nuser++] = i;
+		cap += 2 * ((size_t)f->lport_hi - f->lport_lo + 1);
+	}
 	pfu_plan = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_plan));
 	pfu_lsmap_init(&pfu_curmap, pfu_ncur);
 	pfu_lsmap_init(&pfu_nextmap, cap);
@@ -360,17 +369,17 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 				&pfu_cur[i]->key, pfu_cur[i]->ifname) = pfu_cur[i];
 		pfu_held[pfu_cur[i]->proto == PF_PROTO_UDP][port / 64] |= 1ULL << (port % 64);
 	}
-	for (i = 0; i < next->n; i++) {
-		struct pf_forward *f = next->fwd[i];
+	for (i = 0; i < nuser; i++) {
+		struct pf_forward *f = next->fwd[user[i]];
 
-		if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
-			continue; /* nftables carries it */
 		if (((f->protos & PF_PROTO_TCP) && pfu_prepare_ports(f, PF_PROTO_TCP, err, errlen)) ||
 		    ((f->protos & PF_PROTO_UDP) && pfu_prepare_ports(f, PF_PROTO_UDP, err, errlen))) {
+			free(user);
 			pfu_abort();
 			return -1;
 		}
 	}
+	free(user);
 	/* Workers merge the plan with their sockets in one pass: sort by socket. */
 	qsort(pfu_plan, pfu_nnext, sizeof(*pfu_plan), pfu_plan_cmp);
 	return 0;
