@@ -20,17 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum pfk_map {
-	PFK_M_IN4, /* ADDR . proto . port */
-	PFK_M_IN6,
-	PFK_M_IFC, /* "wan" . proto . port */
-	PFK_M_ANY, /* proto . port on every local address */
-	PFK_M_ALL4, /* ADDR: whole host */
-	PFK_M_ALL6,
-	PFK_M_ALLIF, /* "wan": whole host */
-	PFK_M_ALLANY, /* every local address: whole host (one rule, no map) */
-	PFK_M_N,
-};
 
 struct pfk_key {
 	uint8_t map, proto; /* PF_PROTO_TCP / _UDP, 0 for whole-host keys */
@@ -734,35 +723,45 @@ static void pfk_disp_trig_chain(struct pfk_buf *b, const struct pf_forward *f)
 	pfk_out(b, "\t}\n");
 }
 
+/* The kinds of port key, in the order of precedence: what a rule matches
+ * first (the family, or a local address), the key, and the simple forwards'
+ * DNAT maps of each family. */
+static const struct {
+	const char *name, *match, *key, *d4, *d6;
+} pfk_kinds[PFK_M_ALL4] = {
+	[PFK_M_IN4] = { "in4", "meta nfproto ipv4 ", "ip daddr . meta l4proto . th dport", "d4_in4",
+			NULL },
+	[PFK_M_IN6] = { "in6", "meta nfproto ipv6 ", "ip6 daddr . meta l4proto . th dport", NULL,
+			"d6_in6" },
+	[PFK_M_IFC] = { "ifc", "fib daddr type local ", "iifname . meta l4proto . th dport",
+			"d4_ifc", "d6_ifc" },
+	[PFK_M_ANY] = { "any", "fib daddr type local ", "meta l4proto . th dport", "d4_any",
+			"d6_any" },
+};
+
 /* The simple forwards' shared chains: the connection's mark is set (the
  * dispatch rule that jumped here), then as in a forward's own chain: inside
  * or not, DNAT to the key's target of the packet's family, or drop. */
 static void pfk_disp_simple_chains(struct pfk_buf *b)
 {
-	static const struct {
-		const char *name, *key, *v4, *v6;
-	} c[] = {
-		{ "in4", "ip daddr . meta l4proto . th dport", "d4_in4", NULL },
-		{ "in6", "ip6 daddr . meta l4proto . th dport", NULL, "d6_in6" },
-		{ "ifc", "iifname . meta l4proto . th dport", "d4_ifc", "d6_ifc" },
-		{ "any", "meta l4proto . th dport", "d4_any", "d6_any" },
-	};
-	size_t i;
+	unsigned m;
 
-	for (i = 0; i < PF_ARRAY_SIZE(c); i++) {
-		pfk_out(b, "\tchain s_%s {\n", c[i].name);
+	for (m = 0; m < PFK_M_ALL4; m++) {
+		pfk_out(b, "\tchain s_%s {\n", pfk_kinds[m].name);
 		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
-		if (c[i].v4)
-			pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to %s map @%s\n", c[i].key, c[i].v4);
-		if (c[i].v6)
-			pfk_out(b, "\t\tmeta nfproto ipv6 dnat ip6 to %s map @%s\n", c[i].key,
-				c[i].v6);
+		if (pfk_kinds[m].d4)
+			pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to %s map @%s\n", pfk_kinds[m].key,
+				pfk_kinds[m].d4);
+		if (pfk_kinds[m].d6)
+			pfk_out(b, "\t\tmeta nfproto ipv6 dnat ip6 to %s map @%s\n", pfk_kinds[m].key,
+				pfk_kinds[m].d6);
 		pfk_out(b, "\t\tcounter drop\n\t}\n");
 	}
 }
 
 void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
 {
+	unsigned m;
 	size_t i;
 	const char *allany = NULL;
 
@@ -776,26 +775,16 @@ void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
 	 * simple ones (their mark, then their shared chain). Only what the
 	 * table uses: every rule costs each new connection. */
 	pfk_out(b, "\tchain dispatch {\n");
-	if (d->has[PFK_M_IN4])
-		pfk_out(b, "\t\tmeta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @in4\n");
-	if (d->nsimple[PFK_M_IN4])
-		pfk_out(b, "\t\tmeta nfproto ipv4 ct mark set ip daddr . meta l4proto . th dport "
-			   "map @m_in4 goto s_in4\n");
-	if (d->has[PFK_M_IN6])
-		pfk_out(b, "\t\tmeta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @in6\n");
-	if (d->nsimple[PFK_M_IN6])
-		pfk_out(b, "\t\tmeta nfproto ipv6 ct mark set ip6 daddr . meta l4proto . th dport "
-			   "map @m_in6 goto s_in6\n");
-	if (d->has[PFK_M_IFC])
-		pfk_out(b, "\t\tfib daddr type local iifname . meta l4proto . th dport vmap @ifc\n");
-	if (d->nsimple[PFK_M_IFC])
-		pfk_out(b, "\t\tfib daddr type local ct mark set iifname . meta l4proto . th dport "
-			   "map @m_ifc goto s_ifc\n");
-	if (d->has[PFK_M_ANY])
-		pfk_out(b, "\t\tfib daddr type local meta l4proto . th dport vmap @any\n");
-	if (d->nsimple[PFK_M_ANY])
-		pfk_out(b, "\t\tfib daddr type local ct mark set meta l4proto . th dport map @m_any "
-			   "goto s_any\n");
+	for (m = 0; m < PFK_M_ALL4; m++) {
+		const char *match = pfk_kinds[m].match, *key = pfk_kinds[m].key,
+			   *name = pfk_kinds[m].name;
+
+		if (d->has[m])
+			pfk_out(b, "\t\t%s%s vmap @%s\n", match, key, name);
+		if (d->nsimple[m])
+			pfk_out(b, "\t\t%sct mark set %s map @m_%s goto s_%s\n", match, key, name,
+				name);
+	}
 	pfk_out(b, "\t}\n");
 	if (!pfk_disp_has_host(d))
 		return;

@@ -34,6 +34,20 @@ char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t n
  * validates each chain a verdict map jumps to) and every libnftables command
  * (which lists them all); data maps cost neither.
  */
+/* The kinds of key (dispatch maps): port forwards on an address, an
+ * interface, every address; whole-host forwards. */
+enum pfk_map {
+	PFK_M_IN4, /* ADDR . proto . port */
+	PFK_M_IN6,
+	PFK_M_IFC, /* "wan" . proto . port */
+	PFK_M_ANY, /* proto . port on every local address */
+	PFK_M_ALL4, /* ADDR: whole host */
+	PFK_M_ALL6,
+	PFK_M_ALLIF, /* "wan": whole host */
+	PFK_M_ALLANY, /* every local address: whole host (one rule, no map) */
+	PFK_M_N,
+};
+
 #define PFK_FORM_SIMPLE 0x1u
 #define PFK_FORM_D4 0x2u /* has a DNAT target of this family now */
 #define PFK_FORM_D6 0x4u

@@ -13,24 +13,15 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-enum pfk_kind { PFK_K_IN4, PFK_K_IN6, PFK_K_IFC, PFK_K_ANY };
-
-/* Per key map kind: its mark map and DNAT map of each family (-1: none). */
-static const int pfk_sets[4][3] = {
-	[PFK_K_IN4] = { PFK_SET_M_IN4, PFK_SET_D4_IN4, -1 },
-	[PFK_K_IN6] = { PFK_SET_M_IN6, -1, PFK_SET_D6_IN6 },
-	[PFK_K_IFC] = { PFK_SET_M_IFC, PFK_SET_D4_IFC, PFK_SET_D6_IFC },
-	[PFK_K_ANY] = { PFK_SET_M_ANY, PFK_SET_D4_ANY, PFK_SET_D6_ANY },
+/* Per key map (PFK_M_IN4 .. PFK_M_ANY): its mark map, then its DNAT map of
+ * each family (-1: none), and which bit of a form says the element is there. */
+static const int pfk_sets[PFK_M_ALL4][3] = {
+	[PFK_M_IN4] = { PFK_SET_M_IN4, PFK_SET_D4_IN4, -1 },
+	[PFK_M_IN6] = { PFK_SET_M_IN6, -1, PFK_SET_D6_IN6 },
+	[PFK_M_IFC] = { PFK_SET_M_IFC, PFK_SET_D4_IFC, PFK_SET_D6_IFC },
+	[PFK_M_ANY] = { PFK_SET_M_ANY, PFK_SET_D4_ANY, PFK_SET_D6_ANY },
 };
-
-static enum pfk_kind pfk_kind_of(const struct pf_forward *f)
-{
-	if (f->lif[0])
-		return PFK_K_IFC;
-	if (!f->lhost[0])
-		return PFK_K_ANY;
-	return pfk_v6(&f->laddr) ? PFK_K_IN6 : PFK_K_IN4;
-}
+static const uint8_t pfk_set_bit[3] = { PFK_FORM_SIMPLE, PFK_FORM_D4, PFK_FORM_D6 };
 
 bool pfk_simple_ok(const struct pf_forward *f)
 {
@@ -62,21 +53,21 @@ static uint8_t *pfk_reg(uint8_t *p, const void *v, size_t n)
 	return p + (n + 3) / 4 * 4;
 }
 
-static uint8_t pfk_key(const struct pf_forward *f, enum pfk_kind kind, uint32_t proto,
+static uint8_t pfk_key(const struct pf_forward *f, unsigned kind, uint32_t proto,
 		       uint16_t port, uint8_t *key)
 {
 	uint8_t *p = key, l4 = proto == PF_PROTO_TCP ? 6 : 17;
 	uint16_t nport = htons(port);
 
 	switch (kind) {
-	case PFK_K_IN4:
+	case PFK_M_IN4:
 		p = pfk_reg(p, &f->laddr.sin.sin_addr, 4);
 		break;
-	case PFK_K_IN6:
+	case PFK_M_IN6:
 		memcpy(p, &f->laddr.sin6.sin6_addr, 16);
 		p += 16;
 		break;
-	case PFK_K_IFC:
+	case PFK_M_IFC:
 		memset(p, 0, 16);
 		memcpy(p, f->lif, strnlen(f->lif, 15));
 		p += 16;
@@ -107,7 +98,8 @@ static uint8_t pfk_target(const struct pf_forward *f, uint16_t lport, uint8_t *d
 
 void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from, uint8_t to)
 {
-	enum pfk_kind kind = pfk_kind_of(f);
+	/* The key map: in the form (both forms are the forward's). */
+	unsigned kind = PFK_FORM_MAP_OF(to & PFK_FORM_SIMPLE ? to : from);
 	uint32_t mark = PFK_MARK_OURS | f->kid, p, proto;
 	uint8_t fam;
 
@@ -123,8 +115,7 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 
 			op.klen = pfk_key(f, kind, proto, (uint16_t)p, op.key);
 			for (fam = 0; fam < 3; fam++) {
-				uint8_t bit = fam == 0 ? PFK_FORM_SIMPLE
-						       : fam == 1 ? PFK_FORM_D4 : PFK_FORM_D6;
+				uint8_t bit = pfk_set_bit[fam];
 
 				if (pfk_sets[kind][fam] < 0 || !((from ^ to) & bit))
 					continue;
@@ -142,15 +133,15 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 	}
 }
 
-static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, enum pfk_kind kind,
+static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, unsigned kind,
 			 uint32_t proto, uint32_t port)
 {
 	const char *l4 = proto == PF_PROTO_TCP ? "tcp" : "udp";
 
-	if (kind == PFK_K_IN4 || kind == PFK_K_IN6) {
+	if (kind == PFK_M_IN4 || kind == PFK_M_IN6) {
 		pfk_addr(b, &f->laddr);
 		pfk_out(b, " . ");
-	} else if (kind == PFK_K_IFC) {
+	} else if (kind == PFK_M_IFC) {
 		pfk_out(b, "\"%s\" . ", f->lif);
 	}
 	pfk_out(b, "%s . %u", l4, port);
@@ -163,17 +154,15 @@ void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set)
 
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
-		enum pfk_kind kind;
-		uint8_t fam, bit;
+		unsigned kind = PFK_FORM_MAP_OF(f->kform);
 		uint32_t p, proto;
+		uint8_t fam;
 
 		if (!(f->kform & PFK_FORM_SIMPLE))
 			continue;
-		kind = pfk_kind_of(f);
 		for (fam = 0; fam < 3 && pfk_sets[kind][fam] != (int)set; fam++)
 			;
-		bit = fam == 0 ? PFK_FORM_SIMPLE : fam == 1 ? PFK_FORM_D4 : PFK_FORM_D6;
-		if (fam == 3 || !(f->kform & bit))
+		if (fam == 3 || !(f->kform & pfk_set_bit[fam]))
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
 			if (!(f->protos & proto))

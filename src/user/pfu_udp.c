@@ -316,26 +316,17 @@ void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl)
 static size_t pfu_pktinfo_out(char *ctrl, const union pf_sa *local)
 {
 	struct cmsghdr *c = (struct cmsghdr *)ctrl;
+	struct in_pktinfo pi4 = { .ipi_spec_dst = local->sin.sin_addr };
+	struct in6_pktinfo pi6 = { .ipi6_addr = local->sin6.sin6_addr };
+	bool v4 = local->sa.sa_family == AF_INET;
+	size_t len = v4 ? sizeof(pi4) : sizeof(pi6);
 
 	memset(ctrl, 0, 64);
-	if (local->sa.sa_family == AF_INET) {
-		struct in_pktinfo pi = { .ipi_spec_dst = local->sin.sin_addr };
-
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		return CMSG_SPACE(sizeof(pi));
-	}
-	{
-		struct in6_pktinfo pi = { .ipi6_addr = local->sin6.sin6_addr };
-
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		return CMSG_SPACE(sizeof(pi));
-	}
+	c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+	c->cmsg_type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), v4 ? (const void *)&pi4 : (const void *)&pi6, len);
+	return CMSG_SPACE(len);
 }
 
 /* Counts what went down, a session's run at a time (one atomic add per run
