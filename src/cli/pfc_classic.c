@@ -169,7 +169,7 @@ int pfc_pool_add(struct pfc_xl *xl, const struct pf_table *cur, const char *name
 		return 0;
 	}
 	for (i = 0; i < f->nbe; i++)
-		if (!strcmp(f->be[i].host, host) && f->be[i].port_lo == port)
+		if (!strcmp(f->be[i].conf.host, host) && f->be[i].conf.port_lo == port)
 			return pfc_xl_error(xl, "'%s': already in the pool of forward '%s'; "
 						"expected another RADDR RPORT (or -E to change its "
 						"pref)",
@@ -190,10 +190,10 @@ int pfc_pool_add(struct pfc_xl *xl, const struct pf_table *cur, const char *name
 		memmove(&c->be[1], &c->be[0], c->nbe * sizeof(c->be[0]));
 	be = &c->be[head ? 0 : c->nbe];
 	memset(be, 0, sizeof(*be));
-	pf_strlcpy(be->host, host, sizeof(be->host));
-	be->bracketed = port && strchr(host, ':');
-	be->port_lo = be->port_hi = port;
-	be->weight = pref;
+	pf_xstrset(&be->conf.host, host);
+	be->conf.bracketed = port && strchr(host, ':');
+	be->conf.port_lo = be->conf.port_hi = port;
+	be->conf.weight = pref;
 	c->nbe++;
 	line = pf_xcalloc(1, PF_LINE_MAX);
 	pf_forward_format(c, line, PF_LINE_MAX);
@@ -208,8 +208,8 @@ void pfc_del_prefix(struct pfc_xl *xl, const struct pf_table *cur, const char *p
 	size_t i, n = strlen(prefix);
 
 	for (i = 0; i < cur->n; i++)
-		if (!strncmp(cur->fwd[i]->name, prefix, n))
-			pfc_xl_printf(xl, "del name %s\n", cur->fwd[i]->name);
+		if (!strncmp(cur->fwd[i]->conf.name, prefix, n))
+			pfc_xl_printf(xl, "del name %s\n", cur->fwd[i]->conf.name);
 }
 
 void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const struct pf_table *cur,

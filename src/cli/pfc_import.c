@@ -86,9 +86,9 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	cap = strlen(stmts) + in.n * (PF_NAME_MAX + 16) + 1;
 	req = pf_xcalloc(1, cap);
 	for (i = 0; i < in.n; i++) {
-		if (pf_table_find_name(&cur, in.fwd[i]->name)) {
+		if (pf_table_find_name(&cur, in.fwd[i]->conf.name)) {
 			off += (size_t)snprintf(req + off, cap - off, "del name %s\n",
-						in.fwd[i]->name);
+						in.fwd[i]->conf.name);
 			ndel++;
 		}
 	}

@@ -206,7 +206,7 @@ static void pfc_mfw_edit(const struct pfc_mfw *m, const struct pf_table *cur, co
 	}
 	for (i = 0; i < f->nbe; i++) {
 		if (m->have_r &&
-		    (strcmp(f->be[i].host, m->rhost) != 0 || f->be[i].port_lo != m->rport))
+		    (strcmp(f->be[i].conf.host, m->rhost) != 0 || f->be[i].conf.port_lo != m->rport))
 			continue;
 		pf_backend_format(&f->be[i], be, sizeof(be));
 		pfc_xl_printf(xl, "backend name %s %s weight %u\n", name, be, m->pref);

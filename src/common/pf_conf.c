@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_conf.h"
+#include "pf_opt.h"
 #include "pf_tablefile.h"
 #include "pf_util.h"
 
@@ -317,7 +318,7 @@ static int pf_parse_duration_opt(struct pf_cur *c, uint64_t *ms, uint64_t min_ms
 static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_backend *be)
 {
 	struct pf_hostport hp;
-	uint32_t lsize = (uint32_t)f->lport_hi - f->lport_lo + 1;
+	uint32_t lsize = (uint32_t)f->conf.lport_hi - f->conf.lport_lo + 1;
 	int seen_weight = 0;
 
 	if (pf_parse_hostport(c, false, PF_BACKEND_WHAT, &hp))
@@ -333,26 +334,26 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 			       "ranges of the same size (mapped 1:1), one port, or no port",
 			       (unsigned)(hp.port_hi - hp.port_lo + 1), lsize);
 	}
-	pf_strlcpy(be->host, hp.host, sizeof(be->host));
-	be->bracketed = hp.bracketed;
-	be->port_lo = hp.port_lo;
-	be->port_hi = hp.port_hi;
-	be->weight = 1;
-	be->line = c->w->line;
+	pf_xstrset(&be->conf.host, hp.host);
+	be->conf.bracketed = hp.bracketed;
+	be->conf.port_lo = hp.port_lo;
+	be->conf.port_hi = hp.port_hi;
+	be->conf.weight = 1;
+	be->conf.line = c->w->line;
 	for (;;) {
 		uint64_t v;
 
 		if (pf_peek_is(c, "backup")) {
-			if (be->backup)
+			if (be->conf.backup)
 				return pf_fail(c, "option given twice");
-			be->backup = true;
+			be->conf.backup = true;
 			pf_next(c);
 			continue;
 		}
 		if (pf_peek_is(c, "drain") || pf_peek_is(c, "disabled")) {
-			if (be->admin != PF_ADMIN_ENABLED)
+			if (be->conf.admin != PF_ADMIN_ENABLED)
 				return pf_fail(c, "option given twice; expected drain or disabled");
-			be->admin = pf_peek_is(c, "drain") ? PF_ADMIN_DRAIN : PF_ADMIN_DISABLED;
+			be->conf.admin = pf_peek_is(c, "drain") ? PF_ADMIN_DRAIN : PF_ADMIN_DISABLED;
 			pf_next(c);
 			continue;
 		}
@@ -363,7 +364,7 @@ static int pf_parse_backend(struct pf_cur *c, struct pf_forward *f, struct pf_ba
 		pf_next(c);
 		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 0, PF_WEIGHT_MAX, &v))
 			return pf_fail(c, "'weight' expects a number 0-%d", PF_WEIGHT_MAX);
-		be->weight = (uint32_t)v;
+		be->conf.weight = (uint32_t)v;
 		pf_next(c);
 	}
 	return 0;
@@ -431,94 +432,75 @@ static int pf_parse_cidrs(struct pf_cur *c, const char *opt, struct pf_cidrset *
 	}
 }
 
-/* Options of balancing, checks and sources (opts[8] onwards). */
-static int pf_parse_fwd_opt2(struct pf_cur *c, struct pf_forward *f, unsigned k)
+/* One option of a forward, by its row in pf_opts: the word is at the cursor. */
+static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct pf_opt *o)
 {
-	static const char *const bal[] = { "wrr", "pref", "rr", "leastconn", "source", "maglev" };
-	const char *opt = pf_next(c);
+	const char *opt = pf_next(c), *arg = pf_peek(c);
 	uint64_t v;
-	unsigned b;
 
-	switch (k) {
-	case 8:
-		for (b = 0; b < PF_ARRAY_SIZE(bal); b++)
-			if (pf_peek_is(c, bal[b]))
+	if (o->sets_check)
+		f->conf.check.on = true;
+	switch (o->kind) {
+	case PF_OPT_FLAG:
+		pf_opt_set(&f->conf, o, 1);
+		return 0;
+	case PF_OPT_DUR:
+		if (!arg || pf_parse_duration(arg, &v) || v < o->min || v > o->max)
+			return pf_fail(c, "'%s' expects a duration such as 500ms, 5s, 10m, 2h (at least "
+					  "%llums, at most 30d)",
+				       opt, (unsigned long long)o->min);
+		break;
+	case PF_OPT_UINT:
+		if (!arg || pf_parse_uint(arg, o->min, o->max, &v))
+			return pf_fail(c, "'%s' expects %s", opt, o->expect);
+		break;
+	case PF_OPT_ENUM:
+		for (v = 0; v <= o->max; v++)
+			if (o->names[v] && pf_peek_is(c, o->names[v]))
 				break;
-		if (b == PF_ARRAY_SIZE(bal))
-			return pf_fail(c, "'balance' expects wrr, pref, rr, leastconn, source or "
-					  "maglev");
-		f->balance = (uint8_t)b;
-		pf_next(c);
-		return 0;
-	case 9:
-		f->check.on = true;
-		return 0;
-	case 10:
-	case 11:
-	case 18:
-		c->i--;
-		f->check.on = true;
-		return pf_parse_duration_opt(c,
-					     k == 10	? &f->check.interval_ms
-					     : k == 11 ? &f->check.timeout_ms
-						       : &f->check.agent_interval_ms,
-					     100);
-	case 12:
-	case 13:
-		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 100, &v))
-			return pf_fail(c, "'%s' expects a number of checks 1-100", opt);
-		*(k == 12 ? &f->check.fall : &f->check.rise) = (uint32_t)v;
-		f->check.on = true;
-		pf_next(c);
-		return 0;
-	case 14:
-	case 17:
-		if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 65535, &v))
-			return pf_fail(c, "'%s' expects a port number 1-65535", opt);
-		*(k == 14 ? &f->check.port : &f->check.agent_port) = (uint16_t)v;
-		f->check.on = true;
-		pf_next(c);
-		return 0;
-	case 15:
-	case 16: {
-		char *dst = k == 15 ? f->check.send : f->check.expect;
-
-		if (!pf_peek(c) || !*pf_peek(c) ||
-		    pf_strlcpy(dst, pf_peek(c), PF_CHECK_STR_MAX) >= PF_CHECK_STR_MAX)
+		if (v > o->max)
+			return pf_fail(c, "'%s' expects %s", opt, o->expect);
+		break;
+	case PF_OPT_STR:
+		if (!arg || !*arg || strlen(arg) >= PF_CHECK_STR_MAX)
 			return pf_fail(c, "'%s' expects a string of 1-%d bytes (\"...\" with \\r\\n "
 					  "escapes)",
 				       opt, PF_CHECK_STR_MAX - 1);
-		f->check.on = true;
+		pf_opt_set_str(&f->conf, o, arg);
 		pf_next(c);
-		return 0;
-	}
-	case 22:
-		if (!pf_peek_is(c, "kernel") && !pf_peek_is(c, "user"))
-			return pf_fail(c, "'engine' expects kernel or user");
-		f->engine = pf_peek_is(c, "kernel") ? PF_ENGINE_KERNEL : PF_ENGINE_USER;
-		pf_next(c);
-		return 0;
-	case 23:
-		f->ftp = true;
-		return 0;
-	case 24:
-		f->allow_loopback = true;
 		return 0;
 	default:
-		return pf_parse_cidrs(c, opt, k == 19 ? &f->from : k == 20 ? &f->allow : &f->deny);
+		return pf_parse_cidrs(c, opt, pf_opt_cidrs(&f->conf, o));
 	}
+	pf_opt_set(&f->conf, o, v);
+	pf_next(c);
+	return 0;
+}
+
+/* "name, balance, engine, ...": every option word, for the parser's message. */
+static const char *pf_opt_words(void)
+{
+	static char words[1024];
+	size_t i, off;
+
+	if (words[0])
+		return words;
+	off = pf_strlcpy(words, "name", sizeof(words));
+	for (i = 0; i < pf_nopts && off < sizeof(words); i++)
+		off += (size_t)snprintf(words + off, sizeof(words) - off, ", %s", pf_opts[i].word);
+	return words;
 }
 
 /* What a whole-host forward cannot have, said at the end of its line. */
 static int pf_parse_all_opts(struct pf_cur *c, const struct pf_forward *f)
 {
-	if (f->engine == PF_ENGINE_USER)
+	if (f->conf.engine == PF_ENGINE_USER)
 		return pf_fail(c, "'all' forwards every protocol and needs the kernel engine: "
 				  "expected 'engine kernel' (or no 'engine' under portfwd -e kernel)");
-	if (f->ftp)
+	if (f->conf.ftp)
 		return pf_fail(c, "'ftp' attaches the helper to TCP ports; an 'all' forward has "
 				  "none: expected a 'tcp' forward of the FTP port");
-	if (f->check.on && !f->check.port && !f->check.agent_port)
+	if (f->conf.check.on && !f->conf.check.port && !f->conf.check.agent_port)
 		return pf_fail(c, "an 'all' forward has no port to check; expected 'check-port N' "
 				  "or 'agent-port N'");
 	return 0;
@@ -528,24 +510,24 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 {
 	struct pf_forward *f = pf_forward_new();
 	struct pf_hostport hp = { 0 };
-	unsigned seen = 0;
+	uint64_t seen = 0;
 
 	st->fwd = f;
-	pf_strlcpy(f->src, c->w->file, sizeof(f->src));
-	f->line = c->w->line;
+	pf_xstrset(&f->conf.src, c->w->file);
+	f->conf.line = c->w->line;
 	if (pf_peek_is(c, "name")) {
 		pf_next(c);
-		if (pf_parse_name(c, f->name))
+		if (pf_parse_name(c, f->conf.name))
 			return -1;
 	}
-	if (pf_parse_proto_all(c, &f->protos, true))
+	if (pf_parse_proto_all(c, &f->conf.protos, true))
 		return -1;
-	if (pf_parse_listen(c, f->protos == PF_PROTO_ALL, &hp, f->lif))
+	if (pf_parse_listen(c, f->conf.protos == PF_PROTO_ALL, &hp, f->conf.lif))
 		return -1;
-	pf_strlcpy(f->lhost, hp.host, sizeof(f->lhost));
-	f->lbracketed = hp.bracketed;
-	f->lport_lo = hp.port_lo;
-	f->lport_hi = hp.port_hi;
+	pf_xstrset(&f->conf.lhost, hp.host);
+	f->conf.lbracketed = hp.bracketed;
+	f->conf.lport_lo = hp.port_lo;
+	f->conf.lport_hi = hp.port_hi;
 	if (!pf_peek_is(c, "to"))
 		return pf_fail(c, "expected 'to' and the backends after the listen address");
 	pf_next(c);
@@ -556,14 +538,15 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 				       PF_BACKENDS_MAX);
 		int at = c->i;
 
-		if (pf_parse_backend(c, f, &f->be[f->nbe]))
+		/* Counted at once: the forward frees what a failed parse set. */
+		f->nbe++;
+		if (pf_parse_backend(c, f, &f->be[f->nbe - 1]))
 			return -1;
-		if (f->protos == PF_PROTO_ALL && f->be[f->nbe].port_lo) {
+		if (f->conf.protos == PF_PROTO_ALL && f->be[f->nbe - 1].conf.port_lo) {
 			c->i = at;
 			return pf_fail(c, "'all' forwards every port to the same port of the "
 					  "backend; expected a host without a port");
 		}
-		f->nbe++;
 		if (!pf_peek_is(c, ","))
 			break;
 		pf_next(c);
@@ -576,86 +559,30 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			f->be = be;
 	}
 	while (pf_peek(c)) {
-		static const char *const opts[] = {
-			"name",		 "connect-timeout", "idle-timeout", "half-close-timeout",
-			"maxconn",	 "udp-timeout",	    "udp-stream-timeout", "max-sessions",
-			"balance",	 "check",	    "check-interval", "check-timeout",
-			"fall",		 "rise",	    "check-port",   "check-send",
-			"check-expect", "agent-port",	    "agent-interval", "from",
-			"allow",	 "deny",	    "engine",	    "ftp",
-			"allow-loopback",
-		};
-		unsigned k;
+		const struct pf_opt *o = c->t->t[c->i].quoted ? NULL : pf_opt_find(pf_peek(c));
+		uint64_t bit;
 
-		for (k = 0; k < PF_ARRAY_SIZE(opts); k++)
-			if (pf_peek_is(c, opts[k]))
-				break;
-		if (k == PF_ARRAY_SIZE(opts))
+		if (pf_peek_is(c, "name")) {
+			if (f->conf.name[0] || (seen & 1))
+				return pf_fail(c, "option given twice");
+			seen |= 1;
+			pf_next(c);
+			if (pf_parse_name(c, f->conf.name))
+				return -1;
+			continue;
+		}
+		if (!o)
 			return pf_fail(c, "unknown option; expected ',' and another backend, "
-					  "'weight N', or one of: name, connect-timeout, "
-					  "idle-timeout, half-close-timeout, maxconn, udp-timeout, "
-					  "udp-stream-timeout, max-sessions, balance, check, "
-					  "check-interval, check-timeout, fall, rise, check-port, "
-					  "check-send, check-expect, agent-port, agent-interval, from, "
-					  "allow, deny, engine, ftp, allow-loopback");
-		if ((seen & (1U << k)) || (k == 0 && f->name[0]))
+					  "'weight N', or one of: %s",
+				       pf_opt_words());
+		bit = 2ULL << (o - pf_opts);
+		if (seen & bit)
 			return pf_fail(c, "option given twice");
-		seen |= 1U << k;
-		switch (k) {
-		case 0: {
-			pf_next(c);
-			if (pf_parse_name(c, f->name))
-				return -1;
-			break;
-		}
-		case 1:
-			if (pf_parse_duration_opt(c, &f->o.connect_ms, 10))
-				return -1;
-			break;
-		case 2:
-			if (pf_parse_duration_opt(c, &f->o.idle_ms, 100))
-				return -1;
-			break;
-		case 3:
-			if (pf_parse_duration_opt(c, &f->o.halfclose_ms, 100))
-				return -1;
-			break;
-		case 4: {
-			uint64_t v;
-
-			pf_next(c);
-			if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 0, 10000000, &v))
-				return pf_fail(c, "'maxconn' expects a number 0-10000000 (0: "
-						  "no limit)");
-			f->o.maxconn = (uint32_t)v;
-			pf_next(c);
-			break;
-		}
-		case 5:
-			if (pf_parse_duration_opt(c, &f->o.udp_ms, 1000))
-				return -1;
-			break;
-		case 6:
-			if (pf_parse_duration_opt(c, &f->o.udp_stream_ms, 1000))
-				return -1;
-			break;
-		case 7: {
-			uint64_t v;
-
-			pf_next(c);
-			if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 10000000, &v))
-				return pf_fail(c, "'max-sessions' expects a number 1-10000000");
-			f->o.max_sessions = (uint32_t)v;
-			pf_next(c);
-			break;
-		}
-		default:
-			if (pf_parse_fwd_opt2(c, f, k))
-				return -1;
-			break;
-		}
+		seen |= bit;
+		if (pf_parse_fwd_opt(c, f, o))
+			return -1;
 	}
-	if (f->protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
+	if (f->conf.protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
 		return -1;
 	/* `portfw save` writes it as one line, which must load back: ", " between
 	 * backends and "Ns" for a bare N make it longer than it may be written. */
@@ -692,16 +619,16 @@ static int pf_parse_trigger(struct pf_cur *c, struct pf_stmt *st)
 	uint64_t v;
 
 	st->fwd = f;
-	pf_strlcpy(f->src, c->w->file, sizeof(f->src));
-	f->line = c->w->line;
-	f->trigger = true;
-	f->trig_ms = PF_TRIGGER_DEFAULT_MS;
+	pf_xstrset(&f->conf.src, c->w->file);
+	f->conf.line = c->w->line;
+	f->conf.trigger = true;
+	f->conf.trig_ms = PF_TRIGGER_DEFAULT_MS;
 	if (pf_peek_is(c, "name")) {
 		pf_next(c);
-		if (pf_parse_name(c, f->name))
+		if (pf_parse_name(c, f->conf.name))
 			return -1;
 	}
-	if (pf_parse_proto(c, &f->protos))
+	if (pf_parse_proto(c, &f->conf.protos))
 		return -1;
 	s = pf_peek(c);
 	if (!s || strchr(s, ':') || pf_peek_is(c, ",") || strlen(s) + 2 > sizeof(range))
@@ -710,31 +637,31 @@ static int pf_parse_trigger(struct pf_cur *c, struct pf_stmt *st)
 	snprintf(range, sizeof(range), ":%s", s);
 	if (pf_hostport_parse(range, true, &hp, why, sizeof(why)))
 		return pf_fail(c, "%s; expected the ports to open, LOW-HIGH or PORT", why);
-	f->lport_lo = hp.port_lo;
-	f->lport_hi = hp.port_hi;
+	f->conf.lport_lo = hp.port_lo;
+	f->conf.lport_hi = hp.port_hi;
 	pf_next(c);
 	if (!pf_peek_is(c, "on"))
 		return pf_fail(c, "expected 'on PROTO PORT': the port whose outgoing connections "
 				  "open the range");
 	pf_next(c);
 	if (pf_peek_is(c, "tcp") || pf_peek_is(c, "udp")) {
-		f->trig_proto = pf_peek_is(c, "tcp") ? PF_PROTO_TCP : PF_PROTO_UDP;
+		f->conf.trig_proto = pf_peek_is(c, "tcp") ? PF_PROTO_TCP : PF_PROTO_UDP;
 		pf_next(c);
 	} else {
 		return pf_fail(c, "expected the protocol of the control connection: tcp or udp");
 	}
 	if (!pf_peek(c) || pf_parse_uint(pf_peek(c), 1, 65535, &v))
 		return pf_fail(c, "expected the port of the control connection, 1-65535");
-	f->trig_port = (uint16_t)v;
+	f->conf.trig_port = (uint16_t)v;
 	pf_next(c);
 	while (pf_peek(c)) {
 		if (pf_peek_is(c, "timeout") && !(seen & 1)) {
 			seen |= 1;
-			if (pf_parse_duration_opt(c, &f->trig_ms, 1000))
+			if (pf_parse_duration_opt(c, &f->conf.trig_ms, 1000))
 				return -1;
-		} else if (pf_peek_is(c, "name") && !f->name[0]) {
+		} else if (pf_peek_is(c, "name") && !f->conf.name[0]) {
 			pf_next(c);
-			if (pf_parse_name(c, f->name))
+			if (pf_parse_name(c, f->conf.name))
 				return -1;
 		} else if (pf_peek_is(c, "timeout") || pf_peek_is(c, "name")) {
 			return pf_fail(c, "option given twice");
@@ -953,8 +880,8 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		return -1;
 	}
 	if (st->fwd) {
-		st->fwd->namehash = pf_name_hash(st->fwd->name);
-		st->fwd->checked = st->fwd->check.on;
+		st->fwd->namehash = pf_name_hash(st->fwd->conf.name);
+		st->fwd->checked = st->fwd->conf.check.on;
 	}
 	return 0;
 }
@@ -972,10 +899,12 @@ bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f
 	if (sel->all)
 		return true;
 	if (sel->name[0])
-		return pf_name_hash(sel->name) == f->namehash && !strcmp(sel->name, f->name);
-	return sel->protos == f->protos && !strcmp(sel->listen.host, f->lhost) &&
-	       !strcmp(sel->lif, f->lif) &&
-	       sel->listen.port_lo == f->lport_lo && sel->listen.port_hi == f->lport_hi;
+		return pf_name_hash(sel->name) == f->namehash && !strcmp(sel->name,
+	       	       	       	                    f->conf.name);
+	return sel->protos == f->conf.protos && !strcmp(sel->listen.host,
+	       	       	                  f->conf.lhost) &&
+	       !strcmp(sel->lif, f->conf.lif) &&
+	       sel->listen.port_lo == f->conf.lport_lo && sel->listen.port_hi == f->conf.lport_hi;
 }
 
 /* ---- texts and files ---- */

@@ -124,25 +124,25 @@ struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forwar
 
 	/* A whole-host mark (no port) goes with a whole-host forward ('all'),
 	 * whose listen address stays; a port forward cannot turn into one. */
-	if (!m->protos != (f->protos == PF_PROTO_ALL))
+	if (!m->protos != (f->conf.protos == PF_PROTO_ALL))
 		return NULL;
 	if (!m->protos) {
 		c = pf_forward_clone(f);
-		pf_cidrset_free(&c->from);
-		pf_cidrset_copy(&c->from, &m->from);
+		pf_cidrset_free(&c->conf.from);
+		pf_cidrset_copy(&c->conf.from, &m->from);
 		return c;
 	}
 	for (i = 0; i < f->nbe; i++)
-		if (f->be[i].port_lo != f->be[i].port_hi &&
-		    f->be[i].port_hi - f->be[i].port_lo + 1u != size)
+		if (f->be[i].conf.port_lo != f->be[i].conf.port_hi &&
+		    f->be[i].conf.port_hi - f->be[i].conf.port_lo + 1u != size)
 			return NULL;
 	c = pf_forward_clone(f);
-	c->protos = m->protos;
-	pf_strlcpy(c->lhost, m->lhost, sizeof(c->lhost));
-	c->lbracketed = m->lbracketed;
-	c->lport_lo = m->lport_lo;
-	c->lport_hi = m->lport_hi;
-	pf_cidrset_free(&c->from);
-	pf_cidrset_copy(&c->from, &m->from);
+	c->conf.protos = m->protos;
+	pf_xstrset(&c->conf.lhost, m->lhost);
+	c->conf.lbracketed = m->lbracketed;
+	c->conf.lport_lo = m->lport_lo;
+	c->conf.lport_hi = m->lport_hi;
+	pf_cidrset_free(&c->conf.from);
+	pf_cidrset_copy(&c->conf.from, &m->from);
 	return c;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The schedulers. All run under the forward's sched_lock (a pick is a few
+ * The schedulers. All run under the pool's lock (a pick is a few
  * hundred nanoseconds; workers contend only on the same forward), over the
  * set of candidate backends that pf_sched_pick computes first.
  */
@@ -10,6 +10,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A pool's scheduler state: made on the first pick of a forward with more
+ * than one backend (a forward with one needs none, and a table of simple
+ * forwards is most of them), freed with the forward. */
+struct pf_sched_state {
+	pthread_mutex_t lock;
+	uint32_t rr_next; /* rr, leastconn: where the next search starts */
+	uint32_t *pref_order, *pcnt; /* pref: rotation order, counters */
+	uint16_t *maglev; /* maglev: lookup table over maglev_set */
+	uint64_t maglev_set[PF_BACKENDS_MAX / 64];
+	uint64_t maglev_wsig; /* the weights it was built with */
+};
+
+/* Workers pick concurrently: the first to need the state publishes it, a
+ * loser of the race frees its copy. */
+static struct pf_sched_state *pf_sched_state(struct pf_forward *f)
+{
+	struct pf_sched_state *s = atomic_load_explicit(&f->sched, memory_order_acquire), *exp = NULL;
+
+	if (s)
+		return s;
+	s = pf_xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	if (atomic_compare_exchange_strong_explicit(&f->sched, &exp, s, memory_order_acq_rel,
+						    memory_order_acquire))
+		return s;
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return exp;
+}
+
+void pf_sched_free(struct pf_forward *f)
+{
+	struct pf_sched_state *s = atomic_load_explicit(&f->sched, memory_order_acquire);
+
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s->pref_order);
+	free(s->pcnt);
+	free(s->maglev);
+	free(s);
+	atomic_store_explicit(&f->sched, NULL, memory_order_relaxed);
+}
 
 struct pf_cands {
 	uint64_t bits[PF_BACKENDS_MAX / 64];
@@ -24,9 +68,9 @@ static bool pf_cand_has(const struct pf_cands *c, uint32_t i)
 uint32_t pf_sched_eff_weight(const struct pf_backend *be)
 {
 	uint32_t pct = be->st ? atomic_load_explicit(&be->st->agent_pct, memory_order_relaxed) : 100;
-	uint64_t w = (uint64_t)be->weight * pct / 100;
+	uint64_t w = (uint64_t)be->conf.weight * pct / 100;
 
-	if (!w && be->weight && pct)
+	if (!w && be->conf.weight && pct)
 		w = 1;
 	return (uint32_t)w;
 }
@@ -80,8 +124,8 @@ static void pf_cands_get(const struct pf_forward *f, const struct pf_tried *trie
 		const struct pf_backend *be = &f->be[i];
 		const struct pf_stats *st = be->st;
 
-		if ((tried && pf_tried_has(tried, i)) || be->admin != PF_ADMIN_ENABLED ||
-		    (int)be->backup != tier)
+		if ((tried && pf_tried_has(tried, i)) || be->conf.admin != PF_ADMIN_ENABLED ||
+		    (int)be->conf.backup != tier)
 			continue;
 		if (st && (atomic_load_explicit(&st->health, memory_order_relaxed) != PF_HEALTH_UP ||
 			   atomic_load_explicit(&st->agent, memory_order_relaxed) >= PF_AGENT_DRAIN))
@@ -89,7 +133,7 @@ static void pf_cands_get(const struct pf_forward *f, const struct pf_tried *trie
 		if (!held && st &&
 		    atomic_load_explicit(&st->down_until_ms, memory_order_relaxed) > now)
 			continue;
-		if (f->balance != PF_BAL_PREF && !pf_sched_eff_weight(be))
+		if (f->conf.balance != PF_BAL_PREF && !pf_sched_eff_weight(be))
 			continue;
 		c->bits[i / 64] |= 1ULL << (i % 64);
 		c->n++;
@@ -125,15 +169,15 @@ static int pf_wrr(struct pf_forward *f, const struct pf_cands *c)
 	return best;
 }
 
-static int pf_rr(struct pf_forward *f, const struct pf_cands *c)
+static int pf_rr(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *c)
 {
 	uint32_t k;
 
 	for (k = 0; k < f->nbe; k++) {
-		uint32_t i = (f->rr_next + k) % f->nbe;
+		uint32_t i = (S->rr_next + k) % f->nbe;
 
 		if (pf_cand_has(c, i)) {
-			f->rr_next = i + 1;
+			S->rr_next = i + 1;
 			return (int)i;
 		}
 	}
@@ -202,7 +246,7 @@ static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union
  * in proportion to its weight). Adding or removing one backend moves only
  * about its share of the slots, hence of the clients.
  */
-static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
+static void pf_maglev_build(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *c)
 {
 	static const uint16_t empty = 0xffff;
 	uint32_t idx[PF_BACKENDS_MAX] = { 0 }, w[PF_BACKENDS_MAX] = { 0 };
@@ -211,9 +255,9 @@ static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
 	uint32_t i, n = 0, wmax = 1, filled = 0;
 	uint16_t *t;
 
-	if (!f->maglev)
-		f->maglev = pf_xcalloc(PF_MAGLEV_SIZE, sizeof(uint16_t));
-	t = (uint16_t *)f->maglev;
+	if (!S->maglev)
+		S->maglev = pf_xcalloc(PF_MAGLEV_SIZE, sizeof(uint16_t));
+	t = (uint16_t *)S->maglev;
 	for (i = 0; i < f->nbe; i++)
 		if (pf_cand_has(c, i) && pf_sched_eff_weight(&f->be[i]) > wmax)
 			wmax = pf_sched_eff_weight(&f->be[i]);
@@ -250,7 +294,7 @@ static void pf_maglev_build(struct pf_forward *f, const struct pf_cands *c)
 			}
 		}
 	}
-	memcpy(f->maglev_set, c->bits, sizeof(f->maglev_set));
+	memcpy(S->maglev_set, c->bits, sizeof(S->maglev_set));
 }
 
 /* A signature of the candidates' weights: the agent check changes them. */
@@ -271,7 +315,7 @@ static uint64_t pf_maglev_wsig(const struct pf_forward *f, const struct pf_cands
 	return h;
 }
 
-static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const struct pf_cands *c,
+static int pf_maglev(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *all, const struct pf_cands *c,
 		     const union pf_sa *client)
 {
 	const uint16_t *t;
@@ -285,13 +329,13 @@ static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const str
 	 * client's slot to the next one not tried, so they stay consistent too. */
 	uint64_t sig = pf_maglev_wsig(f, all);
 
-	if (!f->maglev || memcmp(f->maglev_set, all->bits, sizeof(f->maglev_set)) != 0 ||
-	    f->maglev_wsig != sig) {
-		pf_maglev_build(f, all);
-		f->maglev_wsig = sig;
+	if (!S->maglev || memcmp(S->maglev_set, all->bits, sizeof(S->maglev_set)) != 0 ||
+	    S->maglev_wsig != sig) {
+		pf_maglev_build(f, S, all);
+		S->maglev_wsig = sig;
 	}
 	}
-	t = (const uint16_t *)f->maglev;
+	t = (const uint16_t *)S->maglev;
 	slot = pf_sched_client_hash(client) % PF_MAGLEV_SIZE;
 	for (k = 0; k < PF_MAGLEV_SIZE; k++) {
 		uint16_t i = t[(slot + k) % PF_MAGLEV_SIZE];
@@ -302,29 +346,29 @@ static int pf_maglev(struct pf_forward *f, const struct pf_cands *all, const str
 	return -1;
 }
 
-static void pf_pref_init(struct pf_forward *f)
+static void pf_pref_init(struct pf_forward *f, struct pf_sched_state *S)
 {
 	uint32_t i;
 
-	if (f->pref_order)
+	if (S->pref_order)
 		return;
-	f->pref_order = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*f->pref_order));
-	f->pcnt = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*f->pcnt));
+	S->pref_order = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*S->pref_order));
+	S->pcnt = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*S->pcnt));
 	for (i = 0; i < f->nbe; i++) {
-		f->pref_order[i] = i;
-		f->pcnt[i] = f->be[i].weight;
+		S->pref_order[i] = i;
+		S->pcnt[i] = f->be[i].conf.weight;
 	}
 }
 
 /* Moves the backend at position pos of the rotation to the end, counter reset. */
-static void pf_pref_to_end(struct pf_forward *f, uint32_t pos)
+static void pf_pref_to_end(struct pf_forward *f, struct pf_sched_state *S, uint32_t pos)
 {
-	uint32_t b = f->pref_order[pos];
+	uint32_t b = S->pref_order[pos];
 
-	memmove(&f->pref_order[pos], &f->pref_order[pos + 1],
-		(f->nbe - pos - 1) * sizeof(f->pref_order[0]));
-	f->pref_order[f->nbe - 1] = b;
-	f->pcnt[b] = f->be[b].weight;
+	memmove(&S->pref_order[pos], &S->pref_order[pos + 1],
+		(f->nbe - pos - 1) * sizeof(S->pref_order[0]));
+	S->pref_order[f->nbe - 1] = b;
+	S->pcnt[b] = f->be[b].conf.weight;
 }
 
 /*
@@ -334,18 +378,18 @@ static void pf_pref_to_end(struct pf_forward *f, uint32_t pos)
  * never counted down, so such a backend stays where it is (failover order
  * until 'schedule' moves it).
  */
-static int pf_pref(struct pf_forward *f, const struct pf_cands *c)
+static int pf_pref(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *c)
 {
 	uint32_t pos;
 
-	pf_pref_init(f);
+	pf_pref_init(f, S);
 	for (pos = 0; pos < f->nbe; pos++) {
-		uint32_t b = f->pref_order[pos];
+		uint32_t b = S->pref_order[pos];
 
 		if (!pf_cand_has(c, b))
 			continue;
-		if (f->be[b].weight && --f->pcnt[b] == 0)
-			pf_pref_to_end(f, pos);
+		if (f->be[b].conf.weight && --S->pcnt[b] == 0)
+			pf_pref_to_end(f, S, pos);
 		return (int)b;
 	}
 	return -1;
@@ -360,20 +404,31 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 	uint64_t now = pf_now_ms();
 	struct pf_cands c, all;
 	int best = -1;
+	struct pf_sched_state *S = NULL;
 	size_t p;
 	uint32_t i;
 
-	pthread_mutex_lock(&f->sched_lock);
+	/* One backend: it is the choice if it may take the flow, and no
+	 * scheduler's state shows; no state, no lock. pref's counter shows
+	 * ('ipmasqadm mfw -L' lists it), so pref counts even then. */
+	if (f->nbe > 1 || f->conf.balance == PF_BAL_PREF) {
+		S = pf_sched_state(f);
+		pthread_mutex_lock(&S->lock);
+	}
 	for (p = 0; p < PF_ARRAY_SIZE(passes) && best < 0; p++) {
 		pf_cands_get(f, tried, passes[p].tier, passes[p].held, now, &c);
 		if (!c.n)
 			continue;
-		switch (f->balance) {
+		if (!S) {
+			best = 0;
+			break;
+		}
+		switch (f->conf.balance) {
 		case PF_BAL_PREF:
-			best = pf_pref(f, &c);
+			best = pf_pref(f, S, &c);
 			break;
 		case PF_BAL_RR:
-			best = pf_rr(f, &c);
+			best = pf_rr(f, S, &c);
 			break;
 		case PF_BAL_LEASTCONN:
 			best = pf_leastconn(f, &c);
@@ -383,7 +438,7 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 			break;
 		case PF_BAL_MAGLEV:
 			pf_cands_get(f, NULL, passes[p].tier, passes[p].held, now, &all);
-			best = pf_maglev(f, &all, &c, client);
+			best = pf_maglev(f, S, &all, &c, client);
 			break;
 		default:
 			best = pf_wrr(f, &c);
@@ -394,53 +449,58 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 	for (i = 0; i < f->nbe && best < 0; i++) {
 		const struct pf_stats *st = f->be[i].st;
 
-		if (!(tried && pf_tried_has(tried, i)) && f->be[i].admin == PF_ADMIN_ENABLED &&
-		    !f->be[i].weight && f->balance != PF_BAL_PREF &&
+		if (!(tried && pf_tried_has(tried, i)) && f->be[i].conf.admin == PF_ADMIN_ENABLED &&
+		    !f->be[i].conf.weight && f->conf.balance != PF_BAL_PREF &&
 		    !(st && (atomic_load(&st->health) != PF_HEALTH_UP ||
 			     atomic_load(&st->agent) >= PF_AGENT_DRAIN)))
 			best = (int)i;
 	}
-	pthread_mutex_unlock(&f->sched_lock);
+	if (S)
+		pthread_mutex_unlock(&S->lock);
 	return best;
 }
 
 int pf_sched_rotate(struct pf_forward *f)
 {
+	struct pf_sched_state *S = pf_sched_state(f);
 	int rc = 0;
 
-	pthread_mutex_lock(&f->sched_lock);
-	if (f->balance == PF_BAL_PREF) {
-		pf_pref_init(f);
+	pthread_mutex_lock(&S->lock);
+	if (f->conf.balance == PF_BAL_PREF) {
+		pf_pref_init(f, S);
 		if (f->nbe)
-			pf_pref_to_end(f, 0);
-	} else if (f->balance == PF_BAL_RR) {
-		f->rr_next++;
+			pf_pref_to_end(f, S, 0);
+	} else if (f->conf.balance == PF_BAL_RR) {
+		S->rr_next++;
 	} else {
 		rc = -1;
 	}
-	pthread_mutex_unlock(&f->sched_lock);
+	pthread_mutex_unlock(&S->lock);
 	return rc;
 }
 
 void pf_sched_pref_order(struct pf_forward *f, uint32_t *order)
 {
-	pthread_mutex_lock(&f->sched_lock);
-	pf_pref_init(f);
+	struct pf_sched_state *S = pf_sched_state(f);
+
+	pthread_mutex_lock(&S->lock);
+	pf_pref_init(f, S);
 	if (f->nbe)
-		memcpy(order, f->pref_order, f->nbe * sizeof(*order));
-	pthread_mutex_unlock(&f->sched_lock);
+		memcpy(order, S->pref_order, f->nbe * sizeof(*order));
+	pthread_mutex_unlock(&S->lock);
 }
 
 void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt)
 {
+	struct pf_sched_state *S = pf_sched_state(f);
 	uint32_t k;
 
-	pthread_mutex_lock(&f->sched_lock);
-	pf_pref_init(f);
+	pthread_mutex_lock(&S->lock);
+	pf_pref_init(f, S);
 	*pos = i;
 	for (k = 0; k < f->nbe; k++)
-		if (f->pref_order[k] == i)
+		if (S->pref_order[k] == i)
 			*pos = k;
-	*pcnt = f->pcnt[i];
-	pthread_mutex_unlock(&f->sched_lock);
+	*pcnt = S->pcnt[i];
+	pthread_mutex_unlock(&S->lock);
 }

@@ -46,6 +46,9 @@ void pf_sched_pref_order(struct pf_forward *f, uint32_t *order);
 /* pref: the position of backend i in the rotation and its counter (pcnt). */
 void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_t *pcnt);
 
+/* Frees the pool's scheduler state (with the forward). */
+void pf_sched_free(struct pf_forward *f);
+
 /* The weight a backend schedules with: its weight scaled by the agent check. */
 uint32_t pf_sched_eff_weight(const struct pf_backend *be);
 

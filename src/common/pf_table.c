@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_table.h"
+#include "pf_opt.h"
+#include "pf_sched.h"
 #include "pf_util.h"
 
 #include <arpa/inet.h>
@@ -8,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct pf_fwd_opts pf_fwd_defaults = {
-	.connect_ms = 5000,
-	.idle_ms = 2ULL * 3600 * 1000, /* like TCP keepalive's first probe */
-	.halfclose_ms = 60ULL * 1000,
-	.maxconn = 0,
-	.udp_ms = 30ULL * 1000, /* conntrack's nf_conntrack_udp_timeout */
-	.udp_stream_ms = 120ULL * 1000, /* RFC 4787 REQ-5 */
-	.max_sessions = 65536,
-};
 
 struct pf_stats *pf_stats_new(void)
 {
@@ -44,14 +37,7 @@ struct pf_forward *pf_forward_new(void)
 	struct pf_forward *f = pf_xcalloc(1, sizeof(*f));
 
 	atomic_init(&f->refs, 1);
-	f->o = pf_fwd_defaults;
-	f->balance = PF_BAL_WRR;
-	f->check.interval_ms = 2000; /* HAProxy's defaults: inter 2s, fall 3, rise 2 */
-	f->check.timeout_ms = 2000;
-	f->check.fall = 3;
-	f->check.rise = 2;
-	f->check.agent_interval_ms = 2000;
-	pthread_mutex_init(&f->sched_lock, NULL);
+	pf_fwd_conf_init(&f->conf);
 	return f;
 }
 
@@ -67,60 +53,38 @@ void pf_forward_unref(struct pf_forward *f)
 
 	if (!f || atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
-	for (i = 0; i < f->nbe; i++)
+	for (i = 0; i < f->nbe; i++) {
 		pf_stats_unref(f->be[i].st);
+		pf_be_conf_free(&f->be[i].conf);
+	}
 	pf_stats_unref(f->st);
-	pthread_mutex_destroy(&f->sched_lock);
-	pf_cidrset_free(&f->from);
-	pf_cidrset_free(&f->allow);
-	pf_cidrset_free(&f->deny);
+	pf_sched_free(f);
+	pf_fwd_conf_free(&f->conf);
 	pf_cidrset_free(&f->eff_allow);
+
 	pf_cidrset_free(&f->eff_deny);
-	free(f->pref_order);
-	free(f->pcnt);
-	free(f->maglev);
 	free(f->be);
 	free(f);
 }
 
 struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 {
-	struct pf_forward *c = pf_forward_new();
+	struct pf_forward *c = pf_xcalloc(1, sizeof(*c));
 	uint32_t i;
 
-	memcpy(c->name, f->name, sizeof(c->name));
+	atomic_init(&c->refs, 1);
+	pf_fwd_conf_copy(&c->conf, &f->conf);
+
 	c->namehash = f->namehash;
 	c->checked = f->checked;
-	memcpy(c->src, f->src, sizeof(c->src));
-	memcpy(c->lhost, f->lhost, sizeof(c->lhost));
-	c->line = f->line;
-	c->protos = f->protos;
-	c->lbracketed = f->lbracketed;
-	c->lport_lo = f->lport_lo;
-	c->lport_hi = f->lport_hi;
-	c->o = f->o;
-	c->balance = f->balance;
-	c->engine = f->engine;
-	c->ftp = f->ftp;
-	c->allow_loopback = f->allow_loopback;
-	memcpy(c->lif, f->lif, sizeof(c->lif));
-	c->trigger = f->trigger;
-	c->trig_proto = f->trig_proto;
-	c->trig_port = f->trig_port;
-	c->trig_ms = f->trig_ms;
-	c->check = f->check;
-	pf_cidrset_copy(&c->from, &f->from);
-	pf_cidrset_copy(&c->allow, &f->allow);
-	pf_cidrset_copy(&c->deny, &f->deny);
 	pf_cidrset_copy(&c->eff_allow, &f->eff_allow);
 	pf_cidrset_copy(&c->eff_deny, &f->eff_deny);
 	c->laddr = f->laddr;
 	c->nbe = f->nbe;
 	c->be = pf_xcalloc(f->nbe ? f->nbe : 1, sizeof(*c->be));
 	for (i = 0; i < f->nbe; i++) {
-		c->be[i] = f->be[i];
-		c->be[i].st = NULL;
-		c->be[i].sched_cur = 0;
+		pf_be_conf_copy(&c->be[i].conf, &f->be[i].conf);
+		c->be[i].addr = f->be[i].addr;
 	}
 	return c;
 }
@@ -129,22 +93,16 @@ bool pf_forward_same_key(const struct pf_forward *a, const struct pf_forward *b)
 {
 	/* The ports first: they differ most often, and sit in the forward's
 	 * first cache line (the strings do not). */
-	return a->lport_lo == b->lport_lo && a->lport_hi == b->lport_hi &&
-	       a->protos == b->protos && a->trigger == b->trigger && !strcmp(a->lhost, b->lhost) &&
-	       !strcmp(a->lif, b->lif) && pf_cidrset_equal(&a->from, &b->from);
-}
-
-static bool pf_check_equal(const struct pf_check *a, const struct pf_check *b)
-{
-	return a->on == b->on && a->interval_ms == b->interval_ms &&
-	       a->timeout_ms == b->timeout_ms && a->fall == b->fall && a->rise == b->rise &&
-	       a->port == b->port && !strcmp(a->send, b->send) && !strcmp(a->expect, b->expect) &&
-	       a->agent_port == b->agent_port && a->agent_interval_ms == b->agent_interval_ms;
+	return a->conf.lport_lo == b->conf.lport_lo && a->conf.lport_hi == b->conf.lport_hi &&
+	       a->conf.protos == b->conf.protos && a->conf.trigger == b->conf.trigger && !strcmp(a->conf.lhost,
+	       	       	       	       	       	              b->conf.lhost) &&
+	       !strcmp(a->conf.lif, b->conf.lif) && pf_cidrset_equal(&a->conf.from,
+	       	       	       	                &b->conf.from);
 }
 
 static bool pf_backend_same(const struct pf_backend *a, const struct pf_backend *b)
 {
-	return !strcmp(a->host, b->host) && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+	return !strcmp(a->conf.host, b->conf.host) && a->conf.port_lo == b->conf.port_lo && a->conf.port_hi == b->conf.port_hi;
 }
 
 bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
@@ -152,33 +110,28 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	uint32_t i;
 
 	if (!pf_forward_same_key(a, b) || a->namehash != b->namehash ||
-	    strcmp(a->name, b->name) != 0 || a->nbe != b->nbe ||
-	    a->o.connect_ms != b->o.connect_ms || a->o.idle_ms != b->o.idle_ms ||
-	    a->o.halfclose_ms != b->o.halfclose_ms || a->o.maxconn != b->o.maxconn ||
-	    a->o.udp_ms != b->o.udp_ms || a->o.udp_stream_ms != b->o.udp_stream_ms ||
-	    a->o.max_sessions != b->o.max_sessions || a->balance != b->balance ||
-	    a->engine != b->engine || a->ftp != b->ftp || a->allow_loopback != b->allow_loopback ||
-	    a->trig_proto != b->trig_proto || a->trig_port != b->trig_port ||
-	    a->trig_ms != b->trig_ms ||
-	    !pf_check_equal(&a->check, &b->check) || !pf_cidrset_equal(&a->allow, &b->allow) ||
-	    !pf_cidrset_equal(&a->deny, &b->deny) ||
+	    strcmp(a->conf.name, b->conf.name) != 0 || a->nbe != b->nbe ||
+	    a->conf.trig_proto != b->conf.trig_proto || a->conf.trig_port != b->conf.trig_port ||
+	    a->conf.trig_ms != b->conf.trig_ms || !pf_fwd_conf_opts_equal(&a->conf, &b->conf) ||
 	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
 	    !pf_cidrset_equal(&a->eff_deny, &b->eff_deny))
 		return false;
 	for (i = 0; i < a->nbe; i++)
-		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].weight != b->be[i].weight ||
-		    a->be[i].backup != b->be[i].backup || a->be[i].admin != b->be[i].admin)
+		if (!pf_backend_same(&a->be[i], &b->be[i]) ||
+		    a->be[i].conf.weight != b->be[i].conf.weight ||
+		    a->be[i].conf.backup != b->be[i].conf.backup ||
+		    a->be[i].conf.admin != b->be[i].conf.admin)
 			return false;
 	return true;
 }
 
 uint16_t pf_backend_port(const struct pf_forward *f, const struct pf_backend *be, uint16_t lport)
 {
-	if (!be->port_lo)
+	if (!be->conf.port_lo)
 		return lport;
-	if (be->port_lo == be->port_hi)
-		return be->port_lo;
-	return (uint16_t)(be->port_lo + (lport - f->lport_lo));
+	if (be->conf.port_lo == be->conf.port_hi)
+		return be->conf.port_lo;
+	return (uint16_t)(be->conf.port_lo + (lport - f->conf.lport_lo));
 }
 
 const char *pf_proto_name(uint8_t protos)
@@ -212,26 +165,31 @@ void pf_listen_format(const struct pf_forward *f, char *buf, size_t len)
 {
 	char ifn[PF_IFNAME_MAX + 1];
 
-	if (f->lif[0]) {
+	if (f->conf.lif[0]) {
 		/* "%wan:80", "%wan" (whole host): an interface, never a host name. */
-		snprintf(ifn, sizeof(ifn), "%%%s", f->lif);
-		pf_hostport_format(ifn, false, f->lport_lo, f->lport_hi, buf, len);
-	} else if (f->protos == PF_PROTO_ALL && !f->lhost[0]) {
+		snprintf(ifn, sizeof(ifn), "%%%s", f->conf.lif);
+		pf_hostport_format(ifn, false, f->conf.lport_lo,
+				   f->conf.lport_hi, buf, len);
+	} else if (f->conf.protos == PF_PROTO_ALL && !f->conf.lhost[0]) {
 		snprintf(buf, len, "any");
-	} else if (f->trigger) {
+	} else if (f->conf.trigger) {
 		/* A range on the gateway's addresses: written without a colon. */
-		if (f->lport_lo == f->lport_hi)
-			snprintf(buf, len, "%u", f->lport_lo);
+		if (f->conf.lport_lo == f->conf.lport_hi)
+			snprintf(buf, len, "%u", f->conf.lport_lo);
 		else
-			snprintf(buf, len, "%u-%u", f->lport_lo, f->lport_hi);
+			snprintf(buf, len, "%u-%u", f->conf.lport_lo,
+				 f->conf.lport_hi);
 	} else {
-		pf_hostport_format(f->lhost, f->lbracketed, f->lport_lo, f->lport_hi, buf, len);
+		pf_hostport_format(f->conf.lhost, f->conf.lbracketed,
+				   f->conf.lport_lo, f->conf.lport_hi, buf,
+				   len);
 	}
 }
 
 void pf_backend_format(const struct pf_backend *be, char *buf, size_t len)
 {
-	pf_hostport_format(be->host, be->bracketed, be->port_lo, be->port_hi, buf, len);
+	pf_hostport_format(be->conf.host, be->conf.bracketed,
+			   be->conf.port_lo, be->conf.port_hi, buf, len);
 }
 
 static size_t pf_append(char *buf, size_t len, size_t off, const char *fmt, const char *s)
@@ -241,104 +199,8 @@ static size_t pf_append(char *buf, size_t len, size_t off, const char *fmt, cons
 	if (off >= len)
 		return off;
 	n = snprintf(buf + off, len - off, fmt, s);
+
 	return n < 0 ? off : off + (size_t)n;
-}
-
-/* A word quoted so the lexer reads it back as it is. */
-static size_t pf_append_quoted(char *buf, size_t len, size_t off, const char *s)
-{
-	char q[PF_CHECK_STR_MAX * 4 + 3];
-	size_t o = 0;
-
-	q[o++] = '"';
-	for (; *s && o + 6 < sizeof(q); s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			q[o++] = '\\';
-			q[o++] = (char)ch;
-		} else if (ch == '\n') {
-			q[o++] = '\\';
-			q[o++] = 'n';
-		} else if (ch == '\r') {
-			q[o++] = '\\';
-			q[o++] = 'r';
-		} else if (ch == '\t') {
-			q[o++] = '\\';
-			q[o++] = 't';
-		} else if (ch < 0x20 || ch >= 0x7f) {
-			o += (size_t)snprintf(q + o, sizeof(q) - o, "\\x%02x", ch);
-		} else {
-			q[o++] = (char)ch;
-		}
-	}
-	q[o++] = '"';
-	q[o] = '\0';
-	return pf_append(buf, len, off, " %s", q);
-}
-
-static size_t pf_format_sets(const struct pf_forward *f, char *buf, size_t len, size_t off)
-{
-	static const char *const names[] = { "from", "allow", "deny" };
-	const struct pf_cidrset *sets[] = { &f->from, &f->allow, &f->deny };
-	size_t i;
-
-	for (i = 0; i < PF_ARRAY_SIZE(sets); i++) {
-		if (!sets[i]->n)
-			continue;
-		off = pf_append(buf, len, off, " %s ", names[i]);
-		if (off < len) {
-			pf_cidrset_format(sets[i], buf + off, len - off);
-			off += strlen(buf + off);
-		}
-	}
-	return off;
-}
-
-static size_t pf_format_check(const struct pf_check *c, char *buf, size_t len, size_t off)
-{
-	char tmp[64];
-
-	if (!c->on)
-		return off;
-	off = pf_append(buf, len, off, "%s", " check");
-	if (c->interval_ms != 2000) {
-		pf_format_duration(c->interval_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " check-interval %s", tmp);
-	}
-	if (c->timeout_ms != 2000) {
-		pf_format_duration(c->timeout_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " check-timeout %s", tmp);
-	}
-	if (c->fall != 3) {
-		snprintf(tmp, sizeof(tmp), "%u", c->fall);
-		off = pf_append(buf, len, off, " fall %s", tmp);
-	}
-	if (c->rise != 2) {
-		snprintf(tmp, sizeof(tmp), "%u", c->rise);
-		off = pf_append(buf, len, off, " rise %s", tmp);
-	}
-	if (c->port) {
-		snprintf(tmp, sizeof(tmp), "%u", c->port);
-		off = pf_append(buf, len, off, " check-port %s", tmp);
-	}
-	if (c->send[0]) {
-		off = pf_append(buf, len, off, "%s", " check-send");
-		off = pf_append_quoted(buf, len, off, c->send);
-	}
-	if (c->expect[0]) {
-		off = pf_append(buf, len, off, "%s", " check-expect");
-		off = pf_append_quoted(buf, len, off, c->expect);
-	}
-	if (c->agent_port) {
-		snprintf(tmp, sizeof(tmp), "%u", c->agent_port);
-		off = pf_append(buf, len, off, " agent-port %s", tmp);
-	}
-	if (c->agent_interval_ms != 2000) {
-		pf_format_duration(c->agent_interval_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " agent-interval %s", tmp);
-	}
-	return off;
 }
 
 void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
@@ -347,77 +209,51 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	size_t off = 0;
 	uint32_t i;
 
-	if (f->trigger) {
+	if (f->conf.trigger) {
 		off = pf_append(buf, len, off, "%s", "trigger");
-		if (f->name[0])
-			off = pf_append(buf, len, off, " name %s", f->name);
-		off = pf_append(buf, len, off, " %s", pf_proto_name(f->protos));
+		if (f->conf.name[0])
+			off = pf_append(buf, len, off, " name %s",
+					f->conf.name);
+		off = pf_append(buf, len, off, " %s",
+				pf_proto_name(f->conf.protos));
 		pf_listen_format(f, tmp, sizeof(tmp));
 		off = pf_append(buf, len, off, " %s", tmp);
-		snprintf(tmp, sizeof(tmp), "%s %u", pf_proto_name(f->trig_proto), f->trig_port);
+		snprintf(tmp, sizeof(tmp), "%s %u",
+			 pf_proto_name(f->conf.trig_proto), f->conf.trig_port);
 		off = pf_append(buf, len, off, " on %s", tmp);
-		if (f->trig_ms != PF_TRIGGER_DEFAULT_MS) {
-			pf_format_duration(f->trig_ms, tmp, sizeof(tmp));
+		if (f->conf.trig_ms != PF_TRIGGER_DEFAULT_MS) {
+			pf_format_duration(f->conf.trig_ms, tmp, sizeof(tmp));
 			pf_append(buf, len, off, " timeout %s", tmp);
 		}
 		return;
 	}
 	off = pf_append(buf, len, off, "%s", "forward");
-	if (f->name[0])
-		off = pf_append(buf, len, off, " name %s", f->name);
-	off = pf_append(buf, len, off, " %s", pf_proto_name(f->protos));
+	if (f->conf.name[0])
+		off = pf_append(buf, len, off, " name %s", f->conf.name);
+	off = pf_append(buf, len, off, " %s", pf_proto_name(f->conf.protos));
 	pf_listen_format(f, tmp, sizeof(tmp));
 	off = pf_append(buf, len, off, " %s to", tmp);
 	for (i = 0; i < f->nbe; i++) {
 		pf_backend_format(&f->be[i], tmp, sizeof(tmp));
 		off = pf_append(buf, len, off, i ? ", %s" : " %s", tmp);
-		if (f->be[i].weight != 1) {
-			snprintf(tmp, sizeof(tmp), "%u", f->be[i].weight);
+		if (f->be[i].conf.weight != 1) {
+			snprintf(tmp, sizeof(tmp), "%u", f->be[i].conf.weight);
 			off = pf_append(buf, len, off, " weight %s", tmp);
 		}
-		if (f->be[i].backup)
+		if (f->be[i].conf.backup)
 			off = pf_append(buf, len, off, "%s", " backup");
-		if (f->be[i].admin != PF_ADMIN_ENABLED)
-			off = pf_append(buf, len, off, " %s", pf_admin_name(f->be[i].admin));
+		if (f->be[i].conf.admin != PF_ADMIN_ENABLED)
+			off = pf_append(buf, len, off, " %s",
+					pf_admin_name(f->be[i].conf.admin));
 	}
-	if (f->balance != PF_BAL_WRR)
-		off = pf_append(buf, len, off, " balance %s", pf_balance_name(f->balance));
-	if (f->engine != PF_ENGINE_DEFAULT)
-		off = pf_append(buf, len, off, " engine %s",
-				f->engine == PF_ENGINE_KERNEL ? "kernel" : "user");
-	if (f->ftp)
-		off = pf_append(buf, len, off, "%s", " ftp");
-	if (f->allow_loopback)
-		off = pf_append(buf, len, off, "%s", " allow-loopback");
-	off = pf_format_sets(f, buf, len, off);
-	off = pf_format_check(&f->check, buf, len, off);
-	if (f->o.connect_ms != pf_fwd_defaults.connect_ms) {
-		pf_format_duration(f->o.connect_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " connect-timeout %s", tmp);
-	}
-	if (f->o.idle_ms != pf_fwd_defaults.idle_ms) {
-		pf_format_duration(f->o.idle_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " idle-timeout %s", tmp);
-	}
-	if (f->o.halfclose_ms != pf_fwd_defaults.halfclose_ms) {
-		pf_format_duration(f->o.halfclose_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " half-close-timeout %s", tmp);
-	}
-	if (f->o.maxconn) {
-		snprintf(tmp, sizeof(tmp), "%u", f->o.maxconn);
-		off = pf_append(buf, len, off, " maxconn %s", tmp);
-	}
-	if (f->o.udp_ms != pf_fwd_defaults.udp_ms) {
-		pf_format_duration(f->o.udp_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " udp-timeout %s", tmp);
-	}
-	if (f->o.udp_stream_ms != pf_fwd_defaults.udp_stream_ms) {
-		pf_format_duration(f->o.udp_stream_ms, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " udp-stream-timeout %s", tmp);
-	}
-	if (f->o.max_sessions != pf_fwd_defaults.max_sessions) {
-		snprintf(tmp, sizeof(tmp), "%u", f->o.max_sessions);
-		pf_append(buf, len, off, " max-sessions %s", tmp);
+	for (i = 0; i < pf_nopts; i++) {
+		const struct pf_opt *o = &pf_opts[i];
+
+		/* Check settings mean nothing while checks are off. */
+		if (pf_opt_is_default(&f->conf, o) ||
+		    (o->group == PF_OPT_G_CHECK && !f->conf.check.on))
+			continue;
+		off = pf_opt_format(&f->conf, o, buf, len, off);
 	}
 }
 
@@ -507,8 +343,8 @@ uint32_t pf_name_hash(const char *name)
 
 void pf_table_add(struct pf_table *t, struct pf_forward *f)
 {
-	f->namehash = pf_name_hash(f->name);
-	f->checked = f->check.on;
+	f->namehash = pf_name_hash(f->conf.name);
+	f->checked = f->conf.check.on;
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		struct pf_forward **n = realloc(t->fwd, cap * sizeof(*n));
@@ -553,7 +389,7 @@ struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		if (t->fwd[i]->namehash == h && t->fwd[i]->name[0] && !strcmp(t->fwd[i]->name, name))
+		if (t->fwd[i]->namehash == h && t->fwd[i]->conf.name[0] && !strcmp(t->fwd[i]->conf.name, name))
 			return t->fwd[i];
 	return NULL;
 }
@@ -562,9 +398,9 @@ uint8_t pf_engine_default = PF_ENGINE_USER;
 
 uint8_t pf_forward_engine(const struct pf_forward *f)
 {
-	if (f->trigger)
+	if (f->conf.trigger)
 		return PF_ENGINE_KERNEL; /* conntrack events and nftables only */
-	return f->engine == PF_ENGINE_DEFAULT ? pf_engine_default : f->engine;
+	return f->conf.engine == PF_ENGINE_DEFAULT ? pf_engine_default : f->conf.engine;
 }
 
 const char *pf_balance_name(uint8_t balance)
@@ -586,9 +422,9 @@ const char *pf_backend_state(const struct pf_forward *f, const struct pf_backend
 	uint8_t agent;
 
 	(void)f;
-	if (be->admin == PF_ADMIN_DISABLED)
+	if (be->conf.admin == PF_ADMIN_DISABLED)
 		return "disabled";
-	if (be->admin == PF_ADMIN_DRAIN)
+	if (be->conf.admin == PF_ADMIN_DRAIN)
 		return "drain";
 	if (!be->st)
 		return "up";
@@ -730,9 +566,9 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 static void pf_effective_one(struct pf_table *next, size_t i)
 {
 	struct pf_forward *f = next->fwd[i];
-	bool own = f->allow.n || f->deny.n;
-	const struct pf_cidrset *a = own ? &f->allow : &next->def_allow;
-	const struct pf_cidrset *d = own ? &f->deny : &next->def_deny;
+	bool own = f->conf.allow.n || f->conf.deny.n;
+	const struct pf_cidrset *a = own ? &f->conf.allow : &next->def_allow;
+	const struct pf_cidrset *d = own ? &f->conf.deny : &next->def_deny;
 
 	if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
 		return;
@@ -743,8 +579,8 @@ static void pf_effective_one(struct pf_table *next, size_t i)
 
 		pf_forward_unref(f);
 		next->fwd[i] = f = c;
-		a = own ? &f->allow : &next->def_allow;
-		d = own ? &f->deny : &next->def_deny;
+		a = own ? &f->conf.allow : &next->def_allow;
+		d = own ? &f->conf.deny : &next->def_deny;
 	}
 	pf_cidrset_free(&f->eff_allow);
 	pf_cidrset_free(&f->eff_deny);
@@ -768,18 +604,20 @@ static bool pf_from_conflict(const struct pf_forward *a, const struct pf_forward
 {
 	uint32_t i, j;
 
-	if (pf_cidrset_equal(&a->from, &b->from)) {
-		snprintf(why, whylen, "%s", a->from.n ? "with the same 'from' sources " : "");
+	if (pf_cidrset_equal(&a->conf.from, &b->conf.from)) {
+		snprintf(why, whylen, "%s",
+			 a->conf.from.n ? "with the same 'from' sources " : "");
 		return true;
 	}
-	for (i = 0; i < a->from.n; i++) {
-		for (j = 0; j < b->from.n; j++) {
-			if (pf_cidr_equal(&a->from.v[i], &b->from.v[j])) {
+	for (i = 0; i < a->conf.from.n; i++) {
+		for (j = 0; j < b->conf.from.n; j++) {
+			if (pf_cidr_equal(&a->conf.from.v[i], &b->conf.from.v[j])) {
 				char n[PF_ADDRSTR_MAX];
 
-				pf_sa_format(&a->from.v[i].addr, false, n, sizeof(n));
+				pf_sa_format(&a->conf.from.v[i].addr, false,
+					     n, sizeof(n));
 				snprintf(why, whylen, "with source %s/%u in both ", n,
-					 a->from.v[i].plen);
+					 a->conf.from.v[i].plen);
 				return true;
 			}
 		}
@@ -789,20 +627,20 @@ static bool pf_from_conflict(const struct pf_forward *a, const struct pf_forward
 
 static bool pf_forward_overlap(const struct pf_forward *a, const struct pf_forward *b)
 {
-	if (!(a->protos & b->protos))
+	if (!(a->conf.protos & b->conf.protos))
 		return false;
-	if (a->lport_hi < b->lport_lo || b->lport_hi < a->lport_lo)
+	if (a->conf.lport_hi < b->conf.lport_lo || b->conf.lport_hi < a->conf.lport_lo)
 		return false;
 	/* A trigger opens its range on every address of the gateway. */
-	if (a->trigger || b->trigger)
+	if (a->conf.trigger || b->conf.trigger)
 		return true;
-	if (strcmp(a->lif, b->lif) != 0)
+	if (strcmp(a->conf.lif, b->conf.lif) != 0)
 		return false; /* "%wan:80" and ":80" (or "%lan:80") coexist */
 	if (a->laddr.sa.sa_family && b->laddr.sa.sa_family)
 		return pf_sa_addr_equal(&a->laddr, &b->laddr) ||
 		       (pf_sa_is_any(&a->laddr) && pf_sa_is_any(&b->laddr));
 	/* Not resolved yet: compare as written. */
-	return !strcmp(a->lhost, b->lhost);
+	return !strcmp(a->conf.lhost, b->conf.lhost);
 }
 
 /* Which forwards may clash with an earlier one: the same name, or ports
@@ -847,9 +685,9 @@ static bool *pf_validate_candidates(const struct pf_table *t)
 	struct pf_vname *vn = pf_xcalloc(n ? n : 1, sizeof(*vn));
 
 	for (i = 0; i < n; i++) {
-		vp[i] = (struct pf_vport){ t->fwd[i]->lport_lo, t->fwd[i]->lport_hi, i };
-		if (t->fwd[i]->name[0])
-			vn[nn++] = (struct pf_vname){ t->fwd[i]->name, i };
+		vp[i] = (struct pf_vport){ t->fwd[i]->conf.lport_lo, t->fwd[i]->conf.lport_hi, i };
+		if (t->fwd[i]->conf.name[0])
+			vn[nn++] = (struct pf_vname){ t->fwd[i]->conf.name, i };
 	}
 	qsort(vp, n, sizeof(*vp), pf_vport_cmp);
 	for (i = 0; i < n; i++) {
@@ -904,39 +742,44 @@ static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *
 	const struct pf_forward *a = t->fwd[i];
 	size_t j;
 
-	if (a->protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
+	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
 		snprintf(err, errlen,
 			 "%s:%d: 'all' forwards every protocol and needs the kernel engine: "
 			 "add 'engine kernel' or run portfwd -e kernel",
-			 a->src, a->line);
+			 a->conf.src, a->conf.line);
 		return -1;
 	}
 	for (j = cand ? 0 : i; j < i; j++) {
 		const struct pf_forward *b = t->fwd[j];
 		char l[PF_HOST_MAX + 16], why[128];
 
-		if (a->name[0] && a->namehash == b->namehash && !strcmp(a->name, b->name)) {
+		if (a->conf.name[0] && a->namehash == b->namehash && !strcmp(a->conf.name, b->conf.name)) {
 			snprintf(err, errlen,
 				 "%s:%d: name '%s' is already used by the forward at %s:%d; "
 				 "expected a unique name",
-				 a->src, a->line, a->name, b->src, b->line);
+				 a->conf.src, a->conf.line, a->conf.name,
+				 b->conf.src, b->conf.line);
 			return -1;
 		}
 		if (pf_forward_overlap(a, b) &&
-		    ((a->trigger || b->trigger) ? (why[0] = '\0', true)
+		    ((a->conf.trigger || b->conf.trigger) ? (why[0] = '\0', true)
 						 : pf_from_conflict(a, b, why, sizeof(why)))) {
 			pf_listen_format(a, l, sizeof(l));
 			snprintf(err, errlen,
 				 "%s:%d: %s%s %s %soverlaps %s %s%s%s(%s:%d); expected "
 				 "each protocol, address and port to be forwarded once for "
 				 "each source%s",
-				 a->src, a->line, a->trigger ? "trigger " : "",
-				 pf_proto_name(a->protos & b->protos), l, why,
-				 b->trigger ? "trigger" : "forward", b->name[0] ? "'" : "",
-				 b->name, b->name[0] ? "' " : "", b->src, b->line,
-				 (a->trigger || b->trigger) ? " (a trigger's range is opened on "
-							      "every address of the gateway)"
-							    : "");
+				 a->conf.src, a->conf.line,
+				 a->conf.trigger ? "trigger " : "",
+				 pf_proto_name(a->conf.protos & b->conf.protos),
+				 l, why,
+				 b->conf.trigger ? "trigger" : "forward",
+				 b->conf.name[0] ? "'" : "",
+				 b->conf.name, b->conf.name[0] ? "' " : "",
+				 b->conf.src, b->conf.line,
+				 (a->conf.trigger || b->conf.trigger) ? " (a trigger's range is opened on "
+				 "every address of the gateway)"
+				 : "");
 			return -1;
 		}
 	}
@@ -975,8 +818,8 @@ static int pf_validate_fresh(const struct pf_table *t, const size_t *fresh, size
 			const struct pf_forward *b = t->fwd[i];
 
 			if (i != fresh[k] && (pf_forward_overlap(a, b) ||
-					      (a->name[0] && a->namehash == b->namehash &&
-					       !strcmp(a->name, b->name))))
+					      (a->conf.name[0] && a->namehash == b->namehash &&
+					       !strcmp(a->conf.name, b->conf.name))))
 				cand[i > fresh[k] ? i : fresh[k]] = true;
 		}
 	}
@@ -1018,17 +861,19 @@ static int pf_resolve_one(struct pf_forward *f, char *err, size_t errlen)
 
 	if (f->laddr.sa.sa_family)
 		return 0; /* kept from the running table */
-	if (pf_resolve_host(f->lhost, true, &f->laddr, why, sizeof(why))) {
-		snprintf(err, errlen, "%s:%d: cannot resolve listen host '%s': %s", f->src, f->line,
-			 f->lhost, why);
+	if (pf_resolve_host(f->conf.lhost, true, &f->laddr, why, sizeof(why))) {
+		snprintf(err, errlen, "%s:%d: cannot resolve listen host '%s': %s",
+			 f->conf.src, f->conf.line,
+			 f->conf.lhost, why);
 		return -1;
 	}
 	for (j = 0; j < f->nbe; j++) {
 		struct pf_backend *be = &f->be[j];
 
-		if (pf_resolve_host(be->host, false, &be->addr, why, sizeof(why))) {
-			snprintf(err, errlen, "%s:%d: cannot resolve backend host '%s': %s", f->src,
-				 be->line, be->host, why);
+		if (pf_resolve_host(be->conf.host, false, &be->addr, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: cannot resolve backend host '%s': %s",
+				 f->conf.src,
+				 be->conf.line, be->conf.host, why);
 			return -1;
 		}
 	}
@@ -1096,11 +941,11 @@ static enum pf_inherited pf_inherit_one(const struct pf_table *cur, struct pf_ta
 /* A hash of what pf_forward_same_key compares (but the sources). */
 static uint32_t pf_key_hash(const struct pf_forward *f)
 {
-	uint32_t h = pf_name_hash(f->lhost) ^ (pf_name_hash(f->lif) * 31u);
+	uint32_t h = pf_name_hash(f->conf.lhost) ^ (pf_name_hash(f->conf.lif) * 31u);
 
-	h = (h ^ f->lport_lo) * 16777619u;
-	h = (h ^ f->lport_hi) * 16777619u;
-	return (h ^ f->protos ^ ((uint32_t)f->trigger << 8)) * 16777619u;
+	h = (h ^ f->conf.lport_lo) * 16777619u;
+	h = (h ^ f->conf.lport_hi) * 16777619u;
+	return (h ^ f->conf.protos ^ ((uint32_t)f->conf.trigger << 8)) * 16777619u;
 }
 
 /* A table's forwards by key: for the changes that touch many of them (a

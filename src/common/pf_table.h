@@ -76,25 +76,36 @@ struct pf_cidrset {
 
 #define PF_CHECK_STR_MAX 256
 
-/* Active health checks of a forward's backends. */
+/* Active health checks of a forward's backends (configuration). */
 struct pf_check {
-	bool on;
-	uint64_t interval_ms, timeout_ms;
+	uint64_t interval_ms, timeout_ms, agent_interval_ms;
 	uint32_t fall, rise;
 	uint16_t port; /* 0: the backend's (first) port */
-	char send[PF_CHECK_STR_MAX], expect[PF_CHECK_STR_MAX];
 	uint16_t agent_port; /* 0: no agent check */
-	uint64_t agent_interval_ms;
+	bool on;
+	char *send, *expect; /* owned, never NULL; "": none */
 };
 
-struct pf_backend {
-	char host[PF_HOST_MAX]; /* as written */
-	bool bracketed;
+/*
+ * Configuration and runtime are kept apart (relayd's host_conf / host): the
+ * *_conf structs are plain values, what 'portfw save' prints, compared,
+ * copied and freed as a whole; the rest belongs to the table, the scheduler
+ * or the health checker. The options of a forward are described once, in
+ * pf_opt.c's table, which drives parsing, printing, defaults, equality and
+ * JSON.
+ */
+struct pf_be_conf {
+	char *host; /* as written; owned, never NULL */
 	uint16_t port_lo, port_hi; /* 0: the listener's port */
 	uint32_t weight; /* also the ipmasqadm preference of 'balance pref' */
+	bool bracketed;
 	bool backup; /* only while no primary is usable */
 	uint8_t admin; /* enum pf_admin */
 	int line;
+};
+
+struct pf_backend {
+	struct pf_be_conf conf;
 	/* runtime */
 	union pf_sa addr; /* resolved; port unused */
 	struct pf_stats *st;
@@ -105,62 +116,63 @@ struct pf_fwd_opts {
 	uint64_t connect_ms;
 	uint64_t idle_ms;
 	uint64_t halfclose_ms;
-	uint32_t maxconn; /* 0: unlimited */
 	uint64_t udp_ms; /* UDP session that never saw a reply */
 	uint64_t udp_stream_ms; /* UDP session that did (RFC 4787 REQ-5: >= 120 s) */
+	uint32_t maxconn; /* 0: unlimited */
 	uint32_t max_sessions; /* UDP sessions per forward */
 };
 
-extern const struct pf_fwd_opts pf_fwd_defaults;
-
-struct pf_forward {
-	/* What every walk over the table reads, together at the start: a
-	 * change with 100,000 forwards walks them a dozen times, and each
-	 * cache line a walk touches per forward costs about 1 ms of it. */
-	_Atomic int refs;
+struct pf_fwd_conf {
+	uint16_t lport_lo, lport_hi;
 	uint8_t protos; /* PF_PROTO_* bits */
 	uint8_t balance; /* enum pf_balance */
 	uint8_t engine; /* enum pf_engine, as written */
 	bool ftp; /* kernel engine: attach the FTP helper (also for port 21) */
 	bool allow_loopback; /* kernel engine: DNAT to 127/8 or ::1 (CVE-2020-8558) */
 	bool trigger; /* a port trigger: see trig_proto */
+	bool lbracketed;
+	/* 'trigger': protos/lport_* are the range opened, no backends; the host
+	 * that opens a connection out to trig_proto/trig_port gets the range. */
+	uint8_t trig_proto; /* PF_PROTO_TCP or PF_PROTO_UDP */
+	uint16_t trig_port;
+	int line;
+	uint64_t trig_ms; /* how long the range stays open */
+	char *lhost; /* owned, never NULL; "" = every address */
+	char *src; /* where it was defined, for messages; owned, never NULL */
+	char lif[PF_IFNAME_MAX]; /* "%IF:PORT": arriving on this interface ("" = any) */
+	char name[PF_NAME_MAX]; /* "" when not named */
+	struct pf_cidrset from; /* sources this forward serves (empty: all) */
+	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
+	struct pf_fwd_opts o;
+	struct pf_check check;
+};
+
+/* The scheduler's state of a pool (pf_sched.c): made with the forward when
+ * it has more than one backend; a single backend needs none. */
+struct pf_sched_state;
+
+struct pf_forward {
+	/* What every walk over the table reads, together at the start: a
+	 * change with a big table walks it several times, and each cache line
+	 * a walk touches per forward counts. */
+	_Atomic int refs;
 	uint8_t kform, kloaded; /* kernel engine: PFK_FORM_* (pfk_int.h) as
 				 * prepared and as loaded (0: chains) */
-	uint16_t lport_lo, lport_hi;
+	bool hinit; /* pfd_health.c: its backends' health set once */
+	bool kchecked; /* kernel engine: what nftables cannot carry was checked */
+	bool checked; /* conf.check.on, where the walks read it */
 	uint32_t kid; /* kernel engine: the forward's id in its chains and ct marks */
 	uint32_t nbe;
 	uint32_t kgen; /* kernel engine: marks the forwards of a change */
 	uint32_t tstamp; /* pf_table.c: in which table (control thread only) */
 	uint32_t namehash; /* pf_name_hash(name), set when it enters a table */
-	bool hinit; /* pfd_health.c: its backends' health set once */
-	bool kchecked; /* kernel engine: what nftables cannot carry was checked */
-	bool checked; /* check.on, where the walks read it */
 	struct pf_backend *be;
 	struct pf_stats *st;
-	struct pf_cidrset from; /* sources this forward serves (empty: all) */
-	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
+	struct pf_fwd_conf conf;
+	/* runtime */
 	struct pf_cidrset eff_allow, eff_deny; /* own ACL or the table's default */
 	union pf_sa laddr; /* resolved listen address, port unused */
-	char lif[PF_IFNAME_MAX]; /* "%IF:PORT": arriving on this interface ("" = any) */
-	char name[PF_NAME_MAX]; /* "" when not named */
-	char src[PF_SRC_MAX]; /* where it was defined, for messages */
-	int line;
-	char lhost[PF_HOST_MAX]; /* "" = every address */
-	bool lbracketed;
-	struct pf_fwd_opts o;
-	struct pf_check check;
-	/* 'trigger': protos/lport_* are the range opened, no backends; the host
-	 * that opens a connection out to trig_proto/trig_port gets the range. */
-	uint8_t trig_proto; /* PF_PROTO_TCP or PF_PROTO_UDP */
-	uint16_t trig_port;
-	uint64_t trig_ms; /* how long the range stays open */
-	/* runtime */
-	pthread_mutex_t sched_lock;
-	uint32_t rr_next; /* rr, leastconn: where the next search starts */
-	uint32_t *pref_order, *pcnt; /* pref: rotation order, counters */
-	uint8_t *maglev; /* maglev: lookup table over maglev_set */
-	uint64_t maglev_set[PF_BACKENDS_MAX / 64];
-	uint64_t maglev_wsig; /* the weights it was built with */
+	_Atomic(struct pf_sched_state *) sched;
 };
 
 /*

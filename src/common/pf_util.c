@@ -112,3 +112,36 @@ void *pf_xarray(size_t n, size_t size)
 	}
 	return p;
 }
+
+/* Strings of configuration values: "" is one shared constant, so the empty
+ * listen host of most forwards costs no allocation. */
+static char pf_str_empty[1];
+
+char *pf_xstrdup(const char *s)
+{
+	char *p;
+
+	if (!s || !*s)
+		return pf_str_empty;
+	p = strdup(s);
+	if (!p) {
+		fprintf(stderr, "portfw: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+void pf_xstrfree(char *s)
+{
+	if (s != pf_str_empty)
+		free(s);
+}
+
+void pf_xstrset(char **dst, const char *s)
+{
+	char *old = *dst;
+
+	*dst = pf_xstrdup(s);
+	if (old)
+		pf_xstrfree(old);
+}

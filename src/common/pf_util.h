@@ -28,4 +28,11 @@ void *pf_xcalloc(size_t n, size_t size);
 /* n elements, not zeroed (for arrays filled before they are read). */
 void *pf_xarray(size_t n, size_t size);
 
+/* A copy of s ("" and NULL: a shared empty string, not allocated); aborts
+ * when out of memory, as pf_xcalloc. Free with pf_xstrfree. */
+char *pf_xstrdup(const char *s);
+void pf_xstrfree(char *s);
+/* Replaces the string *dst (NULL or from pf_xstrdup) with a copy of s. */
+void pf_xstrset(char **dst, const char *s);
+
 #endif

@@ -31,7 +31,9 @@ struct pfd_target {
 	struct pf_stats *st; /* referenced */
 	int kind;
 	union pf_sa addr;
-	struct pf_check chk;
+	struct pf_check chk; /* its strings are not used: see send, expect */
+	/* Copies: the forward may go while the list still holds the target. */
+	char send[PF_CHECK_STR_MAX], expect[PF_CHECK_STR_MAX];
 	char name[PF_NAME_MAX + PF_HOST_MAX + 32];
 	int fd;
 	bool sent;
@@ -181,7 +183,7 @@ static void pfd_start(struct pfd_target *t)
 
 static void pfd_event(struct pfd_target *t, uint32_t events)
 {
-	const char *expect = t->kind == PFD_T_AGENT ? NULL : t->chk.expect;
+	const char *expect = t->kind == PFD_T_AGENT ? NULL : t->expect;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -195,8 +197,8 @@ static void pfd_event(struct pfd_target *t, uint32_t events)
 			return;
 		}
 		t->sent = true;
-		if (t->kind == PFD_T_HEALTH && t->chk.send[0] &&
-		    send(t->fd, t->chk.send, strlen(t->chk.send), MSG_NOSIGNAL) < 0) {
+		if (t->kind == PFD_T_HEALTH && t->send[0] &&
+		    send(t->fd, t->send, strlen(t->send), MSG_NOSIGNAL) < 0) {
 			pfd_done(t, false, strerror(errno));
 			return;
 		}
@@ -335,12 +337,16 @@ static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const 
 	t->kind = kind;
 	t->addr = be->addr;
 	pf_sa_set_port(&t->addr, port);
-	t->chk = f->check;
+	t->chk = f->conf.check;
+	t->chk.send = t->chk.expect = NULL;
+	pf_strlcpy(t->send, f->conf.check.send, sizeof(t->send));
+	pf_strlcpy(t->expect, f->conf.check.expect, sizeof(t->expect));
 	t->fd = -1;
 	t->due_ms = pf_now_ms(); /* a new target is checked at once */
 	pf_backend_format(be, b, sizeof(b));
-	snprintf(t->name, sizeof(t->name), "%s%s%s", b, f->name[0] ? " of forward " : "",
-		 f->name);
+	snprintf(t->name, sizeof(t->name), "%s%s%s", b,
+		 f->conf.name[0] ? " of forward " : "",
+		 f->conf.name);
 }
 
 void pfd_health_set(const struct pf_table *t)
@@ -360,24 +366,25 @@ void pfd_health_set(const struct pf_table *t)
 		f->hinit = true;
 		for (b = 0; b < f->nbe; b++) {
 			const struct pf_backend *be = &f->be[b];
-			uint16_t port = f->check.port ? f->check.port
-					: be->port_lo	? be->port_lo
-							: f->lport_lo;
+			uint16_t port = f->conf.check.port ? f->conf.check.port
+					: be->conf.port_lo	? be->conf.port_lo
+							: f->conf.lport_lo;
 
-			if (!f->check.on) {
+			if (!f->conf.check.on) {
 				/* Without checks a backend is up, whatever it was. */
 				atomic_store(&be->st->health, PF_HEALTH_UP);
 				atomic_store(&be->st->agent, PF_AGENT_NONE);
 				atomic_store(&be->st->agent_pct, 100);
 				continue;
 			}
-			if (!(f->protos & PF_PROTO_TCP) && !f->check.port) {
+			if (!(f->conf.protos & PF_PROTO_TCP) && !f->conf.check.port) {
 				/* A UDP service has no TCP port to connect to. */
 			} else {
 				pfd_target_add(&v, &n, &cap, f, be, PFD_T_HEALTH, port);
 			}
-			if (f->check.agent_port)
-				pfd_target_add(&v, &n, &cap, f, be, PFD_T_AGENT, f->check.agent_port);
+			if (f->conf.check.agent_port)
+				pfd_target_add(&v, &n, &cap, f, be, PFD_T_AGENT,
+					       f->conf.check.agent_port);
 		}
 	}
 	if (!H.running) {

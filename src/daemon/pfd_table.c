@@ -8,6 +8,7 @@
 #include "pfd.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_log.h"
+#include "../common/pf_opt.h"
 #include "../common/pf_sched.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
@@ -184,7 +185,8 @@ static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
 
 static void pfd_sets_json(json_t *o, const struct pf_forward *f)
 {
-	const struct pf_cidrset *sets[] = { &f->from, &f->eff_allow, &f->eff_deny };
+	const struct pf_cidrset *sets[] = { &f->conf.from, &f->eff_allow,
+&f->eff_deny };
 	static const char *const names[] = { "from", "allow", "deny" };
 	size_t i;
 	uint32_t k;
@@ -203,67 +205,68 @@ static void pfd_sets_json(json_t *o, const struct pf_forward *f)
 	}
 }
 
-static void pfd_check_json(json_t *o, const struct pf_check *c)
+/* The options of the table (pf_opt.c) in their groups: "options", and
+ * "check" while checks are on. */
+static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 {
-	json_t *j;
+	json_t *grp[3] = { NULL, json_object(), c->check.on ? json_object() : NULL };
+	size_t i;
 
-	if (!c->on)
-		return;
-	j = json_object();
-	json_object_set_new(j, "interval_ms", json_integer((json_int_t)c->interval_ms));
-	json_object_set_new(j, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
-	json_object_set_new(j, "fall", json_integer(c->fall));
-	json_object_set_new(j, "rise", json_integer(c->rise));
-	json_object_set_new(j, "port", json_integer(c->port));
-	json_object_set_new(j, "send", json_string(c->send));
-	json_object_set_new(j, "expect", json_string(c->expect));
-	json_object_set_new(j, "agent_port", json_integer(c->agent_port));
-	json_object_set_new(j, "agent_interval_ms", json_integer((json_int_t)c->agent_interval_ms));
-	json_object_set_new(o, "check", j);
+	for (i = 0; i < pf_nopts; i++) {
+		const struct pf_opt *opt = &pf_opts[i];
+		json_t *g = grp[opt->group], *v;
+
+		if (!g || !opt->json)
+			continue;
+		if (opt->kind == PF_OPT_STR)
+			v = json_string(pf_opt_str(c, opt));
+		else
+			v = json_integer((json_int_t)pf_opt_get(c, opt));
+		json_object_set_new(g, opt->json, v);
+	}
+	if (grp[PF_OPT_G_CHECK])
+		json_object_set_new(o, "check", grp[PF_OPT_G_CHECK]);
+	json_object_set_new(o, "options", grp[PF_OPT_G_OPTIONS]);
 }
 
 static json_t *pfd_forward_json(const struct pf_forward *f)
 {
-	json_t *o = json_object(), *bes = json_array(), *opts = json_object();
+	json_t *o = json_object(), *bes = json_array();
 	char buf[PF_HOST_MAX + 32];
 	uint32_t i;
 
-	json_object_set_new(o, "name", json_string(f->name));
-	json_object_set_new(o, "proto", json_string(pf_proto_name(f->protos)));
+	json_object_set_new(o, "name", json_string(f->conf.name));
+	json_object_set_new(o, "proto",
+			    json_string(pf_proto_name(f->conf.protos)));
 	pf_listen_format(f, buf, sizeof(buf));
 	json_object_set_new(o, "listen", json_string(buf));
 	pf_sa_format(&f->laddr, false, buf, sizeof(buf));
-	json_object_set_new(o, "listen_addr", json_string(f->lhost[0] ? buf : ""));
-	json_object_set_new(o, "interface", json_string(f->lif));
-	if (f->trigger) {
+	json_object_set_new(o, "listen_addr",
+			    json_string(f->conf.lhost[0] ? buf : ""));
+	json_object_set_new(o, "interface", json_string(f->conf.lif));
+	if (f->conf.trigger) {
 		json_t *tr = json_object();
 
-		json_object_set_new(tr, "proto", json_string(pf_proto_name(f->trig_proto)));
-		json_object_set_new(tr, "port", json_integer(f->trig_port));
-		json_object_set_new(tr, "timeout_ms", json_integer((json_int_t)f->trig_ms));
+		json_object_set_new(tr, "proto",
+				    json_string(pf_proto_name(f->conf.trig_proto)));
+		json_object_set_new(tr, "port",
+				    json_integer(f->conf.trig_port));
+		json_object_set_new(tr, "timeout_ms",
+				    json_integer((json_int_t)f->conf.trig_ms));
 		pfk_trig_info(f->kid, tr); /* holder, left_ms: while the range is open */
 		json_object_set_new(o, "trigger", tr);
 	}
-	json_object_set_new(o, "port_lo", json_integer(f->lport_lo));
-	json_object_set_new(o, "port_hi", json_integer(f->lport_hi));
+	json_object_set_new(o, "port_lo", json_integer(f->conf.lport_lo));
+	json_object_set_new(o, "port_hi", json_integer(f->conf.lport_hi));
 	json_object_set_new(o, "engine", json_string(pf_forward_engine(f) == PF_ENGINE_KERNEL
 							     ? "kernel"
 							     : "user"));
-	json_object_set_new(o, "scheduler", json_string(pf_balance_name(f->balance)));
+	json_object_set_new(o, "scheduler",
+			    json_string(pf_balance_name(f->conf.balance)));
 	pfd_sets_json(o, f);
-	pfd_check_json(o, &f->check);
-	snprintf(buf, sizeof(buf), "%s:%d", f->src, f->line);
+	snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
 	json_object_set_new(o, "source", json_string(buf));
-	json_object_set_new(opts, "connect_timeout_ms", json_integer((json_int_t)f->o.connect_ms));
-	json_object_set_new(opts, "idle_timeout_ms", json_integer((json_int_t)f->o.idle_ms));
-	json_object_set_new(opts, "half_close_timeout_ms",
-			    json_integer((json_int_t)f->o.halfclose_ms));
-	json_object_set_new(opts, "maxconn", json_integer(f->o.maxconn));
-	json_object_set_new(opts, "udp_timeout_ms", json_integer((json_int_t)f->o.udp_ms));
-	json_object_set_new(opts, "udp_stream_timeout_ms",
-			    json_integer((json_int_t)f->o.udp_stream_ms));
-	json_object_set_new(opts, "max_sessions", json_integer(f->o.max_sessions));
-	json_object_set_new(o, "options", opts);
+	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
@@ -271,27 +274,33 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 
 		pf_backend_format(be, buf, sizeof(buf));
 		json_object_set_new(b, "backend", json_string(buf));
-		json_object_set_new(b, "host", json_string(be->host));
+		json_object_set_new(b, "host", json_string(be->conf.host));
 		pf_sa_format(&be->addr, false, buf, sizeof(buf));
 		json_object_set_new(b, "addr", json_string(buf));
-		json_object_set_new(b, "port_lo", json_integer(be->port_lo));
-		json_object_set_new(b, "port_hi", json_integer(be->port_hi));
-		json_object_set_new(b, "weight", json_integer(be->weight));
+		json_object_set_new(b, "port_lo",
+				    json_integer(be->conf.port_lo));
+		json_object_set_new(b, "port_hi",
+				    json_integer(be->conf.port_hi));
+		json_object_set_new(b, "weight",
+				    json_integer(be->conf.weight));
 		json_object_set_new(b, "effective_weight", json_integer(pf_sched_eff_weight(be)));
 		json_object_set_new(b, "state", json_string(pf_backend_state(f, be)));
-		json_object_set_new(b, "admin", json_string(pf_admin_name(be->admin)));
-		json_object_set_new(b, "backup", json_boolean(be->backup));
+		json_object_set_new(b, "admin",
+				    json_string(pf_admin_name(be->conf.admin)));
+		json_object_set_new(b, "backup",
+				    json_boolean(be->conf.backup));
 		json_object_set_new(b, "health", json_string(atomic_load(&be->st->health) == PF_HEALTH_DOWN
 								   ? "down"
 								   : "up"));
 		json_object_set_new(b, "agent_pct", json_integer(atomic_load(&be->st->agent_pct)));
 		json_object_set_new(b, "checks_failed",
 				    json_integer((json_int_t)atomic_load(&be->st->checks_failed)));
-		if (f->balance == PF_BAL_PREF) {
+		if (f->conf.balance == PF_BAL_PREF) {
 			uint32_t pos, pcnt;
 
 			pf_sched_pref_info((struct pf_forward *)f, i, &pos, &pcnt);
-			json_object_set_new(b, "pref", json_integer(be->weight));
+			json_object_set_new(b, "pref",
+					    json_integer(be->conf.weight));
 			json_object_set_new(b, "pcnt", json_integer(pcnt));
 			json_object_set_new(b, "position", json_integer(pos));
 		}
@@ -349,8 +358,8 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 
 static bool pfd_backend_is(const struct pf_backend *be, const struct pf_hostport *hp)
 {
-	return !strcmp(be->host, hp->host) && be->port_lo == hp->port_lo &&
-	       be->port_hi == hp->port_hi;
+	return !strcmp(be->conf.host, hp->host) && be->conf.port_lo == hp->port_lo &&
+	       be->conf.port_hi == hp->port_hi;
 }
 
 /* del: whole forwards, or one backend out of a pool (ipmasqadm -d -R). */
@@ -386,6 +395,7 @@ static int pfd_del(struct pf_table *next, const struct pf_selector *sel, const s
 			continue;
 		}
 		c = pf_forward_clone(f);
+		pf_be_conf_free(&c->be[b].conf);
 		memmove(&c->be[b], &c->be[b + 1], (c->nbe - b - 1) * sizeof(c->be[0]));
 		c->nbe--;
 		pf_forward_unref(f);
@@ -428,29 +438,29 @@ static int pfd_backend(struct pf_table *next, const struct pf_stmt *st, const st
 		snprintf(err, errlen,
 			 "%s:%d: forward '%s' has no backend '%s'; expected one of its backends as "
 			 "written in 'portfw list'",
-			 w->file, w->line, f->name, st->sel.backend.host);
+			 w->file, w->line, f->conf.name, st->sel.backend.host);
 		return -1;
 	}
 	c = pf_forward_clone(f);
 	be = pfd_find_backend(c, &st->sel.backend);
 	switch (st->action) {
 	case PF_ACT_DRAIN:
-		be->admin = PF_ADMIN_DRAIN;
+		be->conf.admin = PF_ADMIN_DRAIN;
 		break;
 	case PF_ACT_ENABLE:
-		be->admin = PF_ADMIN_ENABLED;
+		be->conf.admin = PF_ADMIN_ENABLED;
 		break;
 	case PF_ACT_DISABLE:
-		be->admin = PF_ADMIN_DISABLED;
+		be->conf.admin = PF_ADMIN_DISABLED;
 		break;
 	case PF_ACT_BACKUP:
-		be->backup = true;
+		be->conf.backup = true;
 		break;
 	case PF_ACT_PRIMARY:
-		be->backup = false;
+		be->conf.backup = false;
 		break;
 	default:
-		be->weight = st->weight;
+		be->conf.weight = st->weight;
 		break;
 	}
 	for (i = 0; i < next->n; i++) {
@@ -542,13 +552,13 @@ static json_t *pfd_change(struct pfd_req *r)
 		case PF_ST_SCHEDULE: {
 			struct pf_forward *f = pf_table_find_name(&next, st->sel.name);
 
-			if (!f || (f->balance != PF_BAL_PREF && f->balance != PF_BAL_RR)) {
+			if (!f || (f->conf.balance != PF_BAL_PREF && f->conf.balance != PF_BAL_RR)) {
 				snprintf(err, sizeof(err),
 					 f ? "%s:%d: forward '%s' balances with %s; 'schedule' "
 					     "rotates pref and rr pools"
 					   : "%s:%d: no forward named '%s'%s",
 					 r->w[i].file, r->w[i].line, st->sel.name,
-					 f ? pf_balance_name(f->balance) : "");
+					 f ? pf_balance_name(f->conf.balance) : "");
 				goto fail;
 			}
 			break;
@@ -577,7 +587,8 @@ static json_t *pfd_change(struct pfd_req *r)
 			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
 
 			if (f && !pf_sched_rotate(f)) {
-				pf_info("forward '%s': rotation forced", f->name);
+				pf_info("forward '%s': rotation forced",
+					f->conf.name);
 				/* A kernel pool's DNAT follows the new order now. */
 				if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
 					pfk_refresh(&pfd_tab);

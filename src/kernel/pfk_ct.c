@@ -141,7 +141,7 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 		return NFCT_CB_CONTINUE;
 	for (i = 0; i < c->t->n; i++)
 		if (c->t->fwd[i]->kid == id)
-			name = c->t->fwd[i]->name;
+			name = c->t->fwd[i]->conf.name;
 	o = json_object();
 	json_object_set_new(o, "proto", json_string(pfk_ct_proto(proto)));
 	json_object_set_new(o, "engine", json_string("kernel"));
@@ -256,10 +256,10 @@ unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n)
 	for (i = 0; i < n; i++) {
 		/* A trigger's range is also where its inside hosts talk to (a game
 		 * server's ports): their flows out are not stale. */
-		if (!(f[i]->protos & PF_PROTO_UDP) || f[i]->trigger)
+		if (!(f[i]->conf.protos & PF_PROTO_UDP) || f[i]->conf.trigger)
 			continue;
-		ports[c.nports].lo = f[i]->lport_lo;
-		ports[c.nports++].hi = f[i]->lport_hi;
+		ports[c.nports].lo = f[i]->conf.lport_lo;
+		ports[c.nports++].hi = f[i]->conf.lport_hi;
 	}
 	if (c.nports)
 		pfk_ct_dump(pfk_ct_stale_cb, &c, 0, 0);

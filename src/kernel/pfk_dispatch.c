@@ -140,16 +140,16 @@ static uint8_t pfk_map_of(const struct pf_forward *f)
 {
 	bool v6 = pfk_v6(&f->laddr);
 
-	if (f->protos == PF_PROTO_ALL) {
-		if (f->lif[0])
+	if (f->conf.protos == PF_PROTO_ALL) {
+		if (f->conf.lif[0])
 			return PFK_M_ALLIF;
-		if (!f->lhost[0])
+		if (!f->conf.lhost[0])
 			return PFK_M_ALLANY;
 		return v6 ? PFK_M_ALL6 : PFK_M_ALL4;
 	}
-	if (f->lif[0])
+	if (f->conf.lif[0])
 		return PFK_M_IFC;
-	if (!f->lhost[0])
+	if (!f->conf.lhost[0])
 		return PFK_M_ANY;
 	return v6 ? PFK_M_IN6 : PFK_M_IN4;
 }
@@ -161,9 +161,9 @@ static void pfk_key_of(struct pfk_key *k, const struct pf_forward *f, uint8_t ma
 	k->map = map;
 	k->proto = proto == PF_PROTO_ALL ? 0 : (uint8_t)proto;
 	k->port = (uint16_t)port;
-	if (f->lhost[0])
+	if (f->conf.lhost[0])
 		pfk_key_addr(k->addr, &f->laddr);
-	k->lif = f->lif[0] ? f->lif : NULL;
+	k->lif = f->conf.lif[0] ? f->conf.lif : NULL;
 	k->fi = (uint32_t)fi;
 }
 
@@ -179,12 +179,12 @@ static struct pfk_key *pfk_from_keys(const struct pf_table *t, const size_t *idx
 		const struct pf_forward *f = t->fwd[idx[i]];
 		uint32_t p, proto;
 
-		if (!f->from.n || f->protos == PF_PROTO_ALL)
+		if (!f->conf.from.n || f->conf.protos == PF_PROTO_ALL)
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-			if (!(f->protos & proto))
+			if (!(f->conf.protos & proto))
 				continue;
-			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+			for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
 				if (n == cap) {
 					cap = cap ? cap * 2 : 64;
 					v = realloc(v, cap * sizeof(*v));
@@ -227,8 +227,8 @@ static bool pfk_had_from, pfk_had_from_next;
 static void pfk_count(struct pfk_disp *d, const struct pf_forward *f)
 {
 	d->nsimple[PFK_FORM_MAP_OF(f->kform)] +=
-		(size_t)(!!(f->protos & PF_PROTO_TCP) + !!(f->protos & PF_PROTO_UDP)) *
-		((size_t)f->lport_hi - f->lport_lo + 1);
+		(size_t)(!!(f->conf.protos & PF_PROTO_TCP) + !!(f->conf.protos & PF_PROTO_UDP)) *
+		((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
 }
 
 void pfk_disp_commit(void)
@@ -269,9 +269,9 @@ static void pfk_decide(struct pfk_disp *d, struct pf_forward *f, const struct pf
 		return;
 	map = pfk_map_of(f);
 	for (proto = PF_PROTO_TCP; nfk && proto <= PF_PROTO_UDP; proto <<= 1) {
-		if (!(f->protos & proto))
+		if (!(f->conf.protos & proto))
 			continue;
-		for (p = f->lport_lo; p <= f->lport_hi; p++) {
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
 			struct pfk_key k;
 
 			pfk_key_of(&k, f, map, proto, p, 0);
@@ -309,7 +309,7 @@ static size_t pfk_group_of(struct pfk_disp *d, const struct pfk_key *k, size_t n
 
 static bool pfk_ftp_port(const struct pf_forward *f)
 {
-	return (f->protos & PF_PROTO_TCP) && (f->ftp || (f->lport_lo <= 21 && f->lport_hi >= 21));
+	return (f->conf.protos & PF_PROTO_TCP) && (f->conf.ftp || (f->conf.lport_lo <= 21 && f->conf.lport_hi >= 21));
 }
 
 void pfk_walk_init(struct pfk_walk *w, size_t n)
@@ -323,23 +323,23 @@ void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i)
 {
 	uint8_t eng = pf_forward_engine(f);
 
-	if (f->trigger) {
+	if (f->conf.trigger) {
 		w->trig[w->ntrig++] = i;
 		w->has_ktrig |= eng == PF_ENGINE_KERNEL;
 	} else if (eng == PF_ENGINE_USER) {
 		uint32_t p, k;
 
 		for (k = 0; k < 2; k++) {
-			if (!(f->protos & (k ? PF_PROTO_UDP : PF_PROTO_TCP)))
+			if (!(f->conf.protos & (k ? PF_PROTO_UDP : PF_PROTO_TCP)))
 				continue;
 			if (!w->user_ports[k])
 				w->user_ports[k] = pf_xcalloc(65536 / 64, sizeof(uint64_t));
-			for (p = f->lport_lo; p <= f->lport_hi; p++)
+			for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++)
 				w->user_ports[k][p / 64] |= 1ULL << (p % 64);
 		}
 	} else if (eng == PF_ENGINE_KERNEL) {
 		w->car[w->ncar++] = i;
-		w->nfrom += f->from.n > 0;
+		w->nfrom += f->conf.from.n > 0;
 	}
 }
 
@@ -382,7 +382,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 	w->user_ports[0] = w->user_ports[1] = NULL;
 	from = pf_xarray(w->nfrom + 1, sizeof(*from));
 	for (i = 0, j = 0; i < w->ncar && j < w->nfrom; i++)
-		if (t->fwd[w->car[i]]->from.n)
+		if (t->fwd[w->car[i]]->conf.from.n)
 			from[j++] = w->car[i];
 	fk = pfk_from_keys(t, from, w->nfrom, &nfk);
 	free(from);
@@ -407,11 +407,11 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		if (f->kform & PFK_FORM_SIMPLE)
 			continue;
 		d->chained[d->nchained++] = w->car[i];
-		if (f->protos == PF_PROTO_ALL)
+		if (f->conf.protos == PF_PROTO_ALL)
 			nk++;
 		else
-			nk += (size_t)((f->protos & PF_PROTO_TCP) + !!(f->protos & PF_PROTO_UDP)) *
-			      ((size_t)f->lport_hi - f->lport_lo + 1);
+			nk += (size_t)((f->conf.protos & PF_PROTO_TCP) + !!(f->conf.protos & PF_PROTO_UDP)) *
+			      ((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
 	}
 	free(fk);
 	if (!wk)
@@ -426,9 +426,9 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		uint8_t map = pfk_map_of(f);
 
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_ALL; proto <<= 1) {
-			if (!(f->protos & proto))
+			if (!(f->conf.protos & proto))
 				continue;
-			for (p = f->lport_lo; p <= f->lport_hi; p++)
+			for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++)
 				pfk_key_of(&d->k[d->nk++], f, map, proto, p, d->chained[j]);
 		}
 	}
@@ -442,7 +442,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 			;
 		d->has[d->k[i].map] = true;
 		d->run_start[d->nrun] = i;
-		if (r - i == 1 && !f->from.n)
+		if (r - i == 1 && !f->conf.from.n)
 			snprintf(d->target[d->nrun], sizeof(d->target[0]), "f%u", f->kid);
 		else
 			snprintf(d->target[d->nrun], sizeof(d->target[0]), "g%zu",
@@ -545,11 +545,12 @@ static void pfk_disp_trig_map(struct pfk_buf *b, const struct pfk_disp *d)
 		if (!pfk_trig_holder(f->kid, &host, &left))
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-			if (!(f->protos & proto))
+			if (!(f->conf.protos & proto))
 				continue;
 			pfk_out(b, "%s%s . %u-%u timeout %llums expires %llums : goto t%u",
 				first ? "\t\telements = { " : ",\n\t\t\t", pfk_proto_word((uint8_t)proto),
-				f->lport_lo, f->lport_hi, (unsigned long long)f->trig_ms,
+				f->conf.lport_lo, f->conf.lport_hi,
+				(unsigned long long)f->conf.trig_ms,
 				(unsigned long long)(left ? left : 1), f->kid);
 			first = false;
 		}
@@ -563,12 +564,12 @@ static void pfk_disp_trig_map(struct pfk_buf *b, const struct pfk_disp *d)
 		bool dup = false;
 
 		for (j = 0; j < i; j++)
-			dup |= t->fwd[d->trig[j]]->trig_proto == f->trig_proto &&
-			       t->fwd[d->trig[j]]->trig_port == f->trig_port;
+			dup |= t->fwd[d->trig[j]]->conf.trig_proto == f->conf.trig_proto &&
+			       t->fwd[d->trig[j]]->conf.trig_port == f->conf.trig_port;
 		if (dup)
 			continue;
 		pfk_out(b, "%s%s . %u", first ? "\t\telements = { " : ", ",
-			pfk_proto_word(f->trig_proto), f->trig_port);
+			pfk_proto_word(f->conf.trig_proto), f->conf.trig_port);
 		first = false;
 	}
 	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
@@ -674,16 +675,16 @@ static void pfk_disp_group(struct pfk_buf *b, const struct pfk_disp *d, size_t g
 	uint32_t m, c;
 
 	for (m = 0; m < g->n; m++)
-		n += d->t->fwd[g->fi[m]]->from.n;
+		n += d->t->fwd[g->fi[m]]->conf.from.n;
 	src = pf_xcalloc(n ? n : 1, sizeof(*src));
 	n = 0;
 	for (m = 0; m < g->n; m++) {
 		const struct pf_forward *f = d->t->fwd[g->fi[m]];
 
-		if (!f->from.n)
+		if (!f->conf.from.n)
 			rest = f;
-		for (c = 0; c < f->from.n; c++)
-			src[n++] = (struct pfk_src){ &f->from.v[c], f->kid };
+		for (c = 0; c < f->conf.from.n; c++)
+			src[n++] = (struct pfk_src){ &f->conf.from.v[c], f->kid };
 	}
 	/* Longest prefix first: the most specific 'from' wins, as in the user engine. */
 	qsort(src, n, sizeof(*src), pfk_src_cmp);

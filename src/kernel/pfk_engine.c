@@ -168,30 +168,30 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 		const struct pf_backend *be = &f->be[i];
 		char a[PF_ADDRSTR_MAX];
 
-		if (pfk_loopback(&be->addr) && !f->allow_loopback) {
+		if (pfk_loopback(&be->addr) && !f->conf.allow_loopback) {
 			pf_sa_format(&be->addr, false, a, sizeof(a));
 			snprintf(err, errlen,
 				 "%s:%d: DNAT to the loopback address %s is refused (it exposes "
 				 "local services, CVE-2020-8558); expected another backend, or "
 				 "'allow-loopback'",
-				 f->src, be->line, a);
+				 f->conf.src, be->conf.line, a);
 			return -1;
 		}
-		if (f->lhost[0] && be->addr.sa.sa_family != f->laddr.sa.sa_family) {
+		if (f->conf.lhost[0] && be->addr.sa.sa_family != f->laddr.sa.sa_family) {
 			pf_sa_format(&be->addr, false, a, sizeof(a));
 			snprintf(err, errlen,
 				 "%s:%d: backend %s is not of the listen address's family; the "
 				 "kernel engine does not translate between IPv4 and IPv6",
-				 f->src, be->line, a);
+				 f->conf.src, be->conf.line, a);
 			return -1;
 		}
 		if (i && f->nbe > 1 &&
-		    (be->port_lo != f->be[0].port_lo || be->port_hi != f->be[0].port_hi) &&
-		    (be->port_lo != be->port_hi || f->be[0].port_lo != f->be[0].port_hi)) {
+		    (be->conf.port_lo != f->be[0].conf.port_lo || be->conf.port_hi != f->be[0].conf.port_hi) &&
+		    (be->conf.port_lo != be->conf.port_hi || f->be[0].conf.port_lo != f->be[0].conf.port_hi)) {
 			snprintf(err, errlen,
 				 "%s:%d: in the kernel engine the backends of a port range share "
 				 "one port mapping; expected the same ports on every backend",
-				 f->src, be->line);
+				 f->conf.src, be->conf.line);
 			return -1;
 		}
 	}
@@ -277,7 +277,7 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 				pfk_next_id = 1;
 		}
 		f->kgen = pfk_gen;
-		pfk_ntrig_next += f->trigger;
+		pfk_ntrig_next += f->conf.trigger;
 		if (!(f->kloaded & PFK_FORM_LOADED))
 			pfk_added[pfk_nadded++] = f;
 		pfk_next[pfk_nnext++] = f;
@@ -443,7 +443,7 @@ int pfk_commit(char *err, size_t errlen)
 		f->kloaded = 0; /* may come back: as new */
 		/* Only UDP entries go (and a TCP-only forward has none): the dump
 		 * walks every connection the kernel tracks. */
-		if ((f->protos & (PF_PROTO_UDP | PF_PROTO_ALL)) || f->trigger)
+		if ((f->conf.protos & (PF_PROTO_UDP | PF_PROTO_ALL)) || f->conf.trigger)
 			gone[ngone++] = f->kid;
 	}
 	if (ngone)

@@ -67,12 +67,12 @@ uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
 			const struct pf_stats *st = be->st;
 
 			w[i] = 0;
-			if (be->admin != PF_ADMIN_ENABLED || (int)be->backup != tier)
+			if (be->conf.admin != PF_ADMIN_ENABLED || (int)be->conf.backup != tier)
 				continue;
 			if (st && (atomic_load(&st->health) != PF_HEALTH_UP ||
 				   atomic_load(&st->agent) >= PF_AGENT_DRAIN))
 				continue;
-			w[i] = f->balance == PF_BAL_PREF && !be->weight ? 1 : pf_sched_eff_weight(be);
+			w[i] = f->conf.balance == PF_BAL_PREF && !be->conf.weight ? 1 : pf_sched_eff_weight(be);
 			if (w[i])
 				n++;
 		}
@@ -136,8 +136,8 @@ void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind)
 static void pfk_render_target(struct pfk_buf *b, const struct pf_backend *be, bool with_port)
 {
 	pfk_addr(b, &be->addr);
-	if (with_port && be->port_lo)
-		pfk_out(b, " . %u", be->port_lo);
+	if (with_port && be->conf.port_lo)
+		pfk_out(b, " . %u", be->conf.port_lo);
 }
 
 static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int fam,
@@ -162,7 +162,7 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 	for (k = 0; k < f->nbe; k++) {
 		uint32_t i = order[k], wi = i < f->nbe ? w[i] : 0;
 
-		if (wi && !f->be[i].weight) {
+		if (wi && !f->be[i].conf.weight) {
 			uint32_t j;
 
 			for (j = 0; j < f->nbe; j++)
@@ -189,15 +189,15 @@ static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
 		}
 		total += w[i];
 		one = (int)i;
-		if (f->be[i].port_lo != f->be[i].port_hi)
+		if (f->be[i].conf.port_lo != f->be[i].conf.port_hi)
 			shifted = true;
-		if (!f->be[i].port_lo)
+		if (!f->be[i].conf.port_lo)
 			same_port = true;
 	}
 	(void)n;
 	for (i = 0; i < f->nbe; i++)
 		order[i] = i;
-	if (total && f->balance == PF_BAL_PREF)
+	if (total && f->conf.balance == PF_BAL_PREF)
 		pfk_pref_pool(f, w, order, &total, &one);
 	if (!total) {
 		/* Nothing usable of this family: refuse rather than reach the gateway. */
@@ -208,10 +208,10 @@ static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
 	 * { tcp, udp }') in every forward's chain costs the kernel a walk over
 	 * all the table's sets and the whole transaction per rule, which made
 	 * loading 10,000 forwards take over 20 s. */
-	if (f->protos == PF_PROTO_ALL)
+	if (f->conf.protos == PF_PROTO_ALL)
 		pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port, NULL);
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)
-		if (f->protos & proto)
+		if (f->conf.protos & proto)
 			pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port,
 					proto == PF_PROTO_TCP ? "tcp" : "udp");
 }
@@ -234,21 +234,22 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 			uint32_t p;
 
 			pfk_out(b, "th dport map { ");
-			for (p = f->lport_lo; p <= f->lport_hi; p++) {
-				pfk_out(b, "%s%u : ", p == f->lport_lo ? "" : ", ", p);
+			for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
+				pfk_out(b, "%s%u : ",
+					p == f->conf.lport_lo ? "" : ", ", p);
 				pfk_addr(b, &be->addr);
 				pfk_out(b, " . %u", pf_backend_port(f, be, (uint16_t)p));
 			}
 			pfk_out(b, " }\n");
-		} else if (be->port_lo) {
+		} else if (be->conf.port_lo) {
 			/* Outside a map the port follows a colon ("[v6]:port"). */
 			if (fam == AF_INET6) {
 				pfk_out(b, "[");
 				pfk_addr(b, &be->addr);
-				pfk_out(b, "]:%u\n", be->port_lo);
+				pfk_out(b, "]:%u\n", be->conf.port_lo);
 			} else {
 				pfk_addr(b, &be->addr);
-				pfk_out(b, ":%u\n", be->port_lo);
+				pfk_out(b, ":%u\n", be->conf.port_lo);
 			}
 		} else {
 			pfk_addr(b, &be->addr);
@@ -256,7 +257,7 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 		}
 		return;
 	}
-	if (f->balance == PF_BAL_SOURCE || f->balance == PF_BAL_MAGLEV)
+	if (f->conf.balance == PF_BAL_SOURCE || f->conf.balance == PF_BAL_MAGLEV)
 		pfk_out(b, "jhash %s saddr mod %u seed 0x5eed map { ", ip, total);
 	else
 		/* A counter, not random: the weights hold exactly, as in the user engine. */
@@ -280,8 +281,9 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 		const struct pf_backend *be = &f->be[one];
 
 		pfk_out(b, " : th dport map { ");
-		for (p = f->lport_lo; p <= f->lport_hi; p++)
-			pfk_out(b, "%s%u : %u", p == f->lport_lo ? "" : ", ", p,
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++)
+			pfk_out(b, "%s%u : %u",
+				p == f->conf.lport_lo ? "" : ", ", p,
 				pf_backend_port(f, be, (uint16_t)p));
 		pfk_out(b, " }");
 	}
@@ -298,9 +300,9 @@ static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
 	/* Ours, which forward; from inside (not a WAN interface): hairpin. */
 	pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
 	pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
-	if (!f->lhost[0] || !pfk_v6(&f->laddr))
+	if (!f->conf.lhost[0] || !pfk_v6(&f->laddr))
 		pfk_render_nat(b, f, AF_INET);
-	if (!f->lhost[0] || pfk_v6(&f->laddr))
+	if (!f->conf.lhost[0] || pfk_v6(&f->laddr))
 		pfk_render_nat(b, f, AF_INET6);
 	pfk_out(b, "\t}\n");
 }
@@ -328,7 +330,7 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		const struct pf_forward *f = t->fwd[idx[i]];
 		uint32_t p;
 
-		for (p = f->lport_lo; p <= f->lport_hi; p++) {
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
 			pfk_out(&b, "%s tcp . %u", ftp ? "," : "\t\telements = {", p);
 			ftp = true;
 		}

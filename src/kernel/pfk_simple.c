@@ -25,8 +25,8 @@ static const uint8_t pfk_set_bit[3] = { PFK_FORM_SIMPLE, PFK_FORM_D4, PFK_FORM_D
 
 bool pfk_simple_ok(const struct pf_forward *f)
 {
-	return pf_forward_engine(f) == PF_ENGINE_KERNEL && !f->trigger &&
-	       f->protos != PF_PROTO_ALL && f->nbe == 1 && !f->from.n && !f->eff_allow.n &&
+	return pf_forward_engine(f) == PF_ENGINE_KERNEL && !f->conf.trigger &&
+	       f->conf.protos != PF_PROTO_ALL && f->nbe == 1 && !f->conf.from.n && !f->eff_allow.n &&
 	       !f->eff_deny.n;
 }
 
@@ -40,7 +40,7 @@ uint8_t pfk_simple_form(const struct pf_forward *f)
 	 * shared chain drops, as a forward's own chain did. */
 	if (!pfk_usable(f, w) || !w[0])
 		return form;
-	if (f->lhost[0] && pfk_v6(&f->laddr) != v6)
+	if (f->conf.lhost[0] && pfk_v6(&f->laddr) != v6)
 		return form;
 	return form | (v6 ? PFK_FORM_D6 : PFK_FORM_D4);
 }
@@ -69,7 +69,7 @@ static uint8_t pfk_key(const struct pf_forward *f, unsigned kind, uint32_t proto
 		break;
 	case PFK_M_IFC:
 		memset(p, 0, 16);
-		memcpy(p, f->lif, strnlen(f->lif, 15));
+		memcpy(p, f->conf.lif, strnlen(f->conf.lif, 15));
 		p += 16;
 		break;
 	default:
@@ -108,9 +108,9 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 	if (from == to)
 		return;
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-		if (!(f->protos & proto))
+		if (!(f->conf.protos & proto))
 			continue;
-		for (p = f->lport_lo; p <= f->lport_hi; p++) {
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
 			struct pfk_op op = { 0 };
 
 			op.klen = pfk_key(f, kind, proto, (uint16_t)p, op.key);
@@ -142,7 +142,7 @@ static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, unsigned
 		pfk_addr(b, &f->laddr);
 		pfk_out(b, " . ");
 	} else if (kind == PFK_M_IFC) {
-		pfk_out(b, "\"%s\" . ", f->lif);
+		pfk_out(b, "\"%s\" . ", f->conf.lif);
 	}
 	pfk_out(b, "%s . %u", l4, port);
 }
@@ -165,9 +165,9 @@ void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set)
 		if (fam == 3 || !(f->kform & pfk_set_bit[fam]))
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-			if (!(f->protos & proto))
+			if (!(f->conf.protos & proto))
 				continue;
-			for (p = f->lport_lo; p <= f->lport_hi; p++) {
+			for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
 				pfk_out(b, "%s", first ? "\t\telements = { " : ",\n\t\t\t");
 				first = false;
 				pfk_key_text(b, f, kind, proto, p);

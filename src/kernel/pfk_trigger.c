@@ -100,7 +100,7 @@ void pfk_trig_sync(struct pf_forward *const *fwd, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct pfk_trig *old;
 
-		if (!fwd[i]->trigger)
+		if (!fwd[i]->conf.trigger)
 			continue;
 		old = pfk_trig_find(fwd[i]->kid);
 		if (old)
@@ -135,7 +135,8 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 		pf_sa_format(&tr->host, false, h, sizeof(h));
 		pf_info("trigger '%s': %s %u-%u is held by %s for %llums more; %s's connection "
 			"does not take it",
-			f->name, pf_proto_name(f->protos), f->lport_lo, f->lport_hi, h,
+			f->conf.name, pf_proto_name(f->conf.protos),
+			f->conf.lport_lo, f->conf.lport_hi, h,
 			(unsigned long long)(tr->until_ms - now), a);
 		return;
 	}
@@ -152,25 +153,30 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 	}
 	/* Adding an element that is there already starts its timeout again. */
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)
-		if (f->protos & proto)
+		if (f->conf.protos & proto)
 			pfk_out(&b,
 				"add element inet portfw trig { %s . %u-%u timeout %llums : goto t%u }\n",
-				proto == PF_PROTO_TCP ? "tcp" : "udp", f->lport_lo, f->lport_hi,
-				(unsigned long long)f->trig_ms, f->kid);
+				proto == PF_PROTO_TCP ? "tcp" : "udp",
+				f->conf.lport_lo, f->conf.lport_hi,
+				(unsigned long long)f->conf.trig_ms, f->kid);
 	if (b.oom || pfk_nft_run(b.s, err, sizeof(err))) {
-		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s", f->name,
-		       pf_proto_name(f->protos), f->lport_lo, f->lport_hi, a,
+		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s",
+		       f->conf.name,
+		       pf_proto_name(f->conf.protos), f->conf.lport_lo,
+		       f->conf.lport_hi, a,
 		       b.oom ? "out of memory" : err);
 		free(b.s);
 		return;
 	}
 	free(b.s);
 	tr->host = *host;
-	tr->until_ms = now + f->trig_ms;
-	pf_format_duration(f->trig_ms, dur, sizeof(dur));
-	pf_info("trigger '%s': %s %u-%u %s to %s for %s (connection out to %s %u)", f->name,
-		pf_proto_name(f->protos), f->lport_lo, f->lport_hi, same ? "stays open" : "open",
-		a, dur, pf_proto_name(f->trig_proto), f->trig_port);
+	tr->until_ms = now + f->conf.trig_ms;
+	pf_format_duration(f->conf.trig_ms, dur, sizeof(dur));
+	pf_info("trigger '%s': %s %u-%u %s to %s for %s (connection out to %s %u)",
+		f->conf.name,
+		pf_proto_name(f->conf.protos), f->conf.lport_lo,
+		f->conf.lport_hi, same ? "stays open" : "open",
+		a, dur, pf_proto_name(f->conf.trig_proto), f->conf.trig_port);
 }
 
 static int pfk_trig_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
@@ -192,8 +198,8 @@ static int pfk_trig_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 	for (i = 0; i < pfk_ntr; i++) {
 		const struct pf_forward *f = pfk_tr[i].f;
 
-		if (f->trig_port == dport &&
-		    f->trig_proto == (l4 == IPPROTO_TCP ? PF_PROTO_TCP : PF_PROTO_UDP))
+		if (f->conf.trig_port == dport &&
+		    f->conf.trig_proto == (l4 == IPPROTO_TCP ? PF_PROTO_TCP : PF_PROTO_UDP))
 			pfk_trig_fire(&pfk_tr[i], &host);
 	}
 	return NFCT_CB_CONTINUE;

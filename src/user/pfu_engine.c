@@ -164,25 +164,28 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	int i;
 
 	ls->proto = proto;
-	ls->v6only = f->lbracketed;
+	ls->v6only = f->conf.lbracketed;
 	ls->addr = f->laddr;
 	pf_sa_set_port(&ls->addr, port);
 	ls->key = ls->addr;
-	pf_strlcpy(ls->ifname, f->lif, sizeof(ls->ifname));
+	pf_strlcpy(ls->ifname, f->conf.lif, sizeof(ls->ifname));
 	for (i = 0; i < PFU_WORKERS_MAX; i++)
 		ls->fds[i] = -1;
 	if (!pfu_port_held(proto, port)) {
-		int rc = pfu_probe(proto, &ls->addr, f->lbracketed, f->lif, why, sizeof(why));
+		int rc = pfu_probe(proto, &ls->addr, f->conf.lbracketed,
+				   f->conf.lif, why, sizeof(why));
 
-		if (rc == -EAFNOSUPPORT && !f->lhost[0]) {
+		if (rc == -EAFNOSUPPORT && !f->conf.lhost[0]) {
 			memset(&ls->addr, 0, sizeof(ls->addr));
 			ls->addr.sin.sin_family = AF_INET;
 			pf_sa_set_port(&ls->addr, port);
-			rc = pfu_probe(proto, &ls->addr, false, f->lif, why, sizeof(why));
+			rc = pfu_probe(proto, &ls->addr, false, f->conf.lif,
+				       why, sizeof(why));
 		}
 		if (rc < 0) {
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
-			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s", f->src, f->line,
+			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s",
+				 f->conf.src, f->conf.line,
 				 pf_proto_name(proto), a, why);
 			pfu_lsock_close(ls);
 			return NULL;
@@ -190,20 +193,24 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	}
 	for (i = 0; i < pfu_nw; i++) {
 		/* ":PORT" is every address, v4 and v6 on one socket; "[::]:PORT" is v6 only. */
-		ls->fds[i] = pfu_listen_one(proto, &ls->addr, f->lbracketed,
-					    pf_sa_is_any(&ls->addr), f->lif, why, sizeof(why));
-		if (ls->fds[i] == -EAFNOSUPPORT && !f->lhost[0]) {
+		ls->fds[i] = pfu_listen_one(proto, &ls->addr,
+					    f->conf.lbracketed,
+					    pf_sa_is_any(&ls->addr),
+					    f->conf.lif, why, sizeof(why));
+		if (ls->fds[i] == -EAFNOSUPPORT && !f->conf.lhost[0]) {
 			/* No IPv6 in this kernel: every address means every IPv4 one. */
 			memset(&ls->addr, 0, sizeof(ls->addr));
 			ls->addr.sin.sin_family = AF_INET;
 			pf_sa_set_port(&ls->addr, port);
-			ls->fds[i] = pfu_listen_one(proto, &ls->addr, false, true, f->lif, why,
+			ls->fds[i] = pfu_listen_one(proto, &ls->addr, false, true,
+						    f->conf.lif, why,
 						    sizeof(why));
 		}
 		if (ls->fds[i] < 0) {
 			ls->fds[i] = -1;
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
-			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s", f->src, f->line,
+			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s",
+				 f->conf.src, f->conf.line,
 				 pf_proto_name(proto), a, why);
 			pfu_lsock_close(ls);
 			return NULL;
@@ -306,15 +313,18 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 {
 	uint32_t port;
 
-	for (port = f->lport_lo; port <= f->lport_hi; port++) {
+	for (port = f->conf.lport_lo; port <= f->conf.lport_hi; port++) {
 		union pf_sa key = f->laddr;
 		struct pfu_lsock **np, **cp, *ls;
 
 		pf_sa_set_port(&key, (uint16_t)port);
-		np = pfu_lsmap_find(&pfu_nextmap, proto, f->lbracketed, &key, f->lif);
+		np = pfu_lsmap_find(&pfu_nextmap, proto, f->conf.lbracketed,
+				    &key, f->conf.lif);
 		ls = *np;
 		if (!ls) {
-			cp = pfu_lsmap_find(&pfu_curmap, proto, f->lbracketed, &key, f->lif);
+			cp = pfu_lsmap_find(&pfu_curmap, proto,
+					    f->conf.lbracketed, &key,
+					    f->conf.lif);
 			if (*cp) {
 				ls = *cp;
 				ls->reused = true;
@@ -327,7 +337,8 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 			snprintf(err, errlen,
 				 "%s:%d: more than %d forwards on %s port %u; expected at most %d "
 				 "source pools per port",
-				 f->src, f->line, PFU_LFWD_MAX, pf_proto_name(proto), port,
+				 f->conf.src, f->conf.line, PFU_LFWD_MAX,
+				 pf_proto_name(proto), port,
 				 PFU_LFWD_MAX);
 			return -1;
 		}
@@ -356,7 +367,7 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 		if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
 			continue; /* nftables carries it */
 		user[nuser++] = i;
-		cap += 2 * ((size_t)f->lport_hi - f->lport_lo + 1);
+		cap += 2 * ((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
 	}
 	pfu_plan = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_plan));
 	pfu_lsmap_init(&pfu_curmap, pfu_ncur);
@@ -372,8 +383,8 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	for (i = 0; i < nuser; i++) {
 		struct pf_forward *f = next->fwd[user[i]];
 
-		if (((f->protos & PF_PROTO_TCP) && pfu_prepare_ports(f, PF_PROTO_TCP, err, errlen)) ||
-		    ((f->protos & PF_PROTO_UDP) && pfu_prepare_ports(f, PF_PROTO_UDP, err, errlen))) {
+		if (((f->conf.protos & PF_PROTO_TCP) && pfu_prepare_ports(f, PF_PROTO_TCP, err, errlen)) ||
+		    ((f->conf.protos & PF_PROTO_UDP) && pfu_prepare_ports(f, PF_PROTO_UDP, err, errlen))) {
 			free(user);
 			pfu_abort();
 			return -1;

@@ -122,8 +122,10 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			if (k)
 				pf_warn("forward %s%s%s: no backend reachable, client dropped (%lu "
 					"times)",
-					fwd->name[0] ? "'" : "", fwd->name[0] ? fwd->name : fwd->src,
-					fwd->name[0] ? "'" : "", (unsigned long)k);
+					fwd->conf.name[0] ? "'" : "",
+					fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
+					fwd->conf.name[0] ? "'" : "",
+					(unsigned long)k);
 			pfu_stat_add(&fwd->st->refused, 1);
 			pfu_flow_end(w, f, true);
 			return;
@@ -155,7 +157,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			pfu_flow_end(w, f, true);
 			return;
 		}
-		pfu_timer_set(w, &f->t, w->now + fwd->o.connect_ms);
+		pfu_timer_set(w, &f->t, w->now + fwd->conf.o.connect_ms);
 		return;
 	}
 }
@@ -163,7 +165,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client)
 {
 	struct pf_forward *fwd = wl->nfwd == 1 && !wl->fwd[0]->eff_allow.n &&
-					 !wl->fwd[0]->eff_deny.n && !wl->fwd[0]->from.n
+					 !wl->fwd[0]->eff_deny.n && !wl->fwd[0]->conf.from.n
 				 ? wl->fwd[0]
 				 : pfu_select(wl, client);
 	struct pfu_flow *f;
@@ -172,8 +174,8 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 		close(fd);
 		return;
 	}
-	if (fwd->o.maxconn &&
-	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.maxconn) {
+	if (fwd->conf.o.maxconn &&
+	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->conf.o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
 		close(fd);
 		return;
@@ -395,7 +397,7 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 
 uint64_t pfu_tcp_deadline(const struct pfu_flow *f)
 {
-	const struct pf_fwd_opts *o = &f->fwd->o;
+	const struct pf_fwd_opts *o = &f->fwd->conf.o;
 
 	if (f->state == PFU_CONNECTING)
 		return f->attempt_ms + o->connect_ms;
@@ -410,7 +412,7 @@ void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f)
 		pfu_connect_failed(w, f, ETIMEDOUT);
 		return;
 	}
-	pf_dbg("flow of forward '%s' timed out", f->fwd->name);
+	pf_dbg("flow of forward '%s' timed out", f->fwd->conf.name);
 	pfu_flow_end(w, f, false);
 }
 
@@ -445,7 +447,7 @@ json_t *pfu_tcp_json(const struct pfu_worker *w, const struct pfu_flow *f)
 	else
 		state = "established";
 	json_object_set_new(o, "proto", json_string("tcp"));
-	json_object_set_new(o, "forward", json_string(f->fwd->name));
+	json_object_set_new(o, "forward", json_string(f->fwd->conf.name));
 	pfu_json_addr(o, "client", f->c.fd, true);
 	pfu_json_addr(o, "listen", f->c.fd, false);
 	if (f->state == PFU_CONNECTING && f->be >= 0) {

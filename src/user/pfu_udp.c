@@ -130,13 +130,14 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 
 	if (!fwd)
 		return NULL;
-	if (atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->o.max_sessions) {
+	if (atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->conf.o.max_sessions) {
 		uint64_t k = pf_ratelimit_ok(&pfu_rl_udpmax, 1000);
 
 		if (k)
 			pf_warn("forward %s: %u UDP sessions, the limit: new clients dropped, "
 				"existing sessions go on (%lu times)",
-				fwd->name[0] ? fwd->name : fwd->src, fwd->o.max_sessions,
+				fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
+				fwd->conf.o.max_sessions,
 				(unsigned long)k);
 		pfu_add(&fwd->st->refused, 1);
 		return NULL;
@@ -436,7 +437,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 
 uint64_t pfu_udp_deadline(const struct pfu_usess *s)
 {
-	return s->last_ms + (s->replied ? s->fwd->o.udp_stream_ms : s->fwd->o.udp_ms);
+	return s->last_ms + (s->replied ? s->fwd->conf.o.udp_stream_ms : s->fwd->conf.o.udp_ms);
 }
 
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
@@ -482,7 +483,8 @@ void pfu_udp_conns(struct pfu_worker *w, json_t *arr)
 		uint64_t dl = pfu_udp_deadline(s);
 
 		json_object_set_new(o, "proto", json_string("udp"));
-		json_object_set_new(o, "forward", json_string(s->fwd->name));
+		json_object_set_new(o, "forward",
+				    json_string(s->fwd->conf.name));
 		pf_sa_format(&s->client, true, buf, sizeof(buf));
 		json_object_set_new(o, "client", json_string(buf));
 		if (s->has_local)

@@ -86,9 +86,10 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 
 	for (i = 0; i < wl->nfwd; i++) {
 		struct pf_forward *f = wl->fwd[i];
-		int len = f->from.n ? pf_cidrset_match(&f->from, client) : -1;
+		int len = f->conf.from.n ? pf_cidrset_match(&f->conf.from,
+							    client) : -1;
 
-		if (f->from.n && len < 0)
+		if (f->conf.from.n && len < 0)
 			continue;
 		if (len > bestlen) {
 			best = f;

@@ -81,8 +81,8 @@ static bool set_has_v4mapped(const struct pf_cidrset *s)
 
 static bool fwd_has_v4mapped(const struct pf_forward *f)
 {
-	return set_has_v4mapped(&f->from) || set_has_v4mapped(&f->allow) ||
-	       set_has_v4mapped(&f->deny);
+	return set_has_v4mapped(&f->conf.from) || set_has_v4mapped(&f->conf.allow) ||
+	       set_has_v4mapped(&f->conf.deny);
 }
 
 /* Known bug: pf_cidrset_equal counts and looks up one way only, so a set with
@@ -101,7 +101,7 @@ static bool set_has_dups(const struct pf_cidrset *s)
 
 static bool fwd_has_dups(const struct pf_forward *f)
 {
-	return set_has_dups(&f->from) || set_has_dups(&f->allow) || set_has_dups(&f->deny) ||
+	return set_has_dups(&f->conf.from) || set_has_dups(&f->conf.allow) || set_has_dups(&f->conf.deny) ||
 	       set_has_dups(&f->eff_allow) || set_has_dups(&f->eff_deny);
 }
 
@@ -277,12 +277,12 @@ static void check_sets(const struct pf_forward *f)
 	struct probes p = { .n = 0 };
 
 	probes_fixed(&p);
-	probes_of_set(&p, &f->from);
-	probes_of_set(&p, &f->allow);
-	probes_of_set(&p, &f->deny);
-	check_set(&f->from, &p);
-	check_set(&f->allow, &p);
-	check_set(&f->deny, &p);
+	probes_of_set(&p, &f->conf.from);
+	probes_of_set(&p, &f->conf.allow);
+	probes_of_set(&p, &f->conf.deny);
+	check_set(&f->conf.from, &p);
+	check_set(&f->conf.allow, &p);
+	check_set(&f->conf.deny, &p);
 }
 
 /* After pf_table_effective: own lists or the table's default, and the ACL
@@ -294,22 +294,22 @@ static void check_acls(const struct pf_table *t)
 
 	for (i = 0; i < t->n && i < 16; i++) {
 		const struct pf_forward *f = t->fwd[i];
-		bool own = f->allow.n || f->deny.n;
+		bool own = f->conf.allow.n || f->conf.deny.n;
 		struct probes p = { .n = 0 };
 
 		if (!SKIP_KNOWN_BUGS || !fwd_has_dups(f)) {
-			CHECK(pf_cidrset_equal(&f->eff_allow, own ? &f->allow : &t->def_allow),
+			CHECK(pf_cidrset_equal(&f->eff_allow, own ? &f->conf.allow : &t->def_allow),
 			      "effective allow list");
-			CHECK(pf_cidrset_equal(&f->eff_deny, own ? &f->deny : &t->def_deny),
+			CHECK(pf_cidrset_equal(&f->eff_deny, own ? &f->conf.deny : &t->def_deny),
 			      "effective deny list");
 		}
-		CHECK(f->eff_allow.n == (own ? f->allow.n : t->def_allow.n) &&
-			      f->eff_deny.n == (own ? f->deny.n : t->def_deny.n),
-		      "effective list sizes");
+		CHECK(f->eff_allow.n == (own ? f->conf.allow.n : t->def_allow.n) &&
+			      f->eff_deny.n == (own ? f->conf.deny.n : t->def_deny.n),
+			      "effective list sizes");
 		probes_fixed(&p);
 		probes_of_set(&p, &f->eff_allow);
 		probes_of_set(&p, &f->eff_deny);
-		probes_of_set(&p, &f->from);
+		probes_of_set(&p, &f->conf.from);
 		for (k = 0; k < p.n; k++)
 			CHECK(pf_acl_allows(f, &p.a[k]) == ref_acl(f, &p.a[k]),
 			      "pf_acl_allows of probe %d: %d, reference %d", k,
@@ -336,46 +336,56 @@ static void check_fields(const struct pf_forward *f)
 {
 	uint32_t i;
 
-	CHECK((f->protos >= 1 && f->protos <= 3) || (f->protos == PF_PROTO_ALL && !f->trigger),
-	      "protos %u", f->protos);
-	CHECK(strlen(f->lif) < PF_IFNAME_MAX && !strchr(f->lif, ':') && !strchr(f->lif, '/') &&
-		      (!f->lif[0] || !f->lhost[0]),
-	      "interface '%s' with host '%s'", f->lif, f->lhost);
-	if (f->protos == PF_PROTO_ALL) {
+	CHECK((f->conf.protos >= 1 && f->conf.protos <= 3) || (f->conf.protos == PF_PROTO_ALL && !f->conf.trigger),
+	      "protos %u", f->conf.protos);
+	CHECK(strlen(f->conf.lif) < PF_IFNAME_MAX && !strchr(f->conf.lif, ':') && !strchr(f->conf.lif, '/') &&
+		      (!f->conf.lif[0] || !f->conf.lhost[0]),
+		      "interface '%s' with host '%s'", f->conf.lif,
+		      f->conf.lhost);
+	if (f->conf.protos == PF_PROTO_ALL) {
 		/* A whole-host forward: no ports, anywhere. */
-		CHECK(!f->lport_lo && !f->lport_hi, "whole host with ports %u-%u", f->lport_lo,
-		      f->lport_hi);
+		CHECK(!f->conf.lport_lo && !f->conf.lport_hi,
+		      "whole host with ports %u-%u", f->conf.lport_lo,
+		      f->conf.lport_hi);
 		for (i = 0; i < f->nbe; i++)
-			CHECK(!f->be[i].port_lo, "whole-host backend with port %u", f->be[i].port_lo);
-		CHECK(f->engine != PF_ENGINE_USER && !f->ftp, "whole host in the user engine");
+			CHECK(!f->be[i].conf.port_lo, "whole-host backend with port %u", f->be[i].conf.port_lo);
+		CHECK(f->conf.engine != PF_ENGINE_USER && !f->conf.ftp,
+		      "whole host in the user engine");
 	} else {
-		CHECK(f->lport_lo >= 1 && f->lport_lo <= f->lport_hi, "listen ports %u-%u",
-		      f->lport_lo, f->lport_hi);
+		CHECK(f->conf.lport_lo >= 1 && f->conf.lport_lo <= f->conf.lport_hi,
+		      "listen ports %u-%u",
+		      f->conf.lport_lo, f->conf.lport_hi);
 	}
-	if (f->trigger) {
+	if (f->conf.trigger) {
 		/* A port trigger: a range, a control port, a timeout; no backends. */
-		CHECK(!f->nbe && !f->lhost[0] && !f->lif[0], "trigger with %u backends", f->nbe);
-		CHECK((f->trig_proto == PF_PROTO_TCP || f->trig_proto == PF_PROTO_UDP) &&
-			      f->trig_port >= 1 && f->trig_ms >= 1000 &&
-			      f->trig_ms <= 30ULL * 86400000,
-		      "trigger on %u/%u for %llums", f->trig_proto, f->trig_port,
-		      (unsigned long long)f->trig_ms);
+		CHECK(!f->nbe && !f->conf.lhost[0] && !f->conf.lif[0],
+		      "trigger with %u backends", f->nbe);
+		CHECK((f->conf.trig_proto == PF_PROTO_TCP || f->conf.trig_proto == PF_PROTO_UDP) &&
+			      f->conf.trig_port >= 1 && f->conf.trig_ms >= 1000 &&
+			      f->conf.trig_ms <= 30ULL * 86400000,
+			      "trigger on %u/%u for %llums",
+			      f->conf.trig_proto, f->conf.trig_port,
+			      (unsigned long long)f->conf.trig_ms);
 		check_sets(f);
 		return;
 	}
 	CHECK(f->nbe >= 1 && f->nbe <= PF_BACKENDS_MAX, "%u backends", f->nbe);
-	CHECK(f->o.connect_ms >= 10 && f->o.idle_ms >= 100 && f->o.halfclose_ms >= 100 &&
-		      f->o.connect_ms <= 30ULL * 86400000 && f->o.idle_ms <= 30ULL * 86400000 &&
-		      f->o.halfclose_ms <= 30ULL * 86400000,
-	      "timeouts %llu %llu %llu", (unsigned long long)f->o.connect_ms,
-	      (unsigned long long)f->o.idle_ms, (unsigned long long)f->o.halfclose_ms);
-	CHECK(f->o.udp_ms >= 1000 && f->o.udp_ms <= 30ULL * 86400000 &&
-		      f->o.udp_stream_ms >= 1000 && f->o.udp_stream_ms <= 30ULL * 86400000,
-	      "udp timeouts %llu %llu", (unsigned long long)f->o.udp_ms,
-	      (unsigned long long)f->o.udp_stream_ms);
-	CHECK(f->o.maxconn <= 10000000 && f->o.max_sessions >= 1 &&
-		      f->o.max_sessions <= 10000000,
-	      "maxconn %u, max-sessions %u", f->o.maxconn, f->o.max_sessions);
+	CHECK(f->conf.o.connect_ms >= 10 && f->conf.o.idle_ms >= 100 && f->conf.o.halfclose_ms >= 100 &&
+		      f->conf.o.connect_ms <= 30ULL * 86400000 && f->conf.o.idle_ms <= 30ULL * 86400000 &&
+		      f->conf.o.halfclose_ms <= 30ULL * 86400000,
+		      "timeouts %llu %llu %llu",
+		      (unsigned long long)f->conf.o.connect_ms,
+		      (unsigned long long)f->conf.o.idle_ms,
+		      (unsigned long long)f->conf.o.halfclose_ms);
+	CHECK(f->conf.o.udp_ms >= 1000 && f->conf.o.udp_ms <= 30ULL * 86400000 &&
+		      f->conf.o.udp_stream_ms >= 1000 && f->conf.o.udp_stream_ms <= 30ULL * 86400000,
+		      "udp timeouts %llu %llu",
+		      (unsigned long long)f->conf.o.udp_ms,
+		      (unsigned long long)f->conf.o.udp_stream_ms);
+	CHECK(f->conf.o.maxconn <= 10000000 && f->conf.o.max_sessions >= 1 &&
+		      f->conf.o.max_sessions <= 10000000,
+		      "maxconn %u, max-sessions %u", f->conf.o.maxconn,
+		      f->conf.o.max_sessions);
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		uint16_t p;
@@ -384,34 +394,37 @@ static void check_fields(const struct pf_forward *f)
 		CHECK(be->port_lo <= be->port_hi && (be->port_lo || !be->port_hi),
 		      "backend ports %u-%u", be->port_lo, be->port_hi);
 		CHECK(be->port_lo == be->port_hi ||
-			      be->port_hi - be->port_lo == f->lport_hi - f->lport_lo,
-		      "backend range %u-%u for listen range %u-%u", be->port_lo, be->port_hi,
-		      f->lport_lo, f->lport_hi);
+			      be->port_hi - be->port_lo == f->conf.lport_hi - f->conf.lport_lo,
+			      "backend range %u-%u for listen range %u-%u",
+			      be->port_lo, be->port_hi,
+			      f->conf.lport_lo, f->conf.lport_hi);
 		CHECK(be->weight <= PF_WEIGHT_MAX, "weight %u", be->weight);
-		p = pf_backend_port(f, be, f->lport_hi);
-		CHECK((p >= 1 || f->protos == PF_PROTO_ALL) &&
+		p = pf_backend_port(f, be, f->conf.lport_hi);
+		CHECK((p >= 1 || f->conf.protos == PF_PROTO_ALL) &&
 			      (!be->port_lo || (p >= be->port_lo && p <= be->port_hi)),
 		      "backend port %u", p);
 		CHECK(be->admin <= PF_ADMIN_DISABLED, "admin %u", be->admin);
 	}
-	CHECK(f->balance <= PF_BAL_MAGLEV, "balance %u", f->balance);
-	CHECK(f->check.interval_ms >= 100 && f->check.interval_ms <= 30ULL * 86400000 &&
-		      f->check.timeout_ms >= 100 && f->check.timeout_ms <= 30ULL * 86400000 &&
-		      f->check.agent_interval_ms >= 100 &&
-		      f->check.agent_interval_ms <= 30ULL * 86400000,
-	      "check intervals %llu %llu %llu", (unsigned long long)f->check.interval_ms,
-	      (unsigned long long)f->check.timeout_ms,
-	      (unsigned long long)f->check.agent_interval_ms);
-	CHECK(f->check.fall >= 1 && f->check.fall <= 100 && f->check.rise >= 1 &&
-		      f->check.rise <= 100,
-	      "fall %u rise %u", f->check.fall, f->check.rise);
-	CHECK(strlen(f->check.send) < PF_CHECK_STR_MAX && strlen(f->check.expect) < PF_CHECK_STR_MAX,
+	CHECK(f->conf.balance <= PF_BAL_MAGLEV, "balance %u", f->conf.balance);
+	CHECK(f->conf.check.interval_ms >= 100 && f->conf.check.interval_ms <= 30ULL * 86400000 &&
+		      f->conf.check.timeout_ms >= 100 && f->conf.check.timeout_ms <= 30ULL * 86400000 &&
+		      f->conf.check.agent_interval_ms >= 100 &&
+		      f->conf.check.agent_interval_ms <= 30ULL * 86400000,
+		      "check intervals %llu %llu %llu",
+		      (unsigned long long)f->conf.check.interval_ms,
+		      (unsigned long long)f->conf.check.timeout_ms,
+		      (unsigned long long)f->conf.check.agent_interval_ms);
+	CHECK(f->conf.check.fall >= 1 && f->conf.check.fall <= 100 && f->conf.check.rise >= 1 &&
+		      f->conf.check.rise <= 100,
+		      "fall %u rise %u", f->conf.check.fall,
+		      f->conf.check.rise);
+	CHECK(strlen(f->conf.check.send) < PF_CHECK_STR_MAX && strlen(f->conf.check.expect) < PF_CHECK_STR_MAX,
 	      "check strings");
 	/* Every check option turns the checks on. */
-	CHECK(f->check.on || (f->check.interval_ms == 2000 && f->check.timeout_ms == 2000 &&
-			      f->check.fall == 3 && f->check.rise == 2 && !f->check.port &&
-			      !f->check.send[0] && !f->check.expect[0] && !f->check.agent_port &&
-			      f->check.agent_interval_ms == 2000),
+	CHECK(f->conf.check.on || (f->conf.check.interval_ms == 2000 && f->conf.check.timeout_ms == 2000 &&
+				   f->conf.check.fall == 3 && f->conf.check.rise == 2 && !f->conf.check.port &&
+				   !f->conf.check.send[0] && !f->conf.check.expect[0] && !f->conf.check.agent_port &&
+				   f->conf.check.agent_interval_ms == 2000),
 	      "check options without 'check'");
 	check_sets(f);
 }
@@ -461,7 +474,7 @@ static void set_states(struct pf_forward *f, uint64_t now)
 
 	for (i = 0; i < f->nbe; i++) {
 		struct pf_stats *st = f->be[i].st;
-		const char *h = f->be[i].host;
+		const char *h = f->be[i].conf.host;
 
 		atomic_store(&st->health,
 			     (uint8_t)(strstr(h, "hdown") ? PF_HEALTH_DOWN : PF_HEALTH_UP));
@@ -487,10 +500,10 @@ static int tier(const struct pf_forward *f, uint32_t i, uint64_t now)
 
 	if (be->admin != PF_ADMIN_ENABLED)
 		return NEVER;
-	if (f->balance != PF_BAL_PREF && !be->weight)
+	if (f->conf.balance != PF_BAL_PREF && !be->weight)
 		/* Known bug: spares are picked without a look at their health. */
 		return up || SKIP_KNOWN_BUGS ? 4 : NEVER;
-	if (!up || (f->balance != PF_BAL_PREF && !pf_sched_eff_weight(be)))
+	if (!up || (f->conf.balance != PF_BAL_PREF && !pf_sched_eff_weight(be)))
 		return NEVER;
 	return (held ? 2 : 0) + (be->backup ? 1 : 0);
 }
@@ -513,7 +526,7 @@ static void check_flow(struct pf_forward *f, const union pf_sa *client, uint64_t
 				best = tier(f, i, now);
 		if (k < 0) {
 			CHECK(best == NEVER, "%s: no pick, but a backend of tier %d is left",
-			      pf_balance_name(f->balance), best);
+			      pf_balance_name(f->conf.balance), best);
 			break;
 		}
 		CHECK((uint32_t)k < f->nbe, "pick %d of %u backends", k, f->nbe);
@@ -521,20 +534,22 @@ static void check_flow(struct pf_forward *f, const union pf_sa *client, uint64_t
 		CHECK(tier(f, (uint32_t)k, now) != NEVER,
 		      "%s: picked backend %d (%s), which may take no flows (%s, health %u, agent "
 		      "%u, %u %%)",
-		      pf_balance_name(f->balance), k, f->be[k].host,
-		      pf_admin_name(f->be[k].admin), atomic_load(&f->be[k].st->health),
+		      pf_balance_name(f->conf.balance), k, f->be[k].conf.host,
+		      pf_admin_name(f->be[k].conf.admin), atomic_load(&f->be[k].st->health),
 		      atomic_load(&f->be[k].st->agent), atomic_load(&f->be[k].st->agent_pct));
 		CHECK(tier(f, (uint32_t)k, now) == best,
 		      "%s: picked backend %d (%s) of tier %d, a backend of tier %d is left",
-		      pf_balance_name(f->balance), k, f->be[k].host, tier(f, (uint32_t)k, now),
+		      pf_balance_name(f->conf.balance), k, f->be[k].conf.host,
+		      tier(f, (uint32_t)k, now),
 		      best);
-		if (client && (f->balance == PF_BAL_SOURCE || f->balance == PF_BAL_MAGLEV))
+		if (client && (f->conf.balance == PF_BAL_SOURCE || f->conf.balance == PF_BAL_MAGLEV))
 			CHECK(pf_sched_pick(f, &tried, client) == k, "%s: another pick for the "
-			      "same client", pf_balance_name(f->balance));
+			      "same client", pf_balance_name(f->conf.balance));
 		pf_tried_set(&tried, (uint32_t)k);
 		CHECK(n < f->nbe, "more picks than backends");
 	}
-	CHECK(n == usable, "%s: %u picks, %u usable backends", pf_balance_name(f->balance), n,
+	CHECK(n == usable, "%s: %u picks, %u usable backends",
+	      pf_balance_name(f->conf.balance), n,
 	      usable);
 }
 
@@ -549,8 +564,8 @@ static void check_pref_state(struct pf_forward *f)
 		pf_sched_pref_info(f, i, &pos, &pcnt);
 		CHECK(pos < f->nbe && !seen[pos], "backend %u at position %u", i, pos);
 		seen[pos] = true;
-		CHECK(f->be[i].weight ? pcnt >= 1 && pcnt <= f->be[i].weight : pcnt == 0,
-		      "pcnt %u of pref %u", pcnt, f->be[i].weight);
+		CHECK(f->be[i].conf.weight ? pcnt >= 1 && pcnt <= f->be[i].conf.weight : pcnt == 0,
+		      "pcnt %u of pref %u", pcnt, f->be[i].conf.weight);
 	}
 }
 
@@ -568,9 +583,9 @@ static void check_balances(const struct pf_forward *f, uint64_t now)
 	int nc = 0, k;
 	uint8_t b;
 
-	client_of(&f->from, clients, &nc);
-	client_of(&f->allow, clients, &nc);
-	client_of(&f->deny, clients, &nc);
+	client_of(&f->conf.from, clients, &nc);
+	client_of(&f->conf.allow, clients, &nc);
+	client_of(&f->conf.deny, clients, &nc);
 	CHECK(!pf_sa_from_literal("10.1.2.3", &clients[nc]), "literal");
 	nc++;
 	CHECK(!pf_sa_from_literal("2001:db8::7", &clients[nc]), "literal");
@@ -580,11 +595,11 @@ static void check_balances(const struct pf_forward *f, uint64_t now)
 		uint32_t i;
 
 		/* A maglev table takes milliseconds to build: only for maglev pools. */
-		if (b == PF_BAL_MAGLEV && f->balance != PF_BAL_MAGLEV)
+		if (b == PF_BAL_MAGLEV && f->conf.balance != PF_BAL_MAGLEV)
 			continue;
 		c = pf_forward_clone(f);
 
-		c->balance = b;
+		c->conf.balance = b;
 		c->st = pf_stats_ref(f->st);
 		for (i = 0; i < c->nbe; i++)
 			c->be[i].st = pf_stats_ref(f->be[i].st);
@@ -642,7 +657,8 @@ static int stmt_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char
 	c->stmts++;
 	switch (st->kind) {
 	case PF_ST_FORWARD:
-		CHECK(st->fwd && st->fwd->line == w->line, "forward line");
+		CHECK(st->fwd && st->fwd->conf.line == w->line,
+		      "forward line");
 		check_fields(st->fwd);
 		check_round_trip(st->fwd);
 		check_clone(st->fwd);
@@ -758,7 +774,7 @@ static void check_table(struct pf_table *t)
 	for (i = 0; i < t->n; i += 2) {
 		struct pf_forward *c = pf_forward_clone(t->fwd[i]);
 
-		c->o.maxconn++;
+		c->conf.o.maxconn++;
 		pf_table_add(&half, c);
 	}
 	pf_table_inherit(t, &half);

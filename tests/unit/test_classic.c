@@ -521,10 +521,10 @@ static void test_include_table(void **state)
 	if (pf_conf_load(conf, &t, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(t.n, 2);
-	assert_string_equal(t.fwd[1]->name, "table-13102");
+	assert_string_equal(t.fwd[1]->conf.name, "table-13102");
 	/* The forward remembers the table file's line. */
-	assert_int_equal(t.fwd[1]->line, 2);
-	assert_non_null(strstr(t.fwd[1]->src, "tables/ports.txt"));
+	assert_int_equal(t.fwd[1]->conf.line, 2);
+	assert_non_null(strstr(t.fwd[1]->conf.src, "tables/ports.txt"));
 	pf_table_clear(&t);
 	write_file(tab, "13102 172.16.0.2 80\n13103 172.16.0.3 8o\n");
 	pf_table_init(&t);

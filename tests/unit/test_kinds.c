@@ -85,23 +85,23 @@ static void test_all_parses(void **state)
 	(void)state;
 	f = item_ok("forward name mfw-1 all any to 10.0.0.2 balance pref from 192.0.2.0/24 "
 		    "engine kernel");
-	assert_int_equal(f->protos, PF_PROTO_ALL);
-	assert_string_equal(f->lhost, "");
-	assert_string_equal(f->lif, "");
-	assert_int_equal(f->lport_lo, 0);
+	assert_int_equal(f->conf.protos, PF_PROTO_ALL);
+	assert_string_equal(f->conf.lhost, "");
+	assert_string_equal(f->conf.lif, "");
+	assert_int_equal(f->conf.lport_lo, 0);
 	assert_int_equal(f->nbe, 1);
-	assert_int_equal(f->be[0].port_lo, 0);
-	assert_int_equal(f->from.n, 1);
+	assert_int_equal(f->be[0].conf.port_lo, 0);
+	assert_int_equal(f->conf.from.n, 1);
 	pf_forward_unref(f);
 	f = item_ok("forward all 198.51.100.10 to 10.0.0.2 weight 3, 10.0.0.3");
-	assert_string_equal(f->lhost, "198.51.100.10");
+	assert_string_equal(f->conf.lhost, "198.51.100.10");
 	assert_int_equal(f->nbe, 2);
 	pf_forward_unref(f);
 	f = item_ok("forward all [2001:db8::1] to [2001:db8:1::2]");
-	assert_string_equal(f->lhost, "2001:db8::1");
+	assert_string_equal(f->conf.lhost, "2001:db8::1");
 	pf_forward_unref(f);
 	f = item_ok("forward all %ppp0 to 10.0.0.2 check check-port 22");
-	assert_string_equal(f->lif, "ppp0");
+	assert_string_equal(f->conf.lif, "ppp0");
 	pf_forward_unref(f);
 }
 
@@ -146,13 +146,13 @@ static void test_iface_parses(void **state)
 
 	(void)state;
 	f = item_ok("forward name w tcp,udp %wan0:8000-8009 to 10.0.0.2:9000-9009");
-	assert_string_equal(f->lif, "wan0");
-	assert_string_equal(f->lhost, "");
-	assert_int_equal(f->lport_lo, 8000);
-	assert_int_equal(f->lport_hi, 8009);
+	assert_string_equal(f->conf.lif, "wan0");
+	assert_string_equal(f->conf.lhost, "");
+	assert_int_equal(f->conf.lport_lo, 8000);
+	assert_int_equal(f->conf.lport_hi, 8009);
 	pf_forward_unref(f);
 	f = item_ok("forward tcp %eth0.100@x_y-z:80 to b");
-	assert_string_equal(f->lif, "eth0.100@x_y-z");
+	assert_string_equal(f->conf.lif, "eth0.100@x_y-z");
 	pf_forward_unref(f);
 }
 
@@ -189,23 +189,23 @@ static void test_trigger_parses(void **state)
 
 	(void)state;
 	f = item_ok("trigger name game tcp 6112-6119 on tcp 7000 timeout 10m");
-	assert_true(f->trigger);
-	assert_string_equal(f->name, "game");
-	assert_int_equal(f->protos, PF_PROTO_TCP);
-	assert_int_equal(f->lport_lo, 6112);
-	assert_int_equal(f->lport_hi, 6119);
-	assert_int_equal(f->trig_proto, PF_PROTO_TCP);
-	assert_int_equal(f->trig_port, 7000);
-	assert_int_equal(f->trig_ms, 600000);
+	assert_true(f->conf.trigger);
+	assert_string_equal(f->conf.name, "game");
+	assert_int_equal(f->conf.protos, PF_PROTO_TCP);
+	assert_int_equal(f->conf.lport_lo, 6112);
+	assert_int_equal(f->conf.lport_hi, 6119);
+	assert_int_equal(f->conf.trig_proto, PF_PROTO_TCP);
+	assert_int_equal(f->conf.trig_port, 7000);
+	assert_int_equal(f->conf.trig_ms, 600000);
 	assert_int_equal(f->nbe, 0);
 	assert_int_equal(pf_forward_engine(f), PF_ENGINE_KERNEL);
 	pf_forward_unref(f);
 	f = item_ok("trigger tcp,udp 27000 on udp 27015 name q3");
-	assert_int_equal(f->protos, PF_PROTO_TCP | PF_PROTO_UDP);
-	assert_int_equal(f->lport_lo, 27000);
-	assert_int_equal(f->lport_hi, 27000);
-	assert_int_equal(f->trig_ms, PF_TRIGGER_DEFAULT_MS);
-	assert_string_equal(f->name, "q3");
+	assert_int_equal(f->conf.protos, PF_PROTO_TCP | PF_PROTO_UDP);
+	assert_int_equal(f->conf.lport_lo, 27000);
+	assert_int_equal(f->conf.lport_hi, 27000);
+	assert_int_equal(f->conf.trig_ms, PF_TRIGGER_DEFAULT_MS);
+	assert_string_equal(f->conf.name, "q3");
 	pf_forward_unref(f);
 }
 
@@ -321,7 +321,7 @@ static int validate(const char *const *lines, size_t n, char *err)
 	for (i = 0; i < n; i++) {
 		struct pf_forward *f = item_ok(lines[i]);
 
-		f->line = (int)i + 1;
+		f->conf.line = (int)i + 1;
 		pf_table_add(&t, f);
 	}
 	err[0] = '\0';

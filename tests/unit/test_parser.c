@@ -6,6 +6,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_opt.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
 
@@ -37,10 +38,10 @@
 	"characters"
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
-	"connect-timeout, idle-timeout, half-close-timeout, maxconn, udp-timeout, " \
-	"udp-stream-timeout, max-sessions, balance, check, check-interval, check-timeout, " \
-	"fall, rise, check-port, check-send, check-expect, agent-port, agent-interval, " \
-	"from, allow, deny, engine, ftp, allow-loopback"
+	"balance, engine, ftp, allow-loopback, from, allow, deny, check, check-interval, " \
+	"check-timeout, fall, rise, check-port, check-send, check-expect, agent-port, " \
+	"agent-interval, connect-timeout, idle-timeout, half-close-timeout, maxconn, " \
+	"udp-timeout, udp-stream-timeout, max-sessions"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
@@ -689,27 +690,28 @@ static void test_forward_minimal(void **state)
 	struct pf_forward *f = forward_ok("forward tcp :80 to 10.0.0.1");
 
 	(void)state;
-	assert_string_equal(f->name, "");
-	assert_string_equal(f->src, "t.conf");
-	assert_int_equal(f->line, 1);
-	assert_int_equal(f->protos, PF_PROTO_TCP);
-	assert_string_equal(f->lhost, "");
-	assert_false(f->lbracketed);
-	assert_int_equal(f->lport_lo, 80);
-	assert_int_equal(f->lport_hi, 80);
+	assert_string_equal(f->conf.name, "");
+	assert_string_equal(f->conf.src, "t.conf");
+	assert_int_equal(f->conf.line, 1);
+	assert_int_equal(f->conf.protos, PF_PROTO_TCP);
+	assert_string_equal(f->conf.lhost, "");
+	assert_false(f->conf.lbracketed);
+	assert_int_equal(f->conf.lport_lo, 80);
+	assert_int_equal(f->conf.lport_hi, 80);
 	assert_int_equal(f->nbe, 1);
-	assert_string_equal(f->be[0].host, "10.0.0.1");
-	assert_int_equal(f->be[0].port_lo, 0);
-	assert_int_equal(f->be[0].port_hi, 0);
-	assert_int_equal(f->be[0].weight, 1);
-	assert_int_equal(f->be[0].line, 1);
-	assert_int_equal(f->o.connect_ms, pf_fwd_defaults.connect_ms);
-	assert_int_equal(f->o.idle_ms, pf_fwd_defaults.idle_ms);
-	assert_int_equal(f->o.halfclose_ms, pf_fwd_defaults.halfclose_ms);
-	assert_int_equal(f->o.maxconn, 0);
-	assert_int_equal(f->o.udp_ms, pf_fwd_defaults.udp_ms);
-	assert_int_equal(f->o.udp_stream_ms, pf_fwd_defaults.udp_stream_ms);
-	assert_int_equal(f->o.max_sessions, pf_fwd_defaults.max_sessions);
+	assert_string_equal(f->be[0].conf.host, "10.0.0.1");
+	assert_int_equal(f->be[0].conf.port_lo, 0);
+	assert_int_equal(f->be[0].conf.port_hi, 0);
+	assert_int_equal(f->be[0].conf.weight, 1);
+	assert_int_equal(f->be[0].conf.line, 1);
+	assert_int_equal(f->conf.o.connect_ms, pf_opt_find("connect-timeout")->def);
+	assert_int_equal(f->conf.o.idle_ms, pf_opt_find("idle-timeout")->def);
+	assert_int_equal(f->conf.o.halfclose_ms, pf_opt_find("half-close-timeout")->def);
+	assert_int_equal(f->conf.o.maxconn, 0);
+	assert_int_equal(f->conf.o.udp_ms, pf_opt_find("udp-timeout")->def);
+	assert_int_equal(f->conf.o.udp_stream_ms,
+			 pf_opt_find("udp-stream-timeout")->def);
+	assert_int_equal(f->conf.o.max_sessions, pf_opt_find("max-sessions")->def);
 	assert_null(f->st);
 	assert_null(f->be[0].st);
 	pf_forward_unref(f);
@@ -720,8 +722,8 @@ static void test_forward_name_first(void **state)
 	struct pf_forward *f = forward_ok("forward name web-1.a_b tcp :80 to b");
 
 	(void)state;
-	assert_string_equal(f->name, "web-1.a_b");
-	assert_int_equal(f->protos, PF_PROTO_TCP);
+	assert_string_equal(f->conf.name, "web-1.a_b");
+	assert_int_equal(f->conf.protos, PF_PROTO_TCP);
 	pf_forward_unref(f);
 }
 
@@ -730,8 +732,8 @@ static void test_forward_name_as_option(void **state)
 	struct pf_forward *f = forward_ok("forward udp :53 to b maxconn 3 name dns");
 
 	(void)state;
-	assert_string_equal(f->name, "dns");
-	assert_int_equal(f->o.maxconn, 3);
+	assert_string_equal(f->conf.name, "dns");
+	assert_int_equal(f->conf.o.maxconn, 3);
 	pf_forward_unref(f);
 }
 
@@ -742,7 +744,7 @@ static void test_forward_name_longest(void **state)
 	struct pf_forward *f = forward_ok(line);
 
 	(void)state;
-	assert_string_equal(f->name, name);
+	assert_string_equal(f->conf.name, name);
 	pf_forward_unref(f);
 	free(line);
 	free(name);
@@ -766,7 +768,7 @@ static void test_forward_protocols(void **state)
 	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
 		struct pf_forward *f = forward_ok(cases[i].line);
 
-		assert_int_equal(f->protos, cases[i].protos);
+		assert_int_equal(f->conf.protos, cases[i].protos);
 		pf_forward_unref(f);
 	}
 }
@@ -792,10 +794,10 @@ static void test_forward_listen_forms(void **state)
 	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
 		struct pf_forward *f = forward_ok(cases[i].line);
 
-		assert_string_equal(f->lhost, cases[i].host);
-		assert_int_equal(f->lbracketed, cases[i].bracketed);
-		assert_int_equal(f->lport_lo, cases[i].lo);
-		assert_int_equal(f->lport_hi, cases[i].hi);
+		assert_string_equal(f->conf.lhost, cases[i].host);
+		assert_int_equal(f->conf.lbracketed, cases[i].bracketed);
+		assert_int_equal(f->conf.lport_lo, cases[i].lo);
+		assert_int_equal(f->conf.lport_hi, cases[i].hi);
 		pf_forward_unref(f);
 	}
 }
@@ -807,20 +809,20 @@ static void test_forward_backends_and_weights(void **state)
 
 	(void)state;
 	assert_int_equal(f->nbe, 5);
-	assert_string_equal(f->be[0].host, "a");
-	assert_int_equal(f->be[0].port_lo, 1);
-	assert_int_equal(f->be[0].weight, 5);
-	assert_string_equal(f->be[1].host, "b");
-	assert_int_equal(f->be[1].port_lo, 2);
-	assert_int_equal(f->be[1].weight, 1);
-	assert_string_equal(f->be[2].host, "c");
-	assert_int_equal(f->be[2].port_lo, 0);
-	assert_int_equal(f->be[2].weight, 0);
-	assert_string_equal(f->be[3].host, "::1");
-	assert_true(f->be[3].bracketed);
-	assert_int_equal(f->be[3].port_lo, 4);
-	assert_string_equal(f->be[4].host, "d.example");
-	assert_int_equal(f->be[4].weight, 1);
+	assert_string_equal(f->be[0].conf.host, "a");
+	assert_int_equal(f->be[0].conf.port_lo, 1);
+	assert_int_equal(f->be[0].conf.weight, 5);
+	assert_string_equal(f->be[1].conf.host, "b");
+	assert_int_equal(f->be[1].conf.port_lo, 2);
+	assert_int_equal(f->be[1].conf.weight, 1);
+	assert_string_equal(f->be[2].conf.host, "c");
+	assert_int_equal(f->be[2].conf.port_lo, 0);
+	assert_int_equal(f->be[2].conf.weight, 0);
+	assert_string_equal(f->be[3].conf.host, "::1");
+	assert_true(f->be[3].conf.bracketed);
+	assert_int_equal(f->be[3].conf.port_lo, 4);
+	assert_string_equal(f->be[4].conf.host, "d.example");
+	assert_int_equal(f->be[4].conf.weight, 1);
 	pf_forward_unref(f);
 }
 
@@ -829,8 +831,8 @@ static void test_forward_weight_limits(void **state)
 	struct pf_forward *f = forward_ok("forward tcp :80 to a weight 65535, b weight 0");
 
 	(void)state;
-	assert_int_equal(f->be[0].weight, 65535);
-	assert_int_equal(f->be[1].weight, 0);
+	assert_int_equal(f->be[0].conf.weight, 65535);
+	assert_int_equal(f->be[1].conf.weight, 0);
 	pf_forward_unref(f);
 }
 
@@ -839,11 +841,11 @@ static void test_forward_backend_range_1to1(void **state)
 	struct pf_forward *f = forward_ok("forward tcp :1000-1009 to b:2000-2009, c:7, d");
 
 	(void)state;
-	assert_int_equal(f->be[0].port_lo, 2000);
-	assert_int_equal(f->be[0].port_hi, 2009);
-	assert_int_equal(f->be[1].port_lo, 7); /* one port for the whole range */
-	assert_int_equal(f->be[1].port_hi, 7);
-	assert_int_equal(f->be[2].port_lo, 0); /* the listener's port */
+	assert_int_equal(f->be[0].conf.port_lo, 2000);
+	assert_int_equal(f->be[0].conf.port_hi, 2009);
+	assert_int_equal(f->be[1].conf.port_lo, 7); /* one port for the whole range */
+	assert_int_equal(f->be[1].conf.port_hi, 7);
+	assert_int_equal(f->be[2].conf.port_lo, 0); /* the listener's port */
 	pf_forward_unref(f);
 }
 
@@ -861,7 +863,7 @@ static void test_forward_most_backends(void **state)
 		off += (size_t)snprintf(line + off, cap - off, "%sb%d", i ? "," : " ", i);
 	f = forward_ok(line);
 	assert_int_equal(f->nbe, PF_BACKENDS_MAX);
-	assert_string_equal(f->be[PF_BACKENDS_MAX - 1].host, "b255");
+	assert_string_equal(f->be[PF_BACKENDS_MAX - 1].conf.host, "b255");
 	pf_forward_unref(f);
 	free(line);
 }
@@ -873,10 +875,10 @@ static void test_forward_options(void **state)
 		"maxconn 10000000");
 
 	(void)state;
-	assert_int_equal(f->o.connect_ms, 250);
-	assert_int_equal(f->o.idle_ms, 600000);
-	assert_int_equal(f->o.halfclose_ms, 30000);
-	assert_int_equal(f->o.maxconn, 10000000);
+	assert_int_equal(f->conf.o.connect_ms, 250);
+	assert_int_equal(f->conf.o.idle_ms, 600000);
+	assert_int_equal(f->conf.o.halfclose_ms, 30000);
+	assert_int_equal(f->conf.o.maxconn, 10000000);
 	pf_forward_unref(f);
 }
 
@@ -886,10 +888,10 @@ static void test_forward_option_minimums(void **state)
 					  "idle-timeout 100ms connect-timeout 10ms");
 
 	(void)state;
-	assert_int_equal(f->o.connect_ms, 10);
-	assert_int_equal(f->o.idle_ms, 100);
-	assert_int_equal(f->o.halfclose_ms, 100);
-	assert_int_equal(f->o.maxconn, 0);
+	assert_int_equal(f->conf.o.connect_ms, 10);
+	assert_int_equal(f->conf.o.idle_ms, 100);
+	assert_int_equal(f->conf.o.halfclose_ms, 100);
+	assert_int_equal(f->conf.o.maxconn, 0);
 	pf_forward_unref(f);
 }
 
@@ -899,13 +901,13 @@ static void test_forward_udp_options(void **state)
 					  "udp-timeout 1000ms");
 
 	(void)state;
-	assert_int_equal(f->o.udp_ms, 1000);
-	assert_int_equal(f->o.udp_stream_ms, 120000);
-	assert_int_equal(f->o.max_sessions, 1);
+	assert_int_equal(f->conf.o.udp_ms, 1000);
+	assert_int_equal(f->conf.o.udp_stream_ms, 120000);
+	assert_int_equal(f->conf.o.max_sessions, 1);
 	pf_forward_unref(f);
 	f = forward_ok("forward udp :53 to b max-sessions 10000000 udp-timeout 30d");
-	assert_int_equal(f->o.max_sessions, 10000000);
-	assert_int_equal(f->o.udp_ms, 30ULL * 86400000);
+	assert_int_equal(f->conf.o.max_sessions, 10000000);
+	assert_int_equal(f->conf.o.udp_ms, 30ULL * 86400000);
 	pf_forward_unref(f);
 }
 
@@ -915,9 +917,9 @@ static void test_forward_quoted_words(void **state)
 	struct pf_forward *f = forward_ok("forward name \"web\" tcp \":80\" to \"b\" weight \"2\"");
 
 	(void)state;
-	assert_string_equal(f->name, "web");
-	assert_string_equal(f->be[0].host, "b");
-	assert_int_equal(f->be[0].weight, 2);
+	assert_string_equal(f->conf.name, "web");
+	assert_string_equal(f->be[0].conf.host, "b");
+	assert_int_equal(f->be[0].conf.weight, 2);
 	pf_forward_unref(f);
 	/* ...but never keywords or separators. */
 	assert_stmt_error("forward tcp :80 to a \",\" b",
@@ -1484,9 +1486,9 @@ static void test_text_statements_and_lines(void **state)
 	assert_int_equal(c.lines[1], 5);
 	assert_int_equal(c.lines[2], 6);
 	assert_int_equal(c.tab.n, 2);
-	assert_int_equal(c.tab.fwd[0]->line, 3);
-	assert_int_equal(c.tab.fwd[1]->line, 5);
-	assert_string_equal(c.tab.fwd[1]->src, "t.conf");
+	assert_int_equal(c.tab.fwd[0]->conf.line, 3);
+	assert_int_equal(c.tab.fwd[1]->conf.line, 5);
+	assert_string_equal(c.tab.fwd[1]->conf.src, "t.conf");
 	assert_int_equal(c.kinds[PF_ST_FLUSH], 1);
 	collect_free(&c);
 }
@@ -1514,7 +1516,7 @@ static void test_text_crlf(void **state)
 	assert_int_equal(foreach("forward tcp :80 to a \\\r\n, b\r\n\r\nlist\r\n", &c, err), 0);
 	assert_int_equal(c.nstmt, 2);
 	assert_int_equal(c.tab.fwd[0]->nbe, 2);
-	assert_string_equal(c.tab.fwd[0]->be[1].host, "b");
+	assert_string_equal(c.tab.fwd[0]->be[1].conf.host, "b");
 	assert_int_equal(c.lines[1], 4);
 	collect_free(&c);
 }
@@ -1537,11 +1539,11 @@ static void test_text_continuation(void **state)
 	assert_int_equal(c.nstmt, 3);
 	assert_int_equal(c.lines[1], 2);
 	assert_int_equal(c.lines[2], 6);
-	assert_int_equal(c.tab.fwd[0]->line, 2);
-	assert_int_equal(c.tab.fwd[0]->be[1].line, 2);
+	assert_int_equal(c.tab.fwd[0]->conf.line, 2);
+	assert_int_equal(c.tab.fwd[0]->be[1].conf.line, 2);
 	assert_int_equal(c.tab.fwd[0]->nbe, 2);
-	assert_int_equal(c.tab.fwd[0]->be[1].weight, 3);
-	assert_int_equal(c.tab.fwd[0]->o.maxconn, 9);
+	assert_int_equal(c.tab.fwd[0]->be[1].conf.weight, 3);
+	assert_int_equal(c.tab.fwd[0]->conf.o.maxconn, 9);
 	collect_free(&c);
 }
 
@@ -1744,10 +1746,10 @@ static void test_load_file(void **state)
 	pf_table_init(&t);
 	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
 	assert_int_equal(t.n, 2);
-	assert_string_equal(t.fwd[0]->src, path);
-	assert_int_equal(t.fwd[0]->line, 2);
-	assert_int_equal(t.fwd[1]->line, 4);
-	assert_string_equal(t.fwd[1]->name, "b");
+	assert_string_equal(t.fwd[0]->conf.src, path);
+	assert_int_equal(t.fwd[0]->conf.line, 2);
+	assert_int_equal(t.fwd[1]->conf.line, 4);
+	assert_string_equal(t.fwd[1]->conf.name, "b");
 	pf_table_clear(&t);
 	free(path);
 }
@@ -1797,8 +1799,8 @@ static void test_load_large_file(void **state)
 	pf_table_init(&t);
 	assert_int_equal(pf_conf_load(path, &t, err, sizeof(err)), 0);
 	assert_int_equal(t.n, n);
-	assert_int_equal(t.fwd[n - 1]->line, (int)n);
-	assert_int_equal(t.fwd[n - 1]->lport_lo, n);
+	assert_int_equal(t.fwd[n - 1]->conf.line, (int)n);
+	assert_int_equal(t.fwd[n - 1]->conf.lport_lo, n);
 	pf_table_clear(&t);
 	free(path);
 	free(text);
@@ -1906,12 +1908,12 @@ static void test_include_relative_to_including_file(void **state)
 	if (pf_conf_load(main_path, &t, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(t.n, 3);
-	assert_int_equal(t.fwd[0]->lport_lo, 1);
-	assert_string_equal(t.fwd[1]->name, "web");
-	assert_string_equal(t.fwd[1]->src, inc);
-	assert_int_equal(t.fwd[1]->line, 1);
-	assert_int_equal(t.fwd[2]->lport_lo, 2);
-	assert_string_equal(t.fwd[2]->src, main_path);
+	assert_int_equal(t.fwd[0]->conf.lport_lo, 1);
+	assert_string_equal(t.fwd[1]->conf.name, "web");
+	assert_string_equal(t.fwd[1]->conf.src, inc);
+	assert_int_equal(t.fwd[1]->conf.line, 1);
+	assert_int_equal(t.fwd[2]->conf.lport_lo, 2);
+	assert_string_equal(t.fwd[2]->conf.src, main_path);
 	pf_table_clear(&t);
 	free(main_path);
 	free(inc);
@@ -1930,7 +1932,7 @@ static void test_include_absolute(void **state)
 	if (pf_conf_load(main_path, &t, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(t.n, 1);
-	assert_string_equal(t.fwd[0]->src, inc);
+	assert_string_equal(t.fwd[0]->conf.src, inc);
 	pf_table_clear(&t);
 	free(main_path);
 	free(text);
@@ -1956,7 +1958,7 @@ static void test_include_from_file_without_directory(void **state)
 	if (rc)
 		fail_msg("%s", err);
 	assert_int_equal(t.n, 1);
-	assert_string_equal(t.fwd[0]->src, "b.conf");
+	assert_string_equal(t.fwd[0]->conf.src, "b.conf");
 	pf_table_clear(&t);
 	free(dir);
 	free(main_path);
@@ -2141,30 +2143,30 @@ static void test_forward_backend_flags(void **state)
 
 	(void)state;
 	assert_int_equal(f->nbe, 6);
-	assert_int_equal(f->be[0].weight, 3);
-	assert_true(f->be[0].backup);
-	assert_int_equal(f->be[0].admin, PF_ADMIN_DRAIN);
-	assert_int_equal(f->be[1].weight, 1);
-	assert_false(f->be[1].backup);
-	assert_int_equal(f->be[1].admin, PF_ADMIN_DISABLED);
-	assert_true(f->be[2].backup);
-	assert_int_equal(f->be[2].admin, PF_ADMIN_ENABLED);
-	assert_false(f->be[3].backup);
-	assert_int_equal(f->be[3].admin, PF_ADMIN_DRAIN);
-	assert_int_equal(f->be[3].weight, 0);
-	assert_true(f->be[4].backup);
-	assert_int_equal(f->be[4].weight, 2);
-	assert_int_equal(f->be[4].admin, PF_ADMIN_DISABLED);
-	assert_false(f->be[5].backup);
-	assert_int_equal(f->be[5].admin, PF_ADMIN_ENABLED);
-	assert_int_equal(f->be[5].weight, 1);
+	assert_int_equal(f->be[0].conf.weight, 3);
+	assert_true(f->be[0].conf.backup);
+	assert_int_equal(f->be[0].conf.admin, PF_ADMIN_DRAIN);
+	assert_int_equal(f->be[1].conf.weight, 1);
+	assert_false(f->be[1].conf.backup);
+	assert_int_equal(f->be[1].conf.admin, PF_ADMIN_DISABLED);
+	assert_true(f->be[2].conf.backup);
+	assert_int_equal(f->be[2].conf.admin, PF_ADMIN_ENABLED);
+	assert_false(f->be[3].conf.backup);
+	assert_int_equal(f->be[3].conf.admin, PF_ADMIN_DRAIN);
+	assert_int_equal(f->be[3].conf.weight, 0);
+	assert_true(f->be[4].conf.backup);
+	assert_int_equal(f->be[4].conf.weight, 2);
+	assert_int_equal(f->be[4].conf.admin, PF_ADMIN_DISABLED);
+	assert_false(f->be[5].conf.backup);
+	assert_int_equal(f->be[5].conf.admin, PF_ADMIN_ENABLED);
+	assert_int_equal(f->be[5].conf.weight, 1);
 	pf_forward_unref(f);
 	/* The flags are words after a backend: a host may have such a name. */
 	f = forward_ok("forward tcp :80 to backup backup, drain disabled");
-	assert_string_equal(f->be[0].host, "backup");
-	assert_true(f->be[0].backup);
-	assert_string_equal(f->be[1].host, "drain");
-	assert_int_equal(f->be[1].admin, PF_ADMIN_DISABLED);
+	assert_string_equal(f->be[0].conf.host, "backup");
+	assert_true(f->be[0].conf.backup);
+	assert_string_equal(f->be[1].conf.host, "drain");
+	assert_int_equal(f->be[1].conf.admin, PF_ADMIN_DISABLED);
 	pf_forward_unref(f);
 }
 
@@ -2182,15 +2184,16 @@ static void test_forward_balance(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(f->balance, PF_BAL_WRR);
+	assert_int_equal(f->conf.balance, PF_BAL_WRR);
 	pf_forward_unref(f);
 	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
 		char *line = xasprintf("forward tcp :80 to a, b balance %s maxconn 2", cases[i].word);
 
 		f = forward_ok(line);
-		assert_int_equal(f->balance, cases[i].balance);
-		assert_int_equal(f->o.maxconn, 2);
-		assert_string_equal(pf_balance_name(f->balance), cases[i].word);
+		assert_int_equal(f->conf.balance, cases[i].balance);
+		assert_int_equal(f->conf.o.maxconn, 2);
+		assert_string_equal(pf_balance_name(f->conf.balance),
+				    cases[i].word);
 		pf_forward_unref(f);
 		free(line);
 	}
@@ -2215,13 +2218,13 @@ static void test_forward_check_defaults(void **state)
 	struct pf_forward *f = forward_ok("forward tcp :80 to a");
 
 	(void)state;
-	assert_check_defaults(&f->check, false);
-	assert_int_equal(f->from.n, 0);
-	assert_int_equal(f->allow.n, 0);
-	assert_int_equal(f->deny.n, 0);
+	assert_check_defaults(&f->conf.check, false);
+	assert_int_equal(f->conf.from.n, 0);
+	assert_int_equal(f->conf.allow.n, 0);
+	assert_int_equal(f->conf.deny.n, 0);
 	pf_forward_unref(f);
 	f = forward_ok("forward tcp :80 to a check");
-	assert_check_defaults(&f->check, true);
+	assert_check_defaults(&f->conf.check, true);
 	pf_forward_unref(f);
 }
 
@@ -2233,25 +2236,25 @@ static void test_forward_check_options(void **state)
 		"agent-port 1 agent-interval 10m");
 
 	(void)state;
-	assert_true(f->check.on);
-	assert_int_equal(f->check.interval_ms, 500);
-	assert_int_equal(f->check.timeout_ms, 1000);
-	assert_int_equal(f->check.fall, 1);
-	assert_int_equal(f->check.rise, 100);
-	assert_int_equal(f->check.port, 65535);
-	assert_string_equal(f->check.send, "GET / HTTP/1.0\r\n\r\n");
-	assert_string_equal(f->check.expect, "HTTP/1.");
-	assert_int_equal(f->check.agent_port, 1);
-	assert_int_equal(f->check.agent_interval_ms, 600000);
+	assert_true(f->conf.check.on);
+	assert_int_equal(f->conf.check.interval_ms, 500);
+	assert_int_equal(f->conf.check.timeout_ms, 1000);
+	assert_int_equal(f->conf.check.fall, 1);
+	assert_int_equal(f->conf.check.rise, 100);
+	assert_int_equal(f->conf.check.port, 65535);
+	assert_string_equal(f->conf.check.send, "GET / HTTP/1.0\r\n\r\n");
+	assert_string_equal(f->conf.check.expect, "HTTP/1.");
+	assert_int_equal(f->conf.check.agent_port, 1);
+	assert_int_equal(f->conf.check.agent_interval_ms, 600000);
 	pf_forward_unref(f);
 	/* Limits. */
 	f = forward_ok("forward tcp :80 to a check-interval 100ms check-timeout 30d fall 100 "
 		       "rise 1 agent-interval 100ms");
-	assert_int_equal(f->check.interval_ms, 100);
-	assert_int_equal(f->check.timeout_ms, 30ULL * 86400000);
-	assert_int_equal(f->check.fall, 100);
-	assert_int_equal(f->check.rise, 1);
-	assert_int_equal(f->check.agent_interval_ms, 100);
+	assert_int_equal(f->conf.check.interval_ms, 100);
+	assert_int_equal(f->conf.check.timeout_ms, 30ULL * 86400000);
+	assert_int_equal(f->conf.check.fall, 100);
+	assert_int_equal(f->conf.check.rise, 1);
+	assert_int_equal(f->conf.check.agent_interval_ms, 100);
 	pf_forward_unref(f);
 }
 
@@ -2269,7 +2272,7 @@ static void test_forward_check_options_turn_checks_on(void **state)
 		char *line = xasprintf("forward tcp :80 to a %s", opts[i]);
 		struct pf_forward *f = forward_ok(line);
 
-		if (!f->check.on)
+		if (!f->conf.check.on)
 			fail_msg("'%s' does not turn the checks on", line);
 		pf_forward_unref(f);
 		free(line);
@@ -2283,21 +2286,21 @@ static void test_forward_check_strings(void **state)
 	struct pf_forward *f = forward_ok(line);
 
 	(void)state;
-	assert_string_equal(f->check.send, s255);
-	assert_string_equal(f->check.expect, s255);
+	assert_string_equal(f->conf.check.send, s255);
+	assert_string_equal(f->conf.check.expect, s255);
 	pf_forward_unref(f);
 	free(line);
 	free(s255);
 	/* Escapes, quotes, separators and comment marks inside the quotes. */
 	f = forward_ok("forward tcp :80 to a check-send \"a\\\"b\\\\c\\x01\\xfe\\t#, d\" "
 		       "check-expect \"\\\\\"");
-	assert_string_equal(f->check.send, "a\"b\\c\x01\xfe\t#, d");
-	assert_string_equal(f->check.expect, "\\");
+	assert_string_equal(f->conf.check.send, "a\"b\\c\x01\xfe\t#, d");
+	assert_string_equal(f->conf.check.expect, "\\");
 	pf_forward_unref(f);
 	/* A quoted keyword is a string. */
 	f = forward_ok("forward tcp :80 to a check-send \"check\" check-expect \"from\"");
-	assert_string_equal(f->check.send, "check");
-	assert_string_equal(f->check.expect, "from");
+	assert_string_equal(f->conf.check.send, "check");
+	assert_string_equal(f->conf.check.expect, "from");
 	pf_forward_unref(f);
 }
 
@@ -2308,21 +2311,21 @@ static void test_forward_sources(void **state)
 		"allow [2001:db8::1]/64, ::1 deny 0.0.0.0/0");
 
 	(void)state;
-	assert_int_equal(f->from.n, 4);
-	assert_cidr(&f->from.v[0], "10.0.0.0/8");
-	assert_cidr(&f->from.v[1], "192.168.1.0/24");
-	assert_cidr(&f->from.v[2], "2001:db8::/32");
-	assert_cidr(&f->from.v[3], "10.9.9.9/32");
-	assert_int_equal(f->allow.n, 2);
-	assert_cidr(&f->allow.v[0], "2001:db8::/64");
-	assert_cidr(&f->allow.v[1], "::1/128");
-	assert_int_equal(f->allow.v[1].addr.sa.sa_family, AF_INET6);
-	assert_int_equal(f->deny.n, 1);
-	assert_cidr(&f->deny.v[0], "0.0.0.0/0");
-	assert_int_equal(f->deny.v[0].addr.sa.sa_family, AF_INET);
+	assert_int_equal(f->conf.from.n, 4);
+	assert_cidr(&f->conf.from.v[0], "10.0.0.0/8");
+	assert_cidr(&f->conf.from.v[1], "192.168.1.0/24");
+	assert_cidr(&f->conf.from.v[2], "2001:db8::/32");
+	assert_cidr(&f->conf.from.v[3], "10.9.9.9/32");
+	assert_int_equal(f->conf.allow.n, 2);
+	assert_cidr(&f->conf.allow.v[0], "2001:db8::/64");
+	assert_cidr(&f->conf.allow.v[1], "::1/128");
+	assert_int_equal(f->conf.allow.v[1].addr.sa.sa_family, AF_INET6);
+	assert_int_equal(f->conf.deny.n, 1);
+	assert_cidr(&f->conf.deny.v[0], "0.0.0.0/0");
+	assert_int_equal(f->conf.deny.v[0].addr.sa.sa_family, AF_INET);
 	/* Checks off, default scheduler: sources are no balancing options. */
-	assert_false(f->check.on);
-	assert_int_equal(f->balance, PF_BAL_WRR);
+	assert_false(f->conf.check.on);
+	assert_int_equal(f->conf.balance, PF_BAL_WRR);
 	pf_forward_unref(f);
 }
 
@@ -2341,8 +2344,8 @@ static void test_forward_sources_limit(void **state)
 		off += (size_t)snprintf(line + off, cap - off, "%s10.%d.%d.0/24", i ? "," : " ",
 					i / 256, i % 256);
 	f = forward_ok(line);
-	assert_int_equal(f->deny.n, 509);
-	assert_cidr(&f->deny.v[508], "10.1.252.0/24");
+	assert_int_equal(f->conf.deny.n, 509);
+	assert_cidr(&f->conf.deny.v[508], "10.1.252.0/24");
 	pf_forward_unref(f);
 	free(line);
 }
@@ -2725,7 +2728,7 @@ static void test_load_default_lines(void **state)
 	assert_cidr(&t.def_allow.v[0], "10.0.0.0/8");
 	assert_int_equal(t.def_deny.n, 1);
 	assert_cidr(&t.def_deny.v[0], "10.9.0.0/16");
-	assert_int_equal(t.fwd[0]->balance, PF_BAL_MAGLEV);
+	assert_int_equal(t.fwd[0]->conf.balance, PF_BAL_MAGLEV);
 	pf_table_clear(&t);
 	free(path);
 }

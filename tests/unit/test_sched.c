@@ -28,13 +28,17 @@ static struct pf_forward *forward_with(const uint32_t *weights, uint32_t n)
 	struct pf_forward *f = pf_forward_new();
 	uint32_t i;
 
-	f->protos = PF_PROTO_TCP;
-	f->lport_lo = f->lport_hi = 80;
+	f->conf.protos = PF_PROTO_TCP;
+	f->conf.lport_lo = f->conf.lport_hi = 80;
 	f->nbe = n;
 	f->be = pf_xcalloc(n, sizeof(*f->be));
 	for (i = 0; i < n; i++) {
-		snprintf(f->be[i].host, sizeof(f->be[i].host), "%c", 'a' + (int)(i % 26));
-		f->be[i].weight = weights[i];
+		{
+			char h[2] = { (char)('a' + (int)(i % 26)), '\0' };
+
+			f->be[i].conf.host = pf_xstrdup(h);
+		}
+		f->be[i].conf.weight = weights[i];
 		f->be[i].st = pf_stats_new();
 	}
 	return f;
@@ -351,7 +355,7 @@ static const uint8_t all_balances[] = {
 	({                                                                     \
 		static const uint32_t w_[] = { __VA_ARGS__ };                  \
 		struct pf_forward *f_ = forward_with(w_, (uint32_t)PF_ARRAY_SIZE(w_)); \
-		f_->balance = (bal);                                           \
+		f_->conf.balance = (bal);                                           \
 		f_;                                                            \
 	})
 
@@ -582,14 +586,14 @@ static void test_pref_skips_unusable_backends(void **state)
 	char seq[32];
 
 	(void)state;
-	f->be[1].admin = PF_ADMIN_DRAIN;
+	f->be[1].conf.admin = PF_ADMIN_DRAIN;
 	picks(f, 8, seq);
 	assert_string_equal(seq, "aaccaacc");
 	/* b kept its counter and drifted to the head of the list. */
 	assert_pref(f, 1, 0, 2);
 	assert_pref(f, 0, 1, 2);
 	assert_pref(f, 2, 2, 2);
-	f->be[1].admin = PF_ADMIN_ENABLED;
+	f->be[1].conf.admin = PF_ADMIN_ENABLED;
 	picks(f, 6, seq);
 	assert_string_equal(seq, "bbaacc");
 	pf_forward_unref(f);
@@ -693,7 +697,7 @@ static void test_rr_skips_unusable(void **state)
 	char seq[16];
 
 	(void)state;
-	f->be[2].admin = PF_ADMIN_DISABLED;
+	f->be[2].conf.admin = PF_ADMIN_DISABLED;
 	picks(f, 6, seq);
 	assert_string_equal(seq, "abdabd");
 	/* A retry goes on from where the failed attempt was. */
@@ -898,7 +902,7 @@ static void test_source_retry_and_unusable(void **state)
 	int i;
 
 	(void)state;
-	f->be[1].admin = PF_ADMIN_DRAIN;
+	f->be[1].conf.admin = PF_ADMIN_DRAIN;
 	for (i = 0; i < 300; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
 		struct pf_tried tried = { { 0 } };
@@ -957,11 +961,11 @@ static void test_maglev_removal_moves_only_its_clients(void **state)
 
 	(void)state;
 	/* g: the same pool without d (a, b, c, e). */
-	snprintf(g->be[3].host, sizeof(g->be[3].host), "e");
+	pf_xstrset(&g->be[3].conf.host, "e");
 	for (i = 0; i < 2000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
-		const char *before = f->be[pf_sched_pick(f, &none, &c)].host;
-		const char *after = g->be[pf_sched_pick(g, &none, &c)].host;
+		const char *before = f->be[pf_sched_pick(f, &none, &c)].conf.host;
+		const char *after = g->be[pf_sched_pick(g, &none, &c)].conf.host;
 
 		if (!strcmp(before, "d")) {
 			of_d++;
@@ -986,19 +990,19 @@ static void test_maglev_disabled_backend_is_like_removed(void **state)
 	int i;
 
 	(void)state;
-	snprintf(g->be[3].host, sizeof(g->be[3].host), "e");
+	pf_xstrset(&g->be[3].conf.host, "e");
 	/* Build f's table with d, then take d out: the table is rebuilt. */
 	for (i = 0; i < 10; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
 
 		assert_in_range(pf_sched_pick(f, &none, &c), 0, 4);
 	}
-	f->be[3].admin = PF_ADMIN_DISABLED;
+	f->be[3].conf.admin = PF_ADMIN_DISABLED;
 	for (i = 0; i < 2000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
 
-		assert_string_equal(f->be[pf_sched_pick(f, &none, &c)].host,
-				    g->be[pf_sched_pick(g, &none, &c)].host);
+		assert_string_equal(f->be[pf_sched_pick(f, &none, &c)].conf.host,
+				    g->be[pf_sched_pick(g, &none, &c)].conf.host);
 	}
 	pf_forward_unref(g);
 	pf_forward_unref(f);
@@ -1107,13 +1111,15 @@ static void assert_picks_among(struct pf_forward *f, const char *allowed, const 
 		int k = pf_sched_pick(f, &none, &c);
 
 		if (k < 0 || !strchr(allowed, 'a' + k))
-			fail_msg("%s: picked %d; expected one of %s", pf_balance_name(f->balance),
+			fail_msg("%s: picked %d; expected one of %s",
+				 pf_balance_name(f->conf.balance),
 				 k, allowed);
 		seen[k] = true;
 	}
 	for (; *must; must++)
 		if (!seen[*must - 'a'])
-			fail_msg("%s: %c never picked", pf_balance_name(f->balance), *must);
+			fail_msg("%s: %c never picked",
+			         pf_balance_name(f->conf.balance), *must);
 }
 
 /* With every backend in 'tried_set' tried, a retry picks one of 'expected'
@@ -1128,7 +1134,8 @@ static void assert_retry(struct pf_forward *f, const char *tried_set, const char
 		pf_tried_set(&tried, (uint32_t)(*tried_set - 'a'));
 	k = pf_sched_pick(f, &tried, &c);
 	if (!*expected ? k != -1 : (k < 0 || !strchr(expected, 'a' + k)))
-		fail_msg("%s: retry picked %d; expected %s", pf_balance_name(f->balance), k,
+		fail_msg("%s: retry picked %d; expected %s",
+		         pf_balance_name(f->conf.balance), k,
 			 *expected ? expected : "none (-1)");
 }
 
@@ -1140,12 +1147,12 @@ static void test_drain_and_disabled_never_picked(void **state)
 	for (b = 0; b < PF_ARRAY_SIZE(all_balances); b++) {
 		struct pf_forward *f = FORWARD_BAL(all_balances[b], 1, 1, 1, 1);
 
-		f->be[0].admin = PF_ADMIN_DRAIN;
-		f->be[2].admin = PF_ADMIN_DISABLED;
+		f->be[0].conf.admin = PF_ADMIN_DRAIN;
+		f->be[2].conf.admin = PF_ADMIN_DISABLED;
 		assert_picks_among(f, "bd", "bd");
 		assert_retry(f, "bd", "");
 		/* Not even as spares or last resorts. */
-		f->be[1].weight = f->be[3].weight = 0;
+		f->be[1].conf.weight = f->be[3].conf.weight = 0;
 		assert_retry(f, "bd", "");
 		pf_forward_unref(f);
 	}
@@ -1183,7 +1190,7 @@ static void test_backup_only_without_usable_primary(void **state)
 	for (b = 0; b < PF_ARRAY_SIZE(all_balances); b++) {
 		struct pf_forward *f = FORWARD_BAL(all_balances[b], 1, 1, 1, 1);
 
-		f->be[1].backup = f->be[3].backup = true;
+		f->be[1].conf.backup = f->be[3].conf.backup = true;
 		assert_picks_among(f, "ac", "ac");
 		/* A flow that tried every primary goes to a backup. */
 		assert_retry(f, "ac", "bd");
@@ -1201,10 +1208,10 @@ static void test_backups_take_over_and_give_back(void **state)
 	for (b = 0; b < PF_ARRAY_SIZE(all_balances); b++) {
 		struct pf_forward *f = FORWARD_BAL(all_balances[b], 1, 1, 1, 1);
 
-		f->be[2].backup = f->be[3].backup = true;
+		f->be[2].conf.backup = f->be[3].conf.backup = true;
 		assert_picks_among(f, "ab", "ab");
 		set_health(f, 0, PF_HEALTH_DOWN);
-		f->be[1].admin = PF_ADMIN_DRAIN;
+		f->be[1].conf.admin = PF_ADMIN_DRAIN;
 		assert_picks_among(f, "cd", "cd");
 		assert_retry(f, "cd", "");
 		/* One primary is back: the backups stop taking new flows. */
@@ -1222,28 +1229,28 @@ static void test_backups_in_scheduler_order(void **state)
 
 	(void)state;
 	f = FORWARD_BAL(PF_BAL_WRR, 1, 3, 1);
-	f->be[1].backup = f->be[2].backup = true;
+	f->be[1].conf.backup = f->be[2].conf.backup = true;
 	set_health(f, 0, PF_HEALTH_DOWN);
 	picks(f, 8, seq);
 	assert_string_equal(seq, "bbcbbbcb");
 	pf_forward_unref(f);
 
 	f = FORWARD_BAL(PF_BAL_PREF, 1, 2, 1);
-	f->be[1].backup = f->be[2].backup = true;
+	f->be[1].conf.backup = f->be[2].conf.backup = true;
 	set_health(f, 0, PF_HEALTH_DOWN);
 	picks(f, 6, seq);
 	assert_string_equal(seq, "bbcbbc");
 	pf_forward_unref(f);
 
 	f = FORWARD_BAL(PF_BAL_RR, 1, 2, 1);
-	f->be[1].backup = f->be[2].backup = true;
+	f->be[1].conf.backup = f->be[2].conf.backup = true;
 	set_health(f, 0, PF_HEALTH_DOWN);
 	picks(f, 4, seq);
 	assert_string_equal(seq, "bcbc");
 	pf_forward_unref(f);
 
 	f = FORWARD_BAL(PF_BAL_LEASTCONN, 1, 1, 1);
-	f->be[1].backup = f->be[2].backup = true;
+	f->be[1].conf.backup = f->be[2].conf.backup = true;
 	set_health(f, 0, PF_HEALTH_DOWN);
 	set_active(f, 1, 3);
 	picks(f, 3, seq);
@@ -1264,7 +1271,7 @@ static void test_held_backend_only_as_last_resort(void **state)
 		/* Held: tried after every other one... */
 		assert_retry(f, "bc", "a");
 		/* ...even after the backups. */
-		f->be[2].backup = true;
+		f->be[2].conf.backup = true;
 		assert_picks_among(f, "b", "b");
 		assert_retry(f, "b", "c");
 		assert_retry(f, "bc", "a");
@@ -1409,10 +1416,10 @@ static void test_eff_weight(void **state)
 	memset(&be, 0, sizeof(be));
 	be.st = pf_stats_new();
 	/* A fresh stats object: 100 %. */
-	be.weight = 9;
+	be.conf.weight = 9;
 	assert_int_equal(pf_sched_eff_weight(&be), 9);
 	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
-		be.weight = cases[i].weight;
+		be.conf.weight = cases[i].weight;
 		atomic_store(&be.st->agent_pct, cases[i].pct);
 		if (pf_sched_eff_weight(&be) != cases[i].eff)
 			fail_msg("weight %u at %u %%: %u; expected %u", cases[i].weight,
@@ -1421,7 +1428,7 @@ static void test_eff_weight(void **state)
 	pf_stats_unref(be.st);
 	/* Without stats: the weight as configured. */
 	be.st = NULL;
-	be.weight = 42;
+	be.conf.weight = 42;
 	assert_int_equal(pf_sched_eff_weight(&be), 42);
 }
 
@@ -1446,7 +1453,7 @@ static void test_pick_without_backends_usable_returns_minus_one(void **state)
 		struct pf_forward *f = FORWARD_BAL(all_balances[b], 1, 2);
 		union pf_sa c = v4(CLIENT_BASE, 1);
 
-		f->be[0].admin = PF_ADMIN_DISABLED;
+		f->be[0].conf.admin = PF_ADMIN_DISABLED;
 		set_health(f, 1, PF_HEALTH_DOWN);
 		assert_int_equal(pf_sched_pick(f, &none, &c), -1);
 		assert_int_equal(pf_sched_pick(f, NULL, NULL), -1);

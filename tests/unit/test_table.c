@@ -384,8 +384,8 @@ static void test_equal_ignores_source_and_runtime(void **state)
 	struct pf_forward *b = forward_ok("forward  tcp  :80  to  b:1  weight  2  # other file");
 
 	(void)state;
-	pf_strlcpy(b->src, "other.conf", sizeof(b->src));
-	b->line = 99;
+	pf_xstrset(&b->conf.src, "other.conf");
+	b->conf.line = 99;
 	b->be[0].sched_cur = 7;
 	assert_true(pf_forward_equal(a, b));
 	assert_true(pf_forward_same_key(a, b));
@@ -469,10 +469,10 @@ static void test_clone_copies_configuration(void **state)
 	assert_ptr_not_equal(c, f);
 	assert_ptr_not_equal(c->be, f->be);
 	assert_true(pf_forward_equal(c, f));
-	assert_string_equal(c->src, "t.conf");
-	assert_int_equal(c->line, 2);
-	assert_int_equal(c->be[1].line, 2);
-	assert_true(c->be[1].bracketed);
+	assert_string_equal(c->conf.src, "t.conf");
+	assert_int_equal(c->conf.line, 2);
+	assert_int_equal(c->be[1].conf.line, 2);
+	assert_true(c->be[1].conf.bracketed);
 	assert_sa(&c->laddr, AF_INET, "127.0.0.1");
 	assert_sa(&c->be[0].addr, AF_INET, "10.0.0.1");
 	assert_sa(&c->be[1].addr, AF_INET6, "::1");
@@ -510,10 +510,10 @@ static void test_clone_is_independent(void **state)
 	struct pf_forward *c = pf_forward_clone(f);
 
 	(void)state;
-	c->be[0].port_lo = c->be[0].port_hi = 2;
-	pf_strlcpy(c->name, "changed", sizeof(c->name));
-	assert_int_equal(f->be[0].port_lo, 1);
-	assert_string_equal(f->name, "");
+	c->be[0].conf.port_lo = c->be[0].conf.port_hi = 2;
+	pf_strlcpy(c->conf.name, "changed", sizeof(c->conf.name));
+	assert_int_equal(f->be[0].conf.port_lo, 1);
+	assert_string_equal(f->conf.name, "");
 	pf_forward_unref(f);
 	pf_forward_unref(c);
 }
@@ -571,14 +571,14 @@ static void test_table_add_remove_find(void **state)
 	assert_int_equal(t.n, 40);
 	b = pf_table_find_name(&t, "f20");
 	assert_non_null(b);
-	assert_int_equal(b->lport_lo, 21);
+	assert_int_equal(b->conf.lport_lo, 21);
 	assert_null(pf_table_find_name(&t, "f40"));
 	assert_null(pf_table_find_name(&t, ""));
 	pf_table_remove_at(&t, 20);
 	assert_int_equal(t.n, 39);
 	assert_null(pf_table_find_name(&t, "f20"));
-	assert_int_equal(t.fwd[20]->lport_lo, 22);
-	assert_int_equal(t.fwd[38]->lport_lo, 40);
+	assert_int_equal(t.fwd[20]->conf.lport_lo, 22);
+	assert_int_equal(t.fwd[38]->conf.lport_lo, 40);
 	pf_table_clear(&t);
 	assert_int_equal(t.n, 0);
 	assert_null(t.fwd);
@@ -1195,14 +1195,16 @@ static void test_format_longest_check_strings(void **state)
 		line = xasprintf("forward tcp :80 to b%s", body);
 		want = xasprintf("forward tcp :80 to b check%s", body);
 		f = forward_ok(line);
-		assert_int_equal(strlen(f->check.send), PF_CHECK_STR_MAX - 1);
-		assert_int_equal(strlen(f->check.expect), PF_CHECK_STR_MAX - 1);
+		assert_int_equal(strlen(f->conf.check.send),
+				 PF_CHECK_STR_MAX - 1);
+		assert_int_equal(strlen(f->conf.check.expect),
+				 PF_CHECK_STR_MAX - 1);
 		pf_forward_format(f, buf, 8192);
 		/* Quoted the way it was written, nothing cut. */
 		assert_string_equal(buf, want);
 		g = forward_ok(buf);
 		assert_true(pf_forward_equal(f, g));
-		assert_string_equal(f->check.send, g->check.send);
+		assert_string_equal(f->conf.check.send, g->conf.check.send);
 		pf_forward_unref(g);
 		pf_forward_unref(f);
 		free(want);
@@ -1320,11 +1322,11 @@ static void test_cidrset_format(void **state)
 	char buf[256];
 
 	(void)state;
-	pf_cidrset_format(&f->allow, buf, sizeof(buf));
+	pf_cidrset_format(&f->conf.allow, buf, sizeof(buf));
 	assert_string_equal(buf, "10.0.0.0/8,192.0.2.1/32,2001:db8::/32,::/0");
-	pf_cidrset_format(&f->deny, buf, sizeof(buf));
+	pf_cidrset_format(&f->conf.deny, buf, sizeof(buf));
 	assert_string_equal(buf, "");
-	pf_cidrset_format(&f->allow, buf, 12);
+	pf_cidrset_format(&f->conf.allow, buf, 12);
 	assert_string_equal(buf, "10.0.0.0/8,");
 	pf_forward_unref(f);
 }
@@ -1340,8 +1342,8 @@ static struct pf_cidr cidr(const char *s)
 
 	snprintf(line, sizeof(line), "forward tcp :1 to b allow %s", s);
 	f = forward_ok(line);
-	assert_int_equal(f->allow.n, 1);
-	c = f->allow.v[0];
+	assert_int_equal(f->conf.allow.n, 1);
+	c = f->conf.allow.v[0];
 	pf_forward_unref(f);
 	return c;
 }
@@ -1478,9 +1480,10 @@ static void test_cidrset_longest_prefix(void **state)
 		for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
 			union pf_sa sa = addr(cases[i].client);
 
-			if (pf_cidrset_match(&f->from, &sa) != cases[i].plen)
+			if (pf_cidrset_match(&f->conf.from, &sa) != cases[i].plen)
 				fail_msg("%s: longest prefix %d; expected %d", cases[i].client,
-					 pf_cidrset_match(&f->from, &sa), cases[i].plen);
+					 pf_cidrset_match(&f->conf.from, &sa),
+					 cases[i].plen);
 			assert_int_equal(pf_cidrset_match(&empty, &sa), -1);
 		}
 		pf_forward_unref(f);
@@ -1595,7 +1598,7 @@ static void test_effective_default_and_own_lists(void **state)
 	assert_string_equal(buf, "10.0.0.0/8");
 	pf_cidrset_format(&t.fwd[0]->eff_deny, buf, sizeof(buf));
 	assert_string_equal(buf, "10.9.0.0/16");
-	assert_int_equal(t.fwd[0]->allow.n, 0); /* the configuration is unchanged */
+	assert_int_equal(t.fwd[0]->conf.allow.n, 0); /* the configuration is unchanged */
 	assert_int_equal(t.fwd[1]->eff_allow.n, 0);
 	pf_cidrset_format(&t.fwd[1]->eff_deny, buf, sizeof(buf));
 	assert_string_equal(buf, "1.2.3.4/32");
@@ -1869,7 +1872,7 @@ static void test_equal_duplicate_networks(void **state)
 	 * too; pf_forward_same_key and the 'from' checks are affected alike.
 	 */
 	bool ba = pf_forward_equal(b, a), ab = pf_forward_equal(a, b);
-	bool sets = pf_cidrset_equal(&a->allow, &b->allow);
+	bool sets = pf_cidrset_equal(&a->conf.allow, &b->conf.allow);
 
 	pf_forward_unref(b);
 	pf_forward_unref(a);
@@ -1935,29 +1938,27 @@ static void test_clone_copies_balancing(void **state)
 	f = t.fwd[0];
 	c = pf_forward_clone(f);
 	assert_true(pf_forward_equal(c, f));
-	assert_int_equal(c->balance, PF_BAL_MAGLEV);
-	assert_true(c->be[0].backup);
-	assert_int_equal(c->be[0].admin, PF_ADMIN_DRAIN);
-	assert_int_equal(c->be[1].admin, PF_ADMIN_DISABLED);
-	assert_true(c->check.on);
-	assert_string_equal(c->check.send, "x\r\n");
-	assert_string_equal(c->check.expect, "y");
-	assert_int_equal(c->check.fall, 7);
-	assert_int_equal(c->check.rise, 5);
-	assert_int_equal(c->check.port, 81);
-	assert_int_equal(c->check.agent_port, 82);
-	assert_int_equal(c->check.agent_interval_ms, 5000);
-	assert_int_equal(c->check.interval_ms, 4000);
-	assert_int_equal(c->check.timeout_ms, 3000);
-	assert_true(pf_cidrset_equal(&c->from, &f->from));
-	assert_ptr_not_equal(c->from.v, f->from.v);
-	assert_int_equal(c->deny.n, 1);
+	assert_int_equal(c->conf.balance, PF_BAL_MAGLEV);
+	assert_true(c->be[0].conf.backup);
+	assert_int_equal(c->be[0].conf.admin, PF_ADMIN_DRAIN);
+	assert_int_equal(c->be[1].conf.admin, PF_ADMIN_DISABLED);
+	assert_true(c->conf.check.on);
+	assert_string_equal(c->conf.check.send, "x\r\n");
+	assert_string_equal(c->conf.check.expect, "y");
+	assert_int_equal(c->conf.check.fall, 7);
+	assert_int_equal(c->conf.check.rise, 5);
+	assert_int_equal(c->conf.check.port, 81);
+	assert_int_equal(c->conf.check.agent_port, 82);
+	assert_int_equal(c->conf.check.agent_interval_ms, 5000);
+	assert_int_equal(c->conf.check.interval_ms, 4000);
+	assert_int_equal(c->conf.check.timeout_ms, 3000);
+	assert_true(pf_cidrset_equal(&c->conf.from, &f->conf.from));
+	assert_ptr_not_equal(c->conf.from.v, f->conf.from.v);
+	assert_int_equal(c->conf.deny.n, 1);
 	assert_int_equal(c->eff_deny.n, 1);
 	assert_int_equal(c->eff_allow.n, 0);
 	/* No scheduler state. */
-	assert_null(c->pref_order);
-	assert_null(c->maglev);
-	assert_int_equal(c->rr_next, 0);
+	assert_null(c->sched);
 	pf_forward_unref(c);
 	/* The second forward got the default. */
 	c = pf_forward_clone(t.fwd[1]);
@@ -1980,7 +1981,7 @@ static void test_inherit_backend_state_across_admin_change(void **state)
 	atomic_store(&cur.fwd[0]->be[1].st->health, (uint8_t)PF_HEALTH_DOWN);
 	pf_table_copy(&next, &cur);
 	c = pf_forward_clone(next.fwd[0]);
-	c->be[1].admin = PF_ADMIN_DRAIN;
+	c->be[1].conf.admin = PF_ADMIN_DRAIN;
 	pf_forward_unref(next.fwd[0]);
 	next.fwd[0] = c;
 	pf_table_inherit(&cur, &next);

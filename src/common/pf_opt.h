@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The options of a forward, described once: one row per option drives the
+ * parser, 'portfw save', the defaults, the comparison of two versions of a
+ * forward and 'portfw list -j'. Adding an option is adding a field to
+ * struct pf_fwd_conf and a row to pf_opts (pf_opt.c).
+ */
+#ifndef PF_OPT_H
+#define PF_OPT_H
+
+#include "pf_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pf_opt_kind {
+	PF_OPT_FLAG, /* a word alone: true */
+	PF_OPT_UINT, /* a number in [min, max] */
+	PF_OPT_DUR, /* a duration in ms, at least min */
+	PF_OPT_ENUM, /* one of names[] */
+	PF_OPT_STR, /* a quoted string of 1-PF_CHECK_STR_MAX-1 bytes */
+	PF_OPT_CIDRS, /* networks ADDR[/LEN][,ADDR[/LEN]...] */
+};
+
+/* Where 'list -j' shows an option: in "options", in "check" (while checks
+ * are on), or not by this table (shown its own way, or not at all). */
+enum pf_opt_group { PF_OPT_G_NONE, PF_OPT_G_OPTIONS, PF_OPT_G_CHECK };
+
+struct pf_opt {
+	const char *word;
+	const char *json; /* key in its group */
+	uint8_t kind, group;
+	uint8_t size; /* of the field: 1, 2, 4 or 8 bytes (FLAG, UINT, DUR, ENUM) */
+	bool sets_check; /* giving it turns active health checks on */
+	uint16_t off; /* of the field in struct pf_fwd_conf */
+	uint64_t min, max, def; /* ENUM: max is the last value */
+	const char *const *names; /* ENUM: the word of each value (NULL: none) */
+	const char *expect; /* what the parser says it expects */
+};
+
+extern const struct pf_opt pf_opts[];
+extern const size_t pf_nopts;
+
+/* The row of an option word, or NULL. */
+const struct pf_opt *pf_opt_find(const char *word);
+/* Numeric options (FLAG, UINT, DUR, ENUM). */
+uint64_t pf_opt_get(const struct pf_fwd_conf *c, const struct pf_opt *o);
+void pf_opt_set(struct pf_fwd_conf *c, const struct pf_opt *o, uint64_t v);
+/* STR: the string ("" when not set); CIDRS: the set. */
+const char *pf_opt_str(const struct pf_fwd_conf *c, const struct pf_opt *o);
+void pf_opt_set_str(struct pf_fwd_conf *c, const struct pf_opt *o, const char *s);
+struct pf_cidrset *pf_opt_cidrs(struct pf_fwd_conf *c, const struct pf_opt *o);
+const struct pf_cidrset *pf_opt_cidrs_c(const struct pf_fwd_conf *c, const struct pf_opt *o);
+/* Whether the option has its default value (then 'save' leaves it out). */
+bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o);
+/* " WORD VALUE" as 'save' writes it, appended at buf[off]; returns the new
+ * length (which may exceed len: the output was truncated). */
+size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *buf, size_t len,
+		     size_t off);
+
+/* A configuration with every option at its default. */
+void pf_fwd_conf_init(struct pf_fwd_conf *c);
+/* A deep copy (dst is overwritten, not freed). */
+void pf_fwd_conf_copy(struct pf_fwd_conf *dst, const struct pf_fwd_conf *src);
+void pf_fwd_conf_free(struct pf_fwd_conf *c);
+/* Every option of the table equal (not the key, name or backends). */
+bool pf_fwd_conf_opts_equal(const struct pf_fwd_conf *a, const struct pf_fwd_conf *b);
+
+void pf_be_conf_copy(struct pf_be_conf *dst, const struct pf_be_conf *src);
+void pf_be_conf_free(struct pf_be_conf *c);
+
+#endif
