@@ -681,6 +681,15 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 			record "$setup" load_ms "$LOAD_MS"
 			SUMMARY+=" loaded in $LOAD_MS ms;"
 		fi
+		# The daemon's resident memory with the table loaded (ip netns exec
+		# execs it: the pid is portfwd's).
+		if [[ $setup == kernel || $setup == kernel-* ]] && [[ -n ${PFD_PID-} ]]; then
+			rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PFD_PID/status" 2>/dev/null || true)
+			if [[ -n $rss ]]; then
+				record "$setup" rss_kb "$rss"
+				SUMMARY+=" RSS $((rss / 1024)) MiB;"
+			fi
+		fi
 		if [[ $setup == kernel-* && $RUN == 1 ]]; then
 			check_loaded "$(forwards_of "$setup")" || true
 		fi

@@ -156,14 +156,16 @@ def main():
           "request, the daemon's change, its answer); `portfw add` / `portfw del`: "
           "the same through the client, whose start-up is part of it. Medians.")
         p("")
-        p("| forwards loaded | load at start | add | del | portfw add | portfw del |")
-        p("|---:|---:|---:|---:|---:|---:|")
+        p("| forwards loaded | load at start | add | del | portfw add | portfw del | portfwd RSS |")
+        p("|---:|---:|---:|---:|---:|---:|---:|")
         for s in cp:
             n = 2 if s == "kernel" else int(s[7:])
             ld = med(s, "load_ms")
+            rss = med(s, "rss_kb")
             p(f"| {n:,} | {fmt(ld / 1000 if ld is not None else None, 3)} s | "
               f"{fmt(med(s, 'add_ms'), 2)} ms | {fmt(med(s, 'del_ms'), 2)} ms | "
-              f"{fmt(med(s, 'cli_add_ms'), 1)} ms | {fmt(med(s, 'cli_del_ms'), 1)} ms |")
+              f"{fmt(med(s, 'cli_add_ms'), 1)} ms | {fmt(med(s, 'cli_del_ms'), 1)} ms | "
+              f"{fmt(rss / 1024 if rss is not None else None, 1)} MiB |")
         p("")
 
     # Targets (issue 6).
@@ -193,6 +195,10 @@ def main():
     elif scale and med(f"kernel-{scale[-1]}", "load_ms") is not None:
         tg.append(f"- load 100,000 forwards in under 2 s: not measured in this mode "
                   f"({scale[-1]:,} loaded in {med(f'kernel-{scale[-1]}', 'load_ms') / 1000:.2f} s)")
+    if big and med(f"kernel-{big[-1]}", "rss_kb") is not None:
+        rss = med(f"kernel-{big[-1]}", "rss_kb") / 1024
+        tg.append(f"- portfwd RSS with {big[-1]:,} forwards under 120 MiB: {rss:.1f} MiB: "
+                  + verdict(rss < 120))
     for s in cp:
         if s == "kernel":
             continue
