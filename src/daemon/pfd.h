@@ -3,10 +3,25 @@
 #ifndef PFD_H
 #define PFD_H
 
+#include "../common/pf_engine.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
 #define PFD_REQ_MAX (4U << 20)
+
+/* The engines (pfd_engine.c): all of them at once, in the order a change
+ * goes through them. */
+const struct pf_engine_ops *pfd_engine_of(const struct pf_forward *f);
+int pfd_engines_start(uint8_t engine, char *err, size_t errlen);
+void pfd_engines_stop(void);
+/* Prepares next in every engine, then commits: all or nothing. */
+int pfd_engines_change(const struct pf_table *next, char *err, size_t errlen);
+void pfd_engines_refresh(const struct pf_table *cur);
+void pfd_engines_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg);
+unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *cur);
+/* The engines' event descriptors now (at most pf_nengines) and their handlers. */
+void pfd_engines_poll(int *fds, void (**handlers)(void), size_t *n);
 
 /* The running table. */
 void pfd_table_set_config(const char *path);

@@ -11,8 +11,6 @@
 #include "../common/pf_opt.h"
 #include "../common/pf_sched.h"
 #include "../common/pf_util.h"
-#include "../kernel/pfk.h"
-#include "../user/pfu.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -58,14 +56,7 @@ static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 	struct pfd_count c = { 0 };
 	struct pf_change ch;
 
-	if (pfd_prepare(next, &ch, err, errlen) || pfu_prepare(next, err, errlen)) {
-		pf_table_clear(next);
-		return -1;
-	}
-	/* The kernel's transaction is the one step that can still fail: it goes
-	 * first, and the user engine's change (which cannot) follows it. */
-	if (pfk_prepare(next, err, errlen) || pfk_commit(err, errlen)) {
-		pfu_abort();
+	if (pfd_prepare(next, &ch, err, errlen) || pfd_engines_change(next, err, errlen)) {
 		pf_table_clear(next);
 		return -1;
 	}
@@ -79,7 +70,6 @@ static int pfd_install(struct pf_table *next, char *err, size_t errlen)
 		c.keep = (unsigned)(next->n - ch.fresh);
 		c.del = (unsigned)(pfd_tab.n - c.keep - ch.changed);
 	}
-	pfu_commit();
 	pf_table_clear(&pfd_tab);
 	pfd_tab = *next;
 	pf_table_init(next);
@@ -122,7 +112,7 @@ int pfd_table_check(char *err, size_t errlen)
 
 void pfd_table_refresh(void)
 {
-	pfk_refresh(&pfd_tab);
+	pfd_engines_refresh(&pfd_tab);
 }
 
 void pfd_table_free(void)
@@ -229,6 +219,65 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 	json_object_set_new(o, "options", grp[PF_OPT_G_OPTIONS]);
 }
 
+static void pfd_trigger_json(json_t *o, const struct pf_forward *f)
+{
+	const struct pf_engine_ops *e = pfd_engine_of(f);
+	struct pf_trigger_state ts;
+	char a[PF_ADDRSTR_MAX];
+
+	if (!e->trigger_state || !e->trigger_state(f, &ts))
+		return;
+	pf_sa_format(&ts.holder, false, a, sizeof(a));
+	json_object_set_new(o, "holder", json_string(a));
+	json_object_set_new(o, "left_ms", json_integer((json_int_t)ts.left_ms));
+}
+
+/* An address of a flow as listed: with its port where the protocol has
+ * ports; nothing when the engine does not know it. */
+static void pfd_flow_addr(json_t *o, const char *key, const union pf_sa *sa, uint8_t l4)
+{
+	char buf[PF_ADDRSTR_MAX];
+
+	if (!sa->sa.sa_family)
+		return;
+	pf_sa_format(sa, pf_l4_has_ports(l4), buf, sizeof(buf));
+	json_object_set_new(o, key, json_string(buf));
+}
+
+/* One flow of any engine into the 'conns' array (a pf_flow_cb). */
+static void pfd_flow_json(const struct pf_flow *fl, void *arg)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "proto", json_string(pf_l4_name(fl->l4)));
+	json_object_set_new(o, "engine", json_string(fl->engine == PF_ENGINE_KERNEL ? "kernel"
+										      : "user"));
+	json_object_set_new(o, "forward", json_string(fl->forward ? fl->forward : ""));
+	pfd_flow_addr(o, "client", &fl->client, fl->l4);
+	pfd_flow_addr(o, "listen", &fl->listen, fl->l4);
+	pfd_flow_addr(o, "backend", &fl->backend, fl->l4);
+	if (fl->known & PF_FLOW_PACKETS) {
+		json_object_set_new(o, "packets_up", json_integer((json_int_t)fl->packets_up));
+		json_object_set_new(o, "packets_down", json_integer((json_int_t)fl->packets_down));
+	}
+	if (fl->known & PF_FLOW_BYTES) {
+		json_object_set_new(o, "bytes_up", json_integer((json_int_t)fl->bytes_up));
+		json_object_set_new(o, "bytes_down", json_integer((json_int_t)fl->bytes_down));
+	}
+	if (fl->known & PF_FLOW_AGE) {
+		json_object_set_new(o, "age_ms", json_integer((json_int_t)fl->age_ms));
+		json_object_set_new(o, "idle_ms", json_integer((json_int_t)fl->idle_ms));
+	}
+	if (fl->known & PF_FLOW_EXPIRES)
+		json_object_set_new(o, "expires_ms", json_integer((json_int_t)fl->expires_ms));
+	json_object_set_new(o, "state", json_string(fl->state ? fl->state : ""));
+	if (fl->worker >= 0)
+		json_object_set_new(o, "worker", json_integer(fl->worker));
+	if (fl->detail)
+		json_object_set_new(o, "conntrack", json_string(fl->detail));
+	json_array_append_new(arg, o);
+}
+
 static json_t *pfd_forward_json(const struct pf_forward *f)
 {
 	json_t *o = json_object(), *bes = json_array();
@@ -253,7 +302,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 				    json_integer(f->conf.trig_port));
 		json_object_set_new(tr, "timeout_ms",
 				    json_integer((json_int_t)f->conf.trig_ms));
-		pfk_trig_info(f->kid, tr); /* holder, left_ms: while the range is open */
+		pfd_trigger_json(tr, f); /* holder, left_ms: while the range is open */
 		json_object_set_new(o, "trigger", tr);
 	}
 	json_object_set_new(o, "port_lo", json_integer(f->conf.lport_lo));
@@ -331,8 +380,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 		break;
 	case PF_ST_CONNS:
 		arr = json_array();
-		pfu_conns(arr);
-		pfk_conns(arr);
+		pfd_engines_flows(&pfd_tab, pfd_flow_json, arr);
 		json_object_set_new(r, "conns", arr);
 		break;
 	case PF_ST_SAVE: {
@@ -582,7 +630,7 @@ static json_t *pfd_change(struct pfd_req *r)
 		return pfd_error(err);
 	for (i = 0; i < r->n; i++) {
 		if (r->st[i].kind == PF_ST_KILL)
-			killed += pfu_kill(&r->st[i].sel) + pfk_kill(&r->st[i].sel, &pfd_tab);
+			killed += pfd_engines_kill(&r->st[i].sel, &pfd_tab);
 		if (r->st[i].kind == PF_ST_SCHEDULE) {
 			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
 
@@ -590,8 +638,8 @@ static json_t *pfd_change(struct pfd_req *r)
 				pf_info("forward '%s': rotation forced",
 					f->conf.name);
 				/* A kernel pool's DNAT follows the new order now. */
-				if (pf_forward_engine(f) == PF_ENGINE_KERNEL)
-					pfk_refresh(&pfd_tab);
+				if (pfd_engine_of(f)->refresh)
+					pfd_engine_of(f)->refresh(&pfd_tab);
 			}
 		}
 	}

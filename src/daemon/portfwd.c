@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	sigset_t mask;
 	int ep = -1, sfd = -1, kfd = -1, opt, rc = 1;
+	void (*kev)(void) = NULL;
 	uint64_t v;
 
 	if (!sock || !*sock)
@@ -171,13 +172,18 @@ int main(int argc, char **argv)
 		pf_err("setup: %s", strerror(errno));
 		goto out;
 	}
-	pfk_set_config(&kcfg);
-	if (pfu_start(&cfg) || pfd_health_start())
-		goto out;
-	if (pf_engine_default == PF_ENGINE_KERNEL && pfk_start(&kcfg, err, sizeof(err))) {
+	pfk_configure(&kcfg);
+	pfu_configure(&cfg);
+	/* The user engine always (it carries the default), the kernel's now
+	 * only if it is the default (else on first use). */
+	if (pfd_engines_start(PF_ENGINE_USER, err, sizeof(err)) ||
+	    (pf_engine_default == PF_ENGINE_KERNEL &&
+	     pfd_engines_start(PF_ENGINE_KERNEL, err, sizeof(err)))) {
 		pf_err("%s", err);
 		goto out;
 	}
+	if (pfd_health_start())
+		goto out;
 	/* The control socket first: a second daemon must fail before it touches
 	 * the kernel's table or binds anything. */
 	if (pfd_ctl_open(sock) < 0)
@@ -200,12 +206,20 @@ int main(int argc, char **argv)
 		struct epoll_event evs[16];
 		int n, i;
 
-		/* The first table with a trigger opens the conntrack event socket
-		 * (it then stays open as long as the daemon runs). */
-		if (kfd < 0 && pfk_event_fd() >= 0) {
-			kfd = pfk_event_fd();
-			ev.data.fd = kfd;
-			epoll_ctl(ep, EPOLL_CTL_ADD, kfd, &ev);
+		/* An engine's event socket may open with a change (the kernel's
+		 * conntrack events, with the first trigger) and then stays. */
+		if (kfd < 0) {
+			int fds[4];
+			void (*fns[4])(void);
+			size_t nf;
+
+			pfd_engines_poll(fds, fns, &nf);
+			if (nf) {
+				kfd = fds[0];
+				kev = fns[0];
+				ev.data.fd = kfd;
+				epoll_ctl(ep, EPOLL_CTL_ADD, kfd, &ev);
+			}
 		}
 		n = epoll_wait(ep, evs, 16, pfd_ctl_wait_ms());
 
@@ -224,7 +238,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (evs[i].data.fd == kfd) {
-				pfk_event(); /* port triggers */
+				if (kev)
+					kev();
 				continue;
 			}
 			if (evs[i].data.fd != sfd) {
@@ -248,8 +263,7 @@ int main(int argc, char **argv)
 out:
 	pfd_ctl_close();
 	pfd_health_stop();
-	pfu_stop();
-	pfk_stop();
+	pfd_engines_stop();
 	pfd_table_free();
 	if (ep >= 0)
 		close(ep);

@@ -7,6 +7,7 @@
  */
 #include "pfk_int.h"
 #include "../common/pf_log.h"
+#include "../common/pf_util.h"
 
 #include <arpa/inet.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
@@ -27,7 +28,8 @@ struct pfk_ct_ctx {
 	bool udp_only;
 	struct nfct_handle *hd; /* a second handle: deletes during a dump */
 	unsigned count;
-	json_t *arr;
+	pf_flow_cb flow_cb;
+	void *flow_arg;
 	const struct pf_table *t;
 };
 
@@ -81,59 +83,43 @@ static int pfk_ct_stale_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 }
 
 /* Whole-host forwards carry every protocol. */
-static const char *pfk_ct_proto(uint8_t proto)
+/* One end of an entry as an address (and port, where the protocol has them). */
+static void pfk_ct_sa(union pf_sa *sa, const struct nf_conntrack *ct, int fam,
+		      enum nf_conntrack_attr a4, enum nf_conntrack_attr a6, enum nf_conntrack_attr port,
+		      bool ports)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	case IPPROTO_SCTP:
-		return "sctp";
-	default:
-		return "other";
-	}
-}
-
-static bool pfk_ct_has_ports(const struct nf_conntrack *ct)
-{
-	uint8_t p = nfct_get_attr_u8(ct, ATTR_L4PROTO);
-
-	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP || p == IPPROTO_UDPLITE ||
-	       p == IPPROTO_DCCP;
-}
-
-static void pfk_endpoint(char *buf, size_t len, const struct nf_conntrack *ct, int fam,
-			 enum nf_conntrack_attr a4, enum nf_conntrack_attr a6,
-			 enum nf_conntrack_attr port)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (!pfk_ct_has_ports(ct)) {
-		inet_ntop(fam, nfct_get_attr(ct, fam == AF_INET6 ? a6 : a4), a, sizeof(a));
-		snprintf(buf, len, "%s", a);
-	} else if (fam == AF_INET6) {
-		inet_ntop(AF_INET6, nfct_get_attr(ct, a6), a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(nfct_get_attr_u16(ct, port)));
+	memset(sa, 0, sizeof(*sa));
+	if (fam == AF_INET6) {
+		sa->sin6.sin6_family = AF_INET6;
+		memcpy(&sa->sin6.sin6_addr, nfct_get_attr(ct, a6), 16);
+		if (ports)
+			sa->sin6.sin6_port = nfct_get_attr_u16(ct, port);
 	} else {
-		inet_ntop(AF_INET, nfct_get_attr(ct, a4), a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(nfct_get_attr_u16(ct, port)));
+		sa->sin.sin_family = AF_INET;
+		memcpy(&sa->sin.sin_addr, nfct_get_attr(ct, a4), 4);
+		if (ports)
+			sa->sin.sin_port = nfct_get_attr_u16(ct, port);
 	}
 }
 
 static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
+	static const char *const states[] = { "none",	     "syn-sent",  "syn-recv",
+					      "established", "fin-wait",  "close-wait",
+					      "last-ack",    "time-wait", "close",
+					      "syn-sent2" };
 	struct pfk_ct_ctx *c = data;
 	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK), id = mark & PFK_MARK_ID;
 	int fam = nfct_get_attr_u8(ct, ATTR_L3PROTO);
-	uint8_t proto = nfct_get_attr_u8(ct, ATTR_L4PROTO);
-	const char *name = "";
-	char buf[1024];
-	json_t *o;
+	struct pf_flow fl = {
+		.engine = PF_ENGINE_KERNEL,
+		.l4 = nfct_get_attr_u8(ct, ATTR_L4PROTO),
+		.known = PF_FLOW_EXPIRES,
+		.worker = -1,
+		.forward = "",
+	};
+	bool ports = pf_l4_has_ports(fl.l4);
+	char line[1024];
 	size_t i;
 
 	(void)type;
@@ -141,52 +127,33 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 		return NFCT_CB_CONTINUE;
 	for (i = 0; i < c->t->n; i++)
 		if (c->t->fwd[i]->kid == id)
-			name = c->t->fwd[i]->conf.name;
-	o = json_object();
-	json_object_set_new(o, "proto", json_string(pfk_ct_proto(proto)));
-	json_object_set_new(o, "engine", json_string("kernel"));
-	json_object_set_new(o, "forward", json_string(name));
-	pfk_endpoint(buf, sizeof(buf), ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC,
-		     ATTR_ORIG_PORT_SRC);
-	json_object_set_new(o, "client", json_string(buf));
-	pfk_endpoint(buf, sizeof(buf), ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST,
-		     ATTR_ORIG_PORT_DST);
-	json_object_set_new(o, "listen", json_string(buf));
-	pfk_endpoint(buf, sizeof(buf), ct, fam, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC,
-		     ATTR_REPL_PORT_SRC);
-	json_object_set_new(o, "backend", json_string(buf));
+			fl.forward = c->t->fwd[i]->conf.name;
+	pfk_ct_sa(&fl.client, ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC, ATTR_ORIG_PORT_SRC,
+		  ports);
+	pfk_ct_sa(&fl.listen, ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_DST,
+		  ports);
+	pfk_ct_sa(&fl.backend, ct, fam, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC, ATTR_REPL_PORT_SRC,
+		  ports);
 	if (nfct_attr_is_set(ct, ATTR_ORIG_COUNTER_BYTES)) {
-		json_object_set_new(o, "bytes_up",
-				    json_integer((json_int_t)nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES)));
-		json_object_set_new(o, "bytes_down",
-				    json_integer((json_int_t)nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_BYTES)));
-		json_object_set_new(o, "packets_up",
-				    json_integer((json_int_t)nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_PACKETS)));
-		json_object_set_new(o, "packets_down",
-				    json_integer((json_int_t)nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS)));
+		fl.known |= PF_FLOW_BYTES | PF_FLOW_PACKETS;
+		fl.bytes_up = nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES);
+		fl.bytes_down = nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_BYTES);
+		fl.packets_up = nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_PACKETS);
+		fl.packets_down = nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS);
 	}
-	json_object_set_new(o, "expires_ms",
-			    json_integer((json_int_t)nfct_get_attr_u32(ct, ATTR_TIMEOUT) * 1000));
-	if (proto == IPPROTO_TCP) {
-		static const char *const states[] = { "none",	   "syn-sent",	 "syn-recv",
-						      "established", "fin-wait",	 "close-wait",
-						      "last-ack",    "time-wait", "close",
-						      "syn-sent2" };
+	fl.expires_ms = (uint64_t)nfct_get_attr_u32(ct, ATTR_TIMEOUT) * 1000;
+	if (fl.l4 == IPPROTO_TCP) {
 		uint8_t st = nfct_get_attr_u8(ct, ATTR_TCP_STATE);
 
-		json_object_set_new(o, "state",
-				    json_string(st < sizeof(states) / sizeof(states[0]) ? states[st]
-											: "?"));
+		fl.state = st < PF_ARRAY_SIZE(states) ? states[st] : "?";
 	} else {
-		json_object_set_new(o, "state",
-				    json_string(nfct_get_attr_u32(ct, ATTR_STATUS) & IPS_SEEN_REPLY
-							? "replied"
-							: "unreplied"));
+		fl.state = nfct_get_attr_u32(ct, ATTR_STATUS) & IPS_SEEN_REPLY ? "replied"
+									 : "unreplied";
 	}
 	/* The line /proc/net/nf_conntrack would show. */
-	nfct_snprintf(buf, sizeof(buf), ct, NFCT_T_UNKNOWN, NFCT_O_DEFAULT, NFCT_OF_SHOW_LAYER3);
-	json_object_set_new(o, "conntrack", json_string(buf));
-	json_array_append_new(c->arr, o);
+	nfct_snprintf(line, sizeof(line), ct, NFCT_T_UNKNOWN, NFCT_O_DEFAULT, NFCT_OF_SHOW_LAYER3);
+	fl.detail = line;
+	c->flow_cb(&fl, c->flow_arg);
 	return NFCT_CB_CONTINUE;
 }
 
@@ -277,9 +244,9 @@ unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n)
 	return pfk_ct_flush(ids, n, false);
 }
 
-void pfk_ct_list(json_t *arr, const struct pf_table *t)
+void pfk_ct_list(const struct pf_table *t, pf_flow_cb cb, void *arg)
 {
-	struct pfk_ct_ctx c = { .arr = arr, .t = t };
+	struct pfk_ct_ctx c = { .flow_cb = cb, .flow_arg = arg, .t = t };
 
 	pfk_ct_dump(pfk_ct_list_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
 }

@@ -18,6 +18,7 @@
 #include "../common/pf_util.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 

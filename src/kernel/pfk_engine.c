@@ -61,16 +61,16 @@ static void pfk_sysctl(const char *path, const char *want)
 	fclose(fp);
 }
 
-void pfk_set_config(const struct pfk_config *cfg)
+void pfk_configure(const struct pfk_config *cfg)
 {
 	pfk_cfg = *cfg;
 }
 
-int pfk_start(const struct pfk_config *cfg, char *err, size_t errlen)
+/* Also on first use: a table with kernel forwards under portfwd -e user. */
+static int pfk_start(char *err, size_t errlen)
 {
 	if (pfk_nft)
 		return 0;
-	pfk_cfg = *cfg;
 	pfk_nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!pfk_nft) {
 		snprintf(err, errlen, "kernel engine: cannot create a libnftables context");
@@ -206,7 +206,7 @@ static void pfk_release(struct pf_forward ***v, size_t *n)
 	*n = 0;
 }
 
-void pfk_abort(void)
+static void pfk_abort(void)
 {
 	free(pfk_pending);
 	pfk_pending = NULL;
@@ -243,7 +243,7 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 	return pfk_run(text, false, err, errlen);
 }
 
-int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
+static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	struct pfk_walk w;
 	size_t i;
@@ -287,7 +287,7 @@ int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 		pfk_abort();
 		return 0; /* a user-engine table: nftables is not touched */
 	}
-	if (!pfk_nft && pfk_start(&pfk_cfg, err, errlen))
+	if (!pfk_nft && pfk_start(err, errlen))
 		goto fail;
 	pfk_pending = pfk_render_now(next, true, false, &w);
 	if (!pfk_pending) {
@@ -421,7 +421,7 @@ static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forwa
 	return 0;
 }
 
-int pfk_commit(char *err, size_t errlen)
+static int pfk_commit(char *err, size_t errlen)
 {
 	uint32_t *gone;
 	size_t i, ngone = 0;
@@ -473,7 +473,7 @@ int pfk_commit(char *err, size_t errlen)
 	return 0;
 }
 
-void pfk_refresh(const struct pf_table *cur)
+static void pfk_refresh(const struct pf_table *cur)
 {
 	struct pfk_ops o = { 0 };
 	char err[512], *text;
@@ -506,7 +506,7 @@ void pfk_refresh(const struct pf_table *cur)
 	pfk_loaded = text;
 }
 
-unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
+static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
 {
 	uint32_t *ids;
 	size_t i, n = 0;
@@ -523,15 +523,18 @@ unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
 	return k;
 }
 
-void pfk_conns(json_t *arr)
+static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 {
 	struct pf_table t = { .fwd = pfk_prev, .n = pfk_nprev };
 
+	/* The loaded forwards, not cur: a flow of a deleted one is listed
+	 * until it ends (under no name once its forward is gone). */
+	(void)cur;
 	if (pfk_nft && pfk_nprev)
-		pfk_ct_list(arr, &t);
+		pfk_ct_list(&t, cb, arg);
 }
 
-void pfk_stop(void)
+static void pfk_stop(void)
 {
 	if (!pfk_nft)
 		return;
@@ -550,3 +553,19 @@ void pfk_stop(void)
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
 }
+
+const struct pf_engine_ops pfk_engine_ops = {
+	.name = "kernel",
+	.engine = PF_ENGINE_KERNEL,
+	.start = pfk_start,
+	.stop = pfk_stop,
+	.prepare = pfk_prepare,
+	.commit = pfk_commit,
+	.abort = pfk_abort,
+	.refresh = pfk_refresh,
+	.flows = pfk_flows,
+	.kill = pfk_kill,
+	.event_fd = pfk_event_fd,
+	.event = pfk_event,
+	.trigger_state = pfk_trig_state,
+};

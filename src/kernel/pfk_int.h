@@ -4,6 +4,7 @@
 #define PFK_INT_H
 
 #include "pfk.h"
+#include "../common/pf_engine.h"
 #include "../common/pf_conf.h"
 
 struct pfk_buf;
@@ -160,6 +161,11 @@ void pfk_disp_free(struct pfk_disp *d);
 
 /* pfk_trigger.c: who holds a trigger's range now (IPv4), for how long. */
 bool pfk_trig_holder(uint32_t kid, union pf_sa *host, uint64_t *left_ms);
+bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts);
+/* The conntrack event socket of the triggers (-1 until a table has one;
+ * then it stays open) and what to call when it is readable. */
+int pfk_event_fd(void);
+void pfk_event(void);
 /* After a change: follow the table's triggers (subscribe to conntrack
  * events while there are any; forget holders of triggers that went). */
 void pfk_trig_sync(struct pf_forward *const *fwd, size_t n);
@@ -174,6 +180,6 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n);
 /* UDP entries to the ports of newly added forwards that are not ours. */
 unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
-void pfk_ct_list(json_t *arr, const struct pf_table *t);
+void pfk_ct_list(const struct pf_table *t, pf_flow_cb cb, void *arg);
 
 #endif

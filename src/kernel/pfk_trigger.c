@@ -215,17 +215,9 @@ void pfk_event(void)
 			"a control connection may have gone unseen");
 }
 
-void pfk_trig_info(uint32_t kid, json_t *o)
+bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts)
 {
-	union pf_sa host;
-	uint64_t left;
-	char a[PF_ADDRSTR_MAX];
-
-	if (!pfk_trig_holder(kid, &host, &left))
-		return;
-	pf_sa_format(&host, false, a, sizeof(a));
-	json_object_set_new(o, "holder", json_string(a));
-	json_object_set_new(o, "left_ms", json_integer((json_int_t)left));
+	return f->conf.trigger && pfk_trig_holder(f->kid, &ts->holder, &ts->left_ms);
 }
 
 void pfk_trig_stop(void)

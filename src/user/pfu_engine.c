@@ -26,23 +26,28 @@ static size_t pfu_ncur, pfu_nnext;
 static struct pfu_plan *pfu_plan;
 static bool pfu_prepared;
 
-int pfu_start(const struct pfu_config *cfg)
+void pfu_configure(const struct pfu_config *cfg)
+{
+	pfu_cfg = *cfg;
+}
+
+static int pfu_start(char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	const struct pfu_config *cfg = &pfu_cfg;
 	int i;
 
-	pfu_cfg = *cfg;
 	pfu_nw = cfg->workers > 0 ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1);
 	if (pfu_nw > PFU_WORKERS_MAX)
 		pfu_nw = PFU_WORKERS_MAX;
 	pfu_w = pf_xcalloc((size_t)pfu_nw, sizeof(*pfu_w));
 	for (i = 0; i < pfu_nw; i++) {
 		if (pfu_worker_init(&pfu_w[i], i) < 0) {
-			pf_err("worker %d: %s", i, strerror(errno));
+			snprintf(err, errlen, "user engine: worker %d: %s", i, strerror(errno));
 			return -1;
 		}
 		if (pthread_create(&pfu_w[i].th, NULL, pfu_worker_main, &pfu_w[i])) {
-			pf_err("cannot start worker %d", i);
+			snprintf(err, errlen, "user engine: cannot start worker %d", i);
 			return -1;
 		}
 	}
@@ -281,7 +286,7 @@ static int pfu_plan_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void pfu_abort(void)
+static void pfu_abort(void)
 {
 	size_t i;
 
@@ -351,7 +356,7 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 	return 0;
 }
 
-int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
+static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	size_t i, cap = 0, nuser = 0;
 	size_t *user = pf_xarray(next->n, sizeof(*user));
@@ -396,8 +401,10 @@ int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	return 0;
 }
 
-void pfu_commit(void)
+static int pfu_commit(char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	struct pfu_cmd c = { .type = PFU_CMD_APPLY, .plan = pfu_plan, .nplan = pfu_nnext };
 	struct pfu_lsock **cur;
 	size_t i, n = 0;
@@ -430,28 +437,31 @@ void pfu_commit(void)
 	pfu_plan = NULL;
 	pfu_nnext = 0;
 	pfu_prepared = false;
+	return 0;
 }
 
-unsigned pfu_kill(const struct pf_selector *sel)
+static unsigned pfu_kill(const struct pf_selector *sel, const struct pf_table *cur)
 {
 	struct pfu_cmd c = { .type = PFU_CMD_KILL, .sel = sel };
 	int w;
 
+	(void)cur; /* a flow knows its forward, deleted or not */
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
 	return c.killed;
 }
 
-void pfu_conns(json_t *arr)
+static void pfu_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 {
-	struct pfu_cmd c = { .type = PFU_CMD_CONNS, .arr = arr };
+	struct pfu_cmd c = { .type = PFU_CMD_CONNS, .flow_cb = cb, .flow_arg = arg };
 	int w;
 
+	(void)cur;
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
 }
 
-void pfu_stop(void)
+static void pfu_stop(void)
 {
 	struct pfu_cmd c = { .type = PFU_CMD_STOP };
 	size_t i;
@@ -474,3 +484,15 @@ void pfu_stop(void)
 	free(pfu_w);
 	pfu_w = NULL;
 }
+
+const struct pf_engine_ops pfu_engine_ops = {
+	.name = "user",
+	.engine = PF_ENGINE_USER,
+	.start = pfu_start,
+	.stop = pfu_stop,
+	.prepare = pfu_prepare,
+	.commit = pfu_commit,
+	.abort = pfu_abort,
+	.flows = pfu_flows,
+	.kill = pfu_kill,
+};

@@ -157,7 +157,8 @@ struct pfu_cmd {
 	size_t nplan;
 	const struct pf_selector *sel;
 	unsigned killed;
-	json_t *arr;
+	pf_flow_cb flow_cb; /* PFU_CMD_CONNS: called for each flow, on the worker */
+	void *flow_arg;
 };
 
 struct pfu_worker {
@@ -208,7 +209,7 @@ void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s);
 /* Ends the sessions of a listening socket that leaves the table. */
 void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl);
 unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel);
-void pfu_udp_conns(struct pfu_worker *w, json_t *arr);
+void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg);
 void pfu_udp_free_dead(struct pfu_worker *w);
 void pfu_udp_cleanup(struct pfu_worker *w);
 int pfu_udp_ready(struct pfu_worker *w);
@@ -249,6 +250,6 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f);
 uint64_t pfu_tcp_deadline(const struct pfu_flow *f);
 void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f);
-json_t *pfu_tcp_json(const struct pfu_worker *w, const struct pfu_flow *f);
+void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct pf_flow *fl);
 
 #endif

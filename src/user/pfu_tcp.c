@@ -416,55 +416,48 @@ void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f)
 	pfu_flow_end(w, f, false);
 }
 
-static void pfu_json_addr(json_t *o, const char *key, int fd, bool peer)
+static void pfu_sock_addr(union pf_sa *sa, int fd, bool peer)
 {
-	union pf_sa sa;
-	socklen_t len = sizeof(sa);
-	char buf[PF_ADDRSTR_MAX];
+	socklen_t len = sizeof(*sa);
 	int rc;
 
-	memset(&sa, 0, sizeof(sa));
-	rc = peer ? getpeername(fd, &sa.sa, &len) : getsockname(fd, &sa.sa, &len);
-	if (fd < 0 || rc < 0)
+	memset(sa, 0, sizeof(*sa));
+	if (fd < 0)
 		return;
-	pf_sa_format(&sa, true, buf, sizeof(buf));
-	json_object_set_new(o, key, json_string(buf));
+	rc = peer ? getpeername(fd, &sa->sa, &len) : getsockname(fd, &sa->sa, &len);
+	if (rc < 0)
+		memset(sa, 0, sizeof(*sa));
 }
 
-json_t *pfu_tcp_json(const struct pfu_worker *w, const struct pfu_flow *f)
+void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct pf_flow *fl)
 {
-	const char *state;
-	json_t *o = json_object();
-
+	memset(fl, 0, sizeof(*fl));
+	fl->engine = PF_ENGINE_USER;
+	fl->l4 = IPPROTO_TCP;
+	fl->known = PF_FLOW_BYTES | PF_FLOW_AGE;
+	fl->worker = w->id;
+	fl->forward = f->fwd->conf.name;
 	if (f->state == PFU_CONNECTING)
-		state = "connecting";
+		fl->state = "connecting";
 	else if (f->up.eof && f->down.eof)
-		state = "closing";
+		fl->state = "closing";
 	else if (f->up.eof)
-		state = "client-fin";
+		fl->state = "client-fin";
 	else if (f->down.eof)
-		state = "server-fin";
+		fl->state = "server-fin";
 	else
-		state = "established";
-	json_object_set_new(o, "proto", json_string("tcp"));
-	json_object_set_new(o, "forward", json_string(f->fwd->conf.name));
-	pfu_json_addr(o, "client", f->c.fd, true);
-	pfu_json_addr(o, "listen", f->c.fd, false);
+		fl->state = "established";
+	pfu_sock_addr(&fl->client, f->c.fd, true);
+	pfu_sock_addr(&fl->listen, f->c.fd, false);
 	if (f->state == PFU_CONNECTING && f->be >= 0) {
-		union pf_sa sa = f->fwd->be[f->be].addr;
-		char buf[PF_ADDRSTR_MAX];
-
-		pf_sa_set_port(&sa, pf_backend_port(f->fwd, &f->fwd->be[f->be], f->lport));
-		pf_sa_format(&sa, true, buf, sizeof(buf));
-		json_object_set_new(o, "backend", json_string(buf));
+		fl->backend = f->fwd->be[f->be].addr;
+		pf_sa_set_port(&fl->backend,
+			       pf_backend_port(f->fwd, &f->fwd->be[f->be], f->lport));
 	} else {
-		pfu_json_addr(o, "backend", f->s.fd, true);
+		pfu_sock_addr(&fl->backend, f->s.fd, true);
 	}
-	json_object_set_new(o, "bytes_up", json_integer((json_int_t)f->up.bytes));
-	json_object_set_new(o, "bytes_down", json_integer((json_int_t)f->down.bytes));
-	json_object_set_new(o, "age_ms", json_integer((json_int_t)(w->now - f->start_ms)));
-	json_object_set_new(o, "idle_ms", json_integer((json_int_t)(w->now - f->last_ms)));
-	json_object_set_new(o, "state", json_string(state));
-	json_object_set_new(o, "worker", json_integer(w->id));
-	return o;
+	fl->bytes_up = f->up.bytes;
+	fl->bytes_down = f->down.bytes;
+	fl->age_ms = w->now - f->start_ms;
+	fl->idle_ms = w->now - f->last_ms;
 }

@@ -471,43 +471,34 @@ unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel)
 	return n;
 }
 
-void pfu_udp_conns(struct pfu_worker *w, json_t *arr)
+void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg)
 {
 	struct pfu_usess *s;
 
 	for (s = w->usess.next; s != &w->usess; s = s->next) {
-		json_t *o = json_object();
-		union pf_sa sa;
-		socklen_t len = sizeof(sa);
-		char buf[PF_ADDRSTR_MAX];
+		struct pf_flow fl = {
+			.engine = PF_ENGINE_USER,
+			.l4 = IPPROTO_UDP,
+			.known = PF_FLOW_BYTES | PF_FLOW_PACKETS | PF_FLOW_AGE | PF_FLOW_EXPIRES,
+			.worker = w->id,
+			.forward = s->fwd->conf.name,
+			.client = s->client,
+			.listen = s->has_local ? s->local : s->wl->ls->addr,
+			.bytes_up = s->bytes_up,
+			.bytes_down = s->bytes_down,
+			.packets_up = s->pkts_up,
+			.packets_down = s->pkts_down,
+			.age_ms = w->now - s->start_ms,
+			.idle_ms = w->now - s->last_ms,
+			.state = s->replied ? "replied" : "unreplied",
+		};
+		socklen_t len = sizeof(fl.backend);
 		uint64_t dl = pfu_udp_deadline(s);
 
-		json_object_set_new(o, "proto", json_string("udp"));
-		json_object_set_new(o, "forward",
-				    json_string(s->fwd->conf.name));
-		pf_sa_format(&s->client, true, buf, sizeof(buf));
-		json_object_set_new(o, "client", json_string(buf));
-		if (s->has_local)
-			pf_sa_format(&s->local, true, buf, sizeof(buf));
-		else
-			pf_sa_format(&s->wl->ls->addr, true, buf, sizeof(buf));
-		json_object_set_new(o, "listen", json_string(buf));
-		memset(&sa, 0, sizeof(sa));
-		if (getpeername(s->fd, &sa.sa, &len) == 0) {
-			pf_sa_format(&sa, true, buf, sizeof(buf));
-			json_object_set_new(o, "backend", json_string(buf));
-		}
-		json_object_set_new(o, "packets_up", json_integer((json_int_t)s->pkts_up));
-		json_object_set_new(o, "packets_down", json_integer((json_int_t)s->pkts_down));
-		json_object_set_new(o, "bytes_up", json_integer((json_int_t)s->bytes_up));
-		json_object_set_new(o, "bytes_down", json_integer((json_int_t)s->bytes_down));
-		json_object_set_new(o, "age_ms", json_integer((json_int_t)(w->now - s->start_ms)));
-		json_object_set_new(o, "idle_ms", json_integer((json_int_t)(w->now - s->last_ms)));
-		json_object_set_new(o, "expires_ms",
-				    json_integer((json_int_t)(dl > w->now ? dl - w->now : 0)));
-		json_object_set_new(o, "state", json_string(s->replied ? "replied" : "unreplied"));
-		json_object_set_new(o, "worker", json_integer(w->id));
-		json_array_append_new(arr, o);
+		fl.expires_ms = dl > w->now ? dl - w->now : 0;
+		if (getpeername(s->fd, &fl.backend.sa, &len) < 0)
+			memset(&fl.backend, 0, sizeof(fl.backend));
+		cb(&fl, arg);
 	}
 }
 

@@ -300,9 +300,13 @@ static void pfu_command(struct pfu_worker *w)
 		pfu_worker_kill(w, c);
 		break;
 	case PFU_CMD_CONNS:
-		for (f = w->flows.next; f != &w->flows; f = f->next)
-			json_array_append_new(c->arr, pfu_tcp_json(w, f));
-		pfu_udp_conns(w, c->arr);
+		for (f = w->flows.next; f != &w->flows; f = f->next) {
+			struct pf_flow fl;
+
+			pfu_tcp_flow(w, f, &fl);
+			c->flow_cb(&fl, c->flow_arg);
+		}
+		pfu_udp_flows(w, c->flow_cb, c->flow_arg);
 		break;
 	case PFU_CMD_STOP:
 		w->stop = true;
