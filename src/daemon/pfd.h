@@ -29,14 +29,8 @@ void pfd_health_stop(void);
 /* Readable when a backend's health or agent state changed. */
 int pfd_health_notify_fd(void);
 
-/* The control socket. */
+/* The control socket, served by handlers of the main loop (pfd_loop). */
 int pfd_ctl_open(const char *path);
-/* Serves the socket from the main loop's epoll set; fd is the ready one. */
-void pfd_ctl_event(int ep, int fd, unsigned events);
-void pfd_ctl_expire(int ep);
-/* How long the main loop may sleep (shorter while the socket is paused). */
-int pfd_ctl_wait_ms(void);
-int pfd_ctl_listen_fd(void);
 void pfd_ctl_close(void);
 
 #endif

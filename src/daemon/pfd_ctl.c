@@ -6,6 +6,7 @@
  * that stall are dropped, so a bad client cannot wedge the daemon.
  */
 #include "pfd.h"
+#include "pfd_loop.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 
@@ -38,11 +39,10 @@ static bool pfd_paused;
 static uint64_t pfd_resume_ms;
 static char pfd_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct pfd_client *pfd_clients;
+static int64_t pfd_sweep;
 
-int pfd_ctl_listen_fd(void)
-{
-	return pfd_lfd;
-}
+static void pfd_ctl_event(int fd, uint32_t events, void *arg);
+static void pfd_ctl_expire(void *arg);
 
 int pfd_ctl_open(const char *path)
 {
@@ -82,13 +82,20 @@ int pfd_ctl_open(const char *path)
 		unlink(path);
 		return -1;
 	}
+	pfd_sweep = pfd_timer_add(1000, 1000, pfd_ctl_expire, NULL);
+	if (pfd_sweep < 0 || pfd_loop_add(fd, EPOLLIN, pfd_ctl_event, NULL) < 0) {
+		pf_err("control socket %s: %s", path, strerror(ENOMEM));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	pfd_lfd = fd;
 	pf_strlcpy(pfd_path, path, sizeof(pfd_path));
 	pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd;
 }
 
-static void pfd_client_free(int ep, struct pfd_client *c)
+static void pfd_client_free(struct pfd_client *c)
 {
 	struct pfd_client **pp;
 
@@ -98,17 +105,15 @@ static void pfd_client_free(int ep, struct pfd_client *c)
 			break;
 		}
 	}
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	pfd_loop_del(c->fd);
 	close(c->fd);
 	free(c->buf);
 	free(c);
 	if (pfd_reserve < 0)
 		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (pfd_paused) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
-
 		pfd_paused = false;
-		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
+		pfd_loop_mod(pfd_lfd, EPOLLIN);
 	}
 }
 
@@ -139,7 +144,7 @@ static void pfd_reply(struct pfd_client *c, json_t *res)
 	free(out);
 }
 
-static void pfd_client_read(int ep, struct pfd_client *c)
+static void pfd_client_read(struct pfd_client *c)
 {
 	for (;;) {
 		ssize_t n;
@@ -153,12 +158,12 @@ static void pfd_client_read(int ep, struct pfd_client *c)
 			if (c->len == cap) {
 				pfd_reply(c, json_pack("{s:b, s:s}", "ok", 0, "error",
 						       "request larger than 4 MiB"));
-				pfd_client_free(ep, c);
+				pfd_client_free(c);
 				return;
 			}
 			nb = realloc(c->buf, cap);
 			if (!nb) {
-				pfd_client_free(ep, c);
+				pfd_client_free(c);
 				return;
 			}
 			c->buf = nb;
@@ -172,23 +177,23 @@ static void pfd_client_read(int ep, struct pfd_client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n < 0) {
-			pfd_client_free(ep, c);
+			pfd_client_free(c);
 			return;
 		}
 		break; /* EOF: the request is complete */
 	}
 	pfd_reply(c, pfd_table_request(c->buf ? c->buf : "", c->len));
-	pfd_client_free(ep, c);
+	pfd_client_free(c);
 }
 
-void pfd_ctl_event(int ep, int fd, unsigned events)
+static void pfd_ctl_event(int fd, uint32_t events, void *arg)
 {
 	struct pfd_client *c;
 
 	(void)events;
+	(void)arg;
 	if (fd == pfd_lfd) {
 		for (;;) {
-			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 			int cfd = accept4(pfd_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 			if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && pfd_reserve >= 0) {
@@ -199,9 +204,10 @@ void pfd_ctl_event(int ep, int fd, unsigned events)
 			if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
 				/* No reserve left either: stop polling the socket for a
 				 * while rather than spin on it. */
-				epoll_ctl(ep, EPOLL_CTL_DEL, pfd_lfd, NULL);
+				pfd_loop_mod(pfd_lfd, 0);
 				pfd_paused = true;
 				pfd_resume_ms = pf_now_ms() + 100;
+				pfd_timer_set(pfd_sweep, 100);
 				return;
 			}
 			if (cfd < 0)
@@ -213,40 +219,38 @@ void pfd_ctl_event(int ep, int fd, unsigned events)
 			}
 			c->fd = cfd;
 			c->start_ms = pf_now_ms();
+			if (pfd_loop_add(cfd, EPOLLIN | EPOLLRDHUP, pfd_ctl_event, NULL) < 0) {
+				close(cfd);
+				free(c);
+				return;
+			}
 			c->next = pfd_clients;
 			pfd_clients = c;
-			ev.data.fd = cfd;
-			epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
 		}
 	}
 	for (c = pfd_clients; c; c = c->next) {
 		if (c->fd == fd) {
-			pfd_client_read(ep, c);
+			pfd_client_read(c);
 			return;
 		}
 	}
 }
 
-int pfd_ctl_wait_ms(void)
-{
-	return pfd_paused ? 100 : 1000;
-}
-
-void pfd_ctl_expire(int ep)
+/* Every second (and sooner while the listener is paused). */
+static void pfd_ctl_expire(void *arg)
 {
 	struct pfd_client *c = pfd_clients, *next;
 	uint64_t now = pf_now_ms();
 
+	(void)arg;
 	if (pfd_paused && now >= pfd_resume_ms) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
-
 		pfd_paused = false;
-		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
+		pfd_loop_mod(pfd_lfd, EPOLLIN);
 	}
 	for (; c; c = next) {
 		next = c->next;
 		if (now - c->start_ms > PFD_CLIENT_TIMEOUT_MS)
-			pfd_client_free(ep, c);
+			pfd_client_free(c);
 	}
 }
 
@@ -256,6 +260,7 @@ void pfd_ctl_close(void)
 		struct pfd_client *c = pfd_clients;
 
 		pfd_clients = c->next;
+		pfd_loop_del(c->fd);
 		close(c->fd);
 		free(c->buf);
 		free(c);
@@ -265,6 +270,7 @@ void pfd_ctl_close(void)
 		pfd_reserve = -1;
 	}
 	if (pfd_lfd >= 0) {
+		pfd_loop_del(pfd_lfd);
 		close(pfd_lfd);
 		unlink(pfd_path);
 		pfd_lfd = -1;
