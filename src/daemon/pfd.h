@@ -29,6 +29,12 @@ void pfd_health_stop(void);
 /* Readable when a backend's health or agent state changed. */
 int pfd_health_notify_fd(void);
 
+/* Error replies: {"ok": false, "error": msg}, any byte of msg that is not
+ * UTF-8 shown as \xHH (NULL if out of memory). */
+json_t *pfd_json_error(const char *msg);
+/* A copy of s that is valid UTF-8 the same way (free it). */
+char *pfd_json_text(const char *s);
+
 /* The control socket, served by handlers of the main loop (pfd_loop). */
 int pfd_ctl_open(const char *path);
 void pfd_ctl_close(void);

@@ -304,7 +304,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 
 static json_t *pfd_error(const char *msg)
 {
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	return pfd_json_error(msg); /* msg may quote any bytes the client sent */
 }
 
 static json_t *pfd_query(enum pf_stmt_kind kind)
