@@ -58,6 +58,9 @@ static bool pfd_listening; /* the listener is in the loop's set (not paused) */
 static bool pfd_emfile;	   /* paused: out of descriptors */
 static int64_t pfd_emfile_timer;
 static char pfd_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+/* The socket file we made, the one pfd_ctl_close may remove. */
+static dev_t pfd_sock_dev;
+static ino_t pfd_sock_ino;
 static struct pfd_client *pfd_clients;
 static unsigned pfd_nclients;
 
@@ -280,27 +283,73 @@ static void pfd_accept(int fd, uint32_t events, void *arg)
 	pfd_listen_update();
 }
 
-int pfd_ctl_open(const char *path)
+/* What mode is, for an error that names what was found instead of a socket. */
+static const char *pfd_file_kind(mode_t mode)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, e = 0;
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	return "a device";
+}
 
-	if (pf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
-		pf_err("control socket path too long: %s", path);
+/* Clears the way for our socket at path: nothing there, or the socket of a
+ * daemon that is gone. Anything else (a live daemon, a config file given
+ * to -s by mistake) stays as it is and the start fails. */
+static int pfd_ctl_claim(const struct sockaddr_un *sun)
+{
+	const char *path = sun->sun_path;
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pf_err("control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		pf_err("control socket %s: the path is %s, not a socket; expected a unix socket "
+		       "or no file there (-s names the socket, -c the config); left as it is",
+		       path, pfd_file_kind(st.st_mode));
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		pf_err("control socket %s: %s", path, strerror(errno));
 		return -1;
-	/* A live daemon answers; a stale socket file of a dead one is replaced. */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
 		pf_err("another portfwd is running on %s", path);
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	unlink(path);
+	/* No one answers: the socket of a daemon that died. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		pf_err("control socket %s: removing the stale socket: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pfd_ctl_open(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, e;
+
+	if (pf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
+		pf_err("control socket path too long: %s", path);
+		return -1;
+	}
+	if (pfd_ctl_claim(&sun) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -312,25 +361,31 @@ int pfd_ctl_open(const char *path)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0)
+	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0 || lstat(path, &st) < 0) {
 		e = -errno;
-	if (!e)
-		e = pfd_loop_add(fd, EPOLLIN, pfd_accept, NULL);
-	if (e) {
-		pf_err("control socket %s: %s", path, strerror(-e));
-		close(fd);
-		unlink(path);
-		return -1;
+		goto fail;
 	}
+	e = pfd_loop_add(fd, EPOLLIN, pfd_accept, NULL);
+	if (e)
+		goto fail;
 	pfd_lfd = fd;
 	pfd_listening = true;
+	pfd_sock_dev = st.st_dev;
+	pfd_sock_ino = st.st_ino;
 	pf_strlcpy(pfd_path, path, sizeof(pfd_path));
 	pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd;
+fail:
+	pf_err("control socket %s: %s", path, strerror(-e));
+	close(fd);
+	unlink(path); /* ours: bound just now */
+	return -1;
 }
 
 void pfd_ctl_close(void)
 {
+	struct stat st;
+
 	while (pfd_clients)
 		pfd_client_free(pfd_clients);
 	if (pfd_reserve >= 0) {
@@ -340,7 +395,11 @@ void pfd_ctl_close(void)
 	if (pfd_lfd >= 0) {
 		pfd_loop_del(pfd_lfd);
 		close(pfd_lfd);
-		unlink(pfd_path);
+		/* Only the socket we made: someone may have put something else
+		 * there since (another daemon's socket, a file). */
+		if (!lstat(pfd_path, &st) && S_ISSOCK(st.st_mode) && st.st_dev == pfd_sock_dev &&
+		    st.st_ino == pfd_sock_ino)
+			unlink(pfd_path);
 		pfd_lfd = -1;
 	}
 }

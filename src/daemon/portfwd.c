@@ -225,6 +225,10 @@ int main(int argc, char **argv)
 		pf_err("setup: %s", strerror(-e));
 		goto out;
 	}
+	/* The control socket first: a second daemon, or a -s path that is no
+	 * socket, must fail before the kernel's table or anything is touched. */
+	if (pfd_ctl_open(sock) < 0)
+		goto out;
 	pfk_set_config(&kcfg);
 	if (pfu_start(&cfg) || pfd_health_start())
 		goto out;
@@ -232,10 +236,6 @@ int main(int argc, char **argv)
 		pf_err("%s", err);
 		goto out;
 	}
-	/* The control socket first: a second daemon must fail before it touches
-	 * the kernel's table or binds anything. */
-	if (pfd_ctl_open(sock) < 0)
-		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
 		fprintf(stderr, "portfwd: %s\n", err);
