@@ -20,8 +20,6 @@ int pfd_engines_change(const struct pf_table *next, char *err, size_t errlen);
 void pfd_engines_refresh(const struct pf_table *cur);
 void pfd_engines_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg);
 unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *cur);
-/* The engines' event descriptors now (at most pf_nengines) and their handlers. */
-void pfd_engines_poll(int *fds, void (**handlers)(void), size_t *n);
 
 /* The running table. */
 void pfd_table_set_config(const char *path);
@@ -44,14 +42,17 @@ void pfd_health_stop(void);
 /* Readable when a backend's health or agent state changed. */
 int pfd_health_notify_fd(void);
 
-/* The control socket. */
+/* Error replies: {"ok": false, "error": msg}, any byte of msg that is not
+ * UTF-8 shown as \xHH (NULL if out of memory). */
+json_t *pfd_json_error(const char *msg);
+/* A copy of s that is valid UTF-8 the same way (free it). */
+char *pfd_json_text(const char *s);
+/* A JSON string of text that may hold any bytes (a check string, a file
+ * name): shown as pfd_json_text does, never refused. */
+json_t *pfd_json_string(const char *s);
+
+/* The control socket, served by handlers of the main loop (pfd_loop). */
 int pfd_ctl_open(const char *path);
-/* Serves the socket from the main loop's epoll set; fd is the ready one. */
-void pfd_ctl_event(int ep, int fd, unsigned events);
-void pfd_ctl_expire(int ep);
-/* How long the main loop may sleep (shorter while the socket is paused). */
-int pfd_ctl_wait_ms(void);
-int pfd_ctl_listen_fd(void);
 void pfd_ctl_close(void);
 
 #endif

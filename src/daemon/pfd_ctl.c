@@ -2,10 +2,18 @@
 /*
  * The control socket: a unix stream socket, mode 0600. A client writes one
  * request (statements in the command language), shuts down its write side,
- * and reads one JSON object back. Requests are length-capped and clients
- * that stall are dropped, so a bad client cannot wedge the daemon.
+ * and reads one JSON object back.
+ *
+ * Nothing a client does may hold up the main thread, which also serves the
+ * signals, the health checks' news and every other client: each socket is
+ * non-blocking, a reply is queued and written as the client reads it, and a
+ * client is dropped when its request is not complete within
+ * PFD_REQUEST_MS of its connect, or its reply makes no progress for
+ * PFD_REPLY_MS. At most PFD_CLIENTS_MAX are served at once; more wait in the
+ * listen backlog, as clients of a busy server do, until one is done.
  */
 #include "pfd.h"
+#include "pfd_loop.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 
@@ -20,13 +28,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PFD_CLIENT_TIMEOUT_MS 10000
+#define PFD_CLIENTS_MAX 64
+#define PFD_REQUEST_MS 10000
+#define PFD_REPLY_MS 10000
+/* After EMFILE with no reserve left: how long the listener rests. */
+#define PFD_EMFILE_PAUSE_MS 100
+
+/* What a client gets when no reply could be built (out of memory). */
+static const char pfd_reply_fallback[] =
+	"{\"ok\":false,\"error\":\"portfwd could not build the reply\"}\n";
 
 struct pfd_client {
 	int fd;
-	char *buf;
-	size_t len, cap;
-	uint64_t start_ms;
+	int64_t timer; /* the deadline of the request, then of the reply's progress */
+	bool too_big;  /* over PFD_REQ_MAX: the rest is read and dropped */
+	bool replying;
+	char *buf;       /* the request, then the reply (NULL: the fallback) */
+	size_t len, cap; /* of the request */
+	const char *out; /* the reply, off bytes of it sent */
+	size_t outlen, off;
 	struct pfd_client *next;
 };
 
@@ -34,37 +54,302 @@ static int pfd_lfd = -1;
 /* One descriptor held in reserve: when the process runs out, it is freed to
  * accept a control client, so the operator can still look and act. */
 static int pfd_reserve = -1;
-static bool pfd_paused;
-static uint64_t pfd_resume_ms;
+static bool pfd_listening; /* the listener is in the loop's set (not paused) */
+static bool pfd_emfile;	   /* paused: out of descriptors */
+static int64_t pfd_emfile_timer;
 static char pfd_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+/* The socket file we made, the one pfd_ctl_close may remove. */
+static dev_t pfd_sock_dev;
+static ino_t pfd_sock_ino;
 static struct pfd_client *pfd_clients;
+static unsigned pfd_nclients;
 
-int pfd_ctl_listen_fd(void)
+/* Accepts while a client may be served; rests while none can. */
+static void pfd_listen_update(void)
 {
-	return pfd_lfd;
+	bool want = !pfd_emfile && pfd_nclients < PFD_CLIENTS_MAX;
+
+	if (want != pfd_listening && !pfd_loop_mod(pfd_lfd, want ? EPOLLIN : 0))
+		pfd_listening = want;
 }
 
-int pfd_ctl_open(const char *path)
+static void pfd_client_free(struct pfd_client *c)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
+	struct pfd_client **pp;
+
+	for (pp = &pfd_clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pfd_nclients--;
+	pfd_timer_del(c->timer);
+	pfd_loop_del(c->fd);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	if (pfd_reserve < 0)
+		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* A descriptor was freed: worth trying accept again now. */
+	if (pfd_emfile) {
+		pfd_emfile = false;
+		pfd_timer_del(pfd_emfile_timer);
+	}
+	pfd_listen_update();
+}
+
+static void pfd_client_timeout(void *arg)
+{
+	struct pfd_client *c = arg;
+
+	if (c->replying)
+		pf_info("control client dropped: its reply made no progress for %d s",
+			PFD_REPLY_MS / 1000);
+	else
+		pf_info("control client dropped: no whole request within %d s",
+			PFD_REQUEST_MS / 1000);
+	pfd_client_free(c);
+}
+
+static void pfd_client_write(struct pfd_client *c)
+{
+	bool progress = false;
+
+	while (c->off < c->outlen) {
+		ssize_t n = send(c->fd, c->out + c->off, c->outlen - c->off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (progress)
+				pfd_timer_set(c->timer, PFD_REPLY_MS);
+			return; /* the rest when the client has read some */
+		}
+		if (n <= 0)
+			break; /* the client went away */
+		c->off += (size_t)n;
+		progress = true;
+	}
+	pfd_client_free(c);
+}
+
+/* Takes res (NULL: it could not be built) and starts sending it. */
+static void pfd_client_reply(struct pfd_client *c, json_t *res)
+{
+	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+	size_t len = text ? strlen(text) : 0;
+
+	json_decref(res);
+	free(c->buf);
+	c->buf = NULL;
+	if (text) {
+		char *t = realloc(text, len + 2);
+
+		if (t) {
+			c->buf = t;
+			memcpy(t + len, "\n", 2);
+			len++;
+		} else {
+			free(text);
+		}
+	}
+	c->out = c->buf ? c->buf : pfd_reply_fallback;
+	c->outlen = c->buf ? len : sizeof(pfd_reply_fallback) - 1;
+	c->replying = true;
+	pfd_timer_set(c->timer, PFD_REPLY_MS);
+	/* Only the reply is of interest from now on: EPOLLIN would report the
+	 * request's EOF again and again. */
+	pfd_loop_mod(c->fd, EPOLLOUT);
+	pfd_client_write(c);
+}
+
+static void pfd_client_read(struct pfd_client *c)
+{
+	for (;;) {
+		char sink[4096], *to = sink;
+		size_t room = sizeof(sink);
+		ssize_t n;
+
+		if (!c->too_big && c->len == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 4096;
+			char *nb;
+
+			if (cap > PFD_REQ_MAX + 1)
+				cap = PFD_REQ_MAX + 1;
+			if (c->len == cap) {
+				/* Read on to the end, so the client's writes do not
+				 * fail before it looks for the answer. */
+				c->too_big = true;
+				free(c->buf);
+				c->buf = NULL;
+				c->len = c->cap = 0;
+				continue;
+			}
+			nb = realloc(c->buf, cap);
+			if (!nb) {
+				pfd_client_reply(c, NULL);
+				return;
+			}
+			c->buf = nb;
+			c->cap = cap;
+		}
+		if (!c->too_big) {
+			to = c->buf + c->len;
+			room = c->cap - c->len;
+		}
+		n = read(c->fd, to, room);
+		if (n > 0) {
+			if (!c->too_big)
+				c->len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			pfd_client_free(c);
+			return;
+		}
+		break; /* EOF: the request is complete */
+	}
+	if (c->too_big)
+		pfd_client_reply(c, pfd_json_error("request larger than 4 MiB"));
+	else
+		pfd_client_reply(c, pfd_table_request(c->buf ? c->buf : "", c->len));
+}
+
+static void pfd_client_event(int fd, uint32_t events, void *arg)
+{
+	struct pfd_client *c = arg;
+
+	(void)fd;
+	(void)events;
+	if (c->replying)
+		pfd_client_write(c);
+	else
+		pfd_client_read(c);
+}
+
+static void pfd_emfile_over(void *arg)
+{
+	(void)arg;
+	pfd_emfile = false;
+	pfd_listen_update();
+}
+
+static void pfd_accept(int fd, uint32_t events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	while (pfd_nclients < PFD_CLIENTS_MAX) {
+		struct pfd_client *c;
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && pfd_reserve >= 0) {
+			close(pfd_reserve);
+			pfd_reserve = -1;
+			cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		}
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* No reserve left either: rest rather than spin on it. */
+			pfd_emfile_timer = pfd_timer_add(PFD_EMFILE_PAUSE_MS, 0, pfd_emfile_over,
+							 NULL);
+			if (pfd_emfile_timer > 0)
+				pfd_emfile = true;
+			break;
+		}
+		if (cfd < 0)
+			break;
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(cfd);
+			break;
+		}
+		c->fd = cfd;
+		c->timer = pfd_timer_add(PFD_REQUEST_MS, 0, pfd_client_timeout, c);
+		if (c->timer < 0 || pfd_loop_add(cfd, EPOLLIN, pfd_client_event, c) < 0) {
+			pfd_timer_del(c->timer);
+			close(cfd);
+			free(c);
+			break;
+		}
+		c->next = pfd_clients;
+		pfd_clients = c;
+		pfd_nclients++;
+	}
+	pfd_listen_update();
+}
+
+/* What mode is, for an error that names what was found instead of a socket. */
+static const char *pfd_file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	return "a device";
+}
+
+/* Clears the way for our socket at path: nothing there, or the socket of a
+ * daemon that is gone. Anything else (a live daemon, a config file given
+ * to -s by mistake) stays as it is and the start fails. */
+static int pfd_ctl_claim(const struct sockaddr_un *sun)
+{
+	const char *path = sun->sun_path;
+	struct stat st;
 	int fd;
 
-	if (pf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
-		pf_err("control socket path too long: %s", path);
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pf_err("control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		pf_err("control socket %s: the path is %s, not a socket; expected a unix socket "
+		       "or no file there (-s names the socket, -c the config); left as it is",
+		       path, pfd_file_kind(st.st_mode));
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		pf_err("control socket %s: %s", path, strerror(errno));
 		return -1;
-	/* A live daemon answers; a stale socket file of a dead one is replaced. */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
 		pf_err("another portfwd is running on %s", path);
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	unlink(path);
+	/* No one answers: the socket of a daemon that died. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		pf_err("control socket %s: removing the stale socket: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pfd_ctl_open(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, e;
+
+	if (pf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
+		pf_err("control socket path too long: %s", path);
+		return -1;
+	}
+	if (pfd_ctl_claim(&sun) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -76,197 +361,45 @@ int pfd_ctl_open(const char *path)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-		pf_err("control socket %s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
+	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0 || lstat(path, &st) < 0) {
+		e = -errno;
+		goto fail;
 	}
+	e = pfd_loop_add(fd, EPOLLIN, pfd_accept, NULL);
+	if (e)
+		goto fail;
 	pfd_lfd = fd;
+	pfd_listening = true;
+	pfd_sock_dev = st.st_dev;
+	pfd_sock_ino = st.st_ino;
 	pf_strlcpy(pfd_path, path, sizeof(pfd_path));
 	pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd;
-}
-
-static void pfd_client_free(int ep, struct pfd_client *c)
-{
-	struct pfd_client **pp;
-
-	for (pp = &pfd_clients; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c->buf);
-	free(c);
-	if (pfd_reserve < 0)
-		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (pfd_paused) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
-
-		pfd_paused = false;
-		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
-	}
-}
-
-static void pfd_reply(struct pfd_client *c, json_t *res)
-{
-	char *out = json_dumps(res, JSON_COMPACT);
-	struct timeval tv = { .tv_sec = 5 };
-	size_t len, off = 0;
-
-	json_decref(res);
-	if (!out)
-		return;
-	len = strlen(out);
-	/* The reply can be large (conns); write it whole, with a time limit. */
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < len) {
-		ssize_t n = send(c->fd, out + off, len - off, MSG_NOSIGNAL);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)n;
-	}
-	(void)!send(c->fd, "\n", 1, MSG_NOSIGNAL);
-	free(out);
-}
-
-static void pfd_client_read(int ep, struct pfd_client *c)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (c->len == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 4096;
-			char *nb;
-
-			if (cap > PFD_REQ_MAX + 1)
-				cap = PFD_REQ_MAX + 1;
-			if (c->len == cap) {
-				pfd_reply(c, json_pack("{s:b, s:s}", "ok", 0, "error",
-						       "request larger than 4 MiB"));
-				pfd_client_free(ep, c);
-				return;
-			}
-			nb = realloc(c->buf, cap);
-			if (!nb) {
-				pfd_client_free(ep, c);
-				return;
-			}
-			c->buf = nb;
-			c->cap = cap;
-		}
-		n = read(c->fd, c->buf + c->len, c->cap - c->len);
-		if (n > 0) {
-			c->len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n < 0) {
-			pfd_client_free(ep, c);
-			return;
-		}
-		break; /* EOF: the request is complete */
-	}
-	pfd_reply(c, pfd_table_request(c->buf ? c->buf : "", c->len));
-	pfd_client_free(ep, c);
-}
-
-void pfd_ctl_event(int ep, int fd, unsigned events)
-{
-	struct pfd_client *c;
-
-	(void)events;
-	if (fd == pfd_lfd) {
-		for (;;) {
-			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-			int cfd = accept4(pfd_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-			if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && pfd_reserve >= 0) {
-				close(pfd_reserve);
-				pfd_reserve = -1;
-				cfd = accept4(pfd_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			}
-			if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
-				/* No reserve left either: stop polling the socket for a
-				 * while rather than spin on it. */
-				epoll_ctl(ep, EPOLL_CTL_DEL, pfd_lfd, NULL);
-				pfd_paused = true;
-				pfd_resume_ms = pf_now_ms() + 100;
-				return;
-			}
-			if (cfd < 0)
-				return;
-			c = calloc(1, sizeof(*c));
-			if (!c) {
-				close(cfd);
-				return;
-			}
-			c->fd = cfd;
-			c->start_ms = pf_now_ms();
-			c->next = pfd_clients;
-			pfd_clients = c;
-			ev.data.fd = cfd;
-			epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
-		}
-	}
-	for (c = pfd_clients; c; c = c->next) {
-		if (c->fd == fd) {
-			pfd_client_read(ep, c);
-			return;
-		}
-	}
-}
-
-int pfd_ctl_wait_ms(void)
-{
-	return pfd_paused ? 100 : 1000;
-}
-
-void pfd_ctl_expire(int ep)
-{
-	struct pfd_client *c = pfd_clients, *next;
-	uint64_t now = pf_now_ms();
-
-	if (pfd_paused && now >= pfd_resume_ms) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pfd_lfd };
-
-		pfd_paused = false;
-		epoll_ctl(ep, EPOLL_CTL_ADD, pfd_lfd, &ev);
-	}
-	for (; c; c = next) {
-		next = c->next;
-		if (now - c->start_ms > PFD_CLIENT_TIMEOUT_MS)
-			pfd_client_free(ep, c);
-	}
+fail:
+	pf_err("control socket %s: %s", path, strerror(-e));
+	close(fd);
+	unlink(path); /* ours: bound just now */
+	return -1;
 }
 
 void pfd_ctl_close(void)
 {
-	while (pfd_clients) {
-		struct pfd_client *c = pfd_clients;
+	struct stat st;
 
-		pfd_clients = c->next;
-		close(c->fd);
-		free(c->buf);
-		free(c);
-	}
+	while (pfd_clients)
+		pfd_client_free(pfd_clients);
 	if (pfd_reserve >= 0) {
 		close(pfd_reserve);
 		pfd_reserve = -1;
 	}
 	if (pfd_lfd >= 0) {
+		pfd_loop_del(pfd_lfd);
 		close(pfd_lfd);
-		unlink(pfd_path);
+		/* Only the socket we made: someone may have put something else
+		 * there since (another daemon's socket, a file). */
+		if (!lstat(pfd_path, &st) && S_ISSOCK(st.st_mode) && st.st_dev == pfd_sock_dev &&
+		    st.st_ino == pfd_sock_ino)
+			unlink(pfd_path);
 		pfd_lfd = -1;
 	}
 }

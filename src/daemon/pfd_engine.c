@@ -97,18 +97,3 @@ unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *
 		n += pf_engines[i]->kill(sel, cur);
 	return n;
 }
-
-void pfd_engines_poll(int *fds, void (**handlers)(void), size_t *n)
-{
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < pf_nengines; i++) {
-		int fd = pf_engines[i]->event_fd ? pf_engines[i]->event_fd() : -1;
-
-		if (fd < 0)
-			continue;
-		fds[*n] = fd;
-		handlers[(*n)++] = pf_engines[i]->event;
-	}
-}

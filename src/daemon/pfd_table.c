@@ -209,7 +209,7 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 		if (!g || !opt->json)
 			continue;
 		if (opt->kind == PF_OPT_STR)
-			v = json_string(pf_opt_str(c, opt));
+			v = pfd_json_string(pf_opt_str(c, opt));
 		else
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
 		json_object_set_new(g, opt->json, v);
@@ -314,7 +314,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 			    json_string(pf_balance_name(f->conf.balance)));
 	pfd_sets_json(o, f);
 	snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
-	json_object_set_new(o, "source", json_string(buf));
+	json_object_set_new(o, "source", pfd_json_string(buf));
 	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
 	for (i = 0; i < f->nbe; i++) {
@@ -362,7 +362,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 
 static json_t *pfd_error(const char *msg)
 {
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	return pfd_json_error(msg); /* msg may quote any bytes the client sent */
 }
 
 static json_t *pfd_query(enum pf_stmt_kind kind)

@@ -4,6 +4,7 @@
  * control socket and the signals; the user engine's workers carry the flows.
  */
 #include "pfd.h"
+#include "pfd_loop.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
@@ -63,18 +64,76 @@ static void sd_notify_ready(void)
 	close(fd);
 }
 
+/* The exit status main returns once the loop stops. */
+static int pfd_rc = 1;
+
+static void pfd_on_signal(int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+	char err[1024];
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (pfd_table_reload(err, sizeof(err)))
+				pf_err("reload refused, the running table stays: %s", err);
+		} else {
+			pf_info("signal %d: stopping", (int)si.ssi_signo);
+			pfd_rc = 0;
+			pfd_loop_stop();
+			return;
+		}
+	}
+}
+
+/* A backend's health changed: the kernel's pools follow. */
+static void pfd_on_health(int fd, uint32_t events, void *arg)
+{
+	uint64_t cnt;
+
+	(void)events;
+	(void)arg;
+	(void)!read(fd, &cnt, sizeof(cnt));
+	pfd_table_refresh();
+}
+
+static void pfd_on_engine_event(int fd, uint32_t events, void *arg)
+{
+	const struct pf_engine_ops *e = arg;
+
+	(void)fd;
+	(void)events;
+	e->event(); /* the kernel's: port triggers */
+}
+
+/* An engine's event socket may open with a change (the kernel's conntrack
+ * events, with the first trigger) and then stays open as long as the
+ * daemon runs; any handler may have made that change. */
+static void pfd_watch_engine_events(void)
+{
+	static bool watched[8];
+	size_t i;
+
+	for (i = 0; i < pf_nengines && i < PF_ARRAY_SIZE(watched); i++) {
+		const struct pf_engine_ops *e = pf_engines[i];
+		int fd = !watched[i] && e->event_fd ? e->event_fd() : -1;
+
+		if (fd >= 0)
+			watched[i] = !pfd_loop_add(fd, EPOLLIN, pfd_on_engine_event, (void *)e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct pfu_config cfg = { .pipe_size = 262144 };
 	struct pfk_config kcfg = { 0 };
 	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
-	struct epoll_event ev = { .events = EPOLLIN };
 	bool check = false;
 	char err[1024];
 	struct rlimit rl;
 	sigset_t mask;
-	int ep = -1, sfd = -1, kfd = -1, opt, rc = 1;
-	void (*kev)(void) = NULL;
+	int sfd = -1, opt, e;
 	uint64_t v;
 
 	if (!sock || !*sock)
@@ -167,11 +226,17 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0) {
-		pf_err("setup: %s", strerror(errno));
+	e = sfd < 0 ? -errno : pfd_loop_init();
+	if (!e)
+		e = pfd_loop_add(sfd, EPOLLIN, pfd_on_signal, NULL);
+	if (e) {
+		pf_err("setup: %s", strerror(-e));
 		goto out;
 	}
+	/* The control socket first: a second daemon, or a -s path that is no
+	 * socket, must fail before the kernel's table or anything is touched. */
+	if (pfd_ctl_open(sock) < 0)
+		goto out;
 	pfk_configure(&kcfg);
 	pfu_configure(&cfg);
 	/* The user engine always (it carries the default), the kernel's now
@@ -184,90 +249,29 @@ int main(int argc, char **argv)
 	}
 	if (pfd_health_start())
 		goto out;
-	/* The control socket first: a second daemon must fail before it touches
-	 * the kernel's table or binds anything. */
-	if (pfd_ctl_open(sock) < 0)
-		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
 		fprintf(stderr, "portfwd: %s\n", err);
 		goto out;
 	}
-	ev.data.fd = sfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = pfd_ctl_listen_fd();
-	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	ev.data.fd = pfd_health_notify_fd();
-	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	e = pfd_loop_add(pfd_health_notify_fd(), EPOLLIN, pfd_on_health, NULL);
+	if (e) {
+		pf_err("setup: %s", strerror(-e));
+		goto out;
+	}
+	pfd_loop_before_wait(pfd_watch_engine_events);
 	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
 	sd_notify_ready();
-
-	for (;;) {
-		struct epoll_event evs[16];
-		int n, i;
-
-		/* An engine's event socket may open with a change (the kernel's
-		 * conntrack events, with the first trigger) and then stays. */
-		if (kfd < 0) {
-			int fds[4];
-			void (*fns[4])(void);
-			size_t nf;
-
-			pfd_engines_poll(fds, fns, &nf);
-			if (nf) {
-				kfd = fds[0];
-				kev = fns[0];
-				ev.data.fd = kfd;
-				epoll_ctl(ep, EPOLL_CTL_ADD, kfd, &ev);
-			}
-		}
-		n = epoll_wait(ep, evs, 16, pfd_ctl_wait_ms());
-
-		if (n < 0 && errno != EINTR) {
-			pf_err("epoll_wait: %s", strerror(errno));
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			struct signalfd_siginfo si;
-
-			if (evs[i].data.fd == pfd_health_notify_fd()) {
-				uint64_t cnt;
-
-				(void)!read(evs[i].data.fd, &cnt, sizeof(cnt));
-				pfd_table_refresh();
-				continue;
-			}
-			if (evs[i].data.fd == kfd) {
-				if (kev)
-					kev();
-				continue;
-			}
-			if (evs[i].data.fd != sfd) {
-				pfd_ctl_event(ep, evs[i].data.fd, evs[i].events);
-				continue;
-			}
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					if (pfd_table_reload(err, sizeof(err)))
-						pf_err("reload refused, the running table stays: %s",
-						       err);
-				} else {
-					pf_info("signal %d: stopping", (int)si.ssi_signo);
-					rc = 0;
-					goto out;
-				}
-			}
-		}
-		pfd_ctl_expire(ep);
-	}
+	e = pfd_loop_run();
+	if (e)
+		pf_err("event loop: %s", strerror(-e));
 out:
 	pfd_ctl_close();
 	pfd_health_stop();
 	pfd_engines_stop();
 	pfd_table_free();
-	if (ep >= 0)
-		close(ep);
+	pfd_loop_free();
 	if (sfd >= 0)
 		close(sfd);
-	return rc;
+	return pfd_rc;
 }
