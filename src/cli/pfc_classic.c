@@ -26,34 +26,17 @@ void pfc_xl_free(struct pfc_xl *xl)
 {
 	free(xl->text);
 	xl->text = NULL;
-	xl->len = xl->cap = 0;
+	xl->len = 0;
+	pf_buf_free(&xl->out);
 }
 
 void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	pf_buf_vprintf(&xl->out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if (xl->len + (size_t)n + 1 > xl->cap) {
-		size_t cap = (xl->len + (size_t)n + 1) * 2;
-		char *ns = realloc(xl->text, cap);
-
-		if (!ns) {
-			fprintf(stderr, "%s: out of memory\n", xl->tool);
-			abort();
-		}
-		xl->text = ns;
-		xl->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(xl->text + xl->len, xl->cap - xl->len, fmt, ap);
-	va_end(ap);
-	xl->len += (size_t)n;
 }
 
 int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...)
@@ -245,8 +228,13 @@ void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const stru
 			pfc_xl_usage(xl, "expected a module: portfw, mfw or autofw");
 	}
 	/* An empty change is no change: say so rather than send nothing. */
-	if (xl->kind == PFC_XL_SEND && !xl->len)
+	if (xl->kind == PFC_XL_SEND && !xl->out.len)
 		xl->kind = PFC_XL_NOTHING;
+	if (xl->kind == PFC_XL_SEND) {
+		xl->text = pf_buf_detach(&xl->out, &xl->len);
+		if (!xl->text)
+			pfc_xl_error(xl, "out of memory");
+	}
 	if (xl->kind != PFC_XL_SEND)
 		pfc_xl_free(xl);
 }

@@ -9,6 +9,7 @@
 #ifndef PFC_CLASSIC_H
 #define PFC_CLASSIC_H
 
+#include "../common/pf_buf.h"
 #include "../common/pf_table.h"
 
 #include <stdbool.h>
@@ -30,7 +31,8 @@ enum pfc_list_style { PFC_LIST_IPPORTFW, PFC_LIST_PORTFW, PFC_LIST_MFW };
 struct pfc_xl {
 	enum pfc_xl_kind kind;
 	char *text; /* PFC_XL_SEND: malloc'd */
-	size_t len, cap;
+	size_t len;
+	struct pf_buf out; /* the statements while they are written; then text */
 	int list; /* PFC_XL_LIST: enum pfc_list_style */
 	bool numeric; /* -n */
 	bool verbose; /* autofw -v: show the statements sent */
@@ -68,7 +70,7 @@ extern const char pfc_ipportfw_usage[], pfc_mpfw_usage[], pfc_mfw_usage[], pfc_a
 
 /* ---- helpers shared by the front ends ---- */
 
-/* Appends to xl->text. */
+/* Appends to xl->out. */
 __attribute__((format(printf, 2, 3))) void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...);
 /* Sets PFC_XL_USAGE (or PFC_XL_ERROR) with a message; returns -1. */
 __attribute__((format(printf, 2, 3))) int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...);

@@ -211,7 +211,7 @@ static void pfc_mfw_edit(const struct pfc_mfw *m, const struct pf_table *cur, co
 		pf_backend_format(&f->be[i], be, sizeof(be));
 		pfc_xl_printf(xl, "backend name %s %s weight %u\n", name, be, m->pref);
 	}
-	if (!xl->len) {
+	if (!xl->out.len) {
 		pfc_backend_str(m->rhost, m->rport, be, sizeof(be));
 		pfc_xl_error(xl, "'%s': not an entry of mark %u", be, m->mark);
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_table.h"
+#include "pf_buf.h"
 #include "pf_util.h"
 
 #include <arpa/inet.h>
@@ -421,30 +422,11 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 }
 
-struct pf_buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void pf_buf_add(struct pf_buf *b, const char *line)
+/* One line of the saved table: the line and its newline. */
+static void pf_table_line(struct pf_buf *b, const char *line)
 {
-	size_t l = strlen(line);
-
-	if (b->len + l + 2 > b->cap) {
-		char *ns;
-
-		b->cap = (b->len + l + 2) * 2;
-		ns = realloc(b->s, b->cap);
-		if (!ns) {
-			fprintf(stderr, "portfw: out of memory\n");
-			abort();
-		}
-		b->s = ns;
-	}
-	memcpy(b->s + b->len, line, l);
-	b->len += l;
-	b->s[b->len++] = '\n';
-	b->s[b->len] = '\0';
+	pf_buf_puts(b, line);
+	pf_buf_add(b, "\n", 1);
 }
 
 char *pf_table_format(const struct pf_table *t)
@@ -454,28 +436,28 @@ char *pf_table_format(const struct pf_table *t)
 	size_t i;
 
 	snprintf(line, 65536, "# portfw table, %zu forwards", t->n);
-	pf_buf_add(&b, line);
+	pf_table_line(&b, line);
 	if (t->def_allow.n) {
 		snprintf(line, 65536, "default allow ");
 		pf_cidrset_format(&t->def_allow, line + strlen(line), 65536 - strlen(line));
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	if (t->def_deny.n) {
 		snprintf(line, 65536, "default deny ");
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	/* Marks first: the mfw-N forwards below were made from them. */
 	for (i = 0; i < t->nmarks; i++) {
 		pf_mark_format(&t->marks[i], line, 65536);
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	for (i = 0; i < t->n; i++) {
 		pf_forward_format(t->fwd[i], line, 65536);
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	free(line);
-	return b.s;
+	return pf_buf_detach(&b, NULL);
 }
 
 void pf_table_init(struct pf_table *t)

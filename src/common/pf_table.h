@@ -232,7 +232,8 @@ struct pf_stats *pf_stats_new(void);
 struct pf_stats *pf_stats_ref(struct pf_stats *st);
 void pf_stats_unref(struct pf_stats *st);
 
-/* The whole table as a config file ('portfw save'); malloc'd. */
+/* The whole table as a config file ('portfw save'); malloc'd, NULL when out
+ * of memory. */
 char *pf_table_format(const struct pf_table *t);
 
 void pf_table_init(struct pf_table *t);

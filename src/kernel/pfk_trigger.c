@@ -124,7 +124,7 @@ int pfk_event_fd(void)
 static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 {
 	const struct pf_forward *f = tr->f;
-	struct pfk_buf b = { 0 };
+	struct pf_buf b = { 0 };
 	uint64_t now = pf_now_ms();
 	bool same = tr->until_ms > now && pf_sa_addr_equal(&tr->host, host);
 	char a[PF_ADDRSTR_MAX], h[PF_ADDRSTR_MAX], err[512], dur[32];
@@ -157,14 +157,14 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 				"add element inet portfw trig { %s . %u-%u timeout %llums : goto t%u }\n",
 				proto == PF_PROTO_TCP ? "tcp" : "udp", f->lport_lo, f->lport_hi,
 				(unsigned long long)f->trig_ms, f->kid);
-	if (b.oom || pfk_nft_run(b.s, err, sizeof(err))) {
+	if (b.err || pfk_nft_run(b.s, err, sizeof(err))) {
 		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s", f->name,
 		       pf_proto_name(f->protos), f->lport_lo, f->lport_hi, a,
-		       b.oom ? "out of memory" : err);
-		free(b.s);
+		       b.err ? "out of memory" : err);
+		pf_buf_free(&b);
 		return;
 	}
-	free(b.s);
+	pf_buf_free(&b);
 	tr->host = *host;
 	tr->until_ms = now + f->trig_ms;
 	pf_format_duration(f->trig_ms, dur, sizeof(dur));
