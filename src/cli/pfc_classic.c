@@ -61,18 +61,98 @@ int pfc_xl_error(struct pfc_xl *xl, const char *fmt, ...)
 	return -1;
 }
 
-const char *pfc_optarg(int argc, char *const *argv, int *i)
+const char *pfc_optarg(struct pfc_args *a)
 {
-	if (argv[*i][0] == '-' && argv[*i][1] && argv[*i][2])
-		return argv[*i] + 2;
-	return pfc_optnext(argc, argv, i);
+	const char *w = a->argv[a->i];
+
+	if (w[0] == '-' && w[1] && w[2])
+		return w + 2;
+	return pfc_optnext(a);
 }
 
-const char *pfc_optnext(int argc, char *const *argv, int *i)
+const char *pfc_optnext(struct pfc_args *a)
 {
-	if (*i + 1 >= argc)
+	if (a->i + 1 >= a->argc)
 		return NULL;
-	return argv[++*i];
+	return a->argv[++a->i];
+}
+
+const char *pfc_optpeek(const struct pfc_args *a)
+{
+	return a->i + 1 < a->argc ? a->argv[a->i + 1] : NULL;
+}
+
+/* Options are letters: one bit each in pfc_args.seen. */
+static uint64_t pfc_opt_bit(char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1ULL << (c - 'a');
+	if (c >= 'A' && c <= 'Z')
+		return 1ULL << (26 + c - 'A');
+	return 0;
+}
+
+bool pfc_seen(const struct pfc_args *a, const char *letters)
+{
+	for (; *letters; letters++)
+		if (a->seen & pfc_opt_bit(*letters))
+			return true;
+	return false;
+}
+
+/* "'-X': only one of -A, -D, -C, -L": the commands in table order. */
+static int pfc_walk_second_cmd(struct pfc_args *a, const char *w, const struct pfc_opt *opts,
+			       size_t nopts)
+{
+	char list[64] = "";
+	size_t k, off = 0;
+
+	for (k = 0; k < nopts && off < sizeof(list); k++)
+		if (opts[k].kind == PFC_OPT_CMD)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s-%c",
+						off ? ", " : "", opts[k].letter);
+	return pfc_xl_usage(a->xl, "'%s': only one of %s", w, list);
+}
+
+int pfc_walk(struct pfc_args *a, const struct pfc_opt *opts, size_t nopts)
+{
+	for (a->i = 0; a->i < a->argc; a->i++) {
+		const char *w = a->argv[a->i];
+		const struct pfc_opt *o = NULL;
+		size_t k;
+
+		/* An option is '-' and a letter of the table; in glued mode a
+		 * value may follow the letter, which only value options take. */
+		if (w[0] == '-' && w[1] && (a->glued || !w[2]))
+			for (k = 0; k < nopts && !o; k++)
+				if (opts[k].letter == w[1])
+					o = &opts[k];
+		if (!o || (o->kind != PFC_OPT_VALUE && w[2]))
+			return pfc_xl_usage(a->xl, "'%s': unknown option", w);
+		switch (o->kind) {
+		case PFC_OPT_CMD:
+			if (a->cmd)
+				return pfc_walk_second_cmd(a, w, opts, nopts);
+			a->cmd = o->letter;
+			break;
+		case PFC_OPT_HELP:
+			a->xl->kind = PFC_XL_HELP;
+			return 1;
+		case PFC_OPT_FLAG:
+			break;
+		case PFC_OPT_VALUE:
+			if (a->seen & (pfc_opt_bit(o->letter) | pfc_opt_bit(o->pair))) {
+				if (o->name)
+					return pfc_xl_usage(a->xl, "'%s': %s given twice", w, o->name);
+				return pfc_xl_usage(a->xl, "'%s': -%c given twice", w, o->letter);
+			}
+			if (o->take(a, w))
+				return -1;
+			break;
+		}
+		a->seen |= pfc_opt_bit(o->letter);
+	}
+	return 0;
 }
 
 int pfc_parse_port(const char *s, uint16_t *port)
