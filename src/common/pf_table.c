@@ -616,7 +616,7 @@ int pf_cidrset_match(const struct pf_cidrset *set, const union pf_sa *sa)
 	uint32_t i;
 
 	for (i = 0; i < set->n; i++)
-		if (set->v[i].plen > best && pf_cidr_match(&set->v[i], sa))
+		if (pf_prefix_cmp(set->v[i].plen, best) < 0 && pf_cidr_match(&set->v[i], sa))
 			best = set->v[i].plen;
 	return best;
 }
@@ -703,7 +703,7 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 	/* The most specific entry decides; on a tie, deny. */
 	deny = pf_cidrset_match(&f->eff_deny, sa);
 	allow = f->eff_allow.n ? pf_cidrset_match(&f->eff_allow, sa) : -1;
-	if (deny >= 0 && deny >= allow)
+	if (deny >= 0 && pf_prefix_cmp(deny, allow) <= 0)
 		return false;
 	return allow >= 0 || !f->eff_allow.n;
 }

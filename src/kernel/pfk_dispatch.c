@@ -659,9 +659,10 @@ struct pfk_src {
 static int pfk_src_cmp(const void *pa, const void *pb)
 {
 	const struct pfk_src *a = pa, *b = pb;
+	int c = pf_prefix_cmp(a->c->plen, b->c->plen);
 
-	if (a->c->plen != b->c->plen)
-		return a->c->plen > b->c->plen ? -1 : 1;
+	if (c)
+		return c;
 	return a->kid < b->kid ? -1 : a->kid > b->kid;
 }
 

@@ -75,9 +75,11 @@ struct pfk_acl_ent {
 static int pfk_acl_cmp(const void *a, const void *b)
 {
 	const struct pfk_acl_ent *x = a, *y = b;
+	int c = pf_prefix_cmp(x->c->plen, y->c->plen);
 
-	if (x->c->plen != y->c->plen)
-		return x->c->plen > y->c->plen ? -1 : 1;
+	/* As pf_acl_allows decides: the longest prefix, deny on a tie. */
+	if (c)
+		return c;
 	return (int)y->deny - (int)x->deny;
 }
 
