@@ -31,31 +31,14 @@ bool pfk_v6(const union pf_sa *sa)
 	return sa->sa.sa_family == AF_INET6;
 }
 
-/* The backends that take new connections now, with their weights: like the
- * user engine's candidates (admin, health, agent; backups only when no
- * primary is left). */
+/* The backends that take new connections now, with their weights, by the
+ * user engine's rule (pf_sched_usable): the primaries, else the backups;
+ * no passive-check hold (held: true) and no spares, which get no slot. */
 uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
 {
-	uint32_t i, n = 0;
-	int tier;
+	uint32_t n = pf_sched_usable(f, PF_TIER_PRIMARY, true, 0, NULL, w);
 
-	for (tier = 0; tier < 2 && !n; tier++) {
-		for (i = 0; i < f->nbe; i++) {
-			const struct pf_backend *be = &f->be[i];
-			const struct pf_stats *st = be->st;
-
-			w[i] = 0;
-			if (be->admin != PF_ADMIN_ENABLED || (int)be->backup != tier)
-				continue;
-			if (st && (atomic_load(&st->health) != PF_HEALTH_UP ||
-				   atomic_load(&st->agent) >= PF_AGENT_DRAIN))
-				continue;
-			w[i] = f->balance == PF_BAL_PREF && !be->weight ? 1 : pf_sched_eff_weight(be);
-			if (w[i])
-				n++;
-		}
-	}
-	return n;
+	return n ? n : pf_sched_usable(f, PF_TIER_BACKUP, true, 0, NULL, w);
 }
 
 void pfk_addr(struct pf_buf *b, const union pf_sa *sa)
