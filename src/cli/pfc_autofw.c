@@ -47,77 +47,81 @@ struct pfc_afw {
 	bool have_r, have_h, have_c, longer;
 };
 
+/* -r PROTO LOW HIGH */
+static int pfc_afw_range(struct pfc_args *a, const char *opt)
+{
+	struct pfc_afw *w = a->out;
+	const char *v = pfc_optnext(a);
+
+	if (pfc_parse_proto(v, &w->proto))
+		return pfc_xl_usage(a->xl, "'%s': -r expects tcp or udp, then LOW HIGH", v ? v : opt);
+	v = pfc_optnext(a);
+	if (pfc_parse_port(v, &w->lo))
+		return pfc_xl_usage(a->xl, "'%s': -r %s expects a low port 1-65535", v ? v : opt,
+				    pf_proto_name(w->proto));
+	v = pfc_optnext(a);
+	if (pfc_parse_port(v, &w->hi) || w->hi < w->lo)
+		return pfc_xl_usage(a->xl, "'%s': -r %s %u expects a high port %u-65535",
+				    v ? v : opt, pf_proto_name(w->proto), w->lo, w->lo);
+	return 0;
+}
+
+/* -h HOST */
+static int pfc_afw_host(struct pfc_args *a, const char *opt)
+{
+	struct pfc_afw *w = a->out;
+	const char *v = pfc_optnext(a);
+
+	if (!v || !pfc_host_ok(v))
+		return pfc_xl_usage(a->xl, "'%s': -h expects the hidden host's address",
+				    v ? v : opt);
+	pf_strlcpy(w->host, v, sizeof(w->host));
+	return 0;
+}
+
+/* -c PROTO PORT */
+static int pfc_afw_control(struct pfc_args *a, const char *opt)
+{
+	struct pfc_afw *w = a->out;
+	const char *v = pfc_optnext(a);
+
+	if (pfc_parse_proto(v, &w->cproto))
+		return pfc_xl_usage(a->xl, "'%s': -c expects tcp or udp, then PORT", v ? v : opt);
+	v = pfc_optnext(a);
+	if (pfc_parse_port(v, &w->cport))
+		return pfc_xl_usage(a->xl, "'%s': -c %s expects a port 1-65535", v ? v : opt,
+				    pf_proto_name(w->cproto));
+	return 0;
+}
+
+/* ipautofw's options are single letters only, and -h is the hidden host. */
+static const struct pfc_opt pfc_afw_opts[] = {
+	{ 'A', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'D', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'F', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'u', PFC_OPT_FLAG, 0, NULL, NULL },
+	{ 'v', PFC_OPT_FLAG, 0, NULL, NULL },
+	{ 'r', PFC_OPT_VALUE, 0, NULL, pfc_afw_range },
+	{ 'h', PFC_OPT_VALUE, 0, NULL, pfc_afw_host },
+	{ 'c', PFC_OPT_VALUE, 0, NULL, pfc_afw_control },
+};
+
 static int pfc_afw_parse(int argc, char *const *argv, struct pfc_xl *xl, struct pfc_afw *w)
 {
-	int i;
+	struct pfc_args a = { .argc = argc, .argv = argv, .xl = xl, .out = w };
+	int rc;
 
 	if (!argc) /* as ipautofw did: no arguments, the usage */
 		return pfc_xl_usage(xl, "%s", "");
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i], *v;
-		char o = '\0'; /* not an option: matches no case */
-
-		if (a[0] == '-' && a[1] && !a[2])
-			o = a[1];
-
-		switch (o) {
-		case 'A':
-		case 'D':
-		case 'F':
-			if (w->cmd)
-				return pfc_xl_usage(xl, "'%s': only one of -A, -D, -F", a);
-			w->cmd = o;
-			break;
-		case 'u':
-			w->longer = true;
-			break;
-		case 'v':
-			xl->verbose = true;
-			break;
-		case 'r':
-			if (w->have_r)
-				return pfc_xl_usage(xl, "'%s': -r given twice", a);
-			w->have_r = true;
-			v = pfc_optnext(argc, argv, &i);
-			if (pfc_parse_proto(v, &w->proto))
-				return pfc_xl_usage(xl, "'%s': -r expects tcp or udp, then LOW HIGH",
-						    v ? v : a);
-			v = pfc_optnext(argc, argv, &i);
-			if (pfc_parse_port(v, &w->lo))
-				return pfc_xl_usage(xl, "'%s': -r %s expects a low port 1-65535",
-						    v ? v : a, pf_proto_name(w->proto));
-			v = pfc_optnext(argc, argv, &i);
-			if (pfc_parse_port(v, &w->hi) || w->hi < w->lo)
-				return pfc_xl_usage(xl, "'%s': -r %s %u expects a high port %u-65535",
-						    v ? v : a, pf_proto_name(w->proto), w->lo, w->lo);
-			break;
-		case 'h':
-			if (w->have_h)
-				return pfc_xl_usage(xl, "'%s': -h given twice", a);
-			w->have_h = true;
-			v = pfc_optnext(argc, argv, &i);
-			if (!v || !pfc_host_ok(v))
-				return pfc_xl_usage(xl, "'%s': -h expects the hidden host's address",
-						    v ? v : a);
-			pf_strlcpy(w->host, v, sizeof(w->host));
-			break;
-		case 'c':
-			if (w->have_c)
-				return pfc_xl_usage(xl, "'%s': -c given twice", a);
-			w->have_c = true;
-			v = pfc_optnext(argc, argv, &i);
-			if (pfc_parse_proto(v, &w->cproto))
-				return pfc_xl_usage(xl, "'%s': -c expects tcp or udp, then PORT",
-						    v ? v : a);
-			v = pfc_optnext(argc, argv, &i);
-			if (pfc_parse_port(v, &w->cport))
-				return pfc_xl_usage(xl, "'%s': -c %s expects a port 1-65535",
-						    v ? v : a, pf_proto_name(w->cproto));
-			break;
-		default:
-			return pfc_xl_usage(xl, "'%s': unknown option", a);
-		}
-	}
+	rc = pfc_walk(&a, pfc_afw_opts, PF_ARRAY_SIZE(pfc_afw_opts));
+	if (rc)
+		return rc;
+	w->cmd = a.cmd;
+	w->longer = pfc_seen(&a, "u");
+	xl->verbose = pfc_seen(&a, "v");
+	w->have_r = pfc_seen(&a, "r");
+	w->have_h = pfc_seen(&a, "h");
+	w->have_c = pfc_seen(&a, "c");
 	if (!w->cmd)
 		return pfc_xl_usage(xl, "expected a command: -A, -D or -F");
 	if (w->cmd == 'F' && (w->have_r || w->have_h || w->have_c))

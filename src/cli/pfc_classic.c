@@ -26,34 +26,17 @@ void pfc_xl_free(struct pfc_xl *xl)
 {
 	free(xl->text);
 	xl->text = NULL;
-	xl->len = xl->cap = 0;
+	xl->len = 0;
+	pf_buf_free(&xl->out);
 }
 
 void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	pf_buf_vprintf(&xl->out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if (xl->len + (size_t)n + 1 > xl->cap) {
-		size_t cap = (xl->len + (size_t)n + 1) * 2;
-		char *ns = realloc(xl->text, cap);
-
-		if (!ns) {
-			fprintf(stderr, "%s: out of memory\n", xl->tool);
-			abort();
-		}
-		xl->text = ns;
-		xl->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(xl->text + xl->len, xl->cap - xl->len, fmt, ap);
-	va_end(ap);
-	xl->len += (size_t)n;
 }
 
 int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...)
@@ -78,18 +61,98 @@ int pfc_xl_error(struct pfc_xl *xl, const char *fmt, ...)
 	return -1;
 }
 
-const char *pfc_optarg(int argc, char *const *argv, int *i)
+const char *pfc_optarg(struct pfc_args *a)
 {
-	if (argv[*i][0] == '-' && argv[*i][1] && argv[*i][2])
-		return argv[*i] + 2;
-	return pfc_optnext(argc, argv, i);
+	const char *w = a->argv[a->i];
+
+	if (w[0] == '-' && w[1] && w[2])
+		return w + 2;
+	return pfc_optnext(a);
 }
 
-const char *pfc_optnext(int argc, char *const *argv, int *i)
+const char *pfc_optnext(struct pfc_args *a)
 {
-	if (*i + 1 >= argc)
+	if (a->i + 1 >= a->argc)
 		return NULL;
-	return argv[++*i];
+	return a->argv[++a->i];
+}
+
+const char *pfc_optpeek(const struct pfc_args *a)
+{
+	return a->i + 1 < a->argc ? a->argv[a->i + 1] : NULL;
+}
+
+/* Options are letters: one bit each in pfc_args.seen. */
+static uint64_t pfc_opt_bit(char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1ULL << (c - 'a');
+	if (c >= 'A' && c <= 'Z')
+		return 1ULL << (26 + c - 'A');
+	return 0;
+}
+
+bool pfc_seen(const struct pfc_args *a, const char *letters)
+{
+	for (; *letters; letters++)
+		if (a->seen & pfc_opt_bit(*letters))
+			return true;
+	return false;
+}
+
+/* "'-X': only one of -A, -D, -C, -L": the commands in table order. */
+static int pfc_walk_second_cmd(struct pfc_args *a, const char *w, const struct pfc_opt *opts,
+			       size_t nopts)
+{
+	char list[64] = "";
+	size_t k, off = 0;
+
+	for (k = 0; k < nopts && off < sizeof(list); k++)
+		if (opts[k].kind == PFC_OPT_CMD)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s-%c",
+						off ? ", " : "", opts[k].letter);
+	return pfc_xl_usage(a->xl, "'%s': only one of %s", w, list);
+}
+
+int pfc_walk(struct pfc_args *a, const struct pfc_opt *opts, size_t nopts)
+{
+	for (a->i = 0; a->i < a->argc; a->i++) {
+		const char *w = a->argv[a->i];
+		const struct pfc_opt *o = NULL;
+		size_t k;
+
+		/* An option is '-' and a letter of the table; in glued mode a
+		 * value may follow the letter, which only value options take. */
+		if (w[0] == '-' && w[1] && (a->glued || !w[2]))
+			for (k = 0; k < nopts && !o; k++)
+				if (opts[k].letter == w[1])
+					o = &opts[k];
+		if (!o || (o->kind != PFC_OPT_VALUE && w[2]))
+			return pfc_xl_usage(a->xl, "'%s': unknown option", w);
+		switch (o->kind) {
+		case PFC_OPT_CMD:
+			if (a->cmd)
+				return pfc_walk_second_cmd(a, w, opts, nopts);
+			a->cmd = o->letter;
+			break;
+		case PFC_OPT_HELP:
+			a->xl->kind = PFC_XL_HELP;
+			return 1;
+		case PFC_OPT_FLAG:
+			break;
+		case PFC_OPT_VALUE:
+			if (a->seen & (pfc_opt_bit(o->letter) | pfc_opt_bit(o->pair))) {
+				if (o->name)
+					return pfc_xl_usage(a->xl, "'%s': %s given twice", w, o->name);
+				return pfc_xl_usage(a->xl, "'%s': -%c given twice", w, o->letter);
+			}
+			if (o->take(a, w))
+				return -1;
+			break;
+		}
+		a->seen |= pfc_opt_bit(o->letter);
+	}
+	return 0;
 }
 
 int pfc_parse_port(const char *s, uint16_t *port)
@@ -245,8 +308,13 @@ void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const stru
 			pfc_xl_usage(xl, "expected a module: portfw, mfw or autofw");
 	}
 	/* An empty change is no change: say so rather than send nothing. */
-	if (xl->kind == PFC_XL_SEND && !xl->len)
+	if (xl->kind == PFC_XL_SEND && !xl->out.len)
 		xl->kind = PFC_XL_NOTHING;
+	if (xl->kind == PFC_XL_SEND) {
+		xl->text = pf_buf_detach(&xl->out, &xl->len);
+		if (!xl->text)
+			pfc_xl_error(xl, "out of memory");
+	}
 	if (xl->kind != PFC_XL_SEND)
 		pfc_xl_free(xl);
 }

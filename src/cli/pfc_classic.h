@@ -9,6 +9,7 @@
 #ifndef PFC_CLASSIC_H
 #define PFC_CLASSIC_H
 
+#include "../common/pf_buf.h"
 #include "../common/pf_table.h"
 
 #include <stdbool.h>
@@ -30,7 +31,8 @@ enum pfc_list_style { PFC_LIST_IPPORTFW, PFC_LIST_PORTFW, PFC_LIST_MFW };
 struct pfc_xl {
 	enum pfc_xl_kind kind;
 	char *text; /* PFC_XL_SEND: malloc'd */
-	size_t len, cap;
+	size_t len;
+	struct pf_buf out; /* the statements while they are written; then text */
 	int list; /* PFC_XL_LIST: enum pfc_list_style */
 	bool numeric; /* -n */
 	bool verbose; /* autofw -v: show the statements sent */
@@ -68,17 +70,65 @@ extern const char pfc_ipportfw_usage[], pfc_mpfw_usage[], pfc_mfw_usage[], pfc_a
 
 /* ---- helpers shared by the front ends ---- */
 
-/* Appends to xl->text. */
+/* Appends to xl->out. */
 __attribute__((format(printf, 2, 3))) void pfc_xl_printf(struct pfc_xl *xl, const char *fmt, ...);
 /* Sets PFC_XL_USAGE (or PFC_XL_ERROR) with a message; returns -1. */
 __attribute__((format(printf, 2, 3))) int pfc_xl_usage(struct pfc_xl *xl, const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) int pfc_xl_error(struct pfc_xl *xl, const char *fmt, ...);
 
-/* The value of option argv[*i]: glued ("-t1.2.3.4/80") or the next word
- * (which *i then points at). NULL when there is none. */
-const char *pfc_optarg(int argc, char *const *argv, int *i);
-/* The next word after argv[*i] as a further value of the same option. */
-const char *pfc_optnext(int argc, char *const *argv, int *i);
+/*
+ * The option walker: each front end lists the options it takes, one
+ * pfc_walk() reads argv by that list and gives the usage errors they share
+ * (an unknown option, a second command, an option given twice), and calls
+ * the option's take() to read and check its values. What is left to each
+ * front end is its values and which options go with which command.
+ */
+enum pfc_opt_kind {
+	PFC_OPT_CMD, /* the command (-A, -D, ...): one per line */
+	PFC_OPT_HELP, /* the usage on stdout: the walk stops there */
+	PFC_OPT_FLAG, /* no value, may be repeated */
+	PFC_OPT_VALUE, /* values read by take(), given at most once */
+};
+
+struct pfc_args;
+
+struct pfc_opt {
+	char letter;
+	enum pfc_opt_kind kind;
+	/* PFC_OPT_VALUE: the letter of another option that excludes this one
+	 * (ipportfw's -t and -u are one choice) and the name of the pair in the
+	 * "given twice" message ("-t or -u"); 0 and NULL: alone, "-LETTER". */
+	char pair;
+	const char *name;
+	/* PFC_OPT_VALUE: reads the values after option word 'opt' with
+	 * pfc_optarg/pfc_optnext into a->out; 0, or -1 after pfc_xl_usage(). */
+	int (*take)(struct pfc_args *a, const char *opt);
+};
+
+struct pfc_args {
+	int argc;
+	char *const *argv;
+	int i; /* the word being read */
+	struct pfc_xl *xl;
+	void *out; /* the front end's parse, for take() */
+	char cmd; /* the command's letter; 0 before one */
+	uint64_t seen; /* the options given (pfc_seen) */
+	bool glued; /* values may be glued to the option ("-t1.2.3.4/80"); else every
+		     * option word is exactly "-X", its values the next words */
+};
+
+/* Walks a->argv by opts. 0: all read; 1: -h (xl: PFC_XL_HELP); -1: a usage
+ * error (in xl). */
+int pfc_walk(struct pfc_args *a, const struct pfc_opt *opts, size_t nopts);
+/* Whether any of the options 'letters' was given. */
+bool pfc_seen(const struct pfc_args *a, const char *letters);
+/* The value of the option being read: glued ("-t1.2.3.4/80") or the next
+ * word (which a->i then points at). NULL when there is none. */
+const char *pfc_optarg(struct pfc_args *a);
+/* The next word as a further value of the same option; NULL when none. */
+const char *pfc_optnext(struct pfc_args *a);
+/* The next word without taking it; NULL when none. */
+const char *pfc_optpeek(const struct pfc_args *a);
 
 int pfc_parse_port(const char *s, uint16_t *port);
 int pfc_parse_proto(const char *s, uint8_t *proto);

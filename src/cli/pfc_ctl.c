@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pfc.h"
+#include "../common/pf_buf.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_util.h"
 
@@ -17,9 +18,8 @@ json_t *pfc_request(const struct pfc_opts *o, const char *text)
 	size_t len = strlen(text), off = 0;
 	json_error_t jerr;
 	json_t *res = NULL;
-	char *buf = NULL;
-	size_t blen = 0, bcap = 0;
-	int fd;
+	struct pf_buf reply = { 0 }; /* the default cap, 1 GiB: only a runaway reaches it */
+	int fd, rc;
 
 	if (pf_strlcpy(sun.sun_path, o->sock, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "portfw: socket path too long: %s\n", o->sock);
@@ -44,39 +44,21 @@ json_t *pfc_request(const struct pfc_opts *o, const char *text)
 		off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n;
-
-		if (blen + 65536 > bcap) {
-			char *nb;
-
-			bcap = bcap ? bcap * 2 : 131072;
-			nb = realloc(buf, bcap);
-			if (!nb)
-				goto out;
-			buf = nb;
-		}
-		n = read(fd, buf + blen, bcap - blen - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "portfw: reading from %s: %s\n", o->sock, strerror(errno));
-			goto out;
-		}
-		if (!n)
-			break;
-		blen += (size_t)n;
+	rc = pf_buf_read_fd(&reply, fd);
+	if (rc) {
+		fprintf(stderr, "portfw: reading from %s: %s\n", o->sock,
+			rc == -E2BIG ? "reply larger than 1 GiB" : strerror(-rc));
+		goto out;
 	}
-	if (!blen) {
+	if (!reply.len) {
 		fprintf(stderr, "portfw: portfwd closed the connection without a reply\n");
 		goto out;
 	}
-	buf[blen] = '\0';
-	res = json_loads(buf, 0, &jerr);
+	res = json_loads(reply.s, 0, &jerr);
 	if (!res)
 		fprintf(stderr, "portfw: bad reply from portfwd: %s\n", jerr.text);
 out:
-	free(buf);
+	pf_buf_free(&reply);
 	if (fd >= 0)
 		close(fd);
 	return res;
@@ -96,24 +78,19 @@ int pfc_check_reply(json_t *res)
 
 char *pfc_statement(const char *what, const char *verb, int argc, char *const *argv)
 {
-	size_t len = strlen(verb) + 2;
 	struct pf_where w = { .file = what, .line = 0 };
+	struct pf_buf b = { 0 };
 	struct pf_toks toks;
 	struct pf_stmt st;
 	char err[1024], *s;
 	int i;
 
+	pf_buf_puts(&b, verb);
 	for (i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = malloc(len);
+		pf_buf_printf(&b, " %s", argv[i]);
+	s = pf_buf_detach(&b, NULL);
 	if (!s)
 		return NULL;
-	{
-		size_t off = (size_t)snprintf(s, len, "%s", verb);
-
-		for (i = 0; i < argc; i++)
-			off += (size_t)snprintf(s + off, len - off, " %s", argv[i]);
-	}
 	if (strchr(s, '\n')) {
 		fprintf(stderr, "portfw: %s: arguments may not contain newlines\n", what);
 		free(s);

@@ -6,61 +6,46 @@
  * updates the table in place (unchanged lines keep their flows).
  */
 #include "pfc.h"
+#include "../common/pf_buf.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_tablefile.h"
 #include "../common/pf_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PFC_IMPORT_MAX ((size_t)4 << 20)
 
 static char *pfc_read_all(const char *path, size_t *len)
 {
-	FILE *fp = strcmp(path, "-") != 0 ? fopen(path, "re") : stdin;
-	char *buf = NULL;
-	size_t cap = 0;
+	int fd = strcmp(path, "-") != 0 ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	struct pf_buf b = PF_BUF_INIT(PFC_IMPORT_MAX);
+	char *text;
 
-	*len = 0;
-	if (!fp) {
+	if (fd < 0) {
 		fprintf(stderr, "portfw import: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	for (;;) {
-		size_t n;
-
-		if (*len + 4096 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			nb = cap <= PFC_IMPORT_MAX * 2 ? realloc(buf, cap) : NULL;
-			if (!nb) {
-				fprintf(stderr, "portfw import: %s: larger than 4 MiB\n", path);
-				free(buf);
-				buf = NULL;
-				goto out;
-			}
-			buf = nb;
-		}
-		n = fread(buf + *len, 1, cap - *len - 1, fp);
-		*len += n;
-		if (!n)
-			break;
-	}
-	buf[*len] = '\0';
-out:
-	if (fp != stdin)
-		fclose(fp);
-	return buf;
+	pf_buf_read_fd(&b, fd);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	text = pf_buf_detach(&b, len);
+	if (!text)
+		fprintf(stderr, "portfw import: %s: %s\n", path,
+			b.err == -E2BIG ? "larger than 4 MiB" : strerror(-b.err));
+	return text;
 }
 
 int pfc_import(const struct pfc_opts *o, const char *path)
 {
 	struct pf_table cur, in;
-	char *text, *stmts = NULL, *req = NULL, err[1024];
-	size_t len, i, off = 0, cap;
+	struct pf_buf req = { 0 };
+	char *text, *stmts = NULL, err[1024];
+	size_t len, i;
 	int ndel = 0;
 	json_t *res;
 	int rc = 1;
@@ -83,17 +68,17 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	}
 	if (pfc_fetch_table(o, &cur))
 		goto out;
-	cap = strlen(stmts) + in.n * (PF_NAME_MAX + 16) + 1;
-	req = pf_xcalloc(1, cap);
 	for (i = 0; i < in.n; i++) {
 		if (pf_table_find_name(&cur, in.fwd[i]->conf.name)) {
-			off += (size_t)snprintf(req + off, cap - off, "del name %s\n",
-						in.fwd[i]->conf.name);
+			pf_buf_printf(&req, "del name %s\n", in.fwd[i]->conf.name);
 			ndel++;
 		}
 	}
-	snprintf(req + off, cap - off, "%s", stmts);
-	res = pfc_request(o, req);
+	if (pf_buf_puts(&req, stmts)) {
+		fprintf(stderr, "portfw import: %s: out of memory\n", path);
+		goto out;
+	}
+	res = pfc_request(o, req.s);
 	if (res) {
 		const char *e = json_string_value(json_object_get(res, "error"));
 		int line = 0, n = 0;
@@ -110,7 +95,7 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 		json_decref(res);
 	}
 out:
-	free(req);
+	pf_buf_free(&req);
 	free(stmts);
 	free(text);
 	pf_table_clear(&cur);

@@ -58,73 +58,65 @@ static int pfc_ipp_addr(struct pfc_xl *xl, const char *opt, const char *s, char 
 	return 0;
 }
 
+/* -t/-u l.l.l.l/lport */
+static int pfc_ipp_listen(struct pfc_args *a, const char *opt)
+{
+	struct pfc_ipp *p = a->out;
+
+	p->proto = opt[1] == 't' ? PF_PROTO_TCP : PF_PROTO_UDP;
+	return pfc_ipp_addr(a->xl, opt, pfc_optarg(a), p->lhost, &p->lport);
+}
+
+/* -R a.a.a.a/rport */
+static int pfc_ipp_remote(struct pfc_args *a, const char *opt)
+{
+	struct pfc_ipp *p = a->out;
+
+	return pfc_ipp_addr(a->xl, opt, pfc_optarg(a), p->rhost, &p->rport);
+}
+
+/* -p pref */
+static int pfc_ipp_pref(struct pfc_args *a, const char *opt)
+{
+	struct pfc_ipp *p = a->out;
+	const char *v = pfc_optarg(a);
+	uint64_t n;
+
+	if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
+		return pfc_xl_usage(a->xl, "'%s': -p expects a preference 0-%d", v ? v : opt,
+				    PF_WEIGHT_MAX);
+	p->pref = (uint32_t)n;
+	return 0;
+}
+
+static const struct pfc_opt pfc_ipp_opts[] = {
+	{ 'A', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'D', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'C', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'L', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'h', PFC_OPT_HELP, 0, NULL, NULL },
+	{ 'n', PFC_OPT_FLAG, 0, NULL, NULL },
+	{ 't', PFC_OPT_VALUE, 'u', "-t or -u", pfc_ipp_listen },
+	{ 'u', PFC_OPT_VALUE, 't', "-t or -u", pfc_ipp_listen },
+	{ 'R', PFC_OPT_VALUE, 0, NULL, pfc_ipp_remote },
+	{ 'p', PFC_OPT_VALUE, 0, NULL, pfc_ipp_pref },
+};
+
 static int pfc_ipp_parse(int argc, char *const *argv, struct pfc_xl *xl, struct pfc_ipp *p)
 {
-	bool have_l = false, have_r = false, have_p = false;
-	int i;
+	struct pfc_args a = { .argc = argc, .argv = argv, .xl = xl, .out = p, .glued = true };
+	bool have_l, have_r, have_p;
+	int rc;
 
 	p->pref = PFC_PORTFW_PREF_DEFAULT;
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		char o = '\0'; /* not an option: matches no case */
-
-		if (a[0] == '-')
-			o = a[1];
-
-		switch (o) {
-		case 'A':
-		case 'D':
-		case 'C':
-		case 'L':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			if (p->cmd)
-				return pfc_xl_usage(xl, "'%s': only one of -A, -D, -C, -L", a);
-			p->cmd = o;
-			break;
-		case 'h':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->kind = PFC_XL_HELP;
-			return 1;
-		case 'n':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->numeric = true;
-			break;
-		case 't':
-		case 'u':
-			if (have_l)
-				return pfc_xl_usage(xl, "'%s': -t or -u given twice", a);
-			have_l = true;
-			p->proto = o == 't' ? PF_PROTO_TCP : PF_PROTO_UDP;
-			if (pfc_ipp_addr(xl, a, pfc_optarg(argc, argv, &i), p->lhost, &p->lport))
-				return -1;
-			break;
-		case 'R':
-			if (have_r)
-				return pfc_xl_usage(xl, "'%s': -R given twice", a);
-			have_r = true;
-			if (pfc_ipp_addr(xl, a, pfc_optarg(argc, argv, &i), p->rhost, &p->rport))
-				return -1;
-			break;
-		case 'p': {
-			const char *v = pfc_optarg(argc, argv, &i);
-			uint64_t n;
-
-			if (have_p)
-				return pfc_xl_usage(xl, "'%s': -p given twice", a);
-			have_p = true;
-			if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
-				return pfc_xl_usage(xl, "'%s': -p expects a preference 0-%d",
-						    v ? v : a, PF_WEIGHT_MAX);
-			p->pref = (uint32_t)n;
-			break;
-		}
-		default:
-			return pfc_xl_usage(xl, "'%s': unknown option", a);
-		}
-	}
+	rc = pfc_walk(&a, pfc_ipp_opts, PF_ARRAY_SIZE(pfc_ipp_opts));
+	if (rc)
+		return rc;
+	p->cmd = a.cmd;
+	xl->numeric = pfc_seen(&a, "n");
+	have_l = pfc_seen(&a, "tu");
+	have_r = pfc_seen(&a, "R");
+	have_p = pfc_seen(&a, "p");
 	if (!p->cmd)
 		return pfc_xl_usage(xl, "expected a command: -A, -D, -C or -L");
 	if ((p->cmd == 'A' || p->cmd == 'D') && !have_l)

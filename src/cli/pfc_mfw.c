@@ -48,85 +48,82 @@ struct pfc_mfw {
 	bool have_m, have_r, have_p;
 };
 
+/* -m FWMARK */
+static int pfc_mfw_mark(struct pfc_args *a, const char *opt)
+{
+	struct pfc_mfw *m = a->out;
+	const char *v = pfc_optarg(a);
+	uint64_t n;
+
+	if (!v || pf_parse_uint(v, 1, UINT32_MAX, &n))
+		return pfc_xl_usage(a->xl, "'%s': -m expects a mark 1-4294967295", v ? v : opt);
+	m->mark = (uint32_t)n;
+	return 0;
+}
+
+/* -r RADDR [RPORT] */
+static int pfc_mfw_remote(struct pfc_args *a, const char *opt)
+{
+	struct pfc_mfw *m = a->out;
+	const char *v = pfc_optarg(a);
+
+	if (!v || !pfc_host_ok(v))
+		return pfc_xl_usage(a->xl, "'%s': -r expects RADDR [RPORT]", v ? v : opt);
+	pf_strlcpy(m->rhost, v, sizeof(m->rhost));
+	/* RPORT is optional: the next word, unless it is an option. */
+	v = pfc_optpeek(a);
+	if (v && v[0] != '-') {
+		v = pfc_optnext(a);
+		if (pfc_parse_port(v, &m->rport))
+			return pfc_xl_usage(a->xl, "'%s': expected a port 1-65535 after -r %s", v,
+					    m->rhost);
+	}
+	return 0;
+}
+
+/* -p PREF */
+static int pfc_mfw_pref(struct pfc_args *a, const char *opt)
+{
+	struct pfc_mfw *m = a->out;
+	const char *v = pfc_optarg(a);
+	uint64_t n;
+
+	if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
+		return pfc_xl_usage(a->xl, "'%s': -p expects a preference 0-%d", v ? v : opt,
+				    PF_WEIGHT_MAX);
+	m->pref = (uint32_t)n;
+	return 0;
+}
+
+static const struct pfc_opt pfc_mfw_opts[] = {
+	{ 'A', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'I', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'D', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'E', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'S', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'F', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'L', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'h', PFC_OPT_HELP, 0, NULL, NULL },
+	{ 'n', PFC_OPT_FLAG, 0, NULL, NULL },
+	{ 'm', PFC_OPT_VALUE, 0, NULL, pfc_mfw_mark },
+	{ 'r', PFC_OPT_VALUE, 0, NULL, pfc_mfw_remote },
+	{ 'p', PFC_OPT_VALUE, 0, NULL, pfc_mfw_pref },
+};
+
 static int pfc_mfw_parse(int argc, char *const *argv, struct pfc_xl *xl, struct pfc_mfw *m)
 {
-	int i;
+	struct pfc_args a = { .argc = argc, .argv = argv, .xl = xl, .out = m, .glued = true };
+	int rc;
 
 	m->pref = PFC_MFW_PREF_DEFAULT;
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		char o = '\0'; /* not an option: matches no case */
-		const char *v;
-		uint64_t n;
-
-		if (a[0] == '-')
-			o = a[1];
-		switch (o) {
-		case 'A':
-		case 'I':
-		case 'D':
-		case 'E':
-		case 'S':
-		case 'F':
-		case 'L':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			if (m->cmd)
-				return pfc_xl_usage(xl, "'%s': only one of -A, -I, -D, -E, -S, -F, -L",
-						    a);
-			m->cmd = o;
-			break;
-		case 'h':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->kind = PFC_XL_HELP;
-			return 1;
-		case 'n':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->numeric = true;
-			break;
-		case 'm':
-			v = pfc_optarg(argc, argv, &i);
-			if (m->have_m)
-				return pfc_xl_usage(xl, "'%s': -m given twice", a);
-			m->have_m = true;
-			if (!v || pf_parse_uint(v, 1, UINT32_MAX, &n))
-				return pfc_xl_usage(xl, "'%s': -m expects a mark 1-4294967295",
-						    v ? v : a);
-			m->mark = (uint32_t)n;
-			break;
-		case 'r':
-			v = pfc_optarg(argc, argv, &i);
-			if (m->have_r)
-				return pfc_xl_usage(xl, "'%s': -r given twice", a);
-			m->have_r = true;
-			if (!v || !pfc_host_ok(v))
-				return pfc_xl_usage(xl, "'%s': -r expects RADDR [RPORT]", v ? v : a);
-			pf_strlcpy(m->rhost, v, sizeof(m->rhost));
-			/* RPORT is optional: the next word, unless it is an option. */
-			if (i + 1 < argc && argv[i + 1][0] != '-') {
-				v = pfc_optnext(argc, argv, &i);
-				if (pfc_parse_port(v, &m->rport))
-					return pfc_xl_usage(xl, "'%s': expected a port 1-65535 after "
-								"-r %s",
-							    v, m->rhost);
-			}
-			break;
-		case 'p':
-			v = pfc_optarg(argc, argv, &i);
-			if (m->have_p)
-				return pfc_xl_usage(xl, "'%s': -p given twice", a);
-			m->have_p = true;
-			if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
-				return pfc_xl_usage(xl, "'%s': -p expects a preference 0-%d",
-						    v ? v : a, PF_WEIGHT_MAX);
-			m->pref = (uint32_t)n;
-			break;
-		default:
-			return pfc_xl_usage(xl, "'%s': unknown option", a);
-		}
-	}
+	rc = pfc_walk(&a, pfc_mfw_opts, PF_ARRAY_SIZE(pfc_mfw_opts));
+	if (rc)
+		return rc;
+	m->cmd = a.cmd;
+	xl->numeric = pfc_seen(&a, "n");
+	m->have_m = pfc_seen(&a, "m");
+	m->have_r = pfc_seen(&a, "r");
+	m->have_p = pfc_seen(&a, "p");
 	if (!m->cmd)
 		return pfc_xl_usage(xl, "expected a command: -A, -I, -D, -E, -S, -F or -L");
 	if (strchr("AIDES", m->cmd) && !m->have_m)
@@ -211,7 +208,7 @@ static void pfc_mfw_edit(const struct pfc_mfw *m, const struct pf_table *cur, co
 		pf_backend_format(&f->be[i], be, sizeof(be));
 		pfc_xl_printf(xl, "backend name %s %s weight %u\n", name, be, m->pref);
 	}
-	if (!xl->len) {
+	if (!xl->out.len) {
 		pfc_backend_str(m->rhost, m->rport, be, sizeof(be));
 		pfc_xl_error(xl, "'%s': not an entry of mark %u", be, m->mark);
 	}

@@ -41,95 +41,82 @@ struct pfc_mpfw {
 };
 
 /* -L LADDR LPORT, -R RADDR RPORT */
-static int pfc_mpfw_pair(struct pfc_xl *xl, int argc, char *const *argv, int *i, char *host,
-			 uint16_t *port)
+static int pfc_mpfw_pair(struct pfc_args *a, const char *opt)
 {
-	const char *opt = argv[*i], *h = pfc_optarg(argc, argv, i), *p;
+	struct pfc_mpfw *m = a->out;
+	char *host = opt[1] == 'L' ? m->lhost : m->rhost;
+	uint16_t *port = opt[1] == 'L' ? &m->lport : &m->rport;
+	const char *h = pfc_optarg(a), *p;
 
 	if (!h)
-		return pfc_xl_usage(xl, "'%s': expected an address and a port after it", opt);
+		return pfc_xl_usage(a->xl, "'%s': expected an address and a port after it", opt);
 	if (!pfc_host_ok(h))
-		return pfc_xl_usage(xl, "'%s': expected an address (or host name) after %.2s", h,
-				    opt);
+		return pfc_xl_usage(a->xl, "'%s': expected an address (or host name) after %.2s",
+				    h, opt);
 	pf_strlcpy(host, h, PF_HOST_MAX);
-	p = pfc_optnext(argc, argv, i);
+	p = pfc_optnext(a);
 	if (!p)
-		return pfc_xl_usage(xl, "'%s': expected a port after the address %s", opt, h);
+		return pfc_xl_usage(a->xl, "'%s': expected a port after the address %s", opt, h);
 	if (pfc_parse_port(p, port))
-		return pfc_xl_usage(xl, "'%s': expected a port 1-65535 after %.2s %s", p, opt, h);
+		return pfc_xl_usage(a->xl, "'%s': expected a port 1-65535 after %.2s %s", p, opt,
+				    h);
 	return 0;
 }
 
+/* -P tcp|udp */
+static int pfc_mpfw_proto(struct pfc_args *a, const char *opt)
+{
+	struct pfc_mpfw *m = a->out;
+	const char *v = pfc_optarg(a);
+
+	if (pfc_parse_proto(v, &m->proto))
+		return pfc_xl_usage(a->xl, "'%s': -P expects tcp or udp", v ? v : opt);
+	return 0;
+}
+
+/* -p PREF */
+static int pfc_mpfw_pref(struct pfc_args *a, const char *opt)
+{
+	struct pfc_mpfw *m = a->out;
+	const char *v = pfc_optarg(a);
+	uint64_t n;
+
+	if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
+		return pfc_xl_usage(a->xl, "'%s': -p expects a preference 0-%d", v ? v : opt,
+				    PF_WEIGHT_MAX);
+	m->pref = (uint32_t)n;
+	return 0;
+}
+
+static const struct pfc_opt pfc_mpfw_opts[] = {
+	{ 'a', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'd', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'f', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'l', PFC_OPT_CMD, 0, NULL, NULL },
+	{ 'h', PFC_OPT_HELP, 0, NULL, NULL },
+	{ 'n', PFC_OPT_FLAG, 0, NULL, NULL },
+	{ 'P', PFC_OPT_VALUE, 0, NULL, pfc_mpfw_proto },
+	{ 'L', PFC_OPT_VALUE, 0, NULL, pfc_mpfw_pair },
+	{ 'R', PFC_OPT_VALUE, 0, NULL, pfc_mpfw_pair },
+	{ 'p', PFC_OPT_VALUE, 0, NULL, pfc_mpfw_pref },
+};
+
 static int pfc_mpfw_parse(int argc, char *const *argv, struct pfc_xl *xl, struct pfc_mpfw *m)
 {
-	bool have_proto = false;
-	int i;
+	struct pfc_args a = { .argc = argc, .argv = argv, .xl = xl, .out = m, .glued = true };
+	bool have_proto;
+	int rc;
 
 	m->pref = PFC_PORTFW_PREF_DEFAULT;
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		char o = '\0'; /* not an option: matches no case */
-
-		if (a[0] == '-')
-			o = a[1];
-
-		switch (o) {
-		case 'a':
-		case 'd':
-		case 'f':
-		case 'l':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			if (m->cmd)
-				return pfc_xl_usage(xl, "'%s': only one of -a, -d, -f, -l", a);
-			m->cmd = o;
-			break;
-		case 'h':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->kind = PFC_XL_HELP;
-			return 1;
-		case 'n':
-			if (a[2])
-				return pfc_xl_usage(xl, "'%s': unknown option", a);
-			xl->numeric = true;
-			break;
-		case 'P': {
-			const char *v = pfc_optarg(argc, argv, &i);
-
-			if (have_proto)
-				return pfc_xl_usage(xl, "'%s': -P given twice", a);
-			have_proto = true;
-			if (pfc_parse_proto(v, &m->proto))
-				return pfc_xl_usage(xl, "'%s': -P expects tcp or udp", v ? v : a);
-			break;
-		}
-		case 'L':
-		case 'R':
-			if (o == 'L' ? m->have_l : m->have_r)
-				return pfc_xl_usage(xl, "'%s': -%c given twice", a, o);
-			*(o == 'L' ? &m->have_l : &m->have_r) = true;
-			if (pfc_mpfw_pair(xl, argc, argv, &i, o == 'L' ? m->lhost : m->rhost,
-					  o == 'L' ? &m->lport : &m->rport))
-				return -1;
-			break;
-		case 'p': {
-			const char *v = pfc_optarg(argc, argv, &i);
-			uint64_t n;
-
-			if (m->have_p)
-				return pfc_xl_usage(xl, "'%s': -p given twice", a);
-			m->have_p = true;
-			if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
-				return pfc_xl_usage(xl, "'%s': -p expects a preference 0-%d",
-						    v ? v : a, PF_WEIGHT_MAX);
-			m->pref = (uint32_t)n;
-			break;
-		}
-		default:
-			return pfc_xl_usage(xl, "'%s': unknown option", a);
-		}
-	}
+	rc = pfc_walk(&a, pfc_mpfw_opts, PF_ARRAY_SIZE(pfc_mpfw_opts));
+	if (rc)
+		return rc;
+	m->cmd = a.cmd;
+	xl->numeric = pfc_seen(&a, "n");
+	have_proto = pfc_seen(&a, "P");
+	m->have_l = pfc_seen(&a, "L");
+	m->have_r = pfc_seen(&a, "R");
+	m->have_p = pfc_seen(&a, "p");
 	if (!m->cmd)
 		return pfc_xl_usage(xl, "expected a command: -a, -d, -f or -l");
 	if (m->cmd == 'a' || m->cmd == 'd') {

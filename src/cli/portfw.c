@@ -5,12 +5,15 @@
  * the syntax here (so an error names the argument) and sends it to portfwd.
  */
 #include "pfc.h"
+#include "../common/pf_buf.h"
 #include "../common/pf_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct pfc_cmd {
 	const char *name;
@@ -184,51 +187,31 @@ static int cmd_reload(struct pfc_opts *o, int argc, char **argv)
 /* restore FILE: the file's forwards replace the table, in one change. */
 static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 {
-	FILE *fp;
-	char *text;
-	size_t len = 0, cap = 65536;
-	int rc;
+	/* The daemon takes requests up to 4 MiB. */
+	struct pf_buf b = PF_BUF_INIT(4U << 20);
+	int fd, rc;
 
 	if (argc != 1) {
 		fprintf(stderr, "portfw restore: expected one FILE (or - for standard input)\n");
 		return 2;
 	}
-	fp = strcmp(argv[0], "-") != 0 ? fopen(argv[0], "r") : stdin;
-	if (!fp) {
+	fd = strcmp(argv[0], "-") != 0 ? open(argv[0], O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0) {
 		fprintf(stderr, "portfw restore: %s: %s\n", argv[0], strerror(errno));
 		return 1;
 	}
-	text = malloc(cap);
-	if (!text)
+	pf_buf_puts(&b, "flush\n");
+	pf_buf_read_fd(&b, fd);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (b.err) {
+		fprintf(stderr, "portfw restore: %s: %s\n", argv[0],
+			b.err == -E2BIG ? "larger than 4 MiB" : strerror(-b.err));
+		pf_buf_free(&b);
 		return 1;
-	len = (size_t)sprintf(text, "flush\n");
-	for (;;) {
-		size_t n = fread(text + len, 1, cap - len - 1, fp);
-
-		len += n;
-		if (len + 1 < cap)
-			break;
-		cap *= 2;
-		if (cap > (8U << 20)) {
-			fprintf(stderr, "portfw restore: %s: larger than 4 MiB\n", argv[0]);
-			free(text);
-			return 1;
-		}
-		{
-			char *nt = realloc(text, cap);
-
-			if (!nt) {
-				free(text);
-				return 1;
-			}
-			text = nt;
-		}
 	}
-	text[len] = '\0';
-	if (fp != stdin)
-		fclose(fp);
-	rc = pfc_send(o, text);
-	free(text);
+	rc = pfc_send(o, b.s);
+	pf_buf_free(&b);
 	return rc;
 }
 

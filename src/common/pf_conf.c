@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_conf.h"
 #include "pf_opt.h"
+#include "pf_buf.h"
 #include "pf_tablefile.h"
 #include "pf_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- lexer ---- */
 
@@ -1104,51 +1107,26 @@ static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 
 static int pf_read_file(const char *path, char **textp, size_t *lenp, char *err, size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	FILE *fp;
-	int rc = -1;
+	struct pf_buf b = PF_BUF_INIT(64UL * 1024 * 1024);
+	int fd;
 
-	fp = fopen(path, "re");
-	if (!fp) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
-		size_t n;
-
-		if (len + 4096 > cap) {
-			char *nt;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > 64UL * 1024 * 1024) {
-				snprintf(err, errlen, "%s: larger than 64 MiB", path);
-				goto out;
-			}
-			nt = realloc(text, cap);
-			if (!nt) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto out;
-			}
-			text = nt;
-		}
-		n = fread(text + len, 1, cap - len, fp);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		goto out;
-	}
-	*textp = text;
-	*lenp = len;
-	text = NULL;
-	rc = 0;
-out:
-	free(text);
-	fclose(fp);
-	return rc;
+	pf_buf_read_fd(&b, fd);
+	close(fd);
+	*textp = pf_buf_detach(&b, lenp);
+	if (*textp)
+		return 0;
+	if (b.err == -E2BIG)
+		snprintf(err, errlen, "%s: larger than 64 MiB", path);
+	else if (b.err == -ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(-b.err));
+	return -1;
 }
 
 static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,

@@ -111,33 +111,46 @@ uint64_t pf_sched_client_hash(const union pf_sa *sa)
 	return pf_mix(pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed));
 }
 
-/* Which backends may take a new flow: tier 0 primaries, tier 1 backups;
- * held: also those the passive check holds back. pref counts weight 0 as a
- * preference (never rotated), the others as a spare. */
-static void pf_cands_get(const struct pf_forward *f, const struct pf_tried *tried, int tier,
-			 bool held, uint64_t now, struct pf_cands *c)
+uint32_t pf_sched_usable(const struct pf_forward *f, enum pf_tier tier, bool held, uint64_t now,
+			 const struct pf_tried *tried, uint32_t *w)
 {
-	uint32_t i;
+	bool pref = f->conf.balance == PF_BAL_PREF;
+	uint32_t i, n = 0;
 
-	memset(c, 0, sizeof(*c));
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		const struct pf_stats *st = be->st;
 
-		if ((tried && pf_tried_has(tried, i)) || be->conf.admin != PF_ADMIN_ENABLED ||
-		    (int)be->conf.backup != tier)
+		w[i] = 0;
+		if ((tried && pf_tried_has(tried, i)) || be->conf.admin != PF_ADMIN_ENABLED)
 			continue;
 		if (st && (atomic_load_explicit(&st->health, memory_order_relaxed) != PF_HEALTH_UP ||
 			   atomic_load_explicit(&st->agent, memory_order_relaxed) >= PF_AGENT_DRAIN))
 			continue;
-		if (!held && st &&
-		    atomic_load_explicit(&st->down_until_ms, memory_order_relaxed) > now)
-			continue;
-		if (f->conf.balance != PF_BAL_PREF && !pf_sched_eff_weight(be))
-			continue;
-		c->bits[i / 64] |= 1ULL << (i % 64);
-		c->n++;
+		if (tier == PF_TIER_SPARE) {
+			/* The last resort: whatever the hold and the backup flag. */
+			w[i] = !pref && !be->conf.weight;
+		} else if ((tier == PF_TIER_BACKUP) == be->conf.backup &&
+			   (held || !st ||
+			    atomic_load_explicit(&st->down_until_ms, memory_order_relaxed) <= now)) {
+			w[i] = pref && !be->conf.weight ? 1 : pf_sched_eff_weight(be);
+		}
+		n += !!w[i];
 	}
+	return n;
+}
+
+/* pf_sched_usable as a set of backend indexes. */
+static void pf_cands_get(const struct pf_forward *f, const struct pf_tried *tried,
+			 enum pf_tier tier, bool held, uint64_t now, struct pf_cands *c)
+{
+	uint32_t w[PF_BACKENDS_MAX], i;
+
+	memset(c, 0, sizeof(*c));
+	c->n = pf_sched_usable(f, tier, held, now, tried, w);
+	for (i = 0; i < f->nbe && c->n; i++)
+		if (w[i])
+			c->bits[i / 64] |= 1ULL << (i % 64);
 }
 
 /*
@@ -398,9 +411,12 @@ static int pf_pref(struct pf_forward *f, struct pf_sched_state *S, const struct 
 int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const union pf_sa *client)
 {
 	static const struct {
-		int tier;
+		enum pf_tier tier;
 		bool held;
-	} passes[] = { { 0, false }, { 1, false }, { 0, true }, { 1, true } };
+	} passes[] = { { PF_TIER_PRIMARY, false },
+		       { PF_TIER_BACKUP, false },
+		       { PF_TIER_PRIMARY, true },
+		       { PF_TIER_BACKUP, true } };
 	uint64_t now = pf_now_ms();
 	struct pf_cands c, all;
 	int best = -1;
@@ -445,15 +461,12 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 			break;
 		}
 	}
-	/* Spares (weight 0) only when every weighted backend was tried. */
-	for (i = 0; i < f->nbe && best < 0; i++) {
-		const struct pf_stats *st = f->be[i].st;
-
-		if (!(tried && pf_tried_has(tried, i)) && f->be[i].conf.admin == PF_ADMIN_ENABLED &&
-		    !f->be[i].conf.weight && f->conf.balance != PF_BAL_PREF &&
-		    !(st && (atomic_load(&st->health) != PF_HEALTH_UP ||
-			     atomic_load(&st->agent) >= PF_AGENT_DRAIN)))
-			best = (int)i;
+	/* Spares (weight 0) only when every weighted backend was tried: the first. */
+	if (best < 0) {
+		pf_cands_get(f, tried, PF_TIER_SPARE, true, now, &c);
+		for (i = 0; i < f->nbe && best < 0; i++)
+			if (pf_cand_has(&c, i))
+				best = (int)i;
 	}
 	if (S)
 		pthread_mutex_unlock(&S->lock);

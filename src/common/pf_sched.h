@@ -5,6 +5,7 @@
 
 #include "pf_table.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PF_MAGLEV_SIZE 65537 /* prime, >> backends, so shares are even (Maglev, NSDI'16) */
@@ -48,6 +49,36 @@ void pf_sched_pref_info(struct pf_forward *f, uint32_t i, uint32_t *pos, uint32_
 
 /* Frees the pool's scheduler state (with the forward). */
 void pf_sched_free(struct pf_forward *f);
+/* The tiers of a pool, in the order they get new flows. */
+enum pf_tier {
+	PF_TIER_PRIMARY,
+	PF_TIER_BACKUP, /* 'backup': only while no primary qualifies */
+	PF_TIER_SPARE, /* weight 0 (not under pref), backup or not: the last resort */
+};
+
+/*
+ * The one rule of which backends of f may take new flows, for both engines.
+ * A backend qualifies when it is enabled (not drain, not disabled), up (its
+ * health check, and its agent says neither drain nor down), of the tier
+ * asked for, and has a weight to schedule with: its weight scaled by the
+ * agent (an agent at 0 % takes no new flows), or 1 for a spare and for a
+ * pref 0 backend under 'balance pref' (a place in the rotation, not a share).
+ *
+ * What differs between the engines is what they can see, hence parameters:
+ * tried: the backends this flow tried already (the user engine's retries
+ * after a failed connect; NULL: none). held: whether backends that the
+ * passive check holds back (a failed connect, for 2 s) qualify; the user
+ * engine takes them only after every other one (its passes: primaries,
+ * backups, held primaries, held backups, then the first spare), the kernel
+ * engine always (true), as it renders a pool when health changes, sees no
+ * connect fail and could not end a 2 s hold per packet. Spares are the user
+ * engine's alone: the kernel's maps give weight 0 no slot.
+ *
+ * w[i] (for every backend): the weight backend i schedules with, 0 when it
+ * does not qualify. Returns how many qualify.
+ */
+uint32_t pf_sched_usable(const struct pf_forward *f, enum pf_tier tier, bool held, uint64_t now,
+			 const struct pf_tried *tried, uint32_t *w);
 
 /* The weight a backend schedules with: its weight scaled by the agent check. */
 uint32_t pf_sched_eff_weight(const struct pf_backend *be);

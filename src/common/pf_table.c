@@ -2,6 +2,7 @@
 #include "pf_table.h"
 #include "pf_opt.h"
 #include "pf_sched.h"
+#include "pf_buf.h"
 #include "pf_util.h"
 
 #include <arpa/inet.h>
@@ -257,30 +258,11 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 }
 
-struct pf_buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void pf_buf_add(struct pf_buf *b, const char *line)
+/* One line of the saved table: the line and its newline. */
+static void pf_table_line(struct pf_buf *b, const char *line)
 {
-	size_t l = strlen(line);
-
-	if (b->len + l + 2 > b->cap) {
-		char *ns;
-
-		b->cap = (b->len + l + 2) * 2;
-		ns = realloc(b->s, b->cap);
-		if (!ns) {
-			fprintf(stderr, "portfw: out of memory\n");
-			abort();
-		}
-		b->s = ns;
-	}
-	memcpy(b->s + b->len, line, l);
-	b->len += l;
-	b->s[b->len++] = '\n';
-	b->s[b->len] = '\0';
+	pf_buf_puts(b, line);
+	pf_buf_add(b, "\n", 1);
 }
 
 char *pf_table_format(const struct pf_table *t)
@@ -290,28 +272,28 @@ char *pf_table_format(const struct pf_table *t)
 	size_t i;
 
 	snprintf(line, 65536, "# portfw table, %zu forwards", t->n);
-	pf_buf_add(&b, line);
+	pf_table_line(&b, line);
 	if (t->def_allow.n) {
 		snprintf(line, 65536, "default allow ");
 		pf_cidrset_format(&t->def_allow, line + strlen(line), 65536 - strlen(line));
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	if (t->def_deny.n) {
 		snprintf(line, 65536, "default deny ");
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	/* Marks first: the mfw-N forwards below were made from them. */
 	for (i = 0; i < t->nmarks; i++) {
 		pf_mark_format(&t->marks[i], line, 65536);
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	for (i = 0; i < t->n; i++) {
 		pf_forward_format(t->fwd[i], line, 65536);
-		pf_buf_add(&b, line);
+		pf_table_line(&b, line);
 	}
 	free(line);
-	return b.s;
+	return pf_buf_detach(&b, NULL);
 }
 
 void pf_table_init(struct pf_table *t)
@@ -470,7 +452,7 @@ int pf_cidrset_match(const struct pf_cidrset *set, const union pf_sa *sa)
 	uint32_t i;
 
 	for (i = 0; i < set->n; i++)
-		if (set->v[i].plen > best && pf_cidr_match(&set->v[i], sa))
+		if (pf_prefix_cmp(set->v[i].plen, best) < 0 && pf_cidr_match(&set->v[i], sa))
 			best = set->v[i].plen;
 	return best;
 }
@@ -557,7 +539,7 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 	/* The most specific entry decides; on a tie, deny. */
 	deny = pf_cidrset_match(&f->eff_deny, sa);
 	allow = f->eff_allow.n ? pf_cidrset_match(&f->eff_allow, sa) : -1;
-	if (deny >= 0 && deny >= allow)
+	if (deny >= 0 && pf_prefix_cmp(deny, allow) <= 0)
 		return false;
 	return allow >= 0 || !f->eff_allow.n;
 }

@@ -209,6 +209,17 @@ const char *pf_admin_name(uint8_t admin);
 const char *pf_backend_state(const struct pf_forward *f, const struct pf_backend *be);
 
 bool pf_cidr_match(const struct pf_cidr *c, const union pf_sa *sa);
+/*
+ * Longest-prefix order, the one rule by which every choice among networks
+ * that hold an address is made (a forward's 'from' pool, allow against deny,
+ * and the order of the kernel engine's rules, where the first match wins):
+ * a and b are prefix lengths, or -1 for no match. < 0: a is the longer
+ * (more specific), > 0: b is, 0: a tie, which each caller settles its way.
+ */
+static inline int pf_prefix_cmp(int a, int b)
+{
+	return (b > a) - (a > b);
+}
 /* The longest prefix of set that contains sa, or -1. */
 int pf_cidrset_match(const struct pf_cidrset *set, const union pf_sa *sa);
 bool pf_cidrset_equal(const struct pf_cidrset *a, const struct pf_cidrset *b);
@@ -244,7 +255,8 @@ struct pf_stats *pf_stats_new(void);
 struct pf_stats *pf_stats_ref(struct pf_stats *st);
 void pf_stats_unref(struct pf_stats *st);
 
-/* The whole table as a config file ('portfw save'); malloc'd. */
+/* The whole table as a config file ('portfw save'); malloc'd, NULL when out
+ * of memory. */
 char *pf_table_format(const struct pf_table *t);
 
 void pf_table_init(struct pf_table *t);

@@ -6,6 +6,7 @@
  */
 #include "pf_tablefile.h"
 #include "pf_addr.h"
+#include "pf_buf.h"
 #include "pf_util.h"
 
 #include <stdarg.h>
@@ -14,31 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-struct pf_tf_out {
-	char *s;
-	size_t len, cap;
-};
-
-static int pf_tf_put(struct pf_tf_out *o, const char *line)
-{
-	size_t l = strlen(line);
-
-	if (o->len + l + 2 > o->cap) {
-		size_t cap = (o->len + l + 2) * 2;
-		char *ns = realloc(o->s, cap);
-
-		if (!ns)
-			return -1;
-		o->s = ns;
-		o->cap = cap;
-	}
-	memcpy(o->s + o->len, line, l);
-	o->len += l;
-	o->s[o->len++] = '\n';
-	o->s[o->len] = '\0';
-	return 0;
-}
 
 /* "NAME:LINE: 'word': expected EXT-PORT INT-IP INT-PORT [# comment]; why" */
 __attribute__((format(printf, 5, 6))) static int pf_tf_fail(char *err, size_t errlen,
@@ -135,50 +111,45 @@ static int pf_tf_line(const char *name, int lineno, char *line, char *stmt, size
 int pf_tablefile_translate(const char *name, const char *text, size_t len, char **out,
 			   char *err, size_t errlen)
 {
-	struct pf_tf_out o = { 0 };
-	char *line = NULL, stmt[512];
+	struct pf_buf o = { 0 }, line = { 0 };
+	char stmt[512];
 	size_t off = 0;
 	int lineno = 0, rc = -1;
 
 	*out = NULL;
-	if (pf_tf_put(&o, "") < 0)
-		goto oom;
-	o.len = 0; /* an empty file gives an empty text */
-	o.s[0] = '\0';
 	while (off < len) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		size_t l = nl ? (size_t)(nl - (text + off)) : len - off;
-		char *hash, *nlbuf;
+		char *hash;
 
 		lineno++;
 		if (memchr(text + off, '\0', l)) {
 			pf_tf_fail(err, errlen, name, lineno, "NUL byte in line; expected text");
 			goto out;
 		}
-		nlbuf = realloc(line, l + 1);
-		if (!nlbuf)
+		pf_buf_reset(&line);
+		if (pf_buf_add(&line, text + off, l))
 			goto oom;
-		line = nlbuf;
-		memcpy(line, text + off, l);
-		line[l] = '\0';
 		off += l + (nl ? 1 : 0);
 		/* '#' anywhere starts a comment, as in the seed's script. */
-		hash = strchr(line, '#');
+		hash = strchr(line.s, '#');
 		if (hash)
 			*hash = '\0';
-		if (pf_tf_line(name, lineno, line, stmt, sizeof(stmt), err, errlen))
+		if (pf_tf_line(name, lineno, line.s, stmt, sizeof(stmt), err, errlen))
 			goto out;
-		if (pf_tf_put(&o, stmt) < 0)
-			goto oom;
+		pf_buf_puts(&o, stmt);
+		pf_buf_add(&o, "\n", 1);
 	}
-	*out = o.s;
-	o.s = NULL;
+	/* An empty file gives an empty text. */
+	*out = pf_buf_detach(&o, NULL);
+	if (!*out)
+		goto oom;
 	rc = 0;
 	goto out;
 oom:
 	snprintf(err, errlen, "%s: out of memory", name);
 out:
-	free(line);
-	free(o.s);
+	pf_buf_free(&line);
+	pf_buf_free(&o);
 	return rc;
 }

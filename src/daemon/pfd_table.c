@@ -386,6 +386,10 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 	case PF_ST_SAVE: {
 		char *text = pf_table_format(&pfd_tab);
 
+		if (!text) {
+			json_decref(r);
+			return pfd_error("save: out of memory");
+		}
 		json_object_set_new(r, "config", json_string(text));
 		free(text);
 		break;

@@ -18,6 +18,7 @@
  * the text (linear, but tens of milliseconds for 100,000 forwards).
  */
 #include "pfk_diff.h"
+#include "../common/pf_buf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,37 +47,6 @@ struct pfk_rs {
 	size_t *ht; /* index + 1 of objects by decl; 0 empty */
 	size_t htcap;
 };
-
-struct pfk_dbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void pfk_put(struct pfk_dbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *ns = realloc(b->s, cap);
-
-		if (!ns) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void pfk_puts(struct pfk_dbuf *b, const char *s)
-{
-	pfk_put(b, s, strlen(s));
-}
 
 static uint64_t pfk_hash(const char *s, size_t n)
 {
@@ -289,7 +259,7 @@ static struct pfk_str pfk_key(struct pfk_str e, bool map)
 
 /* Elements of a (in a but not in b) as one command: "VERB element inet
  * portfw NAME { e, ... }". */
-static int pfk_elem_cmd(struct pfk_dbuf *out, const char *verb, struct pfk_str name, bool map,
+static int pfk_elem_cmd(struct pf_buf *out, const char *verb, struct pfk_str name, bool map,
 			const struct pfk_elems *a, const struct pfk_elems *b)
 {
 	bool first = true;
@@ -301,31 +271,30 @@ static int pfk_elem_cmd(struct pfk_dbuf *out, const char *verb, struct pfk_str n
 		if (b && pfk_elems_has(b, e))
 			continue;
 		if (first) {
-			pfk_puts(out, verb);
-			pfk_puts(out, " element inet portfw ");
-			pfk_put(out, name.s, name.n);
-			pfk_puts(out, " { ");
+			pf_buf_puts(out, verb);
+			pf_buf_puts(out, " element inet portfw ");
+			pf_buf_add(out, name.s, name.n);
+			pf_buf_puts(out, " { ");
 			first = false;
 		} else {
-			pfk_puts(out, ", ");
+			pf_buf_puts(out, ", ");
 		}
 		if (!strcmp(verb, "delete"))
 			e = pfk_key(e, map);
-		pfk_put(out, e.s, e.n);
+		pf_buf_add(out, e.s, e.n);
 	}
 	if (!first)
-		pfk_puts(out, " }\n");
+		pf_buf_puts(out, " }\n");
 	return 0;
 }
 
 char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 {
 	struct pfk_rs a = { 0 }, b = { 0 };
-	struct pfk_dbuf del = { 0 }, flush = { 0 }, gone = { 0 }, chains = { 0 }, add = { 0 };
-	struct pfk_dbuf out = { 0 };
+	struct pf_buf del = { 0 }, flush = { 0 }, gone = { 0 }, chains = { 0 }, add = { 0 };
+	struct pf_buf out = { 0 };
 	char *res = NULL;
 	size_t i, cmds = 0;
-	bool ok = false;
 
 	if (pfk_parse(old, &a) || pfk_parse(next, &b))
 		goto done;
@@ -337,11 +306,11 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 			 * too (their hook is in their body), is added. */
 			if (!n->chain)
 				goto done;
-			pfk_puts(&chains, "\t");
-			pfk_put(&chains, n->decl.s, n->decl.n);
-			pfk_puts(&chains, " {\n");
-			pfk_put(&chains, n->body.s, n->body.n);
-			pfk_puts(&chains, "\t}\n");
+			pf_buf_puts(&chains, "\t");
+			pf_buf_add(&chains, n->decl.s, n->decl.n);
+			pf_buf_puts(&chains, " {\n");
+			pf_buf_add(&chains, n->body.s, n->body.n);
+			pf_buf_puts(&chains, "\t}\n");
 			cmds++;
 			continue;
 		}
@@ -349,14 +318,14 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 		if (n->chain) {
 			if (pfk_eq(o->body, n->body))
 				continue;
-			pfk_puts(&flush, "flush ");
-			pfk_put(&flush, n->decl.s, n->decl.n);
-			pfk_puts(&flush, "\n");
-			pfk_puts(&chains, "\t");
-			pfk_put(&chains, n->decl.s, n->decl.n);
-			pfk_puts(&chains, " {\n");
-			pfk_put(&chains, n->body.s, n->body.n);
-			pfk_puts(&chains, "\t}\n");
+			pf_buf_puts(&flush, "flush ");
+			pf_buf_add(&flush, n->decl.s, n->decl.n);
+			pf_buf_puts(&flush, "\n");
+			pf_buf_puts(&chains, "\t");
+			pf_buf_add(&chains, n->decl.s, n->decl.n);
+			pf_buf_puts(&chains, " {\n");
+			pf_buf_add(&chains, n->body.s, n->body.n);
+			pf_buf_puts(&chains, "\t}\n");
 			cmds += 2;
 			continue;
 		}
@@ -393,19 +362,18 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 		if (!o->chain)
 			goto done;
 		/* Its references (elements, other chains' rules) go first. */
-		pfk_puts(&flush, "flush ");
-		pfk_put(&flush, o->decl.s, o->decl.n);
-		pfk_puts(&flush, "\n");
-		pfk_puts(&gone, "delete ");
-		pfk_put(&gone, o->decl.s, o->decl.n);
-		pfk_puts(&gone, "\n");
+		pf_buf_puts(&flush, "flush ");
+		pf_buf_add(&flush, o->decl.s, o->decl.n);
+		pf_buf_puts(&flush, "\n");
+		pf_buf_puts(&gone, "delete ");
+		pf_buf_add(&gone, o->decl.s, o->decl.n);
+		pf_buf_puts(&gone, "\n");
 		cmds += 2;
 	}
-	if (del.oom || flush.oom || gone.oom || chains.oom || add.oom)
+	if (del.err || flush.err || gone.err || chains.err || add.err)
 		goto done;
-	pfk_put(&out, "", 0); /* no change: an empty script, not NULL */
 	if (del.s)
-		pfk_puts(&out, del.s);
+		pf_buf_puts(&out, del.s);
 	if (flush.s || gone.s) {
 		const char *src[2] = { flush.s, gone.s };
 		int k;
@@ -423,37 +391,32 @@ char *pfk_diff(const char *old, const char *next, size_t *ncmds)
 				sp = sp ? strchr(sp + 1, ' ') : NULL;
 				if (!sp || !nl || sp > nl)
 					break; /* not a line we wrote: cannot happen */
-				pfk_put(&out, p, (size_t)(sp - p));
-				pfk_puts(&out, " inet portfw");
-				pfk_put(&out, sp, (size_t)(nl + 1 - sp));
+				pf_buf_add(&out, p, (size_t)(sp - p));
+				pf_buf_puts(&out, " inet portfw");
+				pf_buf_add(&out, sp, (size_t)(nl + 1 - sp));
 				p = nl + 1;
 			}
 		}
 	}
 	if (chains.s) {
-		pfk_puts(&out, "table inet portfw {\n");
-		pfk_puts(&out, chains.s);
-		pfk_puts(&out, "}\n");
+		pf_buf_puts(&out, "table inet portfw {\n");
+		pf_buf_puts(&out, chains.s);
+		pf_buf_puts(&out, "}\n");
 	}
 	if (add.s)
-		pfk_puts(&out, add.s);
-	if (out.oom)
-		goto done;
-	ok = true;
+		pf_buf_puts(&out, add.s);
+	/* No change: an empty script, not NULL. */
+	res = pf_buf_detach(&out, NULL);
+	if (res && ncmds)
+		*ncmds = cmds;
 done:
 	pfk_rs_free(&a);
 	pfk_rs_free(&b);
-	free(del.s);
-	free(flush.s);
-	free(gone.s);
-	free(chains.s);
-	free(add.s);
-	if (ok) {
-		res = out.s;
-		if (ncmds)
-			*ncmds = cmds;
-	} else {
-		free(out.s);
-	}
+	pf_buf_free(&del);
+	pf_buf_free(&flush);
+	pf_buf_free(&gone);
+	pf_buf_free(&chains);
+	pf_buf_free(&add);
+	pf_buf_free(&out);
 	return res;
 }

@@ -480,7 +480,7 @@ bool pfk_disp_has_host(const struct pfk_disp *d)
 	       d->has[PFK_M_ALLANY];
 }
 
-static void pfk_disp_key(struct pfk_buf *b, const struct pfk_disp *d, const struct pfk_key *k)
+static void pfk_disp_key(struct pf_buf *b, const struct pfk_disp *d, const struct pfk_key *k)
 {
 	const struct pf_forward *f = d->t->fwd[k->fi];
 
@@ -506,7 +506,7 @@ static void pfk_disp_key(struct pfk_buf *b, const struct pfk_disp *d, const stru
 	}
 }
 
-static void pfk_disp_map(struct pfk_buf *b, const struct pfk_disp *d, uint8_t map,
+static void pfk_disp_map(struct pf_buf *b, const struct pfk_disp *d, uint8_t map,
 			 const char *name, const char *type)
 {
 	bool first = true;
@@ -529,7 +529,7 @@ static void pfk_disp_map(struct pfk_buf *b, const struct pfk_disp *d, uint8_t ma
 /* The triggers' ranges: elements with a timeout, added by pfk_trigger.c when
  * a host opens its control connection; a full reload puts back the ones
  * still open with the time they have left. */
-static void pfk_disp_trig_map(struct pfk_buf *b, const struct pfk_disp *d)
+static void pfk_disp_trig_map(struct pf_buf *b, const struct pfk_disp *d)
 {
 	const struct pf_table *t = d->t;
 	bool first = true;
@@ -582,7 +582,7 @@ static bool pfk_port_in(const uint64_t *bits, uint32_t p)
 }
 
 /* The user engine's ports as merged ranges (an interval set refuses overlaps). */
-static void pfk_disp_user_ports(struct pfk_buf *b, const struct pfk_disp *d)
+static void pfk_disp_user_ports(struct pf_buf *b, const struct pfk_disp *d)
 {
 	bool first = true;
 	uint32_t k, p, q;
@@ -606,7 +606,7 @@ static void pfk_disp_user_ports(struct pfk_buf *b, const struct pfk_disp *d)
 
 /* The simple forwards' maps, always there (a new map would mean a whole
  * reload): the mark of each key, the DNAT target of each family. */
-static void pfk_disp_simple_maps(struct pfk_buf *b, const struct pfk_disp *d)
+static void pfk_disp_simple_maps(struct pf_buf *b, const struct pfk_disp *d)
 {
 	static const struct {
 		uint8_t set, map;
@@ -638,7 +638,7 @@ static void pfk_disp_simple_maps(struct pfk_buf *b, const struct pfk_disp *d)
 	}
 }
 
-void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d)
+void pfk_disp_maps(struct pf_buf *b, const struct pfk_disp *d)
 {
 	pfk_disp_simple_maps(b, d);
 	pfk_disp_map(b, d, PFK_M_ANY, "any", "inet_proto . inet_service");
@@ -661,13 +661,14 @@ struct pfk_src {
 static int pfk_src_cmp(const void *pa, const void *pb)
 {
 	const struct pfk_src *a = pa, *b = pb;
+	int c = pf_prefix_cmp(a->c->plen, b->c->plen);
 
-	if (a->c->plen != b->c->plen)
-		return a->c->plen > b->c->plen ? -1 : 1;
+	if (c)
+		return c;
 	return a->kid < b->kid ? -1 : a->kid > b->kid;
 }
 
-static void pfk_disp_group(struct pfk_buf *b, const struct pfk_disp *d, size_t gi)
+static void pfk_disp_group(struct pf_buf *b, const struct pfk_disp *d, size_t gi)
 {
 	const struct pfk_group *g = &d->g[gi];
 	const struct pf_forward *rest = NULL;
@@ -703,7 +704,7 @@ static void pfk_disp_group(struct pfk_buf *b, const struct pfk_disp *d, size_t g
 	free(src);
 }
 
-static void pfk_disp_trig_chain(struct pfk_buf *b, const struct pf_forward *f)
+static void pfk_disp_trig_chain(struct pf_buf *b, const struct pf_forward *f)
 {
 	union pf_sa host;
 	uint64_t left;
@@ -744,7 +745,7 @@ static const struct {
 /* The simple forwards' shared chains: the connection's mark is set (the
  * dispatch rule that jumped here), then as in a forward's own chain: inside
  * or not, DNAT to the key's target of the packet's family, or drop. */
-static void pfk_disp_simple_chains(struct pfk_buf *b)
+static void pfk_disp_simple_chains(struct pf_buf *b)
 {
 	unsigned m;
 
@@ -761,7 +762,7 @@ static void pfk_disp_simple_chains(struct pfk_buf *b)
 	}
 }
 
-void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
+void pfk_disp_chains(struct pf_buf *b, const struct pfk_disp *d)
 {
 	unsigned m;
 	size_t i;
@@ -811,7 +812,7 @@ void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d)
 	pfk_out(b, "\t}\n");
 }
 
-void pfk_disp_forward_rules(struct pfk_buf *b, const struct pfk_disp *d)
+void pfk_disp_forward_rules(struct pf_buf *b, const struct pfk_disp *d)
 {
 	/* An inside host's new connection out to a trigger's control port: the
 	 * mark lets the conntrack event through to pfk_trigger.c. */

@@ -5,9 +5,9 @@
 
 #include "pfk.h"
 #include "../common/pf_engine.h"
+#include "../common/pf_buf.h"
 #include "../common/pf_conf.h"
 
-struct pfk_buf;
 struct pfk_walk;
 
 /* ct mark bits: the connection was DNATed by one of our forwards (whose id is
@@ -99,21 +99,16 @@ uint8_t pfk_simple_form(const struct pf_forward *f);
 /* Ops that take f's elements from form 'from' to form 'to' (0: none). */
 void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from, uint8_t to);
 /* The elements of simple forwards as text in each map's list. */
-void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set);
+void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set);
 
-/* pfk_render.c: a growing text buffer (oom set when realloc failed). */
-struct pfk_buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) void pfk_out(struct pfk_buf *b, const char *fmt, ...);
-void pfk_addr(struct pfk_buf *b, const union pf_sa *sa);
+/* pfk_render.c: pf_buf_printf under the short name of the render's many
+ * lines (scripts are built in a struct pf_buf: b->err checked once, at the end). */
+__attribute__((format(printf, 2, 3))) void pfk_out(struct pf_buf *b, const char *fmt, ...);
+void pfk_addr(struct pf_buf *b, const union pf_sa *sa);
 bool pfk_v6(const union pf_sa *sa);
 /* The ACL of forward (kind 'f') or trigger ('t') f: its rules go on to the
  * chain "<kind><id>_nat" or drop (nothing when it has no ACL). */
-void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind);
+void pfk_render_acl(struct pf_buf *b, const struct pf_forward *f, char kind);
 
 /* pfk_dispatch.c: how a new connection finds its forward. The maps keyed by
  * address, interface, protocol and port (one lookup whatever their size),
@@ -151,11 +146,11 @@ void pfk_disp_commit(void);
 bool pfk_disp_grows(void);
 void pfk_disp_reset(void);
 uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w);
-void pfk_disp_maps(struct pfk_buf *b, const struct pfk_disp *d);
-void pfk_disp_chains(struct pfk_buf *b, const struct pfk_disp *d);
+void pfk_disp_maps(struct pf_buf *b, const struct pfk_disp *d);
+void pfk_disp_chains(struct pf_buf *b, const struct pfk_disp *d);
 /* Rules of the forward chain (trigger control ports) and whether the
  * prerouting NAT chain must also jump to dispatch_host. */
-void pfk_disp_forward_rules(struct pfk_buf *b, const struct pfk_disp *d);
+void pfk_disp_forward_rules(struct pf_buf *b, const struct pfk_disp *d);
 bool pfk_disp_has_host(const struct pfk_disp *d);
 void pfk_disp_free(struct pfk_disp *d);
 

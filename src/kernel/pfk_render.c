@@ -17,35 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pfk_out(struct pfk_buf *b, const char *fmt, ...)
+void pfk_out(struct pf_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->s && (size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = (b->cap + (size_t)n + 1) * 2;
-			char *ns = realloc(b->s, cap);
-
-			if (!ns) {
-				b->oom = true;
-				return;
-			}
-			b->s = ns;
-			b->cap = cap;
-		}
-	}
+	va_start(ap, fmt);
+	pf_buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 bool pfk_v6(const union pf_sa *sa)
@@ -53,34 +31,17 @@ bool pfk_v6(const union pf_sa *sa)
 	return sa->sa.sa_family == AF_INET6;
 }
 
-/* The backends that take new connections now, with their weights: like the
- * user engine's candidates (admin, health, agent; backups only when no
- * primary is left). */
+/* The backends that take new connections now, with their weights, by the
+ * user engine's rule (pf_sched_usable): the primaries, else the backups;
+ * no passive-check hold (held: true) and no spares, which get no slot. */
 uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w)
 {
-	uint32_t i, n = 0;
-	int tier;
+	uint32_t n = pf_sched_usable(f, PF_TIER_PRIMARY, true, 0, NULL, w);
 
-	for (tier = 0; tier < 2 && !n; tier++) {
-		for (i = 0; i < f->nbe; i++) {
-			const struct pf_backend *be = &f->be[i];
-			const struct pf_stats *st = be->st;
-
-			w[i] = 0;
-			if (be->conf.admin != PF_ADMIN_ENABLED || (int)be->conf.backup != tier)
-				continue;
-			if (st && (atomic_load(&st->health) != PF_HEALTH_UP ||
-				   atomic_load(&st->agent) >= PF_AGENT_DRAIN))
-				continue;
-			w[i] = f->conf.balance == PF_BAL_PREF && !be->conf.weight ? 1 : pf_sched_eff_weight(be);
-			if (w[i])
-				n++;
-		}
-	}
-	return n;
+	return n ? n : pf_sched_usable(f, PF_TIER_BACKUP, true, 0, NULL, w);
 }
 
-void pfk_addr(struct pfk_buf *b, const union pf_sa *sa)
+void pfk_addr(struct pf_buf *b, const union pf_sa *sa)
 {
 	char a[PF_ADDRSTR_MAX];
 
@@ -97,13 +58,15 @@ struct pfk_acl_ent {
 static int pfk_acl_cmp(const void *a, const void *b)
 {
 	const struct pfk_acl_ent *x = a, *y = b;
+	int c = pf_prefix_cmp(x->c->plen, y->c->plen);
 
-	if (x->c->plen != y->c->plen)
-		return x->c->plen > y->c->plen ? -1 : 1;
+	/* As pf_acl_allows decides: the longest prefix, deny on a tie. */
+	if (c)
+		return c;
 	return (int)y->deny - (int)x->deny;
 }
 
-void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind)
+void pfk_render_acl(struct pf_buf *b, const struct pf_forward *f, char kind)
 {
 	uint32_t n = f->eff_allow.n + f->eff_deny.n, i, k = 0;
 	struct pfk_acl_ent *e;
@@ -133,14 +96,14 @@ void pfk_render_acl(struct pfk_buf *b, const struct pf_forward *f, char kind)
 }
 
 /* "ADDR . PORT", "ADDR" (same port) or a port map for 1:1 ranges. */
-static void pfk_render_target(struct pfk_buf *b, const struct pf_backend *be, bool with_port)
+static void pfk_render_target(struct pf_buf *b, const struct pf_backend *be, bool with_port)
 {
 	pfk_addr(b, &be->addr);
 	if (with_port && be->conf.port_lo)
 		pfk_out(b, " . %u", be->conf.port_lo);
 }
 
-static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int fam,
+static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
 			    bool shifted, bool same_port, const char *l4);
 
@@ -175,7 +138,7 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 	}
 }
 
-static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
+static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 {
 	uint32_t w[PF_BACKENDS_MAX], order[PF_BACKENDS_MAX], n, i, total = 0, proto;
 	bool shifted = false, same_port = false;
@@ -216,7 +179,7 @@ static void pfk_render_nat(struct pfk_buf *b, struct pf_forward *f, int fam)
 					proto == PF_PROTO_TCP ? "tcp" : "udp");
 }
 
-static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int fam,
+static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
 			    bool shifted, bool same_port, const char *l4)
 {
@@ -290,7 +253,7 @@ static void pfk_render_dnat(struct pfk_buf *b, const struct pf_forward *f, int f
 	pfk_out(b, "\n");
 }
 
-static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
+static void pfk_render_chain(struct pf_buf *b, struct pf_forward *f)
 {
 	pfk_out(b, "\tchain f%u {\n", f->kid);
 	pfk_render_acl(b, f, 'f');
@@ -310,7 +273,7 @@ static void pfk_render_chain(struct pfk_buf *b, struct pf_forward *f)
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
 			    bool text, bool fresh, struct pfk_walk *w)
 {
-	struct pfk_buf b = { 0 };
+	struct pf_buf b = { 0 };
 	struct pfk_disp *d = pfk_disp_build(t, fresh, w);
 	bool ftp = false;
 	const size_t *idx;
@@ -388,11 +351,7 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		"}\n",
 		PFK_MARK_OURS | PFK_MARK_INSIDE, PFK_MARK_OURS | PFK_MARK_INSIDE);
 	pfk_disp_free(d);
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	return pf_buf_detach(&b, NULL);
 }
 
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan)

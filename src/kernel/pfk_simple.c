@@ -133,7 +133,7 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 	}
 }
 
-static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, unsigned kind,
+static void pfk_key_text(struct pf_buf *b, const struct pf_forward *f, unsigned kind,
 			 uint32_t proto, uint32_t port)
 {
 	const char *l4 = proto == PF_PROTO_TCP ? "tcp" : "udp";
@@ -147,7 +147,7 @@ static void pfk_key_text(struct pfk_buf *b, const struct pf_forward *f, unsigned
 	pfk_out(b, "%s . %u", l4, port);
 }
 
-void pfk_simple_text(struct pfk_buf *b, const struct pf_table *t, unsigned set)
+void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set)
 {
 	bool first = true;
 	size_t i;

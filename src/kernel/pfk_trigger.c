@@ -124,7 +124,7 @@ int pfk_event_fd(void)
 static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 {
 	const struct pf_forward *f = tr->f;
-	struct pfk_buf b = { 0 };
+	struct pf_buf b = { 0 };
 	uint64_t now = pf_now_ms();
 	bool same = tr->until_ms > now && pf_sa_addr_equal(&tr->host, host);
 	char a[PF_ADDRSTR_MAX], h[PF_ADDRSTR_MAX], err[512], dur[32];
@@ -156,19 +156,16 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 		if (f->conf.protos & proto)
 			pfk_out(&b,
 				"add element inet portfw trig { %s . %u-%u timeout %llums : goto t%u }\n",
-				proto == PF_PROTO_TCP ? "tcp" : "udp",
-				f->conf.lport_lo, f->conf.lport_hi,
+				proto == PF_PROTO_TCP ? "tcp" : "udp", f->conf.lport_lo, f->conf.lport_hi,
 				(unsigned long long)f->conf.trig_ms, f->kid);
-	if (b.oom || pfk_nft_run(b.s, err, sizeof(err))) {
-		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s",
-		       f->conf.name,
-		       pf_proto_name(f->conf.protos), f->conf.lport_lo,
-		       f->conf.lport_hi, a,
-		       b.oom ? "out of memory" : err);
-		free(b.s);
+	if (b.err || pfk_nft_run(b.s, err, sizeof(err))) {
+		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s", f->conf.name,
+		       pf_proto_name(f->conf.protos), f->conf.lport_lo, f->conf.lport_hi, a,
+		       b.err ? "out of memory" : err);
+		pf_buf_free(&b);
 		return;
 	}
-	free(b.s);
+	pf_buf_free(&b);
 	tr->host = *host;
 	tr->until_ms = now + f->conf.trig_ms;
 	pf_format_duration(f->conf.trig_ms, dur, sizeof(dur));

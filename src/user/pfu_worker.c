@@ -91,7 +91,9 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 
 		if (f->conf.from.n && len < 0)
 			continue;
-		if (len > bestlen) {
+		/* The longest 'from' wins; a pool without one only when
+		 * nothing longer holds the client; first come on a tie. */
+		if (pf_prefix_cmp(len, bestlen) < 0) {
 			best = f;
 			bestlen = len;
 		}

@@ -1061,10 +1061,9 @@ static void test_maglev_follows_agent_weight(void **state)
 
 	(void)state;
 	/*
-	 * BUG: the maglev table is rebuilt only when the set of usable backends
-	 * changes, not when the agent check changes a backend's weight: f keeps
-	 * the table of weights 4:4 after the agent said 25 % (1:4), while a
-	 * forward that starts with the agent's weight (g) spreads 1:4.
+	 * The maglev table follows the agent check's weights, not only the set
+	 * of usable backends: f, built at 4:4, must spread as g does once the
+	 * agent said 25 % (1:4).
 	 */
 	for (i = 0; i < 100; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
@@ -1323,11 +1322,9 @@ static void test_spare_down_not_picked(void **state)
 
 	(void)state;
 	/*
-	 * BUG: pf_sched_pick's last resort (weight-0 spares) checks only the
-	 * admin state: a spare whose health check failed, or whose agent says
-	 * drain or down, still gets flows once the weighted backends were
-	 * tried, while pf_sched.h promises only backends that are "up (health
-	 * and agent checks)".
+	 * The last resort (weight-0 spares) takes only spares that are up: one
+	 * whose health check failed, or whose agent says drain or down, gets
+	 * no flow even once the weighted backends were tried.
 	 */
 	for (b = 0; b < PF_ARRAY_SIZE(bal); b++) {
 		struct pf_forward *f = FORWARD_BAL(bal[b], 1, 0, 0, 0);
@@ -1364,6 +1361,97 @@ static void test_agent_pct_zero_never_picked(void **state)
 		assert_retry(f, "b", "");
 		pf_forward_unref(f);
 	}
+}
+
+/* Under pref too: an agent at 0 % takes no new flows (a pref 0 backend,
+ * whose weight is a place in the list, not a share, is not scaled). */
+static void test_pref_agent_pct_zero_never_picked(void **state)
+{
+	struct pf_forward *f = FORWARD_BAL(PF_BAL_PREF, 5, 1, 0);
+
+	(void)state;
+	set_agent(f, 0, PF_AGENT_UP, 0);
+	set_agent(f, 2, PF_AGENT_UP, 0);
+	assert_picks_among(f, "bc", "bc");
+	assert_retry(f, "bc", "");
+	pf_forward_unref(f);
+}
+
+/* w as letters and weights: "a5 c1" (the backends that qualify). */
+static void usable(const struct pf_forward *f, enum pf_tier tier, bool held,
+		   const char *tried_set, const char *want)
+{
+	struct pf_tried tried = { { 0 } };
+	uint32_t w[PF_BACKENDS_MAX], i, n, k = 0;
+	char got[256] = "";
+	size_t off = 0;
+
+	for (; *tried_set; tried_set++)
+		pf_tried_set(&tried, (uint32_t)(*tried_set - 'a'));
+	memset(w, 0xff, sizeof(w));
+	n = pf_sched_usable(f, tier, held, pf_now_ms(), &tried, w);
+	for (i = 0; i < f->nbe; i++) {
+		if (!w[i])
+			continue;
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%c%u", k ? " " : "",
+					'a' + (int)i, w[i]);
+		k++;
+	}
+	assert_int_equal(n, k);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s tier %d held %d: usable '%s'; expected '%s'",
+			 pf_balance_name(f->conf.balance), tier, held, got, want);
+}
+
+/* The rule both engines share, case by case. */
+static void test_usable_rule(void **state)
+{
+	struct pf_forward *f = FORWARD_BAL(PF_BAL_WRR, 4, 4, 4, 4, 4, 4, 4, 0, 4, 0);
+
+	(void)state;
+	f->be[0].conf.admin = PF_ADMIN_DRAIN;
+	f->be[1].conf.admin = PF_ADMIN_DISABLED;
+	set_health(f, 2, PF_HEALTH_DOWN);
+	set_agent(f, 3, PF_AGENT_DRAIN, 100);
+	set_agent(f, 4, PF_AGENT_UP, 50); /* 4 x 50 % */
+	set_agent(f, 5, PF_AGENT_UP, 0); /* no new flows */
+	hold_down(f, 6, 60000); /* the passive check */
+	f->be[8].conf.backup = true;
+	f->be[9].conf.backup = true; /* a spare, backup or not */
+
+	usable(f, PF_TIER_PRIMARY, false, "", "e2");
+	usable(f, PF_TIER_PRIMARY, true, "", "e2 g4");
+	usable(f, PF_TIER_PRIMARY, true, "e", "g4");
+	usable(f, PF_TIER_BACKUP, false, "", "i4");
+	usable(f, PF_TIER_SPARE, false, "", "h1 j1");
+	usable(f, PF_TIER_SPARE, false, "h", "j1");
+	/* An expired hold is no hold. */
+	hold_down(f, 6, -1);
+	usable(f, PF_TIER_PRIMARY, false, "", "e2 g4");
+
+	/* pref: weight 0 is a place in the rotation (1), never a spare. */
+	f->conf.balance = PF_BAL_PREF;
+	usable(f, PF_TIER_PRIMARY, false, "", "e2 g4 h1");
+	usable(f, PF_TIER_BACKUP, false, "", "i4 j1");
+	usable(f, PF_TIER_SPARE, false, "", "");
+	pf_forward_unref(f);
+}
+
+/* The kernel engine's pool is the same rule (primaries, else backups; no
+ * hold, no spares): what pf_sched_pick takes first. */
+static void test_usable_tiers_as_the_kernel_sees_them(void **state)
+{
+	struct pf_forward *f = FORWARD_BAL(PF_BAL_WRR, 2, 3, 0);
+
+	(void)state;
+	f->be[1].conf.backup = true;
+	hold_down(f, 0, 60000);
+	usable(f, PF_TIER_PRIMARY, true, "", "a2");
+	set_health(f, 0, PF_HEALTH_DOWN);
+	usable(f, PF_TIER_PRIMARY, true, "", "");
+	usable(f, PF_TIER_BACKUP, true, "", "b3");
+	assert_picks_among(f, "b", "b");
+	pf_forward_unref(f);
 }
 
 static void test_agent_pct_scales_wrr(void **state)
@@ -1520,6 +1608,9 @@ int main(void)
 		cmocka_unit_test(test_spares_after_every_weighted_backend),
 		cmocka_unit_test(test_spare_down_not_picked),
 		cmocka_unit_test(test_agent_pct_zero_never_picked),
+		cmocka_unit_test(test_pref_agent_pct_zero_never_picked),
+		cmocka_unit_test(test_usable_rule),
+		cmocka_unit_test(test_usable_tiers_as_the_kernel_sees_them),
 		cmocka_unit_test(test_agent_pct_scales_wrr),
 		cmocka_unit_test(test_agent_pct_scales_source),
 		cmocka_unit_test(test_eff_weight),

@@ -1490,6 +1490,28 @@ static void test_cidrset_longest_prefix(void **state)
 	}
 }
 
+/* The one longest-prefix order: longer first, -1 (no match) last, ties 0;
+ * as a qsort order it puts /32 before /24 before /0. */
+static int prefix_qsort(const void *a, const void *b)
+{
+	return pf_prefix_cmp(*(const int *)a, *(const int *)b);
+}
+
+static void test_prefix_cmp(void **state)
+{
+	int v[] = { 0, -1, 24, 32, 8, 24, 128, -1 };
+	static const int want[] = { 128, 32, 24, 24, 8, 0, -1, -1 };
+
+	(void)state;
+	assert_true(pf_prefix_cmp(24, 16) < 0);
+	assert_true(pf_prefix_cmp(16, 24) > 0);
+	assert_int_equal(pf_prefix_cmp(24, 24), 0);
+	assert_true(pf_prefix_cmp(0, -1) < 0); /* /0 matches; -1 does not */
+	assert_true(pf_prefix_cmp(-1, -2) < 0); /* pfu_select's "nothing yet" */
+	qsort(v, PF_ARRAY_SIZE(v), sizeof(v[0]), prefix_qsort);
+	assert_memory_equal(v, want, sizeof(want));
+}
+
 struct acl_case {
 	const char *client;
 	bool allowed;
@@ -2130,6 +2152,7 @@ int main(void)
 		cmocka_unit_test(test_cidr_masking),
 		cmocka_unit_test(test_cidr_match),
 		cmocka_unit_test(test_cidrset_longest_prefix),
+		cmocka_unit_test(test_prefix_cmp),
 		cmocka_unit_test(test_acl_allows),
 		cmocka_unit_test(test_acl_uses_the_effective_lists),
 		cmocka_unit_test(test_effective_default_and_own_lists),
