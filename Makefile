@@ -19,10 +19,18 @@ WARN := -std=gnu17 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer. The flags are
+# added to the user's CFLAGS and LDFLAGS; only the Makefile's own default
+# optimisation (-O2) gives way to -O1, for faster builds and usable stacks.
 ifeq ($(SANITIZE),1)
-CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+ifneq ($(SAN_FLAGS),)
+ifeq ($(origin CFLAGS),file)
+CFLAGS := -O1 -g
+endif
+override CFLAGS += -fno-omit-frame-pointer $(SAN_FLAGS)
+override LDFLAGS += $(SAN_FLAGS)
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl 2>/dev/null)
