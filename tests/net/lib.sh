@@ -11,6 +11,9 @@
 # Binaries come from $PORTFW_BUILD (portfwd, portfw, tests/pf_xfer).
 
 set -euo pipefail
+# Under pipefail, an assertion 'CMD | grep -q RE' fails at random when CMD
+# writes piecewise (nft does) and gets SIGPIPE once grep has matched and
+# exited: such assertions read the whole output, 'CMD | grep RE >/dev/null'.
 
 PFT_NET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${PORTFW_BUILD:=$(cd "$PFT_NET_DIR/../.." && pwd)/build}"
