@@ -19,11 +19,16 @@ WARN := -std=gnu17 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer. The flags are
-# added to the user's CFLAGS and LDFLAGS; only the Makefile's own default
-# optimisation (-O2) gives way to -O1, for faster builds and usable stacks.
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer; SANITIZE=thread:
+# ThreadSanitizer (it cannot be combined with ASan). The flags are added to
+# the user's CFLAGS and LDFLAGS; only the Makefile's own default optimisation
+# (-O2) gives way to -O1, for faster builds and usable stacks.
 ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+SAN_FLAGS := -fsanitize=thread
+else ifneq ($(SANITIZE),0)
+$(error SANITIZE=$(SANITIZE): use 0, 1 (ASan + UBSan) or thread (TSan))
 endif
 ifneq ($(SAN_FLAGS),)
 ifeq ($(origin CFLAGS),file)
@@ -60,7 +65,7 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench bench-kernel run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan fuzz check lint bench bench-kernel run
 
 # The client answers also to the classic names (dispatch on argv[0]).
 CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
@@ -125,10 +130,15 @@ test: test-unit test-net
 test-sanitize:
 	$(MAKE) BUILD=build/asan SANITIZE=1 test
 
+# The whole suite again with ThreadSanitizer: the workers, the health checks
+# and the main thread share state.
+test-tsan:
+	$(MAKE) BUILD=build/tsan SANITIZE=thread test
+
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-check: all lint test test-sanitize fuzz
+check: all lint test test-sanitize test-tsan fuzz
 
 lint:
 	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
