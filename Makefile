@@ -65,7 +65,7 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan fuzz check lint bench bench-kernel run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel run
 
 # The client answers also to the classic names (dispatch on argv[0]).
 CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
@@ -101,10 +101,13 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
-# The kernel engine's renderer is tested on its own: with the kernel objects.
+# The kernel engine's renderer is tested on its own: with the kernel objects,
+# each case's whole ruleset against its golden file in tests/unit/golden/.
+GOLDEN_DIR := $(abspath tests/unit/golden)
 $(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(KERNEL_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) $(KERNEL_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Isrc -DPF_GOLDEN_DIR='"$(GOLDEN_DIR)"' -o $@ $^ $(LDFLAGS) $(LIBS) \
+		$(KERNEL_LIBS) -lcmocka
 
 $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 	@mkdir -p $(dir $@)
@@ -125,6 +128,11 @@ test-net: all $(TOOLS)
 	PORTFW_BUILD=$(abspath $(BUILD)) tests/net/run.sh
 
 test: test-unit test-net
+
+# Rewrites the golden rulesets of test_render from the current rendering
+# (after a deliberate change: review 'git diff tests/unit/golden' then).
+golden: $(BUILD)/tests/test_render
+	PF_GOLDEN_UPDATE=1 $(BUILD)/tests/test_render
 
 # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize:
