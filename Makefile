@@ -19,10 +19,23 @@ WARN := -std=gnu17 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer; SANITIZE=thread:
+# ThreadSanitizer (it cannot be combined with ASan). The flags are added to
+# the user's CFLAGS and LDFLAGS; only the Makefile's own default optimisation
+# (-O2) gives way to -O1, for faster builds and usable stacks.
 ifeq ($(SANITIZE),1)
-CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+SAN_FLAGS := -fsanitize=thread
+else ifneq ($(SANITIZE),0)
+$(error SANITIZE=$(SANITIZE): use 0, 1 (ASan + UBSan) or thread (TSan))
+endif
+ifneq ($(SAN_FLAGS),)
+ifeq ($(origin CFLAGS),file)
+CFLAGS := -O1 -g
+endif
+override CFLAGS += -fno-omit-frame-pointer $(SAN_FLAGS)
+override LDFLAGS += $(SAN_FLAGS)
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl 2>/dev/null)
@@ -52,7 +65,7 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize fuzz check lint bench bench-kernel run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel run
 
 # The client answers also to the classic names (dispatch on argv[0]).
 CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
@@ -88,10 +101,13 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
-# The kernel engine's renderer is tested on its own: with the kernel objects.
+# The kernel engine's renderer is tested on its own: with the kernel objects,
+# each case's whole ruleset against its golden file in tests/unit/golden/.
+GOLDEN_DIR := $(abspath tests/unit/golden)
 $(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(KERNEL_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) $(KERNEL_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Isrc -DPF_GOLDEN_DIR='"$(GOLDEN_DIR)"' -o $@ $^ $(LDFLAGS) $(LIBS) \
+		$(KERNEL_LIBS) -lcmocka
 
 $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 	@mkdir -p $(dir $@)
@@ -113,14 +129,24 @@ test-net: all $(TOOLS)
 
 test: test-unit test-net
 
+# Rewrites the golden rulesets of test_render from the current rendering
+# (after a deliberate change: review 'git diff tests/unit/golden' then).
+golden: $(BUILD)/tests/test_render
+	PF_GOLDEN_UPDATE=1 $(BUILD)/tests/test_render
+
 # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize:
 	$(MAKE) BUILD=build/asan SANITIZE=1 test
 
+# The whole suite again with ThreadSanitizer: the workers, the health checks
+# and the main thread share state.
+test-tsan:
+	$(MAKE) BUILD=build/tsan SANITIZE=thread test
+
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-check: all lint test test-sanitize fuzz
+check: all lint test test-sanitize test-tsan fuzz
 
 lint:
 	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \

@@ -6,11 +6,14 @@
 # network namespace $NS (loopback up), a temp dir $T, and a cleanup trap that
 # kills everything left in its namespaces, deletes them, and fails the test if
 # any log under $T holds a sanitizer report (the same scripts run against the
-# ASan/UBSan build).
+# ASan/UBSan and TSan builds).
 #
 # Binaries come from $PORTFW_BUILD (portfwd, portfw, tests/pf_xfer).
 
 set -euo pipefail
+# Under pipefail, an assertion 'CMD | grep -q RE' fails at random when CMD
+# writes piecewise (nft does) and gets SIGPIPE once grep has matched and
+# exited: such assertions read the whole output, 'CMD | grep RE >/dev/null'.
 
 PFT_NET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${PORTFW_BUILD:=$(cd "$PFT_NET_DIR/../.." && pwd)/build}"
@@ -21,10 +24,11 @@ PF_XFER=$PORTFW_BUILD/tests/pf_xfer
 if [[ -x /usr/bin/python3 ]]; then PFT_PY=/usr/bin/python3; else PFT_PY=python3; fi
 PFT_TCP=$PFT_NET_DIR/pft_tcp.py
 
-# Instrumented binaries are several times slower: deadlines that only bound
-# how long we wait (never what we assert) are multiplied by PFT_SLOW.
+# Instrumented binaries (ASan or TSan) are several times slower: deadlines
+# that only bound how long we wait (never what we assert) are multiplied by
+# PFT_SLOW.
 PFT_SLOW=1
-if grep -qa __asan_init "$PORTFWD" 2>/dev/null; then PFT_SLOW=3; fi
+if grep -qaE '__(asan|tsan)_init' "$PORTFWD" 2>/dev/null; then PFT_SLOW=3; fi
 
 PFT_SAN_RE='AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer'
 
@@ -199,6 +203,7 @@ pfd_start() {
 		if [[ -n $nofile ]]; then ulimit -n "$nofile"; fi
 		export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		export TSAN_OPTIONS=second_deadlock_stack=1
 		# shellcheck disable=SC2086 # PFT_PFD_ARGS: extra options (-v) when debugging
 		exec ip netns exec "$NS" "$PORTFWD" -c "$PFD_CONF" -s "$PFD_SOCK" "$@" ${PFT_PFD_ARGS-}
 	) 2>"$PFD_LOG" &

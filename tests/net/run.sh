@@ -28,7 +28,7 @@ for b in portfwd portfw tests/pf_xfer; do
 		exit 1
 	fi
 done
-if grep -qa __asan_init "$PORTFW_BUILD/portfwd"; then
+if grep -qaE '__(asan|tsan)_init' "$PORTFW_BUILD/portfwd"; then
 	: "${PFT_TEST_TIMEOUT:=900}"
 else
 	: "${PFT_TEST_TIMEOUT:=300}"

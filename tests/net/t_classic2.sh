@@ -81,8 +81,11 @@ in_ns() {
 whoami() {
 	in_ns "$1" timeout -k 5 600 socat TCP-LISTEN:"$4",bind="$3",fork,reuseaddr \
 		SYSTEM:"echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
+	# The UDP answer reads the datagram first: socat writes it to the
+	# command, and fails without forwarding the answer (EPIPE) if the
+	# command has already exited.
 	in_ns "$1" timeout -k 5 600 socat UDP-RECVFROM:"$4",bind="$3",fork \
-		SYSTEM:"echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
+		SYSTEM:"read -r _; echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
 	wait_for 10 "$2's servers on $3:$4" eval "in_ns $1 ss -Hltn 'sport = :$4' | grep -q LISTEN &&
 		in_ns $1 ss -Hlun 'sport = :$4' | grep -q $4"
 }

@@ -85,8 +85,11 @@ in_ns() {
 whoami() {
 	in_ns "$1" timeout -k 5 600 socat TCP-LISTEN:"$4",bind="$3",fork,reuseaddr \
 		SYSTEM:"echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
+	# The UDP answer reads the datagram first: socat writes it to the
+	# command, and fails without forwarding the answer (EPIPE) if the
+	# command has already exited.
 	in_ns "$1" timeout -k 5 600 socat UDP-RECVFROM:"$4",bind="$3",fork \
-		SYSTEM:"echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
+		SYSTEM:"read -r _; echo $2 saw \$SOCAT_PEERADDR" >/dev/null 2>&1 &
 	wait_for 10 "$2's servers on $3:$4" eval "in_ns $1 ss -Hltn 'sport = :$4' | grep -q LISTEN &&
 		in_ns $1 ss -Hlun 'sport = :$4' | grep -q $4"
 }
@@ -148,7 +151,7 @@ expect_eq "UDP to the whole-host address" "$(ask "$C" 198.51.100.10 5000 udp)" "
 info "the first FTP port adds the helper's chains as a diff (no reload), the last one takes them"
 nsx nft list chain inet portfw helpers >/dev/null 2>&1 && fail "helper chains without FTP ports"
 pf add name ftpx tcp :2121 to 10.0.0.3 ftp
-nsx nft list chain inet portfw helpers | grep -q 'ct helper set "ftp-fwd"' || fail "no helper chain after an FTP forward"
+nsx nft list chain inet portfw helpers | grep 'ct helper set "ftp-fwd"' >/dev/null || fail "no helper chain after an FTP forward"
 pf del name ftpx
 nsx nft list chain inet portfw helpers >/dev/null 2>&1 && fail "the helper chains stayed after the last FTP forward"
 grep -q "loading the table whole" "$PFD_LOG" && fail "a whole reload: $(grep "loading the table whole" "$PFD_LOG")"

@@ -5,6 +5,16 @@
  * port triggers, and that a table without them keeps the plain shape (no
  * rule a new connection would pay for). The ruleset itself is loaded by
  * tests/net/t_kernel*.sh; here the text is checked.
+ *
+ * Each case renders a table and compares the whole ruleset with its golden
+ * file, tests/unit/golden/CASE.nft (the directory comes from the Makefile:
+ * PF_GOLDEN_DIR, or the environment variable of that name). A mismatch prints
+ * 'diff -u GOLDEN ACTUAL'. After a deliberate change of the rendering:
+ *
+ *     make golden        (PF_GOLDEN_UPDATE=1 build/tests/test_render)
+ *
+ * rewrites the golden files from the current output; review the git diff of
+ * tests/unit/golden/ before committing it: those files are the spec.
  */
 #include "common/pf_conf.h"
 #include "common/pf_table.h"
@@ -12,6 +22,7 @@
 #include "common/pf_util.h"
 #include "kernel/pfk_int.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -75,243 +88,266 @@ static char *render(const char *const *lines, size_t n)
 		render(r_, PF_ARRAY_SIZE(r_));                    \
 	})
 
-static void assert_has(const char *text, const char *needle)
+#ifndef PF_GOLDEN_DIR
+#define PF_GOLDEN_DIR "tests/unit/golden"
+#endif
+
+static const char *golden_dir(void)
 {
-	if (!strstr(text, needle))
-		fail_msg("expected '%s' in:\n%s", needle, text);
+	const char *d = getenv("PF_GOLDEN_DIR");
+
+	return d && *d ? d : PF_GOLDEN_DIR;
 }
 
-static void assert_lacks(const char *text, const char *needle)
+/* The whole file at path (NUL-terminated), or NULL with errno. */
+static char *slurp(const char *path)
 {
-	if (strstr(text, needle))
-		fail_msg("did not expect '%s' in:\n%s", needle, text);
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap += 65536);
+
+			assert_non_null(nb);
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
 }
 
-/* needle a before needle b. */
-static void assert_order(const char *text, const char *a, const char *b)
+static void spill(const char *path, const char *text)
 {
-	const char *pa = strstr(text, a), *pb = strstr(text, b);
+	FILE *f = fopen(path, "wb");
 
-	if (!pa || !pb || pa > pb)
-		fail_msg("expected '%s' before '%s' in:\n%s", a, b, text);
+	if (!f || fputs(text, f) == EOF || fclose(f) == EOF)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
 }
 
+/* The first line where a and b differ (1-based). */
+static int first_diff_line(const char *a, const char *b)
+{
+	int line = 1;
+
+	for (; *a && *a == *b; a++, b++)
+		if (*a == '\n')
+			line++;
+	return line;
+}
+
+/* 'diff -u golden actual' on stdout (the test fails whatever it says). */
+static void show_diff(const char *golden, const char *actual)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		dup2(STDOUT_FILENO, STDERR_FILENO);
+		execlp("diff", "diff", "-u", "--", golden, actual, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+}
+
+/* The whole ruleset text equals the golden file CASE.nft; with
+ * PF_GOLDEN_UPDATE=1 in the environment, the golden file is rewritten. */
+static void assert_golden(const char *text, const char *name)
+{
+	const char *upd = getenv("PF_GOLDEN_UPDATE");
+	char path[4096], actual[] = "/tmp/pf-render-XXXXXX.nft";
+	char *want;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.nft", golden_dir(), name);
+	if (upd && strcmp(upd, "1") == 0) {
+		spill(path, text);
+		printf("updated %s\n", path);
+		return;
+	}
+	want = slurp(path);
+	if (!want)
+		fail_msg("%s: %s (new case? 'make golden' writes it)", path, strerror(errno));
+	if (strcmp(want, text) == 0) {
+		free(want);
+		return;
+	}
+	fd = mkstemps(actual, 4);
+	if (fd < 0)
+		fail_msg("mkstemps: %s", strerror(errno));
+	close(fd);
+	spill(actual, text);
+	printf("%s: the rendered ruleset differs from line %d:\n", path,
+	       first_diff_line(want, text));
+	show_diff(path, actual);
+	printf("(rendered ruleset kept in %s; if the change is meant, 'make golden' "
+	       "rewrites the golden files: review their diff)\n",
+	       actual);
+	fflush(stdout);
+	free(want);
+	fail_msg("%s.nft: the rendered ruleset differs from the golden file", name);
+}
+
+/* The rendering of the table of these lines equals golden file NAME.nft. */
+#define GOLDEN(name, ...)                                   \
+	do {                                                \
+		char *s_ = RENDER(__VA_ARGS__);             \
+		assert_golden(s_, name);                    \
+		free(s_);                                   \
+	} while (0)
+
+/* One backend (render_plain): elements of the mark and DNAT maps (m_any,
+ * d4_any), the dispatch rule on local addresses, s_any with the hairpin mark,
+ * the DNATs and the drop; no chain fN, no 'vmap @any'. Nothing a new
+ * connection would pay for without the new kinds: no dispatch_host, no
+ * 'vmap @ifc', no '@trig_ctl'. */
 static void test_plain_table_keeps_its_shape(void **state)
 {
-	char *s = RENDER("forward name web tcp :80 to 10.0.0.2");
-
 	(void)state;
-	/* One backend: elements of the mark and DNAT maps, no chain. */
-	assert_has(s, "\tmap m_any {\n\t\ttype inet_proto . inet_service : mark\n\t\tsize 4096\n"
-		      "\t\telements = { tcp . 80 : 0x40000001 }\n");
-	assert_has(s, "\tmap d4_any {\n\t\ttype inet_proto . inet_service : ipv4_addr . "
-		      "inet_service\n\t\tsize 4096\n\t\telements = { tcp . 80 : 10.0.0.2 . 80 }\n");
-	assert_has(s, "\tchain dispatch {\n\t\tfib daddr type local ct mark set meta l4proto . "
-		      "th dport map @m_any goto s_any\n\t}\n");
-	assert_has(s, "\tchain s_any {\n\t\tiifname != @wan ct mark set ct mark | 0x20000000\n"
-		      "\t\tmeta nfproto ipv4 dnat ip to meta l4proto . th dport map @d4_any\n"
-		      "\t\tmeta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @d6_any\n"
-		      "\t\tcounter drop\n\t}\n");
-	assert_lacks(s, "chain f1 ");
-	assert_lacks(s, "vmap @any");
-	/* Nothing a new connection would pay for without the new kinds. */
-	assert_lacks(s, "dispatch_host");
-	assert_lacks(s, "vmap @ifc");
-	assert_lacks(s, "@trig_ctl");
-	free(s);
+	GOLDEN("render_plain", "forward name web tcp :80 to 10.0.0.2");
 }
 
+/* render_whole_host: the all4, all6 and allif verdict maps; every protocol
+ * (f2_nat: no l4proto in the DNAT, no port on the backend, both families);
+ * the weighted numgen of f5; port forwards first, then (from outside only)
+ * the whole hosts: 'jump dispatch', 'jump dispatch_host', chain dispatch
+ * before chain dispatch_host (link-local skipped, the any-address last); the
+ * gateway's own connections (output_nat) jump to dispatch only. */
 static void test_whole_host(void **state)
 {
-	char *s = RENDER("forward name web tcp 198.51.100.10:80 to 10.0.0.3",
-			 "forward name host all 198.51.100.10 to 10.0.0.2",
-			 "forward name h6 all [2001:db8::10] to [2001:db8:1::2]",
-			 "forward name hi all %ppp0 to 10.0.0.4",
-			 "forward name rest all any to 10.0.0.5 weight 3, 10.0.0.6");
-
 	(void)state;
-	assert_has(s, "\tmap all4 {\n\t\ttype ipv4_addr : verdict\n"
-		      "\t\telements = { 198.51.100.10 : goto f2 }\n");
-	assert_has(s, "elements = { 2001:db8::10 : goto f3 }");
-	assert_has(s, "\tmap allif {\n\t\ttype ifname : verdict\n\t\telements = { \"ppp0\" : goto f4 }");
-	/* Every protocol: no l4proto in the DNAT, no port on the backend. */
-	assert_has(s, "\tchain f2_nat {\n\t\tct mark set 0x40000002\n"
-		      "\t\tiifname != @wan ct mark set ct mark | 0x20000000\n"
-		      "\t\tmeta nfproto ipv4 dnat ip to 10.0.0.2\n\t}\n");
-	assert_has(s, "meta nfproto ipv6 dnat ip6 to 2001:db8:1::2\n");
-	assert_has(s, "meta nfproto ipv4 dnat ip to numgen inc mod 4 map { 0-2 : 10.0.0.5, 3 : "
-		      "10.0.0.6 }\n");
-	/* Port forwards first, then (from outside only) the whole hosts. */
-	assert_has(s, "\t\tjump dispatch\n\t\tjump dispatch_host\n");
-	assert_has(s, "\tchain dispatch_host {\n\t\tmeta nfproto ipv6 ip6 daddr fe80::/10 return\n"
-		      "\t\tmeta nfproto ipv4 ip daddr vmap @all4\n"
-		      "\t\tmeta nfproto ipv6 ip6 daddr vmap @all6\n"
-		      "\t\tfib daddr type local iifname vmap @allif\n"
-		      "\t\tfib daddr type local goto f5\n\t}\n");
-	assert_order(s, "chain dispatch {", "chain dispatch_host {");
-	/* The gateway's own connections never reach a whole-host forward. */
-	assert_has(s, "\tchain output_nat {\n\t\ttype nat hook output priority -110; policy "
-		      "accept;\n\t\tjump dispatch\n\t}\n");
-	free(s);
+	GOLDEN("render_whole_host", "forward name web tcp 198.51.100.10:80 to 10.0.0.3",
+	       "forward name host all 198.51.100.10 to 10.0.0.2",
+	       "forward name h6 all [2001:db8::10] to [2001:db8:1::2]",
+	       "forward name hi all %ppp0 to 10.0.0.4",
+	       "forward name rest all any to 10.0.0.5 weight 3, 10.0.0.6");
 }
 
-/* The rendering of a one-forward table LINE holds BEFORE (and not ABSENT, if
- * given), and AFTER once 'schedule' has rotated it. */
-static void assert_rotation(const char *line, const char *before, const char *absent,
-			    const char *after)
+/* The rendering of a one-forward table LINE equals golden file NAME.nft, and
+ * NAME_rotated.nft once 'schedule' has rotated it. */
+static void assert_rotation(const char *line, const char *name)
 {
 	static const char *const wan[] = { "wan" };
+	char rotated[256];
 	struct pf_table t;
 	char *s;
 
 	pf_engine_default = PF_ENGINE_KERNEL;
 	table_of(&t, &line, 1);
 	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, before);
-	if (absent)
-		assert_lacks(s, absent);
+	assert_non_null(s);
+	assert_golden(s, name);
 	free(s);
 	assert_int_equal(pf_sched_rotate(t.fwd[0]), 0);
 	s = pfk_render_table(&t, wan, 1);
-	assert_has(s, after);
+	assert_non_null(s);
+	snprintf(rotated, sizeof(rotated), "%s_rotated", name);
+	assert_golden(s, rotated);
 	free(s);
 	pf_table_clear(&t);
 }
 
 /* balance pref: the numgen slots in rotation order; a pref 0 backend takes
- * everything (where ipmasqadm's rotation comes to rest) until 'schedule'. */
+ * everything (where ipmasqadm's rotation comes to rest) until 'schedule'.
+ * render_pref_zero: a plain 'dnat ip to 10.0.0.2' (no numgen), then
+ * 10.0.0.3 once rotated; render_pref_weights: 'numgen inc mod 3 map { 0-1 :
+ * 10.0.0.2 . 80, 2 : 10.0.0.3 . 80 }', rotated '{ 0 : 10.0.0.3 . 80, 1-2 :
+ * 10.0.0.2 . 80 }'. */
 static void test_pref_pools(void **state)
 {
 	(void)state;
 	assert_rotation("forward name fo all any to 10.0.0.2 weight 0, 10.0.0.3 weight 0 balance pref",
-			"meta nfproto ipv4 dnat ip to 10.0.0.2\n", "numgen",
-			"meta nfproto ipv4 dnat ip to 10.0.0.3\n");
+			"render_pref_zero");
 	assert_rotation(
 		"forward name r tcp :80 to 10.0.0.2:80 weight 2, 10.0.0.3:80 weight 1 balance pref",
-		"numgen inc mod 3 map { 0-1 : 10.0.0.2 . 80, 2 : 10.0.0.3 . 80 }", NULL,
-		"numgen inc mod 3 map { 0 : 10.0.0.3 . 80, 1-2 : 10.0.0.2 . 80 }");
+		"render_pref_weights");
 }
 
+/* render_source_pools: port 80 is shared ('tcp . 80 : goto g0'): chain g0
+ * tries the longest prefixes first (2001:db8::/32 -> f5, 10.1.0.0/16 and
+ * 10.2.0.0/16 -> f4, 10.0.0.0/8 -> f3) and leaves the rest to later rules (no
+ * pool without 'from' there). A pool alone on a port still serves only its
+ * sources ('tcp . 81 : goto g1', g1 without a final goto). The mfw pair
+ * (g2): the friends' network to f1, then everybody else to f2, reached by
+ * 'fib daddr type local goto g2'. */
 static void test_source_pools(void **state)
 {
-	char *s = RENDER("forward name mfw-1 all any to 10.0.0.2 balance pref from 209.81.8.0/24",
-			 "forward name mfw-3 all any to 10.0.0.46",
-			 "forward name wide tcp :80 to 10.0.0.7 from 10.0.0.0/8",
-			 "forward name narrow tcp :80-81 to 10.0.0.8 from 10.1.0.0/16,10.2.0.0/16",
-			 "forward name v6 tcp :80 to 10.0.0.9 from 2001:db8::/32");
-
 	(void)state;
-	/* Port 80 is shared: a chain tries the longest prefixes first and
-	 * leaves the rest to later rules (no pool without 'from' there). */
-	assert_has(s, "tcp . 80 : goto g0");
-	assert_has(s, "\tchain g0 {\n"
-		      "\t\tip6 saddr 2001:db8::/32 goto f5\n"
-		      "\t\tip saddr 10.1.0.0/16 goto f4\n"
-		      "\t\tip saddr 10.2.0.0/16 goto f4\n"
-		      "\t\tip saddr 10.0.0.0/8 goto f3\n\t}\n");
-	/* A pool alone on a port still serves only its sources. */
-	assert_has(s, "tcp . 81 : goto g1");
-	assert_has(s, "\tchain g1 {\n\t\tip saddr 10.1.0.0/16 goto f4\n"
-		      "\t\tip saddr 10.2.0.0/16 goto f4\n\t}\n");
-	/* The mfw pair: the friends' network, then everybody else. */
-	assert_has(s, "\tchain g2 {\n\t\tip saddr 209.81.8.0/24 goto f1\n\t\tgoto f2\n\t}\n");
-	assert_has(s, "fib daddr type local goto g2\n");
-	free(s);
+	GOLDEN("render_source_pools",
+	       "forward name mfw-1 all any to 10.0.0.2 balance pref from 209.81.8.0/24",
+	       "forward name mfw-3 all any to 10.0.0.46",
+	       "forward name wide tcp :80 to 10.0.0.7 from 10.0.0.0/8",
+	       "forward name narrow tcp :80-81 to 10.0.0.8 from 10.1.0.0/16,10.2.0.0/16",
+	       "forward name v6 tcp :80 to 10.0.0.9 from 2001:db8::/32");
 }
 
+/* render_interfaces: map m_ifc keyed by ifname . inet_proto . inet_service,
+ * its elements ("ppp0" . udp . 5000-5001, "wan" . tcp . 8080 -> 10.0.0.2 .
+ * 80); the interface rule before the any-address rule, both on local
+ * addresses only; the user engine's forward (9000) in no map. */
 static void test_interfaces(void **state)
 {
-	char *s = RENDER("forward name w tcp %wan:8080 to 10.0.0.2:80",
-			 "forward name wr udp %ppp0:5000-5001 to 10.0.0.3",
-			 "forward name any tcp :8080 to 10.0.0.4",
-			 "forward name u tcp %wan:9000 to 10.0.0.4 engine user");
-
 	(void)state;
-	assert_has(s, "\tmap m_ifc {\n\t\ttype ifname . inet_proto . inet_service : mark\n");
-	assert_has(s, "\"ppp0\" . udp . 5000 : 0x40000002");
-	assert_has(s, "\"ppp0\" . udp . 5001 : 10.0.0.3 . 5001");
-	assert_has(s, "\"wan\" . tcp . 8080 : 10.0.0.2 . 80");
-	/* The interface before the any-address, both on local addresses only. */
-	assert_order(s, "fib daddr type local ct mark set iifname . meta l4proto . th dport map "
-			"@m_ifc goto s_ifc",
-		     "fib daddr type local ct mark set meta l4proto . th dport map @m_any goto s_any");
-	assert_lacks(s, "9000 :");
-	free(s);
+	GOLDEN("render_interfaces", "forward name w tcp %wan:8080 to 10.0.0.2:80",
+	       "forward name wr udp %ppp0:5000-5001 to 10.0.0.3",
+	       "forward name any tcp :8080 to 10.0.0.4",
+	       "forward name u tcp %wan:9000 to 10.0.0.4 engine user");
 }
 
-/* Which forwards are map elements, which keep chains; both kinds together. */
+/* Which forwards are map elements, which keep chains; both kinds together
+ * (render_simple_and_chained): tcp,udp on one address as two elements of
+ * m_in4 and d4_in4; a 1:1 range shift, each port its own target (d6_in6:
+ * 443 -> 8443, 444 -> 8444); a pool, an ACL, a port shared with a 'from'
+ * pool are chains (goto f3, goto f4, goto g0 with 192.0.2.0/24 -> f6 then
+ * f5); a backend that takes nothing (weight 0): 'tcp . 83 : 0x40000007' in
+ * the mark map, no DNAT element (s_any drops). Chains first, then elements,
+ * for each kind of key; no rule for a kind without forwards (no 'vmap @in4'). */
 static void test_simple_and_chained(void **state)
 {
-	char *s = RENDER("forward name four tcp,udp 198.51.100.1:53 to 10.0.0.5",
-			 "forward name six tcp [2001:db8::1]:443-444 to [2001:db8::2]:8443-8444",
-			 "forward name pool tcp :80 to 10.0.0.2, 10.0.0.3",
-			 "forward name acl tcp :81 to 10.0.0.2 allow 10.0.0.0/8",
-			 "forward name rest tcp :82 to 10.0.0.2",
-			 "forward name friends tcp :82 to 10.0.0.3 from 192.0.2.0/24",
-			 "forward name down tcp :83 to 10.0.0.4 weight 0");
-
 	(void)state;
-	assert_has(s, "\tmap m_in4 {\n\t\ttype ipv4_addr . inet_proto . inet_service : mark\n"
-		      "\t\tsize 4096\n\t\telements = { 198.51.100.1 . tcp . 53 : 0x40000001,\n"
-		      "\t\t\t198.51.100.1 . udp . 53 : 0x40000001 }\n");
-	assert_has(s, "198.51.100.1 . udp . 53 : 10.0.0.5 . 53");
-	/* A 1:1 range shift: each port its own target. */
-	assert_has(s, "\tmap d6_in6 {\n\t\ttype ipv6_addr . inet_proto . inet_service : ipv6_addr . "
-		      "inet_service\n\t\tsize 4096\n\t\telements = { 2001:db8::1 . tcp . 443 : "
-		      "2001:db8::2 . 8443,\n\t\t\t2001:db8::1 . tcp . 444 : 2001:db8::2 . 8444 }\n");
-	/* A pool, an ACL, a port shared with a 'from' pool: chains. */
-	assert_has(s, "tcp . 80 : goto f3");
-	assert_has(s, "tcp . 81 : goto f4");
-	assert_has(s, "tcp . 82 : goto g0");
-	assert_has(s, "\tchain g0 {\n\t\tip saddr 192.0.2.0/24 goto f6\n\t\tgoto f5\n\t}\n");
-	/* A backend that takes nothing (weight 0): the mark, no target (s_any drops). */
-	assert_has(s, "tcp . 83 : 0x40000007");
-	assert_lacks(s, "tcp . 83 : 10.0.0.4");
-	/* Chains first, then elements, for each kind of key; no rule for a
-	 * kind without forwards. */
-	assert_lacks(s, "vmap @in4");
-	assert_order(s, "map @m_in6 goto s_in6", "vmap @any");
-	assert_order(s, "vmap @any", "map @m_any goto s_any");
-	free(s);
+	GOLDEN("render_simple_and_chained",
+	       "forward name four tcp,udp 198.51.100.1:53 to 10.0.0.5",
+	       "forward name six tcp [2001:db8::1]:443-444 to [2001:db8::2]:8443-8444",
+	       "forward name pool tcp :80 to 10.0.0.2, 10.0.0.3",
+	       "forward name acl tcp :81 to 10.0.0.2 allow 10.0.0.0/8",
+	       "forward name rest tcp :82 to 10.0.0.2",
+	       "forward name friends tcp :82 to 10.0.0.3 from 192.0.2.0/24",
+	       "forward name down tcp :83 to 10.0.0.4 weight 0");
 }
 
+/* render_triggers: map trig (interval, timeout); the control ports once
+ * each, whatever the number of triggers on them (set trig_ctl: tcp . 7000,
+ * udp . 27015) and the rule marking connections to them from inside; nobody
+ * holds a trigger yet: the NAT chains (t1_nat) and the map are empty; the
+ * user engine's sockets (set user_ports: tcp . 9000-9003) return before
+ * 'vmap @trig'. A trigger is no forward: no chain fN, no element of its own. */
 static void test_triggers(void **state)
 {
-	char *s = RENDER("trigger name game tcp 6112-6119 on tcp 7000",
-			 "trigger name q tcp,udp 27000 on udp 27015",
-			 "trigger name dup udp 28000 on tcp 7000",
-			 "forward name u tcp :9000-9001 to 10.0.0.4 engine user",
-			 "forward name u2 tcp 1.2.3.4:9001-9003 to 10.0.0.4 engine user");
-
 	(void)state;
-	assert_has(s, "\tmap trig {\n\t\ttype inet_proto . inet_service : verdict\n"
-		      "\t\tflags interval,timeout\n\t}\n");
-	/* Control ports once each, whatever the number of triggers on them. */
-	assert_has(s, "\tset trig_ctl {\n\t\ttype inet_proto . inet_service\n"
-		      "\t\telements = { tcp . 7000, udp . 27015 }\n\t}\n");
-	assert_has(s, "\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl ct "
-		      "mark set ct mark | 0x10000000\n");
-	/* Nobody holds them yet: the NAT chains are empty, the map too. */
-	assert_has(s, "\tchain t1 {\n\t\tgoto t1_nat\n\t}\n\tchain t1_nat {\n\t}\n");
-	assert_has(s, "\t\tfib daddr type local meta l4proto . th dport vmap @trig\n");
-	/* The user engine's sockets come before triggers and whole hosts. */
-	assert_has(s, "\t\telements = { tcp . 9000-9003 }\n");
-	assert_order(s, "@user_ports return", "vmap @trig");
-	/* A trigger is no forward: no chain fN, no element of its own. */
-	assert_lacks(s, "chain f1 ");
-	assert_lacks(s, "6112 : goto");
-	free(s);
+	GOLDEN("render_triggers", "trigger name game tcp 6112-6119 on tcp 7000",
+	       "trigger name q tcp,udp 27000 on udp 27015",
+	       "trigger name dup udp 28000 on tcp 7000",
+	       "forward name u tcp :9000-9001 to 10.0.0.4 engine user",
+	       "forward name u2 tcp 1.2.3.4:9001-9003 to 10.0.0.4 engine user");
 }
 
-/* The table's default ACL applies to a trigger's range too. */
+/* The table's default ACL applies to a trigger's range too
+ * (render_trigger_acl: chain t2 drops 198.51.100.0/24 before goto t2_nat). */
 static void test_trigger_acl(void **state)
 {
-	char *s = RENDER("default deny 198.51.100.0/24", "trigger name game tcp 6112-6119 on tcp 7000");
-
 	(void)state;
-	assert_has(s, "\tchain t2 {\n\t\tip saddr 198.51.100.0/24 counter drop\n"
-		      "\t\tgoto t2_nat\n\t}\n\tchain t2_nat {\n\t}\n");
-	free(s);
+	GOLDEN("render_trigger_acl", "default deny 198.51.100.0/24",
+	       "trigger name game tcp 6112-6119 on tcp 7000");
 }
 
 int main(void)
