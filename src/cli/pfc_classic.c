@@ -318,3 +318,15 @@ void pfc_classic_xlate(const char *prog, int argc, char *const *argv, const stru
 	if (xl->kind != PFC_XL_SEND)
 		pfc_xl_free(xl);
 }
+
+int pfc_opt_pref(struct pfc_args *a, const char *opt, uint32_t *pref)
+{
+	const char *v = pfc_optarg(a);
+	uint64_t n;
+
+	if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
+		return pfc_xl_usage(a->xl, "'%s': -p expects a preference 0-%d", v ? v : opt,
+				    PF_WEIGHT_MAX);
+	*pref = (uint32_t)n;
+	return 0;
+}

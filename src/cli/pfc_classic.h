@@ -127,6 +127,8 @@ bool pfc_seen(const struct pfc_args *a, const char *letters);
 const char *pfc_optarg(struct pfc_args *a);
 /* The next word as a further value of the same option; NULL when none. */
 const char *pfc_optnext(struct pfc_args *a);
+/* -p PREF of ipmasqadm portfw and mfw: a preference 0-65535. */
+int pfc_opt_pref(struct pfc_args *a, const char *opt, uint32_t *pref);
 /* The next word without taking it; NULL when none. */
 const char *pfc_optpeek(const struct pfc_args *a);
 

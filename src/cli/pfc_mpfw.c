@@ -78,14 +78,8 @@ static int pfc_mpfw_proto(struct pfc_args *a, const char *opt)
 static int pfc_mpfw_pref(struct pfc_args *a, const char *opt)
 {
 	struct pfc_mpfw *m = a->out;
-	const char *v = pfc_optarg(a);
-	uint64_t n;
 
-	if (!v || pf_parse_uint(v, 0, PF_WEIGHT_MAX, &n))
-		return pfc_xl_usage(a->xl, "'%s': -p expects a preference 0-%d", v ? v : opt,
-				    PF_WEIGHT_MAX);
-	m->pref = (uint32_t)n;
-	return 0;
+	return pfc_opt_pref(a, opt, &m->pref);
 }
 
 static const struct pfc_opt pfc_mpfw_opts[] = {
