@@ -390,20 +390,20 @@ static void check_fields(const struct pf_forward *f)
 		const struct pf_backend *be = &f->be[i];
 		uint16_t p;
 
-		CHECK(be->host[0], "backend %u has no host", i);
-		CHECK(be->port_lo <= be->port_hi && (be->port_lo || !be->port_hi),
-		      "backend ports %u-%u", be->port_lo, be->port_hi);
-		CHECK(be->port_lo == be->port_hi ||
-			      be->port_hi - be->port_lo == f->conf.lport_hi - f->conf.lport_lo,
+		CHECK(be->conf.host[0], "backend %u has no host", i);
+		CHECK(be->conf.port_lo <= be->conf.port_hi && (be->conf.port_lo || !be->conf.port_hi),
+		      "backend ports %u-%u", be->conf.port_lo, be->conf.port_hi);
+		CHECK(be->conf.port_lo == be->conf.port_hi ||
+			      be->conf.port_hi - be->conf.port_lo == f->conf.lport_hi - f->conf.lport_lo,
 			      "backend range %u-%u for listen range %u-%u",
-			      be->port_lo, be->port_hi,
+			      be->conf.port_lo, be->conf.port_hi,
 			      f->conf.lport_lo, f->conf.lport_hi);
-		CHECK(be->weight <= PF_WEIGHT_MAX, "weight %u", be->weight);
+		CHECK(be->conf.weight <= PF_WEIGHT_MAX, "weight %u", be->conf.weight);
 		p = pf_backend_port(f, be, f->conf.lport_hi);
 		CHECK((p >= 1 || f->conf.protos == PF_PROTO_ALL) &&
-			      (!be->port_lo || (p >= be->port_lo && p <= be->port_hi)),
+			      (!be->conf.port_lo || (p >= be->conf.port_lo && p <= be->conf.port_hi)),
 		      "backend port %u", p);
-		CHECK(be->admin <= PF_ADMIN_DISABLED, "admin %u", be->admin);
+		CHECK(be->conf.admin <= PF_ADMIN_DISABLED, "admin %u", be->conf.admin);
 	}
 	CHECK(f->conf.balance <= PF_BAL_MAGLEV, "balance %u", f->conf.balance);
 	CHECK(f->conf.check.interval_ms >= 100 && f->conf.check.interval_ms <= 30ULL * 86400000 &&
@@ -498,14 +498,15 @@ static int tier(const struct pf_forward *f, uint32_t i, uint64_t now)
 		  atomic_load(&be->st->agent) < PF_AGENT_DRAIN;
 	bool held = atomic_load(&be->st->down_until_ms) > now;
 
-	if (be->admin != PF_ADMIN_ENABLED)
+	if (be->conf.admin != PF_ADMIN_ENABLED)
 		return NEVER;
-	if (f->conf.balance != PF_BAL_PREF && !be->weight)
-		/* Known bug: spares are picked without a look at their health. */
-		return up || SKIP_KNOWN_BUGS ? 4 : NEVER;
-	if (!up || (f->conf.balance != PF_BAL_PREF && !pf_sched_eff_weight(be)))
+	if (f->conf.balance != PF_BAL_PREF && !be->conf.weight)
+		return up ? 4 : NEVER; /* a spare: the last resort, if up */
+	/* An agent at 0 % takes no new flows, under pref too; a pref 0
+	 * backend (no weight to scale) keeps its place in the rotation. */
+	if (!up || (be->conf.weight && !pf_sched_eff_weight(be)))
 		return NEVER;
-	return (held ? 2 : 0) + (be->backup ? 1 : 0);
+	return (held ? 2 : 0) + (be->conf.backup ? 1 : 0);
 }
 
 /* One flow, retried until no backend is left: every pick is allowed, in the

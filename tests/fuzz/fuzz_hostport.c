@@ -58,10 +58,10 @@ static void check_hostport(const char *s, bool need_port)
 	}
 
 	memset(&be, 0, sizeof(be));
-	memcpy(be.host, hp.host, sizeof(be.host));
-	be.bracketed = hp.bracketed;
-	be.port_lo = hp.port_lo;
-	be.port_hi = hp.port_hi;
+	be.conf.host = hp.host;
+	be.conf.bracketed = hp.bracketed;
+	be.conf.port_lo = hp.port_lo;
+	be.conf.port_hi = hp.port_hi;
 	pf_backend_format(&be, buf, sizeof(buf));
 	CHECK(!pf_hostport_parse(buf, need_port, &back, err, sizeof(err)),
 	      "'%s' formats as '%s', which does not parse: %s", s, buf, err);

@@ -52,14 +52,14 @@ static int fwd_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char 
 	(void)err;
 	(void)errlen;
 	CHECK(st->kind == PF_ST_FORWARD, "line %d: statement kind %d", w->line, st->kind);
-	CHECK(st->fwd->protos == (PF_PROTO_TCP | PF_PROTO_UDP), "line %d: protocols %u", w->line,
-	      st->fwd->protos);
-	CHECK(!st->fwd->lhost[0] && st->fwd->nbe == 1, "line %d: listen/backends", w->line);
-	if (st->fwd->lport_lo == st->fwd->lport_hi)
-		snprintf(name, sizeof(name), "table-%u", st->fwd->lport_lo);
+	CHECK(st->fwd->conf.protos == (PF_PROTO_TCP | PF_PROTO_UDP), "line %d: protocols %u", w->line,
+	      st->fwd->conf.protos);
+	CHECK(!st->fwd->conf.lhost[0] && st->fwd->nbe == 1, "line %d: listen/backends", w->line);
+	if (st->fwd->conf.lport_lo == st->fwd->conf.lport_hi)
+		snprintf(name, sizeof(name), "table-%u", st->fwd->conf.lport_lo);
 	else
-		snprintf(name, sizeof(name), "table-%u-%u", st->fwd->lport_lo, st->fwd->lport_hi);
-	CHECK(!strcmp(name, st->fwd->name), "line %d: name %s, listen %s", w->line, st->fwd->name,
+		snprintf(name, sizeof(name), "table-%u-%u", st->fwd->conf.lport_lo, st->fwd->conf.lport_hi);
+	CHECK(!strcmp(name, st->fwd->conf.name), "line %d: name %s, listen %s", w->line, st->fwd->conf.name,
 	      name);
 	pf_table_add(arg, st->fwd);
 	st->fwd = NULL;
