@@ -264,7 +264,11 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "scheduler",
 			    json_string(pf_balance_name(f->conf.balance)));
 	pfd_sets_json(o, f);
-	snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
+	/* "FILE:LINE", or what gave it as arguments ("portfw add"). */
+	if (f->conf.line > 0)
+		snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
+	else
+		pf_strlcpy(buf, f->conf.src, sizeof(buf));
 	json_object_set_new(o, "source", json_string(buf));
 	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
