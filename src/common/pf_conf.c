@@ -153,6 +153,22 @@ __attribute__((format(printf, 2, 3))) static int pf_fail(struct pf_cur *c, const
 	return -1;
 }
 
+int pf_where_err(char *err, size_t errlen, const struct pf_where *w, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (w->line)
+		snprintf(err, errlen, "%s:%d: ", w->file, w->line);
+	else
+		snprintf(err, errlen, "%s: ", w->file);
+	n = strlen(err);
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 static bool pf_name_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -220,6 +236,9 @@ static int pf_parse_hostport(struct pf_cur *c, bool need_port, const char *what,
 	char why[256];
 	const char *s = pf_peek(c);
 
+	/* Defined on every path: the analyzer cannot see that pf_fail (variadic,
+	 * not inlined) always returns -1. */
+	memset(hp, 0, sizeof(*hp));
 	if (!s || pf_peek_is(c, ","))
 		return pf_fail(c, "expected %s", what);
 	if (pf_hostport_parse(s, need_port, hp, why, sizeof(why)))
@@ -845,6 +864,23 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 			return pf_fail(&c, "file name too long");
 		}
 		rc = 0;
+	} else if (!strcmp(verb, "source")) {
+		uint64_t v = 1;
+
+		st->kind = PF_ST_SOURCE;
+		if (!pf_peek(&c))
+			return pf_fail(&c, "'source' expects the name the lines after it come from");
+		if (pf_strlcpy(st->path, pf_next(&c), sizeof(st->path)) >= sizeof(st->path)) {
+			c.i--;
+			return pf_fail(&c, "file name too long");
+		}
+		if (pf_peek(&c) && pf_parse_uint(pf_peek(&c), 0, INT_MAX / 2, &v))
+			return pf_fail(&c, "'source' expects the number of the next line (0: "
+					   "arguments, not lines)");
+		if (pf_peek(&c))
+			pf_next(&c);
+		st->line = (int)v;
+		rc = 0;
 	} else if (!strcmp(verb, "del")) {
 		st->kind = PF_ST_DEL;
 		rc = pf_parse_selector(&c, st, true, false);
@@ -946,26 +982,30 @@ void pf_table_mark(struct pf_table *t, struct pf_stmt *st)
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
 		    char *err, size_t errlen)
 {
-	char *stmt = malloc(PF_LINE_MAX);
-	struct pf_where w = { .file = name };
+	char *stmt = malloc(PF_LINE_MAX), *src = NULL;
+	struct pf_where w = { .file = name }, here;
 	size_t off = 0, slen = 0;
-	int lineno = 0, rc = 0;
+	/* Line n of the text is line n - skip of w.file; args: no lines (0). */
+	int lineno = 0, skip = 0, rc = 0;
+	bool args = false;
 
 	if (!stmt) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	w.text = stmt;
 	while (off < len && !rc) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		size_t l = nl ? (size_t)(nl - (text + off)) : len - off;
 		bool cont;
 
 		lineno++;
+		here = w;
+		here.line = args ? 0 : lineno - skip;
 		if (!slen)
-			w.line = lineno;
+			w.line = here.line;
 		if (memchr(text + off, '\0', l)) {
-			snprintf(err, errlen, "%s:%d: NUL byte in line; expected text", name, lineno);
-			rc = -1;
+			rc = pf_where_err(err, errlen, &here, "NUL byte in line; expected text");
 			break;
 		}
 		while (l && (text[off + l - 1] == '\r'))
@@ -974,9 +1014,8 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 		if (cont)
 			l--;
 		if (slen + l + 2 > PF_LINE_MAX) {
-			snprintf(err, errlen, "%s:%d: statement longer than %d bytes", name, w.line,
-				 PF_LINE_MAX);
-			rc = -1;
+			rc = pf_where_err(err, errlen, &w, "statement longer than %d bytes",
+					  PF_LINE_MAX);
 			break;
 		}
 		memcpy(stmt + slen, text + off, l);
@@ -993,20 +1032,26 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 
 			slen = 0;
 			if (pf_lex(stmt, &toks, why, sizeof(why))) {
-				snprintf(err, errlen, "%s:%d: %s", name, w.line, why);
-				rc = -1;
+				rc = pf_where_err(err, errlen, &w, "%s", why);
 				break;
 			}
 			if (toks.n) {
 				rc = pf_parse_stmt(&toks, &w, &st, err, errlen);
-				if (!rc) {
+				if (!rc)
 					rc = cb(&st, &w, arg, err, errlen);
-					pf_stmt_free(&st);
+				if (!rc && st.kind == PF_ST_SOURCE) {
+					free(src);
+					src = pf_xstrdup(st.path);
+					w.file = src;
+					args = !st.line;
+					skip = lineno + 1 - st.line;
 				}
+				pf_stmt_free(&st); /* parsed or not: it was cleared first */
 			}
 			pf_toks_free(&toks);
 		}
 	}
+	free(src);
 	free(stmt);
 	return rc ? -1 : 0;
 }

@@ -532,6 +532,7 @@ static json_t *pfd_change(struct pfd_req *r)
 			pf_table_clear(&next);
 			break;
 		case PF_ST_KILL:
+		case PF_ST_SOURCE: /* pf_conf_foreach took it */
 			break;
 		case PF_ST_DEFAULT:
 			pf_table_default(&next, st);
