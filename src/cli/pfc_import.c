@@ -7,6 +7,7 @@
  */
 #include "pfc.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_interp.h"
 #include "../common/pf_tablefile.h"
 #include "../common/pf_util.h"
 

@@ -127,17 +127,6 @@ typedef int (*pf_stmt_cb)(struct pf_stmt *st, const struct pf_where *w, void *ar
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
 		    char *err, size_t errlen);
 
-/* Loads a config file (forward and include lines) into t, which it appends to. */
-int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen);
-/* Loads config text (what 'portfw save' prints) into t; includes are refused. */
-int pf_conf_load_text(const char *name, const char *text, size_t len, struct pf_table *t,
-		      char *err, size_t errlen);
-/* Applies a 'mark' statement (set or delete) to a table. */
-void pf_table_mark(struct pf_table *t, struct pf_stmt *st);
-
-/* Applies a 'default allow|deny|clear' statement to a table. */
-void pf_table_default(struct pf_table *t, struct pf_stmt *st);
-
 /* Does a selector match a forward (del/kill)? */
 bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f);
 

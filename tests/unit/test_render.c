@@ -7,6 +7,7 @@
  * tests/net/t_kernel*.sh; here the text is checked.
  */
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_sched.h"
 #include "common/pf_util.h"
