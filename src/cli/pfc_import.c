@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PFC_IMPORT_MAX ((size_t)4 << 20)
+#define PFC_READ_MAX ((size_t)4 << 20)
 
-static char *pfc_read_all(const char *path, size_t *len)
+char *pfc_read_all(const char *what, const char *path, size_t *len)
 {
 	FILE *fp = strcmp(path, "-") != 0 ? fopen(path, "re") : stdin;
 	char *buf = NULL;
@@ -26,7 +26,7 @@ static char *pfc_read_all(const char *path, size_t *len)
 
 	*len = 0;
 	if (!fp) {
-		fprintf(stderr, "portfw import: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "portfw %s: %s: %s\n", what, path, strerror(errno));
 		return NULL;
 	}
 	for (;;) {
@@ -36,9 +36,9 @@ static char *pfc_read_all(const char *path, size_t *len)
 			char *nb;
 
 			cap = cap ? cap * 2 : 65536;
-			nb = cap <= PFC_IMPORT_MAX * 2 ? realloc(buf, cap) : NULL;
+			nb = cap <= PFC_READ_MAX * 2 ? realloc(buf, cap) : NULL;
 			if (!nb) {
-				fprintf(stderr, "portfw import: %s: larger than 4 MiB\n", path);
+				fprintf(stderr, "portfw %s: %s: larger than 4 MiB\n", what, path);
 				free(buf);
 				buf = NULL;
 				goto out;
@@ -62,13 +62,12 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	struct pf_table cur, in;
 	char *text, *stmts = NULL, *req = NULL, err[1024];
 	size_t len, i, off = 0, cap;
-	int ndel = 0;
 	json_t *res;
 	int rc = 1;
 
 	pf_table_init(&cur);
 	pf_table_init(&in);
-	text = pfc_read_all(path, &len);
+	text = pfc_read_all("import", path, &len);
 	if (!text)
 		return 1;
 	if (pf_tablefile_translate(path, text, len, &stmts, err, sizeof(err)) ||
@@ -84,30 +83,24 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	}
 	if (pfc_fetch_table(o, &cur))
 		goto out;
-	cap = strlen(stmts) + in.n * (PF_NAME_MAX + 16) + 1;
+	/* The table's lines behind a header naming the file: the daemon's
+	 * errors (a port another forward holds) name its lines. */
+	cap = strlen(stmts) + in.n * (PF_NAME_MAX + 16) + pf_quote(NULL, 0, path) + 16;
 	req = pf_xcalloc(1, cap);
-	for (i = 0; i < in.n; i++) {
-		if (pf_table_find_name(&cur, in.fwd[i]->conf.name)) {
+	for (i = 0; i < in.n; i++)
+		if (pf_table_find_name(&cur, in.fwd[i]->conf.name))
 			off += (size_t)snprintf(req + off, cap - off, "del name %s\n",
 						in.fwd[i]->conf.name);
-			ndel++;
-		}
-	}
-	snprintf(req + off, cap - off, "%s", stmts);
+	off += (size_t)snprintf(req + off, cap - off, "source ");
+	off += pf_quote(req + off, cap - off, path);
+	snprintf(req + off, cap - off, "\n%s", stmts);
 	res = pfc_request(o, req);
 	if (res) {
 		const char *e = json_string_value(json_object_get(res, "error"));
-		int line = 0, n = 0;
 
-		/* The daemon numbers the request's lines: after the dels, they are
-		 * the file's lines, so name those. */
-		if (!json_is_true(json_object_get(res, "ok")) && e &&
-		    sscanf(e, "request:%d:%n", &line, &n) == 1 && n && line > ndel) {
-			fprintf(stderr, "portfw import: %s:%d:%s\n", path, line - ndel, e + n);
-			rc = 1;
-		} else {
-			rc = pfc_check_reply(res);
-		}
+		rc = json_is_true(json_object_get(res, "ok")) ? 0 : 1;
+		if (rc)
+			fprintf(stderr, "portfw import: %s\n", e ? e : "request failed");
 		json_decref(res);
 	}
 out:

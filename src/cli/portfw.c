@@ -30,23 +30,28 @@ static int pfc_send(struct pfc_opts *o, const char *text)
 	return rc;
 }
 
+/*
+ * One command's statement (and then's, e.g. "del name web" then "kill name
+ * web"), as one atomic request behind 'source "portfw del" 0': the daemon's
+ * errors name the command ("portfw del: no forward matches ...") and a
+ * forward by its name or PROTO LISTEN, not a line of the request.
+ */
 static int pfc_send_stmt(struct pfc_opts *o, const char *what, const char *verb, int argc,
 			 char *const *argv, const char *then)
 {
 	char *s = pfc_statement(what, verb, argc, argv), *t;
+	size_t len, off;
 	int rc;
 
 	if (!s)
 		return 2;
-	if (!then)
-		return rc = pfc_send(o, s), free(s), rc;
-	t = malloc(strlen(s) * 2 + strlen(then) + 4);
-	if (!t) {
-		free(s);
-		return 1;
-	}
-	/* e.g. "del name web" then "kill name web": one atomic request. */
-	sprintf(t, "%s\n%s%s", s, then, s + strlen(verb));
+	len = pf_quote(NULL, 0, what) + strlen(s) * 2 + (then ? strlen(then) : 0) + 16;
+	t = pf_xcalloc(1, len);
+	off = (size_t)snprintf(t, len, "source ");
+	off += pf_quote(t + off, len - off, what);
+	off += (size_t)snprintf(t + off, len - off, " 0\n%s\n", s);
+	if (then)
+		snprintf(t + off, len - off, "%s%s\n", then, s + strlen(verb));
 	rc = pfc_send(o, t);
 	free(t);
 	free(s);

@@ -191,27 +191,7 @@ static size_t pf_opt_append(char *buf, size_t len, size_t off, const char *s)
 /* A word quoted so the lexer reads it back as it is. */
 static size_t pf_opt_quoted(char *buf, size_t len, size_t off, const char *s)
 {
-	char esc[8];
-
-	off = pf_opt_append(buf, len, off, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", ch);
-		else if (ch == '\n')
-			snprintf(esc, sizeof(esc), "\\n");
-		else if (ch == '\r')
-			snprintf(esc, sizeof(esc), "\\r");
-		else if (ch == '\t')
-			snprintf(esc, sizeof(esc), "\\t");
-		else if (ch < 0x20 || ch >= 0x7f)
-			snprintf(esc, sizeof(esc), "\\x%02x", ch);
-		else
-			snprintf(esc, sizeof(esc), "%c", ch);
-		off = pf_opt_append(buf, len, off, esc);
-	}
-	return pf_opt_append(buf, len, off, "\"");
+	return off + pf_quote(off < len ? buf + off : NULL, off < len ? len - off : 0, s);
 }
 
 size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *buf, size_t len,

@@ -3,8 +3,9 @@
 #
 # The client and the control socket: syntax errors (exit 2, naming the
 # argument), no daemon (names the socket), JSON output, save/flush/restore
-# round trip, socket mode 0600, PORTFW_SOCKET, del of what does not exist,
-# a second daemon on the same socket, SIGTERM/SIGINT.
+# round trip, a live add's errors naming the forward, socket mode 0600,
+# PORTFW_SOCKET, del of what does not exist, a second daemon on the same
+# socket, SIGTERM/SIGINT.
 . "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -170,6 +171,18 @@ expect_eq "B's sockets" "$(listen_inodes 8002)" "$ino_b"
 expect_eq "B now" "$(first_text "[::1]:8002")" two
 pf restore "$T/save0"
 unchanged "restore of the first table"
+
+info "a forward added live is named by its name or PROTO LISTEN in errors"
+# (A was last defined by the restore of save0: its line 3 of that request.)
+capture pf add name Z tcp 127.0.0.1:8001 to 127.0.0.1:9002
+expect_eq "add over A: exit status" "$RC" 1
+expect_eq "add over A: message" "$ERR" \
+	"portfw: forward 'Z': tcp 127.0.0.1:8001 overlaps forward 'A' (request:3); expected each protocol, address and port to be forwarded once for each source"
+capture pf add tcp 127.0.0.1:8001 to 127.0.0.1:9002
+expect_in "unnamed add over A: message" "$ERR" "portfw: tcp 127.0.0.1:8001: tcp 127.0.0.1:8001 overlaps forward 'A'"
+capture pf del name nosuch
+expect_in "del name nosuch: names the command" "$ERR" "portfw: portfw del: no forward matches"
+unchanged "refused live changes"
 
 info "a second daemon on the same control socket refuses to start"
 : >"$T/empty.conf"
