@@ -5,9 +5,9 @@
  * the syntax here (so an error names the argument) and sends it to portfwd.
  */
 #include "pfc.h"
+#include "../common/pf_restore.h"
 #include "../common/pf_util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,53 +186,31 @@ static int cmd_reload(struct pfc_opts *o, int argc, char **argv)
 	return pfc_query(o, argc, argv, "reload", NULL);
 }
 
-/* restore FILE: the file's forwards replace the table, in one change. */
+/* restore FILE: the file's forwards replace the table, in one change. The
+ * client reads the file and its includes (pf_restore.h says why). */
 static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 {
-	FILE *fp;
-	char *text;
-	size_t len = 0, cap = 65536;
+	const char *name;
+	char *text, *req = NULL, err[1024];
+	size_t len;
 	int rc;
 
 	if (argc != 1) {
 		fprintf(stderr, "portfw restore: expected one FILE (or - for standard input)\n");
 		return 2;
 	}
-	fp = strcmp(argv[0], "-") != 0 ? fopen(argv[0], "r") : stdin;
-	if (!fp) {
-		fprintf(stderr, "portfw restore: %s: %s\n", argv[0], strerror(errno));
-		return 1;
-	}
-	text = malloc(cap);
+	text = pfc_read_all("restore", argv[0], &len);
 	if (!text)
 		return 1;
-	len = (size_t)sprintf(text, "flush\n");
-	for (;;) {
-		size_t n = fread(text + len, 1, cap - len - 1, fp);
-
-		len += n;
-		if (len + 1 < cap)
-			break;
-		cap *= 2;
-		if (cap > (8U << 20)) {
-			fprintf(stderr, "portfw restore: %s: larger than 4 MiB\n", argv[0]);
-			free(text);
-			return 1;
-		}
-		{
-			char *nt = realloc(text, cap);
-
-			if (!nt) {
-				free(text);
-				return 1;
-			}
-			text = nt;
-		}
+	/* Standard input: includes are relative to the working directory. */
+	name = strcmp(argv[0], "-") != 0 ? argv[0] : "stdin";
+	if (pf_restore_request(name, text, len, &req, err, sizeof(err))) {
+		fprintf(stderr, "portfw: %s\n", err);
+		rc = 2;
+	} else {
+		rc = pfc_send(o, req);
 	}
-	text[len] = '\0';
-	if (fp != stdin)
-		fclose(fp);
-	rc = pfc_send(o, text);
+	free(req);
 	free(text);
 	return rc;
 }

@@ -7,6 +7,7 @@
  */
 #include "common/pf_conf.h"
 #include "common/pf_interp.h"
+#include "common/pf_restore.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
 
@@ -356,6 +357,101 @@ static void test_live_forward_named(void **state)
 	pf_table_clear(&base);
 }
 
+/* portfw restore FILE with an include: the client expands it, relative to
+ * the file; what it sends names every line of both files. */
+static void test_restore_include(void **state)
+{
+	char main_path[256], sub[256], err[ERRLEN], *text, *req = NULL, want[1024];
+	struct pf_table base, next;
+	struct pf_interp ip;
+	const char *inc;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/d", tmpdir);
+	mkdir(sub, 0700);
+	inc = write_file("d/inc.conf", "# included\nforward name b tcp :82 to h\n"
+				       "forward name c tcp :81 \\\n   to h2\n");
+	snprintf(main_path, sizeof(main_path), "%s/main.conf", tmpdir);
+	text = "# restored\nforward name a tcp :81 to h\ninclude d/inc.conf\n\n"
+	       "default deny 192.0.2.0/24\n";
+	write_file("main.conf", text);
+	assert_int_equal(pf_restore_request(main_path, text, strlen(text), &req, err,
+					    sizeof(err)),
+			 0);
+	snprintf(want, sizeof(want),
+		 "flush\nsource \"%s\" 2\nforward name a tcp :81 to h\n"
+		 "source \"%s\" 2\nforward name b tcp :82 to h\nforward name c tcp :81     to h2\n"
+		 "source \"%s\" 5\ndefault deny 192.0.2.0/24\n",
+		 main_path, inc, main_path);
+	assert_string_equal(req, want);
+	/* The daemon's side: its validation names the included file's line. */
+	load_text(&base, "forward name web tcp :80 to 10.0.0.1\n");
+	assert_int_equal(request(&base, req, &next, &ip, err), 0);
+	assert_int_equal(next.n, 3);
+	assert_int_equal(pf_table_validate(&next, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+		 "%s:3: tcp :81 overlaps forward 'a' (%s:2); expected each protocol, address "
+		 "and port to be forwarded once for each source",
+		 inc, main_path);
+	assert_string_equal(err, want);
+	pf_interp_free(&ip);
+	pf_table_clear(&next);
+	pf_table_clear(&base);
+	free(req);
+	req = NULL;
+
+	/* A bad line in the included file: found before anything is sent. */
+	write_file("d/inc.conf", "forward name b tcp :82 to h\nforward name c tcp :83 to\n");
+	assert_int_equal(pf_restore_request(main_path, text, strlen(text), &req, err,
+					    sizeof(err)),
+			 -1);
+	assert_null(req);
+	snprintf(want, sizeof(want),
+		 "%s:2: at end of line: expected a backend HOST, HOST:PORT or HOST:LOW-HIGH "
+		 "(included from %s:3)",
+		 inc, main_path);
+	assert_string_equal(err, want);
+	/* And a bad line in the restored file names it. */
+	text = "forward name a tcp :81 to h\nforward name b tcp :82 to1.2.3.4\n";
+	assert_int_equal(pf_restore_request("bad.conf", text, strlen(text), &req, err,
+					    sizeof(err)),
+			 -1);
+	assert_string_equal(err, "bad.conf:2: 'to1.2.3.4': expected 'to' and the backends "
+				 "after the listen address");
+	/* Statements a file may not hold are refused as in a config file. */
+	text = "flush\n";
+	assert_int_equal(pf_restore_request("x.conf", text, strlen(text), &req, err,
+					    sizeof(err)),
+			 -1);
+	assert_string_equal(err, "x.conf:1: this is a control command; a config file holds "
+				 "'forward', 'default' and 'include' lines");
+}
+
+/* What 'portfw save' prints restores into the same table. */
+static void test_restore_saved(void **state)
+{
+	struct pf_table base, next;
+	struct pf_interp ip;
+	char err[ERRLEN], *saved, *req = NULL, *again;
+
+	(void)state;
+	load_text(&base, MARK_BASE "default allow 10.0.0.0/8\n"
+				   "forward name q tcp :90 to h check-send \"a b\\n\"\n");
+	saved = format(&base);
+	assert_int_equal(pf_restore_request("saved", saved, strlen(saved), &req, err,
+					    sizeof(err)),
+			 0);
+	assert_int_equal(request(&base, req, &next, &ip, err), 0);
+	again = format(&next);
+	assert_string_equal(saved, again);
+	free(again);
+	free(saved);
+	free(req);
+	pf_interp_free(&ip);
+	pf_table_clear(&next);
+	pf_table_clear(&base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_where_statements_stand),
 		cmocka_unit_test(test_request_source_names_file),
 		cmocka_unit_test(test_live_forward_named),
+		cmocka_unit_test(test_restore_include),
+		cmocka_unit_test(test_restore_saved),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
