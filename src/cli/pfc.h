@@ -24,6 +24,9 @@ int pfc_check_reply(json_t *res);
 char *pfc_statement(const char *what, const char *verb, int argc, char *const *argv);
 
 int pfc_show_list(const struct pfc_opts *o, json_t *res);
+/* A file, or standard input for "-", up to 4 MiB (NUL-terminated); NULL
+ * after printing why, as "portfw WHAT: ...". */
+char *pfc_read_all(const char *what, const char *path, size_t *len);
 
 struct pf_table;
 /* The running table, as 'save' prints it, parsed back into t. */

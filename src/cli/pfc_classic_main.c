@@ -8,6 +8,7 @@
 #include "pfc.h"
 #include "pfc_classic.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_interp.h"
 #include "../common/pf_util.h"
 
 #include <inttypes.h>

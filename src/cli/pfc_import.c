@@ -8,6 +8,7 @@
 #include "pfc.h"
 #include "../common/pf_buf.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_interp.h"
 #include "../common/pf_tablefile.h"
 #include "../common/pf_util.h"
 
@@ -18,16 +19,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PFC_IMPORT_MAX ((size_t)4 << 20)
+#define PFC_READ_MAX ((size_t)4 << 20)
 
-static char *pfc_read_all(const char *path, size_t *len)
+char *pfc_read_all(const char *what, const char *path, size_t *len)
 {
 	int fd = strcmp(path, "-") != 0 ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	struct pf_buf b = PF_BUF_INIT(PFC_IMPORT_MAX);
+	struct pf_buf b = PF_BUF_INIT(PFC_READ_MAX);
 	char *text;
 
+	*len = 0;
 	if (fd < 0) {
-		fprintf(stderr, "portfw import: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "portfw %s: %s: %s\n", what, path, strerror(errno));
 		return NULL;
 	}
 	pf_buf_read_fd(&b, fd);
@@ -35,7 +37,7 @@ static char *pfc_read_all(const char *path, size_t *len)
 		close(fd);
 	text = pf_buf_detach(&b, len);
 	if (!text)
-		fprintf(stderr, "portfw import: %s: %s\n", path,
+		fprintf(stderr, "portfw %s: %s: %s\n", what, path,
 			b.err == -E2BIG ? "larger than 4 MiB" : strerror(-b.err));
 	return text;
 }
@@ -44,15 +46,14 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 {
 	struct pf_table cur, in;
 	struct pf_buf req = { 0 };
-	char *text, *stmts = NULL, err[1024];
-	size_t len, i;
-	int ndel = 0;
+	char *text, *stmts = NULL, *quoted = NULL, err[1024];
+	size_t len, i, qlen;
 	json_t *res;
 	int rc = 1;
 
 	pf_table_init(&cur);
 	pf_table_init(&in);
-	text = pfc_read_all(path, &len);
+	text = pfc_read_all("import", path, &len);
 	if (!text)
 		return 1;
 	if (pf_tablefile_translate(path, text, len, &stmts, err, sizeof(err)) ||
@@ -68,12 +69,15 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	}
 	if (pfc_fetch_table(o, &cur))
 		goto out;
-	for (i = 0; i < in.n; i++) {
-		if (pf_table_find_name(&cur, in.fwd[i]->conf.name)) {
+	/* The table's lines behind a header naming the file: the daemon's
+	 * errors (a port another forward holds) name its lines. */
+	for (i = 0; i < in.n; i++)
+		if (pf_table_find_name(&cur, in.fwd[i]->conf.name))
 			pf_buf_printf(&req, "del name %s\n", in.fwd[i]->conf.name);
-			ndel++;
-		}
-	}
+	qlen = pf_quote(NULL, 0, path) + 1;
+	quoted = pf_xcalloc(1, qlen);
+	pf_quote(quoted, qlen, path);
+	pf_buf_printf(&req, "source %s\n", quoted);
 	if (pf_buf_puts(&req, stmts)) {
 		fprintf(stderr, "portfw import: %s: out of memory\n", path);
 		goto out;
@@ -81,21 +85,15 @@ int pfc_import(const struct pfc_opts *o, const char *path)
 	res = pfc_request(o, req.s);
 	if (res) {
 		const char *e = json_string_value(json_object_get(res, "error"));
-		int line = 0, n = 0;
 
-		/* The daemon numbers the request's lines: after the dels, they are
-		 * the file's lines, so name those. */
-		if (!json_is_true(json_object_get(res, "ok")) && e &&
-		    sscanf(e, "request:%d:%n", &line, &n) == 1 && n && line > ndel) {
-			fprintf(stderr, "portfw import: %s:%d:%s\n", path, line - ndel, e + n);
-			rc = 1;
-		} else {
-			rc = pfc_check_reply(res);
-		}
+		rc = json_is_true(json_object_get(res, "ok")) ? 0 : 1;
+		if (rc)
+			fprintf(stderr, "portfw import: %s\n", e ? e : "request failed");
 		json_decref(res);
 	}
 out:
 	pf_buf_free(&req);
+	free(quoted);
 	free(stmts);
 	free(text);
 	pf_table_clear(&cur);

@@ -5,11 +5,9 @@
  * the syntax here (so an error names the argument) and sends it to portfwd.
  */
 #include "pfc.h"
-#include "../common/pf_buf.h"
+#include "../common/pf_restore.h"
 #include "../common/pf_util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,23 +31,28 @@ static int pfc_send(struct pfc_opts *o, const char *text)
 	return rc;
 }
 
+/*
+ * One command's statement (and then's, e.g. "del name web" then "kill name
+ * web"), as one atomic request behind 'source "portfw del" 0': the daemon's
+ * errors name the command ("portfw del: no forward matches ...") and a
+ * forward by its name or PROTO LISTEN, not a line of the request.
+ */
 static int pfc_send_stmt(struct pfc_opts *o, const char *what, const char *verb, int argc,
 			 char *const *argv, const char *then)
 {
 	char *s = pfc_statement(what, verb, argc, argv), *t;
+	size_t len, off;
 	int rc;
 
 	if (!s)
 		return 2;
-	if (!then)
-		return rc = pfc_send(o, s), free(s), rc;
-	t = malloc(strlen(s) * 2 + strlen(then) + 4);
-	if (!t) {
-		free(s);
-		return 1;
-	}
-	/* e.g. "del name web" then "kill name web": one atomic request. */
-	sprintf(t, "%s\n%s%s", s, then, s + strlen(verb));
+	len = pf_quote(NULL, 0, what) + strlen(s) * 2 + (then ? strlen(then) : 0) + 16;
+	t = pf_xcalloc(1, len);
+	off = (size_t)snprintf(t, len, "source ");
+	off += pf_quote(t + off, len - off, what);
+	off += (size_t)snprintf(t + off, len - off, " 0\n%s\n", s);
+	if (then)
+		snprintf(t + off, len - off, "%s%s\n", then, s + strlen(verb));
 	rc = pfc_send(o, t);
 	free(t);
 	free(s);
@@ -184,34 +187,32 @@ static int cmd_reload(struct pfc_opts *o, int argc, char **argv)
 	return pfc_query(o, argc, argv, "reload", NULL);
 }
 
-/* restore FILE: the file's forwards replace the table, in one change. */
+/* restore FILE: the file's forwards replace the table, in one change. The
+ * client reads the file and its includes (pf_restore.h says why). */
 static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 {
-	/* The daemon takes requests up to 4 MiB. */
-	struct pf_buf b = PF_BUF_INIT(4U << 20);
-	int fd, rc;
+	const char *name;
+	char *text, *req = NULL, err[1024];
+	size_t len;
+	int rc;
 
 	if (argc != 1) {
 		fprintf(stderr, "portfw restore: expected one FILE (or - for standard input)\n");
 		return 2;
 	}
-	fd = strcmp(argv[0], "-") != 0 ? open(argv[0], O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	if (fd < 0) {
-		fprintf(stderr, "portfw restore: %s: %s\n", argv[0], strerror(errno));
+	text = pfc_read_all("restore", argv[0], &len);
+	if (!text)
 		return 1;
+	/* Standard input: includes are relative to the working directory. */
+	name = strcmp(argv[0], "-") != 0 ? argv[0] : "stdin";
+	if (pf_restore_request(name, text, len, &req, err, sizeof(err))) {
+		fprintf(stderr, "portfw: %s\n", err);
+		rc = 2;
+	} else {
+		rc = pfc_send(o, req);
 	}
-	pf_buf_puts(&b, "flush\n");
-	pf_buf_read_fd(&b, fd);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (b.err) {
-		fprintf(stderr, "portfw restore: %s: %s\n", argv[0],
-			b.err == -E2BIG ? "larger than 4 MiB" : strerror(-b.err));
-		pf_buf_free(&b);
-		return 1;
-	}
-	rc = pfc_send(o, b.s);
-	pf_buf_free(&b);
+	free(req);
+	free(text);
 	return rc;
 }
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_conf.h"
 #include "pf_opt.h"
-#include "pf_buf.h"
-#include "pf_tablefile.h"
 #include "pf_util.h"
 
 #include <errno.h>
@@ -156,6 +154,22 @@ __attribute__((format(printf, 2, 3))) static int pf_fail(struct pf_cur *c, const
 	return -1;
 }
 
+int pf_where_err(char *err, size_t errlen, const struct pf_where *w, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (w->line)
+		snprintf(err, errlen, "%s:%d: ", w->file, w->line);
+	else
+		snprintf(err, errlen, "%s: ", w->file);
+	n = strlen(err);
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 static bool pf_name_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -223,6 +237,9 @@ static int pf_parse_hostport(struct pf_cur *c, bool need_port, const char *what,
 	char why[256];
 	const char *s = pf_peek(c);
 
+	/* Defined on every path: the analyzer cannot see that pf_fail (variadic,
+	 * not inlined) always returns -1. */
+	memset(hp, 0, sizeof(*hp));
 	if (!s || pf_peek_is(c, ","))
 		return pf_fail(c, "expected %s", what);
 	if (pf_hostport_parse(s, need_port, hp, why, sizeof(why)))
@@ -848,6 +865,23 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 			return pf_fail(&c, "file name too long");
 		}
 		rc = 0;
+	} else if (!strcmp(verb, "source")) {
+		uint64_t v = 1;
+
+		st->kind = PF_ST_SOURCE;
+		if (!pf_peek(&c))
+			return pf_fail(&c, "'source' expects the name the lines after it come from");
+		if (pf_strlcpy(st->path, pf_next(&c), sizeof(st->path)) >= sizeof(st->path)) {
+			c.i--;
+			return pf_fail(&c, "file name too long");
+		}
+		if (pf_peek(&c) && pf_parse_uint(pf_peek(&c), 0, INT_MAX / 2, &v))
+			return pf_fail(&c, "'source' expects the number of the next line (0: "
+					   "arguments, not lines)");
+		if (pf_peek(&c))
+			pf_next(&c);
+		st->line = (int)v;
+		rc = 0;
 	} else if (!strcmp(verb, "del")) {
 		st->kind = PF_ST_DEL;
 		rc = pf_parse_selector(&c, st, true, false);
@@ -910,65 +944,35 @@ bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f
 	       sel->listen.port_lo == f->conf.lport_lo && sel->listen.port_hi == f->conf.lport_hi;
 }
 
-/* ---- texts and files ---- */
-
-void pf_table_default(struct pf_table *t, struct pf_stmt *st)
-{
-	struct pf_cidrset *set = st->action == PF_ACT_ALLOW ? &t->def_allow : &t->def_deny;
-	struct pf_cidr *nv;
-
-	if (st->action == PF_ACT_CLEAR) {
-		pf_cidrset_free(&t->def_allow);
-		pf_cidrset_free(&t->def_deny);
-		return;
-	}
-	if (!st->cidrs.n)
-		return;
-	nv = realloc(set->v, (set->n + st->cidrs.n) * sizeof(*nv));
-	if (!nv)
-		abort();
-	memcpy(nv + set->n, st->cidrs.v, st->cidrs.n * sizeof(*nv));
-	set->v = nv;
-	set->n += st->cidrs.n;
-}
-
-void pf_table_mark(struct pf_table *t, struct pf_stmt *st)
-{
-	struct pf_mark m = st->mark;
-
-	if (st->mark_del) {
-		pf_table_del_mark(t, st->mark.id);
-		return;
-	}
-	m.from = st->cidrs; /* taken over */
-	st->cidrs.v = NULL;
-	st->cidrs.n = 0;
-	pf_table_set_mark(t, &m);
-}
+/* ---- texts ---- */
 
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
 		    char *err, size_t errlen)
 {
-	char *stmt = malloc(PF_LINE_MAX);
-	struct pf_where w = { .file = name };
+	char *stmt = malloc(PF_LINE_MAX), *src = NULL;
+	struct pf_where w = { .file = name }, here;
 	size_t off = 0, slen = 0;
-	int lineno = 0, rc = 0;
+	/* Line n of the text is line n - skip of w.file; args: no lines (0). */
+	int lineno = 0, skip = 0, rc = 0;
+	bool args = false;
 
 	if (!stmt) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	w.text = stmt;
 	while (off < len && !rc) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		size_t l = nl ? (size_t)(nl - (text + off)) : len - off;
 		bool cont;
 
 		lineno++;
+		here = w;
+		here.line = args ? 0 : lineno - skip;
 		if (!slen)
-			w.line = lineno;
+			w.line = here.line;
 		if (memchr(text + off, '\0', l)) {
-			snprintf(err, errlen, "%s:%d: NUL byte in line; expected text", name, lineno);
-			rc = -1;
+			rc = pf_where_err(err, errlen, &here, "NUL byte in line; expected text");
 			break;
 		}
 		while (l && (text[off + l - 1] == '\r'))
@@ -977,9 +981,8 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 		if (cont)
 			l--;
 		if (slen + l + 2 > PF_LINE_MAX) {
-			snprintf(err, errlen, "%s:%d: statement longer than %d bytes", name, w.line,
-				 PF_LINE_MAX);
-			rc = -1;
+			rc = pf_where_err(err, errlen, &w, "statement longer than %d bytes",
+					  PF_LINE_MAX);
 			break;
 		}
 		memcpy(stmt + slen, text + off, l);
@@ -996,163 +999,26 @@ int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb c
 
 			slen = 0;
 			if (pf_lex(stmt, &toks, why, sizeof(why))) {
-				snprintf(err, errlen, "%s:%d: %s", name, w.line, why);
-				rc = -1;
+				rc = pf_where_err(err, errlen, &w, "%s", why);
 				break;
 			}
 			if (toks.n) {
 				rc = pf_parse_stmt(&toks, &w, &st, err, errlen);
-				if (!rc) {
+				if (!rc)
 					rc = cb(&st, &w, arg, err, errlen);
-					pf_stmt_free(&st);
+				if (!rc && st.kind == PF_ST_SOURCE) {
+					free(src);
+					src = pf_xstrdup(st.path);
+					w.file = src;
+					args = !st.line;
+					skip = lineno + 1 - st.line;
 				}
+				pf_stmt_free(&st); /* parsed or not: it was cleared first */
 			}
 			pf_toks_free(&toks);
 		}
 	}
+	free(src);
 	free(stmt);
 	return rc ? -1 : 0;
-}
-
-struct pf_load_ctx {
-	struct pf_table *t;
-	const char *path;
-	int depth;
-};
-
-static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,
-			 size_t errlen);
-static int pf_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
-static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
-		      size_t errlen);
-
-/* include-table FILE: the seed-004 port table, translated line for line so
- * that errors (and each forward's origin) name FILE:LINE. */
-static int pf_load_table(struct pf_load_ctx *ctx, const char *path, char *err, size_t errlen)
-{
-	struct pf_load_ctx inner = { .t = ctx->t, .path = path, .depth = PF_INCLUDE_DEPTH };
-	char *text = NULL, *stmts = NULL;
-	size_t len = 0;
-	int rc = -1;
-
-	if (pf_read_file(path, &text, &len, err, errlen))
-		return -1;
-	if (pf_tablefile_translate(path, text, len, &stmts, err, errlen))
-		goto out;
-	rc = pf_conf_foreach(path, stmts, strlen(stmts), pf_load_cb, &inner, err, errlen);
-out:
-	free(stmts);
-	free(text);
-	return rc;
-}
-
-static int pf_load_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
-		      size_t errlen)
-{
-	struct pf_load_ctx *ctx = arg;
-	char full[PATH_MAX];
-
-	switch (st->kind) {
-	case PF_ST_FORWARD:
-		pf_table_add(ctx->t, st->fwd);
-		st->fwd = NULL;
-		return 0;
-	case PF_ST_DEFAULT:
-		pf_table_default(ctx->t, st);
-		return 0;
-	case PF_ST_MARK:
-		pf_table_mark(ctx->t, st);
-		return 0;
-	case PF_ST_INCLUDE:
-	case PF_ST_INCLUDE_TABLE:
-		if (!ctx->path) {
-			snprintf(err, errlen, "%s:%d: includes are read from config files only",
-				 w->file, w->line);
-			return -1;
-		}
-		if (ctx->depth >= PF_INCLUDE_DEPTH) {
-			snprintf(err, errlen, "%s:%d: includes nested deeper than %d", w->file,
-				 w->line, PF_INCLUDE_DEPTH);
-			return -1;
-		}
-		if (st->path[0] == '/' || !strchr(ctx->path, '/')) {
-			pf_strlcpy(full, st->path, sizeof(full));
-		} else {
-			int dl = (int)(strrchr(ctx->path, '/') - ctx->path);
-
-			if (snprintf(full, sizeof(full), "%.*s/%s", dl, ctx->path, st->path) >=
-			    (int)sizeof(full)) {
-				snprintf(err, errlen, "%s:%d: include path too long", w->file,
-					 w->line);
-				return -1;
-			}
-		}
-		if (st->kind == PF_ST_INCLUDE_TABLE ? pf_load_table(ctx, full, err, errlen)
-						    : pf_load_depth(full, ctx->t, ctx->depth + 1, err, errlen)) {
-			char inner[1024];
-
-			pf_strlcpy(inner, err, sizeof(inner));
-			snprintf(err, errlen, "%s (included from %s:%d)", inner, w->file, w->line);
-			return -1;
-		}
-		return 0;
-	default:
-		snprintf(err, errlen,
-			 "%s:%d: this is a control command; a config file holds 'forward', "
-			 "'default' and 'include' lines",
-			 w->file, w->line);
-		return -1;
-	}
-}
-
-static int pf_read_file(const char *path, char **textp, size_t *lenp, char *err, size_t errlen)
-{
-	struct pf_buf b = PF_BUF_INIT(64UL * 1024 * 1024);
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	pf_buf_read_fd(&b, fd);
-	close(fd);
-	*textp = pf_buf_detach(&b, lenp);
-	if (*textp)
-		return 0;
-	if (b.err == -E2BIG)
-		snprintf(err, errlen, "%s: larger than 64 MiB", path);
-	else if (b.err == -ENOMEM)
-		snprintf(err, errlen, "%s: out of memory", path);
-	else
-		snprintf(err, errlen, "%s: read error: %s", path, strerror(-b.err));
-	return -1;
-}
-
-static int pf_load_depth(const char *path, struct pf_table *t, int depth, char *err,
-			 size_t errlen)
-{
-	struct pf_load_ctx ctx = { .t = t, .path = path, .depth = depth };
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (pf_read_file(path, &text, &len, err, errlen))
-		return -1;
-	rc = pf_conf_foreach(path, text ? text : "", len, pf_load_cb, &ctx, err, errlen);
-	free(text);
-	return rc;
-}
-
-int pf_conf_load_text(const char *name, const char *text, size_t len, struct pf_table *t,
-		      char *err, size_t errlen)
-{
-	struct pf_load_ctx ctx = { .t = t, .path = NULL, .depth = 0 };
-
-	return pf_conf_foreach(name, text, len, pf_load_cb, &ctx, err, errlen);
-}
-
-int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen)
-{
-	return pf_load_depth(path, t, 0, err, errlen);
 }

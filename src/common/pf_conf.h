@@ -13,6 +13,7 @@
  *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
  *   include-table FILE      (a seed-004 port table: EXT-PORT INT-IP INT-PORT)
  *   flush | list | conns | save | reload
+ *   source NAME [LINE]      (a control request's header: see pf_conf_foreach)
  */
 #ifndef PF_CONF_H
 #define PF_CONF_H
@@ -57,6 +58,7 @@ enum pf_stmt_kind {
 	PF_ST_SCHEDULE,
 	PF_ST_MARK, /* mark N ... (mark.id), or del mark N (mark_del) */
 	PF_ST_INCLUDE_TABLE,
+	PF_ST_SOURCE, /* source NAME [LINE]: where the lines after it come from */
 	PF_ST_LIST, /* from here on: queries, sent alone */
 	PF_ST_CONNS,
 	PF_ST_SAVE,
@@ -76,7 +78,8 @@ struct pf_selector {
 struct pf_stmt {
 	enum pf_stmt_kind kind;
 	struct pf_forward *fwd; /* PF_ST_FORWARD: owned by the statement */
-	char path[PATH_MAX]; /* PF_ST_INCLUDE */
+	char path[PATH_MAX]; /* PF_ST_INCLUDE, PF_ST_INCLUDE_TABLE, PF_ST_SOURCE */
+	int line; /* PF_ST_SOURCE: the number of the next line, 0: arguments */
 	struct pf_selector sel; /* PF_ST_DEL, PF_ST_KILL, PF_ST_BACKEND, PF_ST_SCHEDULE */
 	struct pf_cidrset cidrs; /* PF_ST_DEFAULT */
 	int action; /* PF_ST_DEFAULT, PF_ST_BACKEND: enum pf_stmt_action */
@@ -102,29 +105,27 @@ enum pf_stmt_action {
 struct pf_where {
 	const char *file;
 	int line;
+	const char *text; /* pf_conf_foreach: the statement, its lines joined */
 };
+
+/* Writes "FILE:LINE: message" (or "WHAT: message") into err; returns -1. */
+__attribute__((format(printf, 4, 5))) int pf_where_err(char *err, size_t errlen,
+							const struct pf_where *w,
+							const char *fmt, ...);
 
 int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_stmt *st,
 		  char *err, size_t errlen);
 void pf_stmt_free(struct pf_stmt *st);
 
 /* Calls cb for each statement of a text (lines, '\' continuations, comments).
- * Stops at the first error or non-zero return of cb. */
+ * Stops at the first error or non-zero return of cb. A 'source NAME [LINE]'
+ * statement that cb accepts renames what follows: the next line is NAME's
+ * line LINE (default 1), or with LINE 0 every statement after it is named
+ * "NAME: " (arguments, not lines). */
 typedef int (*pf_stmt_cb)(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
 			  size_t errlen);
 int pf_conf_foreach(const char *name, const char *text, size_t len, pf_stmt_cb cb, void *arg,
 		    char *err, size_t errlen);
-
-/* Loads a config file (forward and include lines) into t, which it appends to. */
-int pf_conf_load(const char *path, struct pf_table *t, char *err, size_t errlen);
-/* Loads config text (what 'portfw save' prints) into t; includes are refused. */
-int pf_conf_load_text(const char *name, const char *text, size_t len, struct pf_table *t,
-		      char *err, size_t errlen);
-/* Applies a 'mark' statement (set or delete) to a table. */
-void pf_table_mark(struct pf_table *t, struct pf_stmt *st);
-
-/* Applies a 'default allow|deny|clear' statement to a table. */
-void pf_table_default(struct pf_table *t, struct pf_stmt *st);
 
 /* Does a selector match a forward (del/kill)? */
 bool pf_selector_match(const struct pf_selector *sel, const struct pf_forward *f);

@@ -179,39 +179,10 @@ bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o)
 	}
 }
 
-static size_t pf_opt_append(char *buf, size_t len, size_t off, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (off < len)
-		pf_strlcpy(buf + off, s, len - off);
-	return off + n;
-}
-
 /* A word quoted so the lexer reads it back as it is. */
 static size_t pf_opt_quoted(char *buf, size_t len, size_t off, const char *s)
 {
-	char esc[8];
-
-	off = pf_opt_append(buf, len, off, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", ch);
-		else if (ch == '\n')
-			snprintf(esc, sizeof(esc), "\\n");
-		else if (ch == '\r')
-			snprintf(esc, sizeof(esc), "\\r");
-		else if (ch == '\t')
-			snprintf(esc, sizeof(esc), "\\t");
-		else if (ch < 0x20 || ch >= 0x7f)
-			snprintf(esc, sizeof(esc), "\\x%02x", ch);
-		else
-			snprintf(esc, sizeof(esc), "%c", ch);
-		off = pf_opt_append(buf, len, off, esc);
-	}
-	return pf_opt_append(buf, len, off, "\"");
+	return off + pf_quote(off < len ? buf + off : NULL, off < len ? len - off : 0, s);
 }
 
 size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *buf, size_t len,
@@ -219,29 +190,29 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 {
 	char tmp[64];
 
-	off = pf_opt_append(buf, len, off, " ");
-	off = pf_opt_append(buf, len, off, o->word);
+	off = pf_append(buf, len, off, " ");
+	off = pf_append(buf, len, off, o->word);
 	switch (o->kind) {
 	case PF_OPT_FLAG:
 		return off;
 	case PF_OPT_UINT:
 		snprintf(tmp, sizeof(tmp), " %llu", (unsigned long long)pf_opt_get(c, o));
-		return pf_opt_append(buf, len, off, tmp);
+		return pf_append(buf, len, off, tmp);
 	case PF_OPT_DUR:
 		tmp[0] = ' ';
 		pf_format_duration(pf_opt_get(c, o), tmp + 1, sizeof(tmp) - 1);
-		return pf_opt_append(buf, len, off, tmp);
+		return pf_append(buf, len, off, tmp);
 	case PF_OPT_ENUM: {
 		uint64_t v = pf_opt_get(c, o);
 
-		off = pf_opt_append(buf, len, off, " ");
-		return pf_opt_append(buf, len, off, v <= o->max && o->names[v] ? o->names[v] : "?");
+		off = pf_append(buf, len, off, " ");
+		return pf_append(buf, len, off, v <= o->max && o->names[v] ? o->names[v] : "?");
 	}
 	case PF_OPT_STR:
-		off = pf_opt_append(buf, len, off, " ");
+		off = pf_append(buf, len, off, " ");
 		return pf_opt_quoted(buf, len, off, pf_opt_str(c, o));
 	default:
-		off = pf_opt_append(buf, len, off, " ");
+		off = pf_append(buf, len, off, " ");
 		if (off < len)
 			pf_cidrset_format(pf_opt_cidrs_c(c, o), buf + off, len - off);
 		return off < len ? off + strlen(buf + off) : off;

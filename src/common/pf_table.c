@@ -187,13 +187,30 @@ void pf_listen_format(const struct pf_forward *f, char *buf, size_t len)
 	}
 }
 
+const char *pf_forward_where(const struct pf_forward *f, int line, char *buf, size_t len)
+{
+	char l[PF_HOST_MAX + 16];
+
+	if (line > 0) {
+		snprintf(buf, len, "%s:%d", f->conf.src, line);
+	} else if (f->conf.name[0]) {
+		snprintf(buf, len, "%s '%s'", f->conf.trigger ? "trigger" : "forward",
+			 f->conf.name);
+	} else {
+		pf_listen_format(f, l, sizeof(l));
+		snprintf(buf, len, "%s%s %s", f->conf.trigger ? "trigger " : "",
+			 pf_proto_name(f->conf.protos), l);
+	}
+	return buf;
+}
+
 void pf_backend_format(const struct pf_backend *be, char *buf, size_t len)
 {
 	pf_hostport_format(be->conf.host, be->conf.bracketed,
 			   be->conf.port_lo, be->conf.port_hi, buf, len);
 }
 
-static size_t pf_append(char *buf, size_t len, size_t off, const char *fmt, const char *s)
+static size_t pf_appendf(char *buf, size_t len, size_t off, const char *fmt, const char *s)
 {
 	int n;
 
@@ -211,40 +228,40 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	uint32_t i;
 
 	if (f->conf.trigger) {
-		off = pf_append(buf, len, off, "%s", "trigger");
+		off = pf_appendf(buf, len, off, "%s", "trigger");
 		if (f->conf.name[0])
-			off = pf_append(buf, len, off, " name %s",
+			off = pf_appendf(buf, len, off, " name %s",
 					f->conf.name);
-		off = pf_append(buf, len, off, " %s",
+		off = pf_appendf(buf, len, off, " %s",
 				pf_proto_name(f->conf.protos));
 		pf_listen_format(f, tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, " %s", tmp);
+		off = pf_appendf(buf, len, off, " %s", tmp);
 		snprintf(tmp, sizeof(tmp), "%s %u",
 			 pf_proto_name(f->conf.trig_proto), f->conf.trig_port);
-		off = pf_append(buf, len, off, " on %s", tmp);
+		off = pf_appendf(buf, len, off, " on %s", tmp);
 		if (f->conf.trig_ms != PF_TRIGGER_DEFAULT_MS) {
 			pf_format_duration(f->conf.trig_ms, tmp, sizeof(tmp));
-			pf_append(buf, len, off, " timeout %s", tmp);
+			pf_appendf(buf, len, off, " timeout %s", tmp);
 		}
 		return;
 	}
-	off = pf_append(buf, len, off, "%s", "forward");
+	off = pf_appendf(buf, len, off, "%s", "forward");
 	if (f->conf.name[0])
-		off = pf_append(buf, len, off, " name %s", f->conf.name);
-	off = pf_append(buf, len, off, " %s", pf_proto_name(f->conf.protos));
+		off = pf_appendf(buf, len, off, " name %s", f->conf.name);
+	off = pf_appendf(buf, len, off, " %s", pf_proto_name(f->conf.protos));
 	pf_listen_format(f, tmp, sizeof(tmp));
-	off = pf_append(buf, len, off, " %s to", tmp);
+	off = pf_appendf(buf, len, off, " %s to", tmp);
 	for (i = 0; i < f->nbe; i++) {
 		pf_backend_format(&f->be[i], tmp, sizeof(tmp));
-		off = pf_append(buf, len, off, i ? ", %s" : " %s", tmp);
+		off = pf_appendf(buf, len, off, i ? ", %s" : " %s", tmp);
 		if (f->be[i].conf.weight != 1) {
 			snprintf(tmp, sizeof(tmp), "%u", f->be[i].conf.weight);
-			off = pf_append(buf, len, off, " weight %s", tmp);
+			off = pf_appendf(buf, len, off, " weight %s", tmp);
 		}
 		if (f->be[i].conf.backup)
-			off = pf_append(buf, len, off, "%s", " backup");
+			off = pf_appendf(buf, len, off, "%s", " backup");
 		if (f->be[i].conf.admin != PF_ADMIN_ENABLED)
-			off = pf_append(buf, len, off, " %s",
+			off = pf_appendf(buf, len, off, " %s",
 					pf_admin_name(f->be[i].conf.admin));
 	}
 	for (i = 0; i < pf_nopts; i++) {
@@ -717,48 +734,68 @@ static uint32_t pf_table_stamp(const struct pf_table *t)
 	return s;
 }
 
+/* The other forward of a conflict: "forward 'web' (t.conf:2)", or without a
+ * line (given as arguments) "forward 'web'" / "forward tcp :8080". */
+static void pf_other_label(const struct pf_forward *b, char *buf, size_t len)
+{
+	const char *kind = b->conf.trigger ? "trigger" : "forward";
+	char l[PF_HOST_MAX + 16];
+
+	if (b->conf.line > 0) {
+		snprintf(buf, len, "%s %s%s%s(%s:%d)", kind, b->conf.name[0] ? "'" : "",
+			 b->conf.name, b->conf.name[0] ? "' " : "", b->conf.src, b->conf.line);
+	} else if (b->conf.name[0]) {
+		snprintf(buf, len, "%s '%s'", kind, b->conf.name);
+	} else {
+		pf_listen_format(b, l, sizeof(l));
+		snprintf(buf, len, "%s %s %s", kind, pf_proto_name(b->conf.protos), l);
+	}
+}
+
 /* Forward i against the rest: alone, then (cand) against every one before it. */
 static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *err,
 			   size_t errlen)
 {
 	const struct pf_forward *a = t->fwd[i];
+	char where[PF_WHERE_MAX];
 	size_t j;
 
+	pf_forward_where(a, a->conf.line, where, sizeof(where));
 	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
 		snprintf(err, errlen,
-			 "%s:%d: 'all' forwards every protocol and needs the kernel engine: "
+			 "%s: 'all' forwards every protocol and needs the kernel engine: "
 			 "add 'engine kernel' or run portfwd -e kernel",
-			 a->conf.src, a->conf.line);
+			 where);
 		return -1;
 	}
 	for (j = cand ? 0 : i; j < i; j++) {
 		const struct pf_forward *b = t->fwd[j];
-		char l[PF_HOST_MAX + 16], why[128];
+		char l[PF_HOST_MAX + 16], why[128], other[PF_WHERE_MAX + PF_NAME_MAX + 16];
 
 		if (a->conf.name[0] && a->namehash == b->namehash && !strcmp(a->conf.name, b->conf.name)) {
+			if (b->conf.line > 0)
+				snprintf(other, sizeof(other), "the forward at %s:%d", b->conf.src,
+					 b->conf.line);
+			else
+				snprintf(other, sizeof(other), "another forward");
 			snprintf(err, errlen,
-				 "%s:%d: name '%s' is already used by the forward at %s:%d; "
-				 "expected a unique name",
-				 a->conf.src, a->conf.line, a->conf.name,
-				 b->conf.src, b->conf.line);
+				 "%s: name '%s' is already used by %s; expected a unique name",
+				 where, a->conf.name, other);
 			return -1;
 		}
 		if (pf_forward_overlap(a, b) &&
 		    ((a->conf.trigger || b->conf.trigger) ? (why[0] = '\0', true)
 						 : pf_from_conflict(a, b, why, sizeof(why)))) {
 			pf_listen_format(a, l, sizeof(l));
+			pf_other_label(b, other, sizeof(other));
 			snprintf(err, errlen,
-				 "%s:%d: %s%s %s %soverlaps %s %s%s%s(%s:%d); expected "
+				 "%s: %s%s %s %soverlaps %s; expected "
 				 "each protocol, address and port to be forwarded once for "
 				 "each source%s",
-				 a->conf.src, a->conf.line,
+				 where,
 				 a->conf.trigger ? "trigger " : "",
 				 pf_proto_name(a->conf.protos & b->conf.protos),
-				 l, why,
-				 b->conf.trigger ? "trigger" : "forward",
-				 b->conf.name[0] ? "'" : "",
-				 b->conf.name, b->conf.name[0] ? "' " : "",
-				 b->conf.src, b->conf.line,
+				 l, why, other,
 				 (a->conf.trigger || b->conf.trigger) ? " (a trigger's range is opened on "
 				 "every address of the gateway)"
 				 : "");
@@ -838,14 +875,14 @@ static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, cha
 
 static int pf_resolve_one(struct pf_forward *f, char *err, size_t errlen)
 {
-	char why[128];
+	char why[128], where[PF_WHERE_MAX];
 	uint32_t j;
 
 	if (f->laddr.sa.sa_family)
 		return 0; /* kept from the running table */
 	if (pf_resolve_host(f->conf.lhost, true, &f->laddr, why, sizeof(why))) {
-		snprintf(err, errlen, "%s:%d: cannot resolve listen host '%s': %s",
-			 f->conf.src, f->conf.line,
+		snprintf(err, errlen, "%s: cannot resolve listen host '%s': %s",
+			 pf_forward_where(f, f->conf.line, where, sizeof(where)),
 			 f->conf.lhost, why);
 		return -1;
 	}
@@ -853,9 +890,9 @@ static int pf_resolve_one(struct pf_forward *f, char *err, size_t errlen)
 		struct pf_backend *be = &f->be[j];
 
 		if (pf_resolve_host(be->conf.host, false, &be->addr, why, sizeof(why))) {
-			snprintf(err, errlen, "%s:%d: cannot resolve backend host '%s': %s",
-				 f->conf.src,
-				 be->conf.line, be->conf.host, why);
+			snprintf(err, errlen, "%s: cannot resolve backend host '%s': %s",
+				 pf_forward_where(f, be->conf.line, where, sizeof(where)),
+				 be->conf.host, why);
 			return -1;
 		}
 	}

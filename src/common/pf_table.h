@@ -249,6 +249,11 @@ uint16_t pf_backend_port(const struct pf_forward *f, const struct pf_backend *be
 void pf_forward_format(const struct pf_forward *f, char *buf, size_t len);
 void pf_backend_format(const struct pf_backend *be, char *buf, size_t len);
 void pf_listen_format(const struct pf_forward *f, char *buf, size_t len);
+/* How messages name a forward: "FILE:LINE" of the text that defined it (line:
+ * the forward's or one backend's), else, for one given as arguments (portfw
+ * add: line 0), "forward 'NAME'" or "PROTO LISTEN". Returns buf. */
+#define PF_WHERE_MAX 512
+const char *pf_forward_where(const struct pf_forward *f, int line, char *buf, size_t len);
 const char *pf_proto_name(uint8_t protos);
 
 struct pf_stats *pf_stats_new(void);

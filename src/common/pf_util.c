@@ -91,6 +91,39 @@ size_t pf_strlcpy(char *dst, const char *src, size_t size)
 	return n;
 }
 
+/* Appends s at off (as far as it fits); returns the new off. */
+size_t pf_append(char *buf, size_t len, size_t off, const char *s)
+{
+	if (off < len)
+		pf_strlcpy(buf + off, s, len - off);
+	return off + strlen(s);
+}
+
+size_t pf_quote(char *buf, size_t len, const char *s)
+{
+	size_t off = pf_append(buf, len, 0, "\"");
+	char esc[8];
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", ch);
+		else if (ch == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else if (ch == '\r')
+			snprintf(esc, sizeof(esc), "\\r");
+		else if (ch == '\t')
+			snprintf(esc, sizeof(esc), "\\t");
+		else if (ch < 0x20 || ch >= 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", ch);
+		else
+			snprintf(esc, sizeof(esc), "%c", ch);
+		off = pf_append(buf, len, off, esc);
+	}
+	return pf_append(buf, len, off, "\"");
+}
+
 void *pf_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n, size);

@@ -24,6 +24,14 @@ int pf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Copies with truncation, always NUL-terminated; returns strlen(src). */
 size_t pf_strlcpy(char *dst, const char *src, size_t size);
 
+/* Appends s at buf[off] (truncated to len); returns off + strlen(s), as
+ * snprintf counts, so that a caller can tell it was truncated. */
+size_t pf_append(char *buf, size_t len, size_t off, const char *s);
+/* s as a quoted word that the lexer reads back as it is ("a b" -> "\"a b\"",
+ * with \" \\ \n \r \t \xHH), truncated to len; returns its whole length,
+ * as snprintf. */
+size_t pf_quote(char *buf, size_t len, const char *s);
+
 void *pf_xcalloc(size_t n, size_t size);
 /* n elements, not zeroed (for arrays filled before they are read). */
 void *pf_xarray(size_t n, size_t size);

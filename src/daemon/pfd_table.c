@@ -7,6 +7,7 @@
  */
 #include "pfd.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_interp.h"
 #include "../common/pf_log.h"
 #include "../common/pf_opt.h"
 #include "../common/pf_sched.h"
@@ -121,44 +122,6 @@ void pfd_table_free(void)
 }
 
 /* ---- requests ---- */
-
-struct pfd_req {
-	struct pf_stmt *st;
-	struct pf_where *w;
-	size_t n, cap;
-};
-
-static int pfd_collect(struct pf_stmt *st, const struct pf_where *w, void *arg, char *err,
-		       size_t errlen)
-{
-	struct pfd_req *r = arg;
-
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		struct pf_stmt *ns = realloc(r->st, cap * sizeof(*ns));
-		struct pf_where *nw;
-
-		if (!ns) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		r->st = ns;
-		nw = realloc(r->w, cap * sizeof(*nw));
-		if (!nw) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		r->w = nw;
-		r->cap = cap;
-	}
-	r->st[r->n] = *st;
-	r->w[r->n] = *w;
-	r->n++;
-	st->fwd = NULL; /* the request owns them now */
-	st->cidrs.v = NULL;
-	st->cidrs.n = 0;
-	return 0;
-}
 
 static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
 {
@@ -313,7 +276,11 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "scheduler",
 			    json_string(pf_balance_name(f->conf.balance)));
 	pfd_sets_json(o, f);
-	snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
+	/* "FILE:LINE", or what gave it as arguments ("portfw add"). */
+	if (f->conf.line > 0)
+		snprintf(buf, sizeof(buf), "%s:%d", f->conf.src, f->conf.line);
+	else
+		pf_strlcpy(buf, f->conf.src, sizeof(buf));
 	json_object_set_new(o, "source", pfd_json_string(buf));
 	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
@@ -408,235 +375,23 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 	return r;
 }
 
-static bool pfd_backend_is(const struct pf_backend *be, const struct pf_hostport *hp)
+/* The statements were applied to next by the interpreter: install it, then
+ * what acts on the installed table (kill, schedule). */
+static json_t *pfd_change(struct pf_interp *ip)
 {
-	return !strcmp(be->conf.host, hp->host) && be->conf.port_lo == hp->port_lo &&
-	       be->conf.port_hi == hp->port_hi;
-}
-
-/* del: whole forwards, or one backend out of a pool (ipmasqadm -d -R). */
-static int pfd_del(struct pf_table *next, const struct pf_selector *sel, const struct pf_where *w,
-		   char *err, size_t errlen)
-{
-	size_t i, hits = 0;
-
-	for (i = 0; i < next->n;) {
-		struct pf_forward *f = next->fwd[i], *c;
-		uint32_t b;
-
-		if (!pf_selector_match(sel, f)) {
-			i++;
-			continue;
-		}
-		hits++;
-		if (!sel->has_backend) {
-			pf_table_remove_at(next, i);
-			continue;
-		}
-		for (b = 0; b < f->nbe; b++)
-			if (pfd_backend_is(&f->be[b], &sel->backend))
-				break;
-		if (b == f->nbe) {
-			snprintf(err, errlen, "%s:%d: the forward has no backend '%s'; expected one "
-					      "of its backends as written in 'portfw list'",
-				 w->file, w->line, sel->backend.host);
-			return -1;
-		}
-		if (f->nbe == 1) {
-			pf_table_remove_at(next, i);
-			continue;
-		}
-		c = pf_forward_clone(f);
-		pf_be_conf_free(&c->be[b].conf);
-		memmove(&c->be[b], &c->be[b + 1], (c->nbe - b - 1) * sizeof(c->be[0]));
-		c->nbe--;
-		pf_forward_unref(f);
-		next->fwd[i++] = c;
-	}
-	if (!hits) {
-		snprintf(err, errlen, "%s:%d: no forward matches; expected a name or PROTO LISTEN "
-				      "as shown by 'portfw list'",
-			 w->file, w->line);
-		return -1;
-	}
-	return 0;
-}
-
-static struct pf_backend *pfd_find_backend(struct pf_forward *f, const struct pf_hostport *hp)
-{
-	uint32_t b;
-
-	for (b = 0; b < f->nbe; b++)
-		if (pfd_backend_is(&f->be[b], hp))
-			return &f->be[b];
-	return NULL;
-}
-
-/* backend name NAME BACKEND ACTION: a new version of the forward (the
- * running one keeps its flows; sockets and counters carry over). */
-static int pfd_backend(struct pf_table *next, const struct pf_stmt *st, const struct pf_where *w,
-		       char *err, size_t errlen)
-{
-	struct pf_forward *f = pf_table_find_name(next, st->sel.name), *c;
-	struct pf_backend *be;
-	size_t i;
-
-	if (!f) {
-		snprintf(err, errlen, "%s:%d: no forward named '%s'", w->file, w->line,
-			 st->sel.name);
-		return -1;
-	}
-	if (!pfd_find_backend(f, &st->sel.backend)) {
-		snprintf(err, errlen,
-			 "%s:%d: forward '%s' has no backend '%s'; expected one of its backends as "
-			 "written in 'portfw list'",
-			 w->file, w->line, f->conf.name, st->sel.backend.host);
-		return -1;
-	}
-	c = pf_forward_clone(f);
-	be = pfd_find_backend(c, &st->sel.backend);
-	switch (st->action) {
-	case PF_ACT_DRAIN:
-		be->conf.admin = PF_ADMIN_DRAIN;
-		break;
-	case PF_ACT_ENABLE:
-		be->conf.admin = PF_ADMIN_ENABLED;
-		break;
-	case PF_ACT_DISABLE:
-		be->conf.admin = PF_ADMIN_DISABLED;
-		break;
-	case PF_ACT_BACKUP:
-		be->conf.backup = true;
-		break;
-	case PF_ACT_PRIMARY:
-		be->conf.backup = false;
-		break;
-	default:
-		be->conf.weight = st->weight;
-		break;
-	}
-	for (i = 0; i < next->n; i++) {
-		if (next->fwd[i] == f) {
-			next->fwd[i] = c;
-			pf_forward_unref(f);
-		}
-	}
-	return 0;
-}
-
-/* A changed mark moves the forward made from it (mfw-N, by ipmasqadm mfw)
- * along: its listen address and sources follow the mark. */
-static int pfd_mark_sync(struct pf_table *next, uint32_t id, const struct pf_where *w, char *err,
-			 size_t errlen)
-{
-	const struct pf_mark *m = pf_table_find_mark(next, id);
-	struct pf_forward *f, *c;
-	char name[PF_NAME_MAX];
-	size_t i;
-
-	snprintf(name, sizeof(name), "mfw-%u", id);
-	f = pf_table_find_name(next, name);
-	if (!f || !m)
-		return 0;
-	c = pf_mark_apply(m, f);
-	if (!c) {
-		snprintf(err, errlen,
-			 "%s:%d: forward '%s' cannot follow mark %u (a port forward and a "
-			 "whole-host mark, or backend ranges that no longer fit); expected "
-			 "'ipmasqadm mfw -D -m %u' first",
-			 w->file, w->line, name, id, id);
-		return -1;
-	}
-	for (i = 0; i < next->n; i++) {
-		if (next->fwd[i] == f) {
-			next->fwd[i] = c;
-			pf_forward_unref(f);
-		}
-	}
-	return 0;
-}
-
-static json_t *pfd_change(struct pfd_req *r)
-{
-	struct pf_table next;
+	const struct pf_interp_after *r = ip->after;
 	char err[1024];
 	unsigned killed = 0;
 	size_t i;
 
-	pf_table_copy(&next, &pfd_tab);
-	for (i = 0; i < r->n; i++) {
-		struct pf_stmt *st = &r->st[i];
-
-		switch (st->kind) {
-		case PF_ST_FORWARD:
-			pf_table_add(&next, st->fwd);
-			st->fwd = NULL;
-			break;
-		case PF_ST_DEL:
-			if (pfd_del(&next, &st->sel, &r->w[i], err, sizeof(err)))
-				goto fail;
-			break;
-		case PF_ST_FLUSH:
-			pf_table_clear(&next);
-			break;
-		case PF_ST_KILL:
-			break;
-		case PF_ST_DEFAULT:
-			pf_table_default(&next, st);
-			break;
-		case PF_ST_BACKEND:
-			if (pfd_backend(&next, st, &r->w[i], err, sizeof(err)))
-				goto fail;
-			break;
-		case PF_ST_MARK:
-			if (st->mark_del && !pf_table_find_mark(&next, st->mark.id)) {
-				snprintf(err, sizeof(err),
-					 "%s:%d: no mark %u; expected one of the 'mark' lines "
-					 "'portfw save' shows",
-					 r->w[i].file, r->w[i].line, st->mark.id);
-				goto fail;
-			}
-			pf_table_mark(&next, st);
-			if (!st->mark_del &&
-			    pfd_mark_sync(&next, st->mark.id, &r->w[i], err, sizeof(err)))
-				goto fail;
-			break;
-		case PF_ST_SCHEDULE: {
-			struct pf_forward *f = pf_table_find_name(&next, st->sel.name);
-
-			if (!f || (f->conf.balance != PF_BAL_PREF && f->conf.balance != PF_BAL_RR)) {
-				snprintf(err, sizeof(err),
-					 f ? "%s:%d: forward '%s' balances with %s; 'schedule' "
-					     "rotates pref and rr pools"
-					   : "%s:%d: no forward named '%s'%s",
-					 r->w[i].file, r->w[i].line, st->sel.name,
-					 f ? pf_balance_name(f->conf.balance) : "");
-				goto fail;
-			}
-			break;
-		}
-		case PF_ST_INCLUDE:
-		case PF_ST_INCLUDE_TABLE:
-			snprintf(err, sizeof(err),
-				 "%s:%d: '%s' belongs in a config file; expected a control "
-				 "statement (portfw import FILE sends a port table)",
-				 r->w[i].file, r->w[i].line,
-				 st->kind == PF_ST_INCLUDE ? "include" : "include-table");
-			goto fail;
-		default:
-			snprintf(err, sizeof(err),
-				 "%s:%d: list, conns, save and reload must be sent alone", r->w[i].file,
-				 r->w[i].line);
-			goto fail;
-		}
-	}
-	if (pfd_install(&next, err, sizeof(err)))
+	/* A request that only kills or rotates changed no table: nothing to install. */
+	if (ip->based && pfd_install(ip->next, err, sizeof(err)))
 		return pfd_error(err);
-	for (i = 0; i < r->n; i++) {
-		if (r->st[i].kind == PF_ST_KILL)
-			killed += pfd_engines_kill(&r->st[i].sel, &pfd_tab);
-		if (r->st[i].kind == PF_ST_SCHEDULE) {
-			struct pf_forward *f = pf_table_find_name(&pfd_tab, r->st[i].sel.name);
+	for (i = 0; i < ip->nafter; i++) {
+		if (r[i].kind == PF_ST_KILL)
+			killed += pfd_engines_kill(&r[i].sel, &pfd_tab);
+		if (r[i].kind == PF_ST_SCHEDULE) {
+			struct pf_forward *f = pf_table_find_name(&pfd_tab, r[i].sel.name);
 
 			if (f && !pf_sched_rotate(f)) {
 				pf_info("forward '%s': rotation forced",
@@ -649,30 +404,24 @@ static json_t *pfd_change(struct pfd_req *r)
 	}
 	return json_pack("{s:b, s:I, s:I}", "ok", 1, "forwards", (json_int_t)pfd_tab.n, "killed",
 			 (json_int_t)killed);
-fail:
-	pf_table_clear(&next);
-	return pfd_error(err);
 }
 
 json_t *pfd_table_request(const char *text, size_t len)
 {
-	struct pfd_req r = { 0 };
+	struct pf_table next;
+	struct pf_interp ip;
 	char err[1024];
 	json_t *res;
-	size_t i;
 
-	if (pf_conf_foreach("request", text, len, pfd_collect, &r, err, sizeof(err))) {
+	pf_table_init(&next);
+	pf_interp_init(&ip, PF_IN_REQUEST, &next, &pfd_tab);
+	if (pf_interp_text(&ip, "request", text, len, err, sizeof(err)))
 		res = pfd_error(err);
-	} else if (!r.n) {
-		res = pfd_error("empty request; expected a statement such as 'list'");
-	} else if (r.n == 1 && r.st[0].kind >= PF_ST_LIST) {
-		res = pfd_query(r.st[0].kind);
-	} else {
-		res = pfd_change(&r);
-	}
-	for (i = 0; i < r.n; i++)
-		pf_stmt_free(&r.st[i]);
-	free(r.st);
-	free(r.w);
+	else if (ip.query)
+		res = pfd_query(ip.query);
+	else
+		res = pfd_change(&ip);
+	pf_interp_free(&ip);
+	pf_table_clear(&next);
 	return res;
 }

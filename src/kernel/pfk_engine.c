@@ -166,32 +166,32 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
-		char a[PF_ADDRSTR_MAX];
+		char a[PF_ADDRSTR_MAX], where[PF_WHERE_MAX];
 
 		if (pfk_loopback(&be->addr) && !f->conf.allow_loopback) {
 			pf_sa_format(&be->addr, false, a, sizeof(a));
 			snprintf(err, errlen,
-				 "%s:%d: DNAT to the loopback address %s is refused (it exposes "
+				 "%s: DNAT to the loopback address %s is refused (it exposes "
 				 "local services, CVE-2020-8558); expected another backend, or "
 				 "'allow-loopback'",
-				 f->conf.src, be->conf.line, a);
+				 pf_forward_where(f, be->conf.line, where, sizeof(where)), a);
 			return -1;
 		}
 		if (f->conf.lhost[0] && be->addr.sa.sa_family != f->laddr.sa.sa_family) {
 			pf_sa_format(&be->addr, false, a, sizeof(a));
 			snprintf(err, errlen,
-				 "%s:%d: backend %s is not of the listen address's family; the "
+				 "%s: backend %s is not of the listen address's family; the "
 				 "kernel engine does not translate between IPv4 and IPv6",
-				 f->conf.src, be->conf.line, a);
+				 pf_forward_where(f, be->conf.line, where, sizeof(where)), a);
 			return -1;
 		}
 		if (i && f->nbe > 1 &&
 		    (be->conf.port_lo != f->be[0].conf.port_lo || be->conf.port_hi != f->be[0].conf.port_hi) &&
 		    (be->conf.port_lo != be->conf.port_hi || f->be[0].conf.port_lo != f->be[0].conf.port_hi)) {
 			snprintf(err, errlen,
-				 "%s:%d: in the kernel engine the backends of a port range share "
+				 "%s: in the kernel engine the backends of a port range share "
 				 "one port mapping; expected the same ports on every backend",
-				 f->conf.src, be->conf.line);
+				 pf_forward_where(f, be->conf.line, where, sizeof(where)));
 			return -1;
 		}
 	}

@@ -165,7 +165,7 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 					char *err, size_t errlen)
 {
 	struct pfu_lsock *ls = pf_xcalloc(1, sizeof(*ls));
-	char why[128], a[PF_ADDRSTR_MAX];
+	char why[128], a[PF_ADDRSTR_MAX], where[PF_WHERE_MAX];
 	int i;
 
 	ls->proto = proto;
@@ -189,8 +189,8 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 		}
 		if (rc < 0) {
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
-			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s",
-				 f->conf.src, f->conf.line,
+			snprintf(err, errlen, "%s: cannot listen on %s %s: %s",
+				 pf_forward_where(f, f->conf.line, where, sizeof(where)),
 				 pf_proto_name(proto), a, why);
 			pfu_lsock_close(ls);
 			return NULL;
@@ -214,8 +214,8 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 		if (ls->fds[i] < 0) {
 			ls->fds[i] = -1;
 			pf_sa_format(&ls->addr, true, a, sizeof(a));
-			snprintf(err, errlen, "%s:%d: cannot listen on %s %s: %s",
-				 f->conf.src, f->conf.line,
+			snprintf(err, errlen, "%s: cannot listen on %s %s: %s",
+				 pf_forward_where(f, f->conf.line, where, sizeof(where)),
 				 pf_proto_name(proto), a, why);
 			pfu_lsock_close(ls);
 			return NULL;
@@ -316,6 +316,7 @@ static void pfu_abort(void)
 /* Finds or opens the sockets of one forward's ports for one protocol. */
 static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, size_t errlen)
 {
+	char where[PF_WHERE_MAX];
 	uint32_t port;
 
 	for (port = f->conf.lport_lo; port <= f->conf.lport_hi; port++) {
@@ -340,9 +341,9 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 		}
 		if (ls->nfwd == PFU_LFWD_MAX) {
 			snprintf(err, errlen,
-				 "%s:%d: more than %d forwards on %s port %u; expected at most %d "
+				 "%s: more than %d forwards on %s port %u; expected at most %d "
 				 "source pools per port",
-				 f->conf.src, f->conf.line, PFU_LFWD_MAX,
+				 pf_forward_where(f, f->conf.line, where, sizeof(where)), PFU_LFWD_MAX,
 				 pf_proto_name(proto), port,
 				 PFU_LFWD_MAX);
 			return -1;

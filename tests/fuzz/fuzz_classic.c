@@ -17,6 +17,7 @@
  */
 #include "cli/pfc_classic.h"
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -29,6 +29,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_sched.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"

@@ -13,6 +13,7 @@
  * A broken property abort()s, which libFuzzer reports as a crash.
  */
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_tablefile.h"
 

@@ -3,8 +3,9 @@
 #
 # The client and the control socket: syntax errors (exit 2, naming the
 # argument), no daemon (names the socket), JSON output, save/flush/restore
-# round trip, socket mode 0600, PORTFW_SOCKET, del of what does not exist,
-# a second daemon on the same socket, SIGTERM/SIGINT.
+# round trip, restore's errors naming the file's lines (an include's too), a
+# live add's errors naming the forward, socket mode 0600, PORTFW_SOCKET, del of
+# what does not exist, a second daemon on the same socket, SIGTERM/SIGINT.
 . "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -170,6 +171,61 @@ expect_eq "B's sockets" "$(listen_inodes 8002)" "$ino_b"
 expect_eq "B now" "$(first_text "[::1]:8002")" two
 pf restore "$T/save0"
 unchanged "restore of the first table"
+
+info "restore names the file's lines (and an include's), and changes nothing on error"
+mkdir -p "$T/r/sub"
+# A syntax error: found by the client, which reads the file.
+printf 'forward name R1 tcp 127.0.0.1:8011 to 127.0.0.1:9001\nforward name R2 tcp 127.0.0.1:8012 too 127.0.0.1:9001\n' \
+	>"$T/r/bad.conf"
+capture bash -c 'cd "$1/r" && shift && "$@" restore bad.conf' _ "$T" \
+	ip netns exec "$NS" "$PORTFW" -s "$PFD_SOCK"
+expect_eq "restore bad.conf: exit status" "$RC" 2
+expect_in "restore bad.conf: message" "$ERR" "portfw: bad.conf:2: 'too': expected 'to'"
+unchanged "restore of a bad file"
+# What only the daemon sees (a port taken twice) names the file's line too.
+printf '# two forwards, one port\n\nforward name R1 tcp 127.0.0.1:8011 to 127.0.0.1:9001\nforward name R2 tcp 127.0.0.1:8011 to 127.0.0.1:9002\n' \
+	>"$T/r/clash.conf"
+capture pf restore "$T/r/clash.conf"
+expect_eq "restore clash.conf: exit status" "$RC" 1
+expect_eq "restore clash.conf: message" "$ERR" \
+	"portfw: $T/r/clash.conf:4: tcp 127.0.0.1:8011 overlaps forward 'R1' ($T/r/clash.conf:3); expected each protocol, address and port to be forwarded once for each source"
+unchanged "restore of a clashing file"
+# include, relative to the restored file; an error inside it names both.
+printf 'forward name R1 tcp 127.0.0.1:8011 to 127.0.0.1:9001\ninclude sub/inc.conf\n' >"$T/r/main.conf"
+printf '# included\nforward name R2 tcp 127.0.0.1:8012 to 127.0.0.1:9002 bogus\n' >"$T/r/sub/inc.conf"
+capture pf restore "$T/r/main.conf"
+expect_eq "restore with a bad include: exit status" "$RC" 2
+expect_in "restore with a bad include: message" "$ERR" "$T/r/sub/inc.conf:2: 'bogus': "
+expect_in "restore with a bad include: message" "$ERR" "(included from $T/r/main.conf:2)"
+unchanged "restore with a bad include"
+printf '# included\nforward name R2 tcp 127.0.0.1:8011 to 127.0.0.1:9002\n' >"$T/r/sub/inc.conf"
+capture pf restore "$T/r/main.conf"
+expect_eq "restore with a clashing include: exit status" "$RC" 1
+expect_in "restore with a clashing include: message" "$ERR" \
+	"portfw: $T/r/sub/inc.conf:2: tcp 127.0.0.1:8011 overlaps forward 'R1' ($T/r/main.conf:1)"
+unchanged "restore with a clashing include"
+printf 'forward name R2 tcp 127.0.0.1:8012 to 127.0.0.1:9002\n' >"$T/r/sub/inc.conf"
+pf restore "$T/r/main.conf"
+expect_eq "restore with an include: the table" "$(pf save)" "# portfw table, 2 forwards
+forward name R1 tcp 127.0.0.1:8011 to 127.0.0.1:9001
+forward name R2 tcp 127.0.0.1:8012 to 127.0.0.1:9002"
+expect_eq "R2 (from the include) answers" "$(first_text 127.0.0.1:8012)" two
+expect_eq "R2's source" "$(pf list -j | jget "[f['source'] for f in d if f['name'] == 'R2'][0]")" \
+	"$T/r/sub/inc.conf:1"
+pf restore "$T/save0"
+unchanged "restore of the first table, again"
+
+info "a forward added live is named by its name or PROTO LISTEN in errors"
+# (A was last defined by the restore of save0, its line 2.)
+capture pf add name Z tcp 127.0.0.1:8001 to 127.0.0.1:9002
+expect_eq "add over A: exit status" "$RC" 1
+expect_eq "add over A: message" "$ERR" \
+	"portfw: forward 'Z': tcp 127.0.0.1:8001 overlaps forward 'A' ($T/save0:2); expected each protocol, address and port to be forwarded once for each source"
+capture pf add tcp 127.0.0.1:8001 to 127.0.0.1:9002
+expect_in "unnamed add over A: message" "$ERR" "portfw: tcp 127.0.0.1:8001: tcp 127.0.0.1:8001 overlaps forward 'A'"
+capture pf del name nosuch
+expect_in "del name nosuch: names the command" "$ERR" "portfw: portfw del: no forward matches"
+unchanged "refused live changes"
 
 info "a second daemon on the same control socket refuses to start"
 : >"$T/empty.conf"

@@ -7,6 +7,7 @@
  */
 #include "cli/pfc_classic.h"
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_tablefile.h"
 

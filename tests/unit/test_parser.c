@@ -6,6 +6,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_opt.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
@@ -1646,6 +1647,38 @@ static void test_text_nul_byte(void **state)
 	collect_free(&c);
 }
 
+/* 'source NAME [LINE]' renames the lines after it: FILE:LINE, or "NAME: "
+ * with LINE 0 (arguments); forwards keep the new origin. */
+static void test_text_source_renames(void **state)
+{
+	struct collect c;
+	char err[ERRLEN];
+
+	(void)state;
+	collect_init(&c);
+	assert_int_equal(foreach("flush\nsource \"a b.conf\"\nforward tcp :1 to h\n\n"
+				 "forward tcp :2 to h\nsource x.conf 7\nforward tcp :3 to h\n",
+				 &c, err),
+			 0);
+	assert_int_equal(c.tab.n, 3);
+	assert_string_equal(c.tab.fwd[0]->conf.src, "a b.conf");
+	assert_int_equal(c.tab.fwd[0]->conf.line, 1);
+	assert_int_equal(c.tab.fwd[1]->conf.line, 3);
+	assert_string_equal(c.tab.fwd[2]->conf.src, "x.conf");
+	assert_int_equal(c.tab.fwd[2]->conf.line, 7);
+	collect_free(&c);
+	assert_text_error("source bad.conf\nlist\nforward tcp :1 to\n",
+			  "bad.conf:2: at end of line: expected " BACKEND_WHAT);
+	assert_text_error("source \"portfw add\" 0\nforward tcp :1 to\nlist\n",
+			  "portfw add: at end of line: expected " BACKEND_WHAT);
+	assert_text_error("source \"portfw add\" 0\nlist\nfl\\\n\"",
+			  "portfw add: missing closing '\"'");
+	assert_text_error("source\n", "t.conf:1: at end of line: 'source' expects the name "
+			  "the lines after it come from");
+	assert_text_error("source a x\n", "t.conf:1: 'x': 'source' expects the number of the "
+			  "next line (0: arguments, not lines)");
+}
+
 static void test_text_uses_len_not_nul(void **state)
 {
 	struct collect c;
@@ -2851,6 +2884,7 @@ int main(void)
 		cmocka_unit_test(test_text_lexer_error_line_number),
 		cmocka_unit_test(test_text_stops_at_first_error),
 		cmocka_unit_test(test_text_nul_byte),
+		cmocka_unit_test(test_text_source_renames),
 		cmocka_unit_test(test_text_uses_len_not_nul),
 		cmocka_unit_test(test_text_longest_statement),
 		cmocka_unit_test(test_text_statement_too_long),

@@ -17,6 +17,7 @@
  * tests/unit/golden/ before committing it: those files are the spec.
  */
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_sched.h"
 #include "common/pf_util.h"

@@ -6,6 +6,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
 
