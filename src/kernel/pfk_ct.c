@@ -200,8 +200,8 @@ static unsigned pfk_ct_flush(const uint32_t *ids, size_t n, bool udp_only)
 	/* A few forwards (a live change): one dump each, filtered in the kernel
 	 * on the forward's own mark, so that the other forwards' connections
 	 * (tens of thousands on a busy gateway) are not copied out only to be
-	 * skipped: that made deleting one forward take 20-40 ms after a burst of
-	 * connections, against 1 ms to add one. */
+	 * skipped: deleting one forward would cost as much as the whole
+	 * conntrack table. */
 	if (n <= 8) {
 		for (i = 0; i < n; i++)
 			pfk_ct_dump(pfk_ct_flush_cb, &c, PFK_MARK_OURS | (ids[i] & PFK_MARK_ID),

@@ -55,14 +55,14 @@ struct pfk_disp {
 	size_t nsimple[PFK_M_ALL4];
 	bool text;
 	bool fresh; /* decide every forward's form anew (health changed) */
-	/* What the rest of the render walks instead of the table (one walk
-	 * over 100,000 forwards costs about 1 ms): indexes in t of the
+	/* What the rest of the render walks instead of the table (each walk
+	 * over a big table costs a cache miss per forward): indexes in t of the
 	 * triggers, of the forwards with chains, of those with the FTP helper. */
 	size_t *trig, ntrig, *chained, nchained, *ftp, nftp;
 };
 
 /* The simple maps' sizes: as loaded, and as last rendered. A map's size is
- * fixed once made (the kernel then picks a fixed hash, 3x faster to fill
+ * fixed once made (the kernel then picks a fixed hash, faster to fill
  * than a resizable one) and the most elements it takes: it grows, by a
  * whole reload, only when the forwards outgrow it. */
 static uint32_t pfk_msize[PFK_M_ALL4], pfk_msize_next[PFK_M_ALL4];
