@@ -107,16 +107,15 @@ expect_eq "log lines of dropped half requests" \
 expect_eq "log lines of dropped replies" \
 	"$(grep -c 'control client dropped: its reply made no progress for 10 s' "$PFD_LOG")" 3
 
-info "an error that quotes a byte that is not UTF-8 is answered"
-n0=$(pf list -j | jget 'len(d)')
-# Straight to the socket: 'portfw restore' checks a file itself before it
-# sends anything, and the daemon must answer whatever a client sends.
-cat >"$T/ff.py" <<'EOF'
+# raw.py SOCKET: sends its standard input to the control socket as one
+# request, straight (not through 'portfw', which checks what it sends), and
+# prints "ok" or the error of the daemon's JSON answer.
+cat >"$T/raw.py" <<'EOF'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(20)
 s.connect(sys.argv[1])
-s.sendall(b"forward tcp 127.0.0.1:1 to \xff\n")
+s.sendall(sys.stdin.buffer.read())
 s.shutdown(socket.SHUT_WR)
 data = b""
 while True:
@@ -127,31 +126,20 @@ while True:
 r = json.loads(data)
 print("ok" if r["ok"] else r["error"])
 EOF
-got=$(nsx timeout 30 "$PFT_PY" "$T/ff.py" "$PFD_SOCK") || fail "no reply to the 0xff request"
+
+info "an error that quotes a byte that is not UTF-8 is answered"
+n0=$(pf list -j | jget 'len(d)')
+got=$(printf 'forward tcp 127.0.0.1:1 to \xff\n' | nsx timeout 30 "$PFT_PY" "$T/raw.py" "$PFD_SOCK") ||
+	fail "no reply to the 0xff request"
 expect_in "the error of the 0xff request" "$got" "'\\xFF'"
 capture eval "printf 'forward tcp 127.0.0.1:1 to \\xff\\n' | pf restore -"
 [[ $RC != 0 ]] || fail "a restore with byte 0xff was accepted"
 expect_eq "forwards after the refused requests" "$(pf list -j | jget 'len(d)')" "$n0"
 
 info "a request over 4 MiB gets an error reply"
-cat >"$T/big.py" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect(sys.argv[1])
-s.sendall(b"# padding\n" * (5 << 17))  # 5 MiB of comments
-s.shutdown(socket.SHUT_WR)
-buf = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    buf += b
-r = json.loads(buf)
-print(r["ok"], r["error"])
-EOF
-capture nsx timeout 30 "$PFT_PY" "$T/big.py" "$PFD_SOCK"
-expect_eq "the reply to 5 MiB" "$OUT" "False request larger than 4 MiB"
+# 5 MiB of comments.
+capture eval "yes '# padding' | head -c $((5 << 20)) | nsx timeout 30 \"\$PFT_PY\" \"\$T/raw.py\" \"\$PFD_SOCK\""
+expect_eq "the reply to 5 MiB" "$OUT" "request larger than 4 MiB"
 
 pfd_stop
 
