@@ -124,7 +124,7 @@ int pf_buf_read_fd(struct pf_buf *b, int fd)
 				n = read(fd, &c, 1);
 			while (n < 0 && errno == EINTR);
 			if (n < 0)
-				return pf_buf_fail(b, -errno);
+				return errno == EAGAIN ? -EAGAIN : pf_buf_fail(b, -errno);
 			return n ? pf_buf_fail(b, -E2BIG) : 0;
 		}
 		if (want > PF_BUF_READ_CHUNK)
@@ -134,6 +134,8 @@ int pf_buf_read_fd(struct pf_buf *b, int fd)
 		n = read(fd, b->s + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN)
+			return -EAGAIN; /* not sticky: call again when readable */
 		if (n < 0)
 			return pf_buf_fail(b, -errno);
 		if (!n)

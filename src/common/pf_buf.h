@@ -42,7 +42,9 @@ __attribute__((format(printf, 2, 3))) int pf_buf_printf(struct pf_buf *b, const 
 __attribute__((format(printf, 2, 0))) int pf_buf_vprintf(struct pf_buf *b, const char *fmt,
 							  va_list ap);
 /* Appends what fd gives until end of file (EINTR retried); -errno of a
- * failed read, else as above. */
+ * failed read, else as above. On a non-blocking fd, -EAGAIN (not sticky:
+ * b->err stays 0) when nothing more is there yet: call it again once fd is
+ * readable. */
 int pf_buf_read_fd(struct pf_buf *b, int fd);
 
 /* Empties the buffer, keeping its memory (and its error). */

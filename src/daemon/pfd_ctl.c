@@ -14,6 +14,7 @@
  */
 #include "pfd.h"
 #include "pfd_loop.h"
+#include "../common/pf_buf.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 
@@ -43,8 +44,8 @@ struct pfd_client {
 	int64_t timer; /* the deadline of the request, then of the reply's progress */
 	bool too_big;  /* over PFD_REQ_MAX: the rest is read and dropped */
 	bool replying;
-	char *buf;       /* the request, then the reply (NULL: the fallback) */
-	size_t len, cap; /* of the request */
+	struct pf_buf req;
+	char *reply;     /* NULL: the fallback */
 	const char *out; /* the reply, off bytes of it sent */
 	size_t outlen, off;
 	struct pfd_client *next;
@@ -87,7 +88,8 @@ static void pfd_client_free(struct pfd_client *c)
 	pfd_timer_del(c->timer);
 	pfd_loop_del(c->fd);
 	close(c->fd);
-	free(c->buf);
+	pf_buf_free(&c->req);
+	free(c->reply);
 	free(c);
 	if (pfd_reserve < 0)
 		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -142,21 +144,20 @@ static void pfd_client_reply(struct pfd_client *c, json_t *res)
 	size_t len = text ? strlen(text) : 0;
 
 	json_decref(res);
-	free(c->buf);
-	c->buf = NULL;
+	pf_buf_free(&c->req);
 	if (text) {
 		char *t = realloc(text, len + 2);
 
 		if (t) {
-			c->buf = t;
+			c->reply = t;
 			memcpy(t + len, "\n", 2);
 			len++;
 		} else {
 			free(text);
 		}
 	}
-	c->out = c->buf ? c->buf : pfd_reply_fallback;
-	c->outlen = c->buf ? len : sizeof(pfd_reply_fallback) - 1;
+	c->out = c->reply ? c->reply : pfd_reply_fallback;
+	c->outlen = c->reply ? len : sizeof(pfd_reply_fallback) - 1;
 	c->replying = true;
 	pfd_timer_set(c->timer, PFD_REPLY_MS);
 	/* Only the reply is of interest from now on: EPOLLIN would report the
@@ -165,60 +166,47 @@ static void pfd_client_reply(struct pfd_client *c, json_t *res)
 	pfd_client_write(c);
 }
 
+/* Reads and drops what fd gives: 0 at end of file, else -errno (-EAGAIN:
+ * nothing more for now). */
+static int pfd_drain(int fd)
+{
+	char sink[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, sink, sizeof(sink));
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		return n ? -errno : 0;
+	}
+}
+
 static void pfd_client_read(struct pfd_client *c)
 {
-	for (;;) {
-		char sink[4096], *to = sink;
-		size_t room = sizeof(sink);
-		ssize_t n;
+	int rc = c->too_big ? pfd_drain(c->fd) : pf_buf_read_fd(&c->req, c->fd);
 
-		if (!c->too_big && c->len == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 4096;
-			char *nb;
-
-			if (cap > PFD_REQ_MAX + 1)
-				cap = PFD_REQ_MAX + 1;
-			if (c->len == cap) {
-				/* Read on to the end, so the client's writes do not
-				 * fail before it looks for the answer. */
-				c->too_big = true;
-				free(c->buf);
-				c->buf = NULL;
-				c->len = c->cap = 0;
-				continue;
-			}
-			nb = realloc(c->buf, cap);
-			if (!nb) {
-				pfd_client_reply(c, NULL);
-				return;
-			}
-			c->buf = nb;
-			c->cap = cap;
-		}
-		if (!c->too_big) {
-			to = c->buf + c->len;
-			room = c->cap - c->len;
-		}
-		n = read(c->fd, to, room);
-		if (n > 0) {
-			if (!c->too_big)
-				c->len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n < 0) {
-			pfd_client_free(c);
-			return;
-		}
-		break; /* EOF: the request is complete */
+	if (rc == -E2BIG) {
+		/* Read on to the end, so the client's writes do not fail
+		 * before it looks for the answer. */
+		c->too_big = true;
+		pf_buf_free(&c->req);
+		rc = pfd_drain(c->fd);
 	}
+	if (rc == -EAGAIN)
+		return;
+	if (rc == -ENOMEM) {
+		pfd_client_reply(c, NULL);
+		return;
+	}
+	if (rc < 0) {
+		pfd_client_free(c);
+		return;
+	}
+	/* End of file: the request is complete. */
 	if (c->too_big)
 		pfd_client_reply(c, pfd_json_error("request larger than 4 MiB"));
 	else
-		pfd_client_reply(c, pfd_table_request(c->buf ? c->buf : "", c->len));
+		pfd_client_reply(c, pfd_table_request(c->req.s ? c->req.s : "", c->req.len));
 }
 
 static void pfd_client_event(int fd, uint32_t events, void *arg)
@@ -269,6 +257,7 @@ static void pfd_accept(int fd, uint32_t events, void *arg)
 			break;
 		}
 		c->fd = cfd;
+		c->req = (struct pf_buf)PF_BUF_INIT(PFD_REQ_MAX);
 		c->timer = pfd_timer_add(PFD_REQUEST_MS, 0, pfd_client_timeout, c);
 		if (c->timer < 0 || pfd_loop_add(cfd, EPOLLIN, pfd_client_event, c) < 0) {
 			pfd_timer_del(c->timer);

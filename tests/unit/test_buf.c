@@ -8,6 +8,7 @@
 #include "common/pf_buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,32 @@ static void test_read_fd_appends_and_reports_errno(void **state)
 	pf_buf_free(&b);
 }
 
+/* A non-blocking descriptor with nothing more yet: -EAGAIN, not sticky;
+ * the next call goes on where the last stopped (the control socket reads
+ * requests this way). */
+static void test_read_fd_nonblocking(void **state)
+{
+	struct pf_buf b = PF_BUF_INIT(4);
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	assert_int_equal(write(p[1], "abc", 3), 3);
+	assert_int_equal(pf_buf_read_fd(&b, p[0]), -EAGAIN);
+	assert_int_equal(b.err, 0);
+	assert_string_equal(b.s, "abc");
+	assert_int_equal(write(p[1], "d", 1), 1);
+	assert_int_equal(pf_buf_read_fd(&b, p[0]), -EAGAIN);
+	assert_string_equal(b.s, "abcd");
+	/* Full to the cap: one byte more is too big, nothing more is not. */
+	assert_int_equal(write(p[1], "e", 1), 1);
+	assert_int_equal(pf_buf_read_fd(&b, p[0]), -E2BIG);
+	assert_int_equal(b.err, -E2BIG);
+	pf_buf_free(&b);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_huge_reserve_is_refused),
 		cmocka_unit_test(test_read_fd),
 		cmocka_unit_test(test_read_fd_appends_and_reports_errno),
+		cmocka_unit_test(test_read_fd_nonblocking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
