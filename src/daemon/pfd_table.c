@@ -327,11 +327,6 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	return o;
 }
 
-static json_t *pfd_error(const char *msg)
-{
-	return pfd_json_error(msg); /* msg may quote any bytes the client sent */
-}
-
 static json_t *pfd_query(enum pf_stmt_kind kind)
 {
 	json_t *r = json_pack("{s:b}", "ok", 1), *arr;
@@ -355,7 +350,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 
 		if (!text) {
 			json_decref(r);
-			return pfd_error("save: out of memory");
+			return pfd_json_error("save: out of memory");
 		}
 		json_object_set_new(r, "config", json_string(text));
 		free(text);
@@ -365,7 +360,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 		if (pfd_table_reload(err, sizeof(err))) {
 			pf_err("reload refused: %s", err);
 			json_decref(r);
-			return pfd_error(err);
+			return pfd_json_error(err);
 		}
 		json_object_set_new(r, "forwards", json_integer((json_int_t)pfd_tab.n));
 		break;
@@ -386,7 +381,7 @@ static json_t *pfd_change(struct pf_interp *ip)
 
 	/* A request that only kills or rotates changed no table: nothing to install. */
 	if (ip->based && pfd_install(ip->next, err, sizeof(err)))
-		return pfd_error(err);
+		return pfd_json_error(err);
 	for (i = 0; i < ip->nafter; i++) {
 		if (r[i].kind == PF_ST_KILL)
 			killed += pfd_engines_kill(&r[i].sel, &pfd_tab);
@@ -416,7 +411,7 @@ json_t *pfd_table_request(const char *text, size_t len)
 	pf_table_init(&next);
 	pf_interp_init(&ip, PF_IN_REQUEST, &next, &pfd_tab);
 	if (pf_interp_text(&ip, "request", text, len, err, sizeof(err)))
-		res = pfd_error(err);
+		res = pfd_json_error(err);
 	else if (ip.query)
 		res = pfd_query(ip.query);
 	else
