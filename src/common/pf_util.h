@@ -11,6 +11,8 @@
 
 /* Monotonic milliseconds (coarse clock: one vDSO read, ~1-4 ms resolution). */
 uint64_t pf_now_ms(void);
+/* Monotonic, precise: for timing what the daemon does. */
+uint64_t pf_now_us(void);
 
 /* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of seconds into
  * milliseconds. Returns 0 or -1. */
