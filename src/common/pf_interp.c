@@ -41,7 +41,7 @@ static const unsigned pf_interp_allowed[] = {
 };
 
 void pf_interp_init(struct pf_interp *ip, enum pf_interp_origin origin, struct pf_table *next,
-		    const struct pf_table *base)
+		    struct pf_table *base)
 {
 	memset(ip, 0, sizeof(*ip));
 	ip->origin = origin;
@@ -66,7 +66,7 @@ const struct pf_table *pf_interp_table(const struct pf_interp *ip)
 static struct pf_table *pf_interp_edit(struct pf_interp *ip)
 {
 	if (!ip->based) {
-		pf_table_copy(ip->next, ip->base);
+		pf_table_draft(ip->next, ip->base);
 		ip->based = true;
 	}
 	return ip->next;
@@ -76,16 +76,12 @@ static struct pf_table *pf_interp_edit(struct pf_interp *ip)
  * and counters carry over to c). */
 static void pf_interp_replace(struct pf_table *t, struct pf_forward *f, struct pf_forward *c)
 {
-	size_t i;
+	size_t i = pf_table_pos(t, f);
 
-	for (i = 0; i < t->n; i++) {
-		if (t->fwd[i] == f) {
-			t->fwd[i] = c;
-			pf_forward_unref(f);
-			return;
-		}
-	}
-	pf_forward_unref(c);
+	if (i == SIZE_MAX)
+		pf_forward_unref(c);
+	else
+		pf_table_replace_at(t, i, c);
 }
 
 /* ---- the statements ---- */
@@ -178,28 +174,31 @@ static struct pf_backend *pf_find_backend(struct pf_forward *f, const struct pf_
 static int pf_interp_del(struct pf_table *t, const struct pf_selector *sel,
 			 const struct pf_where *w, char *err, size_t errlen)
 {
-	size_t i, hits = 0;
+	struct pf_fwdvec hits = { 0 };
+	size_t k;
+	int rc = 0;
 
-	for (i = 0; i < t->n;) {
-		struct pf_forward *f = t->fwd[i], *c;
+	/* Found by name or port (not by a walk over the table), in table
+	 * order. */
+	pf_table_select(t, sel, &hits);
+	for (k = 0; k < hits.n && !rc; k++) {
+		struct pf_forward *f = hits.v[k], *c;
+		size_t i = pf_table_pos(t, f);
 		struct pf_backend *be;
 		uint32_t b;
 
-		if (!pf_selector_match(sel, f)) {
-			i++;
-			continue;
-		}
-		hits++;
 		if (!sel->has_backend) {
 			pf_table_remove_at(t, i);
 			continue;
 		}
 		be = pf_find_backend(f, &sel->backend);
-		if (!be)
-			return pf_where_err(err, errlen, w,
-					    "the forward has no backend '%s'; expected one of its "
-					    "backends as written in 'portfw list'",
-					    sel->backend.host);
+		if (!be) {
+			rc = pf_where_err(err, errlen, w,
+					  "the forward has no backend '%s'; expected one of its "
+					  "backends as written in 'portfw list'",
+					  sel->backend.host);
+			break;
+		}
 		if (f->nbe == 1) {
 			pf_table_remove_at(t, i);
 			continue;
@@ -209,14 +208,14 @@ static int pf_interp_del(struct pf_table *t, const struct pf_selector *sel,
 		pf_be_conf_free(&c->be[b].conf);
 		memmove(&c->be[b], &c->be[b + 1], (c->nbe - b - 1) * sizeof(c->be[0]));
 		c->nbe--;
-		pf_forward_unref(f);
-		t->fwd[i++] = c;
+		pf_table_replace_at(t, i, c);
 	}
-	if (!hits)
-		return pf_where_err(err, errlen, w,
-				    "no forward matches; expected a name or PROTO LISTEN as shown "
-				    "by 'portfw list'");
-	return 0;
+	if (!hits.n)
+		rc = pf_where_err(err, errlen, w,
+				  "no forward matches; expected a name or PROTO LISTEN as shown "
+				  "by 'portfw list'");
+	pf_fwdvec_free(&hits);
+	return rc;
 }
 
 /* backend name NAME BACKEND ACTION: an admin change of one backend. */

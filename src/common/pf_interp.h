@@ -45,10 +45,10 @@ typedef void (*pf_interp_echo)(void *arg, const struct pf_where *w);
 struct pf_interp {
 	enum pf_interp_origin origin;
 	struct pf_table *next; /* the table being built */
-	/* A request starts from base, copied into next only at its first
-	 * change: a query or a kill copies nothing, a restore (flush first)
-	 * neither. */
-	const struct pf_table *base;
+	/* A request starts from base; next becomes a draft of it
+	 * (pf_table_draft) at its first change: a query or a kill makes
+	 * none, a restore (flush first) neither. */
+	struct pf_table *base;
 	bool based;
 	size_t nstmts; /* statements seen (source headers aside) */
 	enum pf_stmt_kind query; /* a request that is one query, else PF_ST_NONE */
@@ -62,7 +62,7 @@ struct pf_interp {
 
 /* next: an empty table (or, without base, the table to append to). */
 void pf_interp_init(struct pf_interp *ip, enum pf_interp_origin origin, struct pf_table *next,
-		    const struct pf_table *base);
+		    struct pf_table *base);
 void pf_interp_free(struct pf_interp *ip);
 
 /* Applies one statement; takes its forward and sources. -1 with a message. */

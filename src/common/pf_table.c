@@ -313,24 +313,6 @@ char *pf_table_format(const struct pf_table *t)
 	return pf_buf_detach(&b, NULL);
 }
 
-void pf_table_init(struct pf_table *t)
-{
-	memset(t, 0, sizeof(*t));
-}
-
-void pf_table_clear(struct pf_table *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		pf_forward_unref(t->fwd[i]);
-	free(t->fwd);
-	pf_cidrset_free(&t->def_allow);
-	pf_cidrset_free(&t->def_deny);
-	pf_marks_free(t);
-	pf_table_init(t);
-}
-
 uint32_t pf_name_hash(const char *name)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
@@ -338,59 +320,6 @@ uint32_t pf_name_hash(const char *name)
 	while (*name)
 		h = (h ^ (uint8_t)*name++) * 16777619u;
 	return h;
-}
-
-void pf_table_add(struct pf_table *t, struct pf_forward *f)
-{
-	f->namehash = pf_name_hash(f->conf.name);
-	f->checked = f->conf.check.on;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct pf_forward **n = realloc(t->fwd, cap * sizeof(*n));
-
-		if (!n) {
-			fprintf(stderr, "portfw: out of memory\n");
-			abort();
-		}
-		t->fwd = n;
-		t->cap = cap;
-	}
-	t->fwd[t->n++] = f;
-}
-
-void pf_table_remove_at(struct pf_table *t, size_t i)
-{
-	pf_forward_unref(t->fwd[i]);
-	memmove(&t->fwd[i], &t->fwd[i + 1], (t->n - i - 1) * sizeof(t->fwd[0]));
-	t->n--;
-}
-
-void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
-{
-	size_t i;
-
-	pf_table_init(dst);
-	/* One allocation, and the forwards' own fields left alone (they are
-	 * set already): a change with 100,000 forwards copies the table. */
-	dst->cap = src->n + 16;
-	dst->fwd = pf_xarray(dst->cap, sizeof(*dst->fwd));
-	for (i = 0; i < src->n; i++)
-		dst->fwd[i] = pf_forward_ref(src->fwd[i]);
-	dst->n = src->n;
-	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
-	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
-	pf_marks_copy(dst, src);
-}
-
-struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name)
-{
-	uint32_t h = pf_name_hash(name);
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->fwd[i]->namehash == h && t->fwd[i]->conf.name[0] && !strcmp(t->fwd[i]->conf.name, name))
-			return t->fwd[i];
-	return NULL;
 }
 
 uint8_t pf_engine_default = PF_ENGINE_USER;
@@ -561,23 +490,23 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 	return allow >= 0 || !f->eff_allow.n;
 }
 
-/* Forward i's effective ACL: its own, or the table's default. */
-static void pf_effective_one(struct pf_table *next, size_t i)
+/* Forward f's effective ACL: its own, or the table's default. i: its place
+ * in next (SIZE_MAX: found if it must be copied). */
+static void pf_effective_set(struct pf_table *next, struct pf_forward *f, size_t i)
 {
-	struct pf_forward *f = next->fwd[i];
 	bool own = f->conf.allow.n || f->conf.deny.n;
 	const struct pf_cidrset *a = own ? &f->conf.allow : &next->def_allow;
 	const struct pf_cidrset *d = own ? &f->conf.deny : &next->def_deny;
 
 	if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
 		return;
-	if (atomic_load(&f->refs) > 1) {
+	if (f->live || atomic_load(&f->refs) > 1) {
 		/* Running already: flows read it, so change a copy (and read the
 		 * ACL from the copy: ours goes with the reference we drop). */
 		struct pf_forward *c = pf_forward_clone(f);
 
-		pf_forward_unref(f);
-		next->fwd[i] = f = c;
+		pf_table_replace_at(next, i == SIZE_MAX ? pf_table_pos(next, f) : i, c);
+		f = c;
 		a = own ? &f->conf.allow : &next->def_allow;
 		d = own ? &f->conf.deny : &next->def_deny;
 	}
@@ -593,7 +522,7 @@ void pf_table_effective(struct pf_table *next, const struct pf_table *cur)
 
 	(void)cur;
 	for (i = 0; i < next->n; i++)
-		pf_effective_one(next, i);
+		pf_effective_set(next, next->fwd[i], i);
 }
 
 /* Two forwards may share ports only when they serve different sources; the
@@ -706,16 +635,6 @@ static bool *pf_validate_candidates(const struct pf_table *t)
 	return cand;
 }
 
-static struct pf_forward *pf_table_find_key(const struct pf_table *t, const struct pf_forward *f)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (pf_forward_same_key(t->fwd[i], f))
-			return t->fwd[i];
-	return NULL;
-}
-
 /* Which forwards a table holds: each is stamped with a number fresh for the
  * question, then a forward is in the table if it bears it. One pass, no
  * sort (a sort of a big table's pointers on every change costs more); the
@@ -752,6 +671,55 @@ static void pf_other_label(const struct pf_forward *b, char *buf, size_t len)
 	}
 }
 
+/* What a forward may not be whatever the others are. */
+static int pf_validate_alone(const struct pf_forward *a, const char *where, char *err,
+			     size_t errlen)
+{
+	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
+		snprintf(err, errlen,
+			 "%s: 'all' forwards every protocol and needs the kernel engine: "
+			 "add 'engine kernel' or run portfwd -e kernel",
+			 where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forward a against b, which comes before it. */
+static int pf_validate_pair(const struct pf_forward *a, const struct pf_forward *b,
+			    const char *where, char *err, size_t errlen)
+{
+	char l[PF_HOST_MAX + 16], why[128], other[PF_WHERE_MAX + PF_NAME_MAX + 16];
+
+	if (a->conf.name[0] && a->namehash == b->namehash && !strcmp(a->conf.name, b->conf.name)) {
+		if (b->conf.line > 0)
+			snprintf(other, sizeof(other), "the forward at %s:%d", b->conf.src,
+				 b->conf.line);
+		else
+			snprintf(other, sizeof(other), "another forward");
+		snprintf(err, errlen, "%s: name '%s' is already used by %s; expected a unique name",
+			 where, a->conf.name, other);
+		return -1;
+	}
+	if (pf_forward_overlap(a, b) &&
+	    ((a->conf.trigger || b->conf.trigger) ? (why[0] = '\0', true)
+						  : pf_from_conflict(a, b, why, sizeof(why)))) {
+		pf_listen_format(a, l, sizeof(l));
+		pf_other_label(b, other, sizeof(other));
+		snprintf(err, errlen,
+			 "%s: %s%s %s %soverlaps %s; expected "
+			 "each protocol, address and port to be forwarded once for "
+			 "each source%s",
+			 where, a->conf.trigger ? "trigger " : "",
+			 pf_proto_name(a->conf.protos & b->conf.protos), l, why, other,
+			 (a->conf.trigger || b->conf.trigger)
+				 ? " (a trigger's range is opened on every address of the gateway)"
+				 : "");
+		return -1;
+	}
+	return 0;
+}
+
 /* Forward i against the rest: alone, then (cand) against every one before it. */
 static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *err,
 			   size_t errlen)
@@ -761,47 +729,11 @@ static int pf_validate_one(const struct pf_table *t, size_t i, bool cand, char *
 	size_t j;
 
 	pf_forward_where(a, a->conf.line, where, sizeof(where));
-	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
-		snprintf(err, errlen,
-			 "%s: 'all' forwards every protocol and needs the kernel engine: "
-			 "add 'engine kernel' or run portfwd -e kernel",
-			 where);
+	if (pf_validate_alone(a, where, err, errlen))
 		return -1;
-	}
-	for (j = cand ? 0 : i; j < i; j++) {
-		const struct pf_forward *b = t->fwd[j];
-		char l[PF_HOST_MAX + 16], why[128], other[PF_WHERE_MAX + PF_NAME_MAX + 16];
-
-		if (a->conf.name[0] && a->namehash == b->namehash && !strcmp(a->conf.name, b->conf.name)) {
-			if (b->conf.line > 0)
-				snprintf(other, sizeof(other), "the forward at %s:%d", b->conf.src,
-					 b->conf.line);
-			else
-				snprintf(other, sizeof(other), "another forward");
-			snprintf(err, errlen,
-				 "%s: name '%s' is already used by %s; expected a unique name",
-				 where, a->conf.name, other);
+	for (j = cand ? 0 : i; j < i; j++)
+		if (pf_validate_pair(a, t->fwd[j], where, err, errlen))
 			return -1;
-		}
-		if (pf_forward_overlap(a, b) &&
-		    ((a->conf.trigger || b->conf.trigger) ? (why[0] = '\0', true)
-						 : pf_from_conflict(a, b, why, sizeof(why)))) {
-			pf_listen_format(a, l, sizeof(l));
-			pf_other_label(b, other, sizeof(other));
-			snprintf(err, errlen,
-				 "%s: %s%s %s %soverlaps %s; expected "
-				 "each protocol, address and port to be forwarded once for "
-				 "each source%s",
-				 where,
-				 a->conf.trigger ? "trigger " : "",
-				 pf_proto_name(a->conf.protos & b->conf.protos),
-				 l, why, other,
-				 (a->conf.trigger || b->conf.trigger) ? " (a trigger's range is opened on "
-				 "every address of the gateway)"
-				 : "");
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -818,37 +750,82 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
 }
 
 /* Few forwards new to the running table: only they can conflict (the rest
- * were valid together), so only pairs with one of them are looked at, and
- * the table is not sorted (a sort per change costs more than the pairs). */
+ * were valid together), so only they and what they may clash with are
+ * looked at. More than this: the whole table is. */
 #define PF_VALIDATE_FEW 32
 
-static int pf_validate_fresh(const struct pf_table *t, const size_t *fresh, size_t nfresh,
-			     char *err, size_t errlen)
+struct pf_posf {
+	size_t at;
+	const struct pf_forward *f;
+};
+
+static int pf_posf_cmp(const void *x, const void *y)
 {
-	bool *cand = pf_xcalloc(t->n ? t->n : 1, sizeof(*cand));
+	const struct pf_posf *a = x, *b = y;
+
+	return (a->at > b->at) - (a->at < b->at);
+}
+
+/* The places of the forwards v[] in t: one walk over t's pointers, each
+ * looked up in a small hash of v's. */
+static void pf_positions(const struct pf_table *t, struct pf_posf *v, size_t n)
+{
+	size_t size = 16, mask, i, k, *slot;
+
+	while (size < 4 * n)
+		size <<= 1;
+	mask = size - 1;
+	slot = pf_xcalloc(size, sizeof(*slot));
+	for (i = 0; i < n; i++) {
+		for (k = ((uintptr_t)v[i].f >> 4) * 0x9E3779B1u & mask; slot[k]; k = (k + 1) & mask)
+			;
+		slot[k] = i + 1;
+		v[i].at = SIZE_MAX;
+	}
+	for (i = 0; i < t->n; i++) {
+		for (k = ((uintptr_t)t->fwd[i] >> 4) * 0x9E3779B1u & mask; slot[k]; k = (k + 1) & mask) {
+			if (v[slot[k] - 1].f == t->fwd[i]) {
+				v[slot[k] - 1].at = i;
+				break;
+			}
+		}
+	}
+	free(slot);
+}
+
+/* A draft's new forwards (t->add), and the forwards they may clash with
+ * (pf_table_neighbours): each against those before it in the table, in
+ * table order, as pf_table_validate would (the same first error). */
+static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
+{
+	struct pf_fwdvec c = { 0 };
+	struct pf_posf *v;
+	char where[PF_WHERE_MAX];
 	size_t i, k;
 	int rc = 0;
 
-	for (k = 0; k < nfresh; k++) {
-		const struct pf_forward *a = t->fwd[fresh[k]];
-
-		cand[fresh[k]] = true;
-		for (i = 0; i < t->n; i++) {
-			const struct pf_forward *b = t->fwd[i];
-
-			if (i != fresh[k] && (pf_forward_overlap(a, b) ||
-					      (a->conf.name[0] && a->namehash == b->namehash &&
-					       !strcmp(a->conf.name, b->conf.name))))
-				cand[i > fresh[k] ? i : fresh[k]] = true;
-		}
+	for (i = 0; i < t->add.n; i++)
+		if (!pf_fwdvec_has(&c, t->add.v[i]))
+			pf_fwdvec_push(&c, t->add.v[i]);
+	for (i = 0; i < t->add.n; i++)
+		pf_table_neighbours(t, t->add.v[i], &c);
+	v = pf_xcalloc(c.n ? c.n : 1, sizeof(*v));
+	for (i = 0; i < c.n; i++)
+		v[i].f = c.v[i];
+	if (c.n > 1) {
+		pf_positions(t, v, c.n);
+		qsort(v, c.n, sizeof(*v), pf_posf_cmp);
 	}
-	for (i = 0; i < t->n && !rc; i++)
-		if (cand[i])
-			rc = pf_validate_one(t, i, true, err, errlen);
-	free(cand);
+	for (k = 0; k < c.n && !rc; k++) {
+		pf_forward_where(v[k].f, v[k].f->conf.line, where, sizeof(where));
+		rc = pf_validate_alone(v[k].f, where, err, errlen);
+		for (i = 0; i < k && !rc; i++)
+			rc = pf_validate_pair(v[k].f, v[i].f, where, err, errlen);
+	}
+	free(v);
+	pf_fwdvec_free(&c);
 	return rc;
 }
-
 
 static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, char *why,
 			   size_t whylen)
@@ -915,16 +892,15 @@ enum pf_inherited { PF_INH_NEW, PF_INH_CHANGED, PF_INH_SAME };
 /* Forward i of next, not in cur: the running forward itself if it is the
  * same, else its counters if one has its key. At most one forward of a
  * valid table has a key, and equal forwards share it: one walk, not two. */
-static enum pf_inherited pf_inherit_from(struct pf_table *next, size_t i, struct pf_forward *old)
+static enum pf_inherited pf_inherit_from(struct pf_table *next, struct pf_forward *f, size_t i,
+					 struct pf_forward *old)
 {
-	struct pf_forward *f = next->fwd[i];
 	uint32_t j;
 
 	if (old && pf_forward_equal(old, f)) {
-		if (old != f) {
-			next->fwd[i] = pf_forward_ref(old);
-			pf_forward_unref(f);
-		}
+		if (old != f) /* f goes */
+			pf_table_replace_at(next, i == SIZE_MAX ? pf_table_pos(next, f) : i,
+					    pf_forward_ref(old));
 		return PF_INH_SAME;
 	}
 	if (!f->st)
@@ -951,11 +927,6 @@ static enum pf_inherited pf_inherit_from(struct pf_table *next, size_t i, struct
 	return old ? PF_INH_CHANGED : PF_INH_NEW;
 }
 
-static enum pf_inherited pf_inherit_one(const struct pf_table *cur, struct pf_table *next,
-					size_t i)
-{
-	return pf_inherit_from(next, i, pf_table_find_key(cur, next->fwd[i]));
-}
 
 /* A hash of what pf_forward_same_key compares (but the sources). */
 static uint32_t pf_key_hash(const struct pf_forward *f)
@@ -1016,7 +987,8 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 		for (i = 0; i < next->n; i++)
 			/* The same forward (a change copies the table): nothing to take. */
 			if (next->fwd[i]->tstamp != kept)
-				pf_inherit_one(cur, next, i);
+				pf_inherit_from(next, next->fwd[i], i,
+						pf_table_find_key(cur, next->fwd[i]));
 		return;
 	}
 	/* Many new forwards (a reload makes every one new): the running ones
@@ -1024,7 +996,7 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 	pf_keyidx_build(&x, cur);
 	for (i = 0; i < next->n; i++)
 		if (next->fwd[i]->tstamp != kept)
-			pf_inherit_from(next, i, pf_keyidx_find(&x, next->fwd[i]));
+			pf_inherit_from(next, next->fwd[i], i, pf_keyidx_find(&x, next->fwd[i]));
 	free(x.slot);
 }
 
@@ -1064,37 +1036,43 @@ void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_d
 int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 			    struct pf_change *ch, char *err, size_t errlen)
 {
-	uint32_t in_cur = pf_table_stamp(cur);
-	size_t fresh[PF_VALIDATE_FEW], n = 0, i, k, same = 0, changed = 0;
+	struct pf_forward *fresh[PF_VALIDATE_FEW];
+	size_t n = next->add.n, k, same = 0, changed = 0;
 
 	ch->fresh = SIZE_MAX;
 	ch->changed = 0;
 	ch->checked = false;
-	for (i = 0; i < next->n; i++) {
-		if (next->fwd[i]->tstamp == in_cur)
-			continue;
-		if (n == PF_VALIDATE_FEW)
-			goto whole;
-		fresh[n++] = i;
-	}
+	/* A draft of cur with few new forwards: only those are looked at. */
+	if (next->base != cur || n > PF_VALIDATE_FEW)
+		goto whole;
 	/* A new default ACL reaches every forward that has none of its own. */
 	if (!pf_cidrset_equal(&next->def_allow, &cur->def_allow) ||
 	    !pf_cidrset_equal(&next->def_deny, &cur->def_deny))
 		goto whole;
+	/* A copy of the list: inheriting may put a running forward back in
+	 * the place of an equal new one, which then goes. */
+	memcpy(fresh, next->add.v, n * sizeof(*fresh));
 	for (k = 0; k < n; k++)
-		pf_effective_one(next, fresh[k]);
+		pf_effective_set(next, fresh[k], SIZE_MAX);
+	/* (The list again, in case a copy was made there.) */
+	memcpy(fresh, next->add.v, n * sizeof(*fresh));
 	for (k = 0; k < n; k++) {
-		enum pf_inherited h = pf_inherit_one(cur, next, fresh[k]);
+		enum pf_inherited h = pf_inherit_from(next, fresh[k], SIZE_MAX,
+						      pf_table_find_key(cur, fresh[k]));
 
+		if (h == PF_INH_SAME)
+			fresh[k] = NULL;
 		same += h == PF_INH_SAME;
 		changed += h == PF_INH_CHANGED;
 	}
 	for (k = 0; k < n; k++) {
-		if (pf_resolve_one(next->fwd[fresh[k]], err, errlen))
+		if (!fresh[k])
+			continue;
+		if (pf_resolve_one(fresh[k], err, errlen))
 			return -1;
-		ch->checked |= next->fwd[fresh[k]]->checked;
+		ch->checked |= fresh[k]->checked;
 	}
-	if (pf_validate_fresh(next, fresh, n, err, errlen))
+	if (pf_validate_delta(next, err, errlen))
 		return -1;
 	ch->fresh = n - same;
 	ch->changed = changed;

@@ -161,6 +161,7 @@ struct pf_forward {
 	bool hinit; /* pfd_health.c: its backends' health set once */
 	bool kchecked; /* kernel engine: what nftables cannot carry was checked */
 	bool checked; /* conf.check.on, where the walks read it */
+	bool live; /* installed in the running table once: never changed since */
 	uint32_t kid; /* kernel engine: the forward's id in its chains and ct marks */
 	uint32_t nbe;
 	uint32_t kgen; /* kernel engine: marks the forwards of a change */
@@ -189,12 +190,34 @@ struct pf_mark {
 	struct pf_cidrset from; /* empty: every source no other pool claims */
 };
 
+/* A list of forwards (no references of its own unless said). */
+struct pf_fwdvec {
+	struct pf_forward **v;
+	size_t n, cap;
+};
+
+struct pf_tindex;
+struct pf_selector;
+
 struct pf_table {
 	struct pf_forward **fwd;
 	size_t n, cap;
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
+	/*
+	 * A draft (pf_table_draft): a change being made to the running table
+	 * base. It holds base's forwards without references of its own; add
+	 * lists the forwards it added (with a reference each), del those of
+	 * base it dropped. Validation, the engines and the install read these
+	 * lists instead of the whole table, so a change costs what it
+	 * changes. NULL base: a table of its own (a file's, a flush's).
+	 */
+	struct pf_table *base;
+	struct pf_fwdvec add, del;
+	/* The forwards by name and by port, for a table that lives (the
+	 * running one: pf_table_install keeps it); NULL: lookups walk. */
+	struct pf_tindex *idx;
 };
 
 struct pf_forward *pf_forward_new(void);
@@ -269,9 +292,36 @@ void pf_table_clear(struct pf_table *t);
 /* Takes over the caller's reference. */
 void pf_table_add(struct pf_table *t, struct pf_forward *f);
 void pf_table_remove_at(struct pf_table *t, size_t i);
+/* Puts c (the caller's reference) in the place of forward i. */
+void pf_table_replace_at(struct pf_table *t, size_t i, struct pf_forward *c);
+/* Where f is in t (a walk over pointers, no forward read); SIZE_MAX: not. */
+size_t pf_table_pos(const struct pf_table *t, const struct pf_forward *f);
 /* Shallow copy: the same forward objects, one more reference each. */
 void pf_table_copy(struct pf_table *dst, const struct pf_table *src);
+/* dst: a draft of a change to base (see struct pf_table). */
+void pf_table_draft(struct pf_table *dst, struct pf_table *base);
+/* Makes next the running table cur: next is a draft of cur, or a table of
+ * its own that replaces it whole. Drops cur's references to what went,
+ * keeps (and updates) its index; next is left empty. */
+void pf_table_install(struct pf_table *cur, struct pf_table *next);
+/* Builds t's index (pf_table_install does). */
+void pf_table_index(struct pf_table *t);
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name);
+/* The forward of t with f's key (pf_forward_same_key), or NULL. */
+struct pf_forward *pf_table_find_key(const struct pf_table *t, const struct pf_forward *f);
+/* Adds to out the forwards of t (not f) that may clash with f: the same
+ * name, or protocols and ports in common. */
+void pf_table_neighbours(const struct pf_table *t, const struct pf_forward *f,
+			 struct pf_fwdvec *out);
+/* The forwards sel matches, in table order. */
+void pf_table_select(const struct pf_table *t, const struct pf_selector *sel,
+		     struct pf_fwdvec *out);
+
+void pf_fwdvec_push(struct pf_fwdvec *v, struct pf_forward *f);
+/* Removes f; false if it is not there. */
+bool pf_fwdvec_remove(struct pf_fwdvec *v, const struct pf_forward *f);
+bool pf_fwdvec_has(const struct pf_fwdvec *v, const struct pf_forward *f);
+void pf_fwdvec_free(struct pf_fwdvec *v);
 
 /* Marks: find by id; set (adds or replaces; takes over m->from); delete. */
 const struct pf_mark *pf_table_find_mark(const struct pf_table *t, uint32_t id);
@@ -297,10 +347,12 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen);
  * over 100,000 forwards reads anyway. */
 uint32_t pf_name_hash(const char *name);
 /* effective, inherit, resolve and validate for next, made from the valid
- * running table cur by a change. When few of next's forwards are new to cur,
- * only those are looked at, and ch->fresh says how many there are,
- * ch->changed how many of them replace one of cur's (same key); else the
- * whole table is, and ch->fresh is SIZE_MAX. */
+ * running table cur by a change. When next is a draft of cur (pf_table_draft)
+ * with few new forwards, only those and what they may clash with are looked
+ * at: ch->fresh says how many there are, ch->changed how many of them
+ * replace one of cur's (same key); a new forward equal to the one of cur it
+ * replaces is replaced by that running one, and leaves the draft's lists.
+ * Else the whole table is, and ch->fresh is SIZE_MAX. */
 struct pf_change {
 	size_t fresh, changed;
 	bool checked; /* one of the fresh forwards has health checks */

@@ -38,6 +38,9 @@ int pfd_health_start(void);
 /* Checks what the table asks for from now on (after each change). */
 struct pf_table;
 void pfd_health_set(const struct pf_table *t);
+/* The same for a draft (pf_table_draft): only what came and went is read,
+ * unless a checked forward is among them. */
+void pfd_health_change(const struct pf_table *t);
 void pfd_health_stop(void);
 /* Readable when a backend's health or agent state changed. */
 int pfd_health_notify_fd(void);

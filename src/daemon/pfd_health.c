@@ -349,6 +349,35 @@ static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const 
 		 f->conf.name);
 }
 
+/* A forward without checks: its backends are up, whatever they were. */
+static void pfd_health_unchecked(struct pf_forward *f)
+{
+	uint32_t b;
+
+	f->hinit = true;
+	for (b = 0; b < f->nbe; b++) {
+		atomic_store(&f->be[b].st->health, PF_HEALTH_UP);
+		atomic_store(&f->be[b].st->agent, PF_AGENT_NONE);
+		atomic_store(&f->be[b].st->agent_pct, 100);
+	}
+}
+
+void pfd_health_change(const struct pf_table *t)
+{
+	size_t i;
+
+	/* A checked forward came or went: the checker's targets change. */
+	for (i = 0; i < t->add.n + t->del.n; i++) {
+		if ((i < t->add.n ? t->add.v[i] : t->del.v[i - t->add.n])->checked) {
+			pfd_health_set(t);
+			return;
+		}
+	}
+	for (i = 0; i < t->add.n; i++)
+		if (!t->add.v[i]->hinit)
+			pfd_health_unchecked(t->add.v[i]);
+}
+
 void pfd_health_set(const struct pf_table *t)
 {
 	struct pfd_target *v = NULL;
@@ -361,8 +390,11 @@ void pfd_health_set(const struct pf_table *t)
 
 		/* Unchecked and set before: nothing to do, and its backends (in
 		 * memory of their own) are not read. */
-		if (!f->checked && f->hinit)
+		if (!f->checked) {
+			if (!f->hinit)
+				pfd_health_unchecked(f);
 			continue;
+		}
 		f->hinit = true;
 		for (b = 0; b < f->nbe; b++) {
 			const struct pf_backend *be = &f->be[b];
@@ -370,13 +402,6 @@ void pfd_health_set(const struct pf_table *t)
 					: be->conf.port_lo	? be->conf.port_lo
 							: f->conf.lport_lo;
 
-			if (!f->conf.check.on) {
-				/* Without checks a backend is up, whatever it was. */
-				atomic_store(&be->st->health, PF_HEALTH_UP);
-				atomic_store(&be->st->agent, PF_AGENT_NONE);
-				atomic_store(&be->st->agent_pct, 100);
-				continue;
-			}
 			if (!(f->conf.protos & PF_PROTO_TCP) && !f->conf.check.port) {
 				/* A UDP service has no TCP port to connect to. */
 			} else {

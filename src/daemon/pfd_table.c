@@ -74,13 +74,13 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 		c.keep = (unsigned)(next->n - ch.fresh);
 		c.del = (unsigned)(pfd_tab.n - c.keep - ch.changed);
 	}
-	pf_table_clear(&pfd_tab);
-	pfd_tab = *next;
-	pf_table_init(next);
-	/* The checks to run change only with a checked forward new, or with
-	 * any gone (its backends' counters are held by the checker). */
-	if (ch.fresh == SIZE_MAX || ch.checked || c.del || c.mod)
-		pfd_health_set(&pfd_tab);
+	/* The health checker follows: the whole table, or (a draft) what
+	 * came and went. */
+	if (ch.fresh == SIZE_MAX)
+		pfd_health_set(next);
+	else
+		pfd_health_change(next);
+	pf_table_install(&pfd_tab, next);
 	pfd_change_us = pf_now_us() - t0;
 	pf_info("table: %zu forwards (%u added, %u removed, %u changed, %u unchanged) in %.3f ms",
 		pfd_tab.n, c.add, c.del, c.mod, c.keep, (double)pfd_change_us / 1000.0);

@@ -69,7 +69,7 @@ static void load_text(struct pf_table *t, const char *text)
 }
 
 /* Runs a request against base: 0 with next the new table, or -1 and err. */
-static int request(const struct pf_table *base, const char *text, struct pf_table *next,
+static int request(struct pf_table *base, const char *text, struct pf_table *next,
 		   struct pf_interp *ip, char *err)
 {
 	pf_table_init(next);
