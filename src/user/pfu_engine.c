@@ -357,14 +357,34 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 	return 0;
 }
 
+/* A draft (see struct pf_table) whose forwards that come and go are all
+ * the kernel's: this engine's sockets and plan stay as they are. */
+static bool pfu_untouched(const struct pf_table *next)
+{
+	size_t i;
+
+	if (!next->base)
+		return false;
+	for (i = 0; i < next->add.n; i++)
+		if (pf_forward_engine(next->add.v[i]) != PF_ENGINE_KERNEL)
+			return false;
+	for (i = 0; i < next->del.n; i++)
+		if (pf_forward_engine(next->del.v[i]) != PF_ENGINE_KERNEL)
+			return false;
+	return true;
+}
+
 static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	size_t i, cap = 0, nuser = 0;
-	size_t *user = pf_xarray(next->n, sizeof(*user));
+	size_t *user;
 
 	if (pfu_prepared)
 		pfu_abort();
+	if (pfu_untouched(next))
+		return 0; /* commit has nothing to do */
 	pfu_prepared = true;
+	user = pf_xarray(next->n, sizeof(*user));
 	/* One walk: this engine's forwards, and room for their ports (a table
 	 * of 100,000 kernel forwards needs none). */
 	for (i = 0; i < next->n; i++) {
@@ -410,6 +430,9 @@ static int pfu_commit(char *err, size_t errlen)
 	struct pfu_lsock **cur;
 	size_t i, n = 0;
 	int w;
+
+	if (!pfu_prepared)
+		return 0;
 
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
