@@ -66,6 +66,8 @@ struct pfk_disp {
  * than a resizable one) and the most elements it takes: it grows, by a
  * whole reload, only when the forwards outgrow it. */
 static uint32_t pfk_msize[PFK_M_ALL4], pfk_msize_next[PFK_M_ALL4];
+/* The simple forwards' keys per map: as loaded, as last rendered. */
+static size_t pfk_nsimple[PFK_M_ALL4], pfk_nsimple_next[PFK_M_ALL4];
 
 
 static uint32_t pfk_map_size(unsigned m, size_t n)
@@ -225,16 +227,22 @@ static bool pfk_key_in(const struct pfk_key *v, size_t n, const struct pfk_key *
  * forwards from being simple. */
 static bool pfk_had_from, pfk_had_from_next;
 
+/* The keys of a simple forward (one per protocol and port). */
+static size_t pfk_nkeys(const struct pf_forward *f)
+{
+	return (size_t)(!!(f->conf.protos & PF_PROTO_TCP) + !!(f->conf.protos & PF_PROTO_UDP)) *
+	       ((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
+}
+
 static void pfk_count(struct pfk_disp *d, const struct pf_forward *f)
 {
-	d->nsimple[PFK_FORM_MAP_OF(f->kform)] +=
-		(size_t)(!!(f->conf.protos & PF_PROTO_TCP) + !!(f->conf.protos & PF_PROTO_UDP)) *
-		((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
+	d->nsimple[PFK_FORM_MAP_OF(f->kform)] += pfk_nkeys(f);
 }
 
 void pfk_disp_commit(void)
 {
 	memcpy(pfk_msize, pfk_msize_next, sizeof(pfk_msize));
+	memcpy(pfk_nsimple, pfk_nsimple_next, sizeof(pfk_nsimple));
 	pfk_had_from = pfk_had_from_next;
 }
 
@@ -246,6 +254,7 @@ bool pfk_disp_grows(void)
 void pfk_disp_reset(void)
 {
 	memset(pfk_msize, 0, sizeof(pfk_msize));
+	memset(pfk_nsimple, 0, sizeof(pfk_nsimple));
 	pfk_had_from = false;
 }
 
@@ -354,6 +363,45 @@ void pfk_walk_free(struct pfk_walk *w)
 	memset(w, 0, sizeof(*w));
 }
 
+bool pfk_disp_delta(const struct pf_table *next)
+{
+	size_t n[PFK_M_ALL4], i;
+	unsigned m;
+
+	/* A 'from' pool's keys may keep a forward from being simple. */
+	if (pfk_had_from)
+		return false;
+	memcpy(n, pfk_nsimple, sizeof(n));
+	for (i = 0; i < next->del.n; i++) {
+		const struct pf_forward *f = next->del.v[i];
+
+		if (!(f->kloaded & PFK_FORM_SIMPLE) || f->conf.trigger || pfk_ftp_port(f))
+			return false;
+		n[PFK_FORM_MAP_OF(f->kloaded)] -= pfk_nkeys(f);
+	}
+	for (i = 0; i < next->add.n; i++) {
+		const struct pf_forward *f = next->add.v[i];
+
+		if (f->conf.trigger || f->conf.from.n || pfk_ftp_port(f) || !pfk_simple_ok(f) ||
+		    pfk_map_of(f) >= PFK_M_ALL4)
+			return false;
+		n[pfk_map_of(f)] += pfk_nkeys(f);
+	}
+	/* A map that must grow is made again: the table is loaded whole. */
+	for (m = 0; m < PFK_M_ALL4; m++)
+		if (pfk_map_size(m, n[m]) != pfk_msize[m])
+			return false;
+	for (i = 0; i < next->add.n; i++) {
+		struct pf_forward *f = next->add.v[i];
+
+		f->kform = (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(pfk_map_of(f)));
+	}
+	memcpy(pfk_nsimple_next, n, sizeof(n));
+	memcpy(pfk_msize_next, pfk_msize, sizeof(pfk_msize));
+	pfk_had_from_next = false;
+	return true;
+}
+
 struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *wk)
 {
 	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
@@ -420,6 +468,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 	pfk_had_from_next = nfk > 0;
 	for (m = 0; m < PFK_M_ALL4; m++)
 		pfk_msize_next[m] = pfk_map_size(m, d->nsimple[m]);
+	memcpy(pfk_nsimple_next, d->nsimple, sizeof(pfk_nsimple_next));
 	d->k = pf_xcalloc(nk ? nk : 1, sizeof(*d->k));
 	for (j = 0; j < d->nchained; j++) {
 		const struct pf_forward *f = t->fwd[d->chained[j]];

@@ -25,6 +25,11 @@
 static struct nft_ctx *pfk_nft;
 static struct pfk_config pfk_cfg;
 static char *pfk_pending, *pfk_loaded;
+/* The pending change leaves the core as loaded: only elements change. */
+static bool pfk_core_same;
+/* The outside interfaces the loaded core was rendered for, and the last
+ * render's ("a,b"). */
+static char *pfk_wan_loaded, *pfk_wan_next;
 /* The kernel forwards loaded and pending. They are the daemon's table's,
  * which holds them for as long as they are here (the table being changed
  * lives until commit or abort, the running one until the next commit): no
@@ -131,6 +136,17 @@ static size_t pfk_wan(char **out, size_t max)
 
 /* core: without the simple elements; fresh: health may have changed; w:
  * the table's walk, done already (or NULL). */
+/* The outside interfaces now, as one string ("a,b"). */
+static char *pfk_wan_now(char **wan, size_t n)
+{
+	struct pf_buf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		pf_buf_printf(&b, "%s%s", i ? "," : "", wan[i]);
+	return pf_buf_detach(&b, NULL);
+}
+
 static char *pfk_render_now(const struct pf_table *t, bool core, bool fresh, struct pfk_walk *w)
 {
 	char *wan[32], *text;
@@ -138,9 +154,28 @@ static char *pfk_render_now(const struct pf_table *t, bool core, bool fresh, str
 
 	text = core ? pfk_render_core(t, (const char *const *)wan, n, fresh, w)
 		    : pfk_render_table(t, (const char *const *)wan, n);
+	if (core) {
+		free(pfk_wan_next);
+		pfk_wan_next = pfk_wan_now(wan, n);
+	}
 	for (i = 0; i < n; i++)
 		free(wan[i]);
 	return text;
+}
+
+/* Whether the outside interfaces are those the loaded core was made for. */
+static bool pfk_wan_same(void)
+{
+	char *wan[32], *now;
+	size_t n = pfk_wan(wan, PF_ARRAY_SIZE(wan)), i;
+	bool same;
+
+	now = pfk_wan_now(wan, n);
+	same = now && pfk_wan_loaded && !strcmp(now, pfk_wan_loaded);
+	for (i = 0; i < n; i++)
+		free(wan[i]);
+	free(now);
+	return same;
 }
 
 char *pfk_render(const struct pf_table *t, char *err, size_t errlen)
@@ -210,6 +245,7 @@ static void pfk_abort(void)
 {
 	free(pfk_pending);
 	pfk_pending = NULL;
+	pfk_core_same = false;
 	pfk_ops_free(&pfk_ops);
 	pfk_release(&pfk_next, &pfk_nnext);
 	pfk_release(&pfk_gone, &pfk_ngone);
@@ -243,11 +279,128 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 	return pfk_run(text, false, err, errlen);
 }
 
+/* A forward new to the engine: checked (what nftables cannot carry), and
+ * given an id unless it replaces one with its key (pf_table_inherit gave it
+ * that one's). */
+static int pfk_admit(struct pf_forward *f, char *err, size_t errlen)
+{
+	if (!f->kchecked) {
+		if (pfk_check(f, err, errlen))
+			return -1;
+		f->kchecked = true;
+	}
+	if (!f->kid) {
+		f->kid = pfk_next_id++;
+		if (pfk_next_id > PFK_MARK_ID)
+			pfk_next_id = 1;
+	}
+	return 0;
+}
+
+/* The kernel's forwards of a draft that come and go; false if any other
+ * engine's does (the user engine's ports are part of the core). */
+static bool pfk_draft_ours(const struct pf_table *next, size_t *nadd, size_t *ndel)
+{
+	size_t i;
+
+	for (i = 0; i < next->add.n + next->del.n; i++) {
+		const struct pf_forward *f =
+			i < next->add.n ? next->add.v[i] : next->del.v[i - next->add.n];
+
+		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
+			return false;
+	}
+	*nadd = next->add.n;
+	*ndel = next->del.n;
+	return true;
+}
+
+/*
+ * A draft of the loaded table that adds and drops simple forwards only:
+ * their elements, and no walk over the table, no render, no libnftables.
+ * 1: not such a change (the table is rendered); 0: prepared; -1: error.
+ */
+static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errlen)
+{
+	size_t nadd, ndel, i, k, size, mask, *slot = NULL;
+
+	if (!next->base || !pfk_nft || !pfk_loaded || !pfk_draft_ours(next, &nadd, &ndel))
+		return 1;
+	for (i = 0; i < nadd; i++)
+		if (pfk_admit(next->add.v[i], err, errlen))
+			return -1;
+	if (!pfk_disp_delta(next) || !pfk_wan_same())
+		return 1;
+	pfk_gone = pf_xarray(ndel + 1, sizeof(*pfk_gone));
+	pfk_added = pf_xarray(nadd + 1, sizeof(*pfk_added));
+	pfk_touched = pf_xarray(nadd + 1, sizeof(*pfk_touched));
+	for (i = 0; i < ndel; i++) {
+		pfk_simple_ops(&pfk_ops, next->del.v[i], next->del.v[i]->kloaded, 0);
+		pfk_gone[pfk_ngone++] = next->del.v[i];
+	}
+	for (i = 0; i < nadd; i++) {
+		struct pf_forward *f = next->add.v[i];
+
+		pfk_simple_ops(&pfk_ops, f, 0, f->kform);
+		pfk_added[pfk_nadded++] = pfk_touched[pfk_ntouched++] = f;
+	}
+	/* The loaded forwards less those that went (found by their pointers
+	 * in a small hash: no forward read), and the new ones. */
+	pfk_next = pf_xarray(pfk_nprev + nadd + 1, sizeof(*pfk_next));
+	for (size = 16; size < 4 * ndel; size <<= 1)
+		;
+	mask = size - 1;
+	if (ndel)
+		slot = pf_xcalloc(size, sizeof(*slot));
+	for (i = 0; i < ndel; i++) {
+		for (k = ((uintptr_t)pfk_gone[i] >> 4) * 0x9E3779B1u & mask; slot[k];
+		     k = (k + 1) & mask)
+			;
+		slot[k] = i + 1;
+	}
+	for (i = 0; i < pfk_nprev; i++) {
+		bool gone = false;
+
+		for (k = ((uintptr_t)pfk_prev[i] >> 4) * 0x9E3779B1u & mask; slot && slot[k] && !gone;
+		     k = (k + 1) & mask)
+			gone = pfk_gone[slot[k] - 1] == pfk_prev[i];
+		if (!gone)
+			pfk_next[pfk_nnext++] = pfk_prev[i];
+	}
+	free(slot);
+	for (i = 0; i < nadd; i++)
+		pfk_next[pfk_nnext++] = next->add.v[i];
+	pfk_ntrig_next = pfk_ntrig;
+	pfk_core_same = true;
+	if (pfk_ops.oom) {
+		snprintf(err, errlen, "kernel engine: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	struct pfk_walk w;
 	size_t i;
+	int rc;
 
+	pfk_abort();
+	/* A user-engine table's change that brings no kernel forward:
+	 * nftables is not touched, and the table not walked. */
+	if (next->base && !pfk_nft && !pfk_nprev) {
+		for (i = 0; i < next->add.n; i++)
+			if (pf_forward_engine(next->add.v[i]) == PF_ENGINE_KERNEL)
+				break;
+		if (i == next->add.n)
+			return 0;
+	}
+	rc = pfk_prepare_delta(next, err, errlen);
+	if (rc <= 0) {
+		if (rc)
+			pfk_abort();
+		return rc;
+	}
 	pfk_abort();
 	/* One walk: the kernel's forwards, their ids, kgen marking them as the
 	 * next table's (what is not marked in the loaded one went), and what
@@ -263,19 +416,8 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 		pfk_walk_one(&w, f, i);
 		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
 			continue;
-		/* Checked once (a forward's settings never change). */
-		if (!f->kchecked) {
-			if (pfk_check(f, err, errlen))
-				goto fail;
-			f->kchecked = true;
-		}
-		/* A forward that replaces one with its key has its id already
-		 * (pf_table_inherit gave it); one with a new key gets one. */
-		if (!f->kid) {
-			f->kid = pfk_next_id++;
-			if (pfk_next_id > PFK_MARK_ID)
-				pfk_next_id = 1;
-		}
+		if (pfk_admit(f, err, errlen))
+			goto fail;
 		f->kgen = pfk_gen;
 		pfk_ntrig_next += f->conf.trigger;
 		if (!(f->kloaded & PFK_FORM_LOADED))
@@ -426,9 +568,10 @@ static int pfk_commit(char *err, size_t errlen)
 	uint32_t *gone;
 	size_t i, ngone = 0;
 
-	if (!pfk_pending)
+	if (!pfk_pending && !pfk_core_same)
 		return 0;
-	if (pfk_load(pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err, errlen)) {
+	if (pfk_core_same ? pfk_nl_apply(&pfk_ops, false, err, errlen)
+			  : pfk_load(pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err, errlen)) {
 		pfk_abort();
 		return -1;
 	}
@@ -467,9 +610,15 @@ static int pfk_commit(char *err, size_t errlen)
 	if (pfk_ntrig || pfk_ntrig_next)
 		pfk_trig_sync(pfk_prev, pfk_nprev);
 	pfk_ntrig = pfk_ntrig_next;
-	free(pfk_loaded);
-	pfk_loaded = pfk_pending;
-	pfk_pending = NULL;
+	if (!pfk_core_same) {
+		free(pfk_loaded);
+		pfk_loaded = pfk_pending;
+		pfk_pending = NULL;
+		free(pfk_wan_loaded);
+		pfk_wan_loaded = pfk_wan_next;
+		pfk_wan_next = NULL;
+	}
+	pfk_core_same = false;
 	return 0;
 }
 
@@ -504,6 +653,9 @@ static void pfk_refresh(const struct pf_table *cur)
 	pfk_ops_free(&o);
 	free(pfk_loaded);
 	pfk_loaded = text;
+	free(pfk_wan_loaded);
+	pfk_wan_loaded = pfk_wan_next;
+	pfk_wan_next = NULL;
 }
 
 static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
@@ -548,6 +700,9 @@ static void pfk_stop(void)
 	pfk_release(&pfk_prev, &pfk_nprev);
 	free(pfk_loaded);
 	pfk_loaded = NULL;
+	free(pfk_wan_loaded);
+	free(pfk_wan_next);
+	pfk_wan_loaded = pfk_wan_next = NULL;
 	pfk_disp_reset();
 	pfk_nl_close();
 	nft_ctx_free(pfk_nft);

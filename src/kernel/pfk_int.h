@@ -128,6 +128,11 @@ struct pfk_walk {
 void pfk_walk_init(struct pfk_walk *w, size_t n);
 void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i);
 void pfk_walk_free(struct pfk_walk *w);
+/* A draft of the loaded table (see struct pf_table) whose kernel forwards
+ * that come and go are all simple ones, with no 'from' pool about and room
+ * in the maps: decides the new ones' kform, and the maps as they will be;
+ * the core stays as loaded. False: the table must be rendered. */
+bool pfk_disp_delta(const struct pf_table *next);
 /* Also decides each carried forward's kform (simple or chains) and counts
  * the simple keys per map, for the maps' sizes. w: the table's walk done
  * already (NULL: done here). */

@@ -242,6 +242,28 @@ pf() {
 	ip netns exec "$NS" timeout $((20 * PFT_SLOW)) "$PORTFW" -s "$PFD_SOCK" "$@"
 }
 
+# pf_request [KEY]: sends its standard input to the control socket as one
+# request, straight (not through 'portfw', which checks what it sends), and
+# prints the error of the daemon's JSON answer, else "ok" (or, with KEY,
+# what the answer holds under KEY).
+pf_request() {
+	nsx timeout $((30 * PFT_SLOW)) "$PFT_PY" -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+r = json.loads(data)
+print(r["error"] if not r["ok"] else r[sys.argv[2]] if len(sys.argv) > 2 else "ok")' "$PFD_SOCK" "$@"
+}
+
 # jget EXPR: prints a Python expression over the JSON document on stdin (d).
 jget() {
 	"$PFT_PY" -c '

@@ -107,29 +107,10 @@ expect_eq "log lines of dropped half requests" \
 expect_eq "log lines of dropped replies" \
 	"$(grep -c 'control client dropped: its reply made no progress for 10 s' "$PFD_LOG")" 3
 
-# raw.py SOCKET: sends its standard input to the control socket as one
-# request, straight (not through 'portfw', which checks what it sends), and
-# prints "ok" or the error of the daemon's JSON answer.
-cat >"$T/raw.py" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect(sys.argv[1])
-s.sendall(sys.stdin.buffer.read())
-s.shutdown(socket.SHUT_WR)
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-r = json.loads(data)
-print("ok" if r["ok"] else r["error"])
-EOF
 
 info "an error that quotes a byte that is not UTF-8 is answered"
 n0=$(pf list -j | jget 'len(d)')
-got=$(printf 'forward tcp 127.0.0.1:1 to \xff\n' | nsx timeout 30 "$PFT_PY" "$T/raw.py" "$PFD_SOCK") ||
+got=$(printf 'forward tcp 127.0.0.1:1 to \xff\n' | pf_request) ||
 	fail "no reply to the 0xff request"
 expect_in "the error of the 0xff request" "$got" "'\\xFF'"
 capture eval "printf 'forward tcp 127.0.0.1:1 to \\xff\\n' | pf restore -"
@@ -138,7 +119,7 @@ expect_eq "forwards after the refused requests" "$(pf list -j | jget 'len(d)')" 
 
 info "a request over 4 MiB gets an error reply"
 # 5 MiB of comments.
-capture eval "yes '# padding' | head -c $((5 << 20)) | nsx timeout 30 \"\$PFT_PY\" \"\$T/raw.py\" \"\$PFD_SOCK\""
+capture eval "yes '# padding' | head -c $((5 << 20)) | pf_request"
 expect_eq "the reply to 5 MiB" "$OUT" "request larger than 4 MiB"
 
 pfd_stop

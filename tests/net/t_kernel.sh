@@ -202,6 +202,21 @@ wait "$uflow" || true
 read -r _ ok _ lost _ wrong <"$T/uflow.out"
 ((ok >= 35 && wrong == 0)) || fail "the UDP flow across the change: $(cat "$T/uflow.out")"
 
+info "one request replaces a simple forward (its elements only, in one transaction)"
+got=$(printf 'del name u\nforward name u udp :7000 to 10.0.0.2\n' | pf_request change_us)
+[[ $got =~ ^[1-9][0-9]*$ ]] || fail "the change's answer: expected change_us, got '$got'"
+info "the daemon's change: $got us"
+grep -q 'table: .* (0 added, 0 removed, 1 changed, ' "$PFD_LOG" || fail "no log line of 1 changed"
+wait_for 2 "u's element to 10.0.0.2" eval \
+	"nsx nft list map inet portfw d4_any | grep -q 'udp . 7000 : 10.0.0.2 . 7000'"
+nsx nft list map inet portfw d4_any | grep -q 'udp . 7000 : 10.0.0.3' && fail "u's old element stayed"
+in_ns "$C" timeout 10 "$PF_UDP" client -c 198.51.100.1:7000 -n 1 -r 3 -i 100 -t 500 -p 40001 \
+	>"$T/uflow2.out" 2>&1 || true
+read -r _ ok _ <"$T/uflow2.out"
+((ok >= 3)) || fail "UDP through the replaced forward: $(cat "$T/uflow2.out")"
+pf conns -j | jget "[c['backend'] for c in d if c['forward']=='u' and c['client'].endswith(':40001')]" |
+	grep -q 10.0.0.2:7000 || fail "the replaced forward's flow is not on 10.0.0.2"
+
 info "6,000 more ports outgrow the simple maps (4,096 keys): made again larger, all forwards still work"
 expect_eq "m_any's size before" "$(nsx nft list map inet portfw m_any | awk '$1 == "size" { print $2 }')" 4096
 pf add name big tcp :20000-25999 to 10.0.0.2:9000
