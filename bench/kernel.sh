@@ -14,8 +14,9 @@
 # with many forwards loaded (portfwd kernel engine: N forwards, the measured
 # one added last; hand-written nft and iptables: N linear DNAT rules, the
 # measured one last); then the control plane: time to load N forwards at
-# start, time of one live 'portfw add' / 'portfw del' with N loaded. See
-# bench/README.md.
+# start, time of one live add / del with N loaded (the daemon's own time, the
+# round trip over the control socket, and 'portfw add' / 'portfw del'), the
+# daemon's RSS. See bench/README.md.
 #
 #   bench/kernel.sh [quick|full]       (root; 'make bench-kernel BENCH_MODE=quick')
 #
@@ -593,8 +594,9 @@ median() {
 
 # changes SETUP: BENCH_CHANGES times, one live add and one del of a forward:
 # over the control socket (pf_ctltime: the request, the daemon's change, its
-# answer), and with the client ('portfw add' / 'portfw del': the same plus
-# starting a process), the first one checked in the kernel's table.
+# answer; and the daemon's own time for the change, change_us of its answer),
+# and with the client ('portfw add' / 'portfw del': the same plus starting a
+# process), the first one checked in the kernel's table.
 changes() {
 	local setup=$1 i t0 t1 t1b t2 adds=() dels=()
 	for ((i = 0; i < BENCH_CHANGES; i++)); do
@@ -628,13 +630,17 @@ changes() {
 		return 1
 	}
 	read -ra kv <<<"$out"
-	[[ ${kv[0]} == add_ms && ${kv[2]} == del_ms ]] || {
+	[[ ${#kv[@]} == 8 && ${kv[0]} == add_ms && ${kv[2]} == del_ms && ${kv[4]} == add_daemon_ms &&
+		${kv[6]} == del_daemon_ms ]] || {
 		fail_note "$setup: pf_ctltime: unreadable output: $out"
 		return 1
 	}
 	for i in ${kv[1]//,/ }; do record "$setup" add_ms "$i"; done
 	for i in ${kv[3]//,/ }; do record "$setup" del_ms "$i"; done
-	SUMMARY+=" add $(median "${kv[1]}") ms, del $(median "${kv[3]}") ms"
+	for i in ${kv[5]//,/ }; do record "$setup" daemon_add_ms "$i"; done
+	for i in ${kv[7]//,/ }; do record "$setup" daemon_del_ms "$i"; done
+	SUMMARY+=" change in the daemon add $(median "${kv[5]}") ms, del $(median "${kv[7]}") ms;"
+	SUMMARY+=" over the socket add $(median "${kv[1]}") ms, del $(median "${kv[3]}") ms"
 	SUMMARY+=" (portfw add $(median "$(IFS=,; echo "${adds[*]}")") ms, del $(median "$(IFS=,; echo "${dels[*]}")") ms);"
 }
 

@@ -152,17 +152,22 @@ def main():
         p("")
         p("Load: from starting `portfwd -e kernel -c FILE` to its `running` log line "
           "(config read, table validated, ruleset loaded in one transaction). "
-          "add / del: one live change of one forward over the control socket (the "
-          "request, the daemon's change, its answer); `portfw add` / `portfw del`: "
-          "the same through the client, whose start-up is part of it. Medians.")
+          "One live change of one forward, added then deleted: daemon add / del: the "
+          "daemon's own time for it (`change_us` of its answer: from the request's text "
+          "to the table installed in every engine); socket add / del: the round trip "
+          "over the control socket (connect, the request, the daemon's change, its "
+          "answer); `portfw add` / `portfw del`: the same through the client, whose "
+          "start-up is part of it. Medians.")
         p("")
-        p("| forwards loaded | load at start | add | del | portfw add | portfw del | portfwd RSS |")
-        p("|---:|---:|---:|---:|---:|---:|---:|")
+        p("| forwards loaded | load at start | daemon add | daemon del | socket add | "
+          "socket del | portfw add | portfw del | portfwd RSS |")
+        p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in cp:
             n = 2 if s == "kernel" else int(s[7:])
             ld = med(s, "load_ms")
             rss = med(s, "rss_kb")
             p(f"| {n:,} | {fmt(ld / 1000 if ld is not None else None, 3)} s | "
+              f"{fmt(med(s, 'daemon_add_ms'), 3)} ms | {fmt(med(s, 'daemon_del_ms'), 3)} ms | "
               f"{fmt(med(s, 'add_ms'), 2)} ms | {fmt(med(s, 'del_ms'), 2)} ms | "
               f"{fmt(med(s, 'cli_add_ms'), 1)} ms | {fmt(med(s, 'cli_del_ms'), 1)} ms | "
               f"{fmt(rss / 1024 if rss is not None else None, 1)} MiB |")
@@ -199,13 +204,24 @@ def main():
         rss = med(f"kernel-{big[-1]}", "rss_kb") / 1024
         tg.append(f"- portfwd RSS with {big[-1]:,} forwards under 120 MiB: {rss:.1f} MiB: "
                   + verdict(rss < 120))
+    elif not big and scale and med(f"kernel-{scale[-1]}", "rss_kb") is not None:
+        tg.append(f"- portfwd RSS with 100,000 forwards under 120 MiB: not measured in this mode "
+                  f"({med(f'kernel-{scale[-1]}', 'rss_kb') / 1024:.1f} MiB with "
+                  f"{scale[-1]:,} loaded)")
+    # A live change: judged on the daemon's own time (aim: 1 ms); the round
+    # trip over the control socket is given beside it.
     for s in cp:
         if s == "kernel":
             continue
+        da, dd = med(s, "daemon_add_ms"), med(s, "daemon_del_ms")
         ad, de = med(s, "add_ms"), med(s, "del_ms")
-        if ad is not None and de is not None:
-            tg.append(f"- one live change under 5 ms with {int(s[7:]):,} loaded: add {ad:.2f} ms, "
-                      f"del {de:.2f} ms: " + verdict(max(ad, de) < 5))
+        if da is not None and dd is not None:
+            tg.append(f"- one live change under 5 ms with {int(s[7:]):,} loaded (daemon's own "
+                      f"time; aim 1 ms): add {da:.3f} ms, del {dd:.3f} ms (over the socket: "
+                      f"add {fmt(ad, 2)} ms, del {fmt(de, 2)} ms): " + verdict(max(da, dd) < 5)
+                      + (", aim met" if max(da, dd) < 1 else ""))
+    if not big and scale:
+        tg.append("- one live change under 5 ms with 100,000 loaded: not measured in this mode")
     if tg:
         p("### Targets (issue 6)")
         p("")
