@@ -892,8 +892,8 @@ enum pf_inherited { PF_INH_NEW, PF_INH_CHANGED, PF_INH_SAME };
 /* Forward i of next, not in cur: the running forward itself if it is the
  * same, else its counters if one has its key. At most one forward of a
  * valid table has a key, and equal forwards share it: one walk, not two. */
-static enum pf_inherited pf_inherit_from(struct pf_table *next, struct pf_forward *f, size_t i,
-					 struct pf_forward *old)
+static enum pf_inherited pf_inherit_from(const struct pf_table *cur, struct pf_table *next,
+					 struct pf_forward *f, size_t i, struct pf_forward *old)
 {
 	uint32_t j;
 
@@ -905,10 +905,10 @@ static enum pf_inherited pf_inherit_from(struct pf_table *next, struct pf_forwar
 	}
 	if (!f->st)
 		f->st = old ? pf_stats_ref(old->st) : pf_stats_new();
-	/* The kernel engine's id goes with the key (its chains, its marks on
+	/* The id goes with the key (the kernel engine's chains, its marks on
 	 * conntrack entries: they can be traced to the forward that follows). */
-	if (old && !f->kid)
-		f->kid = old->kid;
+	if (!f->id)
+		f->id = old ? old->id : pf_table_new_id(cur);
 	for (j = 0; j < f->nbe; j++) {
 		struct pf_backend *be = &f->be[j];
 		uint32_t m;
@@ -987,7 +987,7 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 		for (i = 0; i < next->n; i++)
 			/* The same forward (a change copies the table): nothing to take. */
 			if (next->fwd[i]->tstamp != kept)
-				pf_inherit_from(next, next->fwd[i], i,
+				pf_inherit_from(cur, next, next->fwd[i], i,
 						pf_table_find_key(cur, next->fwd[i]));
 		return;
 	}
@@ -996,7 +996,8 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 	pf_keyidx_build(&x, cur);
 	for (i = 0; i < next->n; i++)
 		if (next->fwd[i]->tstamp != kept)
-			pf_inherit_from(next, next->fwd[i], i, pf_keyidx_find(&x, next->fwd[i]));
+			pf_inherit_from(cur, next, next->fwd[i], i,
+					pf_keyidx_find(&x, next->fwd[i]));
 	free(x.slot);
 }
 
@@ -1057,7 +1058,7 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 	/* (The list again, in case a copy was made there.) */
 	memcpy(fresh, next->add.v, n * sizeof(*fresh));
 	for (k = 0; k < n; k++) {
-		enum pf_inherited h = pf_inherit_from(next, fresh[k], SIZE_MAX,
+		enum pf_inherited h = pf_inherit_from(cur, next, fresh[k], SIZE_MAX,
 						      pf_table_find_key(cur, fresh[k]));
 
 		if (h == PF_INH_SAME)

@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #define PF_NAME_MAX 64
+/* Forward ids (struct pf_forward): what a kernel conntrack mark has room
+ * for. */
+#define PF_ID_MAX 0xfffffu
 #define PF_BACKENDS_MAX 256
 #define PF_WEIGHT_MAX 65535
 #define PF_SRC_MAX 256
@@ -152,19 +155,17 @@ struct pf_fwd_conf {
 struct pf_sched_state;
 
 struct pf_forward {
-	/* What every walk over the table reads, together at the start: a
-	 * change with a big table walks it several times, and each cache line
-	 * a walk touches per forward counts. */
+	/* What every walk over the table reads, together at the start: each
+	 * cache line a walk touches per forward counts. */
 	_Atomic int refs;
-	uint8_t kform, kloaded; /* kernel engine: PFK_FORM_* (pfk_int.h) as
-				 * prepared and as loaded (0: chains) */
-	bool hinit; /* pfd_health.c: its backends' health set once */
-	bool kchecked; /* kernel engine: what nftables cannot carry was checked */
 	bool checked; /* conf.check.on, where the walks read it */
 	bool live; /* installed in the running table once: never changed since */
-	uint32_t kid; /* kernel engine: the forward's id in its chains and ct marks */
+	/* The forward's id: kept by the version that replaces it (same key),
+	 * so that what an engine keeps by id follows (the kernel engine's
+	 * chains and conntrack marks). 1..PF_ID_MAX, unique in a table;
+	 * given when the forward enters one (pf_table_prepare_change). */
+	uint32_t id;
 	uint32_t nbe;
-	uint32_t kgen; /* kernel engine: marks the forwards of a change */
 	uint32_t tstamp; /* pf_table.c: in which table (control thread only) */
 	uint32_t namehash; /* pf_name_hash(name), set when it enters a table */
 	struct pf_backend *be;
@@ -304,6 +305,9 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base);
  * its own that replaces it whole. Drops cur's references to what went,
  * keeps (and updates) its index; next is left empty. */
 void pf_table_install(struct pf_table *cur, struct pf_table *next);
+/* An id for a forward new to the running table cur: one no forward of cur
+ * has. */
+uint32_t pf_table_new_id(const struct pf_table *cur);
 /* Builds t's index (pf_table_install does). */
 void pf_table_index(struct pf_table *t);
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name);

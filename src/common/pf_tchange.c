@@ -21,6 +21,7 @@ struct pf_tindex {
 	struct pf_index name; /* named forwards, by pf_name_hash */
 	struct pf_index port; /* forwards of one port (or none), by it */
 	struct pf_fwdvec wide; /* forwards of a range of ports */
+	uint64_t ids[(PF_ID_MAX + 64) / 64]; /* the ids in use */
 };
 
 /* ---- lists of forwards ---- */
@@ -84,6 +85,7 @@ static bool pf_wide(const struct pf_forward *f)
 
 static void pf_tindex_add(struct pf_tindex *x, struct pf_forward *f)
 {
+	x->ids[f->id / 64] |= 1ULL << (f->id % 64);
 	if (f->conf.name[0])
 		pf_index_add(&x->name, f->namehash, f);
 	if (pf_wide(f))
@@ -94,6 +96,7 @@ static void pf_tindex_add(struct pf_tindex *x, struct pf_forward *f)
 
 static void pf_tindex_del(struct pf_tindex *x, const struct pf_forward *f)
 {
+	x->ids[f->id / 64] &= ~(1ULL << (f->id % 64));
 	if (f->conf.name[0])
 		pf_index_del(&x->name, f->namehash, f);
 	if (pf_wide(f))
@@ -121,6 +124,24 @@ void pf_table_index(struct pf_table *t)
 	t->idx = pf_xcalloc(1, sizeof(*t->idx));
 	for (i = 0; i < t->n; i++)
 		pf_tindex_add(t->idx, t->fwd[i]);
+}
+
+/* The last id given: the next one is looked for after it, so that an id
+ * just freed is not given again at once (conntrack entries may still bear
+ * it). */
+static uint32_t pf_id_last;
+
+uint32_t pf_table_new_id(const struct pf_table *cur)
+{
+	uint32_t tries;
+
+	for (tries = 0; tries < PF_ID_MAX; tries++) {
+		if (++pf_id_last > PF_ID_MAX)
+			pf_id_last = 1;
+		if (!cur || !cur->idx || !(cur->idx->ids[pf_id_last / 64] & (1ULL << (pf_id_last % 64))))
+			break;
+	}
+	return pf_id_last;
 }
 
 /* ---- membership ---- */

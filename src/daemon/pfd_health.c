@@ -349,12 +349,12 @@ static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const 
 		 f->conf.name);
 }
 
-/* A forward without checks: its backends are up, whatever they were. */
+/* A forward new to the running table without checks: its backends are
+ * up, whatever they were (their counters may be a changed forward's). */
 static void pfd_health_unchecked(struct pf_forward *f)
 {
 	uint32_t b;
 
-	f->hinit = true;
 	for (b = 0; b < f->nbe; b++) {
 		atomic_store(&f->be[b].st->health, PF_HEALTH_UP);
 		atomic_store(&f->be[b].st->agent, PF_AGENT_NONE);
@@ -374,8 +374,7 @@ void pfd_health_change(const struct pf_table *t)
 		}
 	}
 	for (i = 0; i < t->add.n; i++)
-		if (!t->add.v[i]->hinit)
-			pfd_health_unchecked(t->add.v[i]);
+		pfd_health_unchecked(t->add.v[i]);
 }
 
 void pfd_health_set(const struct pf_table *t)
@@ -388,14 +387,13 @@ void pfd_health_set(const struct pf_table *t)
 	for (i = 0; i < t->n; i++) {
 		struct pf_forward *f = t->fwd[i];
 
-		/* Unchecked and set before: nothing to do, and its backends (in
+		/* Unchecked and running: nothing to do, and its backends (in
 		 * memory of their own) are not read. */
 		if (!f->checked) {
-			if (!f->hinit)
+			if (!f->live)
 				pfd_health_unchecked(f);
 			continue;
 		}
-		f->hinit = true;
 		for (b = 0; b < f->nbe; b++) {
 			const struct pf_backend *be = &f->be[b];
 			uint16_t port = f->conf.check.port ? f->conf.check.port

@@ -30,7 +30,6 @@ struct pfk_ct_ctx {
 	unsigned count;
 	pf_flow_cb flow_cb;
 	void *flow_arg;
-	const struct pf_table *t;
 };
 
 static bool pfk_id_in(const struct pfk_ct_ctx *c, uint32_t id)
@@ -119,15 +118,16 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 		.forward = "",
 	};
 	bool ports = pf_l4_has_ports(fl.l4);
+	const struct pf_forward *f;
 	char line[1024];
-	size_t i;
 
 	(void)type;
 	if (!(mark & PFK_MARK_OURS))
 		return NFCT_CB_CONTINUE;
-	for (i = 0; i < c->t->n; i++)
-		if (c->t->fwd[i]->kid == id)
-			fl.forward = c->t->fwd[i]->conf.name;
+	/* The loaded version of the forward (by id: no walk per entry). */
+	f = pfk_loaded_by_id(id);
+	if (f)
+		fl.forward = f->conf.name;
 	pfk_ct_sa(&fl.client, ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC, ATTR_ORIG_PORT_SRC,
 		  ports);
 	pfk_ct_sa(&fl.listen, ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_DST,
@@ -244,9 +244,9 @@ unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n)
 	return pfk_ct_flush(ids, n, false);
 }
 
-void pfk_ct_list(const struct pf_table *t, pf_flow_cb cb, void *arg)
+void pfk_ct_list(pf_flow_cb cb, void *arg)
 {
-	struct pfk_ct_ctx c = { .flow_cb = cb, .flow_arg = arg, .t = t };
+	struct pfk_ct_ctx c = { .flow_cb = cb, .flow_arg = arg };
 
 	pfk_ct_dump(pfk_ct_list_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
 }

@@ -236,7 +236,7 @@ static size_t pfk_nkeys(const struct pf_forward *f)
 
 static void pfk_count(struct pfk_disp *d, const struct pf_forward *f)
 {
-	d->nsimple[PFK_FORM_MAP_OF(f->kform)] += pfk_nkeys(f);
+	d->nsimple[PFK_FORM_MAP_OF(pfk_form(f))] += pfk_nkeys(f);
 }
 
 void pfk_disp_commit(void)
@@ -262,19 +262,19 @@ void pfk_disp_reset(void)
  * forward loaded already keeps its form while no 'from' pool is about (its
  * settings never change, and pfk_refresh follows its backend's health), so
  * a change reads one cache line of it and not its backend's. */
-static void pfk_decide(struct pfk_disp *d, struct pf_forward *f, const struct pfk_key *fk,
+static void pfk_decide(struct pfk_disp *d, const struct pf_forward *f, const struct pfk_key *fk,
 		       size_t nfk)
 {
+	uint8_t map, loaded = pfk_loaded_form(f);
 	uint32_t p, proto;
-	uint8_t map;
 
-	if (!nfk && !pfk_had_from && (f->kloaded & PFK_FORM_LOADED) && !d->fresh) {
-		f->kform = f->kloaded & (uint8_t)~PFK_FORM_LOADED;
-		if (f->kform & PFK_FORM_SIMPLE)
+	if (!nfk && !pfk_had_from && (loaded & PFK_FORM_LOADED) && !d->fresh) {
+		pfk_set_form(f, loaded & (uint8_t)~PFK_FORM_LOADED);
+		if (loaded & PFK_FORM_SIMPLE)
 			pfk_count(d, f);
 		return;
 	}
-	f->kform = 0;
+	pfk_set_form(f, 0);
 	if (!pfk_simple_ok(f))
 		return;
 	map = pfk_map_of(f);
@@ -289,7 +289,7 @@ static void pfk_decide(struct pfk_disp *d, struct pf_forward *f, const struct pf
 				return;
 		}
 	}
-	f->kform = (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(map));
+	pfk_set_form(f, (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(map)));
 	pfk_count(d, f);
 }
 
@@ -333,6 +333,10 @@ void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i)
 {
 	uint8_t eng = pf_forward_engine(f);
 
+	/* Only the kernel's port and whole-host forwards have a form: the
+	 * state of the id of any other says it has none. */
+	if (f->conf.trigger || eng != PF_ENGINE_KERNEL)
+		pfk_set_form(f, 0);
 	if (f->conf.trigger) {
 		w->trig[w->ntrig++] = i;
 		w->has_ktrig |= eng == PF_ENGINE_KERNEL;
@@ -374,10 +378,11 @@ bool pfk_disp_delta(const struct pf_table *next)
 	memcpy(n, pfk_nsimple, sizeof(n));
 	for (i = 0; i < next->del.n; i++) {
 		const struct pf_forward *f = next->del.v[i];
+		uint8_t loaded = pfk_loaded_form(f);
 
-		if (!(f->kloaded & PFK_FORM_SIMPLE) || f->conf.trigger || pfk_ftp_port(f))
+		if (!(loaded & PFK_FORM_SIMPLE) || f->conf.trigger || pfk_ftp_port(f))
 			return false;
-		n[PFK_FORM_MAP_OF(f->kloaded)] -= pfk_nkeys(f);
+		n[PFK_FORM_MAP_OF(loaded)] -= pfk_nkeys(f);
 	}
 	for (i = 0; i < next->add.n; i++) {
 		const struct pf_forward *f = next->add.v[i];
@@ -392,9 +397,9 @@ bool pfk_disp_delta(const struct pf_table *next)
 		if (pfk_map_size(m, n[m]) != pfk_msize[m])
 			return false;
 	for (i = 0; i < next->add.n; i++) {
-		struct pf_forward *f = next->add.v[i];
+		const struct pf_forward *f = next->add.v[i];
 
-		f->kform = (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(pfk_map_of(f)));
+		pfk_set_form(f, (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(pfk_map_of(f))));
 	}
 	memcpy(pfk_nsimple_next, n, sizeof(n));
 	memcpy(pfk_msize_next, pfk_msize, sizeof(pfk_msize));
@@ -443,17 +448,19 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		wk->ntouched = 0;
 	}
 	for (i = 0; i < w->ncar; i++) {
-		struct pf_forward *f = t->fwd[w->car[i]];
+		const struct pf_forward *f = t->fwd[w->car[i]];
+		uint8_t loaded;
 
 		pfk_decide(d, f, fk, nfk);
 		/* Not as loaded (the form's bits, not LOADED), or new: its
 		 * elements change. */
-		if (wk && (((f->kloaded ^ f->kform) & (uint8_t)~PFK_FORM_LOADED) ||
-			   !(f->kloaded & PFK_FORM_LOADED)))
+		loaded = pfk_loaded_form(f);
+		if (wk && (((loaded ^ pfk_form(f)) & (uint8_t)~PFK_FORM_LOADED) ||
+			   !(loaded & PFK_FORM_LOADED)))
 			wk->touched[wk->ntouched++] = w->car[i];
 		if (pfk_ftp_port(f))
 			d->ftp[d->nftp++] = w->car[i];
-		if (f->kform & PFK_FORM_SIMPLE)
+		if (pfk_form(f) & PFK_FORM_SIMPLE)
 			continue;
 		d->chained[d->nchained++] = w->car[i];
 		if (f->conf.protos == PF_PROTO_ALL)
@@ -493,7 +500,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		d->has[d->k[i].map] = true;
 		d->run_start[d->nrun] = i;
 		if (r - i == 1 && !f->conf.from.n)
-			snprintf(d->target[d->nrun], sizeof(d->target[0]), "f%u", f->kid);
+			snprintf(d->target[d->nrun], sizeof(d->target[0]), "f%u", f->id);
 		else
 			snprintf(d->target[d->nrun], sizeof(d->target[0]), "g%zu",
 				 pfk_group_of(d, &d->k[i], r - i));
@@ -592,7 +599,7 @@ static void pfk_disp_trig_map(struct pf_buf *b, const struct pfk_disp *d)
 		uint64_t left;
 		uint32_t proto;
 
-		if (!pfk_trig_holder(f->kid, &host, &left))
+		if (!pfk_trig_holder(f->id, &host, &left))
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
 			if (!(f->conf.protos & proto))
@@ -601,7 +608,7 @@ static void pfk_disp_trig_map(struct pf_buf *b, const struct pfk_disp *d)
 				first ? "\t\telements = { " : ",\n\t\t\t", pfk_proto_word((uint8_t)proto),
 				f->conf.lport_lo, f->conf.lport_hi,
 				(unsigned long long)f->conf.trig_ms,
-				(unsigned long long)(left ? left : 1), f->kid);
+				(unsigned long long)(left ? left : 1), f->id);
 			first = false;
 		}
 	}
@@ -704,7 +711,7 @@ void pfk_disp_maps(struct pf_buf *b, const struct pfk_disp *d)
 /* One source network of a forward in a group, for sorting. */
 struct pfk_src {
 	const struct pf_cidr *c;
-	uint32_t kid;
+	uint32_t id;
 };
 
 static int pfk_src_cmp(const void *pa, const void *pb)
@@ -714,7 +721,7 @@ static int pfk_src_cmp(const void *pa, const void *pb)
 
 	if (c)
 		return c;
-	return a->kid < b->kid ? -1 : a->kid > b->kid;
+	return a->id < b->id ? -1 : a->id > b->id;
 }
 
 static void pfk_disp_group(struct pf_buf *b, const struct pfk_disp *d, size_t gi)
@@ -735,7 +742,7 @@ static void pfk_disp_group(struct pf_buf *b, const struct pfk_disp *d, size_t gi
 		if (!f->conf.from.n)
 			rest = f;
 		for (c = 0; c < f->conf.from.n; c++)
-			src[n++] = (struct pfk_src){ &f->conf.from.v[c], f->kid };
+			src[n++] = (struct pfk_src){ &f->conf.from.v[c], f->id };
 	}
 	/* Longest prefix first: the most specific 'from' wins, as in the user engine. */
 	qsort(src, n, sizeof(*src), pfk_src_cmp);
@@ -743,12 +750,12 @@ static void pfk_disp_group(struct pf_buf *b, const struct pfk_disp *d, size_t gi
 	for (i = 0; i < n; i++) {
 		pfk_out(b, "\t\t%s saddr ", pfk_v6(&src[i].c->addr) ? "ip6" : "ip");
 		pfk_addr(b, &src[i].c->addr);
-		pfk_out(b, "/%u goto f%u\n", src[i].c->plen, src[i].kid);
+		pfk_out(b, "/%u goto f%u\n", src[i].c->plen, src[i].id);
 	}
 	/* Sources no pool claims: the forward without 'from', or nobody (the
 	 * connection goes on to triggers, whole-host forwards, the gateway). */
 	if (rest)
-		pfk_out(b, "\t\tgoto f%u\n", rest->kid);
+		pfk_out(b, "\t\tgoto f%u\n", rest->id);
 	pfk_out(b, "\t}\n");
 	free(src);
 }
@@ -760,13 +767,13 @@ static void pfk_disp_trig_chain(struct pf_buf *b, const struct pf_forward *f)
 
 	/* The ACL (the table's default: a trigger has none of its own), then
 	 * tN_nat, which pfk_trigger.c rewrites when a new host takes the range. */
-	pfk_out(b, "\tchain t%u {\n", f->kid);
+	pfk_out(b, "\tchain t%u {\n", f->id);
 	pfk_render_acl(b, f, 't');
 	if (!f->eff_allow.n && !f->eff_deny.n)
-		pfk_out(b, "\t\tgoto t%u_nat\n", f->kid);
-	pfk_out(b, "\t}\n\tchain t%u_nat {\n", f->kid);
-	if (pfk_trig_holder(f->kid, &host, &left)) {
-		pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
+		pfk_out(b, "\t\tgoto t%u_nat\n", f->id);
+	pfk_out(b, "\t}\n\tchain t%u_nat {\n", f->id);
+	if (pfk_trig_holder(f->id, &host, &left)) {
+		pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->id);
 		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
 		pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to ");
 		pfk_addr(b, &host);

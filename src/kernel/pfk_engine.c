@@ -40,7 +40,7 @@ static size_t pfk_nprev, pfk_nnext;
  * form (what they are loaded as) changes. */
 static struct pf_forward **pfk_gone, **pfk_added, **pfk_touched;
 static size_t pfk_ngone, pfk_nadded, pfk_ntouched;
-static uint32_t pfk_next_id = 1, pfk_gen;
+static uint32_t pfk_gen;
 static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
 static struct pfk_ops pfk_ops;
@@ -279,22 +279,11 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 	return pfk_run(text, false, err, errlen);
 }
 
-/* A forward new to the engine: checked (what nftables cannot carry), and
- * given an id unless it replaces one with its key (pf_table_inherit gave it
- * that one's). */
-static int pfk_admit(struct pf_forward *f, char *err, size_t errlen)
+/* A forward new to the running table: what nftables cannot carry is
+ * refused (a running one was checked when it came). */
+static int pfk_admit(const struct pf_forward *f, char *err, size_t errlen)
 {
-	if (!f->kchecked) {
-		if (pfk_check(f, err, errlen))
-			return -1;
-		f->kchecked = true;
-	}
-	if (!f->kid) {
-		f->kid = pfk_next_id++;
-		if (pfk_next_id > PFK_MARK_ID)
-			pfk_next_id = 1;
-	}
-	return 0;
+	return f->live ? 0 : pfk_check(f, err, errlen);
 }
 
 /* The kernel's forwards of a draft that come and go; false if any other
@@ -335,13 +324,13 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 	pfk_added = pf_xarray(nadd + 1, sizeof(*pfk_added));
 	pfk_touched = pf_xarray(nadd + 1, sizeof(*pfk_touched));
 	for (i = 0; i < ndel; i++) {
-		pfk_simple_ops(&pfk_ops, next->del.v[i], next->del.v[i]->kloaded, 0);
+		pfk_simple_ops(&pfk_ops, next->del.v[i], pfk_loaded_form(next->del.v[i]), 0);
 		pfk_gone[pfk_ngone++] = next->del.v[i];
 	}
 	for (i = 0; i < nadd; i++) {
 		struct pf_forward *f = next->add.v[i];
 
-		pfk_simple_ops(&pfk_ops, f, 0, f->kform);
+		pfk_simple_ops(&pfk_ops, f, 0, pfk_form(f));
 		pfk_added[pfk_nadded++] = pfk_touched[pfk_ntouched++] = f;
 	}
 	/* The loaded forwards less those that went (found by their pointers
@@ -402,7 +391,7 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 		return rc;
 	}
 	pfk_abort();
-	/* One walk: the kernel's forwards, their ids, kgen marking them as the
+	/* One walk: the kernel's forwards, their states marked with gen as the
 	 * next table's (what is not marked in the loaded one went), and what
 	 * the render needs to know of the table. */
 	pfk_gen++;
@@ -412,15 +401,18 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	pfk_added = pf_xarray(next->n, sizeof(*pfk_added));
 	for (i = 0; i < next->n; i++) {
 		struct pf_forward *f = next->fwd[i];
+		struct pfk_fstate *fs;
 
 		pfk_walk_one(&w, f, i);
 		if (pf_forward_engine(f) != PF_ENGINE_KERNEL)
 			continue;
 		if (pfk_admit(f, err, errlen))
 			goto fail;
-		f->kgen = pfk_gen;
+		fs = pfk_fs(f);
+		fs->gen = pfk_gen;
+		fs->next_f = f;
 		pfk_ntrig_next += f->conf.trigger;
-		if (!(f->kloaded & PFK_FORM_LOADED))
+		if (fs->loaded_f != f)
 			pfk_added[pfk_nadded++] = f;
 		pfk_next[pfk_nnext++] = f;
 	}
@@ -441,16 +433,18 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	 * that are new (the render listed them): no search, no sort. */
 	pfk_gone = pf_xarray(pfk_nprev, sizeof(*pfk_gone));
 	for (i = 0; pfk_nprev > pfk_nnext - pfk_nadded && i < pfk_nprev; i++) {
-		if (pfk_prev[i]->kgen == pfk_gen)
+		const struct pfk_fstate *fs = pfk_fs(pfk_prev[i]);
+
+		if (fs->gen == pfk_gen && fs->next_f == pfk_prev[i])
 			continue;
-		pfk_simple_ops(&pfk_ops, pfk_prev[i], pfk_prev[i]->kloaded, 0);
+		pfk_simple_ops(&pfk_ops, pfk_prev[i], pfk_loaded_form(pfk_prev[i]), 0);
 		pfk_gone[pfk_ngone++] = pfk_prev[i];
 	}
 	pfk_touched = pf_xarray(w.ntouched, sizeof(*pfk_touched));
 	for (i = 0; i < w.ntouched; i++) {
 		struct pf_forward *f = next->fwd[w.touched[i]];
 
-		pfk_simple_ops(&pfk_ops, f, f->kloaded, f->kform);
+		pfk_simple_ops(&pfk_ops, f, pfk_loaded_form(f), pfk_form(f));
 		pfk_touched[pfk_ntouched++] = f;
 	}
 	pfk_walk_free(&w);
@@ -491,7 +485,7 @@ static int pfk_apply(const char *base, const char *text, bool *whole, char *err,
 	return pfk_run(text, false, err, errlen);
 }
 
-/* After a whole load: every element of the forwards v (forms as kform, or
+/* After a whole load: every element of the forwards v (forms as rendered, or
  * as loaded). */
 static int pfk_fill(struct pf_forward *const *v, size_t n, bool loaded, char *err, size_t errlen)
 {
@@ -500,7 +494,7 @@ static int pfk_fill(struct pf_forward *const *v, size_t n, bool loaded, char *er
 	int rc;
 
 	for (i = 0; i < n; i++)
-		pfk_simple_ops(&o, v[i], 0, loaded ? v[i]->kloaded : v[i]->kform);
+		pfk_simple_ops(&o, v[i], 0, loaded ? pfk_loaded_form(v[i]) : pfk_form(v[i]));
 	rc = pfk_nl_apply(&o, false, err, errlen);
 	pfk_ops_free(&o);
 	return rc;
@@ -578,22 +572,22 @@ static int pfk_commit(char *err, size_t errlen)
 	/* UDP flows of forwards that changed or went away follow at once: their
 	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
 	 * their end, as in the user engine. Prepare found which went (not
-	 * marked by kgen), which are new, which changed form: no walk here. */
+	 * marked with gen), which are new, which changed form: no walk here. */
 	gone = pf_xarray(pfk_ngone, sizeof(*gone));
 	for (i = 0; i < pfk_ngone; i++) {
 		struct pf_forward *f = pfk_gone[i];
 
-		f->kloaded = 0; /* may come back: as new */
+		pfk_set_loaded(f, false); /* may come back: as new */
 		/* Only UDP entries go (and a TCP-only forward has none): the dump
 		 * walks every connection the kernel tracks. */
 		if ((f->conf.protos & (PF_PROTO_UDP | PF_PROTO_ALL)) || f->conf.trigger)
-			gone[ngone++] = f->kid;
+			gone[ngone++] = f->id;
 	}
 	if (ngone)
 		pfk_ct_flush_ids(gone, ngone);
 	free(gone);
 	for (i = 0; i < pfk_ntouched; i++)
-		pfk_touched[i]->kloaded = pfk_touched[i]->kform | PFK_FORM_LOADED;
+		pfk_set_loaded(pfk_touched[i], true);
 	if (pfk_nadded)
 		pfk_ct_flush_stale((const struct pf_forward **)pfk_added, pfk_nadded);
 	pfk_disp_commit();
@@ -636,7 +630,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	/* A simple forward's backend that went down or came back: its DNAT
 	 * elements; a pool: its chain (in the text). */
 	for (i = 0; i < pfk_nprev; i++)
-		pfk_simple_ops(&o, pfk_prev[i], pfk_prev[i]->kloaded, pfk_prev[i]->kform);
+		pfk_simple_ops(&o, pfk_prev[i], pfk_loaded_form(pfk_prev[i]), pfk_form(pfk_prev[i]));
 	if (!o.n && pfk_loaded && !strcmp(text, pfk_loaded)) {
 		free(text);
 		return;
@@ -648,7 +642,7 @@ static void pfk_refresh(const struct pf_table *cur)
 		return;
 	}
 	for (i = 0; i < pfk_nprev; i++)
-		pfk_prev[i]->kloaded = pfk_prev[i]->kform | PFK_FORM_LOADED;
+		pfk_set_loaded(pfk_prev[i], true);
 	pfk_disp_commit();
 	pfk_ops_free(&o);
 	free(pfk_loaded);
@@ -669,7 +663,7 @@ static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *c
 	ids = pf_xcalloc(cur->n + pfk_nprev + 1, sizeof(*ids));
 	for (i = 0; i < pfk_nprev; i++)
 		if (pf_selector_match(sel, pfk_prev[i]))
-			ids[n++] = pfk_prev[i]->kid;
+			ids[n++] = pfk_prev[i]->id;
 	k = n ? pfk_ct_kill_ids(ids, n) : 0;
 	free(ids);
 	return k;
@@ -677,13 +671,11 @@ static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *c
 
 static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 {
-	struct pf_table t = { .fwd = pfk_prev, .n = pfk_nprev };
-
 	/* The loaded forwards, not cur: a flow of a deleted one is listed
 	 * until it ends (under no name once its forward is gone). */
 	(void)cur;
 	if (pfk_nft && pfk_nprev)
-		pfk_ct_list(&t, cb, arg);
+		pfk_ct_list(cb, arg);
 }
 
 static void pfk_stop(void)
@@ -696,7 +688,7 @@ static void pfk_stop(void)
 	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
 	for (size_t i = 0; i < pfk_nprev; i++)
-		pfk_prev[i]->kloaded = 0;
+		pfk_set_loaded(pfk_prev[i], false);
 	pfk_release(&pfk_prev, &pfk_nprev);
 	free(pfk_loaded);
 	pfk_loaded = NULL;

@@ -15,6 +15,7 @@ struct pfk_walk;
 #define PFK_MARK_OURS 0x40000000u
 #define PFK_MARK_INSIDE 0x20000000u
 #define PFK_MARK_ID 0x000fffffu
+_Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits");
 
 #define PFK_MARK_TRIG 0x10000000u /* an inside host's connection to a trigger's port */
 
@@ -22,7 +23,7 @@ struct pfk_walk;
  * it (for tests, the benchmark, a look at what the engine loads). */
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan);
 /* The same without those elements: what libnftables loads, the elements
- * going through pfk_nl_apply. Sets every carried forward's kform: anew
+ * going through pfk_nl_apply. Sets every carried forward's form (pfk_state.c): anew
  * (fresh: backend health may have changed), or as loaded where it can. */
 char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t nwan, bool fresh,
 		      struct pfk_walk *w);
@@ -55,7 +56,7 @@ enum pfk_map {
 #define PFK_FORM_ELEMS 0x7u /* the bits that say which elements it has */
 #define PFK_FORM_MAP(m) ((unsigned)(m) << 3) /* which key map (PFK_M_IN4..ANY) */
 #define PFK_FORM_MAP_OF(form) (((form) >> 3) & 0x3u)
-#define PFK_FORM_LOADED 0x80u /* kloaded: in the loaded table, whatever its form */
+#define PFK_FORM_LOADED 0x80u /* as loaded: in the loaded table, whatever its form */
 
 enum pfk_set {
 	PFK_SET_M_IN4,
@@ -101,6 +102,27 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 /* The elements of simple forwards as text in each map's list. */
 void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set);
 
+/* pfk_state.c: the engine's state of a forward, by its id. A changed
+ * forward's new version shares its id with the old one: form is the new
+ * version's (the table being rendered), loaded the old one's until the
+ * change is committed. */
+struct pfk_fstate {
+	const struct pf_forward *loaded_f; /* the version loaded; NULL: none */
+	const struct pf_forward *next_f; /* the version in the table of change gen */
+	uint32_t gen;
+	uint8_t loaded; /* PFK_FORM_* of loaded_f, with PFK_FORM_LOADED */
+	uint8_t form; /* PFK_FORM_* the table being rendered wants (0: chains) */
+};
+struct pfk_fstate *pfk_fs(const struct pf_forward *f);
+uint8_t pfk_form(const struct pf_forward *f);
+void pfk_set_form(const struct pf_forward *f, uint8_t form);
+/* f's form as loaded: 0 when this version of it is not. */
+uint8_t pfk_loaded_form(const struct pf_forward *f);
+/* f is loaded now, as its form says (true), or is not any more (false). */
+void pfk_set_loaded(const struct pf_forward *f, bool loaded);
+/* The version of forward id that is loaded, or NULL. */
+const struct pf_forward *pfk_loaded_by_id(uint32_t id);
+
 /* pfk_render.c: pf_buf_printf under the short name of the render's many
  * lines (scripts are built in a struct pf_buf: b->err checked once, at the end). */
 __attribute__((format(printf, 2, 3))) void pfk_out(struct pf_buf *b, const char *fmt, ...);
@@ -130,10 +152,10 @@ void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i);
 void pfk_walk_free(struct pfk_walk *w);
 /* A draft of the loaded table (see struct pf_table) whose kernel forwards
  * that come and go are all simple ones, with no 'from' pool about and room
- * in the maps: decides the new ones' kform, and the maps as they will be;
+ * in the maps: decides the new ones' forms, and the maps as they will be;
  * the core stays as loaded. False: the table must be rendered. */
 bool pfk_disp_delta(const struct pf_table *next);
-/* Also decides each carried forward's kform (simple or chains) and counts
+/* Also decides each carried forward's form (simple or chains) and counts
  * the simple keys per map, for the maps' sizes. w: the table's walk done
  * already (NULL: done here). */
 struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *w);
@@ -160,7 +182,7 @@ bool pfk_disp_has_host(const struct pfk_disp *d);
 void pfk_disp_free(struct pfk_disp *d);
 
 /* pfk_trigger.c: who holds a trigger's range now (IPv4), for how long. */
-bool pfk_trig_holder(uint32_t kid, union pf_sa *host, uint64_t *left_ms);
+bool pfk_trig_holder(uint32_t id, union pf_sa *host, uint64_t *left_ms);
 bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts);
 /* The conntrack event socket of the triggers (-1 until a table has one;
  * then it stays open) and what to call when it is readable. */
@@ -180,6 +202,7 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n);
 /* UDP entries to the ports of newly added forwards that are not ours. */
 unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
-void pfk_ct_list(const struct pf_table *t, pf_flow_cb cb, void *arg);
+/* Every flow of our forwards (named by the loaded version of each). */
+void pfk_ct_list(pf_flow_cb cb, void *arg);
 
 #endif

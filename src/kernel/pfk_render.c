@@ -86,12 +86,12 @@ void pfk_render_acl(struct pf_buf *b, const struct pf_forward *f, char kind)
 		if (e[i].deny)
 			pfk_out(b, "/%u counter drop\n", e[i].c->plen);
 		else
-			pfk_out(b, "/%u goto %c%u_nat\n", e[i].c->plen, kind, f->kid);
+			pfk_out(b, "/%u goto %c%u_nat\n", e[i].c->plen, kind, f->id);
 	}
 	if (f->eff_allow.n)
 		pfk_out(b, "\t\tcounter drop\n");
 	else
-		pfk_out(b, "\t\tgoto %c%u_nat\n", kind, f->kid);
+		pfk_out(b, "\t\tgoto %c%u_nat\n", kind, f->id);
 	free(e);
 }
 
@@ -255,13 +255,13 @@ static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fa
 
 static void pfk_render_chain(struct pf_buf *b, struct pf_forward *f)
 {
-	pfk_out(b, "\tchain f%u {\n", f->kid);
+	pfk_out(b, "\tchain f%u {\n", f->id);
 	pfk_render_acl(b, f, 'f');
 	if (!f->eff_allow.n && !f->eff_deny.n)
-		pfk_out(b, "\t\tgoto f%u_nat\n", f->kid);
-	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->kid);
+		pfk_out(b, "\t\tgoto f%u_nat\n", f->id);
+	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->id);
 	/* Ours, which forward; from inside (not a WAN interface): hairpin. */
-	pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->kid);
+	pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->id);
 	pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
 	if (!f->conf.lhost[0] || !pfk_v6(&f->laddr))
 		pfk_render_nat(b, f, AF_INET);

@@ -100,7 +100,7 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 {
 	/* The key map: in the form (both forms are the forward's). */
 	unsigned kind = PFK_FORM_MAP_OF(to & PFK_FORM_SIMPLE ? to : from);
-	uint32_t mark = PFK_MARK_OURS | f->kid, p, proto;
+	uint32_t mark = PFK_MARK_OURS | f->id, p, proto;
 	uint8_t fam;
 
 	from = from & PFK_FORM_SIMPLE ? from & PFK_FORM_ELEMS : 0;
@@ -154,15 +154,15 @@ void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set)
 
 	for (i = 0; i < t->n; i++) {
 		const struct pf_forward *f = t->fwd[i];
-		unsigned kind = PFK_FORM_MAP_OF(f->kform);
+		unsigned kind = PFK_FORM_MAP_OF(pfk_form(f));
 		uint32_t p, proto;
 		uint8_t fam;
 
-		if (!(f->kform & PFK_FORM_SIMPLE))
+		if (!(pfk_form(f) & PFK_FORM_SIMPLE))
 			continue;
 		for (fam = 0; fam < 3 && pfk_sets[kind][fam] != (int)set; fam++)
 			;
-		if (fam == 3 || !(f->kform & pfk_set_bit[fam]))
+		if (fam == 3 || !(pfk_form(f) & pfk_set_bit[fam]))
 			continue;
 		for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
 			if (!(f->conf.protos & proto))
@@ -172,7 +172,7 @@ void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set)
 				first = false;
 				pfk_key_text(b, f, kind, proto, p);
 				if (fam == 0) {
-					pfk_out(b, " : 0x%x", PFK_MARK_OURS | f->kid);
+					pfk_out(b, " : 0x%x", PFK_MARK_OURS | f->id);
 				} else {
 					pfk_out(b, " : ");
 					pfk_addr(b, &f->be[0].addr);

@@ -36,19 +36,19 @@ static struct pfk_trig *pfk_tr;
 static size_t pfk_ntr;
 static struct nfct_handle *pfk_ev;
 
-static struct pfk_trig *pfk_trig_find(uint32_t kid)
+static struct pfk_trig *pfk_trig_find(uint32_t id)
 {
 	size_t i;
 
 	for (i = 0; i < pfk_ntr; i++)
-		if (pfk_tr[i].f->kid == kid)
+		if (pfk_tr[i].f->id == id)
 			return &pfk_tr[i];
 	return NULL;
 }
 
-bool pfk_trig_holder(uint32_t kid, union pf_sa *host, uint64_t *left_ms)
+bool pfk_trig_holder(uint32_t id, union pf_sa *host, uint64_t *left_ms)
 {
-	const struct pfk_trig *tr = pfk_trig_find(kid);
+	const struct pfk_trig *tr = pfk_trig_find(id);
 	uint64_t now = pf_now_ms();
 
 	if (!tr || tr->until_ms <= now)
@@ -102,7 +102,7 @@ void pfk_trig_sync(struct pf_forward *const *fwd, size_t n)
 
 		if (!fwd[i]->conf.trigger)
 			continue;
-		old = pfk_trig_find(fwd[i]->kid);
+		old = pfk_trig_find(fwd[i]->id);
 		if (old)
 			nt[k] = *old; /* the holder stays while the trigger's key does */
 		nt[k++].f = pf_forward_ref(fwd[i]);
@@ -142,13 +142,13 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 	}
 	if (!same) {
 		/* A new holder: the chain's DNAT names it before the range opens. */
-		pfk_out(&b, "flush chain inet portfw t%u_nat\n", f->kid);
-		pfk_out(&b, "add rule inet portfw t%u_nat ct mark set 0x%x\n", f->kid,
-			PFK_MARK_OURS | f->kid);
+		pfk_out(&b, "flush chain inet portfw t%u_nat\n", f->id);
+		pfk_out(&b, "add rule inet portfw t%u_nat ct mark set 0x%x\n", f->id,
+			PFK_MARK_OURS | f->id);
 		pfk_out(&b,
 			"add rule inet portfw t%u_nat iifname != @wan ct mark set ct mark | 0x%x\n",
-			f->kid, PFK_MARK_INSIDE);
-		pfk_out(&b, "add rule inet portfw t%u_nat meta nfproto ipv4 dnat ip to %s\n", f->kid,
+			f->id, PFK_MARK_INSIDE);
+		pfk_out(&b, "add rule inet portfw t%u_nat meta nfproto ipv4 dnat ip to %s\n", f->id,
 			a);
 	}
 	/* Adding an element that is there already starts its timeout again. */
@@ -157,7 +157,7 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 			pfk_out(&b,
 				"add element inet portfw trig { %s . %u-%u timeout %llums : goto t%u }\n",
 				proto == PF_PROTO_TCP ? "tcp" : "udp", f->conf.lport_lo, f->conf.lport_hi,
-				(unsigned long long)f->conf.trig_ms, f->kid);
+				(unsigned long long)f->conf.trig_ms, f->id);
 	if (b.err || pfk_nft_run(b.s, err, sizeof(err))) {
 		pf_err("trigger '%s': cannot open %s %u-%u to %s: %s", f->conf.name,
 		       pf_proto_name(f->conf.protos), f->conf.lport_lo, f->conf.lport_hi, a,
@@ -214,7 +214,7 @@ void pfk_event(void)
 
 bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts)
 {
-	return f->conf.trigger && pfk_trig_holder(f->kid, &ts->holder, &ts->left_ms);
+	return f->conf.trigger && pfk_trig_holder(f->id, &ts->holder, &ts->left_ms);
 }
 
 void pfk_trig_stop(void)

@@ -59,7 +59,7 @@ static void table_of(struct pf_table *t, const char *const *lines, size_t n)
 			pf_stmt_free(&st);
 			continue;
 		}
-		st.fwd->kid = (uint32_t)i + 1;
+		st.fwd->id = (uint32_t)i + 1;
 		pf_table_add(t, st.fwd);
 		st.fwd = NULL;
 		pf_stmt_free(&st);
