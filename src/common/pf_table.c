@@ -1052,11 +1052,13 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 		goto whole;
 	/* A copy of the list: inheriting may put a running forward back in
 	 * the place of an equal new one, which then goes. */
-	memcpy(fresh, next->add.v, n * sizeof(*fresh));
+	for (k = 0; k < n; k++)
+		fresh[k] = next->add.v[k];
 	for (k = 0; k < n; k++)
 		pf_effective_set(next, fresh[k], SIZE_MAX);
 	/* (The list again, in case a copy was made there.) */
-	memcpy(fresh, next->add.v, n * sizeof(*fresh));
+	for (k = 0; k < n; k++)
+		fresh[k] = next->add.v[k];
 	for (k = 0; k < n; k++) {
 		enum pf_inherited h = pf_inherit_from(cur, next, fresh[k], SIZE_MAX,
 						      pf_table_find_key(cur, fresh[k]));
