@@ -38,8 +38,8 @@ static void pf_index_put(struct pf_index_slot *s, size_t mask, uint32_t h, struc
 	s[k].f = f;
 }
 
-/* Makes room: at most half the slots used (tombstones count), so that a
- * probe stays short; tombstones go. */
+/* Makes room: at most three quarters of the slots used (tombstones count),
+ * so that a probe stays short, half after a growth; tombstones go. */
 static void pf_index_grow(struct pf_index *x)
 {
 	size_t live = 0, size, i;
@@ -47,7 +47,7 @@ static void pf_index_grow(struct pf_index *x)
 
 	for (i = 0; x->s && i <= x->mask; i++)
 		live += x->s[i].f && x->s[i].f != PF_INDEX_GONE;
-	for (size = 16; size < 4 * (live + 1); size <<= 1)
+	for (size = 16; size < 2 * (live + 1); size <<= 1)
 		;
 	s = pf_xcalloc(size, sizeof(*s));
 	for (i = 0; x->s && i <= x->mask; i++)
@@ -61,7 +61,7 @@ static void pf_index_grow(struct pf_index *x)
 
 void pf_index_add(struct pf_index *x, uint32_t h, struct pf_forward *f)
 {
-	if (!x->s || 2 * (x->used + 1) > x->mask + 1)
+	if (!x->s || 4 * (x->used + 1) > 3 * (x->mask + 1))
 		pf_index_grow(x);
 	pf_index_put(x->s, x->mask, h, f);
 	x->used++;
