@@ -392,9 +392,11 @@ bool pfk_disp_delta(const struct pf_table *next)
 			return false;
 		n[pfk_map_of(f)] += pfk_nkeys(f);
 	}
-	/* A map that must grow is made again: the table is loaded whole. */
+	/* A map that must grow is made again: the table is loaded whole. The
+	 * first key of a kind needs its dispatch rule (pfk_disp_chains; one
+	 * left without keys is harmless until the next render drops it). */
 	for (m = 0; m < PFK_M_ALL4; m++)
-		if (pfk_map_size(m, n[m]) != pfk_msize[m])
+		if (pfk_map_size(m, n[m]) != pfk_msize[m] || (n[m] && !pfk_nsimple[m]))
 			return false;
 	for (i = 0; i < next->add.n; i++) {
 		const struct pf_forward *f = next->add.v[i];

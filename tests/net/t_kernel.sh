@@ -217,6 +217,16 @@ read -r _ ok _ <"$T/uflow2.out"
 pf conns -j | jget "[c['backend'] for c in d if c['forward']=='u' and c['client'].endswith(':40001')]" |
 	grep -q 10.0.0.2:7000 || fail "the replaced forward's flow is not on 10.0.0.2"
 
+info "the first simple forward on an address (a kind of key not loaded yet) works at once"
+pf add name addr tcp 198.51.100.1:8090 to 10.0.0.2:80
+got=$(in_ns "$C" curl -sS --max-time 5 http://198.51.100.1:8090/ 2>&1) ||
+	fail "no page through a forward on the external address: $got"
+expect_eq "page through a forward on the external address" "$got" "hello from S1"
+pf del name addr
+if in_ns "$C" curl -sS --max-time 3 http://198.51.100.1:8090/ >/dev/null 2>&1; then
+	fail "the forward on the external address still answers after del"
+fi
+
 info "6,000 more ports outgrow the simple maps (4,096 keys): made again larger, all forwards still work"
 expect_eq "m_any's size before" "$(nsx nft list map inet portfw m_any | awk '$1 == "size" { print $2 }')" 4096
 pf add name big tcp :20000-25999 to 10.0.0.2:9000
