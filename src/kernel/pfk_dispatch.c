@@ -55,6 +55,10 @@ struct pfk_disp {
 	size_t nsimple[PFK_M_ALL4];
 	bool text;
 	bool fresh; /* decide every forward's form anew (health changed) */
+	/* No 'from' pool, and not text: the chains of the forwards that own
+	 * their keys (port forwards with chains) and those keys' elements are
+	 * left out, for the engine to load forward by forward (pfk_fchain). */
+	bool model;
 	/* What the rest of the render walks instead of the table (each walk
 	 * over a big table costs a cache miss per forward): indexes in t of the
 	 * triggers, of the forwards with chains, of those with the FTP helper. */
@@ -66,6 +70,11 @@ struct pfk_disp {
  * than a resizable one) and the most elements it takes: it grows, by a
  * whole reload, only when the forwards outgrow it. */
 static uint32_t pfk_msize[PFK_M_ALL4], pfk_msize_next[PFK_M_ALL4];
+/* Whether the verdict map of each kind of port key has elements (its
+ * dispatch rule is there), and whether the forwards' own chains are loaded
+ * forward by forward (pfk_disp model): as loaded, as last rendered. */
+static bool pfk_vhas[PFK_M_ALL4], pfk_vhas_next[PFK_M_ALL4];
+static bool pfk_model, pfk_model_next;
 /* The simple forwards' keys per map: as loaded, as last rendered. */
 static size_t pfk_nsimple[PFK_M_ALL4], pfk_nsimple_next[PFK_M_ALL4];
 
@@ -81,9 +90,14 @@ static uint32_t pfk_map_size(unsigned m, size_t n)
 	return size;
 }
 
-void pfk_disp_set_text(struct pfk_disp *d, bool text)
+bool pfk_disp_model(const struct pfk_disp *d)
 {
-	d->text = text;
+	return d->model;
+}
+
+bool pfk_fchain_owns(const struct pf_forward *f)
+{
+	return f->conf.protos != PF_PROTO_ALL && !f->conf.trigger && !f->conf.from.n;
 }
 
 const size_t *pfk_disp_chained(const struct pfk_disp *d, size_t *n)
@@ -243,7 +257,19 @@ void pfk_disp_commit(void)
 {
 	memcpy(pfk_msize, pfk_msize_next, sizeof(pfk_msize));
 	memcpy(pfk_nsimple, pfk_nsimple_next, sizeof(pfk_nsimple));
+	memcpy(pfk_vhas, pfk_vhas_next, sizeof(pfk_vhas));
+	pfk_model = pfk_model_next;
 	pfk_had_from = pfk_had_from_next;
+}
+
+bool pfk_disp_model_loaded(void)
+{
+	return pfk_model;
+}
+
+bool pfk_disp_model_flips(void)
+{
+	return pfk_model != pfk_model_next;
 }
 
 bool pfk_disp_grows(void)
@@ -255,6 +281,8 @@ void pfk_disp_reset(void)
 {
 	memset(pfk_msize, 0, sizeof(pfk_msize));
 	memset(pfk_nsimple, 0, sizeof(pfk_nsimple));
+	memset(pfk_vhas, 0, sizeof(pfk_vhas));
+	pfk_model = false;
 	pfk_had_from = false;
 }
 
@@ -364,6 +392,7 @@ void pfk_walk_free(struct pfk_walk *w)
 	free(w->user_ports[0]);
 	free(w->user_ports[1]);
 	free(w->touched);
+	free(w->own);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -380,17 +409,23 @@ bool pfk_disp_delta(const struct pf_table *next)
 		const struct pf_forward *f = next->del.v[i];
 		uint8_t loaded = pfk_loaded_form(f);
 
-		if (!(loaded & PFK_FORM_SIMPLE) || f->conf.trigger || pfk_ftp_port(f))
+		if (f->conf.trigger || pfk_ftp_port(f) || !(loaded & PFK_FORM_LOADED))
 			return false;
-		n[PFK_FORM_MAP_OF(loaded)] -= pfk_nkeys(f);
+		if (loaded & PFK_FORM_SIMPLE)
+			n[PFK_FORM_MAP_OF(loaded)] -= pfk_nkeys(f);
+		else if (!pfk_model || !pfk_fchain_owns(f))
+			return false; /* its chain is the core's */
 	}
 	for (i = 0; i < next->add.n; i++) {
 		const struct pf_forward *f = next->add.v[i];
+		uint8_t map = pfk_map_of(f);
 
-		if (f->conf.trigger || f->conf.from.n || pfk_ftp_port(f) || !pfk_simple_ok(f) ||
-		    pfk_map_of(f) >= PFK_M_ALL4)
+		if (f->conf.trigger || f->conf.from.n || pfk_ftp_port(f) || map >= PFK_M_ALL4)
 			return false;
-		n[pfk_map_of(f)] += pfk_nkeys(f);
+		if (pfk_simple_ok(f))
+			n[map] += pfk_nkeys(f);
+		else if (!pfk_model || !pfk_vhas[map])
+			return false; /* the first chain of its kind: a dispatch rule */
 	}
 	/* A map that must grow is made again: the table is loaded whole. The
 	 * first key of a kind needs its dispatch rule (pfk_disp_chains; one
@@ -401,15 +436,20 @@ bool pfk_disp_delta(const struct pf_table *next)
 	for (i = 0; i < next->add.n; i++) {
 		const struct pf_forward *f = next->add.v[i];
 
-		pfk_set_form(f, (uint8_t)(pfk_simple_form(f) | PFK_FORM_MAP(pfk_map_of(f))));
+		pfk_set_form(f, pfk_simple_ok(f) ? (uint8_t)(pfk_simple_form(f) |
+							     PFK_FORM_MAP(pfk_map_of(f)))
+						 : 0);
 	}
 	memcpy(pfk_nsimple_next, n, sizeof(n));
 	memcpy(pfk_msize_next, pfk_msize, sizeof(pfk_msize));
+	memcpy(pfk_vhas_next, pfk_vhas, sizeof(pfk_vhas));
+	pfk_model_next = pfk_model;
 	pfk_had_from_next = false;
 	return true;
 }
 
-struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *wk)
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, bool text,
+				struct pfk_walk *wk)
 {
 	struct pfk_disp *d = pf_xcalloc(1, sizeof(*d));
 	size_t i, j, nk = 0, r, nfk, *from;
@@ -419,6 +459,7 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 
 	d->t = t;
 	d->fresh = fresh;
+	d->text = text;
 	if (!w) {
 		/* One walk over the table sorts the forwards out (the engine's
 		 * prepare does it in its own walk and hands it over). */
@@ -448,6 +489,9 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		free(wk->touched);
 		wk->touched = pf_xarray(w->ncar + 1, sizeof(*wk->touched));
 		wk->ntouched = 0;
+		free(wk->own);
+		wk->own = pf_xarray(w->ncar + 1, sizeof(*wk->own));
+		wk->nown = 0;
 	}
 	for (i = 0; i < w->ncar; i++) {
 		const struct pf_forward *f = t->fwd[w->car[i]];
@@ -472,6 +516,13 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 			      ((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
 	}
 	free(fk);
+	d->model = !d->text && !nfk;
+	if (wk) {
+		wk->model = d->model;
+		for (j = 0; d->model && j < d->nchained; j++)
+			if (pfk_fchain_owns(t->fwd[d->chained[j]]))
+				wk->own[wk->nown++] = d->chained[j];
+	}
 	if (!wk)
 		pfk_walk_free(&own);
 	pfk_had_from_next = nfk > 0;
@@ -509,6 +560,9 @@ struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk
 		d->nrun++;
 	}
 	d->run_start[d->nrun] = d->nk;
+	for (m = 0; m < PFK_M_ALL4; m++)
+		pfk_vhas_next[m] = d->has[m];
+	pfk_model_next = d->model;
 	return d;
 }
 
@@ -574,7 +628,7 @@ static void pfk_disp_map(struct pf_buf *b, const struct pfk_disp *d, uint8_t map
 	for (r = 0; r < d->nrun; r++) {
 		const struct pfk_key *k = &d->k[d->run_start[r]];
 
-		if (k->map != map)
+		if (k->map != map || (d->model && pfk_fchain_owns(d->t->fwd[k->fi])))
 			continue;
 		pfk_out(b, "%s", first ? "\t\telements = { " : ",\n\t\t\t");
 		first = false;
@@ -582,6 +636,44 @@ static void pfk_disp_map(struct pf_buf *b, const struct pfk_disp *d, uint8_t map
 		pfk_out(b, " : goto %s", d->target[r]);
 	}
 	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
+}
+
+static const char *const pfk_vmap_names[PFK_M_ALL4] = {
+	[PFK_M_IN4] = "in4", [PFK_M_IN6] = "in6", [PFK_M_IFC] = "ifc", [PFK_M_ANY] = "any"
+};
+
+unsigned pfk_fchain_map(const struct pf_forward *f)
+{
+	return pfk_map_of(f);
+}
+
+const char *pfk_vmap_name(unsigned map)
+{
+	return pfk_vmap_names[map];
+}
+
+unsigned pfk_fchain_keys(struct pf_buf *b, const struct pf_forward *f, bool verdict)
+{
+	struct pfk_disp d = { 0 };
+	struct pf_table t = { .fwd = (struct pf_forward **)&f, .n = 1 };
+	uint8_t map = pfk_map_of(f);
+	uint32_t proto, p;
+
+	d.t = &t;
+	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
+		if (!(f->conf.protos & proto))
+			continue;
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
+			struct pfk_key k;
+
+			pfk_key_of(&k, f, map, proto, p, 0);
+			pfk_out(b, ", ");
+			pfk_disp_key(b, &d, &k);
+			if (verdict)
+				pfk_out(b, " : goto f%u", f->id);
+		}
+	}
+	return map;
 }
 
 /* The triggers' ranges: elements with a timeout, added by pfk_trigger.c when

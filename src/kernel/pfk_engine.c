@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The kernel engine's side of a change. The 'inet portfw' table is rendered
- * from our own model in two parts: the core (chains, sets, the maps'
- * declarations), loaded through libnftables as a diff from what is loaded,
- * and the simple forwards' map elements (pfk_simple.c), of which only those
- * that change go, through nfnetlink (pfk_nl.c). Each part is one
- * transaction; pfk_load orders them and undoes the first if the second is
- * refused, so a refused change leaves the previous ruleset as it was, byte
- * for byte. Each forward keeps its id (chain names, ct marks) for as long as
- * its key stays in the table, so conntrack entries can be traced back to it
- * and deleted when it changes.
+ * The kernel engine's side of a change. The 'inet portfw' table is made from
+ * our own model in three parts: the core (the dispatch and base chains,
+ * sets, the maps' declarations, 'from' pools' and triggers' chains), loaded
+ * through libnftables as a diff from what is loaded; the chains of forwards
+ * that own their keys (pfk_own.c), of which only those that change go, in
+ * the same transaction; the simple forwards' map elements (pfk_simple.c), of
+ * which only those that change go, through nfnetlink (pfk_nl.c). A change
+ * of a draft that only brings and takes simple forwards and forwards with
+ * chains of their own renders no core and walks no table. pfk_load orders
+ * the two transactions and undoes the first if the second is refused, so a
+ * refused change leaves the previous ruleset as it was, byte for byte. A
+ * forward's id (chain names, ct marks) is kept by the version that replaces
+ * it, so conntrack entries can be traced back to it and deleted when it
+ * changes.
  */
 #include "pfk_int.h"
 #include "pfk_diff.h"
@@ -44,7 +48,6 @@ static uint32_t pfk_gen;
 static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
 static struct pfk_ops pfk_ops;
-
 static void pfk_sysctl(const char *path, const char *want)
 {
 	char cur[16] = "";
@@ -246,6 +249,7 @@ static void pfk_abort(void)
 	free(pfk_pending);
 	pfk_pending = NULL;
 	pfk_core_same = false;
+	pfk_own_abort();
 	pfk_ops_free(&pfk_ops);
 	pfk_release(&pfk_next, &pfk_nnext);
 	pfk_release(&pfk_gone, &pfk_ngone);
@@ -323,8 +327,15 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 	pfk_gone = pf_xarray(ndel + 1, sizeof(*pfk_gone));
 	pfk_added = pf_xarray(nadd + 1, sizeof(*pfk_added));
 	pfk_touched = pf_xarray(nadd + 1, sizeof(*pfk_touched));
+	/* Chains of their own: the new versions' first (a changed one keeps
+	 * its id's chains, flushed), then those that went. */
+	pfk_own_begin();
+	for (i = 0; i < nadd; i++)
+		if (!(pfk_form(next->add.v[i]) & PFK_FORM_SIMPLE))
+			pfk_own_plan(next->add.v[i]);
 	for (i = 0; i < ndel; i++) {
 		pfk_simple_ops(&pfk_ops, next->del.v[i], pfk_loaded_form(next->del.v[i]), 0);
+		pfk_own_drop(next->del.v[i]);
 		pfk_gone[pfk_ngone++] = next->del.v[i];
 	}
 	for (i = 0; i < nadd; i++) {
@@ -428,6 +439,13 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
 	}
+	/* The forwards' own chains, from the model: those of the table to
+	 * load, then what the loaded one had that goes. */
+	pfk_own_begin();
+	for (i = 0; i < w.nown; i++)
+		pfk_own_plan(next->fwd[w.own[i]]);
+	for (i = 0; pfk_disp_model_loaded() && i < pfk_nprev; i++)
+		pfk_own_drop(pfk_prev[i]);
 	/* The elements that change: those of forwards that went (none if every
 	 * loaded forward is still here), and of those whose form changed or
 	 * that are new (the render listed them): no search, no sort. */
@@ -461,28 +479,57 @@ fail:
 	return -1;
 }
 
-/* Loads text (a core render): as a diff from base when there is one (a
- * change costs what changes, not what the table holds), else, or if the
- * kernel refuses the diff (our table changed behind our back), whole, which
- * empties the simple maps (*whole says so). */
-static int pfk_apply(const char *base, const char *text, bool *whole, char *err, size_t errlen)
+/*
+ * Loads text (a core render; NULL: the core stays as loaded) with the
+ * commands of the forwards' own chains (pre: before the core's diff, post:
+ * after it), as a diff from base when there is one: a change costs what
+ * changes, not what the table holds. Else, or if the kernel refuses the
+ * diff (our table changed behind our back), the core whole with the chains
+ * of every forward of v that owns them (as planned, or as loaded), which
+ * empties the simple maps (*whole says so).
+ */
+static int pfk_apply(const char *base, const char *text, const char *pre, const char *post,
+		     struct pf_forward *const *v, size_t n, bool loaded, bool *whole, char *err,
+		     size_t errlen)
 {
-	size_t n = 0;
-	char *d = base ? pfk_diff(base, text, &n) : NULL;
+	struct pf_buf b = { 0 };
+	size_t nd = 0;
+	char *d = NULL, *all;
+	int rc;
 
 	*whole = false;
-	if (d) {
-		int rc = n ? pfk_run(d, false, err, errlen) : 0;
-
+	if (base && (!text || (d = pfk_diff(base, text, &nd)))) {
+		pf_buf_puts(&b, pre ? pre : "");
+		if (nd)
+			pf_buf_puts(&b, d);
+		pf_buf_puts(&b, post ? post : "");
 		free(d);
-		if (!rc)
-			return 0;
+		if (b.err) {
+			snprintf(err, errlen, "kernel engine: out of memory");
+			rc = -1;
+		} else {
+			rc = b.len ? pfk_run(b.s, false, err, errlen) : 0;
+		}
+		pf_buf_free(&b);
+		if (!rc || !text)
+			return rc;
 		pf_info("kernel engine: the change as a diff was refused, loading the table "
 			"whole (%s)",
 			err);
 	}
 	*whole = true;
-	return pfk_run(text, false, err, errlen);
+	all = pfk_own_all(v, n, loaded);
+	pf_buf_puts(&b, text);
+	pf_buf_puts(&b, all ? all : "");
+	free(all);
+	if (b.err || !all) {
+		pf_buf_free(&b);
+		snprintf(err, errlen, "kernel engine: out of memory");
+		return -1;
+	}
+	rc = pfk_run(b.s, false, err, errlen);
+	pf_buf_free(&b);
+	return rc;
 }
 
 /* After a whole load: every element of the forwards v (forms as rendered, or
@@ -500,7 +547,7 @@ static int pfk_fill(struct pf_forward *const *v, size_t n, bool loaded, char *er
 	return rc;
 }
 
-/* A whole load failed half way (its elements): the loaded table again. */
+/* A load failed half way: the loaded table again, whole. */
 static void pfk_restore(void)
 {
 	char err[512];
@@ -510,51 +557,73 @@ static void pfk_restore(void)
 		nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n");
 		return;
 	}
-	if (pfk_apply(NULL, pfk_loaded, &whole, err, sizeof(err)) ||
+	if (pfk_apply(NULL, pfk_loaded, NULL, NULL, pfk_prev, pfk_nprev, true, &whole, err,
+		      sizeof(err)) ||
 	    pfk_fill(pfk_prev, pfk_nprev, true, err, sizeof(err)))
 		pf_err("kernel engine: could not put the previous table back: %s", err);
 }
 
 /*
- * Loads a core render and the element changes ops, for the forwards v as
- * rendered. Two transactions (libnftables, nfnetlink), in the order that
- * never leaves a key without its forward: new elements before a core that
- * drops the key's chain (a forward that became simple), a core that adds a
- * chain before the elements go (one that stopped being simple). If the
- * second fails, the first is undone.
+ * Loads a core render (NULL: the core as loaded), the commands of the
+ * forwards' own chains (pfk_own.c) and the element changes ops, for
+ * the forwards v as rendered. Two transactions (libnftables, nfnetlink), in
+ * the order that never leaves a key without its forward: new elements before
+ * a core that drops the key's chain (a forward that became simple), a core
+ * that adds a chain before the elements go (one that stopped being simple).
+ * If the second fails, the first is undone.
  */
 static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forward *const *v,
 		    size_t n, char *err, size_t errlen)
 {
-	bool whole, adds_first = false;
+	/* Maps that must grow, keys that change owner: the table whole. */
+	bool whole, adds_first = false, remake = pfk_disp_grows() || pfk_disp_model_flips();
+	char *pre = pfk_own_script(true), *post = pfk_own_script(false);
 	char e2[512];
 	size_t i;
+	int rc = -1;
 
+	if (!pre || !post) {
+		snprintf(err, errlen, "kernel engine: out of memory");
+		goto out;
+	}
 	for (i = 0; i < ops->n && !adds_first; i++)
 		adds_first = !ops->v[i].del;
-	adds_first &= pfk_loaded != NULL && !pfk_disp_grows();
+	adds_first &= pfk_loaded != NULL && !remake;
 	if (adds_first && pfk_nl_apply(ops, false, err, errlen))
-		return -1;
-	/* Maps that must grow are made again: the table whole, then every
-	 * element (the ops are part of that). */
-	if (pfk_apply(pfk_disp_grows() ? NULL : pfk_loaded, text, &whole, err, errlen)) {
+		goto out;
+	if (pfk_apply(remake ? NULL : pfk_loaded, text, pre, post, v, n, false, &whole, err,
+		      errlen)) {
 		if (adds_first && pfk_nl_apply(ops, true, e2, sizeof(e2)))
 			pf_err("%s", e2);
-		return -1;
+		goto out;
 	}
 	if (whole) {
-		if (!pfk_fill(v, n, false, err, errlen))
-			return 0;
+		if (!pfk_fill(v, n, false, err, errlen)) {
+			rc = 0;
+			goto out;
+		}
 		pfk_restore();
-		return -1;
+		goto out;
 	}
 	if (!adds_first && pfk_nl_apply(ops, false, err, errlen)) {
-		if (pfk_apply(text, pfk_loaded, &whole, e2, sizeof(e2)) ||
-		    (whole && pfk_fill(pfk_prev, pfk_nprev, true, e2, sizeof(e2))))
-			pf_err("kernel engine: could not put the previous table back: %s", e2);
-		return -1;
+		/* The core's diff is undone by the reverse diff; chains of
+		 * their own, by loading the previous table whole. */
+		if (text && !*pre && !*post) {
+			if (pfk_apply(text, pfk_loaded, NULL, NULL, pfk_prev, pfk_nprev, true, &whole,
+				      e2, sizeof(e2)) ||
+			    (whole && pfk_fill(pfk_prev, pfk_nprev, true, e2, sizeof(e2))))
+				pf_err("kernel engine: could not put the previous table back: %s",
+				       e2);
+		} else {
+			pfk_restore();
+		}
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(pre);
+	free(post);
+	return rc;
 }
 
 static int pfk_commit(char *err, size_t errlen)
@@ -564,11 +633,12 @@ static int pfk_commit(char *err, size_t errlen)
 
 	if (!pfk_pending && !pfk_core_same)
 		return 0;
-	if (pfk_core_same ? pfk_nl_apply(&pfk_ops, false, err, errlen)
-			  : pfk_load(pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err, errlen)) {
+	if (pfk_load(pfk_core_same ? NULL : pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err,
+		     errlen)) {
 		pfk_abort();
 		return -1;
 	}
+	pfk_own_commit();
 	/* UDP flows of forwards that changed or went away follow at once: their
 	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
 	 * their end, as in the user engine. Prepare found which went (not
@@ -620,27 +690,40 @@ static void pfk_refresh(const struct pf_table *cur)
 {
 	struct pfk_ops o = { 0 };
 	char err[512], *text;
+	struct pfk_walk w;
 	size_t i;
 
 	if (!pfk_nft || !pfk_nprev)
 		return;
-	text = pfk_render_now(cur, true, true, NULL);
-	if (!text)
+	pfk_walk_init(&w, cur->n);
+	for (i = 0; i < cur->n; i++)
+		pfk_walk_one(&w, cur->fwd[i], i);
+	text = pfk_render_now(cur, true, true, &w);
+	if (!text) {
+		pfk_walk_free(&w);
 		return;
+	}
 	/* A simple forward's backend that went down or came back: its DNAT
-	 * elements; a pool: its chain (in the text). */
+	 * elements; a pool: its chain (in the text, or its own). */
+	pfk_own_begin();
+	for (i = 0; i < w.nown; i++)
+		pfk_own_plan(cur->fwd[w.own[i]]);
+	pfk_walk_free(&w);
 	for (i = 0; i < pfk_nprev; i++)
 		pfk_simple_ops(&o, pfk_prev[i], pfk_loaded_form(pfk_prev[i]), pfk_form(pfk_prev[i]));
-	if (!o.n && pfk_loaded && !strcmp(text, pfk_loaded)) {
+	if (!o.n && !pfk_own_pending() && pfk_loaded && !strcmp(text, pfk_loaded)) {
+		pfk_own_abort();
 		free(text);
 		return;
 	}
 	if (pfk_load(text, &o, pfk_prev, pfk_nprev, err, sizeof(err))) {
 		pf_err("%s", err);
+		pfk_own_abort();
 		free(text);
 		pfk_ops_free(&o);
 		return;
 	}
+	pfk_own_commit();
 	for (i = 0; i < pfk_nprev; i++)
 		pfk_set_loaded(pfk_prev[i], true);
 	pfk_disp_commit();
@@ -687,8 +770,10 @@ static void pfk_stop(void)
 	pfk_ntrig = 0;
 	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
-	for (size_t i = 0; i < pfk_nprev; i++)
+	for (size_t i = 0; i < pfk_nprev; i++) {
+		pfk_own_forget(pfk_prev[i]);
 		pfk_set_loaded(pfk_prev[i], false);
+	}
 	pfk_release(&pfk_prev, &pfk_nprev);
 	free(pfk_loaded);
 	pfk_loaded = NULL;

@@ -112,6 +112,11 @@ struct pfk_fstate {
 	uint32_t gen;
 	uint8_t loaded; /* PFK_FORM_* of loaded_f, with PFK_FORM_LOADED */
 	uint8_t form; /* PFK_FORM_* the table being rendered wants (0: chains) */
+	/* A forward whose chains the engine loads itself (pfk_fchain_owns):
+	 * their text as loaded (NULL: none), the text a change would load
+	 * (NULL: as loaded), and the change (own_gen) whose table owns them. */
+	char *chain, *chain_next;
+	uint32_t own_gen;
 };
 struct pfk_fstate *pfk_fs(const struct pf_forward *f);
 uint8_t pfk_form(const struct pf_forward *f);
@@ -122,6 +127,26 @@ uint8_t pfk_loaded_form(const struct pf_forward *f);
 void pfk_set_loaded(const struct pf_forward *f, bool loaded);
 /* The version of forward id that is loaded, or NULL. */
 const struct pf_forward *pfk_loaded_by_id(uint32_t id);
+
+/* pfk_own.c: the chains of the forwards that own theirs, forward by
+ * forward. A change (or a refresh) begins, plans each such forward of the
+ * table to load and drops each loaded one (nothing if its id still owns
+ * chains), then commits or aborts. */
+void pfk_own_begin(void);
+void pfk_own_plan(struct pf_forward *f);
+void pfk_own_drop(struct pf_forward *f);
+/* Whether the plan loads any chain. */
+bool pfk_own_pending(void);
+/* The plan's commands that go before the core's diff (pre: keys and chains
+ * deleted) or after it; NULL when out of memory. */
+char *pfk_own_script(bool pre);
+/* For a load of the whole table: the chains and keys of every forward of v
+ * that owns them, as planned or (loaded) as loaded. */
+char *pfk_own_all(struct pf_forward *const *v, size_t n, bool loaded);
+void pfk_own_commit(void);
+void pfk_own_abort(void);
+/* The engine stops: f's chains are no more. */
+void pfk_own_forget(const struct pf_forward *f);
 
 /* pfk_render.c: pf_buf_printf under the short name of the render's many
  * lines (scripts are built in a struct pf_buf: b->err checked once, at the end). */
@@ -146,6 +171,10 @@ struct pfk_walk {
 	bool has_ktrig;
 	uint64_t *user_ports[2];
 	size_t *touched, ntouched;
+	/* The render's model (pfk_disp_model) and, in it, the forwards whose
+	 * chains and keys the engine loads one by one (pfk_fchain_owns). */
+	bool model;
+	size_t *own, nown;
 };
 void pfk_walk_init(struct pfk_walk *w, size_t n);
 void pfk_walk_one(struct pfk_walk *w, const struct pf_forward *f, size_t i);
@@ -158,9 +187,27 @@ bool pfk_disp_delta(const struct pf_table *next);
 /* Also decides each carried forward's form (simple or chains) and counts
  * the simple keys per map, for the maps' sizes. w: the table's walk done
  * already (NULL: done here). */
-struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, struct pfk_walk *w);
-/* Renders the simple forwards' elements in the maps' lists (text) or not. */
-void pfk_disp_set_text(struct pfk_disp *d, bool text);
+struct pfk_disp *pfk_disp_build(const struct pf_table *t, bool fresh, bool text,
+				struct pfk_walk *w);
+/* text: the simple forwards' elements are rendered in the maps' lists. */
+/* The render leaves out the chains of the forwards that own their keys,
+ * and those keys (no 'from' pool about, not text): the engine loads them
+ * forward by forward, from the model, as it loads simple elements. */
+bool pfk_disp_model(const struct pfk_disp *d);
+/* Whether the loaded table, and whether the last render, is such. A change
+ * between the two loads the table whole (the keys change owner). */
+bool pfk_disp_model_loaded(void);
+bool pfk_disp_model_flips(void);
+/* pfk_fchain: a port forward with chains that owns its keys (no 'from',
+ * not whole-host, not a trigger); its chains (f<id>, f<id>_nat) as a
+ * table block's lines; its keys in the verdict map of their kind (which it
+ * returns), each as ", KEY" or (verdict) ", KEY : goto f<id>". */
+bool pfk_fchain_owns(const struct pf_forward *f);
+void pfk_fchain_render(struct pf_buf *b, struct pf_forward *f);
+unsigned pfk_fchain_keys(struct pf_buf *b, const struct pf_forward *f, bool verdict);
+unsigned pfk_fchain_map(const struct pf_forward *f);
+/* The verdict map of a kind of port key ("any", "in4", ...). */
+const char *pfk_vmap_name(unsigned map);
 /* Indexes in the table of the forwards with chains, and of those with the
  * FTP helper, in table order. */
 const size_t *pfk_disp_chained(const struct pfk_disp *d, size_t *n);

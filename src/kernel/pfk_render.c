@@ -253,7 +253,7 @@ static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fa
 	pfk_out(b, "\n");
 }
 
-static void pfk_render_chain(struct pf_buf *b, struct pf_forward *f)
+void pfk_fchain_render(struct pf_buf *b, struct pf_forward *f)
 {
 	pfk_out(b, "\tchain f%u {\n", f->id);
 	pfk_render_acl(b, f, 'f');
@@ -274,12 +274,11 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 			    bool text, bool fresh, struct pfk_walk *w)
 {
 	struct pf_buf b = { 0 };
-	struct pfk_disp *d = pfk_disp_build(t, fresh, w);
+	struct pfk_disp *d = pfk_disp_build(t, fresh, text, w);
 	bool ftp = false;
 	const size_t *idx;
 	size_t i, n;
 
-	pfk_disp_set_text(d, text);
 	/* Creating then deleting replaces whatever a killed daemon left. */
 	pfk_out(&b, "table inet portfw\ndelete table inet portfw\ntable inet portfw {\n");
 	pfk_out(&b, "\tset wan {\n\t\ttype ifname\n");
@@ -302,7 +301,8 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
 	idx = pfk_disp_chained(d, &n);
 	for (i = 0; i < n; i++)
-		pfk_render_chain(&b, t->fwd[idx[i]]);
+		if (!pfk_disp_model(d) || !pfk_fchain_owns(t->fwd[idx[i]]))
+			pfk_fchain_render(&b, t->fwd[idx[i]]);
 	/* New connections to one of our ports: one map lookup whatever the count. */
 	pfk_disp_chains(&b, d);
 	/* Before Docker/iptables-nft (-100) and firewalld (-90). Triggered

@@ -227,6 +227,56 @@ if in_ns "$C" curl -sS --max-time 3 http://198.51.100.1:8090/ >/dev/null 2>&1; t
 	fail "the forward on the external address still answers after del"
 fi
 
+# id_of PORT: the id of the forward with chains of its own on tcp PORT.
+id_of() {
+	nsx nft list map inet portfw any | grep -o "tcp . $1 : goto f[0-9]*" | sed 's/.*goto f//'
+}
+
+# spread PORT N: "A B" connections of N to tcp PORT that reached A and B.
+spread() {
+	local c
+	c=$(in_ns "$C" "$PF_IDS" count -c "198.51.100.1:$1" -n "$2")
+	[[ $(awk '$1=="FAILED"{print $2}' <<<"$c") == 0 ]] || fail "failed connections to :$1: $c"
+	awk '$1=="A"{a=$2} $1=="B"{b=$2} END{print a+0, b+0}' <<<"$c"
+}
+
+info "a pool added, changed and deleted live: its own chains, no render of the table"
+pf add name pool2 tcp :8095 to 10.0.0.2:9000, 10.0.0.3:9000
+id=$(id_of 8095)
+[[ -n $id ]] || fail "no verdict element of pool2"
+nsx nft list chain inet portfw "f${id}_nat" | grep -q 10.0.0.3 || fail "no chain f${id}_nat"
+read -r a b <<<"$(spread 8095 40)"
+((a == 20 && b == 20)) || fail "pool2 spread $a / $b, expected 20 / 20"
+got=$(printf 'del name pool2\nforward name pool2 tcp :8095 to 10.0.0.2:9000\n' | pf_request)
+expect_eq "pool2 made simple in one request" "$got" ok
+read -r a b <<<"$(spread 8095 10)"
+((a == 10 && b == 0)) || fail "simple pool2 spread $a / $b, expected 10 / 0"
+nsx nft list chain inet portfw "f${id}" >/dev/null 2>&1 && fail "chain f$id stayed after pool2 became simple"
+got=$(printf 'del name pool2\nforward name pool2 tcp :8095 to 10.0.0.2:9000 weight 1, 10.0.0.3:9000 weight 3\n' | pf_request)
+expect_eq "pool2 a pool again" "$got" ok
+read -r a b <<<"$(spread 8095 40)"
+((a == 10 && b == 30)) || fail "pool2 spread $a / $b, expected 10 / 30"
+got=$(printf 'del name pool2\nforward name pool2 tcp :8095 to 10.0.0.2:9000 weight 3, 10.0.0.3:9000 weight 1\n' | pf_request)
+expect_eq "pool2's weights changed" "$got" ok
+expect_eq "pool2 keeps its id" "$(id_of 8095)" "$id"
+read -r a b <<<"$(spread 8095 40)"
+((a == 30 && b == 10)) || fail "pool2 spread $a / $b, expected 30 / 10"
+
+info "a 'from' pool comes and goes: every forward keeps working across the reloads"
+pf add name src tcp :8096 to 10.0.0.3:9000 from 198.51.100.0/24
+read -r a b <<<"$(spread 8096 5)"
+((a == 0 && b == 5)) || fail "the 'from' pool: $a / $b, expected 0 / 5"
+read -r a b <<<"$(spread 8095 40)"
+((a == 30 && b == 10)) || fail "pool2 with a 'from' pool about: $a / $b"
+pf del name src
+read -r a b <<<"$(spread 8095 40)"
+((a == 30 && b == 10)) || fail "pool2 after the 'from' pool went: $a / $b"
+pf del name pool2
+[[ -z $(id_of 8095) ]] || fail "pool2's verdict element stayed"
+nsx nft list chain inet portfw "f${id}_nat" >/dev/null 2>&1 && fail "chain f${id}_nat stayed"
+got=$(in_ns "$C" curl -sS --max-time 5 http://198.51.100.1/)
+expect_eq "the page after the pools came and went" "$got" "hello from S1"
+
 info "6,000 more ports outgrow the simple maps (4,096 keys): made again larger, all forwards still work"
 expect_eq "m_any's size before" "$(nsx nft list map inet portfw m_any | awk '$1 == "size" { print $2 }')" 4096
 pf add name big tcp :20000-25999 to 10.0.0.2:9000
