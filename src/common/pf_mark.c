@@ -139,6 +139,9 @@ struct pf_forward *pf_mark_apply(const struct pf_mark *m, const struct pf_forwar
 	c = pf_forward_clone(f);
 	c->conf.protos = m->protos;
 	pf_xstrset(&c->conf.lhost, m->lhost);
+	/* The listen address is resolved again (a clone keeps the old one:
+	 * it would be taken for the new host's, and validation misled). */
+	memset(&c->laddr, 0, sizeof(c->laddr));
 	c->conf.lbracketed = m->lbracketed;
 	c->conf.lport_lo = m->lport_lo;
 	c->conf.lport_hi = m->lport_hi;

@@ -235,6 +235,16 @@ static void test_delta_validation(void **state)
 	free(text);
 }
 
+/* A mark that changes moves its forward (mfw-N): onto a port in use. */
+static void test_delta_mark_moves(void **state)
+{
+	(void)state;
+	assert_same_error("mark 1 tcp 192.0.2.3:80 from 209.81.8.0/24\n"
+			  "forward name mfw-1 tcp 192.0.2.3:80 to 10.0.0.2 from 209.81.8.0/24\n"
+			  "forward name web tcp :80 to 10.0.0.2:8080\n",
+			  "mark 1 tcp :80\n");
+}
+
 /* What may share a port does, and the index finds it. */
 static void test_delta_from_pools(void **state)
 {
@@ -272,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_draft_same_again),
 		cmocka_unit_test(test_draft_abort),
 		cmocka_unit_test(test_delta_validation),
+		cmocka_unit_test(test_delta_mark_moves),
 		cmocka_unit_test(test_delta_from_pools),
 	};
 
