@@ -807,8 +807,20 @@ static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
 	for (i = 0; i < t->add.n; i++)
 		if (!pf_fwdvec_has(&c, t->add.v[i]))
 			pf_fwdvec_push(&c, t->add.v[i]);
-	for (i = 0; i < t->add.n; i++)
-		pf_table_neighbours(t, t->add.v[i], &c);
+	/* Of the neighbours (same ports or name), those that clash with a
+	 * new one: most share a port on another address, and the places in
+	 * the table (a walk over it) are looked up only when there is more
+	 * than one forward to order. */
+	for (i = 0; i < t->add.n; i++) {
+		struct pf_fwdvec nb = { 0 };
+
+		pf_table_neighbours(t, t->add.v[i], &nb);
+		for (k = 0; k < nb.n; k++)
+			if (!pf_fwdvec_has(&c, nb.v[k]) &&
+			    pf_validate_pair(t->add.v[i], nb.v[k], "", where, sizeof(where)))
+				pf_fwdvec_push(&c, nb.v[k]);
+		pf_fwdvec_free(&nb);
+	}
 	v = pf_xcalloc(c.n ? c.n : 1, sizeof(*v));
 	for (i = 0; i < c.n; i++)
 		v[i].f = c.v[i];

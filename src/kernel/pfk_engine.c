@@ -358,10 +358,14 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 			;
 		slot[k] = i + 1;
 	}
-	for (i = 0; i < pfk_nprev; i++) {
+	if (!ndel && pfk_nprev) {
+		memcpy(pfk_next, pfk_prev, pfk_nprev * sizeof(*pfk_next));
+		pfk_nnext = pfk_nprev;
+	}
+	for (i = 0; ndel && i < pfk_nprev; i++) {
 		bool gone = false;
 
-		for (k = ((uintptr_t)pfk_prev[i] >> 4) * 0x9E3779B1u & mask; slot && slot[k] && !gone;
+		for (k = ((uintptr_t)pfk_prev[i] >> 4) * 0x9E3779B1u & mask; slot[k] && !gone;
 		     k = (k + 1) & mask)
 			gone = pfk_gone[slot[k] - 1] == pfk_prev[i];
 		if (!gone)
