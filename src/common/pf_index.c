@@ -97,3 +97,14 @@ struct pf_forward *pf_index_next(const struct pf_index *x, uint32_t h, size_t *p
 	}
 	return NULL;
 }
+
+bool pf_index_has(const struct pf_index *x, uint32_t h, const struct pf_forward *f)
+{
+	const struct pf_forward *g;
+	size_t pos = 0;
+
+	while ((g = pf_index_next(x, h, &pos)))
+		if (g == f)
+			return true;
+	return false;
+}

@@ -10,6 +10,7 @@
 #ifndef PF_INDEX_H
 #define PF_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,14 @@ void pf_index_add(struct pf_index *x, uint32_t h, struct pf_forward *f);
 void pf_index_del(struct pf_index *x, uint32_t h, const struct pf_forward *f);
 /* The entries under h, one per call: *pos starts at 0; NULL at the end. */
 struct pf_forward *pf_index_next(const struct pf_index *x, uint32_t h, size_t *pos);
+/* Whether f is there under h. */
+bool pf_index_has(const struct pf_index *x, uint32_t h, const struct pf_forward *f);
+/* The hash of a forward by its address: the index as a set of forwards. */
+static inline uint32_t pf_index_ptr(const struct pf_forward *f)
+{
+	uintptr_t u = (uintptr_t)f;
+
+	return (uint32_t)(u ^ (u >> 16 >> 16));
+}
 
 #endif

@@ -754,52 +754,12 @@ int pf_table_validate(const struct pf_table *t, char *err, size_t errlen)
  * looked at. More than this: the whole table is. */
 #define PF_VALIDATE_FEW 32
 
-struct pf_posf {
-	size_t at;
-	const struct pf_forward *f;
-};
-
-static int pf_posf_cmp(const void *x, const void *y)
-{
-	const struct pf_posf *a = x, *b = y;
-
-	return (a->at > b->at) - (a->at < b->at);
-}
-
-/* The places of the forwards v[] in t: one walk over t's pointers, each
- * looked up in a small hash of v's. */
-static void pf_positions(const struct pf_table *t, struct pf_posf *v, size_t n)
-{
-	size_t size = 16, mask, i, k, *slot;
-
-	while (size < 4 * n)
-		size <<= 1;
-	mask = size - 1;
-	slot = pf_xcalloc(size, sizeof(*slot));
-	for (i = 0; i < n; i++) {
-		for (k = ((uintptr_t)v[i].f >> 4) * 0x9E3779B1u & mask; slot[k]; k = (k + 1) & mask)
-			;
-		slot[k] = i + 1;
-		v[i].at = SIZE_MAX;
-	}
-	for (i = 0; i < t->n; i++) {
-		for (k = ((uintptr_t)t->fwd[i] >> 4) * 0x9E3779B1u & mask; slot[k]; k = (k + 1) & mask) {
-			if (v[slot[k] - 1].f == t->fwd[i]) {
-				v[slot[k] - 1].at = i;
-				break;
-			}
-		}
-	}
-	free(slot);
-}
-
 /* A draft's new forwards (t->add), and the forwards they may clash with
  * (pf_table_neighbours): each against those before it in the table, in
  * table order, as pf_table_validate would (the same first error). */
 static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
 {
 	struct pf_fwdvec c = { 0 };
-	struct pf_posf *v;
 	char where[PF_WHERE_MAX];
 	size_t i, k;
 	int rc = 0;
@@ -808,9 +768,8 @@ static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
 		if (!pf_fwdvec_has(&c, t->add.v[i]))
 			pf_fwdvec_push(&c, t->add.v[i]);
 	/* Of the neighbours (same ports or name), those that clash with a
-	 * new one: most share a port on another address, and the places in
-	 * the table (a walk over it) are looked up only when there is more
-	 * than one forward to order. */
+	 * new one: most share a port on another address, and the table is
+	 * walked for their order only when there is more than one forward. */
 	for (i = 0; i < t->add.n; i++) {
 		struct pf_fwdvec nb = { 0 };
 
@@ -821,20 +780,13 @@ static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
 				pf_fwdvec_push(&c, nb.v[k]);
 		pf_fwdvec_free(&nb);
 	}
-	v = pf_xcalloc(c.n ? c.n : 1, sizeof(*v));
-	for (i = 0; i < c.n; i++)
-		v[i].f = c.v[i];
-	if (c.n > 1) {
-		pf_positions(t, v, c.n);
-		qsort(v, c.n, sizeof(*v), pf_posf_cmp);
-	}
+	pf_table_order(t, &c);
 	for (k = 0; k < c.n && !rc; k++) {
-		pf_forward_where(v[k].f, v[k].f->conf.line, where, sizeof(where));
-		rc = pf_validate_alone(v[k].f, where, err, errlen);
+		pf_forward_where(c.v[k], c.v[k]->conf.line, where, sizeof(where));
+		rc = pf_validate_alone(c.v[k], where, err, errlen);
 		for (i = 0; i < k && !rc; i++)
-			rc = pf_validate_pair(v[k].f, v[i].f, where, err, errlen);
+			rc = pf_validate_pair(c.v[k], c.v[i], where, err, errlen);
 	}
-	free(v);
 	pf_fwdvec_free(&c);
 	return rc;
 }

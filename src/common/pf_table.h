@@ -317,9 +317,11 @@ struct pf_forward *pf_table_find_key(const struct pf_table *t, const struct pf_f
  * name, or protocols and ports in common. */
 void pf_table_neighbours(const struct pf_table *t, const struct pf_forward *f,
 			 struct pf_fwdvec *out);
-/* The forwards sel matches, in table order. */
+/* The forwards sel matches, in table order (out: empty). */
 void pf_table_select(const struct pf_table *t, const struct pf_selector *sel,
 		     struct pf_fwdvec *out);
+/* Puts v (distinct forwards of t) in t's order. */
+void pf_table_order(const struct pf_table *t, struct pf_fwdvec *v);
 
 void pf_fwdvec_push(struct pf_fwdvec *v, struct pf_forward *f);
 /* Removes f; false if it is not there. */

@@ -70,12 +70,6 @@ void pf_fwdvec_free(struct pf_fwdvec *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static void pf_fwdvec_push_new(struct pf_fwdvec *v, struct pf_forward *f)
-{
-	if (!pf_fwdvec_has(v, f))
-		pf_fwdvec_push(v, f);
-}
-
 /* ---- the index ---- */
 
 static bool pf_wide(const struct pf_forward *f)
@@ -328,10 +322,15 @@ struct pf_tquery {
 	const void *arg;
 };
 
+/* Whether b was found by the name part of q (the port part skips it). */
+static bool pf_tq_by_name(const struct pf_forward *b, const struct pf_tquery *q)
+{
+	return q->name && q->name[0] && b->namehash == q->nh && !strcmp(b->conf.name, q->name);
+}
+
 static bool pf_tq_match(const struct pf_forward *b, const struct pf_tquery *q)
 {
-	bool hit = (q->name && q->name[0] && b->namehash == q->nh &&
-		    !strcmp(b->conf.name, q->name)) ||
+	bool hit = pf_tq_by_name(b, q) ||
 		   (q->ports && b->conf.lport_lo <= q->hi && q->lo <= b->conf.lport_hi);
 
 	return hit && (!q->keep || q->keep(b, q));
@@ -340,6 +339,10 @@ static bool pf_tq_match(const struct pf_forward *b, const struct pf_tquery *q)
 /* More ports than this in a lookup: the table is walked instead. */
 #define PF_TQ_PORTS_MAX 4096
 
+/* Appends what q finds in t, each forward once: a base's and a draft's own
+ * are apart, and so are the index's name, range and port parts once the
+ * port part skips what the name part found (no search of out, which may
+ * grow to the whole table). */
 static void pf_tq_run(const struct pf_table *t, const struct pf_tquery *q, struct pf_fwdvec *out)
 {
 	struct pf_forward *b;
@@ -352,32 +355,49 @@ static void pf_tq_run(const struct pf_table *t, const struct pf_tquery *q, struc
 		pf_tq_run(t->base, q, &in);
 		for (i = 0; i < in.n; i++)
 			if (!pf_fwdvec_has(&t->del, in.v[i]))
-				pf_fwdvec_push_new(out, in.v[i]);
+				pf_fwdvec_push(out, in.v[i]);
 		pf_fwdvec_free(&in);
 		for (i = 0; i < t->add.n; i++)
 			if (pf_tq_match(t->add.v[i], q))
-				pf_fwdvec_push_new(out, t->add.v[i]);
+				pf_fwdvec_push(out, t->add.v[i]);
 		return;
 	}
 	if (!t->idx || (q->ports && q->hi - q->lo > PF_TQ_PORTS_MAX)) {
 		for (i = 0; i < t->n; i++)
 			if (pf_tq_match(t->fwd[i], q))
-				pf_fwdvec_push_new(out, t->fwd[i]);
+				pf_fwdvec_push(out, t->fwd[i]);
 		return;
 	}
 	if (q->name && q->name[0])
 		for (pos = 0; (b = pf_index_next(&t->idx->name, q->nh, &pos));)
 			if (pf_tq_match(b, q))
-				pf_fwdvec_push_new(out, b);
+				pf_fwdvec_push(out, b);
 	if (!q->ports)
 		return;
 	for (i = 0; i < t->idx->wide.n; i++)
-		if (pf_tq_match(t->idx->wide.v[i], q))
-			pf_fwdvec_push_new(out, t->idx->wide.v[i]);
+		if (!pf_tq_by_name(t->idx->wide.v[i], q) && pf_tq_match(t->idx->wide.v[i], q))
+			pf_fwdvec_push(out, t->idx->wide.v[i]);
 	for (p = q->lo; p <= q->hi; p++)
 		for (pos = 0; (b = pf_index_next(&t->idx->port, p, &pos));)
-			if (pf_tq_match(b, q))
-				pf_fwdvec_push_new(out, b);
+			if (!pf_tq_by_name(b, q) && pf_tq_match(b, q))
+				pf_fwdvec_push(out, b);
+}
+
+void pf_table_order(const struct pf_table *t, struct pf_fwdvec *v)
+{
+	struct pf_index x = { 0 };
+	size_t i, k = 0;
+
+	if (v->n < 2)
+		return;
+	/* One walk over t's pointers, each looked up in an index of v's:
+	 * no forward is read. */
+	for (i = 0; i < v->n; i++)
+		pf_index_add(&x, pf_index_ptr(v->v[i]), v->v[i]);
+	for (i = 0; i < t->n && k < v->n; i++)
+		if (pf_index_has(&x, pf_index_ptr(t->fwd[i]), t->fwd[i]))
+			v->v[k++] = t->fwd[i];
+	pf_index_free(&x);
 }
 
 /* The first forward a lookup finds, by table order where there are more
@@ -385,20 +405,11 @@ static void pf_tq_run(const struct pf_table *t, const struct pf_tquery *q, struc
 static struct pf_forward *pf_tq_first(const struct pf_table *t, const struct pf_tquery *q)
 {
 	struct pf_fwdvec v = { 0 };
-	struct pf_forward *f = NULL;
-	size_t i, best = SIZE_MAX;
+	struct pf_forward *f;
 
 	pf_tq_run(t, q, &v);
-	if (v.n == 1)
-		f = v.v[0];
-	for (i = 0; v.n > 1 && i < v.n; i++) {
-		size_t at = pf_table_pos(t, v.v[i]);
-
-		if (at < best) {
-			best = at;
-			f = v.v[i];
-		}
-	}
+	pf_table_order(t, &v);
+	f = v.n ? v.v[0] : NULL;
 	pf_fwdvec_free(&v);
 	return f;
 }
@@ -443,24 +454,11 @@ static bool pf_tq_selected(const struct pf_forward *b, const struct pf_tquery *q
 	return pf_selector_match(q->arg, b);
 }
 
-struct pf_posf {
-	size_t at;
-	struct pf_forward *f;
-};
-
-static int pf_posf_cmp(const void *x, const void *y)
-{
-	const struct pf_posf *a = x, *b = y;
-
-	return (a->at > b->at) - (a->at < b->at);
-}
-
 void pf_table_select(const struct pf_table *t, const struct pf_selector *sel,
 		     struct pf_fwdvec *out)
 {
 	struct pf_tquery q = { .keep = pf_tq_selected, .arg = sel };
-	struct pf_posf *v;
-	size_t i, n0 = out->n;
+	size_t i;
 
 	if (sel->all) {
 		for (i = 0; i < t->n; i++)
@@ -475,14 +473,6 @@ void pf_table_select(const struct pf_table *t, const struct pf_selector *sel,
 		q.lo = q.hi = sel->listen.port_lo;
 	}
 	pf_tq_run(t, &q, out);
-	if (out->n - n0 < 2)
-		return;
 	/* In table order, as a walk would have found them. */
-	v = pf_xcalloc(out->n - n0, sizeof(*v));
-	for (i = n0; i < out->n; i++)
-		v[i - n0] = (struct pf_posf){ pf_table_pos(t, out->v[i]), out->v[i] };
-	qsort(v, out->n - n0, sizeof(*v), pf_posf_cmp);
-	for (i = n0; i < out->n; i++)
-		out->v[i] = v[i - n0].f;
-	free(v);
+	pf_table_order(t, out);
 }
