@@ -39,7 +39,7 @@ static char *pfk_wan_loaded, *pfk_wan_next;
  * lives until commit or abort, the running one until the next commit): no
  * reference of our own, which was two walks with atomics per change. */
 static struct pf_forward **pfk_prev, **pfk_next;
-static size_t pfk_nprev, pfk_nnext;
+static size_t pfk_nprev, pfk_nnext, pfk_prev_cap;
 /* Found by prepare for commit: forwards that went, that are new, whose
  * form (what they are loaded as) changes. */
 static struct pf_forward **pfk_gone, **pfk_added, **pfk_touched;
@@ -237,6 +237,35 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 }
 
 
+/* A change of the draft's lists was loaded: the loaded list loses what
+ * went (the last one takes its place) and gains what came. */
+static void pfk_prev_edit(void)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_ngone; i++) {
+		uint32_t at = pfk_fs(pfk_gone[i])->prev_at;
+
+		if (at >= pfk_nprev || pfk_prev[at] != pfk_gone[i])
+			continue; /* not ours to drop (cannot be) */
+		pfk_prev[at] = pfk_prev[--pfk_nprev];
+		pfk_fs(pfk_prev[at])->prev_at = at;
+	}
+	if (pfk_nprev + pfk_nadded > pfk_prev_cap) {
+		size_t cap = 2 * (pfk_nprev + pfk_nadded) + 16;
+		struct pf_forward **v = realloc(pfk_prev, cap * sizeof(*v));
+
+		if (!v)
+			abort(); /* as pf_xcalloc */
+		pfk_prev = v;
+		pfk_prev_cap = cap;
+	}
+	for (i = 0; i < pfk_nadded; i++) {
+		pfk_fs(pfk_added[i])->prev_at = (uint32_t)pfk_nprev;
+		pfk_prev[pfk_nprev++] = pfk_added[i];
+	}
+}
+
 static void pfk_release(struct pf_forward ***v, size_t *n)
 {
 	free(*v);
@@ -315,7 +344,7 @@ static bool pfk_draft_ours(const struct pf_table *next, size_t *nadd, size_t *nd
  */
 static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errlen)
 {
-	size_t nadd, ndel, i, k, size, mask, *slot = NULL;
+	size_t nadd, ndel, i;
 
 	if (!next->base || !pfk_nft || !pfk_loaded || !pfk_draft_ours(next, &nadd, &ndel))
 		return 1;
@@ -344,36 +373,8 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 		pfk_simple_ops(&pfk_ops, f, 0, pfk_form(f));
 		pfk_added[pfk_nadded++] = pfk_touched[pfk_ntouched++] = f;
 	}
-	/* The loaded forwards less those that went (found by their pointers
-	 * in a small hash: no forward read), and the new ones. */
-	pfk_next = pf_xarray(pfk_nprev + nadd + 1, sizeof(*pfk_next));
-	for (size = 16; size < 4 * ndel; size <<= 1)
-		;
-	mask = size - 1;
-	if (ndel)
-		slot = pf_xcalloc(size, sizeof(*slot));
-	for (i = 0; i < ndel; i++) {
-		for (k = ((uintptr_t)pfk_gone[i] >> 4) * 0x9E3779B1u & mask; slot[k];
-		     k = (k + 1) & mask)
-			;
-		slot[k] = i + 1;
-	}
-	if (!ndel && pfk_nprev) {
-		memcpy(pfk_next, pfk_prev, pfk_nprev * sizeof(*pfk_next));
-		pfk_nnext = pfk_nprev;
-	}
-	for (i = 0; ndel && i < pfk_nprev; i++) {
-		bool gone = false;
-
-		for (k = ((uintptr_t)pfk_prev[i] >> 4) * 0x9E3779B1u & mask; slot[k] && !gone;
-		     k = (k + 1) & mask)
-			gone = pfk_gone[slot[k] - 1] == pfk_prev[i];
-		if (!gone)
-			pfk_next[pfk_nnext++] = pfk_prev[i];
-	}
-	free(slot);
-	for (i = 0; i < nadd; i++)
-		pfk_next[pfk_nnext++] = next->add.v[i];
+	/* The list of loaded forwards is edited in place at commit (each
+	 * one's place is in its id's state): no copy, no walk. */
 	pfk_ntrig_next = pfk_ntrig;
 	pfk_core_same = true;
 	if (pfk_ops.oom) {
@@ -637,8 +638,8 @@ static int pfk_commit(char *err, size_t errlen)
 
 	if (!pfk_pending && !pfk_core_same)
 		return 0;
-	if (pfk_load(pfk_core_same ? NULL : pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err,
-		     errlen)) {
+	if (pfk_core_same ? pfk_load(NULL, &pfk_ops, pfk_prev, pfk_nprev, err, errlen)
+			  : pfk_load(pfk_pending, &pfk_ops, pfk_next, pfk_nnext, err, errlen)) {
 		pfk_abort();
 		return -1;
 	}
@@ -666,14 +667,21 @@ static int pfk_commit(char *err, size_t errlen)
 		pfk_ct_flush_stale((const struct pf_forward **)pfk_added, pfk_nadded);
 	pfk_disp_commit();
 	pfk_ops_free(&pfk_ops);
+	if (pfk_core_same) {
+		pfk_prev_edit();
+	} else {
+		pfk_release(&pfk_prev, &pfk_nprev);
+		pfk_prev = pfk_next;
+		pfk_nprev = pfk_nnext;
+		pfk_prev_cap = pfk_nnext;
+		pfk_next = NULL;
+		pfk_nnext = 0;
+		for (i = 0; i < pfk_nprev; i++)
+			pfk_fs(pfk_prev[i])->prev_at = (uint32_t)i;
+	}
 	pfk_release(&pfk_gone, &pfk_ngone);
 	pfk_release(&pfk_added, &pfk_nadded);
 	pfk_release(&pfk_touched, &pfk_ntouched);
-	pfk_release(&pfk_prev, &pfk_nprev);
-	pfk_prev = pfk_next;
-	pfk_nprev = pfk_nnext;
-	pfk_next = NULL;
-	pfk_nnext = 0;
 	/* Triggers follow the table (a walk over it: only when there are any). */
 	if (pfk_ntrig || pfk_ntrig_next)
 		pfk_trig_sync(pfk_prev, pfk_nprev);
@@ -779,6 +787,7 @@ static void pfk_stop(void)
 		pfk_set_loaded(pfk_prev[i], false);
 	}
 	pfk_release(&pfk_prev, &pfk_nprev);
+	pfk_prev_cap = 0;
 	free(pfk_loaded);
 	pfk_loaded = NULL;
 	free(pfk_wan_loaded);

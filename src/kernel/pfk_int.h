@@ -117,6 +117,7 @@ struct pfk_fstate {
 	 * (NULL: as loaded), and the change (own_gen) whose table owns them. */
 	char *chain, *chain_next;
 	uint32_t own_gen;
+	uint32_t prev_at; /* where loaded_f is in the engine's list of loaded forwards */
 };
 struct pfk_fstate *pfk_fs(const struct pf_forward *f);
 uint8_t pfk_form(const struct pf_forward *f);
