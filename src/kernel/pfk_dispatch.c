@@ -638,44 +638,6 @@ static void pfk_disp_map(struct pf_buf *b, const struct pfk_disp *d, uint8_t map
 	pfk_out(b, "%s\t}\n", first ? "" : " }\n");
 }
 
-static const char *const pfk_vmap_names[PFK_M_ALL4] = {
-	[PFK_M_IN4] = "in4", [PFK_M_IN6] = "in6", [PFK_M_IFC] = "ifc", [PFK_M_ANY] = "any"
-};
-
-unsigned pfk_fchain_map(const struct pf_forward *f)
-{
-	return pfk_map_of(f);
-}
-
-const char *pfk_vmap_name(unsigned map)
-{
-	return pfk_vmap_names[map];
-}
-
-unsigned pfk_fchain_keys(struct pf_buf *b, const struct pf_forward *f, bool verdict)
-{
-	struct pfk_disp d = { 0 };
-	struct pf_table t = { .fwd = (struct pf_forward **)&f, .n = 1 };
-	uint8_t map = pfk_map_of(f);
-	uint32_t proto, p;
-
-	d.t = &t;
-	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
-		if (!(f->conf.protos & proto))
-			continue;
-		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
-			struct pfk_key k;
-
-			pfk_key_of(&k, f, map, proto, p, 0);
-			pfk_out(b, ", ");
-			pfk_disp_key(b, &d, &k);
-			if (verdict)
-				pfk_out(b, " : goto f%u", f->id);
-		}
-	}
-	return map;
-}
-
 /* The triggers' ranges: elements with a timeout, added by pfk_trigger.c when
  * a host opens its control connection; a full reload puts back the ones
  * still open with the time they have left. */
@@ -891,6 +853,34 @@ static const struct {
 	[PFK_M_ANY] = { "any", "fib daddr type local ", "meta l4proto . th dport", "d4_any",
 			"d6_any" },
 };
+
+unsigned pfk_fchain_map(const struct pf_forward *f)
+{
+	return pfk_map_of(f);
+}
+
+const char *pfk_vmap_name(unsigned map)
+{
+	return pfk_kinds[map].name;
+}
+
+unsigned pfk_fchain_keys(struct pf_buf *b, const struct pf_forward *f, bool verdict)
+{
+	uint8_t map = pfk_map_of(f);
+	uint32_t proto, p;
+
+	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1) {
+		if (!(f->conf.protos & proto))
+			continue;
+		for (p = f->conf.lport_lo; p <= f->conf.lport_hi; p++) {
+			pfk_out(b, ", ");
+			pfk_key_text(b, f, map, proto, p);
+			if (verdict)
+				pfk_out(b, " : goto f%u", f->id);
+		}
+	}
+	return map;
+}
 
 /* The simple forwards' shared chains: the connection's mark is set (the
  * dispatch rule that jumped here), then as in a forward's own chain: inside

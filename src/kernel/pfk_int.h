@@ -99,6 +99,10 @@ bool pfk_simple_ok(const struct pf_forward *f);
 uint8_t pfk_simple_form(const struct pf_forward *f);
 /* Ops that take f's elements from form 'from' to form 'to' (0: none). */
 void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from, uint8_t to);
+/* A port key of f as nft writes it, for a map of kind (PFK_M_IN4 ..
+ * PFK_M_ANY): "ADDR . tcp . 80", "\"wan\" . udp . 53", "tcp . 80". */
+void pfk_key_text(struct pf_buf *b, const struct pf_forward *f, unsigned kind, uint32_t proto,
+		  uint32_t port);
 /* The elements of simple forwards as text in each map's list. */
 void pfk_simple_text(struct pf_buf *b, const struct pf_table *t, unsigned set);
 

@@ -133,8 +133,8 @@ void pfk_simple_ops(struct pfk_ops *o, const struct pf_forward *f, uint8_t from,
 	}
 }
 
-static void pfk_key_text(struct pf_buf *b, const struct pf_forward *f, unsigned kind,
-			 uint32_t proto, uint32_t port)
+void pfk_key_text(struct pf_buf *b, const struct pf_forward *f, unsigned kind, uint32_t proto,
+		  uint32_t port)
 {
 	const char *l4 = proto == PF_PROTO_TCP ? "tcp" : "udp";
 
