@@ -362,16 +362,24 @@ static void pfd_health_unchecked(struct pf_forward *f)
 	}
 }
 
+static bool pfd_any_checked(const struct pf_fwdvec *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->v[i]->checked)
+			return true;
+	return false;
+}
+
 void pfd_health_change(const struct pf_table *t)
 {
 	size_t i;
 
 	/* A checked forward came or went: the checker's targets change. */
-	for (i = 0; i < t->add.n + t->del.n; i++) {
-		if ((i < t->add.n ? t->add.v[i] : t->del.v[i - t->add.n])->checked) {
-			pfd_health_set(t);
-			return;
-		}
+	if (pfd_any_checked(&t->add) || pfd_any_checked(&t->del)) {
+		pfd_health_set(t);
+		return;
 	}
 	for (i = 0; i < t->add.n; i++)
 		pfd_health_unchecked(t->add.v[i]);
