@@ -18,24 +18,12 @@
 #include "cli/pfc_classic.h"
 #include "common/pf_conf.h"
 #include "common/pf_interp.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_classic: %s:%d: %s: ", __FILE__, __LINE__,  \
-				#cond);                                                   \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
 
 static const char table_text[] =
 	"mark 1 tcp 192.0.2.3:80 from 209.81.8.0/24\n"

@@ -33,24 +33,12 @@
 #include "common/pf_sched.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                              \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz_conf: %s:%d: %s: ", __FILE__, __LINE__, \
-				#cond);                                               \
-			fprintf(stderr, __VA_ARGS__);                                 \
-			fputc('\n', stderr);                                          \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 static char saved[PF_LINE_MAX];
 static char again[PF_LINE_MAX];

@@ -14,24 +14,12 @@
 #include "common/pf_addr.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_hostport: %s:%d: %s: ", __FILE__, __LINE__, \
-				#cond);                                                   \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
 
 static void check_hostport(const char *s, bool need_port)
 {

@@ -16,24 +16,12 @@
 #include "common/pf_interp.h"
 #include "common/pf_table.h"
 #include "common/pf_tablefile.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "fuzz_tablefile: %s:%d: %s: ", __FILE__, __LINE__,  \
-				#cond);                                                     \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fputc('\n', stderr);                                                \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
 
 static size_t lines_of(const char *text, size_t len)
 {
