@@ -452,6 +452,25 @@ static int pf_parse_cidrs(struct pf_cur *c, const char *opt, struct pf_cidrset *
 	}
 }
 
+/* 'masquerade' [ADDR]: an address literal after it is its source (no
+ * option word can be read as one). */
+static int pf_parse_masq(struct pf_cur *c, struct pf_masq *m)
+{
+	struct pf_cidr cidr;
+	const char *arg = pf_peek(c);
+
+	m->on = true;
+	memset(&m->addr, 0, sizeof(m->addr));
+	if (!arg || pf_peek_is(c, ",") || pf_parse_cidr(arg, &cidr))
+		return 0;
+	if (strchr(arg, '/'))
+		return pf_fail(c, "'masquerade' expects an address without a prefix length "
+				  "(the source the backends see), or nothing");
+	m->addr = cidr.addr;
+	pf_next(c);
+	return 0;
+}
+
 /* One option of a forward, by its row in pf_opts: the word is at the cursor. */
 static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct pf_opt *o)
 {
@@ -481,6 +500,8 @@ static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct
 		if (v > o->max)
 			return pf_fail(c, "'%s' expects %s", opt, o->expect);
 		break;
+	case PF_OPT_MASQ:
+		return pf_parse_masq(c, (struct pf_masq *)(void *)((char *)&f->conf + o->off));
 	case PF_OPT_STR:
 		if (!arg || !*arg || strlen(arg) >= PF_CHECK_STR_MAX)
 			return pf_fail(c, "'%s' expects a string of 1-%d bytes (\"...\" with \\r\\n "

@@ -25,6 +25,8 @@ const struct pf_opt pf_opts[] = {
 	  .max = PF_ENGINE_KERNEL, .names = pf_engine_names, .expect = "kernel or user" },
 	{ .word = "ftp", .kind = PF_OPT_FLAG, PF_FIELD(ftp) },
 	{ .word = "allow-loopback", .kind = PF_OPT_FLAG, PF_FIELD(allow_loopback) },
+	{ .word = "masquerade", .json = "masquerade", .kind = PF_OPT_MASQ, .group = PF_OPT_G_OPTIONS,
+	  .off = offsetof(struct pf_fwd_conf, masq) },
 	{ .word = "from", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, from) },
 	{ .word = "allow", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, allow) },
 	{ .word = "deny", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, deny) },
@@ -162,6 +164,11 @@ struct pf_cidrset *pf_opt_cidrs(struct pf_fwd_conf *c, const struct pf_opt *o)
 	return (struct pf_cidrset *)(void *)((char *)c + o->off);
 }
 
+const struct pf_masq *pf_opt_masq(const struct pf_fwd_conf *c, const struct pf_opt *o)
+{
+	return (const struct pf_masq *)(const void *)((const char *)c + o->off);
+}
+
 const struct pf_cidrset *pf_opt_cidrs_c(const struct pf_fwd_conf *c, const struct pf_opt *o)
 {
 	return (const struct pf_cidrset *)(const void *)((const char *)c + o->off);
@@ -174,6 +181,8 @@ bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o)
 		return !*pf_opt_str(c, o);
 	case PF_OPT_CIDRS:
 		return !pf_opt_cidrs_c(c, o)->n;
+	case PF_OPT_MASQ:
+		return !pf_opt_masq(c, o)->on;
 	default:
 		return pf_opt_get(c, o) == o->def;
 	}
@@ -211,6 +220,15 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 	case PF_OPT_STR:
 		off = pf_append(buf, len, off, " ");
 		return pf_opt_quoted(buf, len, off, pf_opt_str(c, o));
+	case PF_OPT_MASQ: {
+		const struct pf_masq *m = pf_opt_masq(c, o);
+
+		if (!m->addr.sa.sa_family)
+			return off;
+		tmp[0] = ' ';
+		pf_sa_format(&m->addr, false, tmp + 1, sizeof(tmp) - 1);
+		return pf_append(buf, len, off, tmp);
+	}
 	default:
 		off = pf_append(buf, len, off, " ");
 		if (off < len)
@@ -229,7 +247,7 @@ void pf_fwd_conf_init(struct pf_fwd_conf *c)
 	for (i = 0; i < pf_nopts; i++) {
 		if (pf_opts[i].kind == PF_OPT_STR)
 			pf_opt_set_str(c, &pf_opts[i], "");
-		else if (pf_opts[i].kind != PF_OPT_CIDRS)
+		else if (pf_opts[i].kind != PF_OPT_CIDRS && pf_opts[i].kind != PF_OPT_MASQ)
 			pf_opt_set(c, &pf_opts[i], pf_opts[i].def);
 	}
 }
@@ -287,6 +305,12 @@ bool pf_fwd_conf_opts_equal(const struct pf_fwd_conf *a, const struct pf_fwd_con
 				return false;
 		} else if (o->kind == PF_OPT_CIDRS) {
 			if (!pf_cidrset_equal(pf_opt_cidrs_c(a, o), pf_opt_cidrs_c(b, o)))
+				return false;
+		} else if (o->kind == PF_OPT_MASQ) {
+			const struct pf_masq *x = pf_opt_masq(a, o), *y = pf_opt_masq(b, o);
+
+			if (x->on != y->on || x->addr.sa.sa_family != y->addr.sa.sa_family ||
+			    (x->addr.sa.sa_family && !pf_sa_addr_equal(&x->addr, &y->addr)))
 				return false;
 		} else if (pf_opt_get(a, o) != pf_opt_get(b, o)) {
 			return false;

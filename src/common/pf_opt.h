@@ -21,6 +21,7 @@ enum pf_opt_kind {
 	PF_OPT_ENUM, /* one of names[] */
 	PF_OPT_STR, /* a quoted string of 1-PF_CHECK_STR_MAX-1 bytes */
 	PF_OPT_CIDRS, /* networks ADDR[/LEN][,ADDR[/LEN]...] */
+	PF_OPT_MASQ, /* a word alone, or followed by an address (struct pf_masq) */
 };
 
 /* Where 'list -j' shows an option: in "options", in "check" (while checks
@@ -47,6 +48,8 @@ const struct pf_opt *pf_opt_find(const char *word);
 /* Numeric options (FLAG, UINT, DUR, ENUM). */
 uint64_t pf_opt_get(const struct pf_fwd_conf *c, const struct pf_opt *o);
 void pf_opt_set(struct pf_fwd_conf *c, const struct pf_opt *o, uint64_t v);
+/* MASQ: the setting. */
+const struct pf_masq *pf_opt_masq(const struct pf_fwd_conf *c, const struct pf_opt *o);
 /* STR: the string ("" when not set); CIDRS: the set. */
 const char *pf_opt_str(const struct pf_fwd_conf *c, const struct pf_opt *o);
 void pf_opt_set_str(struct pf_fwd_conf *c, const struct pf_opt *o, const char *s);

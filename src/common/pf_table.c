@@ -675,12 +675,30 @@ static void pf_other_label(const struct pf_forward *b, char *buf, size_t len)
 static int pf_validate_alone(const struct pf_forward *a, const char *where, char *err,
 			     size_t errlen)
 {
+	char m[PF_ADDRSTR_MAX], b[PF_ADDRSTR_MAX];
+	uint32_t i;
+
 	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
 		snprintf(err, errlen,
 			 "%s: 'all' forwards every protocol and needs the kernel engine: "
 			 "add 'engine kernel' or run portfwd -e kernel",
 			 where);
 		return -1;
+	}
+	/* The source of a connection to a backend is of the backend's family. */
+	for (i = 0; a->conf.masq.addr.sa.sa_family && i < a->nbe; i++) {
+		const union pf_sa *be = &a->be[i].addr;
+
+		if (be->sa.sa_family && be->sa.sa_family != a->conf.masq.addr.sa.sa_family) {
+			pf_sa_format(&a->conf.masq.addr, false, m, sizeof(m));
+			pf_sa_format(be, false, b, sizeof(b));
+			snprintf(err, errlen,
+				 "%s: 'masquerade %s' cannot be the source of a connection to "
+				 "backend %s (another address family); expected an address of "
+				 "the backends' family",
+				 where, m, b);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -115,6 +115,13 @@ struct pf_backend {
 	int64_t sched_cur; /* smooth weighted round robin state */
 };
 
+/* 'masquerade [ADDR]': the backend sees the gateway's address (the
+ * outgoing interface's, or addr when it has a family). */
+struct pf_masq {
+	bool on;
+	union pf_sa addr; /* family 0: the outgoing interface's address */
+};
+
 struct pf_fwd_opts {
 	uint64_t connect_ms;
 	uint64_t idle_ms;
@@ -147,6 +154,7 @@ struct pf_fwd_conf {
 	struct pf_cidrset from; /* sources this forward serves (empty: all) */
 	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
 	struct pf_fwd_opts o;
+	struct pf_masq masq;
 	struct pf_check check;
 };
 

@@ -176,9 +176,20 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 
 		if (!g || !opt->json)
 			continue;
-		if (opt->kind == PF_OPT_STR)
+		if (opt->kind == PF_OPT_STR) {
 			v = pfd_json_string(pf_opt_str(c, opt));
-		else
+		} else if (opt->kind == PF_OPT_MASQ) {
+			const struct pf_masq *m = pf_opt_masq(c, opt);
+			char a[PF_ADDRSTR_MAX];
+
+			/* false, true (the outgoing interface's address), or the address */
+			if (m->on && m->addr.sa.sa_family) {
+				pf_sa_format(&m->addr, false, a, sizeof(a));
+				v = json_string(a);
+			} else {
+				v = json_boolean(m->on);
+			}
+		} else
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
 		json_object_set_new(g, opt->json, v);
 	}

@@ -39,7 +39,7 @@
 	"characters"
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
-	"balance, engine, ftp, allow-loopback, from, allow, deny, check, check-interval, " \
+	"balance, engine, ftp, allow-loopback, masquerade, from, allow, deny, check, check-interval, " \
 	"check-timeout, fall, rise, check-port, check-send, check-expect, agent-port, " \
 	"agent-interval, connect-timeout, idle-timeout, half-close-timeout, maxconn, " \
 	"udp-timeout, udp-stream-timeout, max-sessions"
@@ -1099,6 +1099,11 @@ static void test_forward_errors_options(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "forward tcp :80 to b c", "'c': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b masquerade 10.0.0.0/24",
+		  "'10.0.0.0/24': 'masquerade' expects an address without a prefix length (the "
+		  "source the backends see), or nothing" },
+		{ "forward tcp :80 to b masquerade 10.0.0.1 10.0.0.2",
+		  "'10.0.0.2': " UNKNOWN_OPT_MSG },
 		{ "forward tcp :80 to b timeout 5s", "'timeout': " UNKNOWN_OPT_MSG },
 		{ "forward tcp :80 to b \"maxconn\" 5", "'maxconn': " UNKNOWN_OPT_MSG },
 		{ "forward tcp :80 to b maxconn 1 maxconn 2", "'maxconn': option given twice" },

@@ -168,6 +168,9 @@ static const char *const round_trip_lines[] = {
 	"deny 10.1.2.0/24, 2001:db8::/32",
 	"forward tcp :80 to a from ::/0 deny 0.0.0.0/0",
 	"forward udp :53 to a allow 10.1.2.3/8, fe80::1/10, 192.0.2.7, ::1",
+	"forward tcp :80 to 10.0.0.2 masquerade",
+	"forward tcp :80 to 10.0.0.2, 10.0.0.3 masquerade 10.0.0.1 maxconn 3",
+	"forward tcp :80 to [2001:db8::2] masquerade 2001:db8::1",
 	"forward tcp,udp [::1]:1000-1009 to a:2000-2009 backup weight 2, b balance source "
 	"from 2001:db8::/48 check fall 2 name all.options connect-timeout 1s maxconn 9",
 };
@@ -292,6 +295,11 @@ static void test_format_canonical(void **state)
 		  "half-close-timeout 1500ms maxconn 5" },
 		{ "forward tcp :80 to b connect-timeout 5000ms maxconn 0",
 		  "forward tcp :80 to b" },
+		{ "forward tcp :80 to 10.0.0.2 maxconn 2 masquerade", "forward tcp :80 to 10.0.0.2 masquerade maxconn 2" },
+		{ "forward tcp :80 to 10.0.0.2 masquerade 10.0.0.1 maxconn 2",
+		  "forward tcp :80 to 10.0.0.2 masquerade 10.0.0.1 maxconn 2" },
+		{ "forward tcp :80 to [2001:db8::2] masquerade [2001:db8::1]",
+		  "forward tcp :80 to [2001:db8::2] masquerade 2001:db8::1" },
 		{ "forward udp :53 to b max-sessions 7 udp-stream-timeout 150 udp-timeout 1500ms "
 		  "maxconn 3",
 		  "forward udp :53 to b maxconn 3 udp-timeout 1500ms udp-stream-timeout 150s "
@@ -632,6 +640,26 @@ static void test_validate_same_port(void **state)
 	(void)state;
 	assert_validate_error("forward tcp :80 to a\nforward tcp :80 to b\n",
 			      "t.conf:2: tcp :80 overlaps forward (t.conf:1); " OVERLAP_TAIL);
+}
+
+static void test_validate_masquerade_family(void **state)
+{
+	struct pf_table t;
+	char err[ERRLEN] = "";
+
+	(void)state;
+	/* Checked once the backends' addresses are known. */
+	table_from("forward tcp :80 to 10.0.0.2 masquerade 2001:db8::1\n", &t);
+	assert_int_equal(pf_table_resolve(&t, err, sizeof(err)), 0);
+	assert_int_equal(pf_table_validate(&t, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:1: 'masquerade 2001:db8::1' cannot be the source of a "
+				 "connection to backend 10.0.0.2 (another address family); "
+				 "expected an address of the backends' family");
+	pf_table_clear(&t);
+	table_from("forward tcp :80 to [2001:db8::2] masquerade 2001:db8::1\n", &t);
+	assert_int_equal(pf_table_resolve(&t, err, sizeof(err)), 0);
+	assert_int_equal(pf_table_validate(&t, err, sizeof(err)), 0);
+	pf_table_clear(&t);
 }
 
 static void test_validate_overlap_names_the_other_forward(void **state)
@@ -2114,6 +2142,7 @@ int main(void)
 		cmocka_unit_test(test_validate_accepts_distinct_forwards),
 		cmocka_unit_test(test_validate_duplicate_name),
 		cmocka_unit_test(test_validate_same_port),
+		cmocka_unit_test(test_validate_masquerade_family),
 		cmocka_unit_test(test_validate_overlap_names_the_other_forward),
 		cmocka_unit_test(test_validate_different_protocols_do_not_conflict),
 		cmocka_unit_test(test_validate_tcp_udp_conflicts_with_udp),
