@@ -97,7 +97,9 @@ bool pfk_disp_model(const struct pfk_disp *d)
 
 bool pfk_fchain_owns(const struct pf_forward *f)
 {
-	return f->conf.protos != PF_PROTO_ALL && !f->conf.trigger && !f->conf.from.n;
+	/* 'masquerade ADDR': its SNAT rule is in the core's srcnat chain. */
+	return f->conf.protos != PF_PROTO_ALL && !f->conf.trigger && !f->conf.from.n &&
+	       !f->conf.masq.addr.sa.sa_family;
 }
 
 const size_t *pfk_disp_chained(const struct pfk_disp *d, size_t *n)
@@ -424,8 +426,8 @@ bool pfk_disp_delta(const struct pf_table *next)
 			return false;
 		if (pfk_simple_ok(f))
 			n[map] += pfk_nkeys(f);
-		else if (!pfk_model || !pfk_vhas[map])
-			return false; /* the first chain of its kind: a dispatch rule */
+		else if (!pfk_model || !pfk_vhas[map] || !pfk_fchain_owns(f))
+			return false; /* the first chain of its kind (a dispatch rule), or the core's */
 	}
 	/* A map that must grow is made again: the table is loaded whole. The
 	 * first key of a kind needs its dispatch rule (pfk_disp_chains; one
@@ -830,7 +832,6 @@ static void pfk_disp_trig_chain(struct pf_buf *b, const struct pf_forward *f)
 	pfk_out(b, "\t}\n\tchain t%u_nat {\n", f->id);
 	if (pfk_trig_holder(f->id, &host, &left)) {
 		pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->id);
-		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
 		pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to ");
 		pfk_addr(b, &host);
 		pfk_out(b, "\n");
@@ -883,15 +884,14 @@ unsigned pfk_fchain_keys(struct pf_buf *b, const struct pf_forward *f, bool verd
 }
 
 /* The simple forwards' shared chains: the connection's mark is set (the
- * dispatch rule that jumped here), then as in a forward's own chain: inside
- * or not, DNAT to the key's target of the packet's family, or drop. */
+ * dispatch rule that jumped here), then as in a forward's own chain: DNAT
+ * to the key's target of the packet's family, or drop. */
 static void pfk_disp_simple_chains(struct pf_buf *b)
 {
 	unsigned m;
 
 	for (m = 0; m < PFK_M_ALL4; m++) {
 		pfk_out(b, "\tchain s_%s {\n", pfk_kinds[m].name);
-		pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
 		if (pfk_kinds[m].d4)
 			pfk_out(b, "\t\tmeta nfproto ipv4 dnat ip to %s map @%s\n", pfk_kinds[m].key,
 				pfk_kinds[m].d4);

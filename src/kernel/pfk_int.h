@@ -11,9 +11,11 @@
 struct pfk_walk;
 
 /* ct mark bits: the connection was DNATed by one of our forwards (whose id is
- * in the low bits), and it came in on a non-WAN interface (hairpin). */
+ * in the low bits), and it is masqueraded: the forward says so
+ * ('masquerade'), or its client is on the backend's side (hairpin: the
+ * backend's replies would not come back through the gateway). */
 #define PFK_MARK_OURS 0x40000000u
-#define PFK_MARK_INSIDE 0x20000000u
+#define PFK_MARK_MASQ 0x20000000u
 #define PFK_MARK_ID 0x000fffffu
 _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits");
 

@@ -260,14 +260,28 @@ void pfk_fchain_render(struct pf_buf *b, struct pf_forward *f)
 	if (!f->eff_allow.n && !f->eff_deny.n)
 		pfk_out(b, "\t\tgoto f%u_nat\n", f->id);
 	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->id);
-	/* Ours, which forward; from inside (not a WAN interface): hairpin. */
-	pfk_out(b, "\t\tct mark set 0x%x\n", PFK_MARK_OURS | f->id);
-	pfk_out(b, "\t\tiifname != @wan ct mark set ct mark | 0x%x\n", PFK_MARK_INSIDE);
+	/* Ours, which forward; masqueraded whatever the client ('masquerade'). */
+	pfk_out(b, "\t\tct mark set 0x%x\n",
+		PFK_MARK_OURS | (f->conf.masq.on ? PFK_MARK_MASQ : 0) | f->id);
 	if (!f->conf.lhost[0] || !pfk_v6(&f->laddr))
 		pfk_render_nat(b, f, AF_INET);
 	if (!f->conf.lhost[0] || pfk_v6(&f->laddr))
 		pfk_render_nat(b, f, AF_INET6);
 	pfk_out(b, "\t}\n");
+}
+
+/* 'masquerade ADDR': the forward's connections leave from ADDR. */
+static void pfk_render_snat(struct pf_buf *b, const struct pf_forward *f)
+{
+	const union pf_sa *a = &f->conf.masq.addr;
+
+	if (!a->sa.sa_family)
+		return;
+	pfk_out(b, "\t\tct mark & 0x%x == 0x%x %s snat %s to ", PFK_MARK_OURS | PFK_MARK_ID,
+		PFK_MARK_OURS | f->id, pfk_v6(a) ? "meta nfproto ipv6" : "meta nfproto ipv4",
+		pfk_v6(a) ? "ip6" : "ip");
+	pfk_addr(b, a);
+	pfk_out(b, "\n");
 }
 
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
@@ -342,14 +356,32 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 	pfk_disp_forward_rules(&b, d);
 	pfk_out(&b,
 		"\t}\n"
-		/* Hairpin: a client inside reaching a server inside through the external
-		 * address must see the replies come from the gateway. */
+		/* Hairpin: a client on the backend's side (the routes to both leave
+		 * by the interface it came in on) would get the backend's replies
+		 * straight from it, not through the gateway: masqueraded. Any other
+		 * client keeps its address. After the DNAT (the NAT hook's -100,
+		 * whatever the priority of our nat chain), on a connection's first
+		 * packet. */
+		"\tchain hairpin {\n"
+		"\t\ttype filter hook prerouting priority dstnat + 5; policy accept;\n"
+		"\t\tct state new ct mark & 0x%x == 0x%x fib daddr . iif oif exists "
+		"ct mark set ct mark | 0x%x\n"
+		"\t}\n"
 		"\tchain srcnat {\n"
-		"\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n"
+		"\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n",
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ);
+	idx = pfk_disp_chained(d, &n);
+	for (i = 0; i < n; i++)
+		pfk_render_snat(&b, t->fwd[idx[i]]);
+	pfk_out(&b,
 		"\t\tct mark & 0x%x == 0x%x masquerade\n"
+		/* The gateway's own connections leave with the address they were
+		 * made from: a loopback one cannot leave by another interface. */
+		"\t\tct mark & 0x%x == 0x%x oifname != \"lo\" fib saddr type local masquerade\n"
 		"\t}\n"
 		"}\n",
-		PFK_MARK_OURS | PFK_MARK_INSIDE, PFK_MARK_OURS | PFK_MARK_INSIDE);
+		PFK_MARK_OURS | PFK_MARK_MASQ, PFK_MARK_OURS | PFK_MARK_MASQ, PFK_MARK_OURS,
+		PFK_MARK_OURS);
 	pfk_disp_free(d);
 	return pf_buf_detach(&b, NULL);
 }

@@ -145,9 +145,6 @@ static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 		pfk_out(&b, "flush chain inet portfw t%u_nat\n", f->id);
 		pfk_out(&b, "add rule inet portfw t%u_nat ct mark set 0x%x\n", f->id,
 			PFK_MARK_OURS | f->id);
-		pfk_out(&b,
-			"add rule inet portfw t%u_nat iifname != @wan ct mark set ct mark | 0x%x\n",
-			f->id, PFK_MARK_INSIDE);
 		pfk_out(&b, "add rule inet portfw t%u_nat meta nfproto ipv4 dnat ip to %s\n", f->id,
 			a);
 	}

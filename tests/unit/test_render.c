@@ -351,6 +351,20 @@ static void test_trigger_acl(void **state)
 	       "trigger name game tcp 6112-6119 on tcp 7000");
 }
 
+/* render_masquerade: 'masquerade' marks the forward's connections for the
+ * srcnat chain's masquerade (0x60000001: ours, masqueraded, id 1), so it is
+ * no simple forward; 'masquerade ADDR' is an SNAT rule of its own by id
+ * before the masquerade (ip, and ip6 for an IPv6 one); a plain forward
+ * keeps its client's address unless the hairpin chain marks it. */
+static void test_masquerade(void **state)
+{
+	(void)state;
+	GOLDEN("render_masquerade", "forward name vpn tcp :80 to 10.0.0.2:8080 masquerade",
+	       "forward name fixed tcp :81 to 10.0.0.3 masquerade 10.0.0.1",
+	       "forward name six tcp [2001:db8::1]:82 to [2001:db8::2] masquerade 2001:db8::1",
+	       "forward name plain tcp :83 to 10.0.0.4");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_simple_and_chained),
 		cmocka_unit_test(test_triggers),
 		cmocka_unit_test(test_trigger_acl),
+		cmocka_unit_test(test_masquerade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
