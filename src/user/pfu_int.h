@@ -243,6 +243,9 @@ int pfu_spare_fill(struct pfu_worker *w, uint8_t fams);
 /* A TCP socket of FAMILY for a backend: the spare, replaced at once where
  * descriptors allow, or a new one; -1 with errno set. */
 int pfu_spare_take(struct pfu_worker *w, int family);
+/* 'masquerade ADDR': the backend socket leaves from ADDR (0 without one, or
+ * -errno: ADDR is not an address of the gateway now). Logs the failure. */
+int pfu_masq_bind(int fd, const struct pf_forward *fwd, bool stream);
 
 /* pfu_tcp.c */
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);

@@ -146,6 +146,13 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (pfu_masq_bind(fd, fwd, true) < 0) {
+			/* The gateway's setting, not the backend's fault. */
+			close(fd);
+			pfu_stat_add(&fwd->st->refused, 1);
+			pfu_flow_end(w, f, true);
+			return;
+		}
 		f->s.fd = fd;
 		f->attempt_ms = w->now;
 		if (connect(fd, &sa.sa, pf_sa_len(&sa)) < 0 && errno != EINPROGRESS) {

@@ -166,6 +166,12 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 			free(s);
 			return NULL;
 		}
+		if (pfu_masq_bind(s->fd, fwd, false) < 0) {
+			close(s->fd);
+			pfu_add(&fwd->st->refused, 1);
+			free(s);
+			return NULL;
+		}
 		if (connect(s->fd, &sa.sa, pf_sa_len(&sa)) == 0) {
 			s->be = (int16_t)idx;
 			break;

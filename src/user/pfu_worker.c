@@ -143,6 +143,36 @@ int pfu_spare_take(struct pfu_worker *w, int family)
 	return fd;
 }
 
+static struct pf_ratelimit pfu_rl_masq;
+
+int pfu_masq_bind(int fd, const struct pf_forward *fwd, bool stream)
+{
+	union pf_sa src = fwd->conf.masq.addr;
+	int one = 1, e;
+	uint64_t k;
+	char a[PF_ADDRSTR_MAX];
+
+	if (!src.sa.sa_family)
+		return 0;
+	/* The port comes with connect(): a source address shared by many
+	 * flows does not use up a port per socket before it connects. */
+	if (stream)
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	pf_sa_set_port(&src, 0);
+	if (!bind(fd, &src.sa, pf_sa_len(&src)))
+		return 0;
+	e = errno;
+	k = pf_ratelimit_ok(&pfu_rl_masq, 1000);
+	if (k) {
+		pf_sa_format(&src, false, a, sizeof(a));
+		pf_warn("forward %s%s%s: cannot connect from %s ('masquerade'): %s; client "
+			"dropped (%lu times)",
+			fwd->conf.name[0] ? "'" : "", fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
+			fwd->conf.name[0] ? "'" : "", a, strerror(e), (unsigned long)k);
+	}
+	return -e;
+}
+
 static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 {
 	int i;
