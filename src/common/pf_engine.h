@@ -74,9 +74,10 @@ struct pf_engine_ops {
 	/* Cuts the flows of the forwards sel matches (current or deleted). */
 	unsigned (*kill)(const struct pf_selector *sel, const struct pf_table *cur);
 	/* A descriptor for the daemon's loop (-1: none now; it may appear
-	 * after a change) and what to call when it is readable. */
+	 * after a change) and what to call when it is readable; true: the
+	 * network around changed and the engine must follow cur (refresh). */
 	int (*event_fd)(void);
-	void (*event)(void);
+	bool (*event)(void);
 	/* An open trigger's holder; false when it holds none. NULL: no triggers. */
 	bool (*trigger_state)(const struct pf_forward *f, struct pf_trigger_state *ts);
 };

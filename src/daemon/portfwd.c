@@ -34,8 +34,9 @@ static void usage(FILE *fp)
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
 		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
-		"  -W IFNAMES  WAN interfaces, comma-separated (kernel engine hairpin;\n"
-		"              default: the interfaces of the default routes)\n"
+		"  -W IFNAMES  outside interfaces, comma-separated (kernel engine port\n"
+		"              triggers open for hosts on the others; default: the\n"
+		"              default routes' interfaces, followed as they change)\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -m MODE     relay bytes with splice (default) or copy\n"
 		"  -p BYTES    pipe size for splice (default 262144)\n"
@@ -104,7 +105,9 @@ static void pfd_on_engine_event(int fd, uint32_t events, void *arg)
 
 	(void)fd;
 	(void)events;
-	e->event(); /* the kernel's: port triggers */
+	/* The kernel's: port triggers, links and routes. */
+	if (e->event())
+		pfd_table_refresh();
 }
 
 /* An engine's event socket may open with a change (the kernel's conntrack

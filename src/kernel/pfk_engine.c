@@ -48,27 +48,30 @@ static uint32_t pfk_gen;
 static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
 static struct pfk_ops pfk_ops;
-static void pfk_sysctl(const char *path, const char *want)
-{
-	char cur[16] = "";
-	FILE *fp = fopen(path, "r+");
+/* Some loaded forward has 'allow-loopback' (route_localnet follows them). */
+static bool pfk_ln_any;
 
-	if (!fp) {
-		pf_warn("kernel engine: %s: %s", path, strerror(errno));
+/* The outside interfaces of a render that is loaded now, said once. */
+static void pfk_wan_log(const char *next)
+{
+	if (!next || (pfk_wan_loaded && !strcmp(next, pfk_wan_loaded)))
 		return;
-	}
-	if (fgets(cur, sizeof(cur), fp))
-		cur[strcspn(cur, "\n")] = '\0';
-	if (strcmp(cur, want) != 0) {
-		rewind(fp);
-		fputs(want, fp);
-		pf_info("kernel engine: %s = %s (was %s)", path, want, cur);
-	} else {
-		pf_info("kernel engine: %s = %s", path, want);
-	}
-	fclose(fp);
+	pf_info("kernel engine: outside interfaces%s: %s", pfk_cfg.wan ? " (-W)" : "",
+		*next ? next : "none (no default route)");
 }
 
+/* route_localnet for the loaded forwards: a walk only while some may need
+ * it or one that may came. */
+static void pfk_localnet_follow(struct pf_forward *const *added, size_t nadded)
+{
+	size_t i;
+	bool any = pfk_ln_any;
+
+	for (i = 0; i < nadded && !any; i++)
+		any = pfk_localnet_needs(added[i]);
+	if (any)
+		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);
+}
 void pfk_configure(const struct pfk_config *cfg)
 {
 	pfk_cfg = *cfg;
@@ -86,10 +89,14 @@ static int pfk_start(char *err, size_t errlen)
 	}
 	nft_ctx_buffer_output(pfk_nft);
 	nft_ctx_buffer_error(pfk_nft);
-	/* Forwarding between interfaces is what a gateway does. */
-	pfk_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
-	pfk_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-	return 0;
+	/* Forwarding between interfaces is what a gateway does (put back at stop). */
+	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
+	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
+	return pfk_sys_start() < 0 ? (snprintf(err, errlen, "kernel engine: cannot make its "
+							    "event set: %s",
+						 strerror(errno)),
+				      -1)
+				   : 0;
 }
 
 /* Interfaces of the default routes: where the outside is, unless told. */
@@ -679,6 +686,8 @@ static int pfk_commit(char *err, size_t errlen)
 		for (i = 0; i < pfk_nprev; i++)
 			pfk_fs(pfk_prev[i])->prev_at = (uint32_t)i;
 	}
+	pfk_localnet_follow(pfk_core_same ? pfk_added : pfk_prev,
+			    pfk_core_same ? pfk_nadded : pfk_nprev);
 	pfk_release(&pfk_gone, &pfk_ngone);
 	pfk_release(&pfk_added, &pfk_nadded);
 	pfk_release(&pfk_touched, &pfk_ntouched);
@@ -690,6 +699,7 @@ static int pfk_commit(char *err, size_t errlen)
 		free(pfk_loaded);
 		pfk_loaded = pfk_pending;
 		pfk_pending = NULL;
+		pfk_wan_log(pfk_wan_next);
 		free(pfk_wan_loaded);
 		pfk_wan_loaded = pfk_wan_next;
 		pfk_wan_next = NULL;
@@ -742,6 +752,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	pfk_ops_free(&o);
 	free(pfk_loaded);
 	pfk_loaded = text;
+	pfk_wan_log(pfk_wan_next);
 	free(pfk_wan_loaded);
 	pfk_wan_loaded = pfk_wan_next;
 	pfk_wan_next = NULL;
@@ -795,8 +806,26 @@ static void pfk_stop(void)
 	pfk_wan_loaded = pfk_wan_next = NULL;
 	pfk_disp_reset();
 	pfk_nl_close();
+	pfk_ln_any = false;
+	pfk_sys_stop(); /* every sysctl back as it was */
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
+}
+
+static int pfk_event_fd(void)
+{
+	return pfk_nft ? pfk_sys_fd() : -1;
+}
+
+/* Links, addresses or default routes changed: route_localnet follows here;
+ * new outside interfaces need the table followed again (true). */
+static bool pfk_event(void)
+{
+	if (!pfk_nft || !pfk_sys_event())
+		return false;
+	if (pfk_ln_any)
+		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);
+	return pfk_nprev && !pfk_wan_same();
 }
 
 const struct pf_engine_ops pfk_engine_ops = {

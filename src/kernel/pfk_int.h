@@ -240,8 +240,22 @@ bool pfk_trig_holder(uint32_t id, union pf_sa *host, uint64_t *left_ms);
 bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts);
 /* The conntrack event socket of the triggers (-1 until a table has one;
  * then it stays open) and what to call when it is readable. */
-int pfk_event_fd(void);
-void pfk_event(void);
+/* pfk_sys.c: sysctls set and put back, route_localnet, and the engine's
+ * event set (rtnetlink; others' descriptors join it with pfk_sys_watch). */
+int pfk_sysctl_set(const char *path, const char *want, const char *why);
+void pfk_sysctl_restore(void);
+/* Whether f may need route_localnet (a loopback backend or listen address);
+ * whether some forward does (then it is set where they need it). */
+bool pfk_localnet_needs(const struct pf_forward *f);
+bool pfk_localnet_sync(struct pf_forward *const *fwd, size_t n);
+int pfk_sys_start(void);
+void pfk_sys_stop(void);
+int pfk_sys_fd(void);
+int pfk_sys_watch(int fd, void (*fn)(void));
+void pfk_sys_unwatch(int fd);
+/* Runs what is readable; true when links, addresses or default routes
+ * changed. */
+bool pfk_sys_event(void);
 /* After a change: follow the table's triggers (subscribe to conntrack
  * events while there are any; forget holders of triggers that went). */
 void pfk_trig_sync(struct pf_forward *const *fwd, size_t n);

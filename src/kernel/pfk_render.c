@@ -347,6 +347,13 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 			    "\t\tct state new meta l4proto . th dport @ftp_ports ct helper set "
 			    "\"ftp-fwd\"\n"
 			    "\t}\n");
+	/* route_localnet (pfk_sys.c) lets 127/8 in from an interface: only as
+	 * the target of a DNAT, never addressed so by a host out there. */
+	pfk_out(&b, "\tchain input {\n"
+		    "\t\ttype filter hook input priority filter - 10; policy accept;\n"
+		    "\t\tmeta nfproto ipv4 iifname != \"lo\" ip daddr 127.0.0.0/8 ct status & dnat == 0 "
+		    "drop\n"
+		    "\t}\n");
 	pfk_out(&b,
 		/* Accept only our forwards' connections (another table's drop still wins). */
 		"\tchain forward {\n"

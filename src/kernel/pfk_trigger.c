@@ -59,6 +59,7 @@ bool pfk_trig_holder(uint32_t id, union pf_sa *host, uint64_t *left_ms)
 }
 
 static int pfk_trig_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data);
+static void pfk_trig_event(void);
 
 /* Subscribes to conntrack NEW events (first: since kernel 5.19 events are
  * only recorded for connections created while a listener exists). */
@@ -88,6 +89,8 @@ static int pfk_trig_subscribe(void)
 		nfct_filter_destroy(flt);
 	}
 	nfct_callback_register(pfk_ev, NFCT_T_NEW, pfk_trig_cb, NULL);
+	if (pfk_sys_watch(fd, pfk_trig_event) < 0)
+		pf_warn("kernel engine: triggers: cannot watch conntrack events");
 	return 0;
 }
 
@@ -116,10 +119,6 @@ void pfk_trig_sync(struct pf_forward *const *fwd, size_t n)
 		pfk_trig_subscribe();
 }
 
-int pfk_event_fd(void)
-{
-	return pfk_ev ? nfct_fd(pfk_ev) : -1;
-}
 
 static void pfk_trig_fire(struct pfk_trig *tr, const union pf_sa *host)
 {
@@ -199,7 +198,7 @@ static int pfk_trig_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 	return NFCT_CB_CONTINUE;
 }
 
-void pfk_event(void)
+static void pfk_trig_event(void)
 {
 	if (!pfk_ev)
 		return;
@@ -223,7 +222,9 @@ void pfk_trig_stop(void)
 	free(pfk_tr);
 	pfk_tr = NULL;
 	pfk_ntr = 0;
-	if (pfk_ev)
+	if (pfk_ev) {
+		pfk_sys_unwatch(nfct_fd(pfk_ev));
 		nfct_close(pfk_ev);
+	}
 	pfk_ev = NULL;
 }

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * What the kernel engine changes around its table, and what it follows:
+ *
+ * - sysctls (ip_forward, forwarding, route_localnet): each is set only
+ *   where it differs, its first value is kept, and stop puts every one back;
+ * - route_localnet, on the interfaces where a connection to a loopback
+ *   backend arrives (a client on the network reaching 127.0.0.1: the kernel
+ *   drops a packet routed to 127/8 from another interface unless this is
+ *   set), or by which one leaves (the gateway's own connection to a
+ *   loopback listen address, DNATed to a host elsewhere); the table's input
+ *   chain drops what reaches 127/8 from outside without our DNAT;
+ * - links, addresses and default routes, over rtnetlink: they decide the
+ *   outside interfaces and route_localnet's interfaces, which are followed
+ *   without a reload.
+ *
+ * The engine's event descriptor is an epoll set of this file's: the
+ * rtnetlink socket and, once there are triggers, the conntrack events.
+ */
+#include "pfk_int.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PFK_SYSCTL_MAX 64
+#define PFK_WATCH_MAX 4
+
+/* A sysctl this engine set, and what it was. */
+struct pfk_sysctl {
+	char path[96];
+	char orig[16];
+	bool set; /* ours now (false: put back already) */
+};
+
+static struct pfk_sysctl pfk_sc[PFK_SYSCTL_MAX];
+static size_t pfk_nsc;
+
+static struct {
+	int fd;
+	void (*fn)(void);
+} pfk_watch[PFK_WATCH_MAX];
+static size_t pfk_nwatch;
+static int pfk_ep = -1;
+static struct mnl_socket *pfk_rt;
+static bool pfk_net_changed;
+
+static struct pfk_sysctl *pfk_sysctl_find(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_nsc; i++)
+		if (!strcmp(pfk_sc[i].path, path))
+			return &pfk_sc[i];
+	return NULL;
+}
+
+static int pfk_sysctl_read(const char *path, char *buf, size_t len)
+{
+	FILE *fp = fopen(path, "r");
+	int rc = -1;
+
+	if (!fp)
+		return -errno;
+	if (fgets(buf, (int)len, fp)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		rc = 0;
+	}
+	fclose(fp);
+	return rc;
+}
+
+static int pfk_sysctl_write(const char *path, const char *v)
+{
+	FILE *fp = fopen(path, "w");
+	int rc = 0;
+
+	if (!fp)
+		return -errno;
+	if (fputs(v, fp) < 0)
+		rc = -EIO;
+	if (fclose(fp) && !rc)
+		rc = -errno;
+	return rc;
+}
+
+int pfk_sysctl_set(const char *path, const char *want, const char *why)
+{
+	struct pfk_sysctl *s = pfk_sysctl_find(path);
+	char cur[16] = "";
+	int rc = pfk_sysctl_read(path, cur, sizeof(cur));
+
+	if (rc) {
+		pf_warn("kernel engine: %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (!strcmp(cur, want)) {
+		if (!s)
+			pf_info("kernel engine: %s = %s", path, want);
+		return 0;
+	}
+	rc = pfk_sysctl_write(path, want);
+	if (rc) {
+		pf_warn("kernel engine: cannot set %s to %s: %s", path, want, strerror(-rc));
+		return rc;
+	}
+	if (!s && pfk_nsc < PFK_SYSCTL_MAX) {
+		s = &pfk_sc[pfk_nsc++];
+		snprintf(s->path, sizeof(s->path), "%s", path);
+	}
+	if (s && !s->set) {
+		snprintf(s->orig, sizeof(s->orig), "%s", cur);
+		s->set = true;
+	}
+	pf_info("kernel engine: %s = %s (was %s)%s%s", path, want, cur, why ? ": " : "",
+		why ? why : "");
+	return 0;
+}
+
+static void pfk_sysctl_put_back(struct pfk_sysctl *s)
+{
+	int rc;
+
+	if (!s->set)
+		return;
+	s->set = false;
+	rc = pfk_sysctl_write(s->path, s->orig);
+	/* An interface that went took its settings with it. */
+	if (rc && rc != -ENOENT)
+		pf_warn("kernel engine: cannot put %s back to %s: %s", s->path, s->orig,
+			strerror(-rc));
+	else if (!rc)
+		pf_info("kernel engine: %s = %s (put back)", s->path, s->orig);
+}
+
+void pfk_sysctl_restore(void)
+{
+	size_t i;
+
+	for (i = pfk_nsc; i-- > 0;)
+		pfk_sysctl_put_back(&pfk_sc[i]);
+	pfk_nsc = 0;
+}
+
+/* ---- route_localnet ---- */
+
+#define PFK_LN_PREFIX "/proc/sys/net/ipv4/conf/"
+#define PFK_LN_SUFFIX "/route_localnet"
+
+struct pfk_ifset {
+	char name[32][IF_NAMESIZE];
+	size_t n;
+};
+
+static void pfk_ifset_add(struct pfk_ifset *s, const char *name)
+{
+	size_t i;
+
+	if (!name[0] || !strcmp(name, "lo"))
+		return;
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return;
+	if (s->n < PF_ARRAY_SIZE(s->name))
+		snprintf(s->name[s->n++], IF_NAMESIZE, "%s", name);
+}
+
+static bool pfk_v4_loopback(const union pf_sa *sa)
+{
+	return sa->sa.sa_family == AF_INET && (ntohl(sa->sin.sin_addr.s_addr) >> 24) == 127;
+}
+
+/* The interface of the main table's route to dst (RTM_GETROUTE). */
+static int pfk_route_oif(const union pf_sa *dst, char *ifname)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct nlmsghdr *nlh;
+	struct rtmsg *rm;
+	struct nlattr *a;
+	uint32_t oif = 0;
+	ssize_t len;
+	int rc = -1;
+
+	if (!nl)
+		return -1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = 1;
+	rm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rm));
+	rm->rtm_family = AF_INET;
+	rm->rtm_dst_len = 32;
+	mnl_attr_put(nlh, RTA_DST, 4, &dst->sin.sin_addr);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	nlh = (struct nlmsghdr *)buf;
+	if (len < (ssize_t)sizeof(*nlh) || !mnl_nlmsg_ok(nlh, (int)len) ||
+	    nlh->nlmsg_type != RTM_NEWROUTE)
+		goto out;
+	mnl_attr_for_each(a, nlh, sizeof(struct rtmsg))
+		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_get_payload_len(a) == 4)
+			oif = mnl_attr_get_u32(a);
+	if (oif && if_indextoname(oif, ifname))
+		rc = 0;
+out:
+	mnl_socket_close(nl);
+	return rc;
+}
+
+/* Where the connections of f that need route_localnet arrive or leave. */
+static void pfk_localnet_of(const struct pf_forward *f, const struct ifaddrs *ifa,
+			    struct pfk_ifset *s)
+{
+	bool lo_be = false, far_be = false;
+	const struct ifaddrs *i;
+	char ifn[IF_NAMESIZE];
+	uint32_t b;
+
+	for (b = 0; b < f->nbe; b++) {
+		if (pfk_v4_loopback(&f->be[b].addr))
+			lo_be = true;
+		else if (f->be[b].addr.sa.sa_family == AF_INET)
+			far_be = true;
+	}
+	if (lo_be && f->conf.lif[0]) {
+		pfk_ifset_add(s, f->conf.lif);
+	} else if (lo_be && f->conf.lhost[0] && f->laddr.sa.sa_family == AF_INET) {
+		/* The interface holding the listen address (a loopback one: none). */
+		for (i = ifa; i; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+			    ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr ==
+				    f->laddr.sin.sin_addr.s_addr)
+				pfk_ifset_add(s, i->ifa_name);
+	} else if (lo_be && !f->conf.lhost[0]) {
+		for (i = ifa; i; i = i->ifa_next)
+			if ((i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK))
+				pfk_ifset_add(s, i->ifa_name);
+	}
+	/* The gateway's own connection to 127.x, DNATed to a host elsewhere,
+	 * leaves with its loopback source (masqueraded after routing). */
+	if (far_be && pfk_v4_loopback(&f->laddr)) {
+		for (b = 0; b < f->nbe; b++)
+			if (f->be[b].addr.sa.sa_family == AF_INET &&
+			    !pfk_v4_loopback(&f->be[b].addr) && !pfk_route_oif(&f->be[b].addr, ifn))
+				pfk_ifset_add(s, ifn);
+	}
+}
+
+bool pfk_localnet_needs(const struct pf_forward *f)
+{
+	return f->conf.allow_loopback || pfk_v4_loopback(&f->laddr);
+}
+
+bool pfk_localnet_sync(struct pf_forward *const *fwd, size_t n)
+{
+	struct pfk_ifset want = { .n = 0 };
+	struct ifaddrs *ifa = NULL;
+	char path[96], why[96];
+	size_t i, k;
+	bool any = false;
+
+	for (i = 0; i < n && !any; i++)
+		any = pfk_localnet_needs(fwd[i]);
+	if (any && getifaddrs(&ifa))
+		ifa = NULL;
+	for (i = 0; any && i < n; i++)
+		if (pfk_localnet_needs(fwd[i]))
+			pfk_localnet_of(fwd[i], ifa, &want);
+	if (ifa)
+		freeifaddrs(ifa);
+	for (k = 0; k < want.n; k++) {
+		snprintf(path, sizeof(path), PFK_LN_PREFIX "%s" PFK_LN_SUFFIX, want.name[k]);
+		snprintf(why, sizeof(why), "connections to or from 127/8 through %s", want.name[k]);
+		pfk_sysctl_set(path, "1", why);
+	}
+	/* What no forward needs any more goes back as it was. */
+	for (i = 0; i < pfk_nsc; i++) {
+		const char *p = pfk_sc[i].path;
+		size_t pl = strlen(PFK_LN_PREFIX), sl = strlen(PFK_LN_SUFFIX), l = strlen(p);
+		bool wanted = false;
+
+		if (!pfk_sc[i].set || l <= pl + sl || strncmp(p, PFK_LN_PREFIX, pl) != 0 ||
+		    strcmp(p + l - sl, PFK_LN_SUFFIX) != 0)
+			continue;
+		for (k = 0; k < want.n && !wanted; k++)
+			wanted = strlen(want.name[k]) == l - pl - sl &&
+				 !strncmp(p + pl, want.name[k], l - pl - sl);
+		if (!wanted)
+			pfk_sysctl_put_back(&pfk_sc[i]);
+	}
+	return any;
+}
+
+/* ---- events: rtnetlink, and the descriptors of others ---- */
+
+static int pfk_rt_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)data;
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE: {
+		const struct rtmsg *rm = mnl_nlmsg_get_payload(nlh);
+
+		/* Default routes say where the outside is; other routes are
+		 * many on a router and change nothing of ours. */
+		if (!rm->rtm_dst_len && rm->rtm_table == RT_TABLE_MAIN)
+			pfk_net_changed = true;
+		break;
+	}
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		pfk_net_changed = true;
+		break;
+	default:
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static void pfk_rt_event(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	ssize_t len;
+
+	for (;;) {
+		len = mnl_socket_recvfrom(pfk_rt, buf, sizeof(buf));
+		if (len < 0) {
+			/* Lost messages: look at everything again. */
+			if (errno == ENOBUFS)
+				pfk_net_changed = true;
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			return; /* EAGAIN: drained */
+		}
+		mnl_cb_run(buf, (size_t)len, 0, 0, pfk_rt_cb, NULL);
+	}
+}
+
+int pfk_sys_watch(int fd, void (*fn)(void))
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (pfk_ep < 0 || pfk_nwatch == PFK_WATCH_MAX)
+		return -1;
+	ev.data.u32 = (uint32_t)pfk_nwatch;
+	if (epoll_ctl(pfk_ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	pfk_watch[pfk_nwatch].fd = fd;
+	pfk_watch[pfk_nwatch++].fn = fn;
+	return 0;
+}
+
+void pfk_sys_unwatch(int fd)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_nwatch; i++)
+		if (pfk_watch[i].fd == fd) {
+			epoll_ctl(pfk_ep, EPOLL_CTL_DEL, fd, NULL);
+			pfk_watch[i].fd = -1;
+			pfk_watch[i].fn = NULL;
+		}
+}
+
+int pfk_sys_start(void)
+{
+	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+			  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+	int fd;
+
+	pfk_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (pfk_ep < 0)
+		return -errno;
+	pfk_rt = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!pfk_rt || mnl_socket_bind(pfk_rt, groups, MNL_SOCKET_AUTOPID) < 0) {
+		pf_warn("kernel engine: cannot follow links and routes (rtnetlink): %s; a "
+			"change of them is seen at the next change of the table",
+			strerror(errno));
+		if (pfk_rt)
+			mnl_socket_close(pfk_rt);
+		pfk_rt = NULL;
+		return 0;
+	}
+	fd = mnl_socket_get_fd(pfk_rt);
+	return pfk_sys_watch(fd, pfk_rt_event);
+}
+
+void pfk_sys_stop(void)
+{
+	if (pfk_rt)
+		mnl_socket_close(pfk_rt);
+	pfk_rt = NULL;
+	if (pfk_ep >= 0)
+		close(pfk_ep);
+	pfk_ep = -1;
+	pfk_nwatch = 0;
+	pfk_net_changed = false;
+	pfk_sysctl_restore();
+}
+
+int pfk_sys_fd(void)
+{
+	return pfk_ep;
+}
+
+bool pfk_sys_event(void)
+{
+	struct epoll_event ev[PFK_WATCH_MAX];
+	int n, i;
+	bool changed;
+
+	n = epoll_wait(pfk_ep, ev, PFK_WATCH_MAX, 0);
+	for (i = 0; i < n; i++) {
+		uint32_t w = ev[i].data.u32;
+
+		if (w < pfk_nwatch && pfk_watch[w].fn)
+			pfk_watch[w].fn();
+	}
+	changed = pfk_net_changed;
+	pfk_net_changed = false;
+	return changed;
+}
