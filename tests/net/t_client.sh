@@ -10,7 +10,8 @@
 # G has no default route at first: C's connection to S keeps C's address
 # (kernel engine, no -W); a default route that appears is followed without a
 # reload (the log names the outside interface) and changes nothing of that;
-# L through G's outside address is hairpin, masqueraded (S sees G); G itself
+# L through G's outside address is hairpin, masqueraded (S sees G), over
+# IPv4 and IPv6; G itself
 # reaches its forwards, a loopback backend (127.0.0.1 -> 127.0.0.1), and a
 # host elsewhere through a loopback listen address; C reaches a loopback
 # backend (route_localnet set on the receiving interface, said in the log);
@@ -34,19 +35,24 @@ V=$NS_LAST
 
 ip link add out netns "$G" type veth peer name eth0 netns "$C"
 ip -n "$G" addr add 198.18.1.2/24 dev out
+ip -n "$G" addr add 2001:db8:1::2/64 dev out nodad
 ip -n "$G" link set out up
 ip -n "$C" addr add 198.18.1.1/24 dev eth0
+ip -n "$C" addr add 2001:db8:1::1/64 dev eth0 nodad
 ip -n "$C" link set eth0 up
 ip -n "$G" link add br0 type bridge
 ip -n "$G" addr add 10.9.0.1/24 dev br0
+ip -n "$G" addr add 2001:db8:9::1/64 dev br0 nodad
 ip -n "$G" link set br0 up
 n=2
 for h in "$S" "$L"; do
 	ip link add "lan$n" netns "$G" type veth peer name eth0 netns "$h"
 	ip -n "$G" link set "lan$n" master br0 up
 	ip -n "$h" addr add "10.9.0.$n/24" dev eth0
+	ip -n "$h" addr add "2001:db8:9::$n/64" dev eth0 nodad
 	ip -n "$h" link set eth0 up
 	ip -n "$h" route add default via 10.9.0.1
+	ip -n "$h" -6 route add default via 2001:db8:9::1
 	n=$((n + 1))
 done
 # Seed 004: the VPN's server answers through its own router, not through us.
@@ -69,7 +75,7 @@ in_ns() {
 whoami_server() {
 	in_ns "$1" timeout 120 "$PFT_PY" -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(64)
@@ -99,12 +105,14 @@ sysctl_of() {
 }
 
 whoami_server "$S" 0.0.0.0 8080
+whoami_server "$S" :: 8081
 whoami_server "$V" 0.0.0.0 8080
 whoami_server "$G" 127.0.0.1 9002
 wait_for 5 "the servers" eval "[[ \$(whoami $S 10.9.0.2 8080) == 10.9.0.2 ]] && [[ \$(whoami $G 127.0.0.1 9002) == 127.0.0.1 ]]"
 
 cat >"$PFD_CONF" <<'EOF'
 forward name web tcp :80 to 10.9.0.2:8080 engine kernel
+forward name web6 tcp [2001:db8:1::2]:80 to [2001:db8:9::2]:8081 engine kernel
 forward name lo tcp 127.0.0.1:9001 to 127.0.0.1:9002 allow-loopback engine kernel
 forward name lonet tcp 198.18.1.2:81 to 127.0.0.1:9002 allow-loopback engine kernel
 forward name loout tcp 127.0.0.1:9003 to 10.9.0.2:8080 engine kernel
@@ -129,6 +137,10 @@ expect_eq "S sees C with a default route" "$(whoami "$C" 198.18.1.2 80)" 198.18.
 
 info "hairpin: a LAN host through the outside address is masqueraded"
 expect_eq "S sees G for L" "$(whoami "$L" 198.18.1.2 80)" 10.9.0.1
+
+info "IPv6: the client keeps its address, hairpin is masqueraded"
+expect_eq "S sees C over IPv6" "$(whoami "$C" 2001:db8:1::2 80)" 2001:db8:1::1
+expect_eq "S sees G for L over IPv6" "$(whoami "$L" 2001:db8:1::2 80)" 2001:db8:9::1
 
 info "the gateway itself: its forwards, a loopback backend, a host through a loopback address"
 got=$(whoami "$G" 198.18.1.2 80)
