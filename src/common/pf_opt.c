@@ -27,6 +27,7 @@ const struct pf_opt pf_opts[] = {
 	{ .word = "allow-loopback", .kind = PF_OPT_FLAG, PF_FIELD(allow_loopback) },
 	{ .word = "masquerade", .json = "masquerade", .kind = PF_OPT_MASQ, .group = PF_OPT_G_OPTIONS,
 	  .off = offsetof(struct pf_fwd_conf, masq) },
+	{ .word = "transparent", .kind = PF_OPT_FLAG, PF_FIELD(transparent) },
 	{ .word = "from", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, from) },
 	{ .word = "allow", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, allow) },
 	{ .word = "deny", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, deny) },

@@ -139,6 +139,9 @@ struct pf_fwd_conf {
 	uint8_t engine; /* enum pf_engine, as written */
 	bool ftp; /* kernel engine: attach the FTP helper (also for port 21) */
 	bool allow_loopback; /* kernel engine: DNAT to 127/8 or ::1 (CVE-2020-8558) */
+	/* User engine: connect to the backend from the client's address
+	 * (IP_TRANSPARENT). The kernel engine's DNAT keeps it anyway. */
+	bool transparent;
 	bool trigger; /* a port trigger: see trig_proto */
 	bool lbracketed;
 	/* 'trigger': protos/lport_* are the range opened, no backends; the host

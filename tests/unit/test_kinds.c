@@ -257,6 +257,8 @@ static void test_round_trips(void **state)
 		"forward name h all %ppp0 to 10.0.0.2 check check-port 22",
 		"forward name w tcp,udp %wan0:8000-8009 to 10.0.0.2:9000-9009",
 		"forward tcp %wan:80 to 10.0.0.2 engine user",
+		"forward name t tcp,udp :8080 to 10.0.0.2:80 transparent",
+		"forward tcp [::]:443 to [2001:db8::2] engine kernel transparent",
 		"trigger name game tcp 6112-6119 on tcp 7000 timeout 10m",
 		"trigger tcp,udp 27000 on udp 27015",
 	};

@@ -39,10 +39,10 @@
 	"characters"
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
-	"balance, engine, ftp, allow-loopback, masquerade, from, allow, deny, check, check-interval, " \
-	"check-timeout, fall, rise, check-port, check-send, check-expect, agent-port, " \
-	"agent-interval, connect-timeout, idle-timeout, half-close-timeout, maxconn, " \
-	"udp-timeout, udp-stream-timeout, max-sessions"
+	"balance, engine, ftp, allow-loopback, masquerade, transparent, from, allow, deny, " \
+	"check, check-interval, check-timeout, fall, rise, check-port, check-send, " \
+	"check-expect, agent-port, agent-interval, connect-timeout, idle-timeout, " \
+	"half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
