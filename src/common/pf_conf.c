@@ -620,6 +620,12 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 		if (seen & bit)
 			return pf_fail(c, "option given twice");
 		seen |= bit;
+		/* The backend sees the client's address or the gateway's. */
+		if ((o->kind == PF_OPT_MASQ && f->conf.transparent) ||
+		    (!strcmp(o->word, "transparent") && f->conf.masq.on))
+			return pf_fail(c, "'transparent' and 'masquerade' exclude each other: the "
+					  "backends see the client's address or the gateway's; "
+					  "expected one of them");
 		if (pf_parse_fwd_opt(c, f, o))
 			return -1;
 	}

@@ -43,6 +43,9 @@
 	"check, check-interval, check-timeout, fall, rise, check-port, check-send, " \
 	"check-expect, agent-port, agent-interval, connect-timeout, idle-timeout, " \
 	"half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions"
+#define TRANSP_MASQ_MSG                                                                \
+	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
+	"address or the gateway's; expected one of them"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
@@ -1104,6 +1107,9 @@ static void test_forward_errors_options(void **state)
 		  "source the backends see), or nothing" },
 		{ "forward tcp :80 to b masquerade 10.0.0.1 10.0.0.2",
 		  "'10.0.0.2': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b transparent masquerade", "'masquerade': " TRANSP_MASQ_MSG },
+		{ "forward tcp :80 to b masquerade 10.0.0.1 transparent",
+		  "'transparent': " TRANSP_MASQ_MSG },
 		{ "forward tcp :80 to b timeout 5s", "'timeout': " UNKNOWN_OPT_MSG },
 		{ "forward tcp :80 to b \"maxconn\" 5", "'maxconn': " UNKNOWN_OPT_MSG },
 		{ "forward tcp :80 to b maxconn 1 maxconn 2", "'maxconn': option given twice" },
