@@ -105,7 +105,8 @@ static void pfd_on_engine_event(int fd, uint32_t events, void *arg)
 
 	(void)fd;
 	(void)events;
-	/* The kernel's: port triggers, links and routes. */
+	/* The kernel's: port triggers, links and routes. The user engine's:
+	 * the last flow of a deleted transparent forward ended. */
 	if (e->event())
 		pfd_table_refresh();
 }

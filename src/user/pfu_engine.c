@@ -311,6 +311,7 @@ static void pfu_abort(void)
 	pfu_plan = NULL;
 	pfu_nnext = 0;
 	pfu_prepared = false;
+	pfu_tproxy_abort();
 }
 
 /* Finds or opens the sockets of one forward's ports for one protocol. */
@@ -376,6 +377,7 @@ static bool pfu_untouched(const struct pf_table *next)
 
 static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
+	const struct pf_forward *tp = NULL;
 	size_t i, cap = 0, nuser = 0;
 	size_t *user;
 
@@ -394,6 +396,9 @@ static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 			continue; /* nftables carries it */
 		user[nuser++] = i;
 		cap += 2 * ((size_t)f->conf.lport_hi - f->conf.lport_lo + 1);
+		/* Named if the host cannot: a new one rather than a running one. */
+		if (f->conf.transparent && (!tp || (tp->live && !f->live)))
+			tp = f;
 	}
 	pfu_plan = pf_xcalloc(cap ? cap : 1, sizeof(*pfu_plan));
 	pfu_lsmap_init(&pfu_curmap, pfu_ncur);
@@ -417,6 +422,10 @@ static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 		}
 	}
 	free(user);
+	if (pfu_tproxy_prepare(tp, err, errlen)) {
+		pfu_abort();
+		return -1;
+	}
 	/* Workers merge the plan with their sockets in one pass: sort by socket. */
 	qsort(pfu_plan, pfu_nnext, sizeof(*pfu_plan), pfu_plan_cmp);
 	return 0;
@@ -461,6 +470,8 @@ static int pfu_commit(char *err, size_t errlen)
 	pfu_plan = NULL;
 	pfu_nnext = 0;
 	pfu_prepared = false;
+	/* After the workers' apply: no new flow of a forward that went. */
+	pfu_tproxy_commit();
 	return 0;
 }
 
@@ -507,6 +518,7 @@ static void pfu_stop(void)
 	pfu_ncur = 0;
 	free(pfu_w);
 	pfu_w = NULL;
+	pfu_tproxy_stop(); /* the flows are closed: nothing is left behind */
 }
 
 const struct pf_engine_ops pfu_engine_ops = {
@@ -519,4 +531,6 @@ const struct pf_engine_ops pfu_engine_ops = {
 	.abort = pfu_abort,
 	.flows = pfu_flows,
 	.kill = pfu_kill,
+	.event_fd = pfu_tproxy_event_fd,
+	.event = pfu_tproxy_event,
 };

@@ -247,6 +247,30 @@ int pfu_spare_take(struct pfu_worker *w, int family);
  * -errno: ADDR is not an address of the gateway now). Logs the failure. */
 int pfu_masq_bind(int fd, const struct pf_forward *fwd, bool stream);
 
+/* pfu_tproxy.c: what transparent forwards need of the host. The mark bit
+ * of their replies, the routing table that delivers them to us and the
+ * priority of its rule (the mark a bare number: it is nftables text too). */
+#define PFU_TPROXY_MARK 0x20000000
+#define PFU_TPROXY_TABLE 28774u /* 0x7066, "pf" */
+#define PFU_TPROXY_PREF 100u
+/* In prepare, WHO: the first transparent forward of the user engine in the
+ * new table (NULL: none); makes the setup if it is not in, else -1 with
+ * "WHERE: transparent: why" in err. */
+int pfu_tproxy_prepare(const struct pf_forward *who, char *err, size_t errlen);
+void pfu_tproxy_commit(void);
+void pfu_tproxy_abort(void);
+void pfu_tproxy_stop(void);
+/* Readable when the last flow of a deleted transparent forward ended. */
+int pfu_tproxy_event_fd(void);
+bool pfu_tproxy_event(void);
+/* Workers: a flow (or UDP session) of a transparent forward opens, ends. */
+void pfu_tproxy_flow_begin(void);
+void pfu_tproxy_flow_end(void);
+/* Binds a backend socket to the client's address (UDP: and port); 0, or
+ * -errno (logged, rate limited): the client is to be dropped. */
+int pfu_tproxy_bind(int fd, const struct pf_forward *fwd, const union pf_sa *client,
+		    const union pf_sa *backend, bool udp);
+
 /* pfu_tcp.c */
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events);
