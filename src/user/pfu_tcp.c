@@ -67,6 +67,8 @@ static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset)
 	pfu_pipe_put(w, &f->down.p, !f->down.inpipe);
 	pfu_timer_del(w, &f->t);
 	pfu_stat_sub(&fwd->st->active, 1);
+	if (fwd->conf.transparent)
+		pfu_tproxy_flow_end();
 	if (f->be_counted)
 		pfu_stat_sub(&fwd->be[f->be].st->active, 1);
 	f->prev->next = f->next;
@@ -146,8 +148,12 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (pfu_masq_bind(fd, fwd, true) < 0) {
-			/* The gateway's setting, not the backend's fault. */
+		if (pfu_masq_bind(fd, fwd, true) < 0 ||
+		    (fwd->conf.transparent &&
+		     pfu_tproxy_bind(fd, fwd, &f->client, &sa, false) < 0)) {
+			/* The gateway's setting, not the backend's fault. A
+			 * transparent one never leaves from the gateway's
+			 * address instead: the backend may trust it more. */
 			close(fd);
 			pfu_stat_add(&fwd->st->refused, 1);
 			pfu_flow_end(w, f, true);
@@ -210,6 +216,8 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 	w->flows.next = f;
 	pfu_stat_add(&fwd->st->conns, 1);
 	pfu_stat_add(&fwd->st->active, 1);
+	if (fwd->conf.transparent)
+		pfu_tproxy_flow_begin();
 	if (pfu_ep_add(w, fd, f, PFU_EV_CLIENT) < 0) {
 		pfu_flow_end(w, f, true);
 		return;
