@@ -161,7 +161,11 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, wl->port));
 		s->fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s->fd < 0) {
+		if (s->fd < 0 ||
+		    (fwd->conf.transparent && pfu_tproxy_bind(s->fd, fwd, client, &sa, true) < 0)) {
+			/* Not from the gateway's address instead (see pfu_tcp.c). */
+			if (s->fd >= 0)
+				close(s->fd);
 			pfu_add(&fwd->st->refused, 1);
 			free(s);
 			return NULL;
@@ -203,6 +207,8 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	w->usess.next = s;
 	pfu_add(&fwd->st->conns, 1);
 	pfu_add(&fwd->st->active, 1);
+	if (fwd->conf.transparent)
+		pfu_tproxy_flow_begin();
 	pfu_add(&fwd->be[s->be].st->conns, 1);
 	pfu_add(&fwd->be[s->be].st->active, 1);
 	pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
@@ -226,6 +232,8 @@ void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s)
 	pfu_timer_del(w, &s->t);
 	atomic_fetch_sub_explicit(&s->fwd->st->active, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->fwd->be[s->be].st->active, 1, memory_order_relaxed);
+	if (s->fwd->conf.transparent)
+		pfu_tproxy_flow_end();
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	s->dead = true;
