@@ -143,9 +143,9 @@ static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
 
 static void pfd_sets_json(json_t *o, const struct pf_forward *f)
 {
-	const struct pf_cidrset *sets[] = { &f->conf.from, &f->eff_allow,
-&f->eff_deny };
-	static const char *const names[] = { "from", "allow", "deny" };
+	const struct pf_cidrset *sets[] = { &f->conf.from, &f->eff_allow, &f->eff_deny,
+					    &f->conf.accept_proxy };
+	static const char *const names[] = { "from", "allow", "deny", "accept_proxy" };
 	size_t i;
 	uint32_t k;
 
