@@ -39,6 +39,7 @@ struct pf_stats {
 	_Atomic uint64_t failed; /* connects that failed (refused, timed out) */
 	_Atomic uint64_t refused; /* clients dropped: no backend, maxconn, ACL */
 	_Atomic uint64_t denied; /* of which refused by the ACL (allow/deny) */
+	_Atomic uint64_t proxy_errors; /* accept-proxy: no valid PROXY header in time */
 	_Atomic uint64_t bytes_up; /* client -> backend */
 	_Atomic uint64_t bytes_down; /* backend -> client */
 	/* Backend health, shared by every version of the backend: written by the

@@ -289,6 +289,8 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "source", pfd_json_string(buf));
 	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
+	json_object_set_new(o, "proxy_errors",
+			    json_integer((json_int_t)atomic_load(&f->st->proxy_errors)));
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		json_t *b = json_object();
