@@ -4,7 +4,8 @@
 # The benchmark: portfwd against other TCP forwarders (haproxy, nginx stream,
 # socat, rinetd, redir) and against no forwarder at all ("direct"), in a
 # network namespace of its own; then UDP (portfwd, nginx stream, socat,
-# rinetd, direct), and the cost of portfwd's schedulers. See bench/README.md.
+# rinetd, direct), and the cost of portfwd's schedulers and of
+# proxy-protocol v2. See bench/README.md.
 #
 #   bench/run.sh [quick|full]        (root; 'make bench BENCH_MODE=quick')
 #
@@ -88,9 +89,10 @@ PY=/usr/bin/python3
 ALL_FWDS=(direct portfwd haproxy nginx socat rinetd redir)
 # Those of the UDP section (haproxy 2.6 and redir do not forward UDP).
 UDP_FWDS=(direct portfwd nginx socat rinetd)
-# The scheduler section's portfwd forwards: one backend, four with wrr, four
-# with leastconn (the rows of its table).
-SCHED_CONFS=(portfwd/1 portfwd/wrr4 portfwd/leastconn4)
+# The scheduler section's portfwd forwards: one backend, the same with
+# proxy-protocol v2, four with wrr, four with leastconn (the rows of its
+# table).
+SCHED_CONFS=(portfwd/1 portfwd/proxy2 portfwd/wrr4 portfwd/leastconn4)
 
 # Backends, in the namespace: iperf3 (bulk), nginx http (connection rate),
 # pf_idle server (echo: latency and idle connections).
@@ -99,6 +101,8 @@ HTTP_BACK=8080
 ECHO_BACK=7007
 # The same nginx on four more ports: the scheduler section's four backends.
 HTTP_BACK1=8081 HTTP_BACK2=8082 HTTP_BACK3=8083 HTTP_BACK4=8084
+# And on one that reads a PROXY header first: behind proxy-protocol v2.
+HTTP_BACKPP=8085
 # UDP echo servers (pf_udp echo): one pinned with the sequential test, one
 # for the many-client test.
 UDP_RR_BACK=7100
@@ -382,7 +386,8 @@ render() {
 		-e "s|@UDP_RR_FRONT@|$UDP_RR_FRONT|g" -e "s|@UDP_RR_BACK@|$UDP_RR_BACK|g" \
 		-e "s|@UDP_MANY_FRONT@|$UDP_MANY_FRONT|g" -e "s|@UDP_MANY_BACK@|$UDP_MANY_BACK|g" \
 		-e "s|@SCHED1_FRONT@|$SCHED1_FRONT|g" -e "s|@SCHEDWRR_FRONT@|$SCHEDWRR_FRONT|g" \
-		-e "s|@SCHEDLC_FRONT@|$SCHEDLC_FRONT|g" \
+		-e "s|@SCHEDLC_FRONT@|$SCHEDLC_FRONT|g" -e "s|@SCHEDPP_FRONT@|$SCHEDPP_FRONT|g" \
+		-e "s|@HTTP_BACKPP@|$HTTP_BACKPP|g" \
 		"$BENCH_DIR/peers/$1" >"$2"
 }
 
@@ -391,7 +396,7 @@ backends_start() {
 	# The 100-byte file of the connection-rate tests.
 	printf '%099d\n' 0 >"$W/www/100b"
 	IPERF_FRONT=0 HTTP_FRONT=0 ECHO_FRONT=0 UDP_RR_FRONT=0 UDP_MANY_FRONT=0
-	SCHED1_FRONT=0 SCHEDWRR_FRONT=0 SCHEDLC_FRONT=0
+	SCHED1_FRONT=0 SCHEDWRR_FRONT=0 SCHEDLC_FRONT=0 SCHEDPP_FRONT=0
 	render nginx-http.conf "$W/nginx-http.conf"
 	# The HTTP backend serves the TCP and the scheduler sections, and
 	# every sanity check.
@@ -410,7 +415,8 @@ backends_start() {
 # something may kill processes by name).
 backends_check() {
 	local pids
-	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$HTTP_BACK" || ! listening "$HTTP_BACK4"; then
+	if ! kill -0 "$HTTP_PID" 2>/dev/null || ! listening "$HTTP_BACK" || ! listening "$HTTP_BACK4" ||
+		! listening "$HTTP_BACKPP"; then
 		say "   (nginx http backend gone: restarting it)"
 		pids=$(tree_pids "$HTTP_PID")
 		# shellcheck disable=SC2086
@@ -461,6 +467,7 @@ fwd_ports() {
 	IPERF_FRONT=$((base + 1)) HTTP_FRONT=$((base + 2)) ECHO_FRONT=$((base + 3))
 	UDP_RR_FRONT=$((base + 4)) UDP_MANY_FRONT=$((base + 5))
 	SCHED1_FRONT=$((base + 6)) SCHEDWRR_FRONT=$((base + 7)) SCHEDLC_FRONT=$((base + 8))
+	SCHEDPP_FRONT=$((base + 9))
 	if [[ $1 == direct ]]; then
 		IPERF_FRONT=$IPERF_BACK HTTP_FRONT=$HTTP_BACK ECHO_FRONT=$ECHO_BACK
 		UDP_RR_FRONT=$UDP_RR_BACK UDP_MANY_FRONT=$UDP_MANY_BACK
@@ -468,7 +475,7 @@ fwd_ports() {
 	case $SECTION in
 	tcp) FWD_PORTS=("$IPERF_FRONT" "$HTTP_FRONT" "$ECHO_FRONT") ;;
 	udp) FWD_PORTS=("u:$UDP_RR_FRONT" "u:$UDP_MANY_FRONT") ;;
-	sched) FWD_PORTS=("$SCHED1_FRONT" "$SCHEDWRR_FRONT" "$SCHEDLC_FRONT") ;;
+	sched) FWD_PORTS=("$SCHED1_FRONT" "$SCHEDWRR_FRONT" "$SCHEDLC_FRONT" "$SCHEDPP_FRONT") ;;
 	esac
 }
 
@@ -852,9 +859,12 @@ measure_udp_many() {
 
 # ---- scheduler section ----
 #
-# One portfwd with three forwards to the same nginx: to one of its ports, to
-# four of them with balance wrr, to four with leastconn. Each is measured
-# with the Connection: close wrk test (new connections per second).
+# One portfwd with four forwards to the same nginx: to one of its ports, to
+# its PROXY protocol port with proxy-protocol v2 (the cost of the header:
+# portfwd writing it, nginx reading it), to four of them with balance wrr,
+# to four with leastconn. Each is measured with the Connection: close wrk
+# test (new connections per second); the report divides each by
+# portfwd/1's, so portfwd/proxy2's ratio is the cost of proxy-protocol v2.
 
 # sched_conns NAME: the connections portfwd counted to each backend of its
 # forward NAME, space-separated.
@@ -886,6 +896,7 @@ sched() {
 	fi
 }
 measure_sched1() { sched portfwd/1 bench-sched-1 "$SCHED1_FRONT"; }
+measure_schedpp() { sched portfwd/proxy2 bench-sched-pp2 "$SCHEDPP_FRONT"; }
 measure_schedwrr() { sched portfwd/wrr4 bench-sched-wrr "$SCHEDWRR_FRONT"; }
 measure_schedlc() { sched portfwd/leastconn4 bench-sched-lc "$SCHEDLC_FRONT"; }
 
@@ -908,7 +919,8 @@ sanity() {
 	case $SECTION in
 	tcp) sanity_http "$HTTP_FRONT" ;;
 	udp) sanity_udp "$UDP_RR_FRONT" && sanity_udp "$UDP_MANY_FRONT" ;;
-	sched) sanity_http "$SCHED1_FRONT" && sanity_http "$SCHEDWRR_FRONT" && sanity_http "$SCHEDLC_FRONT" ;;
+	sched) sanity_http "$SCHED1_FRONT" && sanity_http "$SCHEDWRR_FRONT" && sanity_http "$SCHEDLC_FRONT" &&
+		sanity_http "$SCHEDPP_FRONT" ;;
 	esac
 }
 
@@ -1023,7 +1035,8 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 		done
 	fi
 	if section sched; then
-		SECTION=sched MEASURES=(sched1 schedwrr schedlc)
+		# proxy2 right after 1: the pair whose ratio is read, close in time.
+		SECTION=sched MEASURES=(sched1 schedpp schedwrr schedlc)
 		run_one portfwd
 	fi
 done

@@ -22,7 +22,7 @@ import sys
 # setting that lists the table's forwarders ('forwarders', 'udp_forwarders')
 # or 'sched' (portfwd's scheduler rows). A table none of whose metrics was
 # measured is left out.
-SCHED_ROWS = ["portfwd/1", "portfwd/wrr4", "portfwd/leastconn4"]
+SCHED_ROWS = ["portfwd/1", "portfwd/proxy2", "portfwd/wrr4", "portfwd/leastconn4"]
 GROUPS = [
     (
         "Throughput and rates (higher is better)",
@@ -66,7 +66,8 @@ GROUPS = [
         ],
     ),
     (
-        "Schedulers: new conn/s through one forward to 1 and to 4 backends (higher is better)",
+        "Schedulers and proxy-protocol v2: new conn/s through one forward to 1 and to 4 backends "
+        "(higher is better)",
         "sched",
         [
             ("sched_cps", "new conn/s (HTTP, Connection: close)", 0, ("portfwd/1",)),

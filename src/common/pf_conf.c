@@ -547,11 +547,39 @@ static int pf_parse_all_opts(struct pf_cur *c, const struct pf_forward *f)
 	return 0;
 }
 
+/* Options of one protocol or engine given where they cannot work, said at
+ * the option's word. */
+static int pf_parse_only_opts(struct pf_cur *c, const struct pf_forward *f, uint64_t seen,
+			      const int *at)
+{
+	size_t i;
+
+	for (i = 0; i < pf_nopts; i++) {
+		const struct pf_opt *o = &pf_opts[i];
+
+		if (!(seen & (2ULL << i)) || !o->only)
+			continue;
+		if ((o->only & PF_OPT_ONLY_TCP) && f->conf.protos != PF_PROTO_TCP) {
+			c->i = at[i];
+			return pf_fail(c, "works on TCP connections only; expected a 'tcp' "
+					  "forward (a tcp,udp one: a forward per protocol)");
+		}
+		if ((o->only & PF_OPT_ONLY_USER) && f->conf.engine == PF_ENGINE_KERNEL) {
+			c->i = at[i];
+			return pf_fail(c, "needs the user engine (the kernel engine does not "
+					  "see the bytes of a connection); expected no 'engine "
+					  "kernel' on this forward");
+		}
+	}
+	return 0;
+}
+
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 {
 	struct pf_forward *f = pf_forward_new();
 	struct pf_hostport hp = { 0 };
 	uint64_t seen = 0;
+	int opt_at[64]; /* where each option given was (a bit of seen each), for messages */
 
 	st->fwd = f;
 	pf_xstrset(&f->conf.src, c->w->file);
@@ -626,10 +654,13 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 			return pf_fail(c, "'transparent' and 'masquerade' exclude each other: the "
 					  "backends see the client's address or the gateway's; "
 					  "expected one of them");
+		opt_at[o - pf_opts] = c->i;
 		if (pf_parse_fwd_opt(c, f, o))
 			return -1;
 	}
 	if (f->conf.protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
+		return -1;
+	if (pf_parse_only_opts(c, f, seen, opt_at))
 		return -1;
 	/* `portfw save` writes it as one line, which must load back: ", " between
 	 * backends and "Ns" for a bare N make it longer than it may be written. */

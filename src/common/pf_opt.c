@@ -12,6 +12,8 @@
 static const char *const pf_bal_names[] = { "wrr", "pref", "rr", "leastconn", "source", "maglev" };
 /* PF_ENGINE_DEFAULT is written as no 'engine' at all. */
 static const char *const pf_engine_names[] = { NULL, "user", "kernel" };
+/* enum pf_proxy_ver; PF_PROXY_OFF is written as no 'proxy-protocol'. */
+static const char *const pf_proxy_names[] = { NULL, "v1", "v2" };
 
 /* In the order 'portfw save' writes them. The defaults of the checks are
  * HAProxy's (inter 2s, fall 3, rise 2); the UDP timeouts conntrack's
@@ -31,6 +33,12 @@ const struct pf_opt pf_opts[] = {
 	{ .word = "from", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, from) },
 	{ .word = "allow", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, allow) },
 	{ .word = "deny", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, deny) },
+	{ .word = "proxy-protocol", .json = "proxy_protocol", .kind = PF_OPT_ENUM,
+	  .group = PF_OPT_G_OPTIONS, PF_FIELD(proxy_send), .def = 0, .max = 2,
+	  .names = pf_proxy_names, .only = PF_OPT_ONLY_TCP | PF_OPT_ONLY_USER,
+	  .expect = "v1 or v2 (the PROXY protocol version sent to the backends)" },
+	{ .word = "accept-proxy", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, accept_proxy),
+	  .only = PF_OPT_ONLY_TCP | PF_OPT_ONLY_USER },
 	{ .word = "check", .kind = PF_OPT_FLAG, PF_FIELD(check.on), .sets_check = true },
 	{ .word = "check-interval", .json = "interval_ms", .kind = PF_OPT_DUR,
 	  .group = PF_OPT_G_CHECK, PF_FIELD(check.interval_ms), .min = 100, .max = 30 * PF_DAY_MS,
@@ -173,6 +181,18 @@ const struct pf_masq *pf_opt_masq(const struct pf_fwd_conf *c, const struct pf_o
 const struct pf_cidrset *pf_opt_cidrs_c(const struct pf_fwd_conf *c, const struct pf_opt *o)
 {
 	return (const struct pf_cidrset *)(const void *)((const char *)c + o->off);
+}
+
+const struct pf_opt *pf_opt_engine_misfit(const struct pf_fwd_conf *c, uint8_t engine)
+{
+	size_t i;
+
+	if (engine != PF_ENGINE_KERNEL)
+		return NULL;
+	for (i = 0; i < pf_nopts; i++)
+		if ((pf_opts[i].only & PF_OPT_ONLY_USER) && !pf_opt_is_default(c, &pf_opts[i]))
+			return &pf_opts[i];
+	return NULL;
 }
 
 bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o)

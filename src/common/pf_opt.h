@@ -28,12 +28,17 @@ enum pf_opt_kind {
  * are on), or not by this table (shown its own way, or not at all). */
 enum pf_opt_group { PF_OPT_G_NONE, PF_OPT_G_OPTIONS, PF_OPT_G_CHECK };
 
+/* Options of one protocol or one engine: refused elsewhere, not ignored. */
+#define PF_OPT_ONLY_TCP 1u /* a 'tcp' forward (not udp, tcp,udp or all) */
+#define PF_OPT_ONLY_USER 2u /* the user engine */
+
 struct pf_opt {
 	const char *word;
 	const char *json; /* key in its group */
 	uint8_t kind, group;
 	uint8_t size; /* of the field: 1, 2, 4 or 8 bytes (FLAG, UINT, DUR, ENUM) */
 	bool sets_check; /* giving it turns active health checks on */
+	uint8_t only; /* PF_OPT_ONLY_*: where a value other than the default is allowed */
 	uint16_t off; /* of the field in struct pf_fwd_conf */
 	uint64_t min, max, def; /* ENUM: max is the last value */
 	const char *const *names; /* ENUM: the word of each value (NULL: none) */
@@ -55,6 +60,9 @@ const char *pf_opt_str(const struct pf_fwd_conf *c, const struct pf_opt *o);
 void pf_opt_set_str(struct pf_fwd_conf *c, const struct pf_opt *o, const char *s);
 struct pf_cidrset *pf_opt_cidrs(struct pf_fwd_conf *c, const struct pf_opt *o);
 const struct pf_cidrset *pf_opt_cidrs_c(const struct pf_fwd_conf *c, const struct pf_opt *o);
+/* The first option of c that its engine may not carry (PF_OPT_ONLY_USER
+ * under the kernel engine), or NULL. */
+const struct pf_opt *pf_opt_engine_misfit(const struct pf_fwd_conf *c, uint8_t engine);
 /* Whether the option has its default value (then 'save' leaves it out). */
 bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o);
 /* " WORD VALUE" as 'save' writes it, appended at buf[off]; returns the new

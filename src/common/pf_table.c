@@ -676,6 +676,7 @@ static int pf_validate_alone(const struct pf_forward *a, const char *where, char
 			     size_t errlen)
 {
 	char m[PF_ADDRSTR_MAX], b[PF_ADDRSTR_MAX];
+	const struct pf_opt *o;
 	uint32_t i;
 
 	if (a->conf.protos == PF_PROTO_ALL && pf_forward_engine(a) != PF_ENGINE_KERNEL) {
@@ -683,6 +684,15 @@ static int pf_validate_alone(const struct pf_forward *a, const char *where, char
 			 "%s: 'all' forwards every protocol and needs the kernel engine: "
 			 "add 'engine kernel' or run portfwd -e kernel",
 			 where);
+		return -1;
+	}
+	/* Under 'portfwd -e kernel' a forward without 'engine' is the
+	 * kernel's; the parser saw only what was written. */
+	if ((o = pf_opt_engine_misfit(&a->conf, pf_forward_engine(a)))) {
+		snprintf(err, errlen,
+			 "%s: '%s' needs the user engine (the kernel engine does not see the "
+			 "bytes of a connection); add 'engine user' or run portfwd -e user",
+			 where, o->word);
 		return -1;
 	}
 	/* The source of a connection to a backend is of the backend's family. */

@@ -39,6 +39,7 @@ struct pf_stats {
 	_Atomic uint64_t failed; /* connects that failed (refused, timed out) */
 	_Atomic uint64_t refused; /* clients dropped: no backend, maxconn, ACL */
 	_Atomic uint64_t denied; /* of which refused by the ACL (allow/deny) */
+	_Atomic uint64_t proxy_errors; /* accept-proxy: no valid PROXY header in time */
 	_Atomic uint64_t bytes_up; /* client -> backend */
 	_Atomic uint64_t bytes_down; /* backend -> client */
 	/* Backend health, shared by every version of the backend: written by the
@@ -144,6 +145,9 @@ struct pf_fwd_conf {
 	bool transparent;
 	bool trigger; /* a port trigger: see trig_proto */
 	bool lbracketed;
+	/* User engine, TCP: the PROXY protocol header sent to the backends
+	 * (enum pf_proxy_ver; 0: none). Here, where it takes no room. */
+	uint8_t proxy_send;
 	/* 'trigger': protos/lport_* are the range opened, no backends; the host
 	 * that opens a connection out to trig_proto/trig_port gets the range. */
 	uint8_t trig_proto; /* PF_PROTO_TCP or PF_PROTO_UDP */
@@ -156,6 +160,9 @@ struct pf_fwd_conf {
 	char name[PF_NAME_MAX]; /* "" when not named */
 	struct pf_cidrset from; /* sources this forward serves (empty: all) */
 	struct pf_cidrset allow, deny; /* its own ACL (empty: the table's default) */
+	/* User engine, TCP: the sources that must start their connections
+	 * with a PROXY protocol header (empty: none is read). */
+	struct pf_cidrset accept_proxy;
 	struct pf_fwd_opts o;
 	struct pf_masq masq;
 	struct pf_check check;

@@ -13,6 +13,7 @@
 #include "pfd.h"
 #include "../common/pf_table.h"
 #include "../common/pf_log.h"
+#include "../common/pf_proxy.h"
 #include "../common/pf_util.h"
 
 #include <errno.h>
@@ -37,6 +38,9 @@ struct pfd_target {
 	char name[PF_NAME_MAX + PF_HOST_MAX + 32];
 	int fd;
 	bool sent;
+	/* enum pf_proxy_ver: a backend that reads a PROXY header on every
+	 * connection refuses a check without one. */
+	uint8_t proxy;
 	uint64_t due_ms, deadline_ms;
 	uint32_t ok_streak, fail_streak;
 	char buf[512];
@@ -181,6 +185,24 @@ static void pfd_start(struct pfd_target *t)
 	epoll_ctl(H.ep, EPOLL_CTL_ADD, t->fd, &ev);
 }
 
+/* A header without addresses (v1 UNKNOWN, v2 LOCAL): the check is the
+ * gateway's own connection, which is what those say. -1 with errno set. */
+static int pfd_send_proxy(const struct pfd_target *t)
+{
+	char hdr[PF_PROXY_OUT_MAX];
+	int n = pf_proxy_encode(t->proxy, NULL, NULL, hdr, sizeof(hdr));
+	ssize_t m;
+
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	m = send(t->fd, hdr, (size_t)n, MSG_NOSIGNAL);
+	if (m >= 0 && m != n)
+		errno = EAGAIN;
+	return m == n ? 0 : -1;
+}
+
 static void pfd_event(struct pfd_target *t, uint32_t events)
 {
 	const char *expect = t->kind == PFD_T_AGENT ? NULL : t->expect;
@@ -197,6 +219,10 @@ static void pfd_event(struct pfd_target *t, uint32_t events)
 			return;
 		}
 		t->sent = true;
+		if (t->proxy && pfd_send_proxy(t) < 0) {
+			pfd_done(t, false, strerror(errno));
+			return;
+		}
 		if (t->kind == PFD_T_HEALTH && t->send[0] &&
 		    send(t->fd, t->send, strlen(t->send), MSG_NOSIGNAL) < 0) {
 			pfd_done(t, false, strerror(errno));
@@ -343,6 +369,10 @@ static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const 
 	pf_strlcpy(t->expect, f->conf.check.expect, sizeof(t->expect));
 	t->fd = -1;
 	t->due_ms = pf_now_ms(); /* a new target is checked at once */
+	/* The service's own port gets the header its flows get; a check-port
+	 * or an agent is another service. */
+	if (kind == PFD_T_HEALTH && !f->conf.check.port)
+		t->proxy = f->conf.proxy_send;
 	pf_backend_format(be, b, sizeof(b));
 	snprintf(t->name, sizeof(t->name), "%s%s%s", b,
 		 f->conf.name[0] ? " of forward " : "",

@@ -143,9 +143,9 @@ static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
 
 static void pfd_sets_json(json_t *o, const struct pf_forward *f)
 {
-	const struct pf_cidrset *sets[] = { &f->conf.from, &f->eff_allow,
-&f->eff_deny };
-	static const char *const names[] = { "from", "allow", "deny" };
+	const struct pf_cidrset *sets[] = { &f->conf.from, &f->eff_allow, &f->eff_deny,
+					    &f->conf.accept_proxy };
+	static const char *const names[] = { "from", "allow", "deny", "accept_proxy" };
 	size_t i;
 	uint32_t k;
 
@@ -300,6 +300,8 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	json_object_set_new(o, "source", pfd_json_string(buf));
 	pfd_opts_json(o, &f->conf);
 	pfd_stats_json(o, f->st);
+	json_object_set_new(o, "proxy_errors",
+			    json_integer((json_int_t)atomic_load(&f->st->proxy_errors)));
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		json_t *b = json_object();

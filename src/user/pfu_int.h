@@ -55,6 +55,7 @@ struct pfu_wl {
 	uint16_t port;
 	bool paused;
 	uint8_t fams; /* PFU_FAM_* of its forwards' backends */
+	bool proxy; /* one of its forwards has 'accept-proxy' */
 	uint64_t resume_ms;
 	struct pfu_wl *pnext; /* paused list */
 };
@@ -79,7 +80,9 @@ struct pfu_dir {
 	uint64_t bytes;
 };
 
-enum pfu_state { PFU_CONNECTING, PFU_ESTABLISHED, PFU_DEAD };
+/* PFU_PROXYHDR: waiting for the PROXY header of a trusted proxy, before
+ * any backend is picked. */
+enum pfu_state { PFU_PROXYHDR, PFU_CONNECTING, PFU_ESTABLISHED, PFU_DEAD };
 
 #define pfu_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
@@ -100,7 +103,14 @@ struct pfu_flow {
 	struct pfu_side c, s;
 	struct pfu_dir up, down; /* up: client -> backend */
 	uint64_t start_ms, last_ms, attempt_ms;
-	union pf_sa client; /* for the source and maglev schedulers on retries */
+	/* The client: the peer, or what its proxy's PROXY header said; for
+	 * the source and maglev schedulers on retries, listings and the
+	 * header sent onward. */
+	union pf_sa client;
+	/* Where the client connected to, from its proxy's header (family 0:
+	 * this gateway's listening address, asked of the socket when needed). */
+	union pf_sa client_dst;
+	struct pfu_wl *wl; /* PFU_PROXYHDR: its listener, to pick the forward */
 	uint16_t lport;
 	int16_t be; /* backend index, -1 before the first pick */
 	uint8_t state;
@@ -174,6 +184,9 @@ struct pfu_worker {
 	size_t nwl;
 	struct pfu_wl *paused;
 	struct pfu_flow flows; /* list head */
+	/* Flows waiting for a PROXY header (few, short-lived): apart, so that
+	 * a listener that goes can end its own without a walk of every flow. */
+	struct pfu_flow hdrwait;
 	struct pfu_flow *dead; /* freed after the current event batch */
 	struct pfu_tnode *wheel[PFU_WHEEL_SLOTS];
 	uint64_t tick; /* next tick to run */
@@ -195,7 +208,7 @@ struct pfu_worker {
 };
 
 extern struct pfu_config pfu_cfg;
-extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
+extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend, pfu_rl_proxy;
 
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);
@@ -273,10 +286,27 @@ int pfu_tproxy_bind(int fd, const struct pf_forward *fwd, const union pf_sa *cli
 
 /* pfu_tcp.c */
 void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client);
+/* A flow whose PROXY header was read goes on as a flow of fwd (picked for
+ * its client): a backend is connected. */
+void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *fwd);
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events);
 void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f);
 uint64_t pfu_tcp_deadline(const struct pfu_flow *f);
 void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f);
 void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct pf_flow *fl);
+
+/* pfu_proxy.c: the PROXY protocol on the user engine's TCP flows */
+/* The forward whose 'accept-proxy' trusts this peer of the listener, or NULL. */
+struct pf_forward *pfu_proxy_trusted(const struct pfu_wl *wl, const union pf_sa *peer);
+/* How long a trusted proxy has to send its whole header. */
+uint64_t pfu_proxy_wait_ms(const struct pf_forward *fwd);
+/* The client socket of a PFU_PROXYHDR flow is readable (or closed). */
+void pfu_proxy_read(struct pfu_worker *w, struct pfu_flow *f);
+/* No whole header in time: the flow is closed and counted. */
+void pfu_proxy_timeout(struct pfu_worker *w, struct pfu_flow *f);
+/* Sends the forward's header to a just connected backend; -errno. */
+int pfu_proxy_send(struct pfu_flow *f);
+/* Ends the flows waiting for a header on a listener that goes. */
+void pfu_proxy_close_wl(struct pfu_worker *w, const struct pfu_wl *wl);
 
 #endif

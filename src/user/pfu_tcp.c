@@ -175,28 +175,26 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 	}
 }
 
-void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client)
+static bool pfu_maxconn_reached(struct pf_forward *fwd)
 {
-	struct pf_forward *fwd = wl->nfwd == 1 && !wl->fwd[0]->eff_allow.n &&
-					 !wl->fwd[0]->eff_deny.n && !wl->fwd[0]->conf.from.n
-				 ? wl->fwd[0]
-				 : pfu_select(wl, client);
-	struct pfu_flow *f;
+	if (!fwd->conf.o.maxconn ||
+	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) < fwd->conf.o.maxconn)
+		return false;
+	pfu_stat_add(&fwd->st->refused, 1);
+	return true;
+}
 
-	if (!fwd) {
-		close(fd);
-		return;
-	}
-	if (fwd->conf.o.maxconn &&
-	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->conf.o.maxconn) {
-		pfu_stat_add(&fwd->st->refused, 1);
-		close(fd);
-		return;
-	}
-	f = calloc(1, sizeof(*f));
+/* A flow of fwd for the accepted client socket fd, on the list head, in
+ * its epoll set, counted active; NULL (fd closed) when that fails. */
+static struct pfu_flow *pfu_flow_new(struct pfu_worker *w, int fd, struct pfu_wl *wl,
+				     const union pf_sa *client, struct pf_forward *fwd,
+				     struct pfu_flow *head, uint8_t state)
+{
+	struct pfu_flow *f = calloc(1, sizeof(*f));
+
 	if (!f) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	f->w = w;
 	f->fwd = pf_forward_ref(fwd);
@@ -209,19 +207,82 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 	f->lport = wl->port;
 	f->client = *client;
 	f->be = -1;
-	f->state = PFU_CONNECTING;
-	f->next = w->flows.next;
-	f->prev = &w->flows;
-	w->flows.next->prev = f;
-	w->flows.next = f;
-	pfu_stat_add(&fwd->st->conns, 1);
+	f->state = state;
+	f->next = head->next;
+	f->prev = head;
+	head->next->prev = f;
+	head->next = f;
 	pfu_stat_add(&fwd->st->active, 1);
+	/* The host setup stays while a transparent flow lives (pfu_tproxy.c). */
 	if (fwd->conf.transparent)
 		pfu_tproxy_flow_begin();
 	if (pfu_ep_add(w, fd, f, PFU_EV_CLIENT) < 0) {
 		pfu_flow_end(w, f, true);
+		return NULL;
+	}
+	return f;
+}
+
+void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union pf_sa *client)
+{
+	struct pf_forward *fwd;
+	struct pfu_flow *f;
+
+	/* A trusted proxy's client is known once its header is read: the
+	 * forward (its 'from' pool and ACL) is picked then. */
+	if (wl->proxy && (fwd = pfu_proxy_trusted(wl, client))) {
+		f = pfu_flow_new(w, fd, wl, client, fwd, &w->hdrwait, PFU_PROXYHDR);
+		if (f) {
+			f->wl = wl;
+			pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
+		}
 		return;
 	}
+	fwd = wl->nfwd == 1 && !wl->fwd[0]->eff_allow.n && !wl->fwd[0]->eff_deny.n &&
+			      !wl->fwd[0]->conf.from.n
+		      ? wl->fwd[0]
+		      : pfu_select(wl, client);
+	if (!fwd || pfu_maxconn_reached(fwd)) {
+		close(fd);
+		return;
+	}
+	f = pfu_flow_new(w, fd, wl, client, fwd, &w->flows, PFU_CONNECTING);
+	if (!f)
+		return;
+	pfu_stat_add(&fwd->st->conns, 1);
+	pfu_connect_next(w, f);
+}
+
+void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *fwd)
+{
+	if (fwd != f->fwd) {
+		/* It was counted active where its proxy was trusted. */
+		pfu_stat_sub(&f->fwd->st->active, 1);
+		pfu_stat_add(&fwd->st->active, 1);
+		/* pfu_flow_end ends what the flow's forward began. */
+		if (f->fwd->conf.transparent)
+			pfu_tproxy_flow_end();
+		if (fwd->conf.transparent)
+			pfu_tproxy_flow_begin();
+		pf_forward_unref(f->fwd);
+		f->fwd = pf_forward_ref(fwd);
+	}
+	/* Counted active already: the limit is that of the others. */
+	if (fwd->conf.o.maxconn &&
+	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) > fwd->conf.o.maxconn) {
+		pfu_stat_add(&fwd->st->refused, 1);
+		pfu_flow_end(w, f, true);
+		return;
+	}
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	f->next = w->flows.next;
+	f->prev = &w->flows;
+	w->flows.next->prev = f;
+	w->flows.next = f;
+	f->wl = NULL;
+	f->state = PFU_CONNECTING;
+	pfu_stat_add(&fwd->st->conns, 1);
 	pfu_connect_next(w, f);
 }
 
@@ -358,14 +419,23 @@ static void pfu_relay(struct pfu_worker *w, struct pfu_flow *f)
 		pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
 }
 
-static void pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
+/* false: the flow went on to another backend or ended. */
+static bool pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
 {
 	struct pf_backend *be = &f->fwd->be[f->be];
+	int err;
 
+	/* The header first, before any of the client's bytes: nothing was
+	 * relayed yet, so a backend that fails it is a failed connect. */
+	if (f->fwd->conf.proxy_send && (err = pfu_proxy_send(f)) < 0) {
+		pfu_connect_failed(w, f, -err);
+		return false;
+	}
 	f->state = PFU_ESTABLISHED;
 	f->last_ms = w->now;
 	pfu_stat_add(&be->st->conns, 1);
 	pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
+	return true;
 }
 
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events)
@@ -378,6 +448,11 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 		sd->rd = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		sd->wr = true;
+	if (f->state == PFU_PROXYHDR) {
+		if (f->c.rd)
+			pfu_proxy_read(w, f);
+		return;
+	}
 	if (f->state == PFU_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -400,7 +475,8 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 			pfu_connect_failed(w, f, err);
 			return;
 		}
-		pfu_connected(w, f);
+		if (!pfu_connected(w, f))
+			return;
 	} else if (events & EPOLLERR) {
 		/* A reset by a peer. It would surface on the next read or write of
 		 * that side, but a half-closed flow may never do either again. */
@@ -414,6 +490,8 @@ uint64_t pfu_tcp_deadline(const struct pfu_flow *f)
 {
 	const struct pf_fwd_opts *o = &f->fwd->conf.o;
 
+	if (f->state == PFU_PROXYHDR)
+		return f->start_ms + pfu_proxy_wait_ms(f->fwd);
 	if (f->state == PFU_CONNECTING)
 		return f->attempt_ms + o->connect_ms;
 	if (f->up.eof || f->down.eof)
@@ -423,6 +501,10 @@ uint64_t pfu_tcp_deadline(const struct pfu_flow *f)
 
 void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f)
 {
+	if (f->state == PFU_PROXYHDR) {
+		pfu_proxy_timeout(w, f);
+		return;
+	}
 	if (f->state == PFU_CONNECTING) {
 		pfu_connect_failed(w, f, ETIMEDOUT);
 		return;
@@ -452,7 +534,9 @@ void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct p
 	fl->known = PF_FLOW_BYTES | PF_FLOW_AGE;
 	fl->worker = w->id;
 	fl->forward = f->fwd->conf.name;
-	if (f->state == PFU_CONNECTING)
+	if (f->state == PFU_PROXYHDR)
+		fl->state = "proxy-header";
+	else if (f->state == PFU_CONNECTING)
 		fl->state = "connecting";
 	else if (f->up.eof && f->down.eof)
 		fl->state = "closing";
@@ -462,7 +546,8 @@ void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct p
 		fl->state = "server-fin";
 	else
 		fl->state = "established";
-	pfu_sock_addr(&fl->client, f->c.fd, true);
+	/* The real client, also where a proxy's header said who it is. */
+	fl->client = f->client;
 	pfu_sock_addr(&fl->listen, f->c.fd, false);
 	if (f->state == PFU_CONNECTING && f->be >= 0) {
 		fl->backend = f->fwd->be[f->be].addr;

@@ -228,6 +228,8 @@ static void pfu_wl_close(struct pfu_worker *w, struct pfu_wl *wl)
 		pfu_wl_unpause(w, wl);
 	/* Replies of its UDP sessions could no longer leave: they end too. */
 	pfu_udp_close_wl(w, wl);
+	/* Flows waiting for a header would pick their forward among its. */
+	pfu_proxy_close_wl(w, wl);
 	/* Closing stops accepting at once (and leaves the epoll set). */
 	close(wl->fd);
 	free(wl);
@@ -264,12 +266,14 @@ static void pfu_apply(struct pfu_worker *w, const struct pfu_plan *plan, size_t 
 		}
 		wl->nfwd = 0;
 		wl->fams = 0;
+		wl->proxy = false;
 		wl->port = plan[i].port;
 		for (; i < nplan && plan[i].ls == ls; i++) {
 			const struct pf_forward *fwd = plan[i].fwd;
 			uint32_t b;
 
 			wl->fwd[wl->nfwd++] = plan[i].fwd;
+			wl->proxy |= fwd->conf.accept_proxy.n > 0;
 			for (b = 0; b < fwd->nbe; b++)
 				wl->fams |= fwd->be[b].addr.sa.sa_family == AF_INET6 ? PFU_FAM_6
 										     : PFU_FAM_4;
@@ -294,17 +298,24 @@ static void pfu_free_dead(struct pfu_worker *w)
 	}
 }
 
-static void pfu_worker_kill(struct pfu_worker *w, struct pfu_cmd *c)
+static void pfu_worker_kill_list(struct pfu_worker *w, struct pfu_flow *head,
+				 struct pfu_cmd *c)
 {
 	struct pfu_flow *f, *next;
 
-	for (f = w->flows.next; f != &w->flows; f = next) {
+	for (f = head->next; f != head; f = next) {
 		next = f->next;
 		if (pf_selector_match(c->sel, f->fwd)) {
 			pfu_tcp_abort(w, f);
 			c->killed++;
 		}
 	}
+}
+
+static void pfu_worker_kill(struct pfu_worker *w, struct pfu_cmd *c)
+{
+	pfu_worker_kill_list(w, &w->flows, c);
+	pfu_worker_kill_list(w, &w->hdrwait, c);
 	c->killed += pfu_udp_kill(w, c->sel);
 	pfu_free_dead(w);
 	pfu_udp_free_dead(w);
@@ -333,6 +344,12 @@ static void pfu_command(struct pfu_worker *w)
 		break;
 	case PFU_CMD_CONNS:
 		for (f = w->flows.next; f != &w->flows; f = f->next) {
+			struct pf_flow fl;
+
+			pfu_tcp_flow(w, f, &fl);
+			c->flow_cb(&fl, c->flow_arg);
+		}
+		for (f = w->hdrwait.next; f != &w->hdrwait; f = f->next) {
 			struct pf_flow fl;
 
 			pfu_tcp_flow(w, f, &fl);
@@ -409,6 +426,8 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 
 	while (w->flows.next != &w->flows)
 		pfu_tcp_abort(w, w->flows.next);
+	while (w->hdrwait.next != &w->hdrwait)
+		pfu_tcp_abort(w, w->hdrwait.next);
 	pfu_free_dead(w);
 	pfu_udp_cleanup(w);
 	for (j = 0; j < w->nwl; j++) {
@@ -436,6 +455,7 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->flows.next = w->flows.prev = &w->flows;
+	w->hdrwait.next = w->hdrwait.prev = &w->hdrwait;
 	w->usess.next = w->usess.prev = &w->usess;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

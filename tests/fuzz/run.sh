@@ -46,6 +46,9 @@ for src in tests/fuzz/fuzz_*.c; do
 		-std=gnu17 -D_GNU_SOURCE -Wall -Wextra $extra -Isrc -o "$out/$h" "$src" \
 		$(ls src/common/*.c) $more -lpthread
 
+	# A harness may have a dictionary of its own (fuzz_proxy's header words).
+	dict=tests/fuzz/$h.dict
+	[ -f "$dict" ] || dict=tests/fuzz/conf.dict
 	corpus=$out/corpus-$h
 	mkdir -p "$corpus"
 	if [ -d "tests/fuzz/seeds/$h" ]; then
@@ -55,7 +58,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	echo "== $h: ${secs}s, corpus $corpus"
 	log=$out/$h.log
 	if "$out/$h" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
-		-dict=tests/fuzz/conf.dict -artifact_prefix="$out/artifacts/$h-" \
+		-dict="$dict" -artifact_prefix="$out/artifacts/$h-" \
 		-print_final_stats=1 "$corpus" >"$log" 2>&1; then
 		grep -E '^Done|stat::number_of_executed_units|stat::peak_rss_mb' "$log" || true
 		echo "== $h: ok"

@@ -387,6 +387,16 @@ static void test_validate(void **state)
 	assert_int_equal(VALIDATE(err, "forward all any to b engine kernel",
 				  "trigger tcp 1-2 on tcp 3"),
 			 0);
+	/* The PROXY protocol options under -e kernel, without 'engine user'. */
+	pf_engine_default = PF_ENGINE_KERNEL;
+	assert_int_equal(VALIDATE(err, "forward tcp :80 to a proxy-protocol v1"), -1);
+	assert_string_equal(err, "t.conf:1: 'proxy-protocol' needs the user engine (the kernel "
+				 "engine does not see the bytes of a connection); add 'engine "
+				 "user' or run portfwd -e user");
+	assert_int_equal(VALIDATE(err, "forward tcp :80 to a accept-proxy 10.0.0.1"), -1);
+	assert_int_equal(VALIDATE(err, "forward tcp :80 to a accept-proxy 10.0.0.1 proxy-protocol "
+				       "v2 engine user"),
+			 0);
 	pf_engine_default = def;
 }
 

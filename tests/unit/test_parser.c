@@ -40,9 +40,9 @@
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
 	"balance, engine, ftp, allow-loopback, masquerade, transparent, from, allow, deny, " \
-	"check, check-interval, check-timeout, fall, rise, check-port, check-send, " \
-	"check-expect, agent-port, agent-interval, connect-timeout, idle-timeout, " \
-	"half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions"
+	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
+	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
+	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions"
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
@@ -915,6 +915,29 @@ static void test_forward_udp_options(void **state)
 	pf_forward_unref(f);
 }
 
+/* PROXY protocol: parsed, saved as written, loaded back equal. */
+static void test_forward_proxy_options(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to b proxy-protocol v2 accept-proxy "
+					  "10.0.0.0/8,2001:db8::1");
+	struct pf_forward *g;
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(f->conf.proxy_send, 2);
+	assert_int_equal(f->conf.accept_proxy.n, 2);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " proxy-protocol v2 accept-proxy 10.0.0.0/8,2001:db8::1/128"));
+	g = forward_ok(buf);
+	assert_true(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	g = forward_ok("forward tcp :80 to b proxy-protocol v1 engine user");
+	assert_int_equal(g->conf.proxy_send, 1);
+	assert_false(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	pf_forward_unref(f);
+}
+
 static void test_forward_quoted_words(void **state)
 {
 	/* Quoted words are plain values where a value is expected... */
@@ -1141,6 +1164,20 @@ static void test_forward_errors_options(void **state)
 							 "1-10000000" },
 		{ "forward udp :53 to b max-sessions 10000001",
 		  "'10000001': 'max-sessions' expects a number 1-10000000" },
+		{ "forward tcp :80 to b proxy-protocol v3",
+		  "'v3': 'proxy-protocol' expects v1 or v2 (the PROXY protocol version sent to "
+		  "the backends)" },
+		{ "forward udp :53 to b proxy-protocol v1",
+		  "'proxy-protocol': works on TCP connections only; expected a 'tcp' forward (a "
+		  "tcp,udp one: a forward per protocol)" },
+		{ "forward tcp,udp :53 to b maxconn 1 accept-proxy 10.0.0.1",
+		  "'accept-proxy': works on TCP connections only; expected a 'tcp' forward (a "
+		  "tcp,udp one: a forward per protocol)" },
+		{ "forward tcp :80 to b accept-proxy 10.0.0.1 engine kernel",
+		  "'accept-proxy': needs the user engine (the kernel engine does not see the "
+		  "bytes of a connection); expected no 'engine kernel' on this forward" },
+		{ "forward tcp :80 to b accept-proxy", "at end of line: 'accept-proxy' expects "
+						       "networks ADDR[/LEN][,ADDR[/LEN]...]" },
 	};
 
 	(void)state;
@@ -2851,6 +2888,7 @@ int main(void)
 		cmocka_unit_test(test_forward_options),
 		cmocka_unit_test(test_forward_option_minimums),
 		cmocka_unit_test(test_forward_udp_options),
+		cmocka_unit_test(test_forward_proxy_options),
 		cmocka_unit_test(test_forward_quoted_words),
 		cmocka_unit_test(test_forward_errors_name),
 		cmocka_unit_test(test_forward_errors_protocol),
