@@ -17,8 +17,9 @@
 # backend (route_localnet set on the receiving interface, said in the log);
 # seed 004's VPN server V answers only with 'masquerade' (the gateway's
 # address) or 'masquerade ADDR' (that address), in both engines; at exit
-# every sysctl portfwd changed is as it was (ip_forward included) and its
-# table is gone.
+# a forward on every address with a loopback backend follows an interface
+# that appears; every sysctl portfwd changed is as it was (ip_forward
+# included) and its table is gone.
 source "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -176,6 +177,17 @@ expect_eq "list -j masquerade" "$got" '[false, true, "10.9.1.100"]'
 info "a forward that no longer needs route_localnet gives it back"
 pf del name lonet >/dev/null || fail "del lonet"
 expect_eq "route_localnet on out put back" "$(sysctl_of conf/out/route_localnet)" 0
+
+info "a loopback backend on every address: every interface, and one that appears later"
+pf add name lonany tcp :87 to 127.0.0.1:9002 allow-loopback engine kernel >/dev/null || fail "add lonany"
+expect_eq "route_localnet on vpn" "$(sysctl_of conf/vpn/route_localnet)" 1
+ip -n "$G" link add new0 type veth peer name new1
+ip -n "$G" link set new0 up
+ip -n "$G" link set new1 up
+wait_for 5 "route_localnet on a new interface" eval "[[ \$(sysctl_of conf/new0/route_localnet) == 1 ]]"
+expect_eq "C -> :87 -> 127.0.0.1:9002" "$(whoami "$C" 198.18.1.2 87)" 198.18.1.1
+pf del name lonany >/dev/null || fail "del lonany"
+expect_eq "route_localnet on new0 put back" "$(sysctl_of conf/new0/route_localnet)" 0
 
 info "stopped: every sysctl as it was, the table gone"
 pfd_stop
