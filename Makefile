@@ -101,6 +101,12 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
+# explain's pure parts: the report.
+EXPLAIN_PURE := src/cli/pfc_explain_report.c
+$(BUILD)/tests/test_explain: tests/unit/test_explain.c $(call obj,$(COMMON_SRC) $(EXPLAIN_PURE))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
 # The kernel engine's renderer is tested on its own: with the kernel objects,
 # each case's whole ruleset against its golden file in tests/unit/golden/.
 GOLDEN_DIR := $(abspath tests/unit/golden)
