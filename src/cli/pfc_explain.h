@@ -46,4 +46,41 @@ void pfc_x_print(FILE *fp, const struct pfc_xreport *r);
 json_t *pfc_x_json(const struct pfc_xreport *r);
 void pfc_x_free(struct pfc_xreport *r);
 
+/* ---- the packet a firewall check follows (pfc_explain_rules.c) ---- */
+
+/* Tri-state: whether a rule matches a packet we only partly know. */
+enum pfc_tri { PFC_NO, PFC_MAYBE, PFC_YES };
+
+struct pfc_xpkt {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t l4; /* IPPROTO_TCP or IPPROTO_UDP */
+	union pf_sa saddr, daddr; /* family 0: not known */
+	uint16_t dport; /* 0: not known */
+	const char *iif, *oif; /* NULL: not known */
+	bool dnat; /* ct status has dnat (after our prerouting) */
+};
+
+/* One stage of the path: the hooks it passes and the packet there. */
+struct pfc_xstage {
+	const char *what; /* "arriving", "forwarded", ... for messages */
+	const char *const *hooks; /* NULL-terminated */
+	struct pfc_xpkt pkt;
+	/* The chains of these priorities only (our DNAT, at -110 in
+	 * prerouting, changes the packet between two stages). */
+	int prio_lo, prio_hi;
+	/* A NAT chain that rewrites the packet before ours takes the flow from
+	 * us: one of priority up to nat_prio (user engine: any). */
+	bool nat_check;
+	int nat_prio;
+	const char *accept; /* what a rule that lets the packet pass tests */
+};
+
+/* Walks the base chains of the ruleset (libnftables JSON, "nftables": [...])
+ * of every table but ours (inet portfw) on each stage's hooks, and adds a
+ * check "firewall" for each chain that drops, rejects or redirects the
+ * packet (fail when it surely does, warn when it may), or one ok check.
+ * Returns the number of findings. */
+size_t pfc_xrules_scan(json_t *ruleset, const struct pfc_xstage *stages, size_t nstages,
+		       struct pfc_xreport *r);
+
 #endif
