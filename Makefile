@@ -101,8 +101,10 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
-# explain's pure parts: the report, the walk of nftables' JSON.
-EXPLAIN_PURE := src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c
+# explain's pure parts: the report, the walks of nftables' JSON and of
+# iptables-legacy-save's text.
+EXPLAIN_PURE := src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c \
+	src/cli/pfc_explain_legacy.c
 $(BUILD)/tests/test_explain: tests/unit/test_explain.c $(call obj,$(COMMON_SRC) $(EXPLAIN_PURE))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka

@@ -83,4 +83,21 @@ struct pfc_xstage {
 size_t pfc_xrules_scan(json_t *ruleset, const struct pfc_xstage *stages, size_t nstages,
 		       struct pfc_xreport *r);
 
+/* What iptables-legacy-save's text is searched for (pfc_explain_legacy.c):
+ * the base chains the flow passes ("filter:FORWARD", "nat:PREROUTING"),
+ * with the packet's protocol and destination port there. */
+struct pfc_xlegacy {
+	const char *tool; /* "iptables-legacy", "ip6tables-legacy" */
+	const char *what; /* "forwarded", ... for messages */
+	const char *const *where; /* NULL-terminated */
+	uint8_t l4;
+	uint16_t dport; /* 0: not known */
+	bool dnat; /* ct status DNAT: after our prerouting */
+	bool nat_check; /* a DNAT or REDIRECT there takes the flow */
+	const char *accept; /* the tests of a rule that lets the flow pass */
+};
+/* Adds a check "firewall" for each chain that drops or redirects the
+ * packet; returns how many. */
+size_t pfc_xlegacy_scan(const char *text, const struct pfc_xlegacy *q, struct pfc_xreport *r);
+
 #endif

@@ -2,7 +2,7 @@
 /*
  * Unit tests of portfw explain's pure parts: the report (exit status, text,
  * JSON), the walk of other nftables tables (libnftables JSON in, findings
- * out).
+ * out) and the reading of iptables-legacy-save's text.
  */
 #include "cli/pfc_explain.h"
 
@@ -260,12 +260,57 @@ static void test_garbage(void **state)
 	pfc_x_free(&r);
 }
 
+/* ---- iptables-legacy-save ---- */
+
+static void test_legacy(void **state)
+{
+	static const char *const fwd[] = { "mangle:FORWARD", "filter:FORWARD", NULL };
+	struct pfc_xlegacy q = { .tool = "iptables-legacy", .what = "forwarded", .where = fwd,
+				 .l4 = IPPROTO_TCP, .dport = 9000, .dnat = true,
+				 .accept = "-m conntrack --ctstate DNAT" };
+	struct pfc_xreport r = { 0 };
+	const char *drop = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n"
+			   "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+			   "-A FORWARD -p udp -m udp --dport 9000 -j REJECT\n"
+			   "-A FORWARD -m comment --comment \"a -j DROP\" -j LOG\nCOMMIT\n";
+	const char *ok = "*filter\n:FORWARD DROP [0:0]\n"
+			 "-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT\nCOMMIT\n";
+	const char *jump = "*filter\n:FORWARD ACCEPT [0:0]\n:DOCKER - [0:0]\n"
+			   "-A FORWARD -o lan -j DOCKER\n"
+			   "-A DOCKER -p tcp -m multiport --dports 80,8000:9999 -j DROP\nCOMMIT\n";
+	const char *sure = "*filter\n:FORWARD ACCEPT [0:0]\n"
+			   "-A FORWARD -p tcp -m comment --comment \"no -j ACCEPT\" -m tcp "
+			   "--dport 9000 -j REJECT --reject-with tcp-reset\nCOMMIT\n";
+
+	(void)state;
+	assert_int_equal(pfc_xlegacy_scan(drop, &q, &r), 1);
+	assert_int_equal(r.v[0].st, PFC_X_FAIL);
+	assert_non_null(strstr(r.v[0].found, "iptables-legacy table filter, chain FORWARD: "
+					     "policy DROP drops the forwarded packets"));
+	assert_string_equal(r.v[0].fix, "iptables-legacy -t filter -I FORWARD -m conntrack "
+					"--ctstate DNAT -j ACCEPT");
+	pfc_x_free(&r);
+	assert_int_equal(pfc_xlegacy_scan(ok, &q, &r), 0);
+	/* A jump to a chain that drops our port, behind an -o test: it may. */
+	assert_int_equal(pfc_xlegacy_scan(jump, &q, &r), 1);
+	assert_int_equal(r.v[0].st, PFC_X_WARN);
+	assert_non_null(strstr(r.v[0].found, "chain DOCKER: a rule -j DROP may drop"));
+	pfc_x_free(&r);
+	/* A comment is no test: this reject surely applies. */
+	assert_int_equal(pfc_xlegacy_scan(sure, &q, &r), 1);
+	assert_int_equal(r.v[0].st, PFC_X_FAIL);
+	assert_non_null(strstr(r.v[0].found, "chain FORWARD: a rule -j REJECT drops"));
+	pfc_x_free(&r);
+	assert_int_equal(pfc_xlegacy_scan("", &q, &r), 0);
+	assert_int_equal(pfc_xlegacy_scan("-A FORWARD -j DROP\n*\n-A \n-A x\n:FORWARD\n", &q, &r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report),	   cmocka_unit_test(test_policy_drop),
 		cmocka_unit_test(test_drop_rules), cmocka_unit_test(test_nat_first),
-		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_garbage),	   cmocka_unit_test(test_legacy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
