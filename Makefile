@@ -88,9 +88,10 @@ $(BUILD)/portfwd: $(DAEMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
 
+# The client reads the host for 'explain' (libnftables, libmnl).
 $(BUILD)/portfw: $(CLI_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
 
 # Unit tests (cmocka): one binary per file, linked with the common code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))

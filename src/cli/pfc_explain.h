@@ -100,4 +100,37 @@ struct pfc_xlegacy {
  * packet; returns how many. */
 size_t pfc_xlegacy_scan(const char *text, const struct pfc_xlegacy *q, struct pfc_xreport *r);
 
+/* ---- the host (pfc_explain_sys.c, pfc_explain_diag.c, pfc_explain_route.c) ---- */
+
+/* A sysctl under /proc/sys ("net/ipv4/ip_forward"): its value, or -1. */
+int pfc_sys_int(const char *path);
+/* Whether an interface exists (0), is up (1): -1 when it does not exist. */
+int pfc_sys_ifup(const char *ifname);
+/* Whether addr is one of this host's addresses. */
+bool pfc_sys_local(const union pf_sa *addr);
+/* Whether a kernel module is loaded or built in. */
+bool pfc_sys_module(const char *name);
+
+/* A socket bound to a port, found through NETLINK_SOCK_DIAG. */
+struct pfc_xsock {
+	union pf_sa addr; /* bound address and port */
+	uint8_t l4;
+	uint32_t inode;
+	int pid; /* 0: not found (another user's process, without root) */
+	char comm[32];
+};
+/* The listening TCP (or bound UDP) sockets of both families on ports
+ * lo..hi; a malloc'd array in *out. Returns how many, or -errno. */
+int pfc_diag_listeners(uint8_t l4, uint16_t lo, uint16_t hi, struct pfc_xsock **out);
+
+struct pfc_xroute {
+	int type; /* RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE, ... */
+	char oif[IF_NAMESIZE]; /* "" when none */
+	union pf_sa gw; /* family 0: directly connected */
+};
+/* The route to dst (RTM_GETROUTE): 0, or -errno (-ENETUNREACH: none). */
+int pfc_route_get(const union pf_sa *dst, struct pfc_xroute *rt);
+/* A TCP connection to addr:port within ms: 0 or -errno (-ETIMEDOUT). */
+int pfc_route_connect(const union pf_sa *addr, uint16_t port, int ms);
+
 #endif
