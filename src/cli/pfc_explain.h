@@ -133,4 +133,54 @@ int pfc_route_get(const union pf_sa *dst, struct pfc_xroute *rt);
 /* A TCP connection to addr:port within ms: 0 or -errno (-ETIMEDOUT). */
 int pfc_route_connect(const union pf_sa *addr, uint16_t port, int ms);
 
+/* ---- the forward, as 'list -j' gives it ---- */
+
+struct pfc_xbe {
+	union pf_sa addr; /* resolved; the port is the backend's (first) port */
+	const char *text; /* as listed ("10.0.0.2:80") */
+	const char *state; /* up, down, drain, disabled, ... */
+};
+
+struct pfc_xfwd {
+	const char *name;
+	bool kernel; /* the engine that carries it */
+	bool tcp, udp;
+	bool ftp; /* from the forward as 'save' prints it */
+	bool masq; /* 'masquerade [ADDR]' */
+	const char *masq_addr; /* its ADDR, or NULL */
+	union pf_sa laddr; /* family 0: every local address */
+	char lif[IF_NAMESIZE]; /* "%IF:PORT" listens: the interface */
+	const char *listen; /* as listed */
+	uint16_t port_lo, port_hi;
+	struct pfc_xbe *be;
+	size_t nbe;
+};
+
+/* ---- one run: what the checks share ---- */
+
+struct pfc_xctx {
+	struct pfc_xfwd f;
+	union pf_sa client; /* 'from ADDR'; family 0: not given */
+	int daemon_pid; /* portfwd's (SO_PEERCRED); 0: not known */
+	struct pfc_xroute client_rt; /* the route back to the client */
+	int client_rt_rc; /* its pfc_route_get() result */
+	struct pfc_xroute *be_rt; /* by backend */
+	int *be_rt_rc;
+	int *be_conn; /* by backend: pfc_route_connect() (1: not tried) */
+	struct pfc_xreport r;
+};
+
+/* pfc_explain_path.c: the checks of the host, each adding its lines. */
+/* The route and a TCP connection to each backend (no line yet). */
+void pfc_xpath_probe(struct pfc_xctx *x);
+void pfc_xpath_listen(struct pfc_xctx *x);
+void pfc_xpath_listener(struct pfc_xctx *x);
+void pfc_xpath_forwarding(struct pfc_xctx *x);
+void pfc_xpath_backends(struct pfc_xctx *x);
+void pfc_xpath_masq(struct pfc_xctx *x);
+/* pfc_explain_nft.c: other tables and the FTP helper (libnftables). */
+void pfc_xnft_checks(struct pfc_xctx *x);
+/* pfc_explain_ct.c: flows of the forward that the backend never answered. */
+void pfc_xct_check(struct pfc_xctx *x, json_t *(*conns)(void *arg), void *arg);
+
 #endif
