@@ -88,9 +88,10 @@ $(BUILD)/portfwd: $(DAEMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
 
+# The client reads the host for 'explain' (libnftables, libmnl).
 $(BUILD)/portfw: $(CLI_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
 
 # Unit tests (cmocka): one binary per file, linked with the common code.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
@@ -98,6 +99,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,$(COMMON_SRC))
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
 $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) $(CLASSIC_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
+# explain's pure parts: the report, the walks of nftables' JSON and of
+# iptables-legacy-save's text.
+EXPLAIN_PURE := src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c \
+	src/cli/pfc_explain_legacy.c
+$(BUILD)/tests/test_explain: tests/unit/test_explain.c $(call obj,$(COMMON_SRC) $(EXPLAIN_PURE))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 

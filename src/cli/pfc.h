@@ -36,5 +36,8 @@ int pfc_classic_main(const char *prog, int argc, char **argv);
 /* portfw import FILE: a seed-004 port table, as one change. */
 int pfc_import(const struct pfc_opts *o, const char *path);
 int pfc_show_conns(const struct pfc_opts *o, json_t *res);
+/* portfw explain NAME [from ADDR] (pfc_explain.c): 0, 1 when something
+ * blocks the forward, 2 on a usage error. */
+int pfc_explain(const struct pfc_opts *o, int argc, char **argv);
 
 #endif

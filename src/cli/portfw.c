@@ -216,6 +216,11 @@ static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_explain(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_explain(o, argc, argv);
+}
+
 static const struct pfc_cmd pfc_cmds[] = {
 	{ "add", "[name NAME] PROTO LISTEN to BACKEND [weight N] [, BACKEND ...] [OPTION ...]",
 	  cmd_add },
@@ -233,6 +238,8 @@ static const struct pfc_cmd pfc_cmds[] = {
 	{ "save", "", cmd_save },
 	{ "restore", "FILE|-", cmd_restore },
 	{ "reload", "", cmd_reload },
+	{ "explain", "[-j] NAME|PROTO LISTEN [from ADDR]   (why a forward works or not)",
+	  cmd_explain },
 };
 
 static void usage(FILE *fp)

@@ -40,6 +40,10 @@ for src in tests/fuzz/fuzz_*.c; do
 	if [ "$h" = fuzz_classic ]; then
 		more="src/cli/pfc_classic.c src/cli/pfc_ipportfw.c src/cli/pfc_mpfw.c src/cli/pfc_mfw.c src/cli/pfc_autofw.c"
 	fi
+	# explain's readers of other programs' output (nft's JSON, iptables-legacy-save).
+	if [ "$h" = fuzz_explain ]; then
+		more="src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c src/cli/pfc_explain_legacy.c -ljansson"
+	fi
 	echo "== $h: build"
 	# shellcheck disable=SC2046,SC2086 # the common sources and extra flags, word-split on purpose
 	"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
