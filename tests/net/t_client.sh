@@ -16,7 +16,8 @@
 # host elsewhere through a loopback listen address; C reaches a loopback
 # backend (route_localnet set on the receiving interface, said in the log);
 # seed 004's VPN server V answers only with 'masquerade' (the gateway's
-# address) or 'masquerade ADDR' (that address), in both engines; at exit
+# address) or 'masquerade ADDR' (that address), in both engines, and
+# 'portfw explain' names 'masquerade' before; at exit
 # a forward on every address with a loopback backend follows an interface
 # that appears; every sysctl portfwd changed is as it was (ip_forward
 # included) and its table is gone.
@@ -166,7 +167,12 @@ grep -q "route_localnet = 1 (was 0): connections to or from 127/8 through out" "
 
 info "seed 004: the server's route back goes elsewhere; 'masquerade' makes it answer"
 expect_eq "V without masquerade (no answer)" "$(whoami "$C" 198.18.1.2 82)" none
+capture pf explain vpn from 198.18.1.1
+[[ $RC == 1 ]] || fail "explain vpn: exit $RC, expected 1 (a problem blocks it): $OUT $ERR"
+[[ $OUT == *'use `masquerade` on the forward'* ]] || fail "explain vpn does not name masquerade: $OUT"
 expect_eq "V with masquerade sees G" "$(whoami "$C" 198.18.1.2 83)" 10.9.1.1
+capture pf explain vpnm from 198.18.1.1
+[[ $RC == 0 ]] || fail "explain vpnm: exit $RC, expected 0: $OUT $ERR"
 expect_eq "V with masquerade 10.9.1.100" "$(whoami "$C" 198.18.1.2 84)" 10.9.1.100
 expect_eq "user engine, masquerade 10.9.1.100" "$(whoami "$C" 198.18.1.2 85)" 10.9.1.100
 expect_eq "user engine, masquerade from an address the gateway lacks" "$(whoami "$C" 198.18.1.2 86)" none
