@@ -139,6 +139,13 @@ ns_add() {
 	ip -n "$NS_LAST" link set lo up
 }
 
+# in_ns NS CMD...: runs CMD in namespace NS.
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
 # nsx CMD...: runs CMD in the test's namespace.
 nsx() {
 	ip netns exec "$NS" "$@"

@@ -72,11 +72,6 @@ table ip pftest {
 }
 EOF
 
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 # whoami NS NAME ADDR PORT: TCP and UDP servers answering "NAME saw PEER".
 whoami() {
 	in_ns "$1" timeout -k 5 600 socat TCP-LISTEN:"$4",bind="$3",fork,reuseaddr \

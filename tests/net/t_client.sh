@@ -67,12 +67,6 @@ ip -n "$V" link set eth0 up
 ip -n "$V" route add default via 10.9.1.254
 nsx sysctl -qw net.ipv4.ip_forward=0
 
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
-
 # whoami_server NS ADDR PORT: answers each connection with the peer's address.
 whoami_server() {
 	in_ns "$1" timeout 120 "$PFT_PY" -c '

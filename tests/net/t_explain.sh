@@ -21,11 +21,6 @@ ns_add s
 S=$NS_LAST
 ns_add s2
 S2=$NS_LAST
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 
 ip link add wan netns "$G" type veth peer name eth0 netns "$C"
 ip -n "$G" addr add 198.18.1.254/24 dev wan

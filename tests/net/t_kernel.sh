@@ -47,11 +47,6 @@ for h in "$S1" "$S2" "$I"; do
 	ip -n "$h" route add default via 10.0.0.1
 	n=$((n + 1))
 done
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 
 info "servers: nginx and id servers on S1 and S2, DNS on S1"
 mkdir -p "$T/www" "$T/s1"

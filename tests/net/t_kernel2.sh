@@ -74,11 +74,6 @@ table ip pftest {
 	}
 }
 EOF
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 
 # whoami NS NAME ADDR PORT: TCP and UDP servers (socat) answering
 # "NAME saw PEER" to every connection or datagram.

@@ -47,12 +47,6 @@ ip -n "$S" -6 route add default via 2001:db8:2::1
 # Not a router: a reply that is not delivered to portfwd's socket goes nowhere.
 ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
-
 info "server on S: says who it sees, TCP and UDP, IPv4 and IPv6"
 cat >"$T/whoami.py" <<'EOF'
 import socket, sys, threading
