@@ -30,6 +30,8 @@ int pfd_table_check(char *err, size_t errlen);
 /* Runs one control request (statements in the command language). */
 json_t *pfd_table_request(const char *text, size_t len);
 void pfd_table_free(void);
+/* The running table's number of forwards. */
+size_t pfd_table_count(void);
 /* Backend health changed: the kernel's pools follow. */
 void pfd_table_refresh(void);
 

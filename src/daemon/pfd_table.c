@@ -116,6 +116,11 @@ int pfd_table_check(char *err, size_t errlen)
 	return rc;
 }
 
+size_t pfd_table_count(void)
+{
+	return pfd_tab.n;
+}
+
 void pfd_table_refresh(void)
 {
 	pfd_engines_refresh(&pfd_tab);

@@ -5,6 +5,7 @@
  */
 #include "pfd.h"
 #include "pfd_loop.h"
+#include "pfd_notify.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
@@ -45,26 +46,6 @@ static void usage(FILE *fp)
 		"  -V          print the version and exit\n");
 }
 
-/* systemd Type=notify: say READY=1 once the table is installed. */
-static void sd_notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sun.sun_path))
-		return;
-	memcpy(sun.sun_path, path, strlen(path));
-	if (sun.sun_path[0] == '@')
-		sun.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	(void)!sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun,
-		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
-	close(fd);
-}
-
 /* The exit status main returns once the loop stops. */
 static int pfd_rc = 1;
 
@@ -77,10 +58,19 @@ static void pfd_on_signal(int fd, uint32_t events, void *arg)
 	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			if (pfd_table_reload(err, sizeof(err)))
+			/* systemd waits for READY=1 after RELOADING=1; a refused
+			 * reload is still done (the old table runs) and says why. */
+			pfd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+				   (unsigned long long)pf_now_us());
+			if (pfd_table_reload(err, sizeof(err))) {
 				pf_err("reload refused, the running table stays: %s", err);
+				pfd_notify("READY=1\nSTATUS=reload refused: %.400s", err);
+			} else {
+				pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
+			}
 		} else {
 			pf_info("signal %d: stopping", (int)si.ssi_signo);
+			pfd_notify("STOPPING=1");
 			pfd_rc = 0;
 			pfd_loop_stop();
 			return;
@@ -265,7 +255,9 @@ int main(int argc, char **argv)
 	}
 	pfd_loop_before_wait(pfd_watch_engine_events);
 	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
-	sd_notify_ready();
+	/* The table is in and the control socket listens (a client connecting
+	 * now is queued until the loop answers it). */
+	pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
 	e = pfd_loop_run();
 	if (e)
 		pf_err("event loop: %s", strerror(-e));
