@@ -8,6 +8,7 @@
 #include "../common/pf_restore.h"
 #include "../common/pf_util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,20 @@ static const struct pfc_cmd pfc_cmds[] = {
 	  cmd_explain },
 };
 
+/* A usage error: one line, what was wrong and where the whole usage is
+ * (printing the usage itself would bury the message). */
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portfw: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see 'portfw --help')\n", stderr);
+	return 2;
+}
+
 static void usage(FILE *fp)
 {
 	size_t i;
@@ -255,7 +270,35 @@ static void usage(FILE *fp)
 		    "  check-timeout DUR, fall N, rise N, check-port N, check-send STR, check-expect STR,\n"
 		    "  agent-port N, agent-interval DUR, from CIDRS, allow CIDRS, deny CIDRS,\n"
 		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N\n"
-		    "BACKEND: HOST[:PORT[-PORT]] [weight N] [backup] [drain|disabled]\n");
+		    "BACKEND: HOST[:PORT[-PORT]] [weight N] [backup] [drain|disabled]\n"
+		    "portfw help [COMMAND], portfw --version; see portfw(8) and portfw.conf(5)\n");
+}
+
+static const struct pfc_cmd *pfc_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(pfc_cmds); i++)
+		if (!strcmp(name, pfc_cmds[i].name))
+			return &pfc_cmds[i];
+	return NULL;
+}
+
+/* help [COMMAND]: the whole usage, or one command's line. */
+static int pfc_help(int argc, char **argv)
+{
+	const struct pfc_cmd *cmd;
+
+	if (!argc) {
+		usage(stdout);
+		return 0;
+	}
+	cmd = pfc_find(argv[0]);
+	if (argc > 1 || !cmd) {
+		return usage_error("help: unknown command '%s'", argv[argc > 1 ? 1 : 0]);
+	}
+	printf("usage: portfw [-s SOCKET] %s %s\n", cmd->name, cmd->args);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -298,28 +341,31 @@ int main(int argc, char **argv)
 			usage(stdout);
 			free(rest);
 			return 0;
-		} else if (a[0] == '-' && a[1] && n <= 1) {
-			fprintf(stderr, "portfw: unknown option '%s'\n", a);
-			usage(stderr);
+		} else if ((!strcmp(a, "-V") || !strcmp(a, "--version")) && !n) {
+			printf("portfw %s\n", PORTFW_VERSION);
 			free(rest);
-			return 2;
+			return 0;
+		} else if (a[0] == '-' && a[1] && n <= 1) {
+			free(rest);
+			return usage_error("unknown option '%s'", a);
 		} else {
 			rest[n++] = argv[i];
 		}
 	}
 	if (!n) {
-		usage(stderr);
 		free(rest);
-		return 2;
+		return usage_error("no command given");
 	}
-	for (i = 0; i < (int)PF_ARRAY_SIZE(pfc_cmds); i++)
-		if (!strcmp(rest[0], pfc_cmds[i].name))
-			cmd = &pfc_cmds[i];
-	if (!cmd) {
-		fprintf(stderr, "portfw: unknown command '%s'\n", rest[0]);
-		usage(stderr);
+	if (!strcmp(rest[0], "help")) {
+		i = pfc_help(n - 1, rest + 1);
 		free(rest);
-		return 2;
+		return i;
+	}
+	cmd = pfc_find(rest[0]);
+	if (!cmd) {
+		i = usage_error("unknown command '%s'", rest[0]);
+		free(rest);
+		return i;
 	}
 	i = cmd->fn(&o, n - 1, rest + 1);
 	free(rest);

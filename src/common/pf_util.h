@@ -3,6 +3,9 @@
 #ifndef PF_UTIL_H
 #define PF_UTIL_H
 
+/* portfwd's and portfw's version: they are released together. */
+#define PORTFW_VERSION "0.1.0"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -25,8 +25,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PORTFW_VERSION "0.1.0"
-
 static void usage(FILE *fp)
 {
 	fprintf(fp,
@@ -43,7 +41,15 @@ static void usage(FILE *fp)
 		"  -p BYTES    pipe size for splice (default 262144)\n"
 		"  -t          check the config file and exit\n"
 		"  -v          log debug messages\n"
-		"  -V          print the version and exit\n");
+		"  -V, --version  print the version and exit\n"
+		"  -h, --help     print this help and exit\n");
+}
+
+/* A usage error: one line, what was wrong and where the whole usage is. */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "portfwd: %s '%s' (see 'portfwd --help')\n", what, arg);
+	return 2;
 }
 
 /* The exit status main returns once the loop stops. */
@@ -132,7 +138,13 @@ int main(int argc, char **argv)
 
 	if (!sock || !*sock)
 		sock = "/run/portfw.sock";
-	while ((opt = getopt(argc, argv, "c:s:e:W:w:m:p:tvVh")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, ":c:s:e:W:w:m:p:tvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
@@ -186,15 +198,14 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return usage_error("missing argument to", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			return usage_error("unknown option", argv[optind - 1]);
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "portfwd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
+		return usage_error("unexpected argument", argv[optind]);
 	}
 	pfd_table_set_config(conf);
 	if (check) {

@@ -57,7 +57,7 @@ syntax_error "'frobnicate'" frobnicate
 syntax_error "'extra'" list extra
 syntax_error "'-x'" list -x
 syntax_error "'nosuch'" kill nosuch
-syntax_error "usage" # no command at all
+syntax_error "no command given" # no command at all: one line pointing at --help
 
 info "no daemon: non-zero exit, the socket named"
 capture nsx "$PORTFW" -s "$T/nobody.sock" list
