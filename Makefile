@@ -6,6 +6,12 @@ BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/portfw
+# systemd's directories: under PREFIX, so PREFIX=/usr gives the Debian ones
+# and a /usr/local install stays out of the package manager's way.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 BUILD ?= build
@@ -174,18 +180,39 @@ bench: all $(TOOLS)
 bench-kernel: all
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
 
+# The unit names the installed daemon: SBINDIR, without DESTDIR (a staging
+# root the files are copied out of). Written at each install, so a new
+# PREFIX is never left with an old path.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BUILD)/portfwd $(DESTDIR)$(SBINDIR)/portfwd
 	install -m 0755 $(BUILD)/portfw $(DESTDIR)$(BINDIR)/portfw
 	ln -sf portfw $(DESTDIR)$(BINDIR)/ipportfw
 	ln -sf portfw $(DESTDIR)$(BINDIR)/ipmasqadm
 	install -m 0644 README.md examples/portfw.conf $(DESTDIR)$(DOCDIR)/
+	install -m 0644 man/portfw.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/portfwd.8 man/portfw.8 $(DESTDIR)$(MANDIR)/man8/
+	ln -sf portfw.8 $(DESTDIR)$(MANDIR)/man8/ipportfw.8
+	ln -sf portfw.8 $(DESTDIR)$(MANDIR)/man8/ipmasqadm.8
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/portfwd.service.in > $(DESTDIR)$(UNITDIR)/portfwd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portfwd.service
+	install -m 0644 dist/portfw.sysusers $(DESTDIR)$(SYSUSERSDIR)/portfw.conf
+	install -m 0644 dist/portfw.tmpfiles $(DESTDIR)$(TMPFILESDIR)/portfw.conf
+	install -m 0644 dist/portfw.bash-completion $(DESTDIR)$(COMPLETIONDIR)/portfw
+	ln -sf portfw $(DESTDIR)$(COMPLETIONDIR)/portfwd
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portfwd $(DESTDIR)$(BINDIR)/portfw
 	rm -f $(DESTDIR)$(BINDIR)/ipportfw $(DESTDIR)$(BINDIR)/ipmasqadm
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man5/portfw.conf.5 $(DESTDIR)$(MANDIR)/man8/portfwd.8 \
+		$(DESTDIR)$(MANDIR)/man8/portfw.8 $(DESTDIR)$(MANDIR)/man8/ipportfw.8 \
+		$(DESTDIR)$(MANDIR)/man8/ipmasqadm.8
+	rm -f $(DESTDIR)$(UNITDIR)/portfwd.service $(DESTDIR)$(SYSUSERSDIR)/portfw.conf \
+		$(DESTDIR)$(TMPFILESDIR)/portfw.conf
+	rm -f $(DESTDIR)$(COMPLETIONDIR)/portfw $(DESTDIR)$(COMPLETIONDIR)/portfwd
 
 clean:
 	rm -rf build
