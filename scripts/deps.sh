@@ -7,7 +7,7 @@ set -eu
 build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter-conntrack-dev libmnl-dev"
 test="$build libcmocka-dev libssl-dev clang libclang-rt-14-dev clang-tidy cppcheck \
       iproute2 procps psmisc python3 curl nginx-light socat dnsmasq-base bind9-dnsutils \
-      nftables conntrack vsftpd lftp iputils-ping haproxy"
+      nftables conntrack vsftpd lftp iputils-ping haproxy man-db groff-base systemd"
 bench="$test iperf3 wrk rinetd redir libnginx-mod-stream iptables"
 example="$build python3 curl"
 
