@@ -40,6 +40,37 @@ static const unsigned pf_interp_allowed[] = {
 	[PF_ST_RELOAD] = PF_IN_R,
 };
 
+bool pf_stmt_reads(enum pf_stmt_kind kind)
+{
+	return kind == PF_ST_LIST || kind == PF_ST_CONNS || kind == PF_ST_SAVE;
+}
+
+const char *pf_stmt_name(enum pf_stmt_kind kind)
+{
+	static const char *const names[] = {
+		[PF_ST_NONE] = "(nothing)",
+		[PF_ST_FORWARD] = "forward",
+		[PF_ST_INCLUDE] = "include",
+		[PF_ST_DEL] = "del",
+		[PF_ST_FLUSH] = "flush",
+		[PF_ST_KILL] = "kill",
+		[PF_ST_DEFAULT] = "default",
+		[PF_ST_BACKEND] = "backend",
+		[PF_ST_SCHEDULE] = "schedule",
+		[PF_ST_MARK] = "mark",
+		[PF_ST_INCLUDE_TABLE] = "include-table",
+		[PF_ST_SOURCE] = "source",
+		[PF_ST_LIST] = "list",
+		[PF_ST_CONNS] = "conns",
+		[PF_ST_SAVE] = "save",
+		[PF_ST_RELOAD] = "reload",
+	};
+
+	if ((size_t)kind >= PF_ARRAY_SIZE(names) || !names[kind])
+		return "(unknown)";
+	return names[kind];
+}
+
 void pf_interp_init(struct pf_interp *ip, enum pf_interp_origin origin, struct pf_table *next,
 		    struct pf_table *base)
 {
@@ -402,6 +433,13 @@ int pf_interp_stmt(struct pf_interp *ip, struct pf_stmt *st, const struct pf_whe
 		return pf_interp_refuse(ip, st, w, err, errlen);
 	if (st->kind == PF_ST_SOURCE)
 		return 0; /* pf_conf_foreach follows it */
+	/* Before the statement runs: its errors (no such forward) are no
+	 * business of a peer that may not make the change. */
+	if (ip->read_only && !pf_stmt_reads(st->kind)) {
+		ip->refused = st->kind;
+		return pf_where_err(err, errlen, w, "'%s' changes the table: permission denied",
+				    pf_stmt_name(st->kind));
+	}
 	if (ip->origin == PF_IN_REQUEST && (query ? ip->nstmts != 0 : ip->query != PF_ST_NONE))
 		return pf_where_err(err, errlen, w,
 				    "list, conns, save and reload must be sent alone");

@@ -52,6 +52,11 @@ struct pf_interp {
 	bool based;
 	size_t nstmts; /* statements seen (source headers aside) */
 	enum pf_stmt_kind query; /* a request that is one query, else PF_ST_NONE */
+	/* A request of a peer that may only read (the control socket's
+	 * group): any statement but a read is refused, before it runs, and
+	 * named in refused. */
+	bool read_only;
+	enum pf_stmt_kind refused;
 	struct pf_interp_after *after;
 	size_t nafter;
 	const char *path; /* the file being read: includes are relative to it */
@@ -59,6 +64,13 @@ struct pf_interp {
 	pf_interp_echo echo;
 	void *echo_arg;
 };
+
+/* Whether a statement only reads the running table (list, conns, save):
+ * all a read-only peer of the control socket may send. reload changes the
+ * table (it installs the config file again). */
+bool pf_stmt_reads(enum pf_stmt_kind kind);
+/* The statement's word in the command language ("del", "forward"). */
+const char *pf_stmt_name(enum pf_stmt_kind kind);
 
 /* next: an empty table (or, without base, the table to append to). */
 void pf_interp_init(struct pf_interp *ip, enum pf_interp_origin origin, struct pf_table *next,

@@ -452,6 +452,71 @@ static void test_restore_saved(void **state)
 	pf_table_clear(&base);
 }
 
+/* ---- what a read-only peer of the control socket may send ---- */
+
+static void test_stmt_reads(void **state)
+{
+	static const enum pf_stmt_kind reads[] = { PF_ST_LIST, PF_ST_CONNS, PF_ST_SAVE };
+	static const enum pf_stmt_kind changes[] = {
+		PF_ST_FORWARD, PF_ST_DEL,  PF_ST_FLUSH,	   PF_ST_KILL,	 PF_ST_DEFAULT,
+		PF_ST_BACKEND, PF_ST_MARK, PF_ST_SCHEDULE, PF_ST_RELOAD, PF_ST_NONE,
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(reads); i++)
+		assert_true(pf_stmt_reads(reads[i]));
+	for (i = 0; i < PF_ARRAY_SIZE(changes); i++)
+		assert_false(pf_stmt_reads(changes[i]));
+	assert_string_equal(pf_stmt_name(PF_ST_DEL), "del");
+	assert_string_equal(pf_stmt_name(PF_ST_RELOAD), "reload");
+	assert_string_equal(pf_stmt_name(PF_ST_FORWARD), "forward");
+	assert_string_equal(pf_stmt_name((enum pf_stmt_kind)99), "(unknown)");
+}
+
+/* A reader's change is refused before it runs: not "no such forward". */
+static void test_read_only_refused(void **state)
+{
+	static const struct {
+		const char *text;
+		enum pf_stmt_kind refused;
+	} cases[] = {
+		{ "del tcp :9999\n", PF_ST_DEL },
+		{ "source \"portfw add\" 0\nforward tcp :81 to 10.0.0.2\n", PF_ST_FORWARD },
+		{ "flush\n", PF_ST_FLUSH },
+		{ "reload\n", PF_ST_RELOAD },
+		{ "kill all\n", PF_ST_KILL },
+	};
+	struct pf_table base, next;
+	struct pf_interp ip;
+	char err[ERRLEN];
+	size_t i;
+
+	(void)state;
+	load_text(&base, "forward name a tcp :8080 to 10.0.0.1\n");
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		pf_table_init(&next);
+		pf_interp_init(&ip, PF_IN_REQUEST, &next, &base);
+		ip.read_only = true;
+		assert_int_equal(pf_interp_text(&ip, "request", cases[i].text,
+						strlen(cases[i].text), err, sizeof(err)),
+				 -1);
+		assert_int_equal(ip.refused, cases[i].refused);
+		assert_non_null(strstr(err, "permission denied"));
+		pf_interp_free(&ip);
+		pf_table_clear(&next);
+	}
+	pf_table_init(&next);
+	pf_interp_init(&ip, PF_IN_REQUEST, &next, &base);
+	ip.read_only = true;
+	assert_int_equal(pf_interp_text(&ip, "request", "list\n", 5, err, sizeof(err)), 0);
+	assert_int_equal(ip.query, PF_ST_LIST);
+	assert_int_equal(ip.refused, PF_ST_NONE);
+	pf_interp_free(&ip);
+	pf_table_clear(&next);
+	pf_table_clear(&base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +527,8 @@ int main(void)
 		cmocka_unit_test(test_live_forward_named),
 		cmocka_unit_test(test_restore_include),
 		cmocka_unit_test(test_restore_saved),
+		cmocka_unit_test(test_stmt_reads),
+		cmocka_unit_test(test_read_only_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
