@@ -46,6 +46,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
 KERNEL_LIBS := $(shell pkg-config --libs libnftables libnetfilter_conntrack libmnl 2>/dev/null || \
 	echo -lnftables -lnetfilter_conntrack -lmnl)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
@@ -92,7 +93,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/portfwd: $(DAEMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS) $(CAPNG_LIBS)
 
 # The client reads the host for 'explain' (libnftables, libmnl).
 $(BUILD)/portfw: $(CLI_OBJ)

@@ -27,9 +27,16 @@ json_t *pfc_request(const struct pfc_opts *o, const char *text)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "portfw: cannot reach portfwd at %s: %s (is it running? -s or "
-				"PORTFW_SOCKET name another socket)\n",
-			o->sock, strerror(errno));
+		if (fd >= 0 && (errno == EACCES || errno == EPERM))
+			/* It runs, but the socket's mode (0600, or 0660 with a
+			 * group) keeps us out: not a question of -s. */
+			fprintf(stderr, "portfw: cannot connect to %s: %s (portfwd admits root, "
+					"its own user and the members of its socket's group)\n",
+				o->sock, strerror(errno));
+		else
+			fprintf(stderr, "portfw: cannot reach portfwd at %s: %s (is it running? "
+					"-s or PORTFW_SOCKET name another socket)\n",
+				o->sock, strerror(errno));
 		goto out;
 	}
 	while (off < len) {

@@ -6,7 +6,9 @@
 #include "../common/pf_engine.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PFD_REQ_MAX (4U << 20)
 
@@ -27,8 +29,10 @@ void pfd_table_set_config(const char *path);
 int pfd_table_reload(char *err, size_t errlen);
 /* Checks the config file (parse, resolve, validate) without applying it. */
 int pfd_table_check(char *err, size_t errlen);
-/* Runs one control request (statements in the command language). */
-json_t *pfd_table_request(const char *text, size_t len);
+/* Runs one control request (statements in the command language). A
+ * read_only request (a member of the socket's group, uid peer) may only
+ * read: anything else is refused before it runs. */
+json_t *pfd_table_request(const char *text, size_t len, bool read_only, uid_t peer);
 void pfd_table_free(void);
 /* The running table's number of forwards. */
 size_t pfd_table_count(void);

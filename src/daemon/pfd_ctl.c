@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The control socket: a unix stream socket, mode 0600. A client writes one
+ * The control socket: a unix stream socket, mode 0600, or 0660 with a group
+ * whose members may read (pfd_priv.c). A client writes one
  * request (statements in the command language), shuts down its write side,
  * and reads one JSON object back.
  *
@@ -14,6 +15,7 @@
  */
 #include "pfd.h"
 #include "pfd_loop.h"
+#include "pfd_priv.h"
 #include "../common/pf_buf.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
@@ -44,6 +46,8 @@ struct pfd_client {
 	int64_t timer; /* the deadline of the request, then of the reply's progress */
 	bool too_big;  /* over PFD_REQ_MAX: the rest is read and dropped */
 	bool replying;
+	enum pfd_role role; /* what its peer may do (SO_PEERCRED at accept) */
+	uid_t uid;	    /* the peer's uid */
 	struct pf_buf req;
 	char *reply;     /* NULL: the fallback */
 	const char *out; /* the reply, off bytes of it sent */
@@ -203,10 +207,17 @@ static void pfd_client_read(struct pfd_client *c)
 		return;
 	}
 	/* End of file: the request is complete. */
-	if (c->too_big)
+	if (c->too_big) {
 		pfd_client_reply(c, pfd_json_error("request larger than 4 MiB"));
-	else
-		pfd_client_reply(c, pfd_table_request(c->req.s ? c->req.s : "", c->req.len));
+	} else if (c->role == PFD_ROLE_NONE) {
+		char err[256];
+
+		pfd_priv_refusal(err, sizeof(err), PF_ST_NONE, c->uid);
+		pfd_client_reply(c, pfd_json_error(err));
+	} else {
+		pfd_client_reply(c, pfd_table_request(c->req.s ? c->req.s : "", c->req.len,
+						      c->role == PFD_ROLE_READ, c->uid));
+	}
 }
 
 static void pfd_client_event(int fd, uint32_t events, void *arg)
@@ -257,6 +268,7 @@ static void pfd_accept(int fd, uint32_t events, void *arg)
 			break;
 		}
 		c->fd = cfd;
+		c->role = pfd_priv_peer(cfd, &c->uid);
 		c->req = (struct pf_buf)PF_BUF_INIT(PFD_REQ_MAX);
 		c->timer = pfd_timer_add(PFD_REQUEST_MS, 0, pfd_client_timeout, c);
 		if (c->timer < 0 || pfd_loop_add(cfd, EPOLLIN, pfd_client_event, c) < 0) {
@@ -330,6 +342,7 @@ int pfd_ctl_open(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
+	gid_t gid;
 	mode_t old;
 	int fd, e;
 
@@ -350,7 +363,20 @@ int pfd_ctl_open(const char *path)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0 || lstat(path, &st) < 0) {
+	if (chmod(path, 0600) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	/* Owned by -u's user (an admin of the socket, which must reach it),
+	 * with the group's members let in to read. */
+	if (pfd_priv_sock_group(&gid) || pfd_priv_sock_owner() != (uid_t)-1) {
+		if (chown(path, pfd_priv_sock_owner(), gid) < 0 ||
+		    (gid != (gid_t)-1 && chmod(path, 0660) < 0)) {
+			e = -errno;
+			goto fail;
+		}
+	}
+	if (listen(fd, 64) < 0 || lstat(path, &st) < 0) {
 		e = -errno;
 		goto fail;
 	}

@@ -6,6 +6,7 @@
  * the running table and its flows exactly as they were.
  */
 #include "pfd.h"
+#include "pfd_priv.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_interp.h"
 #include "../common/pf_log.h"
@@ -427,7 +428,7 @@ static json_t *pfd_change(struct pf_interp *ip, uint64_t t0)
 			 "killed", (json_int_t)killed, "change_us", (json_int_t)pfd_change_us);
 }
 
-json_t *pfd_table_request(const char *text, size_t len)
+json_t *pfd_table_request(const char *text, size_t len, bool read_only, uid_t peer)
 {
 	uint64_t t0 = pf_now_us();
 	struct pf_table next;
@@ -437,8 +438,14 @@ json_t *pfd_table_request(const char *text, size_t len)
 
 	pf_table_init(&next);
 	pf_interp_init(&ip, PF_IN_REQUEST, &next, &pfd_tab);
-	if (pf_interp_text(&ip, "request", text, len, err, sizeof(err)))
+	ip.read_only = read_only;
+	if (pf_interp_text(&ip, "request", text, len, err, sizeof(err))) {
+		if (ip.refused != PF_ST_NONE)
+			pfd_priv_refusal(err, sizeof(err), ip.refused, peer);
 		res = pfd_json_error(err);
+	} else if (read_only && !pf_stmt_reads(ip.query))
+		/* Nothing to refuse statement by statement: an empty request. */
+		res = pfd_json_error("permission denied: members of the socket's group may only read");
 	else if (ip.query)
 		res = pfd_query(ip.query);
 	else

@@ -6,6 +6,7 @@
 #include "pfd.h"
 #include "pfd_loop.h"
 #include "pfd_notify.h"
+#include "pfd_priv.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
@@ -29,7 +30,7 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
-		"               [-m splice|copy] [-p BYTES] [-t] [-v] [-V]\n"
+		"               [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
 		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
@@ -39,6 +40,10 @@ static void usage(FILE *fp)
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -m MODE     relay bytes with splice (default) or copy\n"
 		"  -p BYTES    pipe size for splice (default 262144)\n"
+		"  -u USER     after opening the control socket, run as USER keeping only\n"
+		"              CAP_NET_BIND_SERVICE and CAP_NET_ADMIN (USER must read -c)\n"
+		"  -g GROUP    control socket mode 0660 with GROUP, whose members may only\n"
+		"              read (list, conns, save); default: 'portfw' if it exists\n"
 		"  -t          check the config file and exit\n"
 		"  -v          log debug messages\n"
 		"  -V, --version  print the version and exit\n"
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
 	struct pfu_config cfg = { .pipe_size = 262144 };
 	struct pfk_config kcfg = { 0 };
 	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
+	const char *user = NULL, *group = NULL;
 	bool check = false;
 	char err[1024];
 	struct rlimit rl;
@@ -144,7 +150,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, ":c:s:e:W:w:m:p:tvVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:e:W:w:m:p:u:g:tvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
@@ -186,6 +192,12 @@ int main(int argc, char **argv)
 			}
 			cfg.pipe_size = (unsigned)v;
 			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
 		case 't':
 			check = true;
 			break;
@@ -206,6 +218,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		return usage_error("unexpected argument", argv[optind]);
+	}
+	/* Names looked up now: a bad one fails before anything runs. */
+	if ((user && pfd_priv_set_user(user, err, sizeof(err))) ||
+	    pfd_priv_set_group(group, err, sizeof(err))) {
+		fprintf(stderr, "portfwd: %s\n", err);
+		return 2;
 	}
 	pfd_table_set_config(conf);
 	if (check) {
@@ -241,6 +259,9 @@ int main(int argc, char **argv)
 	/* The control socket first: a second daemon, or a -s path that is no
 	 * socket, must fail before the kernel's table or anything is touched. */
 	if (pfd_ctl_open(sock) < 0)
+		goto out;
+	/* Before any thread: capabilities are per thread (pfd_priv.c). */
+	if (pfd_priv_drop())
 		goto out;
 	pfk_configure(&kcfg);
 	pfu_configure(&cfg);
