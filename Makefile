@@ -57,6 +57,8 @@ USER_SRC := $(wildcard src/user/*.c)
 DAEMON_SRC := $(wildcard src/daemon/*.c)
 KERNEL_SRC := $(wildcard src/kernel/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
+# Host probes over netlink that the daemon and the client share (libmnl).
+SYS_SRC := $(wildcard src/sys/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 ifeq ($(V),1)
@@ -67,8 +69,8 @@ endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC))
-CLI_OBJ := $(call obj,$(COMMON_SRC) $(CLI_SRC))
+DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(SYS_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC))
+CLI_OBJ := $(call obj,$(COMMON_SRC) $(SYS_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
@@ -120,7 +122,7 @@ $(BUILD)/tests/test_explain: tests/unit/test_explain.c $(call obj,$(COMMON_SRC) 
 # The kernel engine's renderer is tested on its own: with the kernel objects,
 # each case's whole ruleset against its golden file in tests/unit/golden/.
 GOLDEN_DIR := $(abspath tests/unit/golden)
-$(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(KERNEL_SRC))
+$(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(SYS_SRC) $(KERNEL_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -DPF_GOLDEN_DIR='"$(GOLDEN_DIR)"' -o $@ $^ $(LDFLAGS) $(LIBS) \
 		$(KERNEL_LIBS) -lcmocka
@@ -165,7 +167,7 @@ fuzz:
 check: all lint test test-sanitize test-tsan fuzz
 
 lint:
-	clang-tidy --quiet $(COMMON_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
+	clang-tidy --quiet $(COMMON_SRC) $(SYS_SRC) $(USER_SRC) $(KERNEL_SRC) $(DAEMON_SRC) $(CLI_SRC) -- \
 		-std=gnu17 -D_GNU_SOURCE $(PKG_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--suppress=missingIncludeSystem --inline-suppr src

@@ -221,7 +221,7 @@ int pfc_explain(const struct pfc_opts *o, int argc, char **argv)
 	x.be_rt_rc = pf_xcalloc(x.f.nbe + 1, sizeof(*x.be_rt_rc));
 	x.be_conn = pf_xcalloc(x.f.nbe + 1, sizeof(*x.be_conn));
 	if (x.client.sa.sa_family)
-		x.client_rt_rc = pfc_route_get(&x.client, &x.client_rt);
+		x.client_rt_rc = pf_route_get(&x.client, &x.client_rt);
 
 	pfc_x_add(&x.r, "forward", PFC_X_OK, NULL, "%s: %s %s -> %zu backend(s), %s engine%s",
 		  *x.f.name ? x.f.name : "(unnamed)", pfc_jstr(fj, "proto"), x.f.listen, x.f.nbe,

@@ -9,6 +9,7 @@
 #define PFC_EXPLAIN_H
 
 #include "../common/pf_addr.h"
+#include "../sys/pf_route.h"
 
 #include <jansson.h>
 #include <net/if.h>
@@ -123,13 +124,6 @@ struct pfc_xsock {
  * lo..hi; a malloc'd array in *out. Returns how many, or -errno. */
 int pfc_diag_listeners(uint8_t l4, uint16_t lo, uint16_t hi, struct pfc_xsock **out);
 
-struct pfc_xroute {
-	int type; /* RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE, ... */
-	char oif[IF_NAMESIZE]; /* "" when none */
-	union pf_sa gw; /* family 0: directly connected */
-};
-/* The route to dst (RTM_GETROUTE): 0, or -errno (-ENETUNREACH: none). */
-int pfc_route_get(const union pf_sa *dst, struct pfc_xroute *rt);
 /* A TCP connection to addr:port within ms: 0 or -errno (-ETIMEDOUT). */
 int pfc_route_connect(const union pf_sa *addr, uint16_t port, int ms);
 
@@ -162,9 +156,9 @@ struct pfc_xctx {
 	struct pfc_xfwd f;
 	union pf_sa client; /* 'from ADDR'; family 0: not given */
 	int daemon_pid; /* portfwd's (SO_PEERCRED); 0: not known */
-	struct pfc_xroute client_rt; /* the route back to the client */
-	int client_rt_rc; /* its pfc_route_get() result */
-	struct pfc_xroute *be_rt; /* by backend */
+	struct pf_route client_rt; /* the route back to the client */
+	int client_rt_rc; /* its pf_route_get() result */
+	struct pf_route *be_rt; /* by backend */
 	int *be_rt_rc;
 	int *be_conn; /* by backend: pfc_route_connect() (1: not tried) */
 	struct pfc_xreport r;

@@ -236,7 +236,7 @@ void pfc_xpath_forwarding(struct pfc_xctx *x)
 			  "every backend is this host: nothing is forwarded");
 }
 
-static void pfc_route_text(const struct pfc_xroute *rt, char *buf, size_t len)
+static void pfc_route_text(const struct pf_route *rt, char *buf, size_t len)
 {
 	char gw[PF_ADDRSTR_MAX];
 
@@ -307,7 +307,7 @@ void pfc_xpath_probe(struct pfc_xctx *x)
 	size_t i;
 
 	for (i = 0; i < x->f.nbe; i++) {
-		x->be_rt_rc[i] = pfc_route_get(&x->f.be[i].addr, &x->be_rt[i]);
+		x->be_rt_rc[i] = pf_route_get(&x->f.be[i].addr, &x->be_rt[i]);
 		x->be_conn[i] = x->f.tcp ? pfc_route_connect(&x->f.be[i].addr,
 							      pfc_be_port(x, i), 1000)
 					 : 1;

@@ -20,6 +20,7 @@
 #include "pfk_int.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
+#include "../sys/pf_route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -181,54 +182,13 @@ static bool pfk_v4_loopback(const union pf_sa *sa)
 	return sa->sa.sa_family == AF_INET && (ntohl(sa->sin.sin_addr.s_addr) >> 24) == 127;
 }
 
-/* The interface of the main table's route to dst (RTM_GETROUTE). */
-static int pfk_route_oif(const union pf_sa *dst, char *ifname)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	struct nlmsghdr *nlh;
-	struct rtmsg *rm;
-	struct nlattr *a;
-	uint32_t oif = 0;
-	ssize_t len;
-	int rc = -1;
-
-	if (!nl)
-		return -1;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = 1;
-	rm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rm));
-	rm->rtm_family = AF_INET;
-	rm->rtm_dst_len = 32;
-	mnl_attr_put(nlh, RTA_DST, 4, &dst->sin.sin_addr);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto out;
-	len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	nlh = (struct nlmsghdr *)buf;
-	if (len < (ssize_t)sizeof(*nlh) || !mnl_nlmsg_ok(nlh, (int)len) ||
-	    nlh->nlmsg_type != RTM_NEWROUTE)
-		goto out;
-	mnl_attr_for_each(a, nlh, sizeof(struct rtmsg))
-		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_get_payload_len(a) == 4)
-			oif = mnl_attr_get_u32(a);
-	if (oif && if_indextoname(oif, ifname))
-		rc = 0;
-out:
-	mnl_socket_close(nl);
-	return rc;
-}
-
 /* Where the connections of f that need route_localnet arrive or leave. */
 static void pfk_localnet_of(const struct pf_forward *f, const struct ifaddrs *ifa,
 			    struct pfk_ifset *s)
 {
 	bool lo_be = false, far_be = false;
 	const struct ifaddrs *i;
-	char ifn[IF_NAMESIZE];
+	struct pf_route rt;
 	uint32_t b;
 
 	for (b = 0; b < f->nbe; b++) {
@@ -256,8 +216,8 @@ static void pfk_localnet_of(const struct pf_forward *f, const struct ifaddrs *if
 	if (far_be && pfk_v4_loopback(&f->laddr)) {
 		for (b = 0; b < f->nbe; b++)
 			if (f->be[b].addr.sa.sa_family == AF_INET &&
-			    !pfk_v4_loopback(&f->be[b].addr) && !pfk_route_oif(&f->be[b].addr, ifn))
-				pfk_ifset_add(s, ifn);
+			    !pfk_v4_loopback(&f->be[b].addr) && !pf_route_get(&f->be[b].addr, &rt))
+				pfk_ifset_add(s, rt.oif);
 	}
 }
 
