@@ -42,6 +42,7 @@
 struct pfk_sysctl {
 	char path[96];
 	char orig[16];
+	char ifname[IF_NAMESIZE]; /* route_localnet: its interface; else "" */
 	bool set; /* ours now (false: put back already) */
 };
 
@@ -96,7 +97,8 @@ static int pfk_sysctl_write(const char *path, const char *v)
 	return rc;
 }
 
-int pfk_sysctl_set(const char *path, const char *want, const char *why)
+static int pfk_sysctl_apply(const char *path, const char *want, const char *why,
+			    const char *ifname)
 {
 	struct pfk_sysctl *s = pfk_sysctl_find(path);
 	char cur[16] = "";
@@ -119,6 +121,7 @@ int pfk_sysctl_set(const char *path, const char *want, const char *why)
 	if (!s && pfk_nsc < PFK_SYSCTL_MAX) {
 		s = &pfk_sc[pfk_nsc++];
 		snprintf(s->path, sizeof(s->path), "%s", path);
+		snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
 	}
 	if (s && !s->set) {
 		snprintf(s->orig, sizeof(s->orig), "%s", cur);
@@ -127,6 +130,11 @@ int pfk_sysctl_set(const char *path, const char *want, const char *why)
 	pf_info("kernel engine: %s = %s (was %s)%s%s", path, want, cur, why ? ": " : "",
 		why ? why : "");
 	return 0;
+}
+
+int pfk_sysctl_set(const char *path, const char *want, const char *why)
+{
+	return pfk_sysctl_apply(path, want, why, "");
 }
 
 static void pfk_sysctl_put_back(struct pfk_sysctl *s)
@@ -156,23 +164,25 @@ void pfk_sysctl_restore(void)
 
 /* ---- route_localnet ---- */
 
-#define PFK_LN_PREFIX "/proc/sys/net/ipv4/conf/"
-#define PFK_LN_SUFFIX "/route_localnet"
-
 struct pfk_ifset {
 	char name[32][IF_NAMESIZE];
 	size_t n;
 };
 
-static void pfk_ifset_add(struct pfk_ifset *s, const char *name)
+static bool pfk_ifset_has(const struct pfk_ifset *s, const char *name)
 {
 	size_t i;
 
-	if (!name[0] || !strcmp(name, "lo"))
-		return;
 	for (i = 0; i < s->n; i++)
 		if (!strcmp(s->name[i], name))
-			return;
+			return true;
+	return false;
+}
+
+static void pfk_ifset_add(struct pfk_ifset *s, const char *name)
+{
+	if (!name[0] || !strcmp(name, "lo") || pfk_ifset_has(s, name))
+		return;
 	if (s->n < PF_ARRAY_SIZE(s->name))
 		snprintf(s->name[s->n++], IF_NAMESIZE, "%s", name);
 }
@@ -244,25 +254,15 @@ bool pfk_localnet_sync(struct pf_forward *const *fwd, size_t n)
 	if (ifa)
 		freeifaddrs(ifa);
 	for (k = 0; k < want.n; k++) {
-		snprintf(path, sizeof(path), PFK_LN_PREFIX "%s" PFK_LN_SUFFIX, want.name[k]);
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet",
+			 want.name[k]);
 		snprintf(why, sizeof(why), "connections to or from 127/8 through %s", want.name[k]);
-		pfk_sysctl_set(path, "1", why);
+		pfk_sysctl_apply(path, "1", why, want.name[k]);
 	}
 	/* What no forward needs any more goes back as it was. */
-	for (i = 0; i < pfk_nsc; i++) {
-		const char *p = pfk_sc[i].path;
-		size_t pl = strlen(PFK_LN_PREFIX), sl = strlen(PFK_LN_SUFFIX), l = strlen(p);
-		bool wanted = false;
-
-		if (!pfk_sc[i].set || l <= pl + sl || strncmp(p, PFK_LN_PREFIX, pl) != 0 ||
-		    strcmp(p + l - sl, PFK_LN_SUFFIX) != 0)
-			continue;
-		for (k = 0; k < want.n && !wanted; k++)
-			wanted = strlen(want.name[k]) == l - pl - sl &&
-				 !strncmp(p + pl, want.name[k], l - pl - sl);
-		if (!wanted)
+	for (i = 0; i < pfk_nsc; i++)
+		if (pfk_sc[i].set && pfk_sc[i].ifname[0] && !pfk_ifset_has(&want, pfk_sc[i].ifname))
 			pfk_sysctl_put_back(&pfk_sc[i]);
-	}
 	return any;
 }
 
