@@ -204,6 +204,15 @@ const char *pf_forward_where(const struct pf_forward *f, int line, char *buf, si
 	return buf;
 }
 
+const char *pf_forward_label(const struct pf_forward *f, char *buf, size_t len)
+{
+	if (f->conf.name[0])
+		snprintf(buf, len, "'%s'", f->conf.name);
+	else
+		snprintf(buf, len, "%s", f->conf.src);
+	return buf;
+}
+
 void pf_backend_format(const struct pf_backend *be, char *buf, size_t len)
 {
 	pf_hostport_format(be->conf.host, be->conf.bracketed,

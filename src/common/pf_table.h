@@ -296,6 +296,9 @@ void pf_listen_format(const struct pf_forward *f, char *buf, size_t len);
  * add: line 0), "forward 'NAME'" or "PROTO LISTEN". Returns buf. */
 #define PF_WHERE_MAX 512
 const char *pf_forward_where(const struct pf_forward *f, int line, char *buf, size_t len);
+/* How the relay's log lines name a forward: "'NAME'", else where it was
+ * defined (its source). Returns buf. */
+const char *pf_forward_label(const struct pf_forward *f, char *buf, size_t len);
 const char *pf_proto_name(uint8_t protos);
 
 struct pf_stats *pf_stats_new(void);

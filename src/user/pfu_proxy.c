@@ -45,14 +45,13 @@ static void pfu_proxy_fail(struct pfu_worker *w, struct pfu_flow *f, const char 
 {
 	const struct pf_forward *fwd = f->fwd;
 	uint64_t k = pf_ratelimit_ok(&pfu_rl_proxy, 1000);
-	char a[PF_ADDRSTR_MAX];
+	char a[PF_ADDRSTR_MAX], l[PF_WHERE_MAX];
 
 	atomic_fetch_add_explicit(&fwd->st->proxy_errors, 1, memory_order_relaxed);
 	if (k) {
 		pf_sa_format(&f->client, true, a, sizeof(a));
-		pf_warn("forward %s%s%s: connection from %s closed: %s (%lu times)",
-			fwd->conf.name[0] ? "'" : "", fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
-			fwd->conf.name[0] ? "'" : "", a, why, (unsigned long)k);
+		pf_warn("forward %s: connection from %s closed: %s (%lu times)",
+			pf_forward_label(fwd, l, sizeof(l)), a, why, (unsigned long)k);
 	}
 	pfu_tcp_abort(w, f);
 }

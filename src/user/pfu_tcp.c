@@ -120,14 +120,11 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		idx = pf_sched_pick(fwd, &f->tried, &f->client);
 		if (idx < 0) {
 			uint64_t k = pf_ratelimit_ok(&pfu_rl_nobackend, 1000);
+			char l[PF_WHERE_MAX];
 
 			if (k)
-				pf_warn("forward %s%s%s: no backend reachable, client dropped (%lu "
-					"times)",
-					fwd->conf.name[0] ? "'" : "",
-					fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
-					fwd->conf.name[0] ? "'" : "",
-					(unsigned long)k);
+				pf_warn("forward %s: no backend reachable, client dropped (%lu times)",
+					pf_forward_label(fwd, l, sizeof(l)), (unsigned long)k);
 			pfu_stat_add(&fwd->st->refused, 1);
 			pfu_flow_end(w, f, true);
 			return;

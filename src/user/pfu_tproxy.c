@@ -400,7 +400,7 @@ int pfu_tproxy_bind(int fd, const struct pf_forward *fwd, const union pf_sa *cli
 {
 	int family = backend->sa.sa_family, one = 1, rc;
 	union pf_sa src;
-	char a[PF_ADDRSTR_MAX], b[PF_ADDRSTR_MAX];
+	char a[PF_ADDRSTR_MAX], b[PF_ADDRSTR_MAX], l[PF_WHERE_MAX];
 	uint64_t k;
 
 	rc = pfu_tp_source(client, family, &src);
@@ -430,11 +430,9 @@ int pfu_tproxy_bind(int fd, const struct pf_forward *fwd, const union pf_sa *cli
 	if (k) {
 		pf_sa_format(client, false, a, sizeof(a));
 		pf_sa_format(backend, true, b, sizeof(b));
-		pf_warn("forward %s%s%s: transparent: client %s cannot be the source toward %s: "
-			"%s; client dropped (%lu times)",
-			fwd->conf.name[0] ? "'" : "",
-			fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
-			fwd->conf.name[0] ? "'" : "", a, b,
+		pf_warn("forward %s: transparent: client %s cannot be the source toward %s: %s; "
+			"client dropped (%lu times)",
+			pf_forward_label(fwd, l, sizeof(l)), a, b,
 			rc == -EAFNOSUPPORT ? "another address family" : strerror(-rc),
 			(unsigned long)k);
 	}

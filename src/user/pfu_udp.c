@@ -161,17 +161,12 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, wl->port));
 		s->fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s->fd < 0 ||
+		if (s->fd < 0 || pfu_masq_bind(s->fd, fwd, false) < 0 ||
 		    (fwd->conf.transparent && pfu_tproxy_bind(s->fd, fwd, client, &sa, true) < 0)) {
-			/* Not from the gateway's address instead (see pfu_tcp.c). */
+			/* The gateway's setting, not the backend's fault; never
+			 * from the gateway's address instead (see pfu_tcp.c). */
 			if (s->fd >= 0)
 				close(s->fd);
-			pfu_add(&fwd->st->refused, 1);
-			free(s);
-			return NULL;
-		}
-		if (pfu_masq_bind(s->fd, fwd, false) < 0) {
-			close(s->fd);
 			pfu_add(&fwd->st->refused, 1);
 			free(s);
 			return NULL;

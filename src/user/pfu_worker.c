@@ -150,7 +150,7 @@ int pfu_masq_bind(int fd, const struct pf_forward *fwd, bool stream)
 	union pf_sa src = fwd->conf.masq.addr;
 	int one = 1, e;
 	uint64_t k;
-	char a[PF_ADDRSTR_MAX];
+	char a[PF_ADDRSTR_MAX], l[PF_WHERE_MAX];
 
 	if (!src.sa.sa_family)
 		return 0;
@@ -165,10 +165,9 @@ int pfu_masq_bind(int fd, const struct pf_forward *fwd, bool stream)
 	k = pf_ratelimit_ok(&pfu_rl_masq, 1000);
 	if (k) {
 		pf_sa_format(&src, false, a, sizeof(a));
-		pf_warn("forward %s%s%s: cannot connect from %s ('masquerade'): %s; client "
-			"dropped (%lu times)",
-			fwd->conf.name[0] ? "'" : "", fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
-			fwd->conf.name[0] ? "'" : "", a, strerror(e), (unsigned long)k);
+		pf_warn("forward %s: cannot connect from %s ('masquerade'): %s; client dropped "
+			"(%lu times)",
+			pf_forward_label(fwd, l, sizeof(l)), a, strerror(e), (unsigned long)k);
 	}
 	return -e;
 }
