@@ -213,8 +213,7 @@ static void pfk_localnet_of(const struct pf_forward *f, const struct ifaddrs *if
 		/* The interface holding the listen address (a loopback one: none). */
 		for (i = ifa; i; i = i->ifa_next)
 			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-			    ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr ==
-				    f->laddr.sin.sin_addr.s_addr)
+			    pf_sa_addr_equal((const union pf_sa *)(const void *)i->ifa_addr, &f->laddr))
 				pfk_ifset_add(s, i->ifa_name);
 	} else if (lo_be && !f->conf.lhost[0]) {
 		for (i = ifa; i; i = i->ifa_next)
