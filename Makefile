@@ -195,6 +195,8 @@ install: all
 	ln -sf portfw $(DESTDIR)$(BINDIR)/ipportfw
 	ln -sf portfw $(DESTDIR)$(BINDIR)/ipmasqadm
 	install -m 0644 README.md examples/portfw.conf $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 man/portfw.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/portfwd.8 man/portfw.8 $(DESTDIR)$(MANDIR)/man8/
 	ln -sf portfw.8 $(DESTDIR)$(MANDIR)/man8/ipportfw.8

@@ -176,7 +176,7 @@ for f in usr/sbin/portfwd usr/bin/portfw usr/bin/ipportfw usr/bin/ipmasqadm \
 	usr/lib/systemd/system/portfwd.service usr/lib/sysusers.d/portfw.conf \
 	usr/lib/tmpfiles.d/portfw.conf usr/share/bash-completion/completions/portfw \
 	usr/share/bash-completion/completions/portfwd usr/share/doc/portfw/portfw.conf \
-	usr/share/doc/portfw/README.md; do
+	usr/share/doc/portfw/README.md usr/share/doc/portfw/docs/kernel.md; do
 	[[ -e $R/$f ]] || fail "make install: $f missing"
 done
 [[ -x $R/usr/sbin/portfwd && -x $R/usr/bin/portfw ]] || fail "make install: binaries not executable"
