@@ -801,6 +801,36 @@ static int pf_parse_default(struct pf_cur *c, struct pf_stmt *st)
 	return pf_fail(c, "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]' or 'clear'");
 }
 
+/* An account name as useradd takes it (POSIX portable characters, not
+ * starting with '-'); whether it exists is the interpreter's question. */
+static int pf_parse_account(struct pf_cur *c, const char *what, char *dst)
+{
+	const char *s = pf_peek(c);
+	size_t n;
+
+	if (!s)
+		return pf_fail(c, "expected %s", what);
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	if (!n || s[n] || s[0] == '-' || n >= PF_USER_MAX)
+		return pf_fail(c, "expected %s (letters, digits, '.', '_', '-', at most %d "
+				  "characters, not starting with '-')",
+			       what, PF_USER_MAX - 1);
+	memcpy(dst, s, n + 1);
+	pf_next(c);
+	return 0;
+}
+
+/* user USER [group GROUP] */
+static int pf_parse_user(struct pf_cur *c, struct pf_stmt *st)
+{
+	if (pf_parse_account(c, "a user name", st->user.user))
+		return -1;
+	if (!pf_peek_is(c, "group"))
+		return 0;
+	pf_next(c);
+	return pf_parse_account(c, "a group name after 'group'", st->user.group);
+}
+
 /* backend name NAME BACKEND ACTION: an admin change of one backend. */
 static int pf_parse_backend_cmd(struct pf_cur *c, struct pf_stmt *st)
 {
@@ -949,6 +979,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "default")) {
 		st->kind = PF_ST_DEFAULT;
 		rc = pf_parse_default(&c, st);
+	} else if (!strcmp(verb, "user")) {
+		st->kind = PF_ST_USER;
+		rc = pf_parse_user(&c, st);
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
@@ -962,7 +995,7 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, del, kill, backend, "
+					   "include-table, mark, default, user, del, kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@ static const unsigned pf_interp_allowed[] = {
 	[PF_ST_FORWARD] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_DEFAULT] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_MARK] = PF_IN_F | PF_IN_T | PF_IN_R,
+	[PF_ST_USER] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_INCLUDE] = PF_IN_F,
 	[PF_ST_INCLUDE_TABLE] = PF_IN_F,
 	[PF_ST_DEL] = PF_IN_R,
@@ -59,6 +62,7 @@ const char *pf_stmt_name(enum pf_stmt_kind kind)
 		[PF_ST_SCHEDULE] = "schedule",
 		[PF_ST_MARK] = "mark",
 		[PF_ST_INCLUDE_TABLE] = "include-table",
+		[PF_ST_USER] = "user",
 		[PF_ST_SOURCE] = "source",
 		[PF_ST_LIST] = "list",
 		[PF_ST_CONNS] = "conns",
@@ -149,6 +153,26 @@ void pf_table_mark(struct pf_table *t, struct pf_stmt *st)
 	st->cidrs.v = NULL;
 	st->cidrs.n = 0;
 	pf_table_set_mark(t, &m);
+}
+
+/* user USER [group GROUP]: the accounts must exist here and now, so that a
+ * table that names a wrong one is refused where it is written rather than
+ * at the next start. The last line wins. */
+static int pf_interp_user(struct pf_table *t, struct pf_stmt *st, const struct pf_where *w,
+			  char *err, size_t errlen)
+{
+	if (!getpwnam(st->user.user))
+		return pf_where_err(err, errlen, w,
+				    "user '%s': no such user; expected an account of this "
+				    "system (getent passwd)",
+				    st->user.user);
+	if (st->user.group[0] && !getgrnam(st->user.group))
+		return pf_where_err(err, errlen, w,
+				    "group '%s': no such group; expected a group of this "
+				    "system (getent group)",
+				    st->user.group);
+	t->user = st->user;
+	return 0;
 }
 
 /* mark N ...: a changed mark moves the forward made from it (mfw-N, by
@@ -454,6 +478,9 @@ int pf_interp_stmt(struct pf_interp *ip, struct pf_stmt *st, const struct pf_whe
 		break;
 	case PF_ST_MARK:
 		rc = pf_interp_mark(pf_interp_edit(ip), st, w, err, errlen);
+		break;
+	case PF_ST_USER:
+		rc = pf_interp_user(pf_interp_edit(ip), st, w, err, errlen);
 		break;
 	case PF_ST_INCLUDE:
 	case PF_ST_INCLUDE_TABLE:

@@ -299,6 +299,11 @@ char *pf_table_format(const struct pf_table *t)
 
 	snprintf(line, 65536, "# portfw table, %zu forwards", t->n);
 	pf_table_line(&b, line);
+	if (t->user.user[0]) {
+		snprintf(line, 65536, "user %s%s%s", t->user.user, t->user.group[0] ? " group " : "",
+			 t->user.group);
+		pf_table_line(&b, line);
+	}
 	if (t->def_allow.n) {
 		snprintf(line, 65536, "default allow ");
 		pf_cidrset_format(&t->def_allow, line + strlen(line), 65536 - strlen(line));

@@ -215,6 +215,15 @@ struct pf_fwdvec {
 	size_t n, cap;
 };
 
+/* 'user USER [group GROUP]': who portfwd runs as once its socket is bound
+ * (portfwd -u and -g win). Read when portfwd starts; a change of it is kept
+ * and saved but takes effect at the next start. "" when not given. */
+#define PF_USER_MAX 33 /* useradd's 32 characters */
+struct pf_user_conf {
+	char user[PF_USER_MAX];
+	char group[PF_USER_MAX];
+};
+
 struct pf_tindex;
 struct pf_selector;
 
@@ -224,6 +233,7 @@ struct pf_table {
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
+	struct pf_user_conf user; /* the 'user' line */
 	/*
 	 * A draft (pf_table_draft): a change being made to the running table
 	 * base. It holds base's forwards without references of its own; add

@@ -27,6 +27,10 @@ unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *
 void pfd_table_set_config(const char *path);
 /* Reads the config file and installs it: all of it, or nothing. */
 int pfd_table_reload(char *err, size_t errlen);
+/* The config file's 'user' line, read before anything runs (portfwd drops
+ * to that user before it loads the table for good). 0 or -1. */
+struct pf_user_conf;
+int pfd_table_conf_user(struct pf_user_conf *uc, char *err, size_t errlen);
 /* Checks the config file (parse, resolve, validate) without applying it. */
 int pfd_table_check(char *err, size_t errlen);
 /* Runs one control request (statements in the command language). A

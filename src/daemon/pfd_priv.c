@@ -71,6 +71,11 @@ int pfd_priv_set_user(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+const char *pfd_priv_user(void)
+{
+	return pfd_has_user ? pfd_user : NULL;
+}
+
 int pfd_priv_set_group(const char *name, char *err, size_t errlen)
 {
 	struct group *gr;

@@ -25,6 +25,8 @@ int pfd_priv_set_group(const char *name, char *err, size_t errlen);
 /* The socket's group: true with *gid when there is one (-g, or 'portfw'),
  * else false with *gid -1. */
 bool pfd_priv_sock_group(gid_t *gid);
+/* -u's user name, or NULL when portfwd keeps running as who started it. */
+const char *pfd_priv_user(void);
 /* The owner the control socket gets: -u's uid, else -1 (unchanged). */
 uid_t pfd_priv_sock_owner(void);
 

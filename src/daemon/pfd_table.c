@@ -52,6 +52,19 @@ static void pfd_count_cb(enum pf_diff_op op, struct pf_forward *o, struct pf_for
 		c->keep++;
 }
 
+/* The 'user' line is read at the start only: a table that names another
+ * user keeps the line (save writes it) and says when it takes effect. */
+static void pfd_user_check(void)
+{
+	const char *running = pfd_priv_user();
+	const char *want = pfd_tab.user.user;
+
+	if (!want[0] || (running && !strcmp(running, want)))
+		return;
+	pf_warn("table: 'user %s' takes effect when portfwd starts again; it runs as %s now",
+		want, running ? running : "the user that started it");
+}
+
 /* Takes next over (it is cleared whatever happens). t0: when the change
  * began (pf_now_us), for the log line and the request's answer. */
 static uint64_t pfd_change_us;
@@ -83,6 +96,7 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 		pfd_health_change(next);
 	pf_table_install(&pfd_tab, next);
 	pfd_change_us = pf_now_us() - t0;
+	pfd_user_check();
 	pf_info("table: %zu forwards (%u added, %u removed, %u changed, %u unchanged) in %.3f ms",
 		pfd_tab.n, c.add, c.del, c.mod, c.keep, (double)pfd_change_us / 1000.0);
 	return 0;
@@ -99,6 +113,19 @@ int pfd_table_reload(char *err, size_t errlen)
 		return -1;
 	}
 	return pfd_install(&next, t0, err, errlen);
+}
+
+int pfd_table_conf_user(struct pf_user_conf *uc, char *err, size_t errlen)
+{
+	struct pf_table next;
+	int rc;
+
+	pf_table_init(&next);
+	rc = pf_conf_load(pfd_conf, &next, err, errlen);
+	if (!rc)
+		*uc = next.user;
+	pf_table_clear(&next);
+	return rc;
 }
 
 int pfd_table_check(char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #include "pfd_notify.h"
 #include "pfd_priv.h"
 #include "../common/pf_log.h"
+#include "../common/pf_table.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
 #include "../user/pfu.h"
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
 	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
 	const char *user = NULL, *group = NULL;
 	bool check = false;
+	static struct pf_user_conf uconf;
 	char err[1024];
 	struct rlimit rl;
 	sigset_t mask;
@@ -219,13 +221,25 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		return usage_error("unexpected argument", argv[optind]);
 	}
+	pfd_table_set_config(conf);
+	/* The config's 'user' line, unless -u says otherwise: read as root,
+	 * before the drop; -g wins over its group as -u over its user. */
+	if (!user && !check) {
+		if (pfd_table_conf_user(&uconf, err, sizeof(err))) {
+			fprintf(stderr, "portfwd: %s\n", err);
+			return 1;
+		}
+		if (uconf.user[0])
+			user = uconf.user;
+		if (!group && uconf.group[0])
+			group = uconf.group;
+	}
 	/* Names looked up now: a bad one fails before anything runs. */
 	if ((user && pfd_priv_set_user(user, err, sizeof(err))) ||
 	    pfd_priv_set_group(group, err, sizeof(err))) {
 		fprintf(stderr, "portfwd: %s\n", err);
 		return 2;
 	}
-	pfd_table_set_config(conf);
 	if (check) {
 		if (pfd_table_check(err, sizeof(err))) {
 			fprintf(stderr, "portfwd: %s\n", err);

@@ -169,4 +169,37 @@ info "root may change the table"
 pf del name u || fail "root: portfw del failed"
 
 pfd_stop
+
+info "the config line 'user nobody group GROUP' does what -u and -g do"
+cat >"$PFD_CONF" <<EOC
+user nobody group $PRIV_GROUP
+forward name u tcp 198.51.100.1:8080 to 10.0.0.2:7000
+EOC
+pfd_start
+expect_eq "Uid (config line)" "$(awk '/^Uid:/ {print $2, $3}' "/proc/$PFD_PID/status")" \
+	"$nobody $nobody"
+expect_eq "the control socket's group (config line)" "$(stat -c '%G %a' "$PFD_SOCK")" \
+	"$PRIV_GROUP 660"
+expect_eq "user engine forward (config line)" "$(greet 198.51.100.1:8080)" hello-from-s
+expect_in "portfw save keeps the line" "$(pf save)" "user nobody group $PRIV_GROUP"
+info "a reload naming a user that does not exist is refused and changes nothing"
+sed -i "1s/.*/user no-such-user-pft/" "$PFD_CONF"
+echo "forward name x tcp 198.51.100.1:8083 to 10.0.0.2:7000" >>"$PFD_CONF"
+capture pf reload
+expect_eq "reload with an unknown user: status" "$RC" 1
+expect_in "reload with an unknown user" "$ERR" \
+	"$PFD_CONF:1: user 'no-such-user-pft': no such user; expected an account of this system"
+pf list | grep -qw x && fail "a refused reload installed forward x"
+info "a reload naming another user keeps it for the next start, and says so"
+sed -i "1s/.*/user $PRIV_OTHER/" "$PFD_CONF"
+pf reload || fail "reload with another user refused"
+wait_for 10 "the warning" grep -q "'user $PRIV_OTHER' takes effect when portfwd starts again; it runs as nobody now" "$PFD_LOG"
+expect_in "portfw save shows the new line" "$(pf save)" "user $PRIV_OTHER"
+pfd_stop
+
+info "-u wins over the config line"
+sed -i "1s/.*/user $PRIV_OTHER/" "$PFD_CONF"
+pfd_start -g "$PRIV_GROUP" -u nobody
+expect_eq "Uid (-u over the line)" "$(awk '/^Uid:/ {print $2}' "/proc/$PFD_PID/status")" "$nobody"
+pfd_stop
 pft_done

@@ -49,7 +49,7 @@
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
-	"default, del, kill, backend, schedule, flush, list, conns, save or reload"
+	"default, user, del, kill, backend, schedule, flush, list, conns, save or reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
 	"'include' lines"
@@ -2631,6 +2631,48 @@ static void test_default_errors(void **state)
 	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
 }
 
+static void test_user_statement(void **state)
+{
+	struct pf_stmt st;
+
+	(void)state;
+	parse_ok("user portfw", &st);
+	assert_int_equal(st.kind, PF_ST_USER);
+	assert_string_equal(st.user.user, "portfw");
+	assert_string_equal(st.user.group, "");
+	pf_stmt_free(&st);
+	parse_ok("user nobody group nogroup # after the socket is bound", &st);
+	assert_int_equal(st.kind, PF_ST_USER);
+	assert_string_equal(st.user.user, "nobody");
+	assert_string_equal(st.user.group, "nogroup");
+	pf_stmt_free(&st);
+	parse_ok("user _svc.pf-1", &st);
+	assert_string_equal(st.user.user, "_svc.pf-1");
+	pf_stmt_free(&st);
+}
+
+#define ACCOUNT_MSG(what)                                                             \
+	"expected " what " (letters, digits, '.', '_', '-', at most 32 characters, not " \
+	"starting with '-')"
+
+static void test_user_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "user", "at end of line: expected a user name" },
+		{ "user -root", "'-root': " ACCOUNT_MSG("a user name") },
+		{ "user a/b", "'a/b': " ACCOUNT_MSG("a user name") },
+		{ "user \"\"", "'': " ACCOUNT_MSG("a user name") },
+		{ "user abcdefghijklmnopqrstuvwxyz0123456", "'abcdefghijklmnopqrstuvwxyz0123456': " ACCOUNT_MSG("a user name") },
+		{ "user nobody group", "at end of line: expected a group name after 'group'" },
+		{ "user nobody group a:b", "'a:b': " ACCOUNT_MSG("a group name after 'group'") },
+		{ "user nobody nogroup", "'nogroup': " TRAILING_MSG },
+		{ "user nobody group nogroup x", "'x': " TRAILING_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
 static void test_backend_statement(void **state)
 {
 	static const struct {
@@ -2976,6 +3018,8 @@ int main(void)
 		cmocka_unit_test(test_forward_errors_backend_flags),
 		cmocka_unit_test(test_default_statements),
 		cmocka_unit_test(test_default_errors),
+		cmocka_unit_test(test_user_statement),
+		cmocka_unit_test(test_user_errors),
 		cmocka_unit_test(test_backend_statement),
 		cmocka_unit_test(test_backend_statement_errors),
 		cmocka_unit_test(test_schedule_statement),
