@@ -195,8 +195,11 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 			} else {
 				v = json_boolean(m->on);
 			}
-		} else
+		} else if (opt->kind == PF_OPT_FLAG) {
+			v = json_boolean(pf_opt_get(c, opt));
+		} else {
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
+		}
 		json_object_set_new(g, opt->json, v);
 	}
 	if (grp[PF_OPT_G_CHECK])
