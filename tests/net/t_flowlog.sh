@@ -173,8 +173,10 @@ rm -f "$T/err.fifo"
 PFD_LOG=$T/portfwd-stalled.log
 : >"$PFD_LOG"
 (
-	export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	# Sanitizer reports into files of their own: stderr is stalled.
+	export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:log_path=$T/stalled-asan
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/stalled-ubsan
+	export TSAN_OPTIONS=second_deadlock_stack=1:log_path=$T/stalled-tsan
 	exec ip netns exec "$NS" "$PORTFWD" -c "$PFD_CONF" -s "$PFD_SOCK"
 ) 2>&3 3>&- &
 PFD_PID=$!
