@@ -132,7 +132,12 @@ expect_eq "web's log option" "$(pf list -j | jget '[f for f in d if f["name"] ==
 expect_eq "quiet's log option" "$(pf list -j | jget '[f for f in d if f["name"] == "quiet"][0]["options"]["log"]')" False
 
 info "log-format json and default log: every forward, one JSON object a line"
-expect_eq "log-format json" "$(printf 'log-format json\ndefault log\n' | pf_request)" ok
+capture pf log-format xml
+[[ $RC != 0 ]] || fail "portfw log-format xml was taken"
+expect_in "portfw log-format xml" "$ERR" "'log-format' expects text or json"
+expect_eq "flowlog format after a refused change" "$(flowlog 'd["format"]')" text
+pf log-format json >/dev/null || fail "portfw log-format json"
+pf default log >/dev/null || fail "portfw default log"
 saved=$(pf save)
 expect_in "save" "$saved" $'\ndefault log\n'
 expect_in "save" "$saved" $'\nlog-format json\n'
