@@ -125,6 +125,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	struct pf_forward *fwd = pfu_select(wl, client);
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct pf_tried tried = { { 0 } };
+	bool tried_any = false;
 	struct pfu_usess *s;
 	uint32_t h;
 
@@ -140,6 +141,8 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 				fwd->conf.o.max_sessions,
 				(unsigned long)k);
 		pfu_add(&fwd->st->refused, 1);
+		if (pf_flowlog_wanted(fwd))
+			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -153,10 +156,15 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 
 		if (idx < 0) {
 			pfu_add(&fwd->st->refused, 1);
+			/* No route to those tried: refused; none up: no backend. */
+			if (pf_flowlog_wanted(fwd))
+				pfu_log_refused(fwd, wl, client,
+						tried_any ? PF_END_REFUSED : PF_END_NO_BACKEND);
 			free(s);
 			return NULL;
 		}
 		pf_tried_set(&tried, (uint32_t)idx);
+		tried_any = true;
 		be = &fwd->be[idx];
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, wl->port));
@@ -210,12 +218,14 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	return s;
 }
 
-void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s)
+void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end)
 {
 	struct pfu_usess **pp;
 
 	if (s->dead)
 		return;
+	if (pf_flowlog_wanted(s->fwd))
+		pfu_log_udp(w, s, end);
 	for (pp = &w->uhash[pfu_hash(s->wl, &s->client)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -415,7 +425,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 			pfu_add(&be->st->failed, 1);
 			atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 					      memory_order_relaxed);
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_REFUSED);
 			return;
 		}
 		if (n <= 0)
@@ -451,7 +461,7 @@ uint64_t pfu_udp_deadline(const struct pfu_usess *s)
 
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
 {
-	pfu_udp_end(w, s);
+	pfu_udp_end(w, s, PF_END_TIMEOUT);
 }
 
 void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl)
@@ -461,7 +471,7 @@ void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl)
 	for (s = w->usess.next; s != &w->usess; s = next) {
 		next = s->next;
 		if (s->wl == wl)
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_KILLED);
 	}
 }
 
@@ -473,7 +483,7 @@ unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel)
 	for (s = w->usess.next; s != &w->usess; s = next) {
 		next = s->next;
 		if (pf_selector_match(sel, s->fwd)) {
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_KILLED);
 			n++;
 		}
 	}
@@ -514,7 +524,7 @@ void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg)
 void pfu_udp_cleanup(struct pfu_worker *w)
 {
 	while (w->usess.next != &w->usess)
-		pfu_udp_end(w, w->usess.next);
+		pfu_udp_end(w, w->usess.next, PF_END_SHUTDOWN);
 	pfu_udp_free_dead(w);
 	free(w->uhash);
 	free(w->ub);
