@@ -92,11 +92,14 @@ static int pfk_start(char *err, size_t errlen)
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
 	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
 	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
-	return pfk_sys_start() < 0 ? (snprintf(err, errlen, "kernel engine: cannot make its "
-							    "event set: %s",
-						 strerror(errno)),
-				      -1)
-				   : 0;
+	if (pfk_sys_start() < 0) {
+		snprintf(err, errlen, "kernel engine: cannot make its event set: %s",
+			 strerror(errno));
+		return -1;
+	}
+	/* Without events the forwards carry on, only their counters stay 0. */
+	pfk_stats_start();
+	return 0;
 }
 
 /* Interfaces of the default routes: where the outside is, unless told. */
@@ -807,6 +810,7 @@ static void pfk_stop(void)
 	pfk_disp_reset();
 	pfk_nl_close();
 	pfk_ln_any = false;
+	pfk_stats_stop();
 	pfk_sys_stop(); /* every sysctl back as it was */
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
@@ -821,7 +825,14 @@ static int pfk_event_fd(void)
  * new outside interfaces need the table followed again (true). */
 static bool pfk_event(void)
 {
-	if (!pfk_nft || !pfk_sys_event())
+	bool changed;
+
+	if (!pfk_nft)
+		return false;
+	changed = pfk_sys_event();
+	if (pfk_stats_lost())
+		pfk_stats_resync(pfk_prev, pfk_nprev);
+	if (!changed)
 		return false;
 	if (pfk_ln_any)
 		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);

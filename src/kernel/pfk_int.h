@@ -263,6 +263,19 @@ void pfk_trig_stop(void);
 /* pfk_engine.c: runs a script in the engine's libnftables context. */
 int pfk_nft_run(const char *text, char *err, size_t errlen);
 
+/* pfk_stats.c: the forwards' counters from conntrack events (NEW, DESTROY)
+ * in the engine's event set; conntrack accounting turned on at start. */
+struct nf_conntrack;
+int pfk_stats_start(void);
+void pfk_stats_stop(void);
+/* Events were lost: count the active flows of fwd again (pfk_stats_resync). */
+bool pfk_stats_lost(void);
+void pfk_stats_resync(struct pf_forward *const *fwd, size_t n);
+/* An entry's client (original source), listen address (original
+ * destination) and backend (reply source). */
+void pfk_stats_ends(const struct nf_conntrack *ct, union pf_sa *client, union pf_sa *listen,
+		    union pf_sa *backend);
+
 /* pfk_ct.c */
 /* Deletes conntrack entries marked with one of these forward ids. */
 /* UDP entries only (flows follow a changed forward), or every one (kill). */
