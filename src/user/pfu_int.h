@@ -208,7 +208,7 @@ struct pfu_worker {
 };
 
 extern struct pfu_config pfu_cfg;
-extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend, pfu_rl_proxy;
+extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_proxy;
 
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);

@@ -119,12 +119,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 
 		idx = pf_sched_pick(fwd, &f->tried, &f->client);
 		if (idx < 0) {
-			uint64_t k = pf_ratelimit_ok(&pfu_rl_nobackend, 1000);
-			char l[PF_WHERE_MAX];
-
-			if (k)
-				pf_warn("forward %s: no backend reachable, client dropped (%lu times)",
-					pf_forward_label(fwd, l, sizeof(l)), (unsigned long)k);
+			pf_refused(fwd, PF_REFUSE_NO_BACKEND, &f->client);
 			pfu_stat_add(&fwd->st->refused, 1);
 			pfu_flow_end(w, f, true);
 			return;
@@ -172,12 +167,13 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 	}
 }
 
-static bool pfu_maxconn_reached(struct pf_forward *fwd)
+static bool pfu_maxconn_reached(struct pf_forward *fwd, const union pf_sa *client)
 {
 	if (!fwd->conf.o.maxconn ||
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) < fwd->conf.o.maxconn)
 		return false;
 	pfu_stat_add(&fwd->st->refused, 1);
+	pf_refused(fwd, PF_REFUSE_MAXCONN, client);
 	return true;
 }
 
@@ -239,7 +235,7 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 			      !wl->fwd[0]->conf.from.n
 		      ? wl->fwd[0]
 		      : pfu_select(wl, client);
-	if (!fwd || pfu_maxconn_reached(fwd)) {
+	if (!fwd || pfu_maxconn_reached(fwd, client)) {
 		close(fd);
 		return;
 	}
@@ -268,6 +264,7 @@ void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *
 	if (fwd->conf.o.maxconn &&
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) > fwd->conf.o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
+		pf_refused(fwd, PF_REFUSE_MAXCONN, &f->client);
 		pfu_flow_end(w, f, true);
 		return;
 	}
