@@ -99,6 +99,7 @@ static int pfk_start(char *err, size_t errlen)
 	}
 	/* Without events the forwards carry on, only their counters stay 0. */
 	pfk_stats_start();
+	pfk_acl_start();
 	return 0;
 }
 
@@ -320,6 +321,16 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	return pfk_run(text, false, err, errlen);
+}
+
+const char *pfk_nft_query(const char *cmd)
+{
+	if (!pfk_nft || nft_run_cmd_from_buffer(pfk_nft, cmd)) {
+		if (pfk_nft)
+			nft_ctx_get_error_buffer(pfk_nft); /* dropped: the next error's own */
+		return NULL;
+	}
+	return nft_ctx_get_output_buffer(pfk_nft);
 }
 
 /* A forward new to the running table: what nftables cannot carry is
@@ -811,6 +822,7 @@ static void pfk_stop(void)
 	pfk_nl_close();
 	pfk_ln_any = false;
 	pfk_stats_stop();
+	pfk_acl_stop();
 	pfk_sys_stop(); /* every sysctl back as it was */
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
@@ -832,6 +844,8 @@ static bool pfk_event(void)
 	changed = pfk_sys_event();
 	if (pfk_stats_lost())
 		pfk_stats_resync(pfk_prev, pfk_nprev);
+	if (pfk_acl_read_due())
+		pfk_acl_read(pfk_prev, pfk_nprev);
 	if (!changed)
 		return false;
 	if (pfk_ln_any)

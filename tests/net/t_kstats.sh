@@ -11,7 +11,8 @@
 # end ('portfw kill'), the bytes are conntrack's (whole IP packets: exactly
 # payload + 28 per datagram for UDP over IPv4, payload plus headers for TCP);
 # the ENGINE column says which engine carries each forward, and a user
-# forward next to them keeps its own counters.
+# forward next to them keeps its own counters; a client denied by a kernel
+# forward's ACL is counted and logged.
 source "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -47,6 +48,7 @@ cat >"$PFD_CONF" <<'EOF'
 forward name kt tcp :8080 to 10.0.0.2:9000 engine kernel
 forward name ku udp :7000 to 10.0.0.2:7000 engine kernel
 forward name ut tcp 198.51.100.1:8081 to 10.0.0.2:9000 engine user
+forward name kd tcp :8090 to 10.0.0.2:9000 engine kernel deny 198.51.100.2
 EOF
 pfd_start -W wan
 expect_eq "nf_conntrack_acct" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 1
@@ -114,6 +116,14 @@ wait_for 5 "ut's flow to end" eval '[[ $(fwd_stat ut active) == 0 ]]'
 expect_eq "ut conns" "$(fwd_stat ut conns)" 1
 expect_eq "ut bytes_up (payload)" "$(fwd_stat ut bytes_up)" $UP
 expect_eq "kt conns unchanged" "$(fwd_stat kt conns)" $N
+
+info "a client denied by a kernel forward's ACL: counted (nft counter, read every 5 s) and logged"
+got=$(in_ns "$C" timeout 5 "$PFT_PY" "$PFT_TCP" probe 198.51.100.1:8090 --wait 1)
+expect_eq "the denied client's connect" "$got" timeout
+wait_for 8 "the kernel ACL's log line" grep -q "forward 'kd': [0-9]* packets\\? of clients denied by its ACL (kernel engine" "$PFD_LOG"
+d=$(fwd_stat kd denied)
+((d >= 1)) || fail "kd's denied counter: $d"
+expect_eq "kd refused = denied" "$(fwd_stat kd refused)" "$d"
 
 pfd_stop
 expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
