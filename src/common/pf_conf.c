@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_conf.h"
+#include "pf_flowlog.h"
 #include "pf_opt.h"
 #include "pf_util.h"
 
@@ -798,7 +799,26 @@ static int pf_parse_default(struct pf_cur *c, struct pf_stmt *st)
 		pf_next(c);
 		return pf_parse_cidrs(c, st->action == PF_ACT_ALLOW ? "allow" : "deny", &st->cidrs);
 	}
-	return pf_fail(c, "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]' or 'clear'");
+	if (pf_peek_is(c, "log") || pf_peek_is(c, "no-log")) {
+		st->action = pf_peek_is(c, "log") ? PF_ACT_LOG : PF_ACT_NOLOG;
+		pf_next(c);
+		return 0;
+	}
+	return pf_fail(c, "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]', 'clear', "
+			  "'log' or 'no-log'");
+}
+
+/* log-format text|json: a setting of the whole table, like the defaults
+ * (and carried as one, so that it stands wherever they may). */
+static int pf_parse_log_format(struct pf_cur *c, struct pf_stmt *st)
+{
+	st->action = PF_ACT_LOG_FORMAT;
+	if (pf_peek_is(c, "text") || pf_peek_is(c, "json")) {
+		st->log_format = pf_peek_is(c, "json") ? PF_FLOWLOG_JSON : PF_FLOWLOG_TEXT;
+		pf_next(c);
+		return 0;
+	}
+	return pf_fail(c, "'log-format' expects text or json");
 }
 
 /* backend name NAME BACKEND ACTION: an admin change of one backend. */
@@ -949,6 +969,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "default")) {
 		st->kind = PF_ST_DEFAULT;
 		rc = pf_parse_default(&c, st);
+	} else if (!strcmp(verb, "log-format")) {
+		st->kind = PF_ST_DEFAULT;
+		rc = pf_parse_log_format(&c, st);
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
@@ -962,7 +985,7 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, del, kill, backend, "
+					   "include-table, mark, default, log-format, del, kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

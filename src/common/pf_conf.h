@@ -7,7 +7,8 @@
  *   include FILE
  *   del name NAME | del PROTO LISTEN [BACKEND]
  *   kill all | kill name NAME | kill PROTO LISTEN
- *   default allow|deny CIDR[,CIDR...] | default clear
+ *   default allow|deny CIDR[,CIDR...] | default clear | default log|no-log
+ *   log-format text|json    (a table-wide setting, parsed as a 'default')
  *   backend name NAME BACKEND drain|enable|disable|backup|primary|weight N
  *   schedule name NAME
  *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
@@ -84,6 +85,7 @@ struct pf_stmt {
 	struct pf_cidrset cidrs; /* PF_ST_DEFAULT */
 	int action; /* PF_ST_DEFAULT, PF_ST_BACKEND: enum pf_stmt_action */
 	uint32_t weight; /* PF_ST_BACKEND weight N */
+	uint8_t log_format; /* PF_ACT_LOG_FORMAT: enum pf_flowlog_format */
 	struct pf_mark mark; /* PF_ST_MARK: its sources are in cidrs */
 	bool mark_del;
 };
@@ -98,6 +100,9 @@ enum pf_stmt_action {
 	PF_ACT_BACKUP,
 	PF_ACT_PRIMARY,
 	PF_ACT_WEIGHT,
+	PF_ACT_LOG, /* default log */
+	PF_ACT_NOLOG, /* default no-log */
+	PF_ACT_LOG_FORMAT, /* log-format FMT (log_format) */
 };
 
 /* Where a statement comes from: "FILE:LINE: " in messages, or "WHAT: " when

@@ -57,5 +57,14 @@ uint64_t pf_flowlog_dropped(void);
 uint64_t pf_flowlog_written(void);
 /* The reason as logged: "client-close", "backend-close", ... */
 const char *pf_flow_end_name(uint8_t end);
+/* The format's word in the config: "text" or "json". */
+const char *pf_flowlog_format_name(uint8_t fmt);
+
+/* Whether the flows of f are logged: its own 'log', or the table's
+ * 'default log' (settled when the table was built: a read, per flow). */
+static inline bool pf_flowlog_wanted(const struct pf_forward *f)
+{
+	return f->logged;
+}
 
 #endif

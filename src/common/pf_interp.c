@@ -122,6 +122,15 @@ void pf_table_default(struct pf_table *t, struct pf_stmt *st)
 	struct pf_cidrset *set = st->action == PF_ACT_ALLOW ? &t->def_allow : &t->def_deny;
 	struct pf_cidr *nv;
 
+	if (st->action == PF_ACT_LOG || st->action == PF_ACT_NOLOG) {
+		t->def_log = st->action == PF_ACT_LOG;
+		return;
+	}
+	if (st->action == PF_ACT_LOG_FORMAT) {
+		t->log_format = st->log_format;
+		return;
+	}
+	/* 'clear' is the ACL's: the flow log's default has its 'no-log'. */
 	if (st->action == PF_ACT_CLEAR) {
 		pf_cidrset_free(&t->def_allow);
 		pf_cidrset_free(&t->def_deny);

@@ -86,6 +86,8 @@ const struct pf_opt pf_opts[] = {
 	{ .word = "max-sessions", .json = "max_sessions", .kind = PF_OPT_UINT,
 	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.max_sessions), .min = 1, .max = 10000000,
 	  .def = 65536, .expect = "a number 1-10000000" },
+	{ .word = "log", .json = "log", .kind = PF_OPT_FLAG, .group = PF_OPT_G_OPTIONS,
+	  PF_FIELD(log) },
 };
 
 const size_t pf_nopts = PF_ARRAY_SIZE(pf_opts);

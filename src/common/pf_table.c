@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "pf_table.h"
+#include "pf_flowlog.h"
 #include "pf_opt.h"
 #include "pf_sched.h"
 #include "pf_buf.h"
@@ -78,6 +79,7 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 
 	c->namehash = f->namehash;
 	c->checked = f->checked;
+	c->logged = f->logged;
 	pf_cidrset_copy(&c->eff_allow, &f->eff_allow);
 	pf_cidrset_copy(&c->eff_deny, &f->eff_deny);
 	c->laddr = f->laddr;
@@ -115,7 +117,7 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	    a->conf.trig_proto != b->conf.trig_proto || a->conf.trig_port != b->conf.trig_port ||
 	    a->conf.trig_ms != b->conf.trig_ms || !pf_fwd_conf_opts_equal(&a->conf, &b->conf) ||
 	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
-	    !pf_cidrset_equal(&a->eff_deny, &b->eff_deny))
+	    !pf_cidrset_equal(&a->eff_deny, &b->eff_deny) || a->logged != b->logged)
 		return false;
 	for (i = 0; i < a->nbe; i++)
 		if (!pf_backend_same(&a->be[i], &b->be[i]) ||
@@ -309,6 +311,10 @@ char *pf_table_format(const struct pf_table *t)
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
 		pf_table_line(&b, line);
 	}
+	if (t->def_log)
+		pf_table_line(&b, "default log");
+	if (t->log_format == PF_FLOWLOG_JSON)
+		pf_table_line(&b, "log-format json");
 	/* Marks first: the mfw-N forwards below were made from them. */
 	for (i = 0; i < t->nmarks; i++) {
 		pf_mark_format(&t->marks[i], line, 65536);
@@ -499,15 +505,18 @@ bool pf_acl_allows(const struct pf_forward *f, const union pf_sa *sa)
 	return allow >= 0 || !f->eff_allow.n;
 }
 
-/* Forward f's effective ACL: its own, or the table's default. i: its place
- * in next (SIZE_MAX: found if it must be copied). */
+/* Forward f's effective ACL: its own, or the table's default; and whether
+ * its flows are logged ('log', or 'default log'). i: its place in next
+ * (SIZE_MAX: found if it must be copied). */
 static void pf_effective_set(struct pf_table *next, struct pf_forward *f, size_t i)
 {
 	bool own = f->conf.allow.n || f->conf.deny.n;
+	bool logged = f->conf.log || next->def_log;
 	const struct pf_cidrset *a = own ? &f->conf.allow : &next->def_allow;
 	const struct pf_cidrset *d = own ? &f->conf.deny : &next->def_deny;
 
-	if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d))
+	if (pf_cidrset_equal(&f->eff_allow, a) && pf_cidrset_equal(&f->eff_deny, d) &&
+	    f->logged == logged)
 		return;
 	if (f->live || atomic_load(&f->refs) > 1) {
 		/* Running already: flows read it, so change a copy (and read the
@@ -523,6 +532,7 @@ static void pf_effective_set(struct pf_table *next, struct pf_forward *f, size_t
 	pf_cidrset_free(&f->eff_deny);
 	pf_cidrset_copy(&f->eff_allow, a);
 	pf_cidrset_copy(&f->eff_deny, d);
+	f->logged = logged;
 }
 
 void pf_table_effective(struct pf_table *next, const struct pf_table *cur)
@@ -1047,9 +1057,9 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 	/* A draft of cur with few new forwards: only those are looked at. */
 	if (next->base != cur || n > PF_VALIDATE_FEW)
 		goto whole;
-	/* A new default ACL reaches every forward that has none of its own. */
+	/* A new default ACL (or flow log default) reaches every forward that has none of its own. */
 	if (!pf_cidrset_equal(&next->def_allow, &cur->def_allow) ||
-	    !pf_cidrset_equal(&next->def_deny, &cur->def_deny))
+	    !pf_cidrset_equal(&next->def_deny, &cur->def_deny) || next->def_log != cur->def_log)
 		goto whole;
 	/* A copy of the list: inheriting may put a running forward back in
 	 * the place of an equal new one, which then goes. */

@@ -145,6 +145,7 @@ struct pf_fwd_conf {
 	 * (IP_TRANSPARENT). The kernel engine's DNAT keeps it anyway. */
 	bool transparent;
 	bool trigger; /* a port trigger: see trig_proto */
+	bool log; /* 'log': a flow log line per flow (see also 'default log') */
 	bool lbracketed;
 	/* User engine, TCP: the PROXY protocol header sent to the backends
 	 * (enum pf_proxy_ver; 0: none). Here, where it takes no room. */
@@ -190,6 +191,9 @@ struct pf_forward {
 	_Atomic int refs;
 	bool checked; /* conf.check.on, where the walks read it */
 	bool live; /* installed in the running table once: never changed since */
+	/* Its flows are logged: its own 'log' or the table's 'default log'
+	 * (pf_flowlog_wanted reads it as each flow ends). */
+	bool logged;
 	/* The forward's id: kept by the version that replaces it (same key),
 	 * so that what an engine keeps by id follows (the kernel engine's
 	 * chains and conntrack marks). 1..PF_ID_MAX, unique in a table;
@@ -236,6 +240,8 @@ struct pf_table {
 	struct pf_forward **fwd;
 	size_t n, cap;
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
+	bool def_log; /* 'default log': every forward's flows are logged */
+	uint8_t log_format; /* 'log-format': enum pf_flowlog_format */
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
 	/*

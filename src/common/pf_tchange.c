@@ -256,6 +256,8 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	dst->n = src->n;
 	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
+	dst->def_log = src->def_log;
+	dst->log_format = src->log_format;
 	pf_marks_copy(dst, src);
 }
 
@@ -270,6 +272,8 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base)
 	dst->n = base->n;
 	pf_cidrset_copy(&dst->def_allow, &base->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &base->def_deny);
+	dst->def_log = base->def_log;
+	dst->log_format = base->log_format;
 	pf_marks_copy(dst, base);
 	dst->base = base;
 }

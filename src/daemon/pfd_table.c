@@ -8,6 +8,7 @@
 #include "pfd.h"
 #include "pfd_priv.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_flowlog.h"
 #include "../common/pf_interp.h"
 #include "../common/pf_log.h"
 #include "../common/pf_opt.h"
@@ -82,6 +83,7 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 	else
 		pfd_health_change(next);
 	pf_table_install(&pfd_tab, next);
+	pf_flowlog_set_format(pfd_tab.log_format);
 	pfd_change_us = pf_now_us() - t0;
 	pf_info("table: %zu forwards (%u added, %u removed, %u changed, %u unchanged) in %.3f ms",
 		pfd_tab.n, c.add, c.del, c.mod, c.keep, (double)pfd_change_us / 1000.0);
@@ -195,8 +197,11 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 			} else {
 				v = json_boolean(m->on);
 			}
-		} else
+		} else if (opt->kind == PF_OPT_FLAG) {
+			v = json_boolean(pf_opt_get(c, opt));
+		} else {
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
+		}
 		json_object_set_new(g, opt->json, v);
 	}
 	if (grp[PF_OPT_G_CHECK])
@@ -351,6 +356,15 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	return o;
 }
 
+/* The daemon's flow log: its settings and what it wrote and dropped. */
+static json_t *pfd_flowlog_json(void)
+{
+	return json_pack("{s:s, s:b, s:I, s:I}", "format",
+			 pf_flowlog_format_name(pfd_tab.log_format), "default", pfd_tab.def_log,
+			 "written", (json_int_t)pf_flowlog_written(), "dropped",
+			 (json_int_t)pf_flowlog_dropped());
+}
+
 static json_t *pfd_query(enum pf_stmt_kind kind)
 {
 	json_t *r = json_pack("{s:b}", "ok", 1), *arr;
@@ -363,6 +377,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 		for (i = 0; i < pfd_tab.n; i++)
 			json_array_append_new(arr, pfd_forward_json(pfd_tab.fwd[i]));
 		json_object_set_new(r, "forwards", arr);
+		json_object_set_new(r, "flowlog", pfd_flowlog_json());
 		break;
 	case PF_ST_CONNS:
 		arr = json_array();

@@ -7,6 +7,7 @@
 #include "pfd_loop.h"
 #include "pfd_notify.h"
 #include "pfd_priv.h"
+#include "../common/pf_flowlog.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 #include "../kernel/pfk.h"
@@ -263,6 +264,13 @@ int main(int argc, char **argv)
 	/* Before any thread: capabilities are per thread (pfd_priv.c). */
 	if (pfd_priv_drop())
 		goto out;
+	/* The flow log's writer, before the engines that feed it (and idle,
+	 * at no cost, while no forward logs). */
+	e = pf_flowlog_start(PF_FLOWLOG_TEXT);
+	if (e) {
+		pf_err("flow log: %s", strerror(-e));
+		goto out;
+	}
 	pfk_configure(&kcfg);
 	pfu_configure(&cfg);
 	/* The user engine always (it carries the default), the kernel's now
@@ -297,6 +305,8 @@ out:
 	pfd_ctl_close();
 	pfd_health_stop();
 	pfd_engines_stop();
+	/* After the engines: the flows they ended at exit are logged too. */
+	pf_flowlog_stop();
 	pfd_table_free();
 	pfd_loop_free();
 	if (sfd >= 0)

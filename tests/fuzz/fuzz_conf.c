@@ -29,6 +29,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_flowlog.h"
 #include "common/pf_interp.h"
 #include "common/pf_sched.h"
 #include "common/pf_table.h"
@@ -658,9 +659,13 @@ static int stmt_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, char
 		}
 		break;
 	case PF_ST_DEFAULT:
-		CHECK(st->action <= PF_ACT_CLEAR, "default action %d", st->action);
-		CHECK(st->action == PF_ACT_CLEAR ? !st->cidrs.n : st->cidrs.n > 0,
+		CHECK(st->action <= PF_ACT_CLEAR || (st->action >= PF_ACT_LOG &&
+						     st->action <= PF_ACT_LOG_FORMAT),
+		      "default action %d", st->action);
+		CHECK(st->action == PF_ACT_ALLOW || st->action == PF_ACT_DENY ? st->cidrs.n > 0
+									     : !st->cidrs.n,
 		      "default with %u networks", st->cidrs.n);
+		CHECK(st->log_format <= PF_FLOWLOG_JSON, "log-format %u", st->log_format);
 		for (i = 0; i < st->cidrs.n; i++)
 			check_net(&st->cidrs.v[i]);
 		pf_table_default(&c->tab, st);

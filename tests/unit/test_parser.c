@@ -6,6 +6,7 @@
  */
 #include "common/pf_addr.h"
 #include "common/pf_conf.h"
+#include "common/pf_flowlog.h"
 #include "common/pf_interp.h"
 #include "common/pf_opt.h"
 #include "common/pf_table.h"
@@ -42,14 +43,15 @@
 	"balance, engine, ftp, allow-loopback, masquerade, transparent, from, allow, deny, " \
 	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
 	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
-	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions"
+	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions, " \
+	"log"
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
-	"default, del, kill, backend, schedule, flush, list, conns, save or reload"
+	"default, log-format, del, kill, backend, schedule, flush, list, conns, save or reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
 	"'include' lines"
@@ -2203,7 +2205,8 @@ static void test_include_path_too_long(void **state)
 #define PORT_MSG(opt) "'" opt "' expects a port number 1-65535"
 #define STRING_MSG(opt) "'" opt "' expects a string of 1-255 bytes (\"...\" with \\r\\n escapes)"
 #define CIDRS_MSG(opt) "'" opt "' expects networks ADDR[/LEN][,ADDR[/LEN]...]"
-#define DEFAULT_MSG "expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]' or 'clear'"
+#define DEFAULT_MSG                                                                \
+	"expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]', 'clear', 'log' or 'no-log'"
 #define BACKEND_CMD_MSG "expected 'name NAME BACKEND ACTION'"
 #define ACTION_MSG "expected drain, enable, disable, backup, primary or weight N"
 
@@ -2790,6 +2793,112 @@ static void test_table_default_applies_statements(void **state)
 	assert_int_equal(t.def_deny.n, 0);
 }
 
+/* ==== the flow log's settings ==== */
+
+static void test_flowlog_statements(void **state)
+{
+	static const struct {
+		const char *line;
+		int action;
+		uint8_t fmt;
+	} cases[] = {
+		{ "default log", PF_ACT_LOG, 0 },
+		{ "default no-log", PF_ACT_NOLOG, 0 },
+		{ "log-format text", PF_ACT_LOG_FORMAT, PF_FLOWLOG_TEXT },
+		{ "log-format json", PF_ACT_LOG_FORMAT, PF_FLOWLOG_JSON },
+	};
+	struct pf_forward *f;
+	struct pf_stmt st;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PF_ARRAY_SIZE(cases); i++) {
+		parse_ok(cases[i].line, &st);
+		assert_int_equal(st.kind, PF_ST_DEFAULT);
+		assert_int_equal(st.action, cases[i].action);
+		assert_int_equal(st.log_format, cases[i].fmt);
+		assert_int_equal(st.cidrs.n, 0);
+		pf_stmt_free(&st);
+	}
+	f = forward_ok("forward tcp :80 to b log");
+	assert_true(f->conf.log);
+	pf_forward_unref(f);
+	f = forward_ok("forward name web udp :53 to b log maxconn 3");
+	assert_true(f->conf.log);
+	pf_forward_unref(f);
+	f = forward_ok("forward tcp :80 to b");
+	assert_false(f->conf.log);
+	pf_forward_unref(f);
+}
+
+static void test_flowlog_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "default log 10.0.0.0/8", "'10.0.0.0/8': " TRAILING_MSG },
+		{ "default no-log now", "'now': " TRAILING_MSG },
+		{ "default \"log\"", "'log': " DEFAULT_MSG },
+		{ "default nolog", "'nolog': " DEFAULT_MSG },
+		{ "log-format", "at end of line: 'log-format' expects text or json" },
+		{ "log-format xml", "'xml': 'log-format' expects text or json" },
+		{ "log-format JSON", "'JSON': 'log-format' expects text or json" },
+		{ "log-format json text", "'text': " TRAILING_MSG },
+		{ "forward tcp :80 to b log yes", "'yes': " UNKNOWN_OPT_MSG },
+		{ "forward tcp :80 to b log log", "'log': option given twice" },
+		{ "forward tcp :80 to b no-log", "'no-log': " UNKNOWN_OPT_MSG },
+	};
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+/* Which forwards log follows 'log' and 'default log', and 'save' writes
+ * the settings back. */
+static void test_flowlog_table(void **state)
+{
+	static const char text[] = "default log\n"
+				   "log-format json\n"
+				   "forward name a tcp :80 to b\n"
+				   "forward name c tcp :81 to d log\n";
+	struct pf_table t, cur, back;
+	char err[ERRLEN], *saved;
+
+	(void)state;
+	pf_table_init(&t);
+	pf_table_init(&cur);
+	pf_table_init(&back);
+	if (pf_conf_load_text("t.conf", text, strlen(text), &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(t.def_log);
+	assert_int_equal(t.log_format, PF_FLOWLOG_JSON);
+	pf_table_effective(&t, &cur);
+	assert_true(pf_flowlog_wanted(t.fwd[0]));
+	assert_true(pf_flowlog_wanted(t.fwd[1]));
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\ndefault log\n"));
+	assert_non_null(strstr(saved, "\nlog-format json\n"));
+	assert_non_null(strstr(saved, " log\n"));
+	if (pf_conf_load_text("save", saved, strlen(saved), &back, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(back.def_log);
+	assert_int_equal(back.log_format, PF_FLOWLOG_JSON);
+	assert_false(back.fwd[0]->conf.log);
+	assert_true(back.fwd[1]->conf.log);
+	free(saved);
+	pf_table_clear(&back);
+	/* Without the default only the forward of its own 'log' logs. */
+	if (pf_conf_load_text("t.conf", "default no-log", 14, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_false(t.def_log);
+	pf_table_effective(&t, &cur);
+	assert_false(pf_flowlog_wanted(t.fwd[0]));
+	assert_true(pf_flowlog_wanted(t.fwd[1]));
+	saved = pf_table_format(&t);
+	assert_null(strstr(saved, "default log"));
+	assert_null(strstr(saved, "log-format text"));
+	free(saved);
+	pf_table_clear(&t);
+}
+
 static void test_load_default_lines(void **state)
 {
 	char *path = write_file("defaults/main.conf",
@@ -2982,6 +3091,9 @@ int main(void)
 		cmocka_unit_test(test_schedule_errors),
 		cmocka_unit_test(test_table_default_applies_statements),
 		cmocka_unit_test(test_load_default_lines),
+		cmocka_unit_test(test_flowlog_statements),
+		cmocka_unit_test(test_flowlog_errors),
+		cmocka_unit_test(test_flowlog_table),
 		cmocka_unit_test(test_load_rejects_backend_and_schedule),
 	};
 
