@@ -280,6 +280,13 @@ void pfk_stats_resync(struct pf_forward *const *fwd, size_t n);
 void pfk_stats_ends(const struct nf_conntrack *ct, union pf_sa *client, union pf_sa *listen,
 		    union pf_sa *backend);
 
+/* pfk_flowlog.c: a DESTROY event of f's entry, as a flow log record
+ * (when f is logged); an entry portfwd deletes is noted as killed first. */
+void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
+		    const union pf_sa *client, const union pf_sa *listen,
+		    const union pf_sa *backend);
+void pfk_flow_killed(const struct nf_conntrack *ct);
+
 /* pfk_acl.c: ACL denials, from the drop rules' counters read back every
  * few seconds (a timer in the engine's event set sets the flag). */
 int pfk_acl_start(void);

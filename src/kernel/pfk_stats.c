@@ -137,6 +137,7 @@ static int pfk_stats_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct
 			pfk_stats_dec(be->st);
 			pfk_stats_add(be->st, ct);
 		}
+		pfk_flow_ended(f, ct, &client, &listen, &to);
 	}
 	return NFCT_CB_CONTINUE;
 }
