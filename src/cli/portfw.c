@@ -131,6 +131,11 @@ static int cmd_default(struct pfc_opts *o, int argc, char **argv)
 	return pfc_send_stmt(o, "portfw default", "default", argc, argv, NULL);
 }
 
+static int cmd_log_format(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_send_stmt(o, "portfw log-format", "log-format", argc, argv, NULL);
+}
+
 static int cmd_flush(struct pfc_opts *o, int argc, char **argv)
 {
 	(void)argv;
@@ -230,7 +235,8 @@ static const struct pfc_cmd pfc_cmds[] = {
 	{ "kill", "all | name NAME | PROTO LISTEN", cmd_kill },
 	{ "backend", "FORWARD BACKEND drain|enable|disable|backup|primary|weight N", cmd_backend },
 	{ "schedule", "FORWARD", cmd_schedule },
-	{ "default", "allow|deny CIDR[,CIDR...] | clear", cmd_default },
+	{ "default", "allow|deny CIDR[,CIDR...] | clear | log | no-log", cmd_default },
+	{ "log-format", "text|json   (the flow log's lines)", cmd_log_format },
 	{ "mark", "N [PROTO LISTEN] [from CIDR[,CIDR...]]   (del mark N)", cmd_mark },
 	{ "import", "FILE|-   (EXT-PORT INT-IP INT-PORT lines, TCP and UDP)", cmd_import },
 	{ "flush", "[-k]", cmd_flush },
@@ -269,7 +275,7 @@ static void usage(FILE *fp)
 		    "  name NAME, balance wrr|pref|rr|leastconn|source|maglev, check, check-interval DUR,\n"
 		    "  check-timeout DUR, fall N, rise N, check-port N, check-send STR, check-expect STR,\n"
 		    "  agent-port N, agent-interval DUR, from CIDRS, allow CIDRS, deny CIDRS,\n"
-		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N\n"
+		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N, log\n"
 		    "BACKEND: HOST[:PORT[-PORT]] [weight N] [backup] [drain|disabled]\n"
 		    "portfw help [COMMAND], portfw --version; see portfw(8) and portfw.conf(5)\n");
 }

@@ -58,7 +58,11 @@ static struct pf_fl_slot *pf_fl_ring;
 static _Atomic size_t pf_fl_tail; /* next slot a producer claims */
 static size_t pf_fl_head; /* next slot the writer reads (writer only) */
 static _Atomic bool pf_fl_on;
+static _Atomic bool pf_fl_running; /* the writer thread has not returned */
 static _Atomic bool pf_fl_stopping;
+/* Set by pf_flowlog_stop: the writer gives up on a reader without room
+ * then (UINT64_MAX: not stopping). */
+static _Atomic uint64_t pf_fl_deadline_ms = UINT64_MAX;
 static _Atomic uint8_t pf_fl_fmt;
 static _Atomic uint64_t pf_fl_dropped, pf_fl_written;
 /* The writer sleeps on this word (a futex) while it is idle; producers wake
@@ -299,12 +303,12 @@ static void pf_fl_sleep_ms(uint32_t ms)
 
 /* Writes a batch of lines; when it cannot go out in time (no room before
  * the drain at exit ends, an error), its lines count as dropped. */
-static void pf_fl_flush(const char *buf, size_t len, uint64_t lines, uint64_t deadline_ms)
+static void pf_fl_flush(const char *buf, size_t len, uint64_t lines)
 {
 	size_t off = 0;
 
 	while (!pf_fl_room(len)) {
-		if (atomic_load(&pf_fl_stopping) && pf_now_ms() >= deadline_ms)
+		if (pf_now_ms() >= atomic_load(&pf_fl_deadline_ms))
 			goto drop;
 		pf_fl_sleep_ms(PF_FL_ROOM_MS);
 	}
@@ -338,7 +342,6 @@ static void pf_fl_wait(void)
 static void *pf_fl_main(void *arg)
 {
 	static char buf[PF_FL_BATCH];
-	uint64_t deadline_ms = UINT64_MAX;
 	struct pf_flowlog_rec r;
 
 	(void)arg;
@@ -352,16 +355,15 @@ static void *pf_fl_main(void *arg)
 					    buf + len, sizeof(buf) - len);
 			lines++;
 		}
-		if (atomic_load(&pf_fl_stopping) && deadline_ms == UINT64_MAX)
-			deadline_ms = pf_now_ms() + PF_FL_DRAIN_MS;
 		if (lines) {
-			pf_fl_flush(buf, len, lines, deadline_ms);
+			pf_fl_flush(buf, len, lines);
 			continue;
 		}
 		if (atomic_load(&pf_fl_stopping))
 			break;
 		pf_fl_wait();
 	}
+	atomic_store(&pf_fl_running, false);
 	return NULL;
 }
 
@@ -373,6 +375,10 @@ int pf_flowlog_start(enum pf_flowlog_format fmt)
 
 	if (atomic_load(&pf_fl_on))
 		return -EALREADY;
+	/* A writer left behind by a stop, still in its write: one reader of
+	 * the ring at a time. */
+	if (atomic_load(&pf_fl_running))
+		return -EBUSY;
 	if (!pf_fl_ring) {
 		pf_fl_ring = calloc(PF_FL_SLOTS, sizeof(*pf_fl_ring));
 		if (!pf_fl_ring)
@@ -389,9 +395,13 @@ int pf_flowlog_start(enum pf_flowlog_format fmt)
 						   : PF_FL_OUT_OTHER;
 	atomic_store(&pf_fl_fmt, (uint8_t)fmt);
 	atomic_store(&pf_fl_stopping, false);
+	atomic_store(&pf_fl_deadline_ms, UINT64_MAX);
+	atomic_store(&pf_fl_running, true);
 	rc = pthread_create(&pf_fl_thread, NULL, pf_fl_main, NULL);
-	if (rc)
+	if (rc) {
+		atomic_store(&pf_fl_running, false);
 		return -rc;
+	}
 	atomic_store_explicit(&pf_fl_on, true, memory_order_release);
 	return 0;
 }
@@ -407,16 +417,16 @@ void pf_flowlog_stop(void)
 
 	if (!atomic_exchange(&pf_fl_on, false))
 		return;
+	atomic_store(&pf_fl_deadline_ms, pf_now_ms() + PF_FL_DRAIN_MS);
 	atomic_store(&pf_fl_stopping, true);
 	pf_fl_kick();
-	/* The writer gives up on a reader without room after the drain time;
-	 * a terminal or file that blocks the write itself is cut off. */
+	/* The writer gives up on a reader without room at the deadline. A
+	 * write that blocks itself (a terminal on hold) is left behind: the
+	 * process is about to exit. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += PF_FL_DRAIN_MS / 1000 + 1;
-	if (pthread_timedjoin_np(pf_fl_thread, NULL, &ts)) {
-		pthread_cancel(pf_fl_thread);
-		pthread_join(pf_fl_thread, NULL);
-	}
+	if (pthread_timedjoin_np(pf_fl_thread, NULL, &ts))
+		pthread_detach(pf_fl_thread);
 }
 
 uint64_t pf_flowlog_dropped(void)

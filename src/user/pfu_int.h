@@ -4,6 +4,7 @@
 #define PFU_INT_H
 
 #include "pfu.h"
+#include "../common/pf_flowlog.h"
 #include "../common/pf_log.h"
 #include "../common/pf_sched.h"
 #include "../common/pf_util.h"
@@ -115,6 +116,7 @@ struct pfu_flow {
 	int16_t be; /* backend index, -1 before the first pick */
 	uint8_t state;
 	bool be_counted;
+	bool backend_first; /* the backend's EOF came first (the flow log) */
 	struct pf_tried tried;
 };
 
@@ -210,6 +212,16 @@ struct pfu_worker {
 extern struct pfu_config pfu_cfg;
 extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_proxy;
 
+/* pfu_flowlog.c: flow log records (enum pf_flow_end), for the forwards
+ * that log; the TCP flow's client socket still open. */
+void pfu_log_tcp(const struct pfu_worker *w, const struct pfu_flow *f, uint8_t end);
+void pfu_log_udp(const struct pfu_worker *w, const struct pfu_usess *s, uint8_t end);
+/* A client of listener wl turned away before any backend was tried
+ * (ACL, maxconn, session limit): the listener's address stands for
+ * where it came in. */
+void pfu_log_refused(const struct pf_forward *fwd, const struct pfu_wl *wl,
+		     const union pf_sa *client, uint8_t end);
+
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);
 void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
@@ -218,7 +230,8 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
 void pfu_udp_flush(struct pfu_worker *w);
 uint64_t pfu_udp_deadline(const struct pfu_usess *s);
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
-void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s);
+/* end: why (enum pf_flow_end), for the flow log. */
+void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end);
 /* Ends the sessions of a listening socket that leaves the table. */
 void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl);
 unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel);
@@ -292,7 +305,10 @@ void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *
 void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32_t events);
 void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f);
 uint64_t pfu_tcp_deadline(const struct pfu_flow *f);
-void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f);
+/* Ends a flow with a reset; end: why (enum pf_flow_end), for the log, or
+ * PFU_END_UNLOGGED where a record was made already. */
+#define PFU_END_UNLOGGED 0xff
+void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f, uint8_t end);
 void pfu_tcp_flow(const struct pfu_worker *w, const struct pfu_flow *f, struct pf_flow *fl);
 
 /* pfu_proxy.c: the PROXY protocol on the user engine's TCP flows */

@@ -53,7 +53,7 @@ static void pfu_proxy_fail(struct pfu_worker *w, struct pfu_flow *f, const char 
 		pf_warn("forward %s: connection from %s closed: %s (%lu times)",
 			pf_forward_label(fwd, l, sizeof(l)), a, why, (unsigned long)k);
 	}
-	pfu_tcp_abort(w, f);
+	pfu_tcp_abort(w, f, PF_END_ERROR);
 }
 
 void pfu_proxy_timeout(struct pfu_worker *w, struct pfu_flow *f)
@@ -101,7 +101,8 @@ void pfu_proxy_read(struct pfu_worker *w, struct pfu_flow *f)
 	}
 	fwd = pfu_select(f->wl, &f->client);
 	if (!fwd) {
-		pfu_tcp_abort(w, f); /* counted by pfu_select */
+		/* Counted (and logged) by pfu_select. */
+		pfu_tcp_abort(w, f, PFU_END_UNLOGGED);
 		return;
 	}
 	pfu_tcp_start(w, f, fwd);
@@ -134,6 +135,6 @@ void pfu_proxy_close_wl(struct pfu_worker *w, const struct pfu_wl *wl)
 	for (f = w->hdrwait.next; f != &w->hdrwait; f = next) {
 		next = f->next;
 		if (f->wl == wl)
-			pfu_tcp_abort(w, f);
+			pfu_tcp_abort(w, f, PF_END_KILLED);
 	}
 }

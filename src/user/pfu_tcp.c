@@ -44,13 +44,16 @@ static int pfu_ep_add(struct pfu_worker *w, int fd, struct pfu_flow *f, uint64_t
 }
 
 /* Closes a flow's sockets; the memory goes after the current event batch,
- * since later events of the same batch may still name it. */
-static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset)
+ * since later events of the same batch may still name it. end: why, for
+ * the flow log (enum pf_flow_end). */
+static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset, uint8_t end)
 {
 	struct pf_forward *fwd = f->fwd;
 
 	if (f->state == PFU_DEAD)
 		return;
+	if (end != PFU_END_UNLOGGED && pf_flowlog_wanted(fwd))
+		pfu_log_tcp(w, f, end);
 	if (reset) {
 		/* Propagate an abort as an abort: RST rather than a clean FIN. */
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -78,9 +81,9 @@ static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset)
 	w->dead = f;
 }
 
-void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f)
+void pfu_tcp_abort(struct pfu_worker *w, struct pfu_flow *f, uint8_t end)
 {
-	pfu_flow_end(w, f, true);
+	pfu_flow_end(w, f, true, end);
 }
 
 static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f);
@@ -121,7 +124,9 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		if (idx < 0) {
 			pf_refused(fwd, PF_REFUSE_NO_BACKEND, &f->client);
 			pfu_stat_add(&fwd->st->refused, 1);
-			pfu_flow_end(w, f, true);
+			/* After failed connects: refused (by the last backend
+			 * tried); none tried: no backend was up. */
+			pfu_flow_end(w, f, true, f->be >= 0 ? PF_END_REFUSED : PF_END_NO_BACKEND);
 			return;
 		}
 		pf_tried_set(&f->tried, (uint32_t)idx);
@@ -136,7 +141,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		if (fd < 0) {
 			/* Out of descriptors or memory: no other backend will do better. */
 			pfu_stat_add(&fwd->st->refused, 1);
-			pfu_flow_end(w, f, true);
+			pfu_flow_end(w, f, true, PF_END_ERROR);
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -148,7 +153,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			 * address instead: the backend may trust it more. */
 			close(fd);
 			pfu_stat_add(&fwd->st->refused, 1);
-			pfu_flow_end(w, f, true);
+			pfu_flow_end(w, f, true, PF_END_ERROR);
 			return;
 		}
 		f->s.fd = fd;
@@ -159,7 +164,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		}
 		if (pfu_ep_add(w, fd, f, PFU_EV_SERVER) < 0) {
 			pfu_stat_add(&fwd->st->refused, 1);
-			pfu_flow_end(w, f, true);
+			pfu_flow_end(w, f, true, PF_END_ERROR);
 			return;
 		}
 		pfu_timer_set(w, &f->t, w->now + fwd->conf.o.connect_ms);
@@ -210,7 +215,7 @@ static struct pfu_flow *pfu_flow_new(struct pfu_worker *w, int fd, struct pfu_wl
 	if (fwd->conf.transparent)
 		pfu_tproxy_flow_begin();
 	if (pfu_ep_add(w, fd, f, PFU_EV_CLIENT) < 0) {
-		pfu_flow_end(w, f, true);
+		pfu_flow_end(w, f, true, PF_END_ERROR);
 		return NULL;
 	}
 	return f;
@@ -235,15 +240,21 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 			      !wl->fwd[0]->conf.from.n
 		      ? wl->fwd[0]
 		      : pfu_select(wl, client);
-	if (!fwd || pfu_maxconn_reached(fwd, client)) {
-		close(fd);
-		return;
+	if (!fwd)
+		goto refused;
+	if (pfu_maxconn_reached(fwd, client)) {
+		if (pf_flowlog_wanted(fwd))
+			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
+		goto refused;
 	}
 	f = pfu_flow_new(w, fd, wl, client, fwd, &w->flows, PFU_CONNECTING);
 	if (!f)
 		return;
 	pfu_stat_add(&fwd->st->conns, 1);
 	pfu_connect_next(w, f);
+	return;
+refused:
+	close(fd);
 }
 
 void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *fwd)
@@ -265,7 +276,7 @@ void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) > fwd->conf.o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
 		pf_refused(fwd, PF_REFUSE_MAXCONN, &f->client);
-		pfu_flow_end(w, f, true);
+		pfu_flow_end(w, f, true, PF_END_REFUSED);
 		return;
 	}
 	f->prev->next = f->next;
@@ -305,7 +316,10 @@ static ssize_t pfu_copy(struct pfu_worker *w, struct pfu_side *src, struct pfu_s
 }
 
 /* Moves what can be moved in one direction. Returns -1 when the flow must be
- * aborted (reset by a peer, a write to a closed peer). */
+ * aborted: PFU_FAIL_SRC (a read failed: reset by the source) or
+ * PFU_FAIL_DST (a write failed: the destination reset or closed). */
+enum { PFU_FAIL_SRC = -1, PFU_FAIL_DST = -2 };
+
 static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *src,
 		    struct pfu_side *dst, struct pfu_dir *d, const struct pfu_dir *other, bool up)
 {
@@ -329,7 +343,7 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 			} else if (n < 0 && errno == EAGAIN) {
 				dst->wr = false;
 			} else if (!(n < 0 && errno == EINTR)) {
-				return -1;
+				return PFU_FAIL_DST;
 			}
 		}
 		if (!d->eof && src->rd && !d->inpipe && d->p.rfd < 0 &&
@@ -359,7 +373,7 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 			} else if (n == -2 && errno == EAGAIN) {
 				dst->wr = false;
 			} else if (errno != EINTR) {
-				return -1;
+				return n == -2 ? PFU_FAIL_DST : PFU_FAIL_SRC;
 			}
 		} else if (!d->eof && src->rd && d->p.rfd >= 0) {
 			n = splice(src->fd, NULL, d->p.wfd, NULL, PFU_SPLICE_MAX,
@@ -376,7 +390,7 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 				if (!d->inpipe)
 					src->rd = false;
 			} else if (errno != EINTR) {
-				return -1;
+				return PFU_FAIL_SRC;
 			}
 		}
 		if (d->eof && !d->inpipe && !d->shut) {
@@ -398,14 +412,28 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 static void pfu_relay(struct pfu_worker *w, struct pfu_flow *f)
 {
 	bool half = f->up.eof || f->down.eof;
+	int rc;
 
-	if (pfu_pump(w, f, &f->c, &f->s, &f->up, &f->down, true) < 0 ||
-	    pfu_pump(w, f, &f->s, &f->c, &f->down, &f->up, false) < 0) {
-		pfu_flow_end(w, f, true);
+	/* Which side reset: the source of a failed read, the destination of
+	 * a failed write. */
+	rc = pfu_pump(w, f, &f->c, &f->s, &f->up, &f->down, true);
+	if (rc < 0) {
+		pfu_flow_end(w, f, true,
+			     rc == PFU_FAIL_SRC ? PF_END_CLIENT_RESET : PF_END_BACKEND_RESET);
 		return;
 	}
+	rc = pfu_pump(w, f, &f->s, &f->c, &f->down, &f->up, false);
+	if (rc < 0) {
+		pfu_flow_end(w, f, true,
+			     rc == PFU_FAIL_SRC ? PF_END_BACKEND_RESET : PF_END_CLIENT_RESET);
+		return;
+	}
+	/* Who closed first names the end (both at once: the client). */
+	if (!half && f->down.eof && !f->up.eof)
+		f->backend_first = true;
 	if (f->up.shut && f->down.shut) {
-		pfu_flow_end(w, f, false);
+		pfu_flow_end(w, f, false,
+			     f->backend_first ? PF_END_BACKEND_CLOSE : PF_END_CLIENT_CLOSE);
 		return;
 	}
 	/* Half-closed flows live by the (shorter) half-close timeout from now on. */
@@ -455,7 +483,9 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 			/* Client bytes arriving early wait in its socket buffer. */
 			if (server || !(events & (EPOLLERR | EPOLLHUP)))
 				return;
-			pfu_flow_end(w, f, true); /* the client gave up */
+			/* The client gave up. */
+			pfu_flow_end(w, f, true,
+				     events & EPOLLERR ? PF_END_CLIENT_RESET : PF_END_CLIENT_CLOSE);
 			return;
 		}
 		/* Writable without an error condition means connected: no need to
@@ -474,7 +504,7 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 	} else if (events & EPOLLERR) {
 		/* A reset by a peer. It would surface on the next read or write of
 		 * that side, but a half-closed flow may never do either again. */
-		pfu_flow_end(w, f, true);
+		pfu_flow_end(w, f, true, server ? PF_END_BACKEND_RESET : PF_END_CLIENT_RESET);
 		return;
 	}
 	pfu_relay(w, f);
@@ -504,7 +534,7 @@ void pfu_tcp_timeout(struct pfu_worker *w, struct pfu_flow *f)
 		return;
 	}
 	pf_dbg("flow of forward '%s' timed out", f->fwd->conf.name);
-	pfu_flow_end(w, f, false);
+	pfu_flow_end(w, f, false, PF_END_TIMEOUT);
 }
 
 static void pfu_sock_addr(union pf_sa *sa, int fd, bool peer)

@@ -124,6 +124,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	struct pf_forward *fwd = pfu_select(wl, client);
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct pf_tried tried = { { 0 } };
+	bool tried_any = false;
 	struct pfu_usess *s;
 	uint32_t h;
 
@@ -133,6 +134,8 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 		/* Existing sessions go on; new clients are dropped. */
 		pf_refused(fwd, PF_REFUSE_SESSIONS, client);
 		pfu_add(&fwd->st->refused, 1);
+		if (pf_flowlog_wanted(fwd))
+			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -147,10 +150,15 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 		if (idx < 0) {
 			pf_refused(fwd, PF_REFUSE_NO_BACKEND, client);
 			pfu_add(&fwd->st->refused, 1);
+			/* No route to those tried: refused; none up: no backend. */
+			if (pf_flowlog_wanted(fwd))
+				pfu_log_refused(fwd, wl, client,
+						tried_any ? PF_END_REFUSED : PF_END_NO_BACKEND);
 			free(s);
 			return NULL;
 		}
 		pf_tried_set(&tried, (uint32_t)idx);
+		tried_any = true;
 		be = &fwd->be[idx];
 		sa = be->addr;
 		pf_sa_set_port(&sa, pf_backend_port(fwd, be, wl->port));
@@ -204,12 +212,14 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	return s;
 }
 
-void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s)
+void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end)
 {
 	struct pfu_usess **pp;
 
 	if (s->dead)
 		return;
+	if (pf_flowlog_wanted(s->fwd))
+		pfu_log_udp(w, s, end);
 	for (pp = &w->uhash[pfu_hash(s->wl, &s->client)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -409,7 +419,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 			pfu_add(&be->st->failed, 1);
 			atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 					      memory_order_relaxed);
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_REFUSED);
 			return;
 		}
 		if (n <= 0)
@@ -445,7 +455,7 @@ uint64_t pfu_udp_deadline(const struct pfu_usess *s)
 
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
 {
-	pfu_udp_end(w, s);
+	pfu_udp_end(w, s, PF_END_TIMEOUT);
 }
 
 void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl)
@@ -455,7 +465,7 @@ void pfu_udp_close_wl(struct pfu_worker *w, struct pfu_wl *wl)
 	for (s = w->usess.next; s != &w->usess; s = next) {
 		next = s->next;
 		if (s->wl == wl)
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_KILLED);
 	}
 }
 
@@ -467,7 +477,7 @@ unsigned pfu_udp_kill(struct pfu_worker *w, const struct pf_selector *sel)
 	for (s = w->usess.next; s != &w->usess; s = next) {
 		next = s->next;
 		if (pf_selector_match(sel, s->fwd)) {
-			pfu_udp_end(w, s);
+			pfu_udp_end(w, s, PF_END_KILLED);
 			n++;
 		}
 	}
@@ -508,7 +518,7 @@ void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg)
 void pfu_udp_cleanup(struct pfu_worker *w)
 {
 	while (w->usess.next != &w->usess)
-		pfu_udp_end(w, w->usess.next);
+		pfu_udp_end(w, w->usess.next, PF_END_SHUTDOWN);
 	pfu_udp_free_dead(w);
 	free(w->uhash);
 	free(w->ub);

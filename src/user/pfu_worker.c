@@ -108,6 +108,8 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 		atomic_fetch_add_explicit(&best->st->refused, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&best->st->denied, 1, memory_order_relaxed);
 		pf_refused(best, PF_REFUSE_ACL, client);
+		if (pf_flowlog_wanted(best))
+			pfu_log_refused(best, wl, client, PF_END_REFUSED);
 		return NULL;
 	}
 	return best;
@@ -307,7 +309,7 @@ static void pfu_worker_kill_list(struct pfu_worker *w, struct pfu_flow *head,
 	for (f = head->next; f != head; f = next) {
 		next = f->next;
 		if (pf_selector_match(c->sel, f->fwd)) {
-			pfu_tcp_abort(w, f);
+			pfu_tcp_abort(w, f, PF_END_KILLED);
 			c->killed++;
 		}
 	}
@@ -426,9 +428,9 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 	size_t j;
 
 	while (w->flows.next != &w->flows)
-		pfu_tcp_abort(w, w->flows.next);
+		pfu_tcp_abort(w, w->flows.next, PF_END_SHUTDOWN);
 	while (w->hdrwait.next != &w->hdrwait)
-		pfu_tcp_abort(w, w->hdrwait.next);
+		pfu_tcp_abort(w, w->hdrwait.next, PF_END_SHUTDOWN);
 	pfu_free_dead(w);
 	pfu_udp_cleanup(w);
 	for (j = 0; j < w->nwl; j++) {
