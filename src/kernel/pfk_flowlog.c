@@ -22,7 +22,6 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Room for the ids of one kill's entries until their events are read;
@@ -102,8 +101,8 @@ void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
 
 	if (!pf_flowlog_wanted(f))
 		return;
-	/* Unnamed: where it was defined, as the log names it elsewhere. */
-	snprintf(r.forward, sizeof(r.forward), "%s", f->conf.name[0] ? f->conf.name : f->conf.src);
+	/* Names fit (PF_NAME_MAX both); unnamed: "", as the user engine's. */
+	memcpy(r.forward, f->conf.name, sizeof(r.forward));
 	if (nfct_attr_is_set(ct, ATTR_ORIG_COUNTER_BYTES)) {
 		r.bytes_up = nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES);
 		r.bytes_down = nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_BYTES);
