@@ -87,6 +87,15 @@ static uint8_t pfk_tcp_end(const struct nf_conntrack *ct)
 	return PF_END_TIMEOUT;
 }
 
+uint8_t pfk_flow_end(const struct nf_conntrack *ct)
+{
+	if (pfk_was_killed(ct))
+		return PF_END_KILLED;
+	if (nfct_get_attr_u8(ct, ATTR_L4PROTO) == IPPROTO_TCP)
+		return pfk_tcp_end(ct);
+	return PF_END_TIMEOUT;
+}
+
 void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
 		    const union pf_sa *client, const union pf_sa *listen,
 		    const union pf_sa *backend)
@@ -116,11 +125,6 @@ void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
 		r.start_ms = start / 1000000;
 		r.duration_ms = stop > start ? (stop - start) / 1000000 : 0;
 	}
-	if (pfk_was_killed(ct))
-		r.end = PF_END_KILLED;
-	else if (r.l4 == IPPROTO_TCP)
-		r.end = pfk_tcp_end(ct);
-	else
-		r.end = PF_END_TIMEOUT;
+	r.end = pfk_flow_end(ct);
 	pf_flowlog_submit(&r);
 }

@@ -286,6 +286,8 @@ void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
 		    const union pf_sa *client, const union pf_sa *listen,
 		    const union pf_sa *backend);
 void pfk_flow_killed(const struct nf_conntrack *ct);
+/* Why the entry ct ended: enum pf_flow_end. */
+uint8_t pfk_flow_end(const struct nf_conntrack *ct);
 
 /* pfk_acl.c: ACL denials, from the drop rules' counters read back every
  * few seconds (a timer in the engine's event set sets the flag). */
