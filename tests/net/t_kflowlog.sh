@@ -8,7 +8,8 @@
 # line each when conntrack drops their entries: forward, protocol, client,
 # listen address, backend, bytes as conntrack counts them (whole IP
 # packets: payload + 28 per datagram for UDP over IPv4), why it ended (a
-# close after TIME_WAIT, a UDP timeout, a 'portfw kill'); JSON lines with
+# close after TIME_WAIT, a backend's reset to the connect, a UDP timeout, a
+# 'portfw kill'); JSON lines with
 # 'log-format json'; a forward without 'log' logs nothing. The gateway's
 # conntrack timeouts are shortened (its own namespace) so entries end fast,
 # and the test reads the conntrack table while it waits: the kernel removes
@@ -55,6 +56,7 @@ cat >"$PFD_CONF" <<'EOF2'
 forward name lt tcp :8080 to 10.0.0.2:9000 engine kernel log
 forward name lu udp :7000 to 10.0.0.2:7000 engine kernel log
 forward name nl tcp :8082 to 10.0.0.2:9000 engine kernel
+forward name lr tcp :8084 to 10.0.0.2:9999 engine kernel log
 EOF2
 pfd_start -W wan
 
@@ -69,6 +71,13 @@ bu=${BASH_REMATCH[1]} bd=${BASH_REMATCH[2]}
 ((bu >= UP && bu <= UP * 11 / 10 + 4096)) || fail "TCP flow up=$bu: expected $UP plus headers"
 ((bd >= DOWN && bd <= DOWN * 11 / 10 + 4096)) || fail "TCP flow down=$bd: expected $DOWN plus headers"
 expect_eq "the line's bytes are the forward's" "$(fwd_stat lt bytes_up)" "$bu"
+
+info "a connect the backend refuses (RST): end=refused"
+got=$(in_ns "$C" timeout 10 "$PFT_PY" "$PFT_TCP" probe 198.51.100.1:8084 --wait 2)
+expect_eq "connect to a closed backend port" "$got" refused
+wait_for 20 "the refused flow's line" expired grep -q "^flow lr tcp" "$PFD_LOG"
+line=$(grep "^flow lr tcp" "$PFD_LOG")
+[[ $line == *" -> 10.0.0.2:9999 "*" end=refused engine=kernel" ]] || fail "refused flow line: $line"
 
 info "a UDP flow ($R datagrams of $SIZE bytes each way): one line when it times out"
 got=$(in_ns "$C" timeout 20 "$PF_UDP" client -c 198.51.100.1:7000 -n 1 -r $R -s $SIZE -t 2000)
