@@ -127,11 +127,11 @@ bool pf_flowlog_submit(const struct pf_flowlog_rec *r)
 		}
 	}
 	s->r = *r;
-	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-	/* Against the writer's store of idle and its look at the ring: one of
-	 * the two sees the other's. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pf_fl_idle, memory_order_relaxed))
+	/* Sequentially consistent, as the writer's store of idle and its look
+	 * at the ring (pf_fl_wait): of the two, one sees the other's store,
+	 * so a record never waits for a writer that went to sleep on it. */
+	atomic_store(&s->seq, pos + 1);
+	if (atomic_load(&pf_fl_idle))
 		pf_fl_kick();
 	return true;
 drop:
@@ -156,7 +156,7 @@ static bool pf_fl_empty(void)
 {
 	const struct pf_fl_slot *s = &pf_fl_ring[pf_fl_head & (PF_FL_SLOTS - 1)];
 
-	return atomic_load_explicit(&s->seq, memory_order_acquire) != pf_fl_head + 1;
+	return atomic_load(&s->seq) != pf_fl_head + 1;
 }
 
 /* ---- formatting ---- */
@@ -333,7 +333,6 @@ static void pf_fl_wait(void)
 	uint32_t w = atomic_load(&pf_fl_wake);
 
 	atomic_store(&pf_fl_idle, true);
-	atomic_thread_fence(memory_order_seq_cst);
 	if (pf_fl_empty() && !atomic_load(&pf_fl_stopping))
 		pf_fl_futex(FUTEX_WAIT_PRIVATE, w, &ts);
 	atomic_store(&pf_fl_idle, false);

@@ -7,7 +7,7 @@
  * statement means the same wherever it is written.
  *
  *   statement                    file   text   request
- *   forward trigger default mark  yes    yes    yes
+ *   forward trigger default mark  yes    yes    yes   (log-format: a default)
  *   include include-table         yes    -      -     (portfw restore expands them)
  *   del flush backend             -      -      yes
  *   kill schedule                 -      -      yes   (act once the change is installed)
