@@ -127,6 +127,11 @@ $(BUILD)/tests/test_render: tests/unit/test_render.c $(call obj,$(COMMON_SRC) $(
 	$(CC) $(ALL_CFLAGS) -Isrc -DPF_GOLDEN_DIR='"$(GOLDEN_DIR)"' -o $@ $^ $(LDFLAGS) $(LIBS) \
 		$(KERNEL_LIBS) -lcmocka
 
+# The kernel flow log's reading of conntrack entries, with the kernel objects.
+$(BUILD)/tests/test_kflow: tests/unit/test_kflow.c $(call obj,$(COMMON_SRC) $(SYS_SRC) $(KERNEL_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) $(KERNEL_LIBS) -lcmocka
+
 $(BUILD)/tests/pf_xfer: tests/tools/pf_xfer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -lcrypto -lpthread

@@ -76,8 +76,9 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 		putchar('\n');
 		return 0;
 	}
-	printf("%-12s %-7s %-22s %-24s %6s %-5s %-14s %8s %7s %6s %7s %7s %7s\n", "NAME", "PROTO",
-	       "LISTEN", "BACKEND", "WEIGHT", "PCNT", "STATE", "CONNS", "ACTIVE", "FAILED",
+	/* ENGINE: which data plane carries the forward (the default resolved). */
+	printf("%-12s %-7s %-6s %-22s %-24s %6s %-5s %-14s %8s %7s %6s %7s %7s %7s\n", "NAME",
+	       "PROTO", "ENGINE", "LISTEN", "BACKEND", "WEIGHT", "PCNT", "STATE", "CONNS", "ACTIVE", "FAILED",
 	       "REFUSED", "UP", "DOWN");
 	json_array_foreach(fwds, i, f)
 	{
@@ -97,17 +98,18 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 			/* A port trigger: its control port, and who holds the range. */
 			snprintf(sched, sizeof(sched), "(trigger %s %" PRIu64 ")", pfc_str(tr, "proto"),
 				 pfc_int(tr, "port"));
-			printf("%-12s %-7s %-22s %-24s\n", *pfc_str(f, "name") ? pfc_str(f, "name") : "-",
-			       pfc_str(f, "proto"), l, sched);
+			printf("%-12s %-7s %-6s %-22s %-24s\n",
+			       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"),
+			       pfc_str(f, "engine"), l, sched);
 			if (*pfc_str(tr, "holder"))
-				printf("%-12s %-7s %-22s open to %s, %.1fs left\n", "", "", "->",
-				       pfc_str(tr, "holder"), (double)pfc_int(tr, "left_ms") / 1000);
+				printf("%-12s %-7s %-6s %-22s open to %s, %.1fs left\n", "", "", "",
+				       "->", pfc_str(tr, "holder"), (double)pfc_int(tr, "left_ms") / 1000);
 			continue;
 		}
-		printf("%-12s %-7s %-22s %-24s %6s %-5s %-14s %8" PRIu64 " %7" PRIu64 " %6" PRIu64
-		       " %7" PRIu64 " %7s %7s\n",
-		       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"), l,
-		       sched, "", "", "", pfc_int(f, "conns"), pfc_int(f, "active"),
+		printf("%-12s %-7s %-6s %-22s %-24s %6s %-5s %-14s %8" PRIu64 " %7" PRIu64
+		       " %6" PRIu64 " %7" PRIu64 " %7s %7s\n",
+		       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"),
+		       pfc_str(f, "engine"), l, sched, "", "", "", pfc_int(f, "conns"), pfc_int(f, "active"),
 		       pfc_int(f, "failed"),
 		       pfc_int(f, "refused"), pfc_bytes(pfc_int(f, "bytes_up"), b1, sizeof(b1)),
 		       pfc_bytes(pfc_int(f, "bytes_down"), b2, sizeof(b2)));
@@ -126,9 +128,9 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 				snprintf(pcnt, sizeof(pcnt), "-");
 			snprintf(state, sizeof(state), "%s%s", pfc_str(b, "state"),
 				 json_is_true(json_object_get(b, "backup")) ? ",backup" : "");
-			printf("%-12s %-7s %-22s %-24s %6" PRIu64 " %-5s %-14s %8" PRIu64 " %7" PRIu64
-			       " %6" PRIu64 " %7s %7s %7s\n",
-			       "", "", "->", be, pfc_int(b, "weight"), pcnt, state,
+			printf("%-12s %-7s %-6s %-22s %-24s %6" PRIu64 " %-5s %-14s %8" PRIu64
+			       " %7" PRIu64 " %6" PRIu64 " %7s %7s %7s\n",
+			       "", "", "", "->", be, pfc_int(b, "weight"), pcnt, state,
 			       pfc_int(b, "conns"), pfc_int(b, "active"), pfc_int(b, "failed"), "",
 			       pfc_bytes(pfc_int(b, "bytes_up"), b1, sizeof(b1)),
 			       pfc_bytes(pfc_int(b, "bytes_down"), b2, sizeof(b2)));

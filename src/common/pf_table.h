@@ -8,6 +8,7 @@
 #define PF_TABLE_H
 
 #include "pf_addr.h"
+#include "pf_log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -169,6 +170,17 @@ struct pf_fwd_conf {
 	struct pf_check check;
 };
 
+/* Why a client was refused (pf_refused: one log line per forward and
+ * reason per interval). */
+enum pf_refuse {
+	PF_REFUSE_ACL,
+	PF_REFUSE_NO_POOL, /* no forward of the port serves the source ('from') */
+	PF_REFUSE_MAXCONN,
+	PF_REFUSE_SESSIONS,
+	PF_REFUSE_NO_BACKEND,
+	PF_REFUSE_N,
+};
+
 /* The scheduler's state of a pool (pf_sched.c): made with the forward when
  * it has more than one backend; a single backend needs none. */
 struct pf_sched_state;
@@ -197,6 +209,8 @@ struct pf_forward {
 	struct pf_cidrset eff_allow, eff_deny; /* own ACL or the table's default */
 	union pf_sa laddr; /* resolved listen address, port unused */
 	_Atomic(struct pf_sched_state *) sched;
+	/* The log's rate limit of refused clients, per reason. */
+	struct pf_ratelimit refuse_rl[PF_REFUSE_N];
 };
 
 /*
@@ -316,6 +330,9 @@ const char *pf_forward_where(const struct pf_forward *f, int line, char *buf, si
  * defined (its source). Returns buf. */
 const char *pf_forward_label(const struct pf_forward *f, char *buf, size_t len);
 const char *pf_proto_name(uint8_t protos);
+
+/* Logs (rate-limited) that f refused client for why. From any thread. */
+void pf_refused(struct pf_forward *f, enum pf_refuse why, const union pf_sa *client);
 
 struct pf_stats *pf_stats_new(void);
 struct pf_stats *pf_stats_ref(struct pf_stats *st);

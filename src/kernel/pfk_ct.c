@@ -52,6 +52,8 @@ static int pfk_ct_flush_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 		return NFCT_CB_CONTINUE;
 	if (c->udp_only && nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_UDP)
 		return NFCT_CB_CONTINUE;
+	/* Noted first: the DESTROY event may be read before the query returns. */
+	pfk_flow_killed(ct);
 	if (nfct_query(c->hd, NFCT_Q_DESTROY, ct) == 0)
 		c->count++;
 	return NFCT_CB_CONTINUE;

@@ -92,11 +92,15 @@ static int pfk_start(char *err, size_t errlen)
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
 	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
 	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
-	return pfk_sys_start() < 0 ? (snprintf(err, errlen, "kernel engine: cannot make its "
-							    "event set: %s",
-						 strerror(errno)),
-				      -1)
-				   : 0;
+	if (pfk_sys_start() < 0) {
+		snprintf(err, errlen, "kernel engine: cannot make its event set: %s",
+			 strerror(errno));
+		return -1;
+	}
+	/* Without events the forwards carry on, only their counters stay 0. */
+	pfk_stats_start();
+	pfk_acl_start();
+	return 0;
 }
 
 /* Interfaces of the default routes: where the outside is, unless told. */
@@ -317,6 +321,16 @@ int pfk_nft_run(const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	return pfk_run(text, false, err, errlen);
+}
+
+const char *pfk_nft_query(const char *cmd)
+{
+	if (!pfk_nft || nft_run_cmd_from_buffer(pfk_nft, cmd)) {
+		if (pfk_nft)
+			nft_ctx_get_error_buffer(pfk_nft); /* dropped: the next error's own */
+		return NULL;
+	}
+	return nft_ctx_get_output_buffer(pfk_nft);
 }
 
 /* A forward new to the running table: what nftables cannot carry is
@@ -807,6 +821,8 @@ static void pfk_stop(void)
 	pfk_disp_reset();
 	pfk_nl_close();
 	pfk_ln_any = false;
+	pfk_stats_stop();
+	pfk_acl_stop();
 	pfk_sys_stop(); /* every sysctl back as it was */
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
@@ -821,7 +837,16 @@ static int pfk_event_fd(void)
  * new outside interfaces need the table followed again (true). */
 static bool pfk_event(void)
 {
-	if (!pfk_nft || !pfk_sys_event())
+	bool changed;
+
+	if (!pfk_nft)
+		return false;
+	changed = pfk_sys_event();
+	if (pfk_stats_lost())
+		pfk_stats_resync(pfk_prev, pfk_nprev);
+	if (pfk_acl_read_due())
+		pfk_acl_read(pfk_prev, pfk_nprev);
+	if (!changed)
 		return false;
 	if (pfk_ln_any)
 		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);

@@ -124,6 +124,7 @@ struct pfk_fstate {
 	char *chain, *chain_next;
 	uint32_t own_gen;
 	uint32_t prev_at; /* where loaded_f is in the engine's list of loaded forwards */
+	uint64_t acl_seen; /* packets its ACL had dropped at the last read (pfk_acl.c) */
 };
 struct pfk_fstate *pfk_fs(const struct pf_forward *f);
 uint8_t pfk_form(const struct pf_forward *f);
@@ -262,6 +263,38 @@ void pfk_trig_sync(struct pf_forward *const *fwd, size_t n);
 void pfk_trig_stop(void);
 /* pfk_engine.c: runs a script in the engine's libnftables context. */
 int pfk_nft_run(const char *text, char *err, size_t errlen);
+/* What a listing command prints (valid until the next command); NULL when
+ * it fails. */
+const char *pfk_nft_query(const char *cmd);
+
+/* pfk_stats.c: the forwards' counters from conntrack events (NEW, DESTROY)
+ * in the engine's event set; conntrack accounting turned on at start. */
+struct nf_conntrack;
+int pfk_stats_start(void);
+void pfk_stats_stop(void);
+/* Events were lost: count the active flows of fwd again (pfk_stats_resync). */
+bool pfk_stats_lost(void);
+void pfk_stats_resync(struct pf_forward *const *fwd, size_t n);
+/* An entry's client (original source), listen address (original
+ * destination) and backend (reply source). */
+void pfk_stats_ends(const struct nf_conntrack *ct, union pf_sa *client, union pf_sa *listen,
+		    union pf_sa *backend);
+
+/* pfk_flowlog.c: a DESTROY event of f's entry, as a flow log record
+ * (when f is logged); an entry portfwd deletes is noted as killed first. */
+void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,
+		    const union pf_sa *client, const union pf_sa *listen,
+		    const union pf_sa *backend);
+void pfk_flow_killed(const struct nf_conntrack *ct);
+/* Why the entry ct ended: enum pf_flow_end. */
+uint8_t pfk_flow_end(const struct nf_conntrack *ct);
+
+/* pfk_acl.c: ACL denials, from the drop rules' counters read back every
+ * few seconds (a timer in the engine's event set sets the flag). */
+int pfk_acl_start(void);
+void pfk_acl_stop(void);
+bool pfk_acl_read_due(void);
+void pfk_acl_read(struct pf_forward *const *fwd, size_t n);
 
 /* pfk_ct.c */
 /* Deletes conntrack entries marked with one of these forward ids. */

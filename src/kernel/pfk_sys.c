@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define PFK_SYSCTL_MAX 64
-#define PFK_WATCH_MAX 4
+#define PFK_WATCH_MAX 8
 
 /* A sysctl this engine set, and what it was. */
 struct pfk_sysctl {

@@ -210,7 +210,7 @@ struct pfu_worker {
 };
 
 extern struct pfu_config pfu_cfg;
-extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend, pfu_rl_proxy;
+extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_proxy;
 
 /* pfu_flowlog.c: flow log records (enum pf_flow_end), for the forwards
  * that log; the TCP flow's client socket still open. */

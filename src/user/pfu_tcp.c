@@ -122,12 +122,7 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 
 		idx = pf_sched_pick(fwd, &f->tried, &f->client);
 		if (idx < 0) {
-			uint64_t k = pf_ratelimit_ok(&pfu_rl_nobackend, 1000);
-			char l[PF_WHERE_MAX];
-
-			if (k)
-				pf_warn("forward %s: no backend reachable, client dropped (%lu times)",
-					pf_forward_label(fwd, l, sizeof(l)), (unsigned long)k);
+			pf_refused(fwd, PF_REFUSE_NO_BACKEND, &f->client);
 			pfu_stat_add(&fwd->st->refused, 1);
 			/* After failed connects: refused (by the last backend
 			 * tried); none tried: no backend was up. */
@@ -177,12 +172,13 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 	}
 }
 
-static bool pfu_maxconn_reached(struct pf_forward *fwd)
+static bool pfu_maxconn_reached(struct pf_forward *fwd, const union pf_sa *client)
 {
 	if (!fwd->conf.o.maxconn ||
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) < fwd->conf.o.maxconn)
 		return false;
 	pfu_stat_add(&fwd->st->refused, 1);
+	pf_refused(fwd, PF_REFUSE_MAXCONN, client);
 	return true;
 }
 
@@ -246,7 +242,7 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 		      : pfu_select(wl, client);
 	if (!fwd)
 		goto refused;
-	if (pfu_maxconn_reached(fwd)) {
+	if (pfu_maxconn_reached(fwd, client)) {
 		if (pf_flowlog_wanted(fwd))
 			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		goto refused;
@@ -279,6 +275,7 @@ void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *
 	if (fwd->conf.o.maxconn &&
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) > fwd->conf.o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
+		pf_refused(fwd, PF_REFUSE_MAXCONN, &f->client);
 		pfu_flow_end(w, f, true, PF_END_REFUSED);
 		return;
 	}

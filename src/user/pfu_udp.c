@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static struct pf_ratelimit pfu_rl_udpmax;
 
 static void pfu_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -132,14 +131,8 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	if (!fwd)
 		return NULL;
 	if (atomic_load_explicit(&fwd->st->active, memory_order_relaxed) >= fwd->conf.o.max_sessions) {
-		uint64_t k = pf_ratelimit_ok(&pfu_rl_udpmax, 1000);
-
-		if (k)
-			pf_warn("forward %s: %u UDP sessions, the limit: new clients dropped, "
-				"existing sessions go on (%lu times)",
-				fwd->conf.name[0] ? fwd->conf.name : fwd->conf.src,
-				fwd->conf.o.max_sessions,
-				(unsigned long)k);
+		/* Existing sessions go on; new clients are dropped. */
+		pf_refused(fwd, PF_REFUSE_SESSIONS, client);
 		pfu_add(&fwd->st->refused, 1);
 		if (pf_flowlog_wanted(fwd))
 			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
@@ -155,6 +148,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 		int idx = pf_sched_pick(fwd, &tried, client);
 
 		if (idx < 0) {
+			pf_refused(fwd, PF_REFUSE_NO_BACKEND, client);
 			pfu_add(&fwd->st->refused, 1);
 			/* No route to those tried: refused; none up: no backend. */
 			if (pf_flowlog_wanted(fwd))

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_nobackend;
+struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe;
 
 static int pfu_wl_arm(struct pfu_worker *w, struct pfu_wl *wl)
 {
@@ -101,11 +101,13 @@ struct pf_forward *pfu_select(struct pfu_wl *wl, const union pf_sa *client)
 	if (!best) {
 		/* No pool serves this source: count it where an operator looks. */
 		atomic_fetch_add_explicit(&wl->fwd[0]->st->refused, 1, memory_order_relaxed);
+		pf_refused(wl->fwd[0], PF_REFUSE_NO_POOL, client);
 		return NULL;
 	}
 	if (!pf_acl_allows(best, client)) {
 		atomic_fetch_add_explicit(&best->st->refused, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&best->st->denied, 1, memory_order_relaxed);
+		pf_refused(best, PF_REFUSE_ACL, client);
 		if (pf_flowlog_wanted(best))
 			pfu_log_refused(best, wl, client, PF_END_REFUSED);
 		return NULL;

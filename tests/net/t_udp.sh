@@ -124,8 +124,8 @@ expect_eq "the 6th client beyond max-sessions" "$UOUT" "ok 0 lost 3 wrong 0"
 wait_pid "$cap5" "the 5 clients within the limit" 30
 expect_eq "the 5 clients within the limit" "$(cat "$T/cap5.out")" "ok 150 lost 0 wrong 0"
 [[ $(fwd_stat cap refused) -ge 3 ]] || fail "refused datagrams were not counted"
-grep -q "UDP sessions, the limit" "$PFD_LOG" || fail "no log line about the session limit"
-[[ $(grep -c "UDP sessions, the limit" "$PFD_LOG") -le 2 ]] || fail "the limit log line is not rate limited"
+grep -q "refused: max-sessions (UDP) reached" "$PFD_LOG" || fail "no log line about the session limit"
+[[ $(grep -c "refused: max-sessions (UDP) reached" "$PFD_LOG") -le 2 ]] || fail "the limit log line is not rate limited"
 
 info "a backend answering ICMP port unreachable: skipped, the table survives"
 udp_client -c 127.0.0.1:7005 -n 1 -r 3 -t 300

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Counters of the kernel engine's forwards, from conntrack events: the
+ * kernel carries their flows, so the daemon learns of one only when
+ * conntrack tells it. A NEW event of one of our entries (ct mark
+ * PFK_MARK_OURS | forward id) counts a flow of the forward and of the
+ * backend it was sent to (the reply tuple's source); a DESTROY event ends
+ * it and adds its accounting (nf_conntrack_acct: the original direction is
+ * up, the reply direction down) to both.
+ *
+ * The bytes are conntrack's: whole IP packets, headers included (L3), not
+ * the payload the user engine counts.
+ *
+ * Events come on a netlink socket in the engine's event set, filtered in
+ * the kernel on our mark. When the socket overflows (ENOBUFS) events are
+ * lost: active flows are counted again from a dump; connections and bytes
+ * of the lost ones are not, and the loss is counted and logged.
+ */
+#include "pfk_int.h"
+#include "../common/pf_log.h"
+#include "../common/pf_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Room for a burst of events while the main loop is busy elsewhere. */
+#define PFK_STATS_RCVBUF (8 << 20)
+#define PFK_STATS_LOST_LOG_MS 10000
+
+static struct nfct_handle *pfk_st_ev;
+static bool pfk_st_lost; /* a resync is due */
+static uint64_t pfk_st_nlost; /* overflows since the start */
+static struct pf_ratelimit pfk_st_rl;
+
+/* One end of an entry's tuple as an address with its port (0 without). */
+static void pfk_stats_sa(union pf_sa *sa, const struct nf_conntrack *ct, int fam,
+			 enum nf_conntrack_attr a4, enum nf_conntrack_attr a6,
+			 enum nf_conntrack_attr port)
+{
+	uint8_t l4 = nfct_get_attr_u8(ct, ATTR_L4PROTO);
+
+	memset(sa, 0, sizeof(*sa));
+	if (fam == AF_INET6) {
+		sa->sin6.sin6_family = AF_INET6;
+		memcpy(&sa->sin6.sin6_addr, nfct_get_attr(ct, a6), 16);
+	} else {
+		sa->sin.sin_family = AF_INET;
+		memcpy(&sa->sin.sin_addr, nfct_get_attr(ct, a4), 4);
+	}
+	if (pf_l4_has_ports(l4))
+		pf_sa_set_port(sa, ntohs(nfct_get_attr_u16(ct, port)));
+}
+
+void pfk_stats_ends(const struct nf_conntrack *ct, union pf_sa *client, union pf_sa *listen,
+		    union pf_sa *backend)
+{
+	int fam = nfct_get_attr_u8(ct, ATTR_L3PROTO);
+
+	pfk_stats_sa(client, ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC, ATTR_ORIG_PORT_SRC);
+	pfk_stats_sa(listen, ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_DST);
+	pfk_stats_sa(backend, ct, fam, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC, ATTR_REPL_PORT_SRC);
+}
+
+/* The backend of f a flow went to: its address and port, else its address
+ * alone (a whole-host forward, a port range); NULL: none of f's now. */
+static struct pf_backend *pfk_stats_backend(const struct pf_forward *f, const union pf_sa *listen,
+					    const union pf_sa *to)
+{
+	struct pf_backend *by_addr = NULL;
+	uint32_t b;
+
+	for (b = 0; b < f->nbe; b++) {
+		struct pf_backend *be = &f->be[b];
+
+		if (!pf_sa_addr_equal(&be->addr, to))
+			continue;
+		if (pf_backend_port(f, be, pf_sa_port(listen)) == pf_sa_port(to))
+			return be;
+		if (!by_addr)
+			by_addr = be;
+	}
+	return by_addr;
+}
+
+/* active - 1, never below 0: an entry made before the subscription ends
+ * without its NEW having been counted. */
+static void pfk_stats_dec(struct pf_stats *st)
+{
+	uint64_t v = atomic_load_explicit(&st->active, memory_order_relaxed);
+
+	while (v && !atomic_compare_exchange_weak(&st->active, &v, v - 1))
+		;
+}
+
+static void pfk_stats_add(struct pf_stats *st, const struct nf_conntrack *ct)
+{
+	if (!nfct_attr_is_set(ct, ATTR_ORIG_COUNTER_BYTES))
+		return;
+	atomic_fetch_add_explicit(&st->bytes_up, nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES),
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->bytes_down, nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_BYTES),
+				  memory_order_relaxed);
+}
+
+static int pfk_stats_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+	const struct pf_forward *f;
+	union pf_sa client, listen, to;
+	struct pf_backend *be;
+
+	(void)data;
+	if (!(mark & PFK_MARK_OURS))
+		return NFCT_CB_CONTINUE;
+	/* The forward as loaded now; a flow of one that is gone counts nowhere. */
+	f = pfk_loaded_by_id(mark & PFK_MARK_ID);
+	if (!f)
+		return NFCT_CB_CONTINUE;
+	pfk_stats_ends(ct, &client, &listen, &to);
+	be = pfk_stats_backend(f, &listen, &to);
+	if (type == NFCT_T_NEW) {
+		atomic_fetch_add_explicit(&f->st->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&f->st->active, 1, memory_order_relaxed);
+		if (be) {
+			atomic_fetch_add_explicit(&be->st->conns, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&be->st->active, 1, memory_order_relaxed);
+		}
+	} else if (type == NFCT_T_DESTROY) {
+		pfk_stats_dec(f->st);
+		pfk_stats_add(f->st, ct);
+		if (be) {
+			pfk_stats_dec(be->st);
+			pfk_stats_add(be->st, ct);
+		}
+		pfk_flow_ended(f, ct, &client, &listen, &to);
+	}
+	return NFCT_CB_CONTINUE;
+}
+
+static void pfk_stats_event(void)
+{
+	uint64_t n;
+
+	if (!pfk_st_ev)
+		return;
+	/* Non-blocking: returns once the socket is drained (EAGAIN). */
+	while (nfct_catch(pfk_st_ev) < 0 && errno == ENOBUFS) {
+		pfk_st_lost = true;
+		pfk_st_nlost++;
+		n = pf_ratelimit_ok(&pfk_st_rl, PFK_STATS_LOST_LOG_MS);
+		if (n)
+			pf_warn("kernel engine: conntrack events were lost (ENOBUFS, %" PRIu64
+				" time%s, %" PRIu64 " in all): active flows are counted again; "
+				"connections and bytes of the lost flows are not counted",
+				n, n == 1 ? "" : "s", pfk_st_nlost);
+	}
+}
+
+bool pfk_stats_lost(void)
+{
+	return pfk_st_lost;
+}
+
+static int pfk_stats_count_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
+			      void *data)
+{
+	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+	const struct pf_forward *f = pfk_loaded_by_id(mark & PFK_MARK_ID);
+	union pf_sa client, listen, to;
+	struct pf_backend *be;
+
+	(void)type;
+	(void)data;
+	if (!(mark & PFK_MARK_OURS) || !f)
+		return NFCT_CB_CONTINUE;
+	pfk_stats_ends(ct, &client, &listen, &to);
+	be = pfk_stats_backend(f, &listen, &to);
+	atomic_fetch_add_explicit(&f->st->active, 1, memory_order_relaxed);
+	if (be)
+		atomic_fetch_add_explicit(&be->st->active, 1, memory_order_relaxed);
+	return NFCT_CB_CONTINUE;
+}
+
+void pfk_stats_resync(struct pf_forward *const *fwd, size_t n)
+{
+	struct nfct_filter_dump_mark m = { .val = PFK_MARK_OURS, .mask = PFK_MARK_OURS };
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+	struct nfct_handle *h;
+	size_t i;
+	uint32_t b;
+
+	pfk_st_lost = false;
+	h = nfct_open(CONNTRACK, 0);
+	if (!h)
+		return;
+	for (i = 0; i < n; i++) {
+		atomic_store(&fwd[i]->st->active, 0);
+		for (b = 0; b < fwd[i]->nbe; b++)
+			atomic_store(&fwd[i]->be[b].st->active, 0);
+	}
+	nfct_callback_register(h, NFCT_T_ALL, pfk_stats_count_cb, NULL);
+	for (i = 0; i < sizeof(fams); i++) {
+		struct nfct_filter_dump *fd = nfct_filter_dump_create();
+
+		if (!fd)
+			break;
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
+		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, fams[i]);
+		nfct_query(h, NFCT_Q_DUMP_FILTER, fd);
+		nfct_filter_dump_destroy(fd);
+	}
+	nfct_close(h);
+}
+
+int pfk_stats_start(void)
+{
+	struct nfct_filter_dump_mark m = { .val = PFK_MARK_OURS, .mask = PFK_MARK_OURS };
+	struct nfct_filter *flt;
+	int fd, rcv = PFK_STATS_RCVBUF;
+
+	if (pfk_st_ev)
+		return 0;
+	/* Before the first entry of ours: accounting and timestamps are given
+	 * to entries made after they are turned on. Put back at stop. */
+	pfk_sysctl_set("/proc/sys/net/netfilter/nf_conntrack_acct", "1",
+		       "bytes of the kernel engine's flows");
+	pfk_sysctl_set("/proc/sys/net/netfilter/nf_conntrack_timestamp", "1",
+		       "durations of the kernel engine's flows");
+	pfk_st_ev = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY);
+	if (!pfk_st_ev) {
+		pf_warn("kernel engine: cannot subscribe to conntrack events (%s): its forwards "
+			"show no connections or bytes",
+			strerror(errno));
+		return -1;
+	}
+	fd = nfct_fd(pfk_st_ev);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Past rmem_max where the capability allows it. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	flt = nfct_filter_create();
+	if (flt) {
+		nfct_filter_add_attr(flt, NFCT_FILTER_MARK, &m);
+		if (nfct_filter_attach(fd, flt) < 0)
+			pf_warn("kernel engine: no kernel filter on conntrack events: %s",
+				strerror(errno));
+		nfct_filter_destroy(flt);
+	}
+	nfct_callback_register(pfk_st_ev, NFCT_T_NEW | NFCT_T_DESTROY, pfk_stats_cb, NULL);
+	if (pfk_sys_watch(fd, pfk_stats_event) < 0) {
+		pf_warn("kernel engine: cannot watch conntrack events");
+		pfk_stats_stop();
+		return -1;
+	}
+	pfk_st_lost = false;
+	pfk_st_nlost = 0;
+	return 0;
+}
+
+void pfk_stats_stop(void)
+{
+	if (!pfk_st_ev)
+		return;
+	pfk_sys_unwatch(nfct_fd(pfk_st_ev));
+	nfct_close(pfk_st_ev);
+	pfk_st_ev = NULL;
+}

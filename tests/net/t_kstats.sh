@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Counters of the kernel engine's forwards, from conntrack events with
+# accounting:
+#
+#   client C 198.51.100.2 --- wan 198.51.100.1  gateway G  10.0.0.1 lan --- S 10.0.0.2
+#
+# N TCP connections and M UDP flows of known sizes through kernel forwards:
+# 'portfw list -j' counts N and M connections for the forwards and their
+# backends; 'portfw conns' shows the live entries' bytes; once the entries
+# end ('portfw kill'), the bytes are conntrack's (whole IP packets: exactly
+# payload + 28 per datagram for UDP over IPv4, payload plus headers for TCP);
+# the ENGINE column says which engine carries each forward, and a user
+# forward next to them keeps its own counters; a client denied by a kernel
+# forward's ACL is counted and logged.
+source "$(dirname "$0")/lib.sh"
+pft_init
+
+PF_UDP=$PORTFW_BUILD/tests/pf_udp
+command -v nft >/dev/null || fail "nft not installed"
+G=$NS
+ns_add c
+C=$NS_LAST
+ns_add s
+S=$NS_LAST
+
+ip link add wan netns "$G" type veth peer name eth0 netns "$C"
+ip -n "$G" addr add 198.51.100.1/24 dev wan
+ip -n "$G" link set wan up
+ip -n "$C" addr add 198.51.100.2/24 dev eth0
+ip -n "$C" link set eth0 up
+ip link add lan netns "$G" type veth peer name eth0 netns "$S"
+ip -n "$G" addr add 10.0.0.1/24 dev lan
+ip -n "$G" link set lan up
+ip -n "$S" addr add 10.0.0.2/24 dev eth0
+ip -n "$S" link set eth0 up
+ip -n "$S" route add default via 10.0.0.1
+
+N=5 UP=100000 DOWN=40000
+M=3 R=4 SIZE=200
+
+in_ns "$S" timeout -k 5 120 "$PF_XFER" server -l 10.0.0.2:9000 -n $((N + 1)) -S $DOWN \
+	>"$T/srv.out" 2>"$T/srv.err" &
+in_ns "$S" timeout -k 5 120 "$PF_UDP" echo -l 10.0.0.2:7000 >"$T/udp.out" 2>&1 &
+wait_for 10 "servers to listen" eval 'grep -qs listening "$T/srv.out" && grep -qs listening "$T/udp.out"'
+
+cat >"$PFD_CONF" <<'EOF'
+forward name kt tcp :8080 to 10.0.0.2:9000 engine kernel
+forward name ku udp :7000 to 10.0.0.2:7000 engine kernel
+forward name ut tcp 198.51.100.1:8081 to 10.0.0.2:9000 engine user
+forward name kd tcp :8090 to 10.0.0.2:9000 engine kernel deny 198.51.100.2
+EOF
+pfd_start -W wan
+expect_eq "nf_conntrack_acct" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 1
+expect_eq "nf_conntrack_timestamp" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_timestamp)" 1
+
+info "ENGINE column"
+list=$(pf list)
+expect_in "portfw list header" "$(head -1 <<<"$list")" "ENGINE"
+[[ $(awk '$1 == "kt" {print $3}' <<<"$list") == kernel ]] || fail "kt's engine is not kernel: $list"
+[[ $(awk '$1 == "ku" {print $3}' <<<"$list") == kernel ]] || fail "ku's engine is not kernel: $list"
+[[ $(awk '$1 == "ut" {print $3}' <<<"$list") == user ]] || fail "ut's engine is not user: $list"
+
+info "$N TCP connections ($UP bytes up, $DOWN down each) through kernel forward kt"
+XFER_RC=0
+in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8080 -n $N -s $UP -t 30 \
+	>"$T/cli.out" 2>"$T/cli.err" || XFER_RC=$?
+[[ $XFER_RC == 0 ]] || fail "pf_xfer client exited $XFER_RC: $(head -5 "$T/cli.err")"
+wait_for 5 "kt to count $N connections" eval '[[ $(fwd_stat kt conns) == $N ]]'
+expect_eq "kt backend conns" "$(be_stat kt 0 conns)" $N
+# Closed connections stay in conntrack (TIME_WAIT) until they expire: active
+# counts the entries.
+expect_eq "kt active (entries in conntrack)" "$(fwd_stat kt active)" $N
+j=$(pf conns -j)
+short=$(jget "[c for c in d if c['forward'] == 'kt' and not (c.get('bytes_up', 0) >= $UP and c.get('bytes_down', 0) >= $DOWN)]" <<<"$j")
+expect_eq "kt's live entries with fewer bytes than sent" "$short" "[]"
+expect_in "portfw conns shows bytes" "$(pf conns | awk '$2 == "kt"')" "K"
+
+info "$M UDP flows ($R datagrams of $SIZE bytes each way) through kernel forward ku"
+got=$(in_ns "$C" timeout 20 "$PF_UDP" client -c 198.51.100.1:7000 -n $M -r $R -s $SIZE -t 2000)
+expect_eq "UDP echo" "$got" "ok $((M * R)) lost 0 wrong 0"
+wait_for 5 "ku to count $M flows" eval '[[ $(fwd_stat ku conns) == $M ]]'
+expect_eq "ku backend conns" "$(be_stat ku 0 conns)" $M
+j=$(pf conns -j)
+expect_eq "ku's live bytes up" "$(jget "sum(c['bytes_up'] for c in d if c['forward'] == 'ku')" <<<"$j")" \
+	$((M * R * (SIZE + 28)))
+
+info "the entries end: bytes are added to the forwards and backends"
+pf kill name kt >/dev/null || fail "portfw kill name kt failed"
+pf kill name ku >/dev/null || fail "portfw kill name ku failed"
+wait_for 5 "kt's flows to end" eval '[[ $(fwd_stat kt active) == 0 ]]'
+wait_for 5 "ku's flows to end" eval '[[ $(fwd_stat ku active) == 0 ]]'
+expect_eq "kt backend active" "$(be_stat kt 0 active)" 0
+# UDP over IPv4: each datagram is its payload, 8 bytes of UDP header and 20 of IP.
+expect_eq "ku bytes_up" "$(fwd_stat ku bytes_up)" $((M * R * (SIZE + 28)))
+expect_eq "ku bytes_down" "$(fwd_stat ku bytes_down)" $((M * R * (SIZE + 28)))
+expect_eq "ku backend bytes_up" "$(be_stat ku 0 bytes_up)" $((M * R * (SIZE + 28)))
+# TCP: the payload and, per packet, 20 bytes of IP and 32 of TCP (timestamps)
+# at least; the bound allows every ACK and handshake packet.
+bu=$(fwd_stat kt bytes_up)
+bd=$(fwd_stat kt bytes_down)
+info "kt: $bu bytes up, $bd down (payload $((N * UP)) / $((N * DOWN)))"
+((bu >= N * UP && bu <= N * UP * 11 / 10 + N * 4096)) ||
+	fail "kt bytes_up $bu: expected $((N * UP)) plus headers"
+((bd >= N * DOWN && bd <= N * DOWN * 11 / 10 + N * 4096)) ||
+	fail "kt bytes_down $bd: expected $((N * DOWN)) plus headers"
+expect_eq "kt backend bytes_up" "$(be_stat kt 0 bytes_up)" "$bu"
+expect_eq "kt conns after the end" "$(fwd_stat kt conns)" $N
+
+info "the user forward next to them counts its own"
+XFER_RC=0
+in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8081 -n 1 -s $UP -t 30 \
+	>"$T/cli2.out" 2>"$T/cli2.err" || XFER_RC=$?
+[[ $XFER_RC == 0 ]] || fail "pf_xfer client (user forward) exited $XFER_RC: $(head -5 "$T/cli2.err")"
+wait_for 5 "ut's flow to end" eval '[[ $(fwd_stat ut active) == 0 ]]'
+expect_eq "ut conns" "$(fwd_stat ut conns)" 1
+expect_eq "ut bytes_up (payload)" "$(fwd_stat ut bytes_up)" $UP
+expect_eq "kt conns unchanged" "$(fwd_stat kt conns)" $N
+
+info "a client denied by a kernel forward's ACL: counted (nft counter, read every 5 s) and logged"
+got=$(in_ns "$C" timeout 5 "$PFT_PY" "$PFT_TCP" probe 198.51.100.1:8090 --wait 1)
+expect_eq "the denied client's connect" "$got" timeout
+wait_for 8 "the kernel ACL's log line" grep -q "forward 'kd': [0-9]* packets\\? of clients denied by its ACL (kernel engine" "$PFD_LOG"
+d=$(fwd_stat kd denied)
+((d >= 1)) || fail "kd's denied counter: $d"
+expect_eq "kd refused = denied" "$(fwd_stat kd refused)" "$d"
+
+pfd_stop
+expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
+pft_done
