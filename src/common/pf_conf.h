@@ -12,6 +12,7 @@
  *   schedule name NAME
  *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
  *   include-table FILE      (a seed-004 port table: EXT-PORT INT-IP INT-PORT)
+ *   status ADDR:PORT [admin] | status off   (the HTTP metrics and status page)
  *   flush | list | conns | save | reload
  *   source NAME [LINE]      (a control request's header: see pf_conf_foreach)
  */
@@ -58,6 +59,7 @@ enum pf_stmt_kind {
 	PF_ST_SCHEDULE,
 	PF_ST_MARK, /* mark N ... (mark.id), or del mark N (mark_del) */
 	PF_ST_INCLUDE_TABLE,
+	PF_ST_STATUS, /* status ADDR:PORT [admin] | status off (status) */
 	PF_ST_SOURCE, /* source NAME [LINE]: where the lines after it come from */
 	PF_ST_LIST, /* from here on: queries, sent alone */
 	PF_ST_CONNS,
@@ -86,6 +88,7 @@ struct pf_stmt {
 	uint32_t weight; /* PF_ST_BACKEND weight N */
 	struct pf_mark mark; /* PF_ST_MARK: its sources are in cidrs */
 	bool mark_del;
+	struct pf_status_conf status; /* PF_ST_STATUS */
 };
 
 enum pf_stmt_action {

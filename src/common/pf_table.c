@@ -291,6 +291,23 @@ static void pf_table_line(struct pf_buf *b, const char *line)
 	pf_buf_add(b, "\n", 1);
 }
 
+bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status_conf *b)
+{
+	if (!a->on || !b->on)
+		return a->on == b->on;
+	return a->admin == b->admin && a->port == b->port && !strcmp(a->host, b->host);
+}
+
+void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len)
+{
+	if (!s->on) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	snprintf(buf, len, "status %s%s%s:%u%s", s->bracketed ? "[" : "", s->host,
+		 s->bracketed ? "]" : "", (unsigned)s->port, s->admin ? " admin" : "");
+}
+
 char *pf_table_format(const struct pf_table *t)
 {
 	struct pf_buf b = { 0 };
@@ -307,6 +324,10 @@ char *pf_table_format(const struct pf_table *t)
 	if (t->def_deny.n) {
 		snprintf(line, 65536, "default deny ");
 		pf_cidrset_format(&t->def_deny, line + strlen(line), 65536 - strlen(line));
+		pf_table_line(&b, line);
+	}
+	if (t->status.on) {
+		pf_status_conf_format(&t->status, line, 65536);
 		pf_table_line(&b, line);
 	}
 	/* Marks first: the mfw-N forwards below were made from them. */

@@ -215,6 +215,20 @@ struct pf_fwdvec {
 	size_t n, cap;
 };
 
+/* 'status ADDR:PORT [admin]': where portfwd serves its metrics and status
+ * page over HTTP (pfd_http.c). A plain value, compared and copied whole. */
+struct pf_status_conf {
+	bool on;
+	bool admin; /* POST /api/backend, from loopback clients only */
+	bool bracketed;
+	uint16_t port;
+	char host[PF_HOST_MAX]; /* a literal address */
+};
+
+bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status_conf *b);
+/* "status 127.0.0.1:9100 admin", or "" when off. */
+void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len);
+
 struct pf_tindex;
 struct pf_selector;
 
@@ -224,6 +238,7 @@ struct pf_table {
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
+	struct pf_status_conf status; /* the 'status' line */
 	/*
 	 * A draft (pf_table_draft): a change being made to the running table
 	 * base. It holds base's forwards without references of its own; add

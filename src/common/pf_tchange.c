@@ -257,6 +257,7 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	pf_cidrset_copy(&dst->def_allow, &src->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
 	pf_marks_copy(dst, src);
+	dst->status = src->status;
 }
 
 void pf_table_draft(struct pf_table *dst, struct pf_table *base)
@@ -271,6 +272,7 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base)
 	pf_cidrset_copy(&dst->def_allow, &base->def_allow);
 	pf_cidrset_copy(&dst->def_deny, &base->def_deny);
 	pf_marks_copy(dst, base);
+	dst->status = base->status;
 	dst->base = base;
 }
 
