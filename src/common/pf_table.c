@@ -12,6 +12,10 @@
 #include <string.h>
 
 
+const uint64_t pf_connect_bucket_us[PF_CONNECT_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000,
+};
+
 struct pf_stats *pf_stats_new(void)
 {
 	struct pf_stats *st = pf_xcalloc(1, sizeof(*st));

@@ -29,6 +29,12 @@
 enum { PF_PROTO_TCP = 1, PF_PROTO_UDP = 2, PF_PROTO_ALL = 4 };
 #define PF_IFNAME_MAX 16 /* IFNAMSIZ */
 
+/* The upper bounds of the backend connect time histogram, in microseconds
+ * (Prometheus' le="0.0001" ... le="5"; the last bucket is +Inf). From a LAN
+ * backend well under a millisecond to a WAN one retried by TCP. */
+#define PF_CONNECT_BUCKETS 13
+extern const uint64_t pf_connect_bucket_us[PF_CONNECT_BUCKETS];
+
 /* Counters shared by every version of one forward (or backend), so that a
  * forward whose backends change keeps its history. Updated with relaxed
  * atomics by the workers. */
@@ -50,7 +56,23 @@ struct pf_stats {
 	_Atomic uint64_t down_until_ms; /* passive check: no new flows until then */
 	_Atomic uint64_t checks_failed; /* active checks that failed */
 	_Atomic uint64_t changed_ms; /* last health change (wall clock, ms) */
+	/* Backend connect times (user engine, TCP): a count per bucket, not
+	 * cumulative (a flow adds one to one bucket), and their sum. */
+	_Atomic uint64_t connect_hist[PF_CONNECT_BUCKETS + 1];
+	_Atomic uint64_t connect_us_sum;
 };
+
+/* Counts one backend connect that took us microseconds (no allocation, a
+ * few relaxed adds: the relay calls it once per connection). */
+static inline void pf_stats_connect_time(struct pf_stats *st, uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < PF_CONNECT_BUCKETS && us > pf_connect_bucket_us[i])
+		i++;
+	atomic_fetch_add_explicit(&st->connect_hist[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->connect_us_sum, us, memory_order_relaxed);
+}
 
 enum pf_health { PF_HEALTH_UP, PF_HEALTH_DOWN };
 /* Which data plane carries a forward. DEFAULT: the daemon's (-e). */
