@@ -456,6 +456,11 @@ int pf_interp_stmt(struct pf_interp *ip, struct pf_stmt *st, const struct pf_whe
 		break;
 	case PF_ST_STATUS:
 		/* The last line wins, as a reload that changes it rebinds. */
+		if (w->line)
+			snprintf(st->status.where, sizeof(st->status.where), "%s:%d", w->file,
+				 w->line);
+		else
+			pf_strlcpy(st->status.where, w->file, sizeof(st->status.where));
 		pf_interp_edit(ip)->status = st->status;
 		break;
 	case PF_ST_MARK:

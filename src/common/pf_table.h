@@ -245,6 +245,9 @@ struct pf_status_conf {
 	bool bracketed;
 	uint16_t port;
 	char host[PF_HOST_MAX]; /* a literal address */
+	/* Where the line is ("FILE:LINE"), for the errors of binding; not
+	 * part of the value (neither compared nor saved). */
+	char where[PF_HOST_MAX];
 };
 
 bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status_conf *b);
