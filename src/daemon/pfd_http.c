@@ -56,6 +56,12 @@ static struct pf_status_conf pfd_http_want;
 
 /* ---- replies ---- */
 
+/* The page may run its own script and fetch from portfwd, nothing else. */
+#define PFD_HTTP_PAGE_CSP                                                                   \
+	"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "       \
+	"connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "          \
+	"frame-ancestors 'none'"
+
 static enum MHD_Result pfd_http_send(struct MHD_Connection *c, unsigned code, const char *type,
 				     char *body, size_t len, const char *allow)
 {
@@ -72,6 +78,8 @@ static enum MHD_Result pfd_http_send(struct MHD_Connection *c, unsigned code, co
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (!strncmp(type, "text/html", 9))
+		MHD_add_response_header(r, "Content-Security-Policy", PFD_HTTP_PAGE_CSP);
 	rc = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -290,6 +298,10 @@ static int pfd_http_listen(const struct pf_status_conf *conf, char *err, size_t 
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* The new socket is bound while the old one still listens (a change
+	 * that fails keeps the old): on the same port, 127.0.0.1 to 0.0.0.0,
+	 * only a port shared by both is allowed. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (sa.sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, &sa.sa, pf_sa_len(&sa)) < 0 || listen(fd, 64) < 0)
