@@ -182,6 +182,17 @@ static enum MHD_Result pfd_http_get(struct pfd_http_srv *s, struct MHD_Connectio
 			     NULL);
 }
 
+static bool pfd_http_known(const char *url)
+{
+	static const char *const paths[] = { "/", "/index.html", "/metrics", "/api/status" };
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(paths); i++)
+		if (!strcmp(url, paths[i]))
+			return true;
+	return false;
+}
+
 static enum MHD_Result pfd_http_handle(void *cls, struct MHD_Connection *c, const char *url,
 				       const char *method, const char *version,
 				       const char *upload, size_t *upload_len, void **ctx)
@@ -217,8 +228,7 @@ static enum MHD_Result pfd_http_handle(void *cls, struct MHD_Connection *c, cons
 	if (admin_url)
 		return pfd_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
 				      "method not allowed: /api/backend takes POST");
-	if (strcmp(url, "/metrics") && strcmp(url, "/api/status") && strcmp(url, "/") &&
-	    strcmp(url, "/index.html"))
+	if (!pfd_http_known(url))
 		return pfd_http_error(c, MHD_HTTP_NOT_FOUND, NULL,
 				      "not found; expected /, /metrics, /api/status or POST "
 				      "/api/backend");

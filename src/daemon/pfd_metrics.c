@@ -12,7 +12,6 @@
  * forward and backend (as written in the config).
  */
 #include "pfd_http.h"
-#include "pfd.h"
 #include "../common/pf_buf.h"
 #include "../common/pf_util.h"
 
