@@ -4,14 +4,14 @@
 # The benchmark: portfwd against other TCP forwarders (haproxy, nginx stream,
 # socat, rinetd, redir) and against no forwarder at all ("direct"), in a
 # network namespace of its own; then UDP (portfwd, nginx stream, socat,
-# rinetd, direct), and the cost of portfwd's schedulers and of
-# proxy-protocol v2. See bench/README.md.
+# rinetd, direct), the cost of portfwd's schedulers and of proxy-protocol
+# v2, and of its status server scraped every second. See bench/README.md.
 #
 #   bench/run.sh [quick|full]        (root; 'make bench BENCH_MODE=quick')
 #
 # Settings (environment; the defaults depend on the mode, quick / full):
-#   BENCH_ONLY         sections to run: tcp, udp, sched (default all three),
-#                      e.g. BENCH_ONLY=udp,sched
+#   BENCH_ONLY         sections to run: tcp, udp, sched, status (default all
+#                      four), e.g. BENCH_ONLY=udp,sched
 #   BENCH_SECONDS      length of each iperf3, wrk and UDP measurement (1 / 4)
 #   BENCH_RUNS         repetitions of every figure; the table shows medians (1 / 3)
 #   BENCH_IDLE_CONNS   connections held open for the memory figure (200 / 5000)
@@ -65,7 +65,7 @@ esac
 : "${BENCH_CPUS:=}" "${BENCH_LOAD_CPUS:=}" "${BENCH_PORTFWD_ARGS:=}"
 : "${BENCH_NOFILE:=65536}" "${BENCH_NO_INSTALL:=0}" "${BENCH_KEEP:=0}"
 : "${BENCH_RESULTS:=$BENCH_DIR/results}"
-: "${BENCH_ONLY:=tcp udp sched}"
+: "${BENCH_ONLY:=tcp udp sched status}"
 : "${BENCH_UDP_FORWARDERS:=direct portfwd nginx socat rinetd}"
 : "${BENCH_UDP_CPU:=0}" "${BENCH_UDP_CLIENTS:=64}" "${BENCH_UDP_WINDOW:=1}"
 : "${BENCH_UDP_THREADS:=1}" "${BENCH_UDP_SIZE:=64}" "${BENCH_UDP_TIMEOUT_MS:=200}"
@@ -103,6 +103,8 @@ ECHO_BACK=7007
 HTTP_BACK1=8081 HTTP_BACK2=8082 HTTP_BACK3=8083 HTTP_BACK4=8084
 # And on one that reads a PROXY header first: behind proxy-protocol v2.
 HTTP_BACKPP=8085
+# The status section's HTTP server (portfwd's 'status' line).
+STATUS_PORT=9190
 # UDP echo servers (pf_udp echo): one pinned with the sequential test, one
 # for the many-client test.
 UDP_RR_BACK=7100
@@ -136,7 +138,8 @@ for f in $BENCH_UDP_FORWARDERS; do
 	[[ " ${UDP_FWDS[*]} " == *" $f "* ]] || die "BENCH_UDP_FORWARDERS: unknown '$f' (known: ${UDP_FWDS[*]})"
 done
 for s in $BENCH_ONLY; do
-	[[ $s == tcp || $s == udp || $s == sched ]] || die "BENCH_ONLY: unknown section '$s' (known: tcp udp sched)"
+	[[ $s == tcp || $s == udp || $s == sched || $s == status ]] ||
+		die "BENCH_ONLY: unknown section '$s' (known: tcp udp sched status)"
 done
 [[ -n $BENCH_ONLY ]] || die "BENCH_ONLY: no section"
 # section NAME: NAME is to run.
@@ -387,7 +390,7 @@ render() {
 		-e "s|@UDP_MANY_FRONT@|$UDP_MANY_FRONT|g" -e "s|@UDP_MANY_BACK@|$UDP_MANY_BACK|g" \
 		-e "s|@SCHED1_FRONT@|$SCHED1_FRONT|g" -e "s|@SCHEDWRR_FRONT@|$SCHEDWRR_FRONT|g" \
 		-e "s|@SCHEDLC_FRONT@|$SCHEDLC_FRONT|g" -e "s|@SCHEDPP_FRONT@|$SCHEDPP_FRONT|g" \
-		-e "s|@HTTP_BACKPP@|$HTTP_BACKPP|g" \
+		-e "s|@HTTP_BACKPP@|$HTTP_BACKPP|g" -e "s|@STATUS_PORT@|$STATUS_PORT|g" \
 		"$BENCH_DIR/peers/$1" >"$2"
 }
 
@@ -476,6 +479,7 @@ fwd_ports() {
 	tcp) FWD_PORTS=("$IPERF_FRONT" "$HTTP_FRONT" "$ECHO_FRONT") ;;
 	udp) FWD_PORTS=("u:$UDP_RR_FRONT" "u:$UDP_MANY_FRONT") ;;
 	sched) FWD_PORTS=("$SCHED1_FRONT" "$SCHEDWRR_FRONT" "$SCHEDLC_FRONT" "$SCHEDPP_FRONT") ;;
+	status) FWD_PORTS=("$SCHED1_FRONT") ;;
 	esac
 }
 
@@ -505,6 +509,11 @@ fwd_start() {
 	direct) return 0 ;;
 	portfwd)
 		render "portfwd$sfx.conf" "$W/portfwd$sfx.conf"
+		# The status section's baseline: the same table without its
+		# 'status' line.
+		if [[ $SECTION == status ]] && ((!STATUS_ON)); then
+			sed -i '/^status /d' "$W/portfwd$sfx.conf"
+		fi
 		# shellcheck disable=SC2086
 		fwd_spawn "$FWD_LOG" "$PORTFWD" -c "$W/portfwd$sfx.conf" -s "$W/portfwd.sock" $BENCH_PORTFWD_ARGS
 		;;
@@ -900,6 +909,49 @@ measure_schedpp() { sched portfwd/proxy2 bench-sched-pp2 "$SCHEDPP_FRONT"; }
 measure_schedwrr() { sched portfwd/wrr4 bench-sched-wrr "$SCHEDWRR_FRONT"; }
 measure_schedlc() { sched portfwd/leastconn4 bench-sched-lc "$SCHEDLC_FRONT"; }
 
+# ---- status section ----
+#
+# The cost of the status server to the relay: the Connection: close wrk test
+# through one forward, by a portfwd without a 'status' line
+# (portfwd/nostatus), then by one with it and /metrics scraped every second
+# (portfwd/status), in the same run (which comes first alternates); the
+# run's ratio of the two is recorded too (status_cps_ratio).
+STATUS_ON=0
+
+measure_status() {
+	local label=portfwd/nostatus scraper="" rc=0
+	if ((STATUS_ON)); then
+		label=portfwd/status
+		ip netns exec "$NS" "${PIN_LOAD[@]}" bash -c "while curl -sf -o /dev/null --max-time 2 \
+			http://127.0.0.1:$STATUS_PORT/metrics; do sleep 1; done" &
+		scraper=$!
+		sleep 0.2
+	fi
+	SUMMARY+=" $label"
+	http "$label" cps "$SCHED1_FRONT" status_cps || rc=1
+	if [[ -n $scraper ]]; then
+		if ! kill -0 "$scraper" 2>/dev/null; then
+			fail_note "portfwd/status: a scrape of /metrics failed"
+			rc=1
+		fi
+		kill "$scraper" 2>/dev/null || true
+		wait "$scraper" 2>/dev/null || true
+	fi
+	return $rc
+}
+
+# status_ratio: this run's portfwd/status cps over portfwd/nostatus's.
+status_ratio() {
+	local r
+	r=$(awk -F, -v run="$RUN" '$1 == run && $3 == "status_cps" { v[$2] = $4 }
+		END { if (v["portfwd/nostatus"] > 0 && v["portfwd/status"] > 0)
+			printf "%.4f", v["portfwd/status"] / v["portfwd/nostatus"] }' "$CSV")
+	[[ -n $r ]] || return 0
+	record portfwd/status status_cps_ratio "$r"
+	commit
+	say "[run $RUN/$BENCH_RUNS] status: with a scrape every second / without: $r"
+}
+
 # ---- sanity ----
 
 # sanity_http PORT: one HTTP request through PORT returns the 100 bytes.
@@ -921,6 +973,7 @@ sanity() {
 	udp) sanity_udp "$UDP_RR_FRONT" && sanity_udp "$UDP_MANY_FRONT" ;;
 	sched) sanity_http "$SCHED1_FRONT" && sanity_http "$SCHEDWRR_FRONT" && sanity_http "$SCHEDLC_FRONT" &&
 		sanity_http "$SCHEDPP_FRONT" ;;
+	status) sanity_http "$SCHED1_FRONT" ;;
 	esac
 }
 
@@ -1038,6 +1091,15 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 		# proxy2 right after 1: the pair whose ratio is read, close in time.
 		SECTION=sched MEASURES=(sched1 schedpp schedwrr schedlc)
 		run_one portfwd
+	fi
+	if section status; then
+		# Each first in every other run: neither gets the warmer machine
+		# always.
+		SECTION=status MEASURES=(status)
+		for STATUS_ON in $((RUN % 2)) $(((RUN + 1) % 2)); do
+			run_one portfwd
+		done
+		status_ratio
 	fi
 done
 

@@ -4,10 +4,11 @@
 # something is missing, and 'apt-get update' at most once.
 set -eu
 
-build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter-conntrack-dev libmnl-dev libcap-ng-dev"
+build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter-conntrack-dev libmnl-dev libcap-ng-dev libmicrohttpd-dev"
 test="$build libcmocka-dev libssl-dev clang libclang-rt-14-dev clang-tidy cppcheck \
       iproute2 procps psmisc python3 curl nginx-light socat dnsmasq-base bind9-dnsutils \
-      nftables conntrack vsftpd lftp iputils-ping haproxy man-db groff-base systemd"
+      nftables conntrack vsftpd lftp iputils-ping haproxy man-db groff-base systemd \
+      prometheus chromium chromium-driver"
 bench="$test iperf3 wrk rinetd redir libnginx-mod-stream iptables"
 example="$build python3 curl"
 
@@ -34,9 +35,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# nginx's package starts a system nginx on port 80 (haproxy's and rinetd's
-# their own daemons); the tests and the benchmark start their own.
-for svc in nginx haproxy rinetd; do
+# nginx's package starts a system nginx on port 80 (haproxy's, rinetd's and
+# prometheus' their own daemons); the tests and the benchmark start their own.
+for svc in nginx haproxy rinetd prometheus; do
 	if echo "$missing" | grep -q "$svc"; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 	fi

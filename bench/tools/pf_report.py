@@ -20,9 +20,10 @@ import sys
 
 # (title, rows, [(metric, column title, decimals, references)]): rows names the
 # setting that lists the table's forwarders ('forwarders', 'udp_forwarders')
-# or 'sched' (portfwd's scheduler rows). A table none of whose metrics was
+# or 'sched' (portfwd's scheduler rows) or 'status' (with and without it). A table none of whose metrics was
 # measured is left out.
 SCHED_ROWS = ["portfwd/1", "portfwd/proxy2", "portfwd/wrr4", "portfwd/leastconn4"]
+STATUS_ROWS = ["portfwd/nostatus", "portfwd/status"]
 GROUPS = [
     (
         "Throughput and rates (higher is better)",
@@ -73,6 +74,16 @@ GROUPS = [
             ("sched_cps", "new conn/s (HTTP, Connection: close)", 0, ("portfwd/1",)),
             ("sched_cps_cpu_s_per_10k", "CPU s / 10k conns", 3, ("portfwd/1",)),
             ("sched_max_share", "busiest backend's share, %", 1, ()),
+        ],
+    ),
+    (
+        "The status server: new conn/s through one forward without 'status', and with it and "
+        "/metrics scraped every second (higher is better)",
+        "status",
+        [
+            ("status_cps", "new conn/s (HTTP, Connection: close)", 0, ("portfwd/nostatus",)),
+            ("status_cps_cpu_s_per_10k", "CPU s / 10k conns", 3, ("portfwd/nostatus",)),
+            ("status_cps_ratio", "with / without, same run", 3, ()),
         ],
     ),
 ]
@@ -129,6 +140,7 @@ def main():
         "forwarders": forwarders,
         "udp_forwarders": settings.get("udp_forwarders", "").split(),
         "sched": SCHED_ROWS,
+        "status": STATUS_ROWS,
     }
     # Forwarders that produced nothing still get a row.
     for fwd in [f for rows in rowsets.values() for f in rows]:
@@ -192,7 +204,7 @@ def main():
                     noisy.append(f"{fwd} {m} {spread * 100:.0f}%")
     errs = []
     for fwd in stats:
-        for m in ("cps_errors", "rps_errors", "sched_cps_errors"):
+        for m in ("cps_errors", "rps_errors", "sched_cps_errors", "status_cps_errors"):
             s = stats[fwd].get(m)
             if s and s["max"] > 0:
                 errs.append(f"{fwd} {m[:-len('_errors')]} {int(sum(s['samples']))}")

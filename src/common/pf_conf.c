@@ -918,6 +918,46 @@ static int pf_parse_mark(struct pf_cur *c, struct pf_stmt *st)
 	return pf_parse_cidrs(c, "from", &st->cidrs);
 }
 
+/* status ADDR:PORT [admin] | status off: a literal address (no name to
+ * resolve, so that the line means one socket), one port. */
+#define PF_STATUS_WHAT                                                                     \
+	"expected 'status ADDR:PORT [admin]' with a literal address such as "              \
+	"127.0.0.1:9100 or [::1]:9100, or 'status off'"
+
+static int pf_parse_status(struct pf_cur *c, struct pf_stmt *st)
+{
+	struct pf_status_conf *s = &st->status;
+	struct pf_hostport hp;
+	union pf_sa sa;
+	char why[256];
+	const char *w = pf_peek(c);
+
+	if (pf_peek_is(c, "off")) {
+		pf_next(c);
+		return 0;
+	}
+	if (!w || pf_peek_is(c, ","))
+		return pf_fail(c, PF_STATUS_WHAT);
+	if (pf_hostport_parse(w, true, &hp, why, sizeof(why)))
+		return pf_fail(c, "%s; " PF_STATUS_WHAT, why);
+	if (!hp.host[0] || pf_sa_from_literal(hp.host, &sa))
+		return pf_fail(c, "not a literal IPv4 or IPv6 address; " PF_STATUS_WHAT);
+	if (hp.port_lo != hp.port_hi)
+		return pf_fail(c, "a port range; " PF_STATUS_WHAT);
+	s->on = true;
+	s->bracketed = hp.bracketed;
+	s->port = hp.port_lo;
+	pf_strlcpy(s->host, hp.host, sizeof(s->host));
+	pf_next(c);
+	if (pf_peek_is(c, "admin")) {
+		s->admin = true;
+		pf_next(c);
+	} else if (pf_peek(c)) {
+		return pf_fail(c, "unknown option; expected 'admin' or the end of the line");
+	}
+	return 0;
+}
+
 int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_stmt *st,
 		  char *err, size_t errlen)
 {
@@ -1008,6 +1048,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
+	} else if (!strcmp(verb, "status")) {
+		st->kind = PF_ST_STATUS;
+		rc = pf_parse_status(&c, st);
 	} else if (!strcmp(verb, "schedule")) {
 		st->kind = PF_ST_SCHEDULE;
 		rc = pf_parse_selector(&c, st, false, false);
@@ -1018,7 +1061,7 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, log-format, user, del, kill, backend, "
+					   "include-table, mark, default, log-format, user, status, del, kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

@@ -14,6 +14,7 @@
  *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
  *   include-table FILE      (a seed-004 port table: EXT-PORT INT-IP INT-PORT)
  *   user USER [group GROUP] (who portfwd runs as: read when it starts)
+ *   status ADDR:PORT [admin] | status off   (the HTTP metrics and status page)
  *   flush | list | conns | save | reload
  *   source NAME [LINE]      (a control request's header: see pf_conf_foreach)
  */
@@ -61,6 +62,7 @@ enum pf_stmt_kind {
 	PF_ST_MARK, /* mark N ... (mark.id), or del mark N (mark_del) */
 	PF_ST_INCLUDE_TABLE,
 	PF_ST_USER, /* user USER [group GROUP] */
+	PF_ST_STATUS, /* status ADDR:PORT [admin] | status off (status) */
 	PF_ST_SOURCE, /* source NAME [LINE]: where the lines after it come from */
 	PF_ST_LIST, /* from here on: queries, sent alone */
 	PF_ST_CONNS,
@@ -91,6 +93,7 @@ struct pf_stmt {
 	struct pf_mark mark; /* PF_ST_MARK: its sources are in cidrs */
 	bool mark_del;
 	struct pf_user_conf user; /* PF_ST_USER */
+	struct pf_status_conf status; /* PF_ST_STATUS */
 };
 
 enum pf_stmt_action {

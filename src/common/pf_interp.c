@@ -29,6 +29,7 @@ static const unsigned pf_interp_allowed[] = {
 	[PF_ST_DEFAULT] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_MARK] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_USER] = PF_IN_F | PF_IN_T | PF_IN_R,
+	[PF_ST_STATUS] = PF_IN_F | PF_IN_T | PF_IN_R,
 	[PF_ST_INCLUDE] = PF_IN_F,
 	[PF_ST_INCLUDE_TABLE] = PF_IN_F,
 	[PF_ST_DEL] = PF_IN_R,
@@ -63,6 +64,7 @@ const char *pf_stmt_name(enum pf_stmt_kind kind)
 		[PF_ST_MARK] = "mark",
 		[PF_ST_INCLUDE_TABLE] = "include-table",
 		[PF_ST_USER] = "user",
+		[PF_ST_STATUS] = "status",
 		[PF_ST_SOURCE] = "source",
 		[PF_ST_LIST] = "list",
 		[PF_ST_CONNS] = "conns",
@@ -484,6 +486,15 @@ int pf_interp_stmt(struct pf_interp *ip, struct pf_stmt *st, const struct pf_whe
 		break;
 	case PF_ST_DEFAULT:
 		pf_table_default(pf_interp_edit(ip), st);
+		break;
+	case PF_ST_STATUS:
+		/* The last line wins, as a reload that changes it rebinds. */
+		if (w->line)
+			snprintf(st->status.where, sizeof(st->status.where), "%s:%d", w->file,
+				 w->line);
+		else
+			pf_strlcpy(st->status.where, w->file, sizeof(st->status.where));
+		pf_interp_edit(ip)->status = st->status;
 		break;
 	case PF_ST_MARK:
 		rc = pf_interp_mark(pf_interp_edit(ip), st, w, err, errlen);

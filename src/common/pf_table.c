@@ -13,6 +13,10 @@
 #include <string.h>
 
 
+const uint64_t pf_connect_bucket_us[PF_CONNECT_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000,
+};
+
 struct pf_stats *pf_stats_new(void)
 {
 	struct pf_stats *st = pf_xcalloc(1, sizeof(*st));
@@ -293,6 +297,23 @@ static void pf_table_line(struct pf_buf *b, const char *line)
 	pf_buf_add(b, "\n", 1);
 }
 
+bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status_conf *b)
+{
+	if (!a->on || !b->on)
+		return a->on == b->on;
+	return a->admin == b->admin && a->port == b->port && !strcmp(a->host, b->host);
+}
+
+void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len)
+{
+	if (!s->on) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	snprintf(buf, len, "status %s%s%s:%u%s", s->bracketed ? "[" : "", s->host,
+		 s->bracketed ? "]" : "", (unsigned)s->port, s->admin ? " admin" : "");
+}
+
 char *pf_table_format(const struct pf_table *t)
 {
 	struct pf_buf b = { 0 };
@@ -320,6 +341,10 @@ char *pf_table_format(const struct pf_table *t)
 		pf_table_line(&b, "default log");
 	if (t->log_format == PF_FLOWLOG_JSON)
 		pf_table_line(&b, "log-format json");
+	if (t->status.on) {
+		pf_status_conf_format(&t->status, line, 65536);
+		pf_table_line(&b, line);
+	}
 	/* Marks first: the mfw-N forwards below were made from them. */
 	for (i = 0; i < t->nmarks; i++) {
 		pf_mark_format(&t->marks[i], line, 65536);

@@ -30,6 +30,12 @@
 enum { PF_PROTO_TCP = 1, PF_PROTO_UDP = 2, PF_PROTO_ALL = 4 };
 #define PF_IFNAME_MAX 16 /* IFNAMSIZ */
 
+/* The upper bounds of the backend connect time histogram, in microseconds
+ * (Prometheus' le="0.0001" ... le="5"; the last bucket is +Inf). From a LAN
+ * backend well under a millisecond to a WAN one retried by TCP. */
+#define PF_CONNECT_BUCKETS 13
+extern const uint64_t pf_connect_bucket_us[PF_CONNECT_BUCKETS];
+
 /* Counters shared by every version of one forward (or backend), so that a
  * forward whose backends change keeps its history. Updated with relaxed
  * atomics by the workers. */
@@ -51,7 +57,23 @@ struct pf_stats {
 	_Atomic uint64_t down_until_ms; /* passive check: no new flows until then */
 	_Atomic uint64_t checks_failed; /* active checks that failed */
 	_Atomic uint64_t changed_ms; /* last health change (wall clock, ms) */
+	/* Backend connect times (user engine, TCP): a count per bucket, not
+	 * cumulative (a flow adds one to one bucket), and their sum. */
+	_Atomic uint64_t connect_hist[PF_CONNECT_BUCKETS + 1];
+	_Atomic uint64_t connect_us_sum;
 };
+
+/* Counts one backend connect that took us microseconds (no allocation, a
+ * few relaxed adds: the relay calls it once per connection). */
+static inline void pf_stats_connect_time(struct pf_stats *st, uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < PF_CONNECT_BUCKETS && us > pf_connect_bucket_us[i])
+		i++;
+	atomic_fetch_add_explicit(&st->connect_hist[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->connect_us_sum, us, memory_order_relaxed);
+}
 
 enum pf_health { PF_HEALTH_UP, PF_HEALTH_DOWN };
 /* Which data plane carries a forward. DEFAULT: the daemon's (-e). */
@@ -242,6 +264,23 @@ struct pf_user_conf {
 	char group[PF_USER_MAX];
 };
 
+/* 'status ADDR:PORT [admin]': where portfwd serves its metrics and status
+ * page over HTTP (pfd_http.c). A plain value, compared and copied whole. */
+struct pf_status_conf {
+	bool on;
+	bool admin; /* POST /api/backend, from loopback clients only */
+	bool bracketed;
+	uint16_t port;
+	char host[PF_HOST_MAX]; /* a literal address */
+	/* Where the line is ("FILE:LINE"), for the errors of binding; not
+	 * part of the value (neither compared nor saved). */
+	char where[PF_HOST_MAX];
+};
+
+bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status_conf *b);
+/* "status 127.0.0.1:9100 admin", or "" when off. */
+void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len);
+
 struct pf_tindex;
 struct pf_selector;
 
@@ -254,6 +293,7 @@ struct pf_table {
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
 	struct pf_user_conf user; /* the 'user' line */
+	struct pf_status_conf status; /* the 'status' line */
 	/*
 	 * A draft (pf_table_draft): a change being made to the running table
 	 * base. It holds base's forwards without references of its own; add

@@ -260,6 +260,7 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	dst->log_format = src->log_format;
 	pf_marks_copy(dst, src);
 	dst->user = src->user;
+	dst->status = src->status;
 }
 
 void pf_table_draft(struct pf_table *dst, struct pf_table *base)
@@ -277,6 +278,7 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base)
 	dst->log_format = base->log_format;
 	pf_marks_copy(dst, base);
 	dst->user = base->user;
+	dst->status = base->status;
 	dst->base = base;
 }
 

@@ -16,6 +16,8 @@
 uint64_t pf_now_ms(void);
 /* Monotonic, precise: for timing what the daemon does. */
 uint64_t pf_now_us(void);
+/* The wall clock, in milliseconds since the epoch: for timestamps shown. */
+uint64_t pf_wall_ms(void);
 
 /* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of seconds into
  * milliseconds. Returns 0 or -1. */

@@ -6,6 +6,7 @@
  * the running table and its flows exactly as they were.
  */
 #include "pfd.h"
+#include "pfd_http.h"
 #include "pfd_priv.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_flowlog.h"
@@ -22,6 +23,7 @@
 
 static struct pf_table pfd_tab;
 static char pfd_conf[PATH_MAX];
+static struct pfd_reloads pfd_reloads;
 
 void pfd_table_set_config(const char *path)
 {
@@ -75,10 +77,19 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 	struct pfd_count c = { 0 };
 	struct pf_change ch;
 
-	if (pfd_prepare(next, &ch, err, errlen) || pfd_engines_change(next, err, errlen)) {
+	/* The status server's socket is bound before any engine commits, and
+	 * given up if one refuses: a change is all or nothing. */
+	if (pfd_prepare(next, &ch, err, errlen) ||
+	    pfd_http_prepare(&pfd_tab.status, &next->status, err, errlen)) {
 		pf_table_clear(next);
 		return -1;
 	}
+	if (pfd_engines_change(next, err, errlen)) {
+		pfd_http_abort();
+		pf_table_clear(next);
+		return -1;
+	}
+	pfd_http_commit();
 	if (ch.fresh == SIZE_MAX) {
 		pf_table_diff(&pfd_tab, next, pfd_count_cb, &c);
 	} else {
@@ -104,7 +115,7 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 	return 0;
 }
 
-int pfd_table_reload(char *err, size_t errlen)
+static int pfd_reload(char *err, size_t errlen)
 {
 	uint64_t t0 = pf_now_us();
 	struct pf_table next;
@@ -128,6 +139,28 @@ int pfd_table_conf_user(struct pf_user_conf *uc, char *err, size_t errlen)
 		*uc = next.user;
 	pf_table_clear(&next);
 	return rc;
+}
+
+int pfd_table_reload(char *err, size_t errlen)
+{
+	int rc = pfd_reload(err, errlen);
+
+	pfd_reloads.count++;
+	if (rc)
+		pfd_reloads.failed++;
+	pfd_reloads.last_ok = !rc;
+	pfd_reloads.last_ms = pf_wall_ms();
+	return rc;
+}
+
+const struct pfd_reloads *pfd_table_reloads(void)
+{
+	return &pfd_reloads;
+}
+
+const struct pf_table *pfd_table_running(void)
+{
+	return &pfd_tab;
 }
 
 int pfd_table_check(char *err, size_t errlen)

@@ -4,6 +4,7 @@
  * control socket and the signals; the user engine's workers carry the flows.
  */
 #include "pfd.h"
+#include "pfd_http.h"
 #include "pfd_loop.h"
 #include "pfd_notify.h"
 #include "pfd_priv.h"
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	pfd_start_ms = pf_wall_ms();
 	/* Block before the workers start, so only the signalfd sees these. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -316,6 +318,7 @@ int main(int argc, char **argv)
 	if (e)
 		pf_err("event loop: %s", strerror(-e));
 out:
+	pfd_http_stop();
 	pfd_ctl_close();
 	pfd_health_stop();
 	pfd_engines_stop();

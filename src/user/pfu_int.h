@@ -104,6 +104,7 @@ struct pfu_flow {
 	struct pfu_side c, s;
 	struct pfu_dir up, down; /* up: client -> backend */
 	uint64_t start_ms, last_ms, attempt_ms;
+	uint64_t attempt_us; /* the connect's start, for its time (the histogram) */
 	/* The client: the peer, or what its proxy's PROXY header said; for
 	 * the source and maglev schedulers on retries, listings and the
 	 * header sent onward. */

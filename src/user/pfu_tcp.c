@@ -158,6 +158,8 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 		}
 		f->s.fd = fd;
 		f->attempt_ms = w->now;
+		/* The worker's clock has milliseconds; a LAN connect takes less. */
+		f->attempt_us = pf_now_us();
 		if (connect(fd, &sa.sa, pf_sa_len(&sa)) < 0 && errno != EINPROGRESS) {
 			pfu_connect_failed(w, f, errno);
 			return;
@@ -456,6 +458,7 @@ static bool pfu_connected(struct pfu_worker *w, struct pfu_flow *f)
 	f->state = PFU_ESTABLISHED;
 	f->last_ms = w->now;
 	pfu_stat_add(&be->st->conns, 1);
+	pf_stats_connect_time(be->st, pf_now_us() - f->attempt_us);
 	pfu_timer_set(w, &f->t, pfu_tcp_deadline(f));
 	return true;
 }

@@ -51,7 +51,8 @@
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
-	"default, log-format, user, del, kill, backend, schedule, flush, list, conns, save or reload"
+	"default, log-format, user, status, del, kill, backend, schedule, flush, list, conns, save or "  \
+	"reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
 	"'include' lines"
@@ -2965,6 +2966,100 @@ static void test_load_default_lines(void **state)
 	free(path);
 }
 
+#define STATUS_MSG                                                                     \
+	"expected 'status ADDR:PORT [admin]' with a literal address such as 127.0.0.1:9100 " \
+	"or [::1]:9100, or 'status off'"
+
+static void test_status_statement(void **state)
+{
+	struct pf_stmt st;
+	char line[512];
+
+	(void)state;
+	parse_ok("status 127.0.0.1:9100", &st);
+	assert_int_equal(st.kind, PF_ST_STATUS);
+	assert_true(st.status.on);
+	assert_false(st.status.admin);
+	assert_string_equal(st.status.host, "127.0.0.1");
+	assert_int_equal(st.status.port, 9100);
+	pf_status_conf_format(&st.status, line, sizeof(line));
+	assert_string_equal(line, "status 127.0.0.1:9100");
+	pf_stmt_free(&st);
+	parse_ok("status [::1]:9101 admin # loopback only", &st);
+	assert_true(st.status.on && st.status.admin && st.status.bracketed);
+	assert_string_equal(st.status.host, "::1");
+	pf_status_conf_format(&st.status, line, sizeof(line));
+	assert_string_equal(line, "status [::1]:9101 admin");
+	pf_stmt_free(&st);
+	parse_ok("status off", &st);
+	assert_int_equal(st.kind, PF_ST_STATUS);
+	assert_false(st.status.on);
+	pf_stmt_free(&st);
+}
+
+static void test_status_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "status", "at end of line: " STATUS_MSG },
+		{ "status localhost:9100", "'localhost:9100': not a literal IPv4 or IPv6 address; "
+					   STATUS_MSG },
+		{ "status :9100", "':9100': not a literal IPv4 or IPv6 address; " STATUS_MSG },
+		{ "status 127.0.0.1:9100-9101", "'127.0.0.1:9100-9101': a port range; " STATUS_MSG },
+		{ "status 127.0.0.1:9100 admin admin", "'admin': " TRAILING_MSG },
+		{ "status 127.0.0.1:9100 root", "'root': unknown option; expected 'admin' or the "
+						"end of the line" },
+		{ "status off admin", "'admin': " TRAILING_MSG },
+	};
+	static const char *const prefixed[] = { "status 127.0.0.1", "status 127.0.0.1:70000",
+						"status [::1:9100" };
+	size_t i;
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+	for (i = 0; i < PF_ARRAY_SIZE(prefixed); i++) {
+		struct pf_stmt st;
+		char err[ERRLEN];
+
+		assert_int_equal(parse(prefixed[i], &st, err), -1);
+		assert_non_null(strstr(err, STATUS_MSG));
+		assert_int_equal(strncmp(err, "t.conf:1: '", 11), 0);
+	}
+}
+
+/* The status line goes into the table, the last one wins, and 'save'
+ * prints it back so that it loads into the same thing. */
+static void test_status_round_trip(void **state)
+{
+	static const char text[] = "status 127.0.0.1:9100\nforward name web tcp :80 to b\n"
+				   "status [::1]:9200 admin\n";
+	struct pf_table t, u;
+	char err[ERRLEN], *saved;
+
+	(void)state;
+	pf_table_init(&t);
+	pf_table_init(&u);
+	if (pf_conf_load_text("t.conf", text, strlen(text), &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(t.status.on && t.status.admin);
+	assert_string_equal(t.status.host, "::1");
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\nstatus [::1]:9200 admin\n"));
+	if (pf_conf_load_text("saved", saved, strlen(saved), &u, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(pf_status_conf_equal(&t.status, &u.status));
+	free(saved);
+	pf_table_clear(&u);
+	if (pf_conf_load_text("t.conf", "status off\n", 11, &u, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_false(u.status.on);
+	assert_false(pf_status_conf_equal(&t.status, &u.status));
+	saved = pf_table_format(&u);
+	assert_null(strstr(saved, "status"));
+	free(saved);
+	pf_table_clear(&u);
+	pf_table_clear(&t);
+}
+
 static void test_load_rejects_backend_and_schedule(void **state)
 {
 	static const char *const lines[] = { "backend name web b drain", "schedule name web" };
@@ -3139,6 +3234,9 @@ int main(void)
 		cmocka_unit_test(test_flowlog_errors),
 		cmocka_unit_test(test_flowlog_table),
 		cmocka_unit_test(test_load_rejects_backend_and_schedule),
+		cmocka_unit_test(test_status_statement),
+		cmocka_unit_test(test_status_errors),
+		cmocka_unit_test(test_status_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
