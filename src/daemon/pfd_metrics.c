@@ -13,6 +13,7 @@
  */
 #include "pfd_http.h"
 #include "../common/pf_buf.h"
+#include "../common/pf_flowlog.h"
 #include "../common/pf_util.h"
 
 #include <stddef.h>
@@ -150,6 +151,14 @@ static void pfd_m_process(struct pf_buf *b, const struct pf_table *t)
 		   "When the config file was last loaded, in seconds since the epoch.");
 	pf_buf_printf(b, "portfw_last_reload_timestamp_seconds %.3f\n",
 		      (double)r->last_ms / 1000.0);
+	pfd_m_head(b, "portfw_flowlog_lines_total", "counter",
+		   "Flow log lines written to standard error.");
+	pf_buf_printf(b, "portfw_flowlog_lines_total %llu\n",
+		      (unsigned long long)pf_flowlog_written());
+	pfd_m_head(b, "portfw_flowlog_dropped_total", "counter",
+		   "Flow log lines dropped because the log's reader fell behind.");
+	pf_buf_printf(b, "portfw_flowlog_dropped_total %llu\n",
+		      (unsigned long long)pf_flowlog_dropped());
 }
 
 static void pfd_m_forwards(struct pf_buf *b, const struct pf_table *t)
