@@ -280,6 +280,14 @@ void pfk_stats_resync(struct pf_forward *const *fwd, size_t n);
 void pfk_stats_ends(const struct nf_conntrack *ct, union pf_sa *client, union pf_sa *listen,
 		    union pf_sa *backend);
 
+/* pfk_closed.c: entries TCP has closed that conntrack still holds, by
+ * conntrack id. add: true when id was not there yet; del: true when it
+ * was (and is now gone). */
+bool pfk_ct_closed(const struct nf_conntrack *ct);
+bool pfk_closed_add(uint32_t id);
+bool pfk_closed_del(uint32_t id);
+void pfk_closed_clear(void);
+
 /* pfk_flowlog.c: a DESTROY event of f's entry, as a flow log record
  * (when f is logged); an entry portfwd deletes is noted as killed first. */
 void pfk_flow_ended(const struct pf_forward *f, const struct nf_conntrack *ct,

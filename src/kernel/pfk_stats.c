@@ -4,9 +4,12 @@
  * kernel carries their flows, so the daemon learns of one only when
  * conntrack tells it. A NEW event of one of our entries (ct mark
  * PFK_MARK_OURS | forward id) counts a flow of the forward and of the
- * backend it was sent to (the reply tuple's source); a DESTROY event ends
- * it and adds its accounting (nf_conntrack_acct: the original direction is
- * up, the reply direction down) to both.
+ * backend it was sent to (the reply tuple's source); an UPDATE that shows
+ * TCP closed it (TIME_WAIT, CLOSE) ends it as an active flow (pfk_closed.c),
+ * and its DESTROY event, when conntrack lets go of the entry, adds its
+ * accounting (nf_conntrack_acct: the original direction is up, the reply
+ * direction down) to both; an entry DESTROYed without such an UPDATE (UDP,
+ * a timeout, a flush) ends then.
  *
  * The bytes are conntrack's: whole IP packets, headers included (L3), not
  * the payload the user engine counts.
@@ -114,16 +117,30 @@ static int pfk_stats_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct
 	union pf_sa client, listen, to;
 	struct pf_backend *be;
 
+	uint32_t id = nfct_get_attr_u32(ct, ATTR_ID);
+	bool was_closed = false;
+
 	(void)data;
 	if (!(mark & PFK_MARK_OURS))
 		return NFCT_CB_CONTINUE;
+	/* Whatever became of its forward: the set forgets the entry. */
+	if (type == NFCT_T_DESTROY)
+		was_closed = pfk_closed_del(id);
 	/* The forward as loaded now; a flow of one that is gone counts nowhere. */
 	f = pfk_loaded_by_id(mark & PFK_MARK_ID);
 	if (!f)
 		return NFCT_CB_CONTINUE;
 	pfk_stats_ends(ct, &client, &listen, &to);
 	be = pfk_stats_backend(f, &listen, &to);
-	if (type == NFCT_T_NEW) {
+	if (type == NFCT_T_UPDATE) {
+		/* TCP closed it: the flow is over, though conntrack keeps the
+		 * entry (TIME_WAIT) until it expires. */
+		if (pfk_ct_closed(ct) && pfk_closed_add(id)) {
+			pfk_stats_dec(f->st);
+			if (be)
+				pfk_stats_dec(be->st);
+		}
+	} else if (type == NFCT_T_NEW) {
 		atomic_fetch_add_explicit(&f->st->conns, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&f->st->active, 1, memory_order_relaxed);
 		if (be) {
@@ -131,10 +148,12 @@ static int pfk_stats_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct
 			atomic_fetch_add_explicit(&be->st->active, 1, memory_order_relaxed);
 		}
 	} else if (type == NFCT_T_DESTROY) {
-		pfk_stats_dec(f->st);
+		if (!was_closed)
+			pfk_stats_dec(f->st);
 		pfk_stats_add(f->st, ct);
 		if (be) {
-			pfk_stats_dec(be->st);
+			if (!was_closed)
+				pfk_stats_dec(be->st);
 			pfk_stats_add(be->st, ct);
 		}
 		pfk_flow_ended(f, ct, &client, &listen, &to);
@@ -176,7 +195,13 @@ static int pfk_stats_count_cb(enum nf_conntrack_msg_type type, struct nf_conntra
 
 	(void)type;
 	(void)data;
-	if (!(mark & PFK_MARK_OURS) || !f)
+	if (!(mark & PFK_MARK_OURS))
+		return NFCT_CB_CONTINUE;
+	if (pfk_ct_closed(ct)) {
+		pfk_closed_add(nfct_get_attr_u32(ct, ATTR_ID));
+		return NFCT_CB_CONTINUE;
+	}
+	if (!f)
 		return NFCT_CB_CONTINUE;
 	pfk_stats_ends(ct, &client, &listen, &to);
 	be = pfk_stats_backend(f, &listen, &to);
@@ -198,6 +223,7 @@ void pfk_stats_resync(struct pf_forward *const *fwd, size_t n)
 	h = nfct_open(CONNTRACK, 0);
 	if (!h)
 		return;
+	pfk_closed_clear();
 	for (i = 0; i < n; i++) {
 		atomic_store(&fwd[i]->st->active, 0);
 		for (b = 0; b < fwd[i]->nbe; b++)
@@ -231,7 +257,9 @@ int pfk_stats_start(void)
 		       "bytes of the kernel engine's flows");
 	pfk_sysctl_set("/proc/sys/net/netfilter/nf_conntrack_timestamp", "1",
 		       "durations of the kernel engine's flows");
-	pfk_st_ev = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY);
+	/* UPDATE too: TCP's close is when a flow stops being active. */
+	pfk_st_ev = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
+						 NF_NETLINK_CONNTRACK_DESTROY);
 	if (!pfk_st_ev) {
 		pf_warn("kernel engine: cannot subscribe to conntrack events (%s): its forwards "
 			"show no connections or bytes",
@@ -252,7 +280,8 @@ int pfk_stats_start(void)
 				strerror(errno));
 		nfct_filter_destroy(flt);
 	}
-	nfct_callback_register(pfk_st_ev, NFCT_T_NEW | NFCT_T_DESTROY, pfk_stats_cb, NULL);
+	nfct_callback_register(pfk_st_ev, NFCT_T_NEW | NFCT_T_UPDATE | NFCT_T_DESTROY, pfk_stats_cb,
+			       NULL);
 	if (pfk_sys_watch(fd, pfk_stats_event) < 0) {
 		pf_warn("kernel engine: cannot watch conntrack events");
 		pfk_stats_stop();
@@ -270,4 +299,5 @@ void pfk_stats_stop(void)
 	pfk_sys_unwatch(nfct_fd(pfk_st_ev));
 	nfct_close(pfk_st_ev);
 	pfk_st_ev = NULL;
+	pfk_closed_clear();
 }

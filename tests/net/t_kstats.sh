@@ -49,6 +49,7 @@ forward name kt tcp :8080 to 10.0.0.2:9000 engine kernel
 forward name ku udp :7000 to 10.0.0.2:7000 engine kernel
 forward name ut tcp 198.51.100.1:8081 to 10.0.0.2:9000 engine user
 forward name kd tcp :8090 to 10.0.0.2:9000 engine kernel deny 198.51.100.2
+forward name kh tcp :8085 to 10.0.0.2:9100 engine kernel
 EOF
 pfd_start -W wan
 expect_eq "nf_conntrack_acct" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 1
@@ -68,9 +69,12 @@ in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8080 -n $N -s $UP -
 [[ $XFER_RC == 0 ]] || fail "pf_xfer client exited $XFER_RC: $(head -5 "$T/cli.err")"
 wait_for 5 "kt to count $N connections" eval '[[ $(fwd_stat kt conns) == $N ]]'
 expect_eq "kt backend conns" "$(be_stat kt 0 conns)" $N
-# Closed connections stay in conntrack (TIME_WAIT) until they expire: active
-# counts the entries.
-expect_eq "kt active (entries in conntrack)" "$(fwd_stat kt active)" $N
+# Closed connections stay in conntrack (TIME_WAIT) until they expire, but
+# they are no longer active: TCP's close ends them.
+wait_for 5 "kt's closed connections to leave active" eval '[[ $(fwd_stat kt active) == 0 ]]'
+expect_eq "kt backend active after the close" "$(be_stat kt 0 active)" 0
+expect_eq "kt's entries still in conntrack (TIME_WAIT)" \
+	"$(pf conns -j | jget "len([c for c in d if c['forward'] == 'kt'])")" $N
 j=$(pf conns -j)
 short=$(jget "[c for c in d if c['forward'] == 'kt' and not (c.get('bytes_up', 0) >= $UP and c.get('bytes_down', 0) >= $DOWN)]" <<<"$j")
 expect_eq "kt's live entries with fewer bytes than sent" "$short" "[]"
@@ -124,6 +128,18 @@ wait_for 8 "the kernel ACL's log line" grep -q "forward 'kd': [0-9]* packets\\? 
 d=$(fwd_stat kd denied)
 ((d >= 1)) || fail "kd's denied counter: $d"
 expect_eq "kd refused = denied" "$(fwd_stat kd refused)" "$d"
+
+info "an open kernel connection is active until TCP closes it"
+# The backend holds the connection 3 s, then closes it.
+in_ns "$S" timeout -k 5 60 socat TCP-LISTEN:9100,reuseaddr SYSTEM:"sleep 3" >/dev/null 2>&1 &
+wait_for 10 "the holding server to listen" eval 'in_ns "$S" ss -Hltn "sport = :9100" | grep -q .'
+in_ns "$C" timeout -k 5 40 socat -u TCP:198.51.100.1:8085 STDOUT >/dev/null 2>&1 &
+cli=$!
+wait_for 2 "kh's connection to be active" eval '[[ $(fwd_stat kh active) == 1 ]]'
+expect_eq "kh backend active" "$(be_stat kh 0 active)" 1
+wait_for 8 "kh's connection to end when the backend closes" eval '[[ $(fwd_stat kh active) == 0 ]]'
+expect_eq "kh conns" "$(fwd_stat kh conns)" 1
+wait "$cli" 2>/dev/null
 
 pfd_stop
 expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
