@@ -40,7 +40,9 @@ bool pfk_ct_closed(const struct nf_conntrack *ct)
 static size_t pfk_closed_home(uint32_t id, size_t cap)
 {
 	/* Fibonacci hashing: ids are hashed pointers already, but cheaply. */
-	return (size_t)((id * 2654435769u) & (cap - 1));
+	uint32_t h = id * 2654435769u;
+
+	return (size_t)h & (cap - 1);
 }
 
 static size_t pfk_closed_find(uint32_t id)
