@@ -229,6 +229,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
 /* Sends the queued replies; after each batch of events, before sessions
  * or listeners may go. */
 void pfu_udp_flush(struct pfu_worker *w);
+bool pfu_udp_stream(const struct pfu_usess *s);
 uint64_t pfu_udp_deadline(const struct pfu_usess *s);
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
 /* end: why (enum pf_flow_end), for the flow log. */
