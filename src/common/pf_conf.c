@@ -821,6 +821,20 @@ static int pf_parse_log_format(struct pf_cur *c, struct pf_stmt *st)
 	return pf_fail(c, "'log-format' expects text or json");
 }
 
+/* drain-timeout DUR: a setting of the whole table, carried as a 'default'
+ * as log-format is. 0 cuts every flow at once, as a stop did before. */
+static int pf_parse_drain_timeout(struct pf_cur *c, struct pf_stmt *st)
+{
+	st->action = PF_ACT_DRAIN_TIMEOUT;
+	if (pf_peek(c) && !pf_parse_duration(pf_peek(c), &st->drain_ms) &&
+	    st->drain_ms <= PF_DRAIN_MAX_MS) {
+		pf_next(c);
+		return 0;
+	}
+	return pf_fail(c, "'drain-timeout' expects a duration 0-1d (like 30s, 5m; 0: cut "
+			  "flows at once)");
+}
+
 /* An account name as useradd takes it (POSIX portable characters, not
  * starting with '-'); whether it exists is the interpreter's question. */
 static int pf_parse_account(struct pf_cur *c, const char *what, char *dst)
@@ -1045,6 +1059,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "log-format")) {
 		st->kind = PF_ST_DEFAULT;
 		rc = pf_parse_log_format(&c, st);
+	} else if (!strcmp(verb, "drain-timeout")) {
+		st->kind = PF_ST_DEFAULT;
+		rc = pf_parse_drain_timeout(&c, st);
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
@@ -1061,7 +1078,8 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, log-format, user, status, del, kill, backend, "
+					   "include-table, mark, default, log-format, drain-timeout, user, status, del, "
+					   "kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

@@ -281,6 +281,11 @@ bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status
 /* "status 127.0.0.1:9100 admin", or "" when off. */
 void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len);
 
+/* The default 'drain-timeout' (HAProxy's hard-stop-after is often set
+ * so), and the most it may be. */
+#define PF_DRAIN_DEFAULT_MS 30000
+#define PF_DRAIN_MAX_MS 86400000
+
 struct pf_tindex;
 struct pf_selector;
 
@@ -290,6 +295,11 @@ struct pf_table {
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 	bool def_log; /* 'default log': every forward's flows are logged */
 	uint8_t log_format; /* 'log-format': enum pf_flowlog_format */
+	/* 'drain-timeout': how long a stopping portfwd lets the user engine's
+	 * flows finish (pf_table_drain_ms); drain_set: the line was given,
+	 * so that save writes it back even when it says the default. */
+	uint64_t drain_ms;
+	bool drain_set;
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
 	struct pf_user_conf user; /* the 'user' line */
@@ -383,6 +393,8 @@ void pf_stats_unref(struct pf_stats *st);
 char *pf_table_format(const struct pf_table *t);
 
 void pf_table_init(struct pf_table *t);
+/* The table's 'drain-timeout', or the default. */
+uint64_t pf_table_drain_ms(const struct pf_table *t);
 void pf_table_clear(struct pf_table *t);
 /* Takes over the caller's reference. */
 void pf_table_add(struct pf_table *t, struct pf_forward *f);

@@ -48,10 +48,13 @@
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
+#define DRAIN_MSG \
+	"'drain-timeout' expects a duration 0-1d (like 30s, 5m; 0: cut flows at once)"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
-	"default, log-format, user, status, del, kill, backend, schedule, flush, list, conns, save or "  \
+	"default, log-format, drain-timeout, user, status, del, kill, backend, schedule, flush, list, " \
+	"conns, save or "                                                               \
 	"reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
@@ -2942,6 +2945,71 @@ static void test_flowlog_table(void **state)
 	pf_table_clear(&t);
 }
 
+/* drain-timeout: parsed as a table-wide setting, kept by the table, written
+ * back by save only when given, and refused with the line's place when bad. */
+static void test_drain_timeout(void **state)
+{
+	static const struct error_case errors[] = {
+		{ "drain-timeout", "at end of line: " DRAIN_MSG },
+		{ "drain-timeout soon", "'soon': " DRAIN_MSG },
+		{ "drain-timeout -1s", "'-1s': " DRAIN_MSG },
+		{ "drain-timeout 2d", "'2d': " DRAIN_MSG },
+		{ "drain-timeout 10s 20s", "'20s': " TRAILING_MSG },
+	};
+	struct pf_table t, back;
+	struct pf_stmt st;
+	char err[ERRLEN], *saved;
+
+	(void)state;
+	parse_ok("drain-timeout 90s", &st);
+	assert_int_equal(st.kind, PF_ST_DEFAULT);
+	assert_int_equal(st.action, PF_ACT_DRAIN_TIMEOUT);
+	assert_int_equal(st.drain_ms, 90000);
+	pf_stmt_free(&st);
+	parse_ok("drain-timeout 0", &st);
+	assert_int_equal(st.drain_ms, 0);
+	pf_stmt_free(&st);
+	assert_stmt_errors(errors, PF_ARRAY_SIZE(errors));
+
+	pf_table_init(&t);
+	pf_table_init(&back);
+	if (pf_conf_load_text("t.conf", "forward tcp :80 to b\n", 21, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(pf_table_drain_ms(&t), PF_DRAIN_DEFAULT_MS);
+	saved = pf_table_format(&t);
+	assert_null(strstr(saved, "drain-timeout"));
+	free(saved);
+	pf_table_clear(&t);
+
+	/* The last line wins; 0 (cut at once) survives a save and a load. */
+	static const char text[] = "drain-timeout 5m\nforward tcp :80 to b\ndrain-timeout 0\n";
+	if (pf_conf_load_text("t.conf", text, strlen(text), &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(pf_table_drain_ms(&t), 0);
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\ndrain-timeout 0s\n"));
+	if (pf_conf_load_text("save", saved, strlen(saved), &back, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(back.drain_set);
+	assert_int_equal(pf_table_drain_ms(&back), 0);
+	free(saved);
+	pf_table_clear(&back);
+	pf_table_clear(&t);
+
+	if (pf_conf_load_text("t.conf", "drain-timeout 1500ms", 20, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\ndrain-timeout 1500ms\n"));
+	free(saved);
+	/* A bad line changes nothing and names its place. */
+	static const char bad[] = "drain-timeout 1500ms\ndrain-timeout x\n";
+	assert_int_not_equal(pf_conf_load_text("u.conf", bad, strlen(bad), &back, err, sizeof(err)),
+			     0);
+	assert_string_equal(err, "u.conf:2: 'x': " DRAIN_MSG);
+	pf_table_clear(&back);
+	pf_table_clear(&t);
+}
+
 static void test_load_default_lines(void **state)
 {
 	char *path = write_file("defaults/main.conf",
@@ -3233,6 +3301,7 @@ int main(void)
 		cmocka_unit_test(test_flowlog_statements),
 		cmocka_unit_test(test_flowlog_errors),
 		cmocka_unit_test(test_flowlog_table),
+		cmocka_unit_test(test_drain_timeout),
 		cmocka_unit_test(test_load_rejects_backend_and_schedule),
 		cmocka_unit_test(test_status_statement),
 		cmocka_unit_test(test_status_errors),
