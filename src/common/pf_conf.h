@@ -35,6 +35,7 @@
 
 struct pf_tok {
 	char *s;
+	size_t len; /* of s, which may hold NUL bytes ("\x00") when quoted */
 	bool quoted;
 };
 

@@ -101,7 +101,9 @@ struct pf_cidrset {
 	uint32_t n;
 };
 
-#define PF_CHECK_STR_MAX 256
+#define PF_CHECK_STR_MAX 256 /* bytes of a check string, with room for a NUL */
+/* Its escaped text (pf_escape: at most 4 characters a byte), as kept. */
+#define PF_CHECK_ESC_MAX (4 * PF_CHECK_STR_MAX)
 
 /* Active health checks of a forward's backends (configuration). */
 struct pf_check {
@@ -110,7 +112,9 @@ struct pf_check {
 	uint16_t port; /* 0: the backend's (first) port */
 	uint16_t agent_port; /* 0: no agent check */
 	bool on;
-	char *send, *expect; /* owned, never NULL; "": none */
+	/* Owned, never NULL; "": none. Escaped text (pf_escape), as written
+	 * in quotes: the bytes may hold NULs (pf_unescape gives them). */
+	char *send, *expect;
 };
 
 /*
