@@ -72,7 +72,11 @@ static void pfd_on_signal(int fd, uint32_t events, void *arg)
 	(void)events;
 	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
+		if (si.ssi_signo == SIGHUP && pfd_stop_draining()) {
+			/* No reload while stopping; nor RELOADING=1 and READY=1
+			 * to systemd after STOPPING=1. */
+			pf_info("SIGHUP while draining: no reload");
+		} else if (si.ssi_signo == SIGHUP) {
 			/* systemd waits for READY=1 after RELOADING=1; a refused
 			 * reload is still done (the old table runs) and says why. */
 			pfd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The soft stop: SIGTERM closes the listeners at once (a new client is
 # refused) while a running transfer finishes byte-exact; the control socket
-# still answers, changes are refused, UDP sessions end at once; portfwd
+# still answers, changes (and SIGHUP) are refused, UDP sessions end at once; portfwd
 # exits as soon as the last flow ends. drain-timeout cuts what is left, and
 # so does a second SIGTERM; what was cut is logged.
 source "$(dirname "$0")/lib.sh"
@@ -63,6 +63,9 @@ capture pf add name B tcp 127.0.0.1:8003 to 127.0.0.1:9001
 [[ $RC != 0 ]] || fail "a change was taken during the drain"
 expect_in "a change during the drain" "$ERR" "portfwd is stopping (its flows are draining)"
 expect_refused 127.0.0.1:8003 "the forward refused during the drain"
+kill -HUP "$PFD_PID"
+wait_for 5 "SIGHUP to be ignored" grep -q "SIGHUP while draining: no reload" "$PFD_LOG"
+expect_refused 127.0.0.1:8001 "the listener after SIGHUP during the drain"
 
 info "the transfer ends byte-exact; portfwd exits right after it"
 wait_pid "$cli" "the transfer's client" 20
