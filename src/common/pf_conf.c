@@ -70,10 +70,12 @@ int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 				case '\\': *o++ = '\\'; break;
 				case '"': *o++ = '"'; break;
 				case 'x':
-					if (pf_hexval(p[1]) < 0 || pf_hexval(p[2]) < 0 ||
-					    (!pf_hexval(p[1]) && !pf_hexval(p[2]))) {
+					/* \x00 too: a check string may carry
+					 * binary (a DNS query); the parser lets
+					 * NUL bytes stand only there. */
+					if (pf_hexval(p[1]) < 0 || pf_hexval(p[2]) < 0) {
 						snprintf(err, errlen,
-							 "'\\x' expects two hex digits (not 00)");
+							 "'\\x' expects two hex digits");
 						goto fail;
 					}
 					*o++ = (char)(pf_hexval(p[1]) * 16 + pf_hexval(p[2]));
@@ -92,6 +94,7 @@ int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 			       *p != ',' && *p != '"')
 				*o++ = *p++;
 		}
+		t->t[t->n].len = (size_t)(o - t->t[t->n].s);
 		*o++ = '\0';
 		t->n++;
 	}
@@ -503,14 +506,21 @@ static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct
 		break;
 	case PF_OPT_MASQ:
 		return pf_parse_masq(c, (struct pf_masq *)(void *)((char *)&f->conf + o->off));
-	case PF_OPT_STR:
-		if (!arg || !*arg || strlen(arg) >= PF_CHECK_STR_MAX)
+	case PF_OPT_STR: {
+		/* Kept as its escaped text: bytes (NUL ones too) in a C string
+		 * that save writes back as it is; the checker unescapes it. */
+		size_t n = arg ? c->t->t[c->i].len : 0;
+		char esc[PF_CHECK_ESC_MAX];
+
+		if (!n || n >= PF_CHECK_STR_MAX)
 			return pf_fail(c, "'%s' expects a string of 1-%d bytes (\"...\" with \\r\\n "
-					  "escapes)",
+					  "\\xHH escapes)",
 				       opt, PF_CHECK_STR_MAX - 1);
-		pf_opt_set_str(&f->conf, o, arg);
+		pf_escape(esc, sizeof(esc), arg, n);
+		pf_opt_set_str(&f->conf, o, esc);
 		pf_next(c);
 		return 0;
+	}
 	default:
 		return pf_parse_cidrs(c, opt, pf_opt_cidrs(&f->conf, o));
 	}
@@ -573,6 +583,29 @@ static int pf_parse_only_opts(struct pf_cur *c, const struct pf_forward *f, uint
 		}
 	}
 	return 0;
+}
+
+/* A UDP service has no connect to check: a UDP-only forward's 'check' needs
+ * a datagram it answers (check-send), or a TCP port beside it (check-port).
+ * An agent alone (agent-port) is a TCP service beside it too. */
+static int pf_parse_udp_check(struct pf_cur *c, const struct pf_forward *f, uint64_t seen,
+			      const int *at)
+{
+	int first = -1;
+	size_t i;
+
+	if (f->conf.protos != PF_PROTO_UDP || f->conf.check.send[0] || f->conf.check.port)
+		return 0;
+	for (i = 0; i < pf_nopts; i++)
+		if ((seen & (2ULL << i)) && pf_opts[i].sets_check &&
+		    strncmp(pf_opts[i].word, "agent-", 6) != 0 && (first < 0 || at[i] < first))
+			first = at[i];
+	if (first < 0)
+		return 0;
+	c->i = first;
+	return pf_fail(c, "a UDP service answers no connect; expected check-send \"...\" (a "
+			  "datagram it replies to, like a DNS query in \\xHH escapes) or "
+			  "check-port PORT (a TCP port beside it)");
 }
 
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
@@ -661,7 +694,7 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 	}
 	if (f->conf.protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
 		return -1;
-	if (pf_parse_only_opts(c, f, seen, opt_at))
+	if (pf_parse_only_opts(c, f, seen, opt_at) || pf_parse_udp_check(c, f, seen, opt_at))
 		return -1;
 	/* `portfw save` writes it as one line, which must load back: ", " between
 	 * backends and "Ns" for a bare N make it longer than it may be written. */
@@ -821,6 +854,20 @@ static int pf_parse_log_format(struct pf_cur *c, struct pf_stmt *st)
 	return pf_fail(c, "'log-format' expects text or json");
 }
 
+/* drain-timeout DUR: a setting of the whole table, carried as a 'default'
+ * as log-format is. 0 cuts every flow at once, as a stop did before. */
+static int pf_parse_drain_timeout(struct pf_cur *c, struct pf_stmt *st)
+{
+	st->action = PF_ACT_DRAIN_TIMEOUT;
+	if (pf_peek(c) && !pf_parse_duration(pf_peek(c), &st->drain_ms) &&
+	    st->drain_ms <= PF_DRAIN_MAX_MS) {
+		pf_next(c);
+		return 0;
+	}
+	return pf_fail(c, "'drain-timeout' expects a duration 0-1d (like 30s, 5m; 0: cut "
+			  "flows at once)");
+}
+
 /* An account name as useradd takes it (POSIX portable characters, not
  * starting with '-'); whether it exists is the interpreter's question. */
 static int pf_parse_account(struct pf_cur *c, const char *what, char *dst)
@@ -976,6 +1023,17 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	memset(st, 0, sizeof(*st));
 	if (!t->n)
 		return 0;
+	/* A NUL byte would cut any other word short without a word said. */
+	for (k = 0; k < (size_t)t->n; k++) {
+		if (t->t[k].len == strlen(t->t[k].s))
+			continue;
+		if (k && !t->t[k - 1].quoted &&
+		    (!strcmp(t->t[k - 1].s, "check-send") || !strcmp(t->t[k - 1].s, "check-expect")))
+			continue;
+		c.i = (int)k;
+		return pf_fail(&c, "a NUL byte (\\x00) may only stand in a check-send or "
+				   "check-expect string");
+	}
 	c.i = 0;
 	verb = pf_peek(&c);
 	c.i = 1;
@@ -1045,6 +1103,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "log-format")) {
 		st->kind = PF_ST_DEFAULT;
 		rc = pf_parse_log_format(&c, st);
+	} else if (!strcmp(verb, "drain-timeout")) {
+		st->kind = PF_ST_DEFAULT;
+		rc = pf_parse_drain_timeout(&c, st);
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
@@ -1061,7 +1122,8 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, log-format, user, status, del, kill, backend, "
+					   "include-table, mark, default, log-format, drain-timeout, user, status, del, "
+					   "kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

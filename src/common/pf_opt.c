@@ -211,12 +211,6 @@ bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o)
 	}
 }
 
-/* A word quoted so the lexer reads it back as it is. */
-static size_t pf_opt_quoted(char *buf, size_t len, size_t off, const char *s)
-{
-	return off + pf_quote(off < len ? buf + off : NULL, off < len ? len - off : 0, s);
-}
-
 size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *buf, size_t len,
 		     size_t off)
 {
@@ -241,8 +235,10 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 		return pf_append(buf, len, off, v <= o->max && o->names[v] ? o->names[v] : "?");
 	}
 	case PF_OPT_STR:
-		off = pf_append(buf, len, off, " ");
-		return pf_opt_quoted(buf, len, off, pf_opt_str(c, o));
+		/* Escaped text already (pf_escape): quoted as it is. */
+		off = pf_append(buf, len, off, " \"");
+		off = pf_append(buf, len, off, pf_opt_str(c, o));
+		return pf_append(buf, len, off, "\"");
 	case PF_OPT_MASQ: {
 		const struct pf_masq *m = pf_opt_masq(c, o);
 

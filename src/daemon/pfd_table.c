@@ -24,6 +24,7 @@
 static struct pf_table pfd_tab;
 static char pfd_conf[PATH_MAX];
 static struct pfd_reloads pfd_reloads;
+static bool pfd_frozen;
 
 void pfd_table_set_config(const char *path)
 {
@@ -77,6 +78,12 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 	struct pfd_count c = { 0 };
 	struct pf_change ch;
 
+	if (pfd_frozen) {
+		snprintf(err, errlen, "portfwd is stopping (its flows are draining): no change "
+				      "is taken; expected a started portfwd");
+		pf_table_clear(next);
+		return -1;
+	}
 	/* The status server's socket is bound before any engine commits, and
 	 * given up if one refuses: a change is all or nothing. */
 	if (pfd_prepare(next, &ch, err, errlen) ||
@@ -187,6 +194,16 @@ size_t pfd_table_count(void)
 void pfd_table_refresh(void)
 {
 	pfd_engines_refresh(&pfd_tab);
+}
+
+void pfd_table_freeze(void)
+{
+	pfd_frozen = true;
+}
+
+uint64_t pfd_table_drain_ms(void)
+{
+	return pf_table_drain_ms(&pfd_tab);
 }
 
 void pfd_table_free(void)

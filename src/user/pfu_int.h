@@ -156,7 +156,7 @@ struct pfu_udpbuf {
 	char qdata[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
-enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_STOP };
+enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_DRAIN, PFU_CMD_STOP };
 
 struct pfu_plan {
 	struct pfu_lsock *ls;
@@ -170,6 +170,7 @@ struct pfu_cmd {
 	size_t nplan;
 	const struct pf_selector *sel;
 	unsigned killed;
+	unsigned left; /* PFU_CMD_DRAIN: the flows still open */
 	pf_flow_cb flow_cb; /* PFU_CMD_CONNS: called for each flow, on the worker */
 	void *flow_arg;
 };
@@ -229,6 +230,7 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
 /* Sends the queued replies; after each batch of events, before sessions
  * or listeners may go. */
 void pfu_udp_flush(struct pfu_worker *w);
+bool pfu_udp_stream(const struct pfu_usess *s);
 uint64_t pfu_udp_deadline(const struct pfu_usess *s);
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
 /* end: why (enum pf_flow_end), for the flow log. */

@@ -448,9 +448,18 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 	}
 }
 
+/* As conntrack: a query and its answer (a DNS lookup) are done, so such a
+ * session keeps the short timeout; only more than one datagram each way
+ * makes it a stream worth the long one. The wheel asks again when the
+ * timer fires, so a session that becomes a stream lives on then. */
+bool pfu_udp_stream(const struct pfu_usess *s)
+{
+	return s->pkts_up > 1 && s->pkts_down > 1;
+}
+
 uint64_t pfu_udp_deadline(const struct pfu_usess *s)
 {
-	return s->last_ms + (s->replied ? s->fwd->conf.o.udp_stream_ms : s->fwd->conf.o.udp_ms);
+	return s->last_ms + (pfu_udp_stream(s) ? s->fwd->conf.o.udp_stream_ms : s->fwd->conf.o.udp_ms);
 }
 
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
@@ -503,7 +512,7 @@ void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg)
 			.packets_down = s->pkts_down,
 			.age_ms = w->now - s->start_ms,
 			.idle_ms = w->now - s->last_ms,
-			.state = s->replied ? "replied" : "unreplied",
+			.state = pfu_udp_stream(s) ? "stream" : s->replied ? "replied" : "unreplied",
 		};
 		socklen_t len = sizeof(fl.backend);
 		uint64_t dl = pfu_udp_deadline(s);

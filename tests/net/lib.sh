@@ -231,11 +231,19 @@ pfd_check_log() {
 }
 
 # pfd_stop [SIGNAL]: stops the daemon (TERM by default); asserts it exited 0,
-# removed its control socket and logged no sanitizer report.
+# removed its control socket and logged no sanitizer report. SIGTERM and
+# SIGINT let open flows drain (drain-timeout, 30 s by default): a test that
+# leaves some does not wait for them, the same signal again 1 s later cuts
+# them (t_drain tests the drain itself).
 pfd_stop() {
-	local sig=${1:-TERM} rc=0
+	local sig=${1:-TERM} rc=0 end
 	pid_alive "$PFD_PID" || fail "portfwd (pid $PFD_PID) died before it was stopped"
 	kill "-$sig" "$PFD_PID"
+	if [[ $sig == TERM || $sig == INT ]]; then
+		end=$(($(now_ms) + 1000 * PFT_SLOW))
+		while pid_alive "$PFD_PID" && (($(now_ms) < end)); do sleep 0.05; done
+		if pid_alive "$PFD_PID"; then kill "-$sig" "$PFD_PID"; fi
+	fi
 	wait_for 10 "portfwd to exit on SIG$sig" pid_gone "$PFD_PID"
 	wait "$PFD_PID" || rc=$?
 	[[ $rc == 0 ]] || fail "portfwd exited with status $rc on SIG$sig"
