@@ -310,8 +310,9 @@ void pfk_persrc_sets(struct pf_buf *b, const struct pf_forward *f);
 void pfk_persrc_rules(struct pf_buf *b, const struct pf_forward *f);
 /* Commands that delete whichever sets forward id had (any may be absent). */
 void pfk_persrc_drop_sets(struct pf_buf *b, uint32_t id);
-/* Commands that empty f's sets named in its chains' old text when its
- * limits changed (the elements keep the limits they were made with). */
+/* Commands, after its chains are flushed, that empty f's sets named in
+ * its chains' old text when its limits changed (the elements keep the
+ * limits they were made with), or delete them when it has none now. */
 void pfk_persrc_flush_sets(struct pf_buf *b, const struct pf_forward *f, const char *old);
 
 /* pfk_acl.c: ACL denials, from the drop rules' counters read back every

@@ -131,6 +131,12 @@ void pfk_persrc_flush_sets(struct pf_buf *b, const struct pf_forward *f, const c
 		pf_buf_free(&rules);
 		return;
 	}
+	/* None any more: its chains, flushed before, no longer name them. */
+	if (!rules.len) {
+		pf_buf_free(&rules);
+		pfk_persrc_drop_sets(b, f->id);
+		return;
+	}
 	pf_buf_free(&rules);
 	for (k = 0; k < sizeof(pfk_ps_kinds); k++) {
 		for (v6 = 0; v6 <= 1; v6++) {
