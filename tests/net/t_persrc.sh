@@ -10,7 +10,8 @@
 # of connects as fast as they go from A, the backend sees 10 x 5 + 10 (the
 # burst) within 10%; max-sessions-per-source 2: a third UDP session from A
 # gets no reply, B's does. The forwards' refused counters and the log
-# count the refused clients.
+# count the refused clients; a kernel forward whose limit goes loses its
+# sets.
 source "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -121,5 +122,16 @@ for f in km kr ku; do
 done
 grep -q "forward 'km': .* over its limits per source dropped" "$PFD_LOG" ||
 	fail_later "no log line of km's drops"
+
+info "kernel engine: a forward whose limit goes loses its sets"
+nsets() {
+	in_ns "$G" nft list sets inet | grep -c "set f[0-9]*_$1[46] " || true
+}
+expect_eq "TCP count sets before" "$(nsets t)" 2
+sed -i 's/ max-per-source 2 engine kernel/ engine kernel/' "$PFD_CONF"
+pf reload >/dev/null
+expect_eq "TCP count sets after the reload" "$(nsets t)" 0
+expect_eq "UDP count sets kept" "$(nsets u)" 2
+expect_eq "rate sets kept" "$(nsets r)" 2
 pfd_stop
 pft_done
