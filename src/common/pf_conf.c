@@ -475,6 +475,35 @@ static int pf_parse_masq(struct pf_cur *c, struct pf_masq *m)
 	return 0;
 }
 
+/* "N/s" or "N/m" (N/sec, N/second, N/min, N/minute as nft writes them). */
+static int pf_parse_rate(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const char *const per_s[] = { "s", "sec", "second" };
+	static const char *const per_m[] = { "m", "min", "minute" };
+	const char *slash = strchr(s, '/');
+	char num[16];
+	uint64_t n;
+	size_t i;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(num))
+		return -1;
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	if (pf_parse_uint(num, min, max, &n))
+		return -1;
+	for (i = 0; i < PF_ARRAY_SIZE(per_s); i++) {
+		if (!strcmp(slash + 1, per_s[i])) {
+			*out = pf_rate_make(n, false);
+			return 0;
+		}
+		if (!strcmp(slash + 1, per_m[i])) {
+			*out = pf_rate_make(n, true);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* One option of a forward, by its row in pf_opts: the word is at the cursor. */
 static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct pf_opt *o)
 {
@@ -495,6 +524,10 @@ static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct
 		break;
 	case PF_OPT_UINT:
 		if (!arg || pf_parse_uint(arg, o->min, o->max, &v))
+			return pf_fail(c, "'%s' expects %s", opt, o->expect);
+		break;
+	case PF_OPT_RATE:
+		if (!arg || pf_parse_rate(arg, o->min, o->max, &v))
 			return pf_fail(c, "'%s' expects %s", opt, o->expect);
 		break;
 	case PF_OPT_ENUM:
@@ -574,6 +607,16 @@ static int pf_parse_only_opts(struct pf_cur *c, const struct pf_forward *f, uint
 			c->i = at[i];
 			return pf_fail(c, "works on TCP connections only; expected a 'tcp' "
 					  "forward (a tcp,udp one: a forward per protocol)");
+		}
+		if ((o->only & PF_OPT_ONLY_HAS_TCP) && !(f->conf.protos & PF_PROTO_TCP)) {
+			c->i = at[i];
+			return pf_fail(c, "limits TCP connections; expected a 'tcp' or 'tcp,udp' "
+					  "forward (UDP: max-sessions-per-source)");
+		}
+		if ((o->only & PF_OPT_ONLY_HAS_UDP) && !(f->conf.protos & PF_PROTO_UDP)) {
+			c->i = at[i];
+			return pf_fail(c, "limits UDP sessions; expected a 'udp' or 'tcp,udp' "
+					  "forward (TCP: max-per-source)");
 		}
 		if ((o->only & PF_OPT_ONLY_USER) && f->conf.engine == PF_ENGINE_KERNEL) {
 			c->i = at[i];

@@ -158,6 +158,11 @@ struct pf_fwd_opts {
 	uint64_t udp_stream_ms; /* UDP session that did (RFC 4787 REQ-5: >= 120 s) */
 	uint32_t maxconn; /* 0: unlimited */
 	uint32_t max_sessions; /* UDP sessions per forward */
+	/* Per client address (0: no limit): open TCP connections, open UDP
+	 * sessions, and new flows in time (pf_rate_*: a rate and its unit). */
+	uint32_t max_per_src;
+	uint32_t max_sess_per_src;
+	uint64_t rate_per_src;
 };
 
 struct pf_fwd_conf {
@@ -204,6 +209,8 @@ enum pf_refuse {
 	PF_REFUSE_MAXCONN,
 	PF_REFUSE_SESSIONS,
 	PF_REFUSE_NO_BACKEND,
+	PF_REFUSE_PER_SRC, /* max-per-source or max-sessions-per-source */
+	PF_REFUSE_RATE_SRC, /* rate-per-source */
 	PF_REFUSE_N,
 };
 

@@ -276,6 +276,12 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 			}
 		} else if (opt->kind == PF_OPT_FLAG) {
 			v = json_boolean(pf_opt_get(c, opt));
+		} else if (opt->kind == PF_OPT_RATE) {
+			char r[32];
+
+			/* "10/s" as written, null when there is none */
+			pf_rate_format(pf_opt_get(c, opt), r, sizeof(r));
+			v = *r ? json_string(r) : json_null();
 		} else {
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
 		}

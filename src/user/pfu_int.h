@@ -117,6 +117,7 @@ struct pfu_flow {
 	int16_t be; /* backend index, -1 before the first pick */
 	uint8_t state;
 	bool be_counted;
+	bool ps_held; /* counted in the per-source table (pfu_persrc.c) */
 	bool backend_first; /* the backend's EOF came first (the flow log) */
 	struct pf_tried tried;
 };
@@ -132,6 +133,7 @@ struct pfu_usess {
 	int fd;
 	int16_t be;
 	bool replied, dead, has_local;
+	bool ps_held; /* counted in the per-source table (pfu_persrc.c) */
 	union pf_sa client;
 	union pf_sa local; /* where the client sent to (any-address listeners) */
 	uint64_t start_ms, last_ms;
@@ -223,6 +225,15 @@ void pfu_log_udp(const struct pfu_worker *w, const struct pfu_usess *s, uint8_t 
  * where it came in. */
 void pfu_log_refused(const struct pf_forward *fwd, const struct pfu_wl *wl,
 		     const union pf_sa *client, uint8_t end);
+
+/* pfu_persrc.c: the limits per client address of a forward. Whether a
+ * new flow (a TCP connection, or a UDP session when udp) of client may
+ * start: PF_REFUSE_N when it may (*held: it was counted, and
+ * pfu_ps_release must be called as it ends), else why not. Workers call
+ * it concurrently; it allocates nothing. */
+enum pf_refuse pfu_ps_admit(const struct pf_forward *fwd, const union pf_sa *client, bool udp,
+			    bool *held);
+void pfu_ps_release(const struct pf_forward *fwd, const union pf_sa *client, bool udp);
 
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);

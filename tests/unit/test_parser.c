@@ -44,7 +44,7 @@
 	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
 	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
 	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions, " \
-	"log"
+	"max-per-source, max-sessions-per-source, rate-per-source, log"
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
@@ -964,6 +964,48 @@ static void test_forward_udp_options(void **state)
 	pf_forward_unref(f);
 }
 
+/* Limits per client address: parsed, saved as written (the rate's unit
+ * too: it sets the burst), loaded back equal. */
+static void test_forward_per_source_options(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp,udp :53 to b max-per-source 2 "
+					  "rate-per-source 10/s max-sessions-per-source 3");
+	struct pf_forward *g;
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(f->conf.o.max_per_src, 2);
+	assert_int_equal(f->conf.o.max_sess_per_src, 3);
+	assert_int_equal(pf_rate_n(f->conf.o.rate_per_src), 10);
+	assert_false(pf_rate_per_min(f->conf.o.rate_per_src));
+	assert_int_equal(pf_rate_us_per_token(f->conf.o.rate_per_src), 100000);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " max-per-source 2 max-sessions-per-source 3 "
+				    "rate-per-source 10/s"));
+	g = forward_ok(buf);
+	assert_true(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	/* 120/m is not 2/s: the same rate, a larger burst. */
+	g = forward_ok("forward tcp,udp :53 to b max-per-source 2 rate-per-source 120/minute "
+		       "max-sessions-per-source 3");
+	assert_true(pf_rate_per_min(g->conf.o.rate_per_src));
+	assert_int_equal(pf_rate_us_per_token(g->conf.o.rate_per_src), 500000);
+	assert_false(pf_forward_equal(f, g));
+	pf_forward_format(g, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " rate-per-source 120/m"));
+	pf_forward_unref(g);
+	pf_forward_unref(f);
+	f = forward_ok("forward tcp :80 to b max-per-source 0 rate-per-source 1000000/sec");
+	assert_int_equal(f->conf.o.max_per_src, 0);
+	assert_int_equal(pf_rate_us_per_token(f->conf.o.rate_per_src), 1);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_null(strstr(buf, "max-per-source"));
+	pf_forward_unref(f);
+	f = forward_ok("forward all 10.0.0.1 to 10.0.0.2 rate-per-source 5/m engine kernel");
+	assert_int_equal(pf_rate_n(f->conf.o.rate_per_src), 5);
+	pf_forward_unref(f);
+}
+
 /* PROXY protocol: parsed, saved as written, loaded back equal. */
 static void test_forward_proxy_options(void **state)
 {
@@ -1213,6 +1255,44 @@ static void test_forward_errors_options(void **state)
 							 "1-10000000" },
 		{ "forward udp :53 to b max-sessions 10000001",
 		  "'10000001': 'max-sessions' expects a number 1-10000000" },
+		{ "forward tcp :80 to b max-per-source",
+		  "at end of line: 'max-per-source' expects a number of TCP connections "
+		  "0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b max-per-source 2x",
+		  "'2x': 'max-per-source' expects a number of TCP connections 0-10000000 (0: no "
+		  "limit)" },
+		{ "forward tcp :80 to b max-per-source 1 max-per-source 2",
+		  "'max-per-source': option given twice" },
+		{ "forward udp :53 to b max-per-source 2",
+		  "'max-per-source': limits TCP connections; expected a 'tcp' or 'tcp,udp' "
+		  "forward (UDP: max-sessions-per-source)" },
+		{ "forward tcp :80 to b max-sessions-per-source 2",
+		  "'max-sessions-per-source': limits UDP sessions; expected a 'udp' or 'tcp,udp' "
+		  "forward (TCP: max-per-source)" },
+		{ "forward udp :53 to b max-sessions-per-source 10000001",
+		  "'10000001': 'max-sessions-per-source' expects a number of UDP sessions "
+		  "0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b rate-per-source",
+		  "at end of line: 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new "
+		  "flows per client address)" },
+		{ "forward tcp :80 to b rate-per-source 10",
+		  "'10': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 0/s",
+		  "'0/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 10/h",
+		  "'10/h': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 1000001/s",
+		  "'1000001/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows "
+		  "per client address)" },
+		{ "forward tcp :80 to b rate-per-source /s",
+		  "'/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 12345678901234567890/s",
+		  "'12345678901234567890/s': 'rate-per-source' expects a rate N/s or N/m, N "
+		  "1-1000000 (new flows per client address)" },
 		{ "forward tcp :80 to b proxy-protocol v3",
 		  "'v3': 'proxy-protocol' expects v1 or v2 (the PROXY protocol version sent to "
 		  "the backends)" },
@@ -3272,6 +3352,7 @@ int main(void)
 		cmocka_unit_test(test_forward_options),
 		cmocka_unit_test(test_forward_option_minimums),
 		cmocka_unit_test(test_forward_udp_options),
+		cmocka_unit_test(test_forward_per_source_options),
 		cmocka_unit_test(test_forward_proxy_options),
 		cmocka_unit_test(test_forward_quoted_words),
 		cmocka_unit_test(test_forward_errors_name),
