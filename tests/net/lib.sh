@@ -139,6 +139,30 @@ ns_add() {
 	ip -n "$NS_LAST" link set lo up
 }
 
+# topo_gateway: the test's namespace as a gateway G between a client C and a
+# server S, each on a link of its own, routed through G:
+#
+#   C 198.51.100.2 --- wan 198.51.100.1  G  10.0.0.1 lan --- S 10.0.0.2
+topo_gateway() {
+	G=$NS
+	ns_add c
+	C=$NS_LAST
+	ns_add s
+	S=$NS_LAST
+	ip link add wan netns "$G" type veth peer name eth0 netns "$C"
+	ip -n "$G" addr add 198.51.100.1/24 dev wan
+	ip -n "$G" link set wan up
+	ip -n "$C" addr add 198.51.100.2/24 dev eth0
+	ip -n "$C" link set eth0 up
+	ip link add lan netns "$G" type veth peer name eth0 netns "$S"
+	ip -n "$G" addr add 10.0.0.1/24 dev lan
+	ip -n "$G" link set lan up
+	ip -n "$S" addr add 10.0.0.2/24 dev eth0
+	ip -n "$S" link set eth0 up
+	ip -n "$S" route add default via 10.0.0.1
+	ip -n "$C" route add default via 198.51.100.1
+}
+
 # in_ns NS CMD...: runs CMD in namespace NS.
 in_ns() {
 	local ns=$1

@@ -17,23 +17,8 @@ pft_init
 
 PFT_PS=$PFT_NET_DIR/pft_persrc.py
 command -v nft >/dev/null || fail "nft not installed"
-G=$NS
-ns_add c
-C=$NS_LAST
-ns_add s
-S=$NS_LAST
-ip link add wan netns "$G" type veth peer name eth0 netns "$C"
-ip -n "$G" addr add 198.51.100.1/24 dev wan
-ip -n "$G" link set wan up
-ip -n "$C" addr add 198.51.100.2/24 dev eth0
+topo_gateway
 ip -n "$C" addr add 198.51.100.3/24 dev eth0
-ip -n "$C" link set eth0 up
-ip link add lan netns "$G" type veth peer name eth0 netns "$S"
-ip -n "$G" addr add 10.0.0.1/24 dev lan
-ip -n "$G" link set lan up
-ip -n "$S" addr add 10.0.0.2/24 dev eth0
-ip -n "$S" link set eth0 up
-ip -n "$S" route add default via 10.0.0.1
 in_ns "$G" sysctl -qw net.ipv4.ip_forward=1
 
 # Backends: user engine forwards to 70x1, kernel ones to 70x2.
