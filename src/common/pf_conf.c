@@ -14,17 +14,6 @@
 
 /* ---- lexer ---- */
 
-static int pf_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 {
 	size_t len = strlen(line);

@@ -151,7 +151,7 @@ size_t pf_escape(char *buf, size_t len, const char *s, size_t n)
 	return off;
 }
 
-static int pf_unhex(int c)
+int pf_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -177,9 +177,9 @@ int pf_unescape(const char *s, char *buf, size_t len)
 			case '\\': ch = '\\'; break;
 			case '"': ch = '"'; break;
 			case 'x':
-				if (pf_unhex(s[1]) < 0 || pf_unhex(s[2]) < 0)
+				if (pf_hexval(s[1]) < 0 || pf_hexval(s[2]) < 0)
 					return -1;
-				ch = (char)(pf_unhex(s[1]) * 16 + pf_unhex(s[2]));
+				ch = (char)(pf_hexval(s[1]) * 16 + pf_hexval(s[2]));
 				s += 2;
 				break;
 			default:
