@@ -323,6 +323,10 @@ bool pfk_acl_read_due(void);
 void pfk_acl_read(struct pf_forward *const *fwd, size_t n);
 
 /* pfk_ct.c */
+/* Runs a dump of the entries whose ct mark & mask == mark (filtered in the
+ * kernel), both families, into h's registered callback. */
+struct nfct_handle;
+void pfk_ct_dump_marked(struct nfct_handle *h, uint32_t mark, uint32_t mask);
 /* Deletes conntrack entries marked with one of these forward ids. */
 /* UDP entries only (flows follow a changed forward), or every one (kill). */
 unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
