@@ -122,6 +122,11 @@ $(BUILD)/tests/test_persrc: tests/unit/test_persrc.c $(call obj,$(COMMON_SRC) sr
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
+# The user engine's slabs of flows and sessions, on their own.
+$(BUILD)/tests/test_slab: tests/unit/test_slab.c $(call obj,$(COMMON_SRC) src/user/pfu_slab.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
 # explain's pure parts: the report, the walks of nftables' JSON and of
 # iptables-legacy-save's text.
 EXPLAIN_PURE := src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c \

@@ -8,6 +8,7 @@
 #include "../common/pf_log.h"
 #include "../common/pf_sched.h"
 #include "../common/pf_util.h"
+#include "pfu_slab.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -201,6 +202,8 @@ struct pfu_worker {
 	struct pfu_usess usess; /* list head */
 	struct pfu_usess *udead; /* freed after the current event batch */
 	struct pfu_udpbuf *ub;
+	/* Where its flows and sessions live (pfu_slab.h). */
+	struct pfu_cache flowc, sessc;
 	struct pfu_pipe pool[PFU_POOL_MAX];
 	int npool;
 	char *scratch; /* copy mode and fallback buffer */

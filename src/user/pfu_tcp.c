@@ -193,7 +193,7 @@ static struct pfu_flow *pfu_flow_new(struct pfu_worker *w, int fd, struct pfu_wl
 				     const union pf_sa *client, struct pf_forward *fwd,
 				     struct pfu_flow *head, uint8_t state)
 {
-	struct pfu_flow *f = calloc(1, sizeof(*f));
+	struct pfu_flow *f = pfu_cache_alloc(&w->flowc);
 
 	if (!f) {
 		close(fd);

@@ -149,7 +149,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = pfu_cache_alloc(&w->sessc);
 	if (!s)
 		goto fail;
 	s->fd = -1;
@@ -220,7 +220,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
 	return s;
 fail:
-	free(s);
+	pfu_cache_free(&w->sessc, s);
 	if (held)
 		pfu_ps_release(fwd, client, true);
 	return NULL;
@@ -267,7 +267,7 @@ void pfu_udp_free_dead(struct pfu_worker *w)
 
 		w->udead = s->next;
 		pf_forward_unref(s->fwd);
-		free(s);
+		pfu_cache_free(&w->sessc, s);
 	}
 }
 

@@ -297,7 +297,7 @@ static void pfu_free_dead(struct pfu_worker *w)
 
 		w->dead = f->next;
 		pf_forward_unref(f->fwd);
-		free(f);
+		pfu_cache_free(&w->flowc, f);
 	}
 }
 
@@ -460,6 +460,8 @@ void pfu_worker_cleanup(struct pfu_worker *w)
 		pfu_tcp_abort(w, w->hdrwait.next, PF_END_SHUTDOWN);
 	pfu_free_dead(w);
 	pfu_udp_cleanup(w);
+	pfu_cache_destroy(&w->flowc);
+	pfu_cache_destroy(&w->sessc);
 	for (j = 0; j < w->nwl; j++) {
 		close(w->wl[j]->fd);
 		free(w->wl[j]);
@@ -490,6 +492,8 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->spare[0] = w->spare[1] = -1;
+	pfu_cache_init(&w->flowc, sizeof(struct pfu_flow));
+	pfu_cache_init(&w->sessc, sizeof(struct pfu_usess));
 	w->scratch = malloc(65536);
 	if (w->ep < 0 || w->efd < 0 || !w->scratch)
 		return -1;
