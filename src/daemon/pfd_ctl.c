@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@
 #define PFD_REPLY_MS 10000
 /* After EMFILE with no reserve left: how long the listener rests. */
 #define PFD_EMFILE_PAUSE_MS 100
+/* A reply at least this long was built from a tree of many small blocks
+ * (a listing of every flow): once it is gone, the free memory it leaves
+ * in the heap is given back to the kernel. */
+#define PFD_TRIM_REPLY ((size_t)256 * 1024)
 
 /* What a client gets when no reply could be built (out of memory). */
 static const char pfd_reply_fallback[] =
@@ -81,6 +86,7 @@ static void pfd_listen_update(void)
 static void pfd_client_free(struct pfd_client *c)
 {
 	struct pfd_client **pp;
+	bool big = c->reply && c->outlen >= PFD_TRIM_REPLY;
 
 	for (pp = &pfd_clients; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -95,6 +101,8 @@ static void pfd_client_free(struct pfd_client *c)
 	pf_buf_free(&c->req);
 	free(c->reply);
 	free(c);
+	if (big)
+		malloc_trim(0);
 	if (pfd_reserve < 0)
 		pfd_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* A descriptor was freed: worth trying accept again now. */

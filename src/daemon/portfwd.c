@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -160,6 +161,12 @@ int main(int argc, char **argv)
 	int sfd = -1, opt, e;
 	uint64_t v;
 
+	/* One heap for every thread. The workers allocate nothing per flow or
+	 * datagram (their flows and sessions come from slabs, pfu_slab.h), so
+	 * a heap each would save no contention; and a worker's own heap keeps
+	 * what a burst (a listing built on it) left at its top, where a shared
+	 * one gives it back (malloc_trim after a large reply, pfd_ctl.c). */
+	mallopt(M_ARENA_MAX, 1);
 	if (!sock || !*sock)
 		sock = "/run/portfw.sock";
 	static const struct option longopts[] = {
