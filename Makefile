@@ -76,7 +76,7 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(SYS_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel soak run
 
 # The client answers also to the classic names (dispatch on argv[0]).
 CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
@@ -199,6 +199,11 @@ run: all
 bench: all $(TOOLS)
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/run.sh $(BENCH_MODE)
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
+
+# Long runs that prove nothing leaks (not in CI; bench/README.md, "Soak").
+# SOAK_SCALE=0.01 for a quick one.
+soak: all $(TOOLS)
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/soak.sh
 
 # The kernel engine alone: routing, nft, iptables, portfw at scale, control plane.
 bench-kernel: all
