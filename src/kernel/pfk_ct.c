@@ -26,6 +26,7 @@ struct pfk_ct_ctx {
 	const uint32_t *ids;
 	size_t nids;
 	bool udp_only;
+	bool any_id; /* every entry of ours, whatever its forward */
 	struct nfct_handle *hd; /* a second handle: deletes during a dump */
 	unsigned count;
 	pf_flow_cb flow_cb;
@@ -48,7 +49,7 @@ static int pfk_ct_flush_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
 
 	(void)type;
-	if (!(mark & PFK_MARK_OURS) || !pfk_id_in(c, mark & PFK_MARK_ID))
+	if (!(mark & PFK_MARK_OURS) || (!c->any_id && !pfk_id_in(c, mark & PFK_MARK_ID)))
 		return NFCT_CB_CONTINUE;
 	if (c->udp_only && nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_UDP)
 		return NFCT_CB_CONTINUE;
@@ -244,6 +245,14 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n)
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n)
 {
 	return pfk_ct_flush(ids, n, false);
+}
+
+unsigned pfk_ct_kill_all(void)
+{
+	struct pfk_ct_ctx c = { .any_id = true };
+
+	pfk_ct_dump(pfk_ct_flush_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
+	return c.count;
 }
 
 void pfk_ct_list(pf_flow_cb cb, void *arg)

@@ -44,6 +44,10 @@ static size_t pfk_nprev, pfk_nnext, pfk_prev_cap;
  * form (what they are loaded as) changes. */
 static struct pf_forward **pfk_gone, **pfk_added, **pfk_touched;
 static size_t pfk_ngone, pfk_nadded, pfk_ntouched;
+/* The forwards the last change took away, held (a reference each) until
+ * the next one: 'del -k' and 'flush -k' kill after the change is in, when
+ * their forwards are no longer loaded. */
+static struct pf_fwdvec pfk_went;
 static uint32_t pfk_gen;
 static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
@@ -652,6 +656,15 @@ out:
 	return rc;
 }
 
+static void pfk_went_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_went.n; i++)
+		pf_forward_unref(pfk_went.v[i]);
+	pf_fwdvec_free(&pfk_went);
+}
+
 static int pfk_commit(char *err, size_t errlen)
 {
 	uint32_t *gone;
@@ -669,9 +682,12 @@ static int pfk_commit(char *err, size_t errlen)
 	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
 	 * their end, as in the user engine. Prepare found which went (not
 	 * marked with gen), which are new, which changed form: no walk here. */
+	pfk_went_clear();
 	gone = pf_xarray(pfk_ngone, sizeof(*gone));
 	for (i = 0; i < pfk_ngone; i++) {
 		struct pf_forward *f = pfk_gone[i];
+
+		pf_fwdvec_push(&pfk_went, pf_forward_ref(f));
 
 		pfk_set_loaded(f, false); /* may come back: as new */
 		/* Only UDP entries go (and a TCP-only forward has none): the dump
@@ -780,10 +796,18 @@ static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *c
 
 	if (!pfk_nft)
 		return 0;
-	ids = pf_xcalloc(cur->n + pfk_nprev + 1, sizeof(*ids));
+	/* Everything: the flows of forwards gone before too (a previous
+	 * portfwd's, whose ids this one may not have given). */
+	if (sel->all)
+		return pfk_ct_kill_all();
+	(void)cur;
+	ids = pf_xcalloc(pfk_nprev + pfk_went.n + 1, sizeof(*ids));
 	for (i = 0; i < pfk_nprev; i++)
 		if (pf_selector_match(sel, pfk_prev[i]))
 			ids[n++] = pfk_prev[i]->id;
+	for (i = 0; i < pfk_went.n; i++)
+		if (pf_selector_match(sel, pfk_went.v[i]))
+			ids[n++] = pfk_went.v[i]->id;
 	k = n ? pfk_ct_kill_ids(ids, n) : 0;
 	free(ids);
 	return k;
@@ -803,6 +827,7 @@ static void pfk_stop(void)
 	if (!pfk_nft)
 		return;
 	pfk_abort();
+	pfk_went_clear();
 	pfk_trig_stop();
 	pfk_ntrig = 0;
 	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))

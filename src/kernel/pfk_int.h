@@ -311,6 +311,9 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n);
 /* UDP entries to the ports of newly added forwards that are not ours. */
 unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
+/* Every entry of ours: of the loaded forwards, of forwards deleted, of a
+ * previous portfwd's (flush -k). */
+unsigned pfk_ct_kill_all(void);
 /* Every flow of our forwards (named by the loaded version of each). */
 void pfk_ct_list(pf_flow_cb cb, void *arg);
 
