@@ -29,6 +29,10 @@
 static struct nft_ctx *pfk_nft;
 static struct pfk_config pfk_cfg;
 static char *pfk_pending, *pfk_loaded;
+/* The first load's simple elements as nft commands (NULL: none, or not the
+ * first load), and whether the last whole load carried them. */
+static char *pfk_pending_elems;
+static bool pfk_elems_in;
 /* The pending change leaves the core as loaded: only elements change. */
 static bool pfk_core_same;
 /* The outside interfaces the loaded core was rendered for, and the last
@@ -292,6 +296,8 @@ static void pfk_abort(void)
 {
 	free(pfk_pending);
 	pfk_pending = NULL;
+	free(pfk_pending_elems);
+	pfk_pending_elems = NULL;
 	pfk_core_same = false;
 	pfk_own_abort();
 	pfk_ops_free(&pfk_ops);
@@ -409,6 +415,33 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 	return 0;
 }
 
+/*
+ * The simple forwards' elements of t (forms as just rendered) as 'add
+ * element' commands. The first load replaces whatever table a previous
+ * portfwd left, whose forwards may be carrying flows and taking new ones:
+ * with these in the same transaction no new connection finds the maps
+ * empty between the two (nfnetlink fills them after a whole load).
+ */
+static char *pfk_elems_text(const struct pf_table *t)
+{
+	static const char lead[] = "\t\telements = { ";
+	struct pf_buf b = { 0 }, e = { 0 };
+	unsigned set;
+
+	for (set = 0; set < PFK_SET_N; set++) {
+		pf_buf_reset(&e);
+		pfk_simple_text(&e, t, set);
+		if (e.len > sizeof(lead) - 1)
+			pfk_out(&b, "add element inet portfw %s { %s", pfk_set_name(set),
+				e.s + sizeof(lead) - 1);
+		if (e.err)
+			b.err = e.err;
+	}
+	pf_buf_free(&e);
+	pf_buf_puts(&b, "");
+	return pf_buf_detach(&b, NULL);
+}
+
 static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	struct pfk_walk w;
@@ -465,7 +498,9 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	if (!pfk_nft && pfk_start(err, errlen))
 		goto fail;
 	pfk_pending = pfk_render_now(next, true, false, &w);
-	if (!pfk_pending) {
+	if (pfk_pending && !pfk_loaded)
+		pfk_pending_elems = pfk_elems_text(next);
+	if (!pfk_pending || (!pfk_loaded && !pfk_pending_elems)) {
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
 	}
@@ -528,6 +563,7 @@ static int pfk_apply(const char *base, const char *text, const char *pre, const 
 	int rc;
 
 	*whole = false;
+	pfk_elems_in = false;
 	if (base && (!text || (d = pfk_diff(base, text, &nd)))) {
 		pf_buf_puts(&b, pre ? pre : "");
 		if (nd)
@@ -552,6 +588,9 @@ static int pfk_apply(const char *base, const char *text, const char *pre, const 
 	pf_buf_puts(&b, text);
 	pf_buf_puts(&b, all ? all : "");
 	free(all);
+	pfk_elems_in = !loaded && pfk_pending_elems;
+	if (pfk_elems_in)
+		pf_buf_puts(&b, pfk_pending_elems);
 	if (b.err || !all) {
 		pf_buf_free(&b);
 		snprintf(err, errlen, "kernel engine: out of memory");
@@ -628,7 +667,7 @@ static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forwa
 		goto out;
 	}
 	if (whole) {
-		if (!pfk_fill(v, n, false, err, errlen)) {
+		if (pfk_elems_in || !pfk_fill(v, n, false, err, errlen)) {
 			rc = 0;
 			goto out;
 		}
