@@ -255,6 +255,24 @@ unsigned pfk_ct_kill_all(void)
 	return c.count;
 }
 
+static int pfk_ct_count_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct pfk_ct_ctx *c = data;
+
+	(void)type;
+	(void)ct;
+	c->count++;
+	return NFCT_CB_CONTINUE;
+}
+
+unsigned pfk_ct_count_ours(void)
+{
+	struct pfk_ct_ctx c = { 0 };
+
+	pfk_ct_dump(pfk_ct_count_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
+	return c.count;
+}
+
 void pfk_ct_list(pf_flow_cb cb, void *arg)
 {
 	struct pfk_ct_ctx c = { .flow_cb = cb, .flow_arg = arg };

@@ -33,6 +33,9 @@ static char *pfk_pending, *pfk_loaded;
  * first load), and whether the last whole load carried them. */
 static char *pfk_pending_elems;
 static bool pfk_elems_in;
+/* The loaded table holds the sysctls' note (pfk_sysctl_note): a whole load
+ * replaced it. */
+static bool pfk_noted;
 /* The pending change leaves the core as loaded: only elements change. */
 static bool pfk_core_same;
 /* The outside interfaces the loaded core was rendered for, and the last
@@ -88,6 +91,8 @@ void pfk_configure(const struct pfk_config *cfg)
 /* Also on first use: a table with kernel forwards under portfwd -e user. */
 static int pfk_start(char *err, size_t errlen)
 {
+	const char *prev;
+
 	if (pfk_nft)
 		return 0;
 	pfk_nft = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -97,6 +102,11 @@ static int pfk_start(char *err, size_t errlen)
 	}
 	nft_ctx_buffer_output(pfk_nft);
 	nft_ctx_buffer_error(pfk_nft);
+	/* A table left by a stop says what its portfwd had set, and from what
+	 * (put back when a stop finally removes the table). */
+	prev = pfk_nft_query("list set inet portfw put_back\n");
+	if (prev)
+		pfk_sysctl_adopt(prev);
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
 	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
 	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
@@ -584,6 +594,7 @@ static int pfk_apply(const char *base, const char *text, const char *pre, const 
 			err);
 	}
 	*whole = true;
+	pfk_noted = false;
 	all = pfk_own_all(v, n, loaded);
 	pf_buf_puts(&b, text);
 	pf_buf_puts(&b, all ? all : "");
@@ -695,6 +706,21 @@ out:
 	return rc;
 }
 
+/* The table notes the sysctls set and what they were, again when they or
+ * the table changed: a kill -9 leaves it as it is. */
+static void pfk_note(void)
+{
+	char *note;
+
+	if (pfk_noted && !pfk_sysctl_dirty())
+		return;
+	note = pfk_sysctl_note();
+	pfk_noted = note && !nft_run_cmd_from_buffer(pfk_nft, note);
+	if (!pfk_noted)
+		pf_warn("kernel engine: could not note in the table which sysctls to put back");
+	free(note);
+}
+
 static void pfk_went_clear(void)
 {
 	size_t i;
@@ -774,6 +800,7 @@ static int pfk_commit(char *err, size_t errlen)
 		pfk_wan_next = NULL;
 	}
 	pfk_core_same = false;
+	pfk_note();
 	return 0;
 }
 
@@ -825,6 +852,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	free(pfk_wan_loaded);
 	pfk_wan_loaded = pfk_wan_next;
 	pfk_wan_next = NULL;
+	pfk_note();
 }
 
 static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
@@ -861,15 +889,47 @@ static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 		pfk_ct_list(cb, arg);
 }
 
+/*
+ * A stop leaves the table while it has forwards or flows, as a kill -9
+ * does: conntrack translates an established flow only while some nat chain
+ * of its family is hooked (without one the NAT hooks go, the next packet
+ * reaches the gateway untranslated and gets a reset), so removing the table
+ * cut every flow. Its forwards keep forwarding until the next start, which
+ * replaces the table in one transaction (pfk_render.c) with the same ids
+ * (ct marks) for the same configuration; sysctls stay as set. The table
+ * and sysctls go with a stop that has nothing left to carry: after
+ * 'portfw flush -k'.
+ */
+static bool pfk_stop_leaves(void)
+{
+	unsigned n;
+
+	if (pfk_nprev) {
+		pf_info("kernel engine: table inet portfw left in place with %zu forward(s): "
+			"their flows run on (portfw flush -k before a stop removes it)",
+			pfk_nprev);
+		return true;
+	}
+	n = pfk_ct_count_ours();
+	if (n)
+		pf_info("kernel engine: table inet portfw left in place for %u flow(s) of "
+			"deleted forwards",
+			n);
+	return n > 0;
+}
+
 static void pfk_stop(void)
 {
+	bool leave;
+
 	if (!pfk_nft)
 		return;
 	pfk_abort();
 	pfk_went_clear();
 	pfk_trig_stop();
 	pfk_ntrig = 0;
-	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
+	leave = pfk_stop_leaves();
+	if (!leave && nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
 	for (size_t i = 0; i < pfk_nprev; i++) {
 		pfk_own_forget(pfk_prev[i]);
@@ -885,9 +945,10 @@ static void pfk_stop(void)
 	pfk_disp_reset();
 	pfk_nl_close();
 	pfk_ln_any = false;
+	pfk_noted = false;
 	pfk_stats_stop();
 	pfk_acl_stop();
-	pfk_sys_stop(); /* every sysctl back as it was */
+	pfk_sys_stop(!leave);
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
 }
@@ -914,6 +975,8 @@ static bool pfk_event(void)
 		return false;
 	if (pfk_ln_any)
 		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);
+	if (pfk_loaded)
+		pfk_note();
 	return pfk_nprev && !pfk_wan_same();
 }
 
