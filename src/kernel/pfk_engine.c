@@ -36,6 +36,9 @@ static bool pfk_elems_in;
 /* The loaded table holds the sysctls' note (pfk_sysctl_note): a whole load
  * replaced it. */
 static bool pfk_noted;
+/* The table found at start was left by a previous portfwd: its flows are
+ * taken over at the first commit (pfk_ct_adopt). */
+static bool pfk_adopt;
 /* The pending change leaves the core as loaded: only elements change. */
 static bool pfk_core_same;
 /* The outside interfaces the loaded core was rendered for, and the last
@@ -105,6 +108,7 @@ static int pfk_start(char *err, size_t errlen)
 	/* A table left by a stop says what its portfwd had set, and from what
 	 * (put back when a stop finally removes the table). */
 	prev = pfk_nft_query("list set inet portfw put_back\n");
+	pfk_adopt = prev != NULL;
 	if (prev)
 		pfk_sysctl_adopt(prev);
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
@@ -800,6 +804,15 @@ static int pfk_commit(char *err, size_t errlen)
 		pfk_wan_next = NULL;
 	}
 	pfk_core_same = false;
+	if (pfk_adopt) {
+		unsigned n = pfk_ct_adopt(pfk_prev, pfk_nprev);
+
+		if (n)
+			pf_info("kernel engine: %u flow(s) left running by the previous portfwd "
+				"belong to other forwards now: marked again",
+				n);
+		pfk_adopt = false;
+	}
 	pfk_note();
 	return 0;
 }
@@ -946,6 +959,7 @@ static void pfk_stop(void)
 	pfk_nl_close();
 	pfk_ln_any = false;
 	pfk_noted = false;
+	pfk_adopt = false;
 	pfk_stats_stop();
 	pfk_acl_stop();
 	pfk_sys_stop(!leave);

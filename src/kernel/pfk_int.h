@@ -324,6 +324,10 @@ unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
 /* Every entry of ours: of the loaded forwards, of forwards deleted, of a
  * previous portfwd's (flush -k). */
 unsigned pfk_ct_kill_all(void);
+/* The entries a previous portfwd left whose mark's id is not of the
+ * forward of fwd that takes them now: marked with the id of the one that
+ * does (or none). How many were. */
+unsigned pfk_ct_adopt(struct pf_forward *const *fwd, size_t n);
 /* How many entries of our forwards conntrack holds (any state). */
 unsigned pfk_ct_count_ours(void);
 /* Every flow of our forwards (named by the loaded version of each). */
