@@ -917,6 +917,12 @@ static bool pfk_stop_leaves(void)
 {
 	unsigned n;
 
+	/* A start that failed before its first load: the table found is the
+	 * previous portfwd's, and stays as it was. */
+	if (!pfk_loaded && pfk_adopt) {
+		pf_info("kernel engine: table inet portfw of a previous portfwd left as it was");
+		return true;
+	}
 	if (pfk_nprev) {
 		pf_info("kernel engine: table inet portfw left in place with %zu forward(s): "
 			"their flows run on (portfw flush -k before a stop removes it)",
