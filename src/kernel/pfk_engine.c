@@ -811,6 +811,8 @@ static int pfk_commit(char *err, size_t errlen)
 			pf_info("kernel engine: %u flow(s) left running by the previous portfwd "
 				"belong to other forwards now: marked again",
 				n);
+		/* Their NEW events went to the previous portfwd: counted here. */
+		pfk_stats_resync(pfk_prev, pfk_nprev);
 		pfk_adopt = false;
 	}
 	pfk_note();
