@@ -117,6 +117,11 @@ $(BUILD)/tests/test_classic: tests/unit/test_classic.c $(call obj,$(COMMON_SRC) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
 
+# The user engine's limits per source, on their own.
+$(BUILD)/tests/test_persrc: tests/unit/test_persrc.c $(call obj,$(COMMON_SRC) src/user/pfu_persrc.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LIBS) -lcmocka
+
 # explain's pure parts: the report, the walks of nftables' JSON and of
 # iptables-legacy-save's text.
 EXPLAIN_PURE := src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c \

@@ -275,7 +275,8 @@ static void usage(FILE *fp)
 		    "  name NAME, balance wrr|pref|rr|leastconn|source|maglev, check, check-interval DUR,\n"
 		    "  check-timeout DUR, fall N, rise N, check-port N, check-send STR, check-expect STR,\n"
 		    "  agent-port N, agent-interval DUR, from CIDRS, allow CIDRS, deny CIDRS,\n"
-		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N, log\n"
+		    "  udp-timeout DUR, udp-stream-timeout DUR, max-sessions N, max-per-source N,\n"
+		    "  max-sessions-per-source N, rate-per-source N/s|N/m, log\n"
 		    "BACKEND: HOST[:PORT[-PORT]] [weight N] [backup] [drain|disabled]\n"
 		    "portfw help [COMMAND], portfw --version; see portfw(8) and portfw.conf(5)\n");
 }

@@ -15,17 +15,6 @@
 
 #define PF_ADMIN_WHAT "expected forward=NAME&backend=HOST:PORT&action=ACTION"
 
-static int pf_admin_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes s[0..n) (%HH, '+' for a space) into out; -1 when it does not fit
  * or holds a bad escape or a NUL. */
 static int pf_admin_decode(const char *s, size_t n, char *out, size_t len)
@@ -38,9 +27,9 @@ static int pf_admin_decode(const char *s, size_t n, char *out, size_t len)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (i + 2 >= n || pf_admin_hex(s[i + 1]) < 0 || pf_admin_hex(s[i + 2]) < 0)
+			if (i + 2 >= n || pf_hexval(s[i + 1]) < 0 || pf_hexval(s[i + 2]) < 0)
 				return -1;
-			c = (char)(pf_admin_hex(s[i + 1]) * 16 + pf_admin_hex(s[i + 2]));
+			c = (char)(pf_hexval(s[i + 1]) * 16 + pf_hexval(s[i + 2]));
 			i += 2;
 		}
 		if (!c || o + 1 >= len)

@@ -14,17 +14,6 @@
 
 /* ---- lexer ---- */
 
-static int pf_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 {
 	size_t len = strlen(line);
@@ -70,10 +59,12 @@ int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 				case '\\': *o++ = '\\'; break;
 				case '"': *o++ = '"'; break;
 				case 'x':
-					if (pf_hexval(p[1]) < 0 || pf_hexval(p[2]) < 0 ||
-					    (!pf_hexval(p[1]) && !pf_hexval(p[2]))) {
+					/* \x00 too: a check string may carry
+					 * binary (a DNS query); the parser lets
+					 * NUL bytes stand only there. */
+					if (pf_hexval(p[1]) < 0 || pf_hexval(p[2]) < 0) {
 						snprintf(err, errlen,
-							 "'\\x' expects two hex digits (not 00)");
+							 "'\\x' expects two hex digits");
 						goto fail;
 					}
 					*o++ = (char)(pf_hexval(p[1]) * 16 + pf_hexval(p[2]));
@@ -92,6 +83,7 @@ int pf_lex(const char *line, struct pf_toks *t, char *err, size_t errlen)
 			       *p != ',' && *p != '"')
 				*o++ = *p++;
 		}
+		t->t[t->n].len = (size_t)(o - t->t[t->n].s);
 		*o++ = '\0';
 		t->n++;
 	}
@@ -472,6 +464,35 @@ static int pf_parse_masq(struct pf_cur *c, struct pf_masq *m)
 	return 0;
 }
 
+/* "N/s" or "N/m" (N/sec, N/second, N/min, N/minute as nft writes them). */
+static int pf_parse_rate(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const char *const per_s[] = { "s", "sec", "second" };
+	static const char *const per_m[] = { "m", "min", "minute" };
+	const char *slash = strchr(s, '/');
+	char num[16];
+	uint64_t n;
+	size_t i;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(num))
+		return -1;
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	if (pf_parse_uint(num, min, max, &n))
+		return -1;
+	for (i = 0; i < PF_ARRAY_SIZE(per_s); i++) {
+		if (!strcmp(slash + 1, per_s[i])) {
+			*out = pf_rate_make(n, false);
+			return 0;
+		}
+		if (!strcmp(slash + 1, per_m[i])) {
+			*out = pf_rate_make(n, true);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* One option of a forward, by its row in pf_opts: the word is at the cursor. */
 static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct pf_opt *o)
 {
@@ -494,6 +515,10 @@ static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct
 		if (!arg || pf_parse_uint(arg, o->min, o->max, &v))
 			return pf_fail(c, "'%s' expects %s", opt, o->expect);
 		break;
+	case PF_OPT_RATE:
+		if (!arg || pf_parse_rate(arg, o->min, o->max, &v))
+			return pf_fail(c, "'%s' expects %s", opt, o->expect);
+		break;
 	case PF_OPT_ENUM:
 		for (v = 0; v <= o->max; v++)
 			if (o->names[v] && pf_peek_is(c, o->names[v]))
@@ -503,14 +528,21 @@ static int pf_parse_fwd_opt(struct pf_cur *c, struct pf_forward *f, const struct
 		break;
 	case PF_OPT_MASQ:
 		return pf_parse_masq(c, (struct pf_masq *)(void *)((char *)&f->conf + o->off));
-	case PF_OPT_STR:
-		if (!arg || !*arg || strlen(arg) >= PF_CHECK_STR_MAX)
+	case PF_OPT_STR: {
+		/* Kept as its escaped text: bytes (NUL ones too) in a C string
+		 * that save writes back as it is; the checker unescapes it. */
+		size_t n = arg ? c->t->t[c->i].len : 0;
+		char esc[PF_CHECK_ESC_MAX];
+
+		if (!n || n >= PF_CHECK_STR_MAX)
 			return pf_fail(c, "'%s' expects a string of 1-%d bytes (\"...\" with \\r\\n "
-					  "escapes)",
+					  "\\xHH escapes)",
 				       opt, PF_CHECK_STR_MAX - 1);
-		pf_opt_set_str(&f->conf, o, arg);
+		pf_escape(esc, sizeof(esc), arg, n);
+		pf_opt_set_str(&f->conf, o, esc);
 		pf_next(c);
 		return 0;
+	}
 	default:
 		return pf_parse_cidrs(c, opt, pf_opt_cidrs(&f->conf, o));
 	}
@@ -565,6 +597,16 @@ static int pf_parse_only_opts(struct pf_cur *c, const struct pf_forward *f, uint
 			return pf_fail(c, "works on TCP connections only; expected a 'tcp' "
 					  "forward (a tcp,udp one: a forward per protocol)");
 		}
+		if ((o->only & PF_OPT_ONLY_HAS_TCP) && !(f->conf.protos & PF_PROTO_TCP)) {
+			c->i = at[i];
+			return pf_fail(c, "limits TCP connections; expected a 'tcp' or 'tcp,udp' "
+					  "forward (UDP: max-sessions-per-source)");
+		}
+		if ((o->only & PF_OPT_ONLY_HAS_UDP) && !(f->conf.protos & PF_PROTO_UDP)) {
+			c->i = at[i];
+			return pf_fail(c, "limits UDP sessions; expected a 'udp' or 'tcp,udp' "
+					  "forward (TCP: max-per-source)");
+		}
 		if ((o->only & PF_OPT_ONLY_USER) && f->conf.engine == PF_ENGINE_KERNEL) {
 			c->i = at[i];
 			return pf_fail(c, "needs the user engine (the kernel engine does not "
@@ -573,6 +615,29 @@ static int pf_parse_only_opts(struct pf_cur *c, const struct pf_forward *f, uint
 		}
 	}
 	return 0;
+}
+
+/* A UDP service has no connect to check: a UDP-only forward's 'check' needs
+ * a datagram it answers (check-send), or a TCP port beside it (check-port).
+ * An agent alone (agent-port) is a TCP service beside it too. */
+static int pf_parse_udp_check(struct pf_cur *c, const struct pf_forward *f, uint64_t seen,
+			      const int *at)
+{
+	int first = -1;
+	size_t i;
+
+	if (f->conf.protos != PF_PROTO_UDP || f->conf.check.send[0] || f->conf.check.port)
+		return 0;
+	for (i = 0; i < pf_nopts; i++)
+		if ((seen & (2ULL << i)) && pf_opts[i].sets_check &&
+		    strncmp(pf_opts[i].word, "agent-", 6) != 0 && (first < 0 || at[i] < first))
+			first = at[i];
+	if (first < 0)
+		return 0;
+	c->i = first;
+	return pf_fail(c, "a UDP service answers no connect; expected check-send \"...\" (a "
+			  "datagram it replies to, like a DNS query in \\xHH escapes) or "
+			  "check-port PORT (a TCP port beside it)");
 }
 
 static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
@@ -661,7 +726,7 @@ static int pf_parse_forward(struct pf_cur *c, struct pf_stmt *st)
 	}
 	if (f->conf.protos == PF_PROTO_ALL && pf_parse_all_opts(c, f))
 		return -1;
-	if (pf_parse_only_opts(c, f, seen, opt_at))
+	if (pf_parse_only_opts(c, f, seen, opt_at) || pf_parse_udp_check(c, f, seen, opt_at))
 		return -1;
 	/* `portfw save` writes it as one line, which must load back: ", " between
 	 * backends and "Ns" for a bare N make it longer than it may be written. */
@@ -821,6 +886,20 @@ static int pf_parse_log_format(struct pf_cur *c, struct pf_stmt *st)
 	return pf_fail(c, "'log-format' expects text or json");
 }
 
+/* drain-timeout DUR: a setting of the whole table, carried as a 'default'
+ * as log-format is. 0 cuts every flow at once, as a stop did before. */
+static int pf_parse_drain_timeout(struct pf_cur *c, struct pf_stmt *st)
+{
+	st->action = PF_ACT_DRAIN_TIMEOUT;
+	if (pf_peek(c) && !pf_parse_duration(pf_peek(c), &st->drain_ms) &&
+	    st->drain_ms <= PF_DRAIN_MAX_MS) {
+		pf_next(c);
+		return 0;
+	}
+	return pf_fail(c, "'drain-timeout' expects a duration 0-1d (like 30s, 5m; 0: cut "
+			  "flows at once)");
+}
+
 /* An account name as useradd takes it (POSIX portable characters, not
  * starting with '-'); whether it exists is the interpreter's question. */
 static int pf_parse_account(struct pf_cur *c, const char *what, char *dst)
@@ -976,6 +1055,17 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	memset(st, 0, sizeof(*st));
 	if (!t->n)
 		return 0;
+	/* A NUL byte would cut any other word short without a word said. */
+	for (k = 0; k < (size_t)t->n; k++) {
+		if (t->t[k].len == strlen(t->t[k].s))
+			continue;
+		if (k && !t->t[k - 1].quoted &&
+		    (!strcmp(t->t[k - 1].s, "check-send") || !strcmp(t->t[k - 1].s, "check-expect")))
+			continue;
+		c.i = (int)k;
+		return pf_fail(&c, "a NUL byte (\\x00) may only stand in a check-send or "
+				   "check-expect string");
+	}
 	c.i = 0;
 	verb = pf_peek(&c);
 	c.i = 1;
@@ -1045,6 +1135,9 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 	} else if (!strcmp(verb, "log-format")) {
 		st->kind = PF_ST_DEFAULT;
 		rc = pf_parse_log_format(&c, st);
+	} else if (!strcmp(verb, "drain-timeout")) {
+		st->kind = PF_ST_DEFAULT;
+		rc = pf_parse_drain_timeout(&c, st);
 	} else if (!strcmp(verb, "backend")) {
 		st->kind = PF_ST_BACKEND;
 		rc = pf_parse_backend_cmd(&c, st);
@@ -1061,7 +1154,8 @@ int pf_parse_stmt(const struct pf_toks *t, const struct pf_where *w, struct pf_s
 		if (k == PF_ARRAY_SIZE(plain)) {
 			c.i = 0;
 			return pf_fail(&c, "unknown statement; expected forward, trigger, include, "
-					   "include-table, mark, default, log-format, user, status, del, kill, backend, "
+					   "include-table, mark, default, log-format, drain-timeout, user, status, del, "
+					   "kill, backend, "
 					   "schedule, flush, list, conns, save or reload");
 		}
 		st->kind = plain[k].kind;

@@ -9,6 +9,7 @@
  *   kill all | kill name NAME | kill PROTO LISTEN
  *   default allow|deny CIDR[,CIDR...] | default clear | default log|no-log
  *   log-format text|json    (a table-wide setting, parsed as a 'default')
+ *   drain-timeout DUR       (how long a stopping portfwd lets flows finish; the same)
  *   backend name NAME BACKEND drain|enable|disable|backup|primary|weight N
  *   schedule name NAME
  *   mark N [PROTO LISTEN] [from CIDR[,CIDR...]] | del mark N
@@ -34,6 +35,7 @@
 
 struct pf_tok {
 	char *s;
+	size_t len; /* of s, which may hold NUL bytes ("\x00") when quoted */
 	bool quoted;
 };
 
@@ -90,6 +92,7 @@ struct pf_stmt {
 	int action; /* PF_ST_DEFAULT, PF_ST_BACKEND: enum pf_stmt_action */
 	uint32_t weight; /* PF_ST_BACKEND weight N */
 	uint8_t log_format; /* PF_ACT_LOG_FORMAT: enum pf_flowlog_format */
+	uint64_t drain_ms; /* PF_ACT_DRAIN_TIMEOUT */
 	struct pf_mark mark; /* PF_ST_MARK: its sources are in cidrs */
 	bool mark_del;
 	struct pf_user_conf user; /* PF_ST_USER */
@@ -109,6 +112,7 @@ enum pf_stmt_action {
 	PF_ACT_LOG, /* default log */
 	PF_ACT_NOLOG, /* default no-log */
 	PF_ACT_LOG_FORMAT, /* log-format FMT (log_format) */
+	PF_ACT_DRAIN_TIMEOUT, /* drain-timeout DUR (drain_ms) */
 };
 
 /* Where a statement comes from: "FILE:LINE: " in messages, or "WHAT: " when

@@ -71,6 +71,12 @@ struct pf_engine_ops {
 	void (*refresh)(const struct pf_table *cur);
 	/* Every live flow of the forwards of cur. */
 	void (*flows)(const struct pf_table *cur, pf_flow_cb cb, void *arg);
+	/* Stops taking new flows, for a soft stop: the listeners close (new
+	 * clients are refused by the kernel) and what cannot outlive them ends
+	 * (UDP sessions, which have no close to wait for). Returns the flows
+	 * still open; called again, it only counts them. No change may follow
+	 * but stop. NULL: the engine has no flows of its own to let finish. */
+	unsigned (*drain)(void);
 	/* Cuts the flows of the forwards sel matches (current or deleted). */
 	unsigned (*kill)(const struct pf_selector *sel, const struct pf_table *cur);
 	/* A descriptor for the daemon's loop (-1: none now; it may appear

@@ -136,6 +136,11 @@ void pf_table_default(struct pf_table *t, struct pf_stmt *st)
 		t->log_format = st->log_format;
 		return;
 	}
+	if (st->action == PF_ACT_DRAIN_TIMEOUT) {
+		t->drain_ms = st->drain_ms;
+		t->drain_set = true;
+		return;
+	}
 	/* 'clear' is the ACL's: the flow log's default has its 'no-log'. */
 	if (st->action == PF_ACT_CLEAR) {
 		pf_cidrset_free(&t->def_allow);

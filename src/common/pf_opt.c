@@ -86,6 +86,17 @@ const struct pf_opt pf_opts[] = {
 	{ .word = "max-sessions", .json = "max_sessions", .kind = PF_OPT_UINT,
 	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.max_sessions), .min = 1, .max = 10000000,
 	  .def = 65536, .expect = "a number 1-10000000" },
+	{ .word = "max-per-source", .json = "max_per_source", .kind = PF_OPT_UINT,
+	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.max_per_src), .min = 0, .max = 10000000, .def = 0,
+	  .only = PF_OPT_ONLY_HAS_TCP,
+	  .expect = "a number of TCP connections 0-10000000 (0: no limit)" },
+	{ .word = "max-sessions-per-source", .json = "max_sessions_per_source", .kind = PF_OPT_UINT,
+	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.max_sess_per_src), .min = 0, .max = 10000000,
+	  .def = 0, .only = PF_OPT_ONLY_HAS_UDP,
+	  .expect = "a number of UDP sessions 0-10000000 (0: no limit)" },
+	{ .word = "rate-per-source", .json = "rate_per_source", .kind = PF_OPT_RATE,
+	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.rate_per_src), .min = 1, .max = 1000000, .def = 0,
+	  .expect = "a rate N/s or N/m, N 1-1000000 (new flows per client address)" },
 	{ .word = "log", .json = "log", .kind = PF_OPT_FLAG, .group = PF_OPT_G_OPTIONS,
 	  PF_FIELD(log) },
 };
@@ -211,12 +222,6 @@ bool pf_opt_is_default(const struct pf_fwd_conf *c, const struct pf_opt *o)
 	}
 }
 
-/* A word quoted so the lexer reads it back as it is. */
-static size_t pf_opt_quoted(char *buf, size_t len, size_t off, const char *s)
-{
-	return off + pf_quote(off < len ? buf + off : NULL, off < len ? len - off : 0, s);
-}
-
 size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *buf, size_t len,
 		     size_t off)
 {
@@ -230,6 +235,10 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 	case PF_OPT_UINT:
 		snprintf(tmp, sizeof(tmp), " %llu", (unsigned long long)pf_opt_get(c, o));
 		return pf_append(buf, len, off, tmp);
+	case PF_OPT_RATE:
+		tmp[0] = ' ';
+		pf_rate_format(pf_opt_get(c, o), tmp + 1, sizeof(tmp) - 1);
+		return pf_append(buf, len, off, tmp);
 	case PF_OPT_DUR:
 		tmp[0] = ' ';
 		pf_format_duration(pf_opt_get(c, o), tmp + 1, sizeof(tmp) - 1);
@@ -241,8 +250,10 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 		return pf_append(buf, len, off, v <= o->max && o->names[v] ? o->names[v] : "?");
 	}
 	case PF_OPT_STR:
-		off = pf_append(buf, len, off, " ");
-		return pf_opt_quoted(buf, len, off, pf_opt_str(c, o));
+		/* Escaped text already (pf_escape): quoted as it is. */
+		off = pf_append(buf, len, off, " \"");
+		off = pf_append(buf, len, off, pf_opt_str(c, o));
+		return pf_append(buf, len, off, "\"");
 	case PF_OPT_MASQ: {
 		const struct pf_masq *m = pf_opt_masq(c, o);
 
@@ -258,6 +269,15 @@ size_t pf_opt_format(const struct pf_fwd_conf *c, const struct pf_opt *o, char *
 			pf_cidrset_format(pf_opt_cidrs_c(c, o), buf + off, len - off);
 		return off < len ? off + strlen(buf + off) : off;
 	}
+}
+
+void pf_rate_format(uint64_t v, char *buf, size_t len)
+{
+	if (!pf_rate_n(v))
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%llu/%c", (unsigned long long)pf_rate_n(v),
+			 pf_rate_per_min(v) ? 'm' : 's');
 }
 
 void pf_fwd_conf_init(struct pf_fwd_conf *c)

@@ -22,6 +22,7 @@ enum pf_opt_kind {
 	PF_OPT_STR, /* a quoted string of 1-PF_CHECK_STR_MAX-1 bytes */
 	PF_OPT_CIDRS, /* networks ADDR[/LEN][,ADDR[/LEN]...] */
 	PF_OPT_MASQ, /* a word alone, or followed by an address (struct pf_masq) */
+	PF_OPT_RATE, /* N/s or N/m, N in [min, max], kept as pf_rate_make() */
 };
 
 /* Where 'list -j' shows an option: in "options", in "check" (while checks
@@ -31,6 +32,8 @@ enum pf_opt_group { PF_OPT_G_NONE, PF_OPT_G_OPTIONS, PF_OPT_G_CHECK };
 /* Options of one protocol or one engine: refused elsewhere, not ignored. */
 #define PF_OPT_ONLY_TCP 1u /* a 'tcp' forward (not udp, tcp,udp or all) */
 #define PF_OPT_ONLY_USER 2u /* the user engine */
+#define PF_OPT_ONLY_HAS_TCP 4u /* a forward of TCP among others (tcp, tcp,udp) */
+#define PF_OPT_ONLY_HAS_UDP 8u /* a forward of UDP among others (udp, tcp,udp) */
 
 struct pf_opt {
 	const char *word;
@@ -44,6 +47,29 @@ struct pf_opt {
 	const char *const *names; /* ENUM: the word of each value (NULL: none) */
 	const char *expect; /* what the parser says it expects */
 };
+
+/* A rate option's value: 0 (none), or N per second or per minute, one
+ * number so that the table's generic get, set and compare carry it. The
+ * unit is kept as written so that 'save' gives back the same burst. */
+static inline uint64_t pf_rate_make(uint64_t n, bool per_min)
+{
+	return n << 1 | (per_min ? 1u : 0u);
+}
+static inline uint64_t pf_rate_n(uint64_t v)
+{
+	return v >> 1;
+}
+static inline bool pf_rate_per_min(uint64_t v)
+{
+	return v & 1u;
+}
+/* Microseconds between two tokens of the rate's bucket (0: no rate). */
+static inline uint64_t pf_rate_us_per_token(uint64_t v)
+{
+	return pf_rate_n(v) ? (pf_rate_per_min(v) ? 60000 : 1000) * 1000 / pf_rate_n(v) : 0;
+}
+/* "N/s" or "N/m"; "" for 0. */
+void pf_rate_format(uint64_t v, char *buf, size_t len);
 
 extern const struct pf_opt pf_opts[];
 extern const size_t pf_nopts;

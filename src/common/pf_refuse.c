@@ -18,6 +18,8 @@ static const char *const pf_refuse_why[PF_REFUSE_N] = {
 	[PF_REFUSE_MAXCONN] = "maxconn reached",
 	[PF_REFUSE_SESSIONS] = "max-sessions (UDP) reached",
 	[PF_REFUSE_NO_BACKEND] = "no backend up or reachable",
+	[PF_REFUSE_PER_SRC] = "max-per-source (or max-sessions-per-source) reached",
+	[PF_REFUSE_RATE_SRC] = "rate-per-source reached",
 };
 
 void pf_refused(struct pf_forward *f, enum pf_refuse why, const union pf_sa *client)

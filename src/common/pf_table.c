@@ -341,6 +341,13 @@ char *pf_table_format(const struct pf_table *t)
 		pf_table_line(&b, "default log");
 	if (t->log_format == PF_FLOWLOG_JSON)
 		pf_table_line(&b, "log-format json");
+	if (t->drain_set) {
+		char d[32];
+
+		pf_format_duration(t->drain_ms, d, sizeof(d));
+		snprintf(line, 65536, "drain-timeout %s", d);
+		pf_table_line(&b, line);
+	}
 	if (t->status.on) {
 		pf_status_conf_format(&t->status, line, 65536);
 		pf_table_line(&b, line);

@@ -101,7 +101,9 @@ struct pf_cidrset {
 	uint32_t n;
 };
 
-#define PF_CHECK_STR_MAX 256
+#define PF_CHECK_STR_MAX 256 /* bytes of a check string, with room for a NUL */
+/* Its escaped text (pf_escape: at most 4 characters a byte), as kept. */
+#define PF_CHECK_ESC_MAX (4 * PF_CHECK_STR_MAX)
 
 /* Active health checks of a forward's backends (configuration). */
 struct pf_check {
@@ -110,7 +112,9 @@ struct pf_check {
 	uint16_t port; /* 0: the backend's (first) port */
 	uint16_t agent_port; /* 0: no agent check */
 	bool on;
-	char *send, *expect; /* owned, never NULL; "": none */
+	/* Owned, never NULL; "": none. Escaped text (pf_escape), as written
+	 * in quotes: the bytes may hold NULs (pf_unescape gives them). */
+	char *send, *expect;
 };
 
 /*
@@ -154,6 +158,11 @@ struct pf_fwd_opts {
 	uint64_t udp_stream_ms; /* UDP session that did (RFC 4787 REQ-5: >= 120 s) */
 	uint32_t maxconn; /* 0: unlimited */
 	uint32_t max_sessions; /* UDP sessions per forward */
+	/* Per client address (0: no limit): open TCP connections, open UDP
+	 * sessions, and new flows in time (pf_rate_*: a rate and its unit). */
+	uint32_t max_per_src;
+	uint32_t max_sess_per_src;
+	uint64_t rate_per_src;
 };
 
 struct pf_fwd_conf {
@@ -200,6 +209,8 @@ enum pf_refuse {
 	PF_REFUSE_MAXCONN,
 	PF_REFUSE_SESSIONS,
 	PF_REFUSE_NO_BACKEND,
+	PF_REFUSE_PER_SRC, /* max-per-source or max-sessions-per-source */
+	PF_REFUSE_RATE_SRC, /* rate-per-source */
 	PF_REFUSE_N,
 };
 
@@ -281,6 +292,11 @@ bool pf_status_conf_equal(const struct pf_status_conf *a, const struct pf_status
 /* "status 127.0.0.1:9100 admin", or "" when off. */
 void pf_status_conf_format(const struct pf_status_conf *s, char *buf, size_t len);
 
+/* The default 'drain-timeout' (HAProxy's hard-stop-after is often set
+ * so), and the most it may be. */
+#define PF_DRAIN_DEFAULT_MS 30000
+#define PF_DRAIN_MAX_MS 86400000
+
 struct pf_tindex;
 struct pf_selector;
 
@@ -290,6 +306,11 @@ struct pf_table {
 	struct pf_cidrset def_allow, def_deny; /* 'default allow|deny' lines */
 	bool def_log; /* 'default log': every forward's flows are logged */
 	uint8_t log_format; /* 'log-format': enum pf_flowlog_format */
+	/* 'drain-timeout': how long a stopping portfwd lets the user engine's
+	 * flows finish (pf_table_drain_ms); drain_set: the line was given,
+	 * so that save writes it back even when it says the default. */
+	uint64_t drain_ms;
+	bool drain_set;
 	struct pf_mark *marks; /* 'mark' lines, by id */
 	size_t nmarks;
 	struct pf_user_conf user; /* the 'user' line */
@@ -383,6 +404,8 @@ void pf_stats_unref(struct pf_stats *st);
 char *pf_table_format(const struct pf_table *t);
 
 void pf_table_init(struct pf_table *t);
+/* The table's 'drain-timeout', or the default. */
+uint64_t pf_table_drain_ms(const struct pf_table *t);
 void pf_table_clear(struct pf_table *t);
 /* Takes over the caller's reference. */
 void pf_table_add(struct pf_table *t, struct pf_forward *f);

@@ -145,6 +145,11 @@ void pf_table_init(struct pf_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+uint64_t pf_table_drain_ms(const struct pf_table *t)
+{
+	return t->drain_set ? t->drain_ms : PF_DRAIN_DEFAULT_MS;
+}
+
 /* What t holds besides its forwards. */
 static void pf_table_free_own(struct pf_table *t)
 {
@@ -258,6 +263,8 @@ void pf_table_copy(struct pf_table *dst, const struct pf_table *src)
 	pf_cidrset_copy(&dst->def_deny, &src->def_deny);
 	dst->def_log = src->def_log;
 	dst->log_format = src->log_format;
+	dst->drain_ms = src->drain_ms;
+	dst->drain_set = src->drain_set;
 	pf_marks_copy(dst, src);
 	dst->user = src->user;
 	dst->status = src->status;
@@ -276,6 +283,8 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base)
 	pf_cidrset_copy(&dst->def_deny, &base->def_deny);
 	dst->def_log = base->def_log;
 	dst->log_format = base->log_format;
+	dst->drain_ms = base->drain_ms;
+	dst->drain_set = base->drain_set;
 	pf_marks_copy(dst, base);
 	dst->user = base->user;
 	dst->status = base->status;

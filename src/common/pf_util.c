@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,20 @@ size_t pf_append(char *buf, size_t len, size_t off, const char *s)
 size_t pf_quote(char *buf, size_t len, const char *s)
 {
 	size_t off = pf_append(buf, len, 0, "\"");
+
+	off += pf_escape(off < len ? buf + off : NULL, off < len ? len - off : 0, s, strlen(s));
+	return pf_append(buf, len, off, "\"");
+}
+
+size_t pf_escape(char *buf, size_t len, const char *s, size_t n)
+{
+	size_t off = 0, i;
 	char esc[8];
 
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	if (len)
+		buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
 
 		if (ch == '"' || ch == '\\')
 			snprintf(esc, sizeof(esc), "\\%c", ch);
@@ -137,7 +148,49 @@ size_t pf_quote(char *buf, size_t len, const char *s)
 			snprintf(esc, sizeof(esc), "%c", ch);
 		off = pf_append(buf, len, off, esc);
 	}
-	return pf_append(buf, len, off, "\"");
+	return off;
+}
+
+int pf_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int pf_unescape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		char ch = *s;
+
+		if (ch == '\\') {
+			switch (*++s) {
+			case 'n': ch = '\n'; break;
+			case 'r': ch = '\r'; break;
+			case 't': ch = '\t'; break;
+			case '\\': ch = '\\'; break;
+			case '"': ch = '"'; break;
+			case 'x':
+				if (pf_hexval(s[1]) < 0 || pf_hexval(s[2]) < 0)
+					return -1;
+				ch = (char)(pf_hexval(s[1]) * 16 + pf_hexval(s[2]));
+				s += 2;
+				break;
+			default:
+				return -1;
+			}
+		}
+		if (n == len || n == INT_MAX)
+			return -1;
+		buf[n++] = ch;
+	}
+	return (int)n;
 }
 
 void *pf_xcalloc(size_t n, size_t size)

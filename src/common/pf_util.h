@@ -38,6 +38,15 @@ size_t pf_append(char *buf, size_t len, size_t off, const char *s);
  * with \" \\ \n \r \t \xHH), truncated to len; returns its whole length,
  * as snprintf. */
 size_t pf_quote(char *buf, size_t len, const char *s);
+/* The n bytes at s (NUL bytes too) as the inside of such a quoted word,
+ * truncated to len; returns its whole length, as snprintf. One spelling per
+ * byte string, so two escaped strings are equal when their bytes are. */
+size_t pf_escape(char *buf, size_t len, const char *s, size_t n);
+/* The value of hex digit c, or -1 when it is none. */
+int pf_hexval(int c);
+/* The bytes an escaped string (pf_escape's) stands for, at most len of
+ * them into buf; returns how many, or -1 if s is not escaped text. */
+int pf_unescape(const char *s, char *buf, size_t len);
 
 void *pf_xcalloc(size_t n, size_t size);
 /* n elements, not zeroed (for arrays filled before they are read). */

@@ -22,6 +22,8 @@ int pfd_engines_change(const struct pf_table *next, char *err, size_t errlen);
 void pfd_engines_refresh(const struct pf_table *cur);
 void pfd_engines_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg);
 unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *cur);
+/* The engines' drain (pf_engine.h): the flows still open in all of them. */
+unsigned pfd_engines_drain(void);
 
 /* The running table. */
 void pfd_table_set_config(const char *path);
@@ -42,6 +44,11 @@ void pfd_table_free(void);
 size_t pfd_table_count(void);
 /* Backend health changed: the kernel's pools follow. */
 void pfd_table_refresh(void);
+/* portfwd is stopping: from now on every change (a reload, a request) is
+ * refused, so that no listener opens again while the flows drain. */
+void pfd_table_freeze(void);
+/* The running table's 'drain-timeout'. */
+uint64_t pfd_table_drain_ms(void);
 
 /* Health checks (a thread of their own). */
 int pfd_health_start(void);

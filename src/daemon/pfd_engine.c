@@ -88,6 +88,17 @@ void pfd_engines_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 		pf_engines[i]->flows(cur, cb, arg);
 }
 
+unsigned pfd_engines_drain(void)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < pf_nengines; i++)
+		if (pf_engines[i]->drain)
+			n += pf_engines[i]->drain();
+	return n;
+}
+
 unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *cur)
 {
 	unsigned n = 0;

@@ -2,7 +2,10 @@
 /*
  * Active health checks, in a thread of their own: every backend of a forward
  * with 'check' gets a TCP connect (then optionally a string sent and one
- * expected back) every interval; 'fall' failures in a row mark it down,
+ * expected back) every interval, or, for a UDP-only forward, a datagram
+ * (check-send) that must bring a reply (with check-expect in it, if given)
+ * before the timeout; an ICMP port unreachable fails it at once. 'fall'
+ * failures in a row mark it down,
  * 'rise' successes up again, like HAProxy's checks. An agent check connects
  * to a port beside the backend and reads one line: "75%", "up", "drain",
  * "down", or a load average, which scales the backend's weight (the "live
@@ -33,8 +36,11 @@ struct pfd_target {
 	int kind;
 	union pf_sa addr;
 	struct pf_check chk; /* its strings are not used: see send, expect */
-	/* Copies: the forward may go while the list still holds the target. */
+	/* The bytes of the forward's (escaped) strings: copies, as the
+	 * forward may go while the list still holds the target. */
 	char send[PF_CHECK_STR_MAX], expect[PF_CHECK_STR_MAX];
+	size_t send_len, expect_len;
+	bool udp; /* a datagram check */
 	char name[PF_NAME_MAX + PF_HOST_MAX + 32];
 	int fd;
 	bool sent;
@@ -172,7 +178,8 @@ static void pfd_start(struct pfd_target *t)
 	t->blen = 0;
 	t->sent = false;
 	t->deadline_ms = pf_now_ms() + t->chk.timeout_ms;
-	t->fd = socket(t->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	t->fd = socket(t->addr.sa.sa_family,
+		       (t->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0) {
 		pfd_done(t, false, strerror(errno));
 		return;
@@ -180,6 +187,16 @@ static void pfd_start(struct pfd_target *t)
 	if (connect(t->fd, &t->addr.sa, pf_sa_len(&t->addr)) < 0 && errno != EINPROGRESS) {
 		pfd_done(t, false, strerror(errno));
 		return;
+	}
+	/* A connected UDP socket: only the backend's replies come in, and
+	 * its ICMP port unreachable comes back as ECONNREFUSED. */
+	if (t->udp) {
+		if (send(t->fd, t->send, t->send_len, 0) < 0) {
+			pfd_done(t, false, strerror(errno));
+			return;
+		}
+		t->sent = true;
+		ev.events = EPOLLIN;
 	}
 	ev.data.ptr = t;
 	epoll_ctl(H.ep, EPOLL_CTL_ADD, t->fd, &ev);
@@ -203,6 +220,24 @@ static int pfd_send_proxy(const struct pfd_target *t)
 	return m == n ? 0 : -1;
 }
 
+/* A UDP check's reply (or its ICMP error). */
+static void pfd_event_udp(struct pfd_target *t)
+{
+	ssize_t n = recv(t->fd, t->buf, sizeof(t->buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		pfd_done(t, false, errno == ECONNREFUSED ? "port unreachable" : strerror(errno));
+		return;
+	}
+	if (t->expect_len && !memmem(t->buf, (size_t)n, t->expect, t->expect_len)) {
+		pfd_done(t, false, "the reply holds no check-expect");
+		return;
+	}
+	pfd_done(t, true, NULL);
+}
+
 static void pfd_event(struct pfd_target *t, uint32_t events)
 {
 	const char *expect = t->kind == PFD_T_AGENT ? NULL : t->expect;
@@ -211,6 +246,10 @@ static void pfd_event(struct pfd_target *t, uint32_t events)
 
 	if (t->fd < 0)
 		return;
+	if (t->udp) {
+		pfd_event_udp(t);
+		return;
+	}
 	if (!t->sent) {
 		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
@@ -223,12 +262,12 @@ static void pfd_event(struct pfd_target *t, uint32_t events)
 			pfd_done(t, false, strerror(errno));
 			return;
 		}
-		if (t->kind == PFD_T_HEALTH && t->send[0] &&
-		    send(t->fd, t->send, strlen(t->send), MSG_NOSIGNAL) < 0) {
+		if (t->kind == PFD_T_HEALTH && t->send_len &&
+		    send(t->fd, t->send, t->send_len, MSG_NOSIGNAL) < 0) {
 			pfd_done(t, false, strerror(errno));
 			return;
 		}
-		if (t->kind == PFD_T_HEALTH && !expect[0]) {
+		if (t->kind == PFD_T_HEALTH && !t->expect_len) {
 			pfd_done(t, true, NULL);
 			return;
 		}
@@ -239,7 +278,7 @@ static void pfd_event(struct pfd_target *t, uint32_t events)
 		if (n > 0) {
 			t->blen += (size_t)n;
 			t->buf[t->blen] = '\0';
-			if (expect && strstr(t->buf, expect)) {
+			if (expect && memmem(t->buf, t->blen, expect, t->expect_len)) {
 				pfd_done(t, true, NULL);
 				return;
 			}
@@ -346,10 +385,11 @@ int pfd_health_start(void)
 }
 
 static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const struct pf_forward *f,
-			   const struct pf_backend *be, int kind, uint16_t port)
+			   const struct pf_backend *be, int kind, uint16_t port, bool udp)
 {
 	struct pfd_target *t;
 	char b[PF_HOST_MAX + 16];
+	int len;
 
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
@@ -365,8 +405,14 @@ static void pfd_target_add(struct pfd_target **v, size_t *n, size_t *cap, const 
 	pf_sa_set_port(&t->addr, port);
 	t->chk = f->conf.check;
 	t->chk.send = t->chk.expect = NULL;
-	pf_strlcpy(t->send, f->conf.check.send, sizeof(t->send));
-	pf_strlcpy(t->expect, f->conf.check.expect, sizeof(t->expect));
+	t->udp = udp;
+	/* The parser kept them escaped and at most PF_CHECK_STR_MAX - 1
+	 * bytes long: they fit (NUL-terminated, for the agent's strtok). */
+	len = pf_unescape(f->conf.check.send, t->send, sizeof(t->send) - 1);
+	t->send_len = len > 0 ? (size_t)len : 0;
+	len = pf_unescape(f->conf.check.expect, t->expect, sizeof(t->expect) - 1);
+	t->expect_len = len > 0 ? (size_t)len : 0;
+	t->expect[t->expect_len] = '\0';
 	t->fd = -1;
 	t->due_ms = pf_now_ms(); /* a new target is checked at once */
 	/* The service's own port gets the header its flows get; a check-port
@@ -438,14 +484,16 @@ void pfd_health_set(const struct pf_table *t)
 					: be->conf.port_lo	? be->conf.port_lo
 							: f->conf.lport_lo;
 
-			if (!(f->conf.protos & PF_PROTO_TCP) && !f->conf.check.port) {
-				/* A UDP service has no TCP port to connect to. */
-			} else {
-				pfd_target_add(&v, &n, &cap, f, be, PFD_T_HEALTH, port);
-			}
+			/* UDP only: a datagram that must bring a reply, or
+			 * without one a TCP service beside it, at check-port
+			 * (the parser allows no UDP-only check with neither). */
+			bool udp = !(f->conf.protos & PF_PROTO_TCP) && f->conf.check.send[0];
+
+			if (udp || (f->conf.protos & PF_PROTO_TCP) || f->conf.check.port)
+				pfd_target_add(&v, &n, &cap, f, be, PFD_T_HEALTH, port, udp);
 			if (f->conf.check.agent_port)
 				pfd_target_add(&v, &n, &cap, f, be, PFD_T_AGENT,
-					       f->conf.check.agent_port);
+					       f->conf.check.agent_port, false);
 		}
 	}
 	if (!H.running) {

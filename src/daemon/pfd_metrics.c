@@ -101,7 +101,7 @@ static const struct {
 	{ "portfw_forward_active_flows", "gauge", "Flows of the forward open now.",
 	  offsetof(struct pf_stats, active) },
 	{ "portfw_forward_refused_total", "counter",
-	  "Clients dropped: no backend, maxconn, max-sessions or the ACL.",
+	  "Clients dropped: no backend, maxconn, max-sessions, a limit per source or the ACL.",
 	  offsetof(struct pf_stats, refused) },
 	{ "portfw_forward_denied_total", "counter",
 	  "Clients refused by the ACL (allow/deny), also counted as refused.",

@@ -24,6 +24,7 @@
 static struct pf_table pfd_tab;
 static char pfd_conf[PATH_MAX];
 static struct pfd_reloads pfd_reloads;
+static bool pfd_frozen;
 
 void pfd_table_set_config(const char *path)
 {
@@ -77,6 +78,12 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 	struct pfd_count c = { 0 };
 	struct pf_change ch;
 
+	if (pfd_frozen) {
+		snprintf(err, errlen, "portfwd is stopping (its flows are draining): no change "
+				      "is taken; expected a started portfwd");
+		pf_table_clear(next);
+		return -1;
+	}
 	/* The status server's socket is bound before any engine commits, and
 	 * given up if one refuses: a change is all or nothing. */
 	if (pfd_prepare(next, &ch, err, errlen) ||
@@ -189,6 +196,16 @@ void pfd_table_refresh(void)
 	pfd_engines_refresh(&pfd_tab);
 }
 
+void pfd_table_freeze(void)
+{
+	pfd_frozen = true;
+}
+
+uint64_t pfd_table_drain_ms(void)
+{
+	return pf_table_drain_ms(&pfd_tab);
+}
+
 void pfd_table_free(void)
 {
 	pf_table_clear(&pfd_tab);
@@ -259,6 +276,12 @@ static void pfd_opts_json(json_t *o, const struct pf_fwd_conf *c)
 			}
 		} else if (opt->kind == PF_OPT_FLAG) {
 			v = json_boolean(pf_opt_get(c, opt));
+		} else if (opt->kind == PF_OPT_RATE) {
+			char r[32];
+
+			/* "10/s" as written, null when there is none */
+			pf_rate_format(pf_opt_get(c, opt), r, sizeof(r));
+			v = *r ? json_string(r) : json_null();
 		} else {
 			v = json_integer((json_int_t)pf_opt_get(c, opt));
 		}

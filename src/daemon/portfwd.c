@@ -8,6 +8,7 @@
 #include "pfd_loop.h"
 #include "pfd_notify.h"
 #include "pfd_priv.h"
+#include "pfd_stop.h"
 #include "../common/pf_flowlog.h"
 #include "../common/pf_log.h"
 #include "../common/pf_table.h"
@@ -71,7 +72,11 @@ static void pfd_on_signal(int fd, uint32_t events, void *arg)
 	(void)events;
 	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
+		if (si.ssi_signo == SIGHUP && pfd_stop_draining()) {
+			/* No reload while stopping; nor RELOADING=1 and READY=1
+			 * to systemd after STOPPING=1. */
+			pf_info("SIGHUP while draining: no reload");
+		} else if (si.ssi_signo == SIGHUP) {
 			/* systemd waits for READY=1 after RELOADING=1; a refused
 			 * reload is still done (the old table runs) and says why. */
 			pfd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
@@ -82,11 +87,20 @@ static void pfd_on_signal(int fd, uint32_t events, void *arg)
 			} else {
 				pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
 			}
-		} else {
-			pf_info("signal %d: stopping", (int)si.ssi_signo);
+		} else if (pfd_stop_draining()) {
+			pf_info("signal %d while draining", (int)si.ssi_signo);
+			pfd_stop_cut("a second signal");
+			return;
+		} else if (si.ssi_signo == SIGQUIT) {
+			pf_info("signal %d: stopping now", (int)si.ssi_signo);
 			pfd_notify("STOPPING=1");
 			pfd_rc = 0;
-			pfd_loop_stop();
+			pfd_stop_cut("SIGQUIT");
+			return;
+		} else {
+			/* SIGTERM, SIGINT: a soft stop (pfd_stop.c). */
+			pfd_rc = 0;
+			pfd_stop_begin((int)si.ssi_signo);
 			return;
 		}
 	}

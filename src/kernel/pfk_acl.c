@@ -11,7 +11,8 @@
  * connection not yet confirmed, so a client's retransmitted SYN counts
  * again. A change that loads a chain anew starts its counters at 0. The
  * alternative, each drop sent to the daemon (nflog), costs a message per
- * packet of a flood; a counter costs nothing per packet.
+ * packet of a flood; a counter costs nothing per packet. The drops of the
+ * limits per source (pfk_persrc.c) are read the same way, as refused only.
  */
 #include "pfk_int.h"
 #include "../common/pf_log.h"
@@ -43,17 +44,48 @@ bool pfk_acl_read_due(void)
 	return pfk_acl_due;
 }
 
-/* The packets every counter of a chain's listing says it counted. */
-static uint64_t pfk_acl_sum(const char *text)
+/* The packets the counters of a chain's listing say they counted: those
+ * on lines with the comment of the limits per source (ps), or the others. */
+static uint64_t pfk_acl_sum(const char *text, bool ps)
 {
 	const char *p = text;
 	uint64_t sum = 0;
 
 	while ((p = strstr(p, "counter packets "))) {
+		const char *eol = strchr(p, '\n');
+		const char *c = strstr(p, "comment \"" PFK_PS_COMMENT "\"");
+		bool mine = c && (!eol || c < eol);
+
 		p += strlen("counter packets ");
-		sum += strtoull(p, NULL, 10);
+		if (mine == ps)
+			sum += strtoull(p, NULL, 10);
 	}
 	return sum;
+}
+
+/* Clients over the forward's limits per source (pfk_persrc.c), whose
+ * rules are in its nat chain. */
+static void pfk_ps_one(const struct pf_forward *f)
+{
+	struct pfk_fstate *fs = pfk_fs(f);
+	char cmd[64], l[PF_WHERE_MAX];
+	const char *out;
+	uint64_t now, d;
+
+	snprintf(cmd, sizeof(cmd), "list chain inet portfw f%u_nat\n", f->id);
+	out = pfk_nft_query(cmd);
+	if (!out)
+		return;
+	now = pfk_acl_sum(out, true);
+	d = now >= fs->ps_seen ? now - fs->ps_seen : now;
+	fs->ps_seen = now;
+	if (!d)
+		return;
+	atomic_fetch_add_explicit(&f->st->refused, d, memory_order_relaxed);
+	pf_warn("forward %s: %" PRIu64 " new connection%s of clients over its limits per "
+		"source dropped (kernel engine, counted by nftables: retransmissions count "
+		"again)",
+		pf_forward_label(f, l, sizeof(l)), d, d == 1 ? "" : "s");
 }
 
 static void pfk_acl_one(const struct pf_forward *f)
@@ -68,7 +100,7 @@ static void pfk_acl_one(const struct pf_forward *f)
 	out = pfk_nft_query(cmd);
 	if (!out)
 		return;
-	now = pfk_acl_sum(out);
+	now = pfk_acl_sum(out, false);
 	/* Loaded anew since the last read: counted from 0 again. */
 	d = now >= fs->acl_seen ? now - fs->acl_seen : now;
 	fs->acl_seen = now;
@@ -90,8 +122,12 @@ void pfk_acl_read(struct pf_forward *const *fwd, size_t n)
 		const struct pf_forward *f = fwd[i];
 
 		/* A simple forward has no ACL (nor chains). */
-		if ((f->eff_allow.n || f->eff_deny.n) && !(pfk_loaded_form(f) & PFK_FORM_SIMPLE))
+		if (pfk_loaded_form(f) & PFK_FORM_SIMPLE)
+			continue;
+		if (f->eff_allow.n || f->eff_deny.n)
 			pfk_acl_one(f);
+		if (pfk_persrc_on(f) && !f->conf.trigger)
+			pfk_ps_one(f);
 	}
 }
 

@@ -162,15 +162,30 @@ static int pfk_ct_list_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *
 	return NFCT_CB_CONTINUE;
 }
 
-/* Dumps our entries (kernel-filtered by mark) of both families into cb. */
-/* Dumps the entries whose ct mark & mask == mark (filtered in the kernel). */
+void pfk_ct_dump_marked(struct nfct_handle *h, uint32_t mark, uint32_t mask)
+{
+	struct nfct_filter_dump_mark m = { .val = mark, .mask = mask };
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+	size_t i;
+
+	for (i = 0; i < sizeof(fams); i++) {
+		struct nfct_filter_dump *fd = nfct_filter_dump_create();
+
+		if (!fd)
+			break;
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
+		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, fams[i]);
+		nfct_query(h, NFCT_Q_DUMP_FILTER, fd);
+		nfct_filter_dump_destroy(fd);
+	}
+}
+
+/* Dumps the entries whose ct mark & mask == mark, of both families, into
+ * cb, with a second handle in c for deletes during the dump. */
 static int pfk_ct_dump(int (*cb)(enum nf_conntrack_msg_type, struct nf_conntrack *, void *),
 		       struct pfk_ct_ctx *c, uint32_t mark, uint32_t mask)
 {
-	struct nfct_filter_dump_mark m = { .val = mark, .mask = mask };
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
-	static const uint8_t fams[] = { AF_INET, AF_INET6 };
-	size_t i;
 
 	c->hd = nfct_open(CONNTRACK, 0);
 	if (!h || !c->hd) {
@@ -182,16 +197,7 @@ static int pfk_ct_dump(int (*cb)(enum nf_conntrack_msg_type, struct nf_conntrack
 		return -1;
 	}
 	nfct_callback_register(h, NFCT_T_ALL, cb, c);
-	for (i = 0; i < sizeof(fams); i++) {
-		struct nfct_filter_dump *fd = nfct_filter_dump_create();
-
-		if (!fd)
-			break;
-		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
-		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, fams[i]);
-		nfct_query(h, NFCT_Q_DUMP_FILTER, fd);
-		nfct_filter_dump_destroy(fd);
-	}
+	pfk_ct_dump_marked(h, mark, mask);
 	nfct_close(h);
 	nfct_close(c->hd);
 	return 0;

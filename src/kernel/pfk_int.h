@@ -125,6 +125,7 @@ struct pfk_fstate {
 	uint32_t own_gen;
 	uint32_t prev_at; /* where loaded_f is in the engine's list of loaded forwards */
 	uint64_t acl_seen; /* packets its ACL had dropped at the last read (pfk_acl.c) */
+	uint64_t ps_seen; /* the same of its limits per source */
 };
 struct pfk_fstate *pfk_fs(const struct pf_forward *f);
 uint8_t pfk_form(const struct pf_forward *f);
@@ -307,6 +308,23 @@ void pfk_flow_killed(const struct nf_conntrack *ct);
 /* Why the entry ct ended: enum pf_flow_end. */
 uint8_t pfk_flow_end(const struct nf_conntrack *ct);
 
+/* pfk_persrc.c: limits per client address (max-per-source,
+ * max-sessions-per-source, rate-per-source) as dynamic sets and rules of
+ * the forward's chains; their drop rules carry this comment, so that their
+ * counters are told from the ACL's. */
+#define PFK_PS_COMMENT "per-source"
+bool pfk_persrc_on(const struct pf_forward *f);
+/* The declarations of f's sets (in a table block). */
+void pfk_persrc_sets(struct pf_buf *b, const struct pf_forward *f);
+/* Its rules, at the head of its nat chain. */
+void pfk_persrc_rules(struct pf_buf *b, const struct pf_forward *f);
+/* Commands that delete whichever sets forward id had (any may be absent). */
+void pfk_persrc_drop_sets(struct pf_buf *b, uint32_t id);
+/* Commands, after its chains are flushed, that empty f's sets named in
+ * its chains' old text when its limits changed (the elements keep the
+ * limits they were made with), or delete them when it has none now. */
+void pfk_persrc_flush_sets(struct pf_buf *b, const struct pf_forward *f, const char *old);
+
 /* pfk_acl.c: ACL denials, from the drop rules' counters read back every
  * few seconds (a timer in the engine's event set sets the flag). */
 int pfk_acl_start(void);
@@ -315,6 +333,10 @@ bool pfk_acl_read_due(void);
 void pfk_acl_read(struct pf_forward *const *fwd, size_t n);
 
 /* pfk_ct.c */
+/* Runs a dump of the entries whose ct mark & mask == mark (filtered in the
+ * kernel), both families, into h's registered callback. */
+struct nfct_handle;
+void pfk_ct_dump_marked(struct nfct_handle *h, uint32_t mark, uint32_t mask);
 /* Deletes conntrack entries marked with one of these forward ids. */
 /* UDP entries only (flows follow a changed forward), or every one (kill). */
 unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);

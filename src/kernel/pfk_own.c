@@ -115,6 +115,7 @@ void pfk_own_plan(struct pf_forward *f)
 	if (fs->chain) {
 		pfk_out(&pfk_own.flush, "flush chain inet portfw f%u\nflush chain inet portfw f%u_nat\n",
 			f->id, f->id);
+		pfk_persrc_flush_sets(&pfk_own.flush, f, fs->chain);
 		pf_buf_puts(&pfk_own.chains, text);
 	} else {
 		pfk_own_add(&pfk_own, f, text);
@@ -132,6 +133,8 @@ void pfk_own_drop(struct pf_forward *f)
 	pfk_fchain_keys(&pfk_own.del_keys[pfk_fchain_map(f)], f, false);
 	pfk_out(&pfk_own.del_chains,
 		"delete chain inet portfw f%u\ndelete chain inet portfw f%u_nat\n", f->id, f->id);
+	if (strstr(fs->chain, PFK_PS_COMMENT))
+		pfk_persrc_drop_sets(&pfk_own.del_chains, f->id);
 	pf_fwdvec_push(&pfk_own_gone, f);
 }
 

@@ -255,11 +255,14 @@ static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fa
 
 void pfk_fchain_render(struct pf_buf *b, struct pf_forward *f)
 {
+	pfk_persrc_sets(b, f);
 	pfk_out(b, "\tchain f%u {\n", f->id);
 	pfk_render_acl(b, f, 'f');
 	if (!f->eff_allow.n && !f->eff_deny.n)
 		pfk_out(b, "\t\tgoto f%u_nat\n", f->id);
 	pfk_out(b, "\t}\n\tchain f%u_nat {\n", f->id);
+	/* After the ACL: a denied client takes no slot of its limits. */
+	pfk_persrc_rules(b, f);
 	/* Ours, which forward; masqueraded whatever the client ('masquerade'). */
 	pfk_out(b, "\t\tct mark set 0x%x\n",
 		PFK_MARK_OURS | (f->conf.masq.on ? PFK_MARK_MASQ : 0) | f->id);

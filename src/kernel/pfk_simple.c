@@ -27,7 +27,7 @@ bool pfk_simple_ok(const struct pf_forward *f)
 {
 	return pf_forward_engine(f) == PF_ENGINE_KERNEL && !f->conf.trigger &&
 	       f->conf.protos != PF_PROTO_ALL && f->nbe == 1 && !f->conf.from.n && !f->eff_allow.n &&
-	       !f->eff_deny.n && !f->conf.masq.on;
+	       !f->eff_deny.n && !f->conf.masq.on && !pfk_persrc_on(f);
 }
 
 uint8_t pfk_simple_form(const struct pf_forward *f)

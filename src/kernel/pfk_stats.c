@@ -213,8 +213,6 @@ static int pfk_stats_count_cb(enum nf_conntrack_msg_type type, struct nf_conntra
 
 void pfk_stats_resync(struct pf_forward *const *fwd, size_t n)
 {
-	struct nfct_filter_dump_mark m = { .val = PFK_MARK_OURS, .mask = PFK_MARK_OURS };
-	static const uint8_t fams[] = { AF_INET, AF_INET6 };
 	struct nfct_handle *h;
 	size_t i;
 	uint32_t b;
@@ -230,16 +228,7 @@ void pfk_stats_resync(struct pf_forward *const *fwd, size_t n)
 			atomic_store(&fwd[i]->be[b].st->active, 0);
 	}
 	nfct_callback_register(h, NFCT_T_ALL, pfk_stats_count_cb, NULL);
-	for (i = 0; i < sizeof(fams); i++) {
-		struct nfct_filter_dump *fd = nfct_filter_dump_create();
-
-		if (!fd)
-			break;
-		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
-		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, fams[i]);
-		nfct_query(h, NFCT_Q_DUMP_FILTER, fd);
-		nfct_filter_dump_destroy(fd);
-	}
+	pfk_ct_dump_marked(h, PFK_MARK_OURS, PFK_MARK_OURS);
 	nfct_close(h);
 }
 

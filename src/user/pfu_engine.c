@@ -25,6 +25,7 @@ static struct pfu_lsock **pfu_cur;
 static size_t pfu_ncur, pfu_nnext;
 static struct pfu_plan *pfu_plan;
 static bool pfu_prepared;
+static bool pfu_draining; /* the listeners are closed: no change comes in */
 
 void pfu_configure(const struct pfu_config *cfg)
 {
@@ -383,6 +384,10 @@ static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 
 	if (pfu_prepared)
 		pfu_abort();
+	if (pfu_draining) {
+		snprintf(err, errlen, "user engine: stopping (its flows are draining)");
+		return -1;
+	}
 	if (pfu_untouched(next))
 		return 0; /* commit has nothing to do */
 	pfu_prepared = true;
@@ -496,6 +501,28 @@ static void pfu_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 		pfu_worker_send(&pfu_w[w], &c);
 }
 
+static unsigned pfu_drain(void)
+{
+	struct pfu_cmd c = { .type = PFU_CMD_DRAIN };
+	size_t i;
+	int w;
+
+	if (!pfu_w)
+		return 0;
+	if (pfu_prepared)
+		pfu_abort();
+	pfu_draining = true;
+	for (w = 0; w < pfu_nw; w++)
+		pfu_worker_send(&pfu_w[w], &c);
+	/* The workers closed their sockets of every port. */
+	for (i = 0; i < pfu_ncur; i++)
+		free(pfu_cur[i]);
+	free(pfu_cur);
+	pfu_cur = NULL;
+	pfu_ncur = 0;
+	return c.left;
+}
+
 static void pfu_stop(void)
 {
 	struct pfu_cmd c = { .type = PFU_CMD_STOP };
@@ -518,6 +545,7 @@ static void pfu_stop(void)
 	pfu_ncur = 0;
 	free(pfu_w);
 	pfu_w = NULL;
+	pfu_draining = false;
 	pfu_tproxy_stop(); /* the flows are closed: nothing is left behind */
 }
 
@@ -531,6 +559,7 @@ const struct pf_engine_ops pfu_engine_ops = {
 	.abort = pfu_abort,
 	.flows = pfu_flows,
 	.kill = pfu_kill,
+	.drain = pfu_drain,
 	.event_fd = pfu_tproxy_event_fd,
 	.event = pfu_tproxy_event,
 };

@@ -117,6 +117,7 @@ struct pfu_flow {
 	int16_t be; /* backend index, -1 before the first pick */
 	uint8_t state;
 	bool be_counted;
+	bool ps_held; /* counted in the per-source table (pfu_persrc.c) */
 	bool backend_first; /* the backend's EOF came first (the flow log) */
 	struct pf_tried tried;
 };
@@ -132,6 +133,7 @@ struct pfu_usess {
 	int fd;
 	int16_t be;
 	bool replied, dead, has_local;
+	bool ps_held; /* counted in the per-source table (pfu_persrc.c) */
 	union pf_sa client;
 	union pf_sa local; /* where the client sent to (any-address listeners) */
 	uint64_t start_ms, last_ms;
@@ -156,7 +158,7 @@ struct pfu_udpbuf {
 	char qdata[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
-enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_STOP };
+enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_DRAIN, PFU_CMD_STOP };
 
 struct pfu_plan {
 	struct pfu_lsock *ls;
@@ -170,6 +172,7 @@ struct pfu_cmd {
 	size_t nplan;
 	const struct pf_selector *sel;
 	unsigned killed;
+	unsigned left; /* PFU_CMD_DRAIN: the flows still open */
 	pf_flow_cb flow_cb; /* PFU_CMD_CONNS: called for each flow, on the worker */
 	void *flow_arg;
 };
@@ -223,12 +226,22 @@ void pfu_log_udp(const struct pfu_worker *w, const struct pfu_usess *s, uint8_t 
 void pfu_log_refused(const struct pf_forward *fwd, const struct pfu_wl *wl,
 		     const union pf_sa *client, uint8_t end);
 
+/* pfu_persrc.c: the limits per client address of a forward. Whether a
+ * new flow (a TCP connection, or a UDP session when udp) of client may
+ * start: PF_REFUSE_N when it may (*held: it was counted, and
+ * pfu_ps_release must be called as it ends), else why not. Workers call
+ * it concurrently; it allocates nothing. */
+enum pf_refuse pfu_ps_admit(const struct pf_forward *fwd, const union pf_sa *client, bool udp,
+			    bool *held);
+void pfu_ps_release(const struct pf_forward *fwd, const union pf_sa *client, bool udp);
+
 /* pfu_udp.c */
 void pfu_udp_input(struct pfu_worker *w, struct pfu_wl *wl);
 void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s);
 /* Sends the queued replies; after each batch of events, before sessions
  * or listeners may go. */
 void pfu_udp_flush(struct pfu_worker *w);
+bool pfu_udp_stream(const struct pfu_usess *s);
 uint64_t pfu_udp_deadline(const struct pfu_usess *s);
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s);
 /* end: why (enum pf_flow_end), for the flow log. */

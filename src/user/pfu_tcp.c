@@ -70,6 +70,9 @@ static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset, u
 	pfu_pipe_put(w, &f->down.p, !f->down.inpipe);
 	pfu_timer_del(w, &f->t);
 	pfu_stat_sub(&fwd->st->active, 1);
+	if (f->ps_held)
+		pfu_ps_release(fwd, &f->client, false);
+	f->ps_held = false;
 	if (fwd->conf.transparent)
 		pfu_tproxy_flow_end();
 	if (f->be_counted)
@@ -227,6 +230,8 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 {
 	struct pf_forward *fwd;
 	struct pfu_flow *f;
+	enum pf_refuse why;
+	bool held;
 
 	/* A trusted proxy's client is known once its header is read: the
 	 * forward (its 'from' pool and ACL) is picked then. */
@@ -249,9 +254,23 @@ void pfu_tcp_accept(struct pfu_worker *w, int fd, struct pfu_wl *wl, const union
 			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		goto refused;
 	}
+	/* Over its own limit, before any backend is tried: the client's
+	 * socket is the only thing it cost. */
+	why = pfu_ps_admit(fwd, client, false, &held);
+	if (why != PF_REFUSE_N) {
+		pfu_stat_add(&fwd->st->refused, 1);
+		pf_refused(fwd, why, client);
+		if (pf_flowlog_wanted(fwd))
+			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
+		goto refused;
+	}
 	f = pfu_flow_new(w, fd, wl, client, fwd, &w->flows, PFU_CONNECTING);
-	if (!f)
+	if (!f) {
+		if (held)
+			pfu_ps_release(fwd, client, false);
 		return;
+	}
+	f->ps_held = held;
 	pfu_stat_add(&fwd->st->conns, 1);
 	pfu_connect_next(w, f);
 	return;
@@ -261,6 +280,7 @@ refused:
 
 void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *fwd)
 {
+	enum pf_refuse why;
 	if (fwd != f->fwd) {
 		/* It was counted active where its proxy was trusted. */
 		pfu_stat_sub(&f->fwd->st->active, 1);
@@ -278,6 +298,14 @@ void pfu_tcp_start(struct pfu_worker *w, struct pfu_flow *f, struct pf_forward *
 	    atomic_load_explicit(&fwd->st->active, memory_order_relaxed) > fwd->conf.o.maxconn) {
 		pfu_stat_add(&fwd->st->refused, 1);
 		pf_refused(fwd, PF_REFUSE_MAXCONN, &f->client);
+		pfu_flow_end(w, f, true, PF_END_REFUSED);
+		return;
+	}
+	/* The client the header named is the one limited. */
+	why = pfu_ps_admit(fwd, &f->client, false, &f->ps_held);
+	if (why != PF_REFUSE_N) {
+		pfu_stat_add(&fwd->st->refused, 1);
+		pf_refused(fwd, why, &f->client);
 		pfu_flow_end(w, f, true, PF_END_REFUSED);
 		return;
 	}

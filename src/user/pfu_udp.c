@@ -126,6 +126,8 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	struct pf_tried tried = { { 0 } };
 	bool tried_any = false;
 	struct pfu_usess *s;
+	enum pf_refuse why;
+	bool held;
 	uint32_t h;
 
 	if (!fwd)
@@ -138,9 +140,18 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
 		return NULL;
 	}
+	/* Over the client's own limit: its datagram is dropped, no session. */
+	why = pfu_ps_admit(fwd, client, true, &held);
+	if (why != PF_REFUSE_N) {
+		pf_refused(fwd, why, client);
+		pfu_add(&fwd->st->refused, 1);
+		if (pf_flowlog_wanted(fwd))
+			pfu_log_refused(fwd, wl, client, PF_END_REFUSED);
+		return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		goto fail;
 	s->fd = -1;
 	for (;;) {
 		struct pf_backend *be;
@@ -154,8 +165,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 			if (pf_flowlog_wanted(fwd))
 				pfu_log_refused(fwd, wl, client,
 						tried_any ? PF_END_REFUSED : PF_END_NO_BACKEND);
-			free(s);
-			return NULL;
+			goto fail;
 		}
 		pf_tried_set(&tried, (uint32_t)idx);
 		tried_any = true;
@@ -170,8 +180,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 			if (s->fd >= 0)
 				close(s->fd);
 			pfu_add(&fwd->st->refused, 1);
-			free(s);
-			return NULL;
+			goto fail;
 		}
 		if (connect(s->fd, &sa.sa, pf_sa_len(&sa)) == 0) {
 			s->be = (int16_t)idx;
@@ -185,8 +194,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	ev.data.u64 = (uint64_t)(uintptr_t)s | PFU_EV_OTHER;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
 		close(s->fd);
-		free(s);
-		return NULL;
+		goto fail;
 	}
 	s->t.kind = PFU_T_UDP;
 	s->wl = wl;
@@ -194,6 +202,7 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	s->client = *client;
 	s->local = *local;
 	s->has_local = has_local;
+	s->ps_held = held;
 	s->start_ms = s->last_ms = w->now;
 	h = pfu_hash(wl, client);
 	s->hnext = w->uhash[h];
@@ -210,6 +219,11 @@ static struct pfu_usess *pfu_udp_new(struct pfu_worker *w, struct pfu_wl *wl,
 	pfu_add(&fwd->be[s->be].st->active, 1);
 	pfu_timer_set(w, &s->t, pfu_udp_deadline(s));
 	return s;
+fail:
+	free(s);
+	if (held)
+		pfu_ps_release(fwd, client, true);
+	return NULL;
 }
 
 void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end)
@@ -231,6 +245,9 @@ void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end)
 	pfu_timer_del(w, &s->t);
 	atomic_fetch_sub_explicit(&s->fwd->st->active, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->fwd->be[s->be].st->active, 1, memory_order_relaxed);
+	if (s->ps_held)
+		pfu_ps_release(s->fwd, &s->client, true);
+	s->ps_held = false;
 	if (s->fwd->conf.transparent)
 		pfu_tproxy_flow_end();
 	s->prev->next = s->next;
@@ -448,9 +465,18 @@ void pfu_udp_reply(struct pfu_worker *w, struct pfu_usess *s)
 	}
 }
 
+/* As conntrack: a query and its answer (a DNS lookup) are done, so such a
+ * session keeps the short timeout; only more than one datagram each way
+ * makes it a stream worth the long one. The wheel asks again when the
+ * timer fires, so a session that becomes a stream lives on then. */
+bool pfu_udp_stream(const struct pfu_usess *s)
+{
+	return s->pkts_up > 1 && s->pkts_down > 1;
+}
+
 uint64_t pfu_udp_deadline(const struct pfu_usess *s)
 {
-	return s->last_ms + (s->replied ? s->fwd->conf.o.udp_stream_ms : s->fwd->conf.o.udp_ms);
+	return s->last_ms + (pfu_udp_stream(s) ? s->fwd->conf.o.udp_stream_ms : s->fwd->conf.o.udp_ms);
 }
 
 void pfu_udp_timeout(struct pfu_worker *w, struct pfu_usess *s)
@@ -503,7 +529,7 @@ void pfu_udp_flows(struct pfu_worker *w, pf_flow_cb cb, void *arg)
 			.packets_down = s->pkts_down,
 			.age_ms = w->now - s->start_ms,
 			.idle_ms = w->now - s->last_ms,
-			.state = s->replied ? "replied" : "unreplied",
+			.state = pfu_udp_stream(s) ? "stream" : s->replied ? "replied" : "unreplied",
 		};
 		socklen_t len = sizeof(fl.backend);
 		uint64_t dl = pfu_udp_deadline(s);

@@ -324,6 +324,30 @@ static void pfu_worker_kill(struct pfu_worker *w, struct pfu_cmd *c)
 	pfu_udp_free_dead(w);
 }
 
+/*
+ * A soft stop: every listening socket closes, so the kernel refuses new
+ * clients (a TCP client still in the backlog is reset); the TCP flows run
+ * on to their end. UDP sessions end now: nothing tells a UDP session it is
+ * over but its timeout, which would only hold the stop for nothing.
+ */
+static void pfu_worker_drain(struct pfu_worker *w, struct pfu_cmd *c)
+{
+	const struct pfu_flow *f;
+	size_t j;
+
+	while (w->usess.next != &w->usess)
+		pfu_udp_end(w, w->usess.next, PF_END_SHUTDOWN);
+	for (j = 0; j < w->nwl; j++)
+		pfu_wl_close(w, w->wl[j]);
+	free(w->wl);
+	w->wl = NULL;
+	w->nwl = 0;
+	pfu_free_dead(w);
+	pfu_udp_free_dead(w);
+	for (f = w->flows.next; f != &w->flows; f = f->next)
+		c->left++;
+}
+
 static void pfu_command(struct pfu_worker *w)
 {
 	uint64_t v;
@@ -359,6 +383,9 @@ static void pfu_command(struct pfu_worker *w)
 			c->flow_cb(&fl, c->flow_arg);
 		}
 		pfu_udp_flows(w, c->flow_cb, c->flow_arg);
+		break;
+	case PFU_CMD_DRAIN:
+		pfu_worker_drain(w, c);
 		break;
 	case PFU_CMD_STOP:
 		w->stop = true;

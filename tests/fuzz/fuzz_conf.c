@@ -324,6 +324,7 @@ static int collect_cb(struct pf_stmt *st, const struct pf_where *w, void *arg, c
 
 static void check_fields(const struct pf_forward *f)
 {
+	char cbuf[PF_CHECK_STR_MAX];
 	uint32_t i;
 
 	CHECK((f->conf.protos >= 1 && f->conf.protos <= 3) || (f->conf.protos == PF_PROTO_ALL && !f->conf.trigger),
@@ -408,7 +409,11 @@ static void check_fields(const struct pf_forward *f)
 		      f->conf.check.rise <= 100,
 		      "fall %u rise %u", f->conf.check.fall,
 		      f->conf.check.rise);
-	CHECK(strlen(f->conf.check.send) < PF_CHECK_STR_MAX && strlen(f->conf.check.expect) < PF_CHECK_STR_MAX,
+	/* Kept escaped; the bytes they stand for fit the checker's buffers. */
+	CHECK(pf_unescape(f->conf.check.send, cbuf, sizeof(cbuf)) >= 0 &&
+		      pf_unescape(f->conf.check.expect, cbuf, sizeof(cbuf)) >= 0 &&
+		      strlen(f->conf.check.send) < PF_CHECK_ESC_MAX &&
+		      strlen(f->conf.check.expect) < PF_CHECK_ESC_MAX,
 	      "check strings");
 	/* Every check option turns the checks on. */
 	CHECK(f->conf.check.on || (f->conf.check.interval_ms == 2000 && f->conf.check.timeout_ms == 2000 &&

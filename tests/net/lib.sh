@@ -139,6 +139,30 @@ ns_add() {
 	ip -n "$NS_LAST" link set lo up
 }
 
+# topo_gateway: the test's namespace as a gateway G between a client C and a
+# server S, each on a link of its own, routed through G:
+#
+#   C 198.51.100.2 --- wan 198.51.100.1  G  10.0.0.1 lan --- S 10.0.0.2
+topo_gateway() {
+	G=$NS
+	ns_add c
+	C=$NS_LAST
+	ns_add s
+	S=$NS_LAST
+	ip link add wan netns "$G" type veth peer name eth0 netns "$C"
+	ip -n "$G" addr add 198.51.100.1/24 dev wan
+	ip -n "$G" link set wan up
+	ip -n "$C" addr add 198.51.100.2/24 dev eth0
+	ip -n "$C" link set eth0 up
+	ip link add lan netns "$G" type veth peer name eth0 netns "$S"
+	ip -n "$G" addr add 10.0.0.1/24 dev lan
+	ip -n "$G" link set lan up
+	ip -n "$S" addr add 10.0.0.2/24 dev eth0
+	ip -n "$S" link set eth0 up
+	ip -n "$S" route add default via 10.0.0.1
+	ip -n "$C" route add default via 198.51.100.1
+}
+
 # in_ns NS CMD...: runs CMD in namespace NS.
 in_ns() {
 	local ns=$1
@@ -231,11 +255,19 @@ pfd_check_log() {
 }
 
 # pfd_stop [SIGNAL]: stops the daemon (TERM by default); asserts it exited 0,
-# removed its control socket and logged no sanitizer report.
+# removed its control socket and logged no sanitizer report. SIGTERM and
+# SIGINT let open flows drain (drain-timeout, 30 s by default): a test that
+# leaves some does not wait for them, the same signal again 1 s later cuts
+# them (t_drain tests the drain itself).
 pfd_stop() {
-	local sig=${1:-TERM} rc=0
+	local sig=${1:-TERM} rc=0 end
 	pid_alive "$PFD_PID" || fail "portfwd (pid $PFD_PID) died before it was stopped"
 	kill "-$sig" "$PFD_PID"
+	if [[ $sig == TERM || $sig == INT ]]; then
+		end=$(($(now_ms) + 1000 * PFT_SLOW))
+		while pid_alive "$PFD_PID" && (($(now_ms) < end)); do sleep 0.05; done
+		if pid_alive "$PFD_PID"; then kill "-$sig" "$PFD_PID"; fi
+	fi
 	wait_for 10 "portfwd to exit on SIG$sig" pid_gone "$PFD_PID"
 	wait "$PFD_PID" || rc=$?
 	[[ $rc == 0 ]] || fail "portfwd exited with status $rc on SIG$sig"

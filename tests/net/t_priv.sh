@@ -16,24 +16,7 @@ pft_init
 command -v setpriv >/dev/null || fail "setpriv not installed (util-linux)"
 command -v socat >/dev/null || fail "socat not installed"
 id nobody >/dev/null 2>&1 || fail "no user 'nobody' on this system"
-G=$NS
-ns_add c
-C=$NS_LAST
-ns_add s
-S=$NS_LAST
-ip link add wan netns "$G" type veth peer name eth0 netns "$C"
-ip -n "$G" addr add 198.51.100.1/24 dev wan
-ip -n "$G" link set wan up
-ip -n "$C" addr add 198.51.100.2/24 dev eth0
-ip -n "$C" link set eth0 up
-ip link add lan netns "$G" type veth peer name eth0 netns "$S"
-ip -n "$G" addr add 10.0.0.1/24 dev lan
-ip -n "$G" link set lan up
-ip -n "$S" addr add 10.0.0.2/24 dev eth0
-ip -n "$S" link set eth0 up
-ip -n "$S" route add default via 10.0.0.1
-ip -n "$C" route add default via 198.51.100.1
-
+topo_gateway
 # A group for the socket and two users, one in it: removed at exit, whatever
 # happens (the EXIT trap of lib.sh runs first, then ours).
 PRIV_ID=$$

@@ -27,24 +27,7 @@ done
 ARTIFACTS=${PFT_ARTIFACTS:-/tmp/portfw-artifacts}
 mkdir -p "$ARTIFACTS"
 
-G=$NS
-ns_add c
-C=$NS_LAST
-ns_add s
-S=$NS_LAST
-ip link add wan netns "$G" type veth peer name eth0 netns "$C"
-ip -n "$G" addr add 198.51.100.1/24 dev wan
-ip -n "$G" link set wan up
-ip -n "$C" addr add 198.51.100.2/24 dev eth0
-ip -n "$C" link set eth0 up
-ip link add lan netns "$G" type veth peer name eth0 netns "$S"
-ip -n "$G" addr add 10.0.0.1/24 dev lan
-ip -n "$G" link set lan up
-ip -n "$S" addr add 10.0.0.2/24 dev eth0
-ip -n "$S" link set eth0 up
-ip -n "$S" route add default via 10.0.0.1
-ip -n "$C" route add default via 198.51.100.1
-
+topo_gateway
 info "backends: two id servers and a UDP echo in G, the same in S"
 nsx timeout -k 5 300 "$PF_IDS" serve -l 127.0.0.1:9101=A >"$T/a.out" 2>&1 &
 # B without a timeout wrapper: its pid is the server's, for the kill.

@@ -3,7 +3,7 @@
 # UDP forwarding: DNS through a forward to a real dnsmasq (over UDP and, on the
 # same tcp,udp forward, TCP); 50 clients x 1,000 request/replies with every
 # reply checked to reach the client that asked; 65,507-byte datagrams both
-# ways; session expiry (unreplied and replied) within +-1 s; the session
+# ways; session expiry (unreplied, one query/reply, a stream) within +-1 s; the session
 # limit; a backend answering ICMP port unreachable; live changes.
 source "$(dirname "$0")/lib.sh"
 pft_init
@@ -43,7 +43,7 @@ forward name dns   tcp,udp :5353 to 127.0.0.1:5300
 forward name echo  udp 127.0.0.1:7001 to 127.0.0.1:7000
 forward name big   udp [::1]:7002 to 127.0.0.1:7000
 forward name short udp 127.0.0.1:7101 to 127.0.0.1:7100 udp-timeout 2s
-forward name reply udp 127.0.0.1:7003 to 127.0.0.1:7000 udp-stream-timeout 3s
+forward name reply udp 127.0.0.1:7003 to 127.0.0.1:7000 udp-timeout 2s udp-stream-timeout 4s
 forward name cap   udp 127.0.0.1:7004 to 127.0.0.1:7000 max-sessions 5
 forward name icmp  udp 127.0.0.1:7005 to 127.0.0.1:7999, 127.0.0.1:7000
 EOF
@@ -104,15 +104,25 @@ left=${left//[^0-9]/}
 ((left > 0 && left <= 2000)) || fail "unreplied session: expires_ms $left, expected <= 2000"
 expect_expiry short "$t0" 2000
 
-info "a replied session leaves the table after udp-stream-timeout 3s (+-1 s)"
+info "one query and its reply (a DNS lookup): the short udp-timeout 2s (+-1 s)"
 t0=$(now_ms)
 udp_client -c 127.0.0.1:7003 -n 1 -r 1 -t 1000
 [[ $URC == 0 ]] || fail "one request/reply: $UOUT"
 state=$(pf conns -j | jget "[c['state'] for c in d if c['forward'] == 'reply'][0]")
-expect_eq "session state after a reply" "$state" "replied"
+expect_eq "session state after one reply" "$state" "replied"
 left=$(pf conns -j | jget "[c['expires_ms'] for c in d if c['forward'] == 'reply'][0]")
-((left > 1000 && left <= 3000)) || fail "replied session: expires_ms $left, expected ~3000"
-expect_expiry reply "$t0" 3000
+((left > 0 && left <= 2000)) || fail "query/reply session: expires_ms $left, expected <= 2000"
+expect_expiry reply "$t0" 2000
+
+info "a stream (3 datagrams each way): udp-stream-timeout 4s (+-1 s)"
+udp_client -c 127.0.0.1:7003 -n 1 -r 3 -t 1000
+t0=$(now_ms)
+[[ $URC == 0 ]] || fail "three request/replies: $UOUT"
+state=$(pf conns -j | jget "[c['state'] for c in d if c['forward'] == 'reply'][0]")
+expect_eq "session state after three replies" "$state" "stream"
+left=$(pf conns -j | jget "[c['expires_ms'] for c in d if c['forward'] == 'reply'][0]")
+((left > 2000 && left <= 4000)) || fail "stream session: expires_ms $left, expected ~4000"
+expect_expiry reply "$t0" 4000
 
 info "session limit: 5 sessions held, the 6th client dropped, the 5 keep working"
 nsx timeout -k 5 60 "$PF_UDP" client -c 127.0.0.1:7004 -n 5 -r 30 -i 100 -t 1000 \

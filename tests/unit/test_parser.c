@@ -44,14 +44,21 @@
 	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
 	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
 	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions, " \
-	"log"
+	"max-per-source, max-sessions-per-source, rate-per-source, log"
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
+#define DRAIN_MSG \
+	"'drain-timeout' expects a duration 0-1d (like 30s, 5m; 0: cut flows at once)"
+#define UDP_CHECK_MSG                                                                   \
+	"a UDP service answers no connect; expected check-send \"...\" (a datagram it "       \
+	"replies to, like a DNS query in \\xHH escapes) or check-port PORT (a TCP port beside " \
+	"it)"
 #define TRAILING_MSG "unexpected word at the end of the statement"
 #define UNKNOWN_STMT                                                                     \
 	"unknown statement; expected forward, trigger, include, include-table, mark, "  \
-	"default, log-format, user, status, del, kill, backend, schedule, flush, list, conns, save or "  \
+	"default, log-format, drain-timeout, user, status, del, kill, backend, schedule, flush, list, " \
+	"conns, save or "                                                               \
 	"reload"
 #define CONTROL_MSG                                                               \
 	"this is a control command; a config file holds 'forward', 'default' and " \
@@ -397,10 +404,49 @@ static void test_lex_unterminated_quote(void **state)
 static void test_lex_bad_hex_escape(void **state)
 {
 	(void)state;
-	assert_lex_error("\"\\x00\"", "'\\x' expects two hex digits (not 00)");
-	assert_lex_error("\"\\x4\"", "'\\x' expects two hex digits (not 00)");
-	assert_lex_error("\"\\xg1\"", "'\\x' expects two hex digits (not 00)");
-	assert_lex_error("\"\\x", "'\\x' expects two hex digits (not 00)");
+	assert_lex_error("\"\\x4\"", "'\\x' expects two hex digits");
+	assert_lex_error("\"\\xg1\"", "'\\x' expects two hex digits");
+	assert_lex_error("\"\\x", "'\\x' expects two hex digits");
+}
+
+/* \x00 is a NUL byte in the word, which says its length; the parser lets
+ * it stand in check strings only. */
+static void test_lex_nul_byte(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward name \"a\\x00b\" tcp :80 to b",
+		  "'a': a NUL byte (\\x00) may only stand in a check-send or check-expect string" },
+		{ "forward tcp :80 to \"b\\x00\"",
+		  "'b': a NUL byte (\\x00) may only stand in a check-send or check-expect string" },
+		{ "forward tcp :80 to b check-send \"check-expect\" \"\\x00\"",
+		  "'': a NUL byte (\\x00) may only stand in a check-send or check-expect string" },
+	};
+	struct pf_forward *f;
+	struct pf_toks t;
+	char buf[512];
+
+	(void)state;
+	lex_ok("x \"a\\x00b\" y", &t);
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.t[1].len, 3);
+	assert_memory_equal(t.t[1].s, "a\0b", 3);
+	assert_int_equal(t.t[2].len, 1);
+	pf_toks_free(&t);
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+	/* A DNS query's bytes: kept escaped, saved as written, loaded back. */
+	f = forward_ok("forward udp :53 to b check-send \"\\x12\\x34\\x01\\x00\\x00\\x01\" "
+		       "check-expect \"\\x00\"");
+	assert_string_equal(f->conf.check.send, "\\x124\\x01\\x00\\x00\\x01");
+	assert_string_equal(f->conf.check.expect, "\\x00");
+	assert_int_equal(pf_unescape(f->conf.check.send, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "\x12\x34\x01\0\0\x01", 6);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_string_equal(buf, "forward udp :53 to b check check-send \"\\x124\\x01\\x00\\x00\\x01\" "
+				 "check-expect \"\\x00\"");
+	pf_forward_unref(f);
+	f = forward_ok(buf);
+	assert_string_equal(f->conf.check.send, "\\x124\\x01\\x00\\x00\\x01");
+	pf_forward_unref(f);
 }
 
 static void test_lex_unknown_escape(void **state)
@@ -918,6 +964,48 @@ static void test_forward_udp_options(void **state)
 	pf_forward_unref(f);
 }
 
+/* Limits per client address: parsed, saved as written (the rate's unit
+ * too: it sets the burst), loaded back equal. */
+static void test_forward_per_source_options(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp,udp :53 to b max-per-source 2 "
+					  "rate-per-source 10/s max-sessions-per-source 3");
+	struct pf_forward *g;
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(f->conf.o.max_per_src, 2);
+	assert_int_equal(f->conf.o.max_sess_per_src, 3);
+	assert_int_equal(pf_rate_n(f->conf.o.rate_per_src), 10);
+	assert_false(pf_rate_per_min(f->conf.o.rate_per_src));
+	assert_int_equal(pf_rate_us_per_token(f->conf.o.rate_per_src), 100000);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " max-per-source 2 max-sessions-per-source 3 "
+				    "rate-per-source 10/s"));
+	g = forward_ok(buf);
+	assert_true(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	/* 120/m is not 2/s: the same rate, a larger burst. */
+	g = forward_ok("forward tcp,udp :53 to b max-per-source 2 rate-per-source 120/minute "
+		       "max-sessions-per-source 3");
+	assert_true(pf_rate_per_min(g->conf.o.rate_per_src));
+	assert_int_equal(pf_rate_us_per_token(g->conf.o.rate_per_src), 500000);
+	assert_false(pf_forward_equal(f, g));
+	pf_forward_format(g, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " rate-per-source 120/m"));
+	pf_forward_unref(g);
+	pf_forward_unref(f);
+	f = forward_ok("forward tcp :80 to b max-per-source 0 rate-per-source 1000000/sec");
+	assert_int_equal(f->conf.o.max_per_src, 0);
+	assert_int_equal(pf_rate_us_per_token(f->conf.o.rate_per_src), 1);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_null(strstr(buf, "max-per-source"));
+	pf_forward_unref(f);
+	f = forward_ok("forward all 10.0.0.1 to 10.0.0.2 rate-per-source 5/m engine kernel");
+	assert_int_equal(pf_rate_n(f->conf.o.rate_per_src), 5);
+	pf_forward_unref(f);
+}
+
 /* PROXY protocol: parsed, saved as written, loaded back equal. */
 static void test_forward_proxy_options(void **state)
 {
@@ -1167,6 +1255,44 @@ static void test_forward_errors_options(void **state)
 							 "1-10000000" },
 		{ "forward udp :53 to b max-sessions 10000001",
 		  "'10000001': 'max-sessions' expects a number 1-10000000" },
+		{ "forward tcp :80 to b max-per-source",
+		  "at end of line: 'max-per-source' expects a number of TCP connections "
+		  "0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b max-per-source 2x",
+		  "'2x': 'max-per-source' expects a number of TCP connections 0-10000000 (0: no "
+		  "limit)" },
+		{ "forward tcp :80 to b max-per-source 1 max-per-source 2",
+		  "'max-per-source': option given twice" },
+		{ "forward udp :53 to b max-per-source 2",
+		  "'max-per-source': limits TCP connections; expected a 'tcp' or 'tcp,udp' "
+		  "forward (UDP: max-sessions-per-source)" },
+		{ "forward tcp :80 to b max-sessions-per-source 2",
+		  "'max-sessions-per-source': limits UDP sessions; expected a 'udp' or 'tcp,udp' "
+		  "forward (TCP: max-per-source)" },
+		{ "forward udp :53 to b max-sessions-per-source 10000001",
+		  "'10000001': 'max-sessions-per-source' expects a number of UDP sessions "
+		  "0-10000000 (0: no limit)" },
+		{ "forward tcp :80 to b rate-per-source",
+		  "at end of line: 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new "
+		  "flows per client address)" },
+		{ "forward tcp :80 to b rate-per-source 10",
+		  "'10': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 0/s",
+		  "'0/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 10/h",
+		  "'10/h': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 1000001/s",
+		  "'1000001/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows "
+		  "per client address)" },
+		{ "forward tcp :80 to b rate-per-source /s",
+		  "'/s': 'rate-per-source' expects a rate N/s or N/m, N 1-1000000 (new flows per "
+		  "client address)" },
+		{ "forward tcp :80 to b rate-per-source 12345678901234567890/s",
+		  "'12345678901234567890/s': 'rate-per-source' expects a rate N/s or N/m, N "
+		  "1-1000000 (new flows per client address)" },
 		{ "forward tcp :80 to b proxy-protocol v3",
 		  "'v3': 'proxy-protocol' expects v1 or v2 (the PROXY protocol version sent to "
 		  "the backends)" },
@@ -2204,7 +2330,8 @@ static void test_include_path_too_long(void **state)
 	"most 30d)"
 #define CHECKS_MSG(opt) "'" opt "' expects a number of checks 1-100"
 #define PORT_MSG(opt) "'" opt "' expects a port number 1-65535"
-#define STRING_MSG(opt) "'" opt "' expects a string of 1-255 bytes (\"...\" with \\r\\n escapes)"
+#define STRING_MSG(opt) \
+	"'" opt "' expects a string of 1-255 bytes (\"...\" with \\r\\n \\xHH escapes)"
 #define CIDRS_MSG(opt) "'" opt "' expects networks ADDR[/LEN][,ADDR[/LEN]...]"
 #define DEFAULT_MSG                                                                \
 	"expected 'allow CIDR[,CIDR...]', 'deny CIDR[,CIDR...]', 'clear', 'log' or 'no-log'"
@@ -2327,7 +2454,8 @@ static void test_forward_check_options(void **state)
 	assert_int_equal(f->conf.check.fall, 1);
 	assert_int_equal(f->conf.check.rise, 100);
 	assert_int_equal(f->conf.check.port, 65535);
-	assert_string_equal(f->conf.check.send, "GET / HTTP/1.0\r\n\r\n");
+	/* Kept as escaped text, the way save writes it. */
+	assert_string_equal(f->conf.check.send, "GET / HTTP/1.0\\r\\n\\r\\n");
 	assert_string_equal(f->conf.check.expect, "HTTP/1.");
 	assert_int_equal(f->conf.check.agent_port, 1);
 	assert_int_equal(f->conf.check.agent_interval_ms, 600000);
@@ -2379,14 +2507,38 @@ static void test_forward_check_strings(void **state)
 	/* Escapes, quotes, separators and comment marks inside the quotes. */
 	f = forward_ok("forward tcp :80 to a check-send \"a\\\"b\\\\c\\x01\\xfe\\t#, d\" "
 		       "check-expect \"\\\\\"");
-	assert_string_equal(f->conf.check.send, "a\"b\\c\x01\xfe\t#, d");
-	assert_string_equal(f->conf.check.expect, "\\");
+	assert_string_equal(f->conf.check.send, "a\\\"b\\\\c\\x01\\xfe\\t#, d");
+	assert_string_equal(f->conf.check.expect, "\\\\");
 	pf_forward_unref(f);
 	/* A quoted keyword is a string. */
 	f = forward_ok("forward tcp :80 to a check-send \"check\" check-expect \"from\"");
 	assert_string_equal(f->conf.check.send, "check");
 	assert_string_equal(f->conf.check.expect, "from");
 	pf_forward_unref(f);
+}
+
+/* A UDP-only forward's check needs a datagram to send, or a TCP port. */
+static void test_forward_udp_check(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward udp :53 to b check", "'check': " UDP_CHECK_MSG },
+		{ "forward udp :53 to b weight 2 fall 2 check rise 3", "'fall': " UDP_CHECK_MSG },
+		{ "forward udp :53 to b check-expect x", "'check-expect': " UDP_CHECK_MSG },
+		{ "forward udp :53 to b agent-port 9 check", "'check': " UDP_CHECK_MSG },
+	};
+	static const char *const ok[] = {
+		"forward udp :53 to b check check-send \"\\x00\\x01\"",
+		"forward udp :53 to b check check-port 53",
+		"forward udp :53 to b agent-port 9",
+		"forward tcp,udp :53 to b check",
+		"forward udp :53 to b check check-send q engine kernel",
+	};
+	size_t i;
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+	for (i = 0; i < PF_ARRAY_SIZE(ok); i++)
+		pf_forward_unref(forward_ok(ok[i]));
 }
 
 static void test_forward_sources(void **state)
@@ -2942,6 +3094,71 @@ static void test_flowlog_table(void **state)
 	pf_table_clear(&t);
 }
 
+/* drain-timeout: parsed as a table-wide setting, kept by the table, written
+ * back by save only when given, and refused with the line's place when bad. */
+static void test_drain_timeout(void **state)
+{
+	static const struct error_case errors[] = {
+		{ "drain-timeout", "at end of line: " DRAIN_MSG },
+		{ "drain-timeout soon", "'soon': " DRAIN_MSG },
+		{ "drain-timeout -1s", "'-1s': " DRAIN_MSG },
+		{ "drain-timeout 2d", "'2d': " DRAIN_MSG },
+		{ "drain-timeout 10s 20s", "'20s': " TRAILING_MSG },
+	};
+	struct pf_table t, back;
+	struct pf_stmt st;
+	char err[ERRLEN], *saved;
+
+	(void)state;
+	parse_ok("drain-timeout 90s", &st);
+	assert_int_equal(st.kind, PF_ST_DEFAULT);
+	assert_int_equal(st.action, PF_ACT_DRAIN_TIMEOUT);
+	assert_int_equal(st.drain_ms, 90000);
+	pf_stmt_free(&st);
+	parse_ok("drain-timeout 0", &st);
+	assert_int_equal(st.drain_ms, 0);
+	pf_stmt_free(&st);
+	assert_stmt_errors(errors, PF_ARRAY_SIZE(errors));
+
+	pf_table_init(&t);
+	pf_table_init(&back);
+	if (pf_conf_load_text("t.conf", "forward tcp :80 to b\n", 21, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(pf_table_drain_ms(&t), PF_DRAIN_DEFAULT_MS);
+	saved = pf_table_format(&t);
+	assert_null(strstr(saved, "drain-timeout"));
+	free(saved);
+	pf_table_clear(&t);
+
+	/* The last line wins; 0 (cut at once) survives a save and a load. */
+	static const char text[] = "drain-timeout 5m\nforward tcp :80 to b\ndrain-timeout 0\n";
+	if (pf_conf_load_text("t.conf", text, strlen(text), &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(pf_table_drain_ms(&t), 0);
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\ndrain-timeout 0s\n"));
+	if (pf_conf_load_text("save", saved, strlen(saved), &back, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(back.drain_set);
+	assert_int_equal(pf_table_drain_ms(&back), 0);
+	free(saved);
+	pf_table_clear(&back);
+	pf_table_clear(&t);
+
+	if (pf_conf_load_text("t.conf", "drain-timeout 1500ms", 20, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	saved = pf_table_format(&t);
+	assert_non_null(strstr(saved, "\ndrain-timeout 1500ms\n"));
+	free(saved);
+	/* A bad line changes nothing and names its place. */
+	static const char bad[] = "drain-timeout 1500ms\ndrain-timeout x\n";
+	assert_int_not_equal(pf_conf_load_text("u.conf", bad, strlen(bad), &back, err, sizeof(err)),
+			     0);
+	assert_string_equal(err, "u.conf:2: 'x': " DRAIN_MSG);
+	pf_table_clear(&back);
+	pf_table_clear(&t);
+}
+
 static void test_load_default_lines(void **state)
 {
 	char *path = write_file("defaults/main.conf",
@@ -3096,6 +3313,7 @@ int main(void)
 		cmocka_unit_test(test_lex_escapes),
 		cmocka_unit_test(test_lex_unterminated_quote),
 		cmocka_unit_test(test_lex_bad_hex_escape),
+		cmocka_unit_test(test_lex_nul_byte),
 		cmocka_unit_test(test_lex_unknown_escape),
 		cmocka_unit_test(test_lex_word_limit),
 		cmocka_unit_test(test_lex_many_commas),
@@ -3134,6 +3352,7 @@ int main(void)
 		cmocka_unit_test(test_forward_options),
 		cmocka_unit_test(test_forward_option_minimums),
 		cmocka_unit_test(test_forward_udp_options),
+		cmocka_unit_test(test_forward_per_source_options),
 		cmocka_unit_test(test_forward_proxy_options),
 		cmocka_unit_test(test_forward_quoted_words),
 		cmocka_unit_test(test_forward_errors_name),
@@ -3213,6 +3432,7 @@ int main(void)
 		cmocka_unit_test(test_forward_check_options),
 		cmocka_unit_test(test_forward_check_options_turn_checks_on),
 		cmocka_unit_test(test_forward_check_strings),
+		cmocka_unit_test(test_forward_udp_check),
 		cmocka_unit_test(test_forward_sources),
 		cmocka_unit_test(test_forward_sources_limit),
 		cmocka_unit_test(test_forward_errors_balance),
@@ -3233,6 +3453,7 @@ int main(void)
 		cmocka_unit_test(test_flowlog_statements),
 		cmocka_unit_test(test_flowlog_errors),
 		cmocka_unit_test(test_flowlog_table),
+		cmocka_unit_test(test_drain_timeout),
 		cmocka_unit_test(test_load_rejects_backend_and_schedule),
 		cmocka_unit_test(test_status_statement),
 		cmocka_unit_test(test_status_errors),

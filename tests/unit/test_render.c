@@ -365,6 +365,23 @@ static void test_masquerade(void **state)
 	       "forward name plain tcp :83 to 10.0.0.4");
 }
 
+/* render_per_source: limits per client address make a forward chained
+ * (f1, f2, f3 are chains, f4 stays a map element); each limit its sets per
+ * family (f1_t4/f1_t6: TCP counts, f2_u4/f2_u6: UDP counts, f1_r4/f1_r6 and
+ * f3_r4/f3_r6: rates, with a timeout), sized, dynamic; the rules at the
+ * head of the nat chain, after the ACL (f2), counts before the rate, each
+ * with its counter and the comment the counters are read back by; the rate
+ * as written (10/second burst 10; 5/minute burst 5, a longer timeout). */
+static void test_per_source(void **state)
+{
+	(void)state;
+	GOLDEN("render_per_source",
+	       "forward name web tcp :80 to 10.0.0.2 max-per-source 2 rate-per-source 10/s",
+	       "forward name dns tcp,udp :53 to 10.0.0.3 max-sessions-per-source 4 deny 192.0.2.0/24",
+	       "forward name host all 198.51.100.10 to 10.0.0.5 rate-per-source 5/m",
+	       "forward name plain tcp :81 to 10.0.0.4");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_triggers),
 		cmocka_unit_test(test_trigger_acl),
 		cmocka_unit_test(test_masquerade),
+		cmocka_unit_test(test_per_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1202,7 +1202,8 @@ static void test_format_canonical_balancing(void **state)
 static void test_format_longest_check_strings(void **state)
 {
 	/* 255 bytes each, of the characters that take the most room when quoted. */
-	static const char *const fill[] = { "\\\"", "\\\\", "\\xff", "\\x01", "\\r", "a" };
+	static const char *const fill[] = { "\\\"", "\\\\", "\\xff", "\\x01", "\\r", "a",
+					    "\\x00" };
 	size_t k;
 
 	(void)state;
@@ -1224,10 +1225,8 @@ static void test_format_longest_check_strings(void **state)
 		line = xasprintf("forward tcp :80 to b%s", body);
 		want = xasprintf("forward tcp :80 to b check%s", body);
 		f = forward_ok(line);
-		assert_int_equal(strlen(f->conf.check.send),
-				 PF_CHECK_STR_MAX - 1);
-		assert_int_equal(strlen(f->conf.check.expect),
-				 PF_CHECK_STR_MAX - 1);
+		assert_int_equal(pf_unescape(f->conf.check.send, buf, 8192), PF_CHECK_STR_MAX - 1);
+		assert_int_equal(pf_unescape(f->conf.check.expect, buf, 8192), PF_CHECK_STR_MAX - 1);
 		pf_forward_format(f, buf, 8192);
 		/* Quoted the way it was written, nothing cut. */
 		assert_string_equal(buf, want);
@@ -1994,7 +1993,7 @@ static void test_clone_copies_balancing(void **state)
 	assert_int_equal(c->be[0].conf.admin, PF_ADMIN_DRAIN);
 	assert_int_equal(c->be[1].conf.admin, PF_ADMIN_DISABLED);
 	assert_true(c->conf.check.on);
-	assert_string_equal(c->conf.check.send, "x\r\n");
+	assert_string_equal(c->conf.check.send, "x\\r\\n");
 	assert_string_equal(c->conf.check.expect, "y");
 	assert_int_equal(c->conf.check.fall, 7);
 	assert_int_equal(c->conf.check.rise, 5);
