@@ -24,6 +24,8 @@ _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits
 /* The whole ruleset as an nft script, the simple forwards' map elements in
  * it (for tests, the benchmark, a look at what the engine loads). */
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan);
+/* The table a stop leaves: the hooks established flows need, no forward. */
+char *pfk_render_stopped(void);
 /* The same without those elements: what libnftables loads, the elements
  * going through pfk_nl_apply. Sets every carried forward's form (pfk_state.c): anew
  * (fresh: backend health may have changed), or as loaded where it can. */
