@@ -39,6 +39,11 @@ static bool pfk_noted;
 /* The table found at start was left by a previous portfwd: its flows are
  * taken over at the first commit (pfk_ct_adopt). */
 static bool pfk_adopt;
+/* The loaded table is the stopped one (pfk_render_stopped): a soft stop
+ * began, nothing new is forwarded. */
+static bool pfk_stopped;
+/* A soft stop's drain began (it stops new connections once). */
+static bool pfk_draining;
 /* The pending change leaves the core as loaded: only elements change. */
 static bool pfk_core_same;
 /* The outside interfaces the loaded core was rendered for, and the last
@@ -463,6 +468,10 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	int rc;
 
 	pfk_abort();
+	if (pfk_stopped) {
+		snprintf(err, errlen, "kernel engine: stopping, no change is taken");
+		return -1;
+	}
 	/* A user-engine table's change that brings no kernel forward:
 	 * nftables is not touched, and the table not walked. */
 	if (next->base && !pfk_nft && !pfk_nprev) {
@@ -826,7 +835,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	struct pfk_walk w;
 	size_t i;
 
-	if (!pfk_nft || !pfk_nprev)
+	if (!pfk_nft || !pfk_nprev || pfk_stopped)
 		return;
 	pfk_walk_init(&w, cur->n);
 	for (i = 0; i < cur->n; i++)
@@ -905,38 +914,93 @@ static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 }
 
 /*
- * A stop leaves the table while it has forwards or flows, as a kill -9
- * does: conntrack translates an established flow only while some nat chain
- * of its family is hooked (without one the NAT hooks go, the next packet
- * reaches the gateway untranslated and gets a reset), so removing the table
- * cut every flow. Its forwards keep forwarding until the next start, which
+ * Stops forwarding new connections, the flows that run running on: the
+ * table is replaced, in one transaction, by the stopped one
+ * (pfk_render_stopped), with the note of the sysctls to put back, so a
+ * later start takes it over as any table left by a previous portfwd. Once:
+ * a soft stop does it when it begins (pfk_drain), the stop after it finds
+ * it done.
+ */
+static int pfk_stop_new(void)
+{
+	char *text, *note;
+	struct pf_buf b = { 0 };
+	int rc = -1;
+
+	if (pfk_stopped)
+		return 0;
+	text = pfk_render_stopped();
+	note = pfk_sysctl_note();
+	pf_buf_puts(&b, text ? text : "");
+	pf_buf_puts(&b, note ? note : "");
+	if (!text || !note || b.err) {
+		pf_warn("kernel engine: out of memory for the stopped table");
+		goto out;
+	}
+	if (nft_run_cmd_from_buffer(pfk_nft, b.s)) {
+		pf_warn("kernel engine: could not load the stopped table: %s",
+			nft_ctx_get_error_buffer(pfk_nft));
+		goto out;
+	}
+	pfk_stopped = true;
+	pfk_noted = true;
+	free(pfk_loaded);
+	pfk_loaded = NULL;
+	pf_info("kernel engine: stopped forwarding new connections (table inet portfw keeps "
+		"only the hooks of the flows that run)");
+	rc = 0;
+out:
+	free(text);
+	free(note);
+	pf_buf_free(&b);
+	return rc;
+}
+
+/* A soft stop begins: nothing new is forwarded. The kernel's flows run on
+ * without portfwd: none to wait for. */
+static unsigned pfk_drain(void)
+{
+	if (pfk_nft && !pfk_draining && pfk_loaded)
+		pfk_stop_new();
+	pfk_draining = true;
+	return 0;
+}
+
+/*
+ * Whether a stop leaves table inet portfw, and the sysctls as set. It never
+ * leaves anything that forwards new connections: the stopped table first,
+ * then, if none of our flows runs in it, it goes too. Conntrack translates
+ * an established flow only while some nat chain of its family is hooked
+ * (without one the next packet reaches the gateway untranslated and gets a
+ * reset), so removing the table would cut every flow. The next start
  * replaces the table in one transaction (pfk_render.c) with the same ids
- * (ct marks) for the same configuration; sysctls stay as set. The table
- * and sysctls go with a stop that has nothing left to carry: after
- * 'portfw flush -k'.
+ * (ct marks) for the same configuration. A table found at a start that
+ * failed before its first load is not ours to touch.
  */
 static bool pfk_stop_leaves(void)
 {
+	bool stopped;
 	unsigned n;
 
-	/* A start that failed before its first load: the table found is the
-	 * previous portfwd's, and stays as it was. */
-	if (!pfk_loaded && pfk_adopt) {
+	if (!pfk_loaded && !pfk_stopped && pfk_adopt) {
 		pf_info("kernel engine: table inet portfw of a previous portfwd left as it was");
 		return true;
 	}
-	if (pfk_nprev) {
-		pf_info("kernel engine: table inet portfw left in place with %zu forward(s): "
-			"their flows run on (portfw flush -k before a stop removes it)",
-			pfk_nprev);
-		return true;
-	}
+	/* First: no new flow may come between the count and the removal. */
+	stopped = pfk_stopped || (pfk_loaded && !pfk_stop_new());
 	n = pfk_ct_count_ours();
-	if (n)
-		pf_info("kernel engine: table inet portfw left in place for %u flow(s) of "
-			"deleted forwards",
+	if (!n)
+		return false;
+	if (stopped)
+		pf_info("kernel engine: table inet portfw left in place for %u flow(s), with no "
+			"forward: new connections are not forwarded (portfw flush -k before a "
+			"stop removes it)",
 			n);
-	return n > 0;
+	else
+		pf_warn("kernel engine: table inet portfw left as it is for %u flow(s): it may "
+			"still forward new connections",
+			n);
+	return true;
 }
 
 static void pfk_stop(void)
@@ -968,6 +1032,8 @@ static void pfk_stop(void)
 	pfk_ln_any = false;
 	pfk_noted = false;
 	pfk_adopt = false;
+	pfk_stopped = false;
+	pfk_draining = false;
 	pfk_stats_stop();
 	pfk_acl_stop();
 	pfk_sys_stop(!leave);
@@ -991,15 +1057,16 @@ static bool pfk_event(void)
 	changed = pfk_sys_event();
 	if (pfk_stats_lost())
 		pfk_stats_resync(pfk_prev, pfk_nprev);
+	/* The stopped table has no forward's chain to read. */
 	if (pfk_acl_read_due())
-		pfk_acl_read(pfk_prev, pfk_nprev);
+		pfk_acl_read(pfk_prev, pfk_stopped ? 0 : pfk_nprev);
 	if (!changed)
 		return false;
 	if (pfk_ln_any)
 		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);
-	if (pfk_loaded)
+	if (pfk_loaded || pfk_stopped)
 		pfk_note();
-	return pfk_nprev && !pfk_wan_same();
+	return pfk_nprev && !pfk_stopped && !pfk_wan_same();
 }
 
 const struct pf_engine_ops pfk_engine_ops = {
@@ -1012,6 +1079,7 @@ const struct pf_engine_ops pfk_engine_ops = {
 	.abort = pfk_abort,
 	.refresh = pfk_refresh,
 	.flows = pfk_flows,
+	.drain = pfk_drain,
 	.kill = pfk_kill,
 	.event_fd = pfk_event_fd,
 	.event = pfk_event,
