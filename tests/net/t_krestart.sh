@@ -7,9 +7,11 @@
 # Slow streams (a reader throttled to a steady rate) through a simple forward
 # (map elements) and one with chains of its own (an ACL) survive, byte for
 # byte, a kill -9 of portfwd and its restart, then a SIGTERM and a restart:
-# the stop leaves table inet portfw and ip_forward, the next start replaces
-# the table in one transaction, and the table it loads is a fresh start's
-# (no rule twice). New connections work after each restart. A restart with
+# the stop leaves table inet portfw with its NAT hooks and no forward, and
+# ip_forward; while portfwd is down new connections are refused by the
+# gateway (the backends see none); the next start replaces the table in one
+# transaction, and the table it loads is a fresh start's (no rule twice).
+# New connections work after each restart. A restart with
 # the forwards in another order (other ids) marks the flows again: they are
 # listed under their forwards and 'del -k' of one cuts its flow only.
 # 'portfw flush -k' still cuts a flow, and a stop after it removes the
@@ -131,6 +133,27 @@ pfd_stop TERM
 grep -q "table inet portfw left in place" "$PFD_LOG" || fail "the stop does not say it left the table"
 nsx nft list table inet portfw >/dev/null 2>&1 || fail "SIGTERM removed table inet portfw"
 expect_eq "ip_forward after a stop that leaves flows" "$(nsx cat /proc/sys/net/ipv4/ip_forward)" 1
+grep -q "stopped forwarding new connections" "$PFD_LOG" || fail "the stop does not say it stopped the forwards"
+table_now "$T/stopped.nft"
+grep -Eq 'dnat (ip6? )?to|snat|masquerade|map|dispatch|808[01]' "$T/stopped.nft" &&
+	fail "the stopped table still forwards: $(cat "$T/stopped.nft")"
+for c in dstnat output_nat srcnat; do
+	grep -q "chain $c " "$T/stopped.nft" || fail "the stopped table has no chain $c (the NAT hooks of the flows)"
+done
+# A new connection while portfwd is down is refused by the gateway itself:
+# the backends (which still listen, for the streams) see none.
+for i in 0 1; do
+	b0=$(in_ns "$S" ss -Htn state established "( sport = :900$i )" | wc -l)
+	t1=$(now_ms)
+	in_ns "$C" timeout -k 2 5 "$PF_XFER" client -c 198.51.100.1:808$i -s 1000 -t 3 \
+		>"$T/stopped-c$i.out" 2>"$T/stopped-c$i.err" &&
+		fail "a new connection to :808$i was forwarded while portfwd was stopped"
+	grep -q "refused" "$T/stopped-c$i.err" ||
+		fail "a new connection to :808$i while stopped was not refused: $(cat "$T/stopped-c$i.err")"
+	(($(now_ms) - t1 < 3000)) || fail "the refusal of :808$i took $(($(now_ms) - t1)) ms"
+	expect_eq "connections the backend :900$i got while portfwd was stopped" \
+		"$(in_ns "$S" ss -Htn state established "( sport = :900$i )" | wc -l)" "$b0"
+done
 # The streams run on while no portfwd runs at all.
 sleep 1
 for pid in "${CLI_PIDS[@]}"; do
