@@ -42,6 +42,9 @@ static bool pfk_adopt;
 /* The loaded table is the stopped one (pfk_render_stopped): a soft stop
  * began, nothing new is forwarded. */
 static bool pfk_stopped;
+/* Another portfwd took the table over (portfw upgrade): ours to leave as
+ * it is, flows, sysctls and all. */
+static bool pfk_detached;
 /* A soft stop's drain began (it stops new connections once). */
 static bool pfk_draining;
 /* The pending change leaves the core as loaded: only elements change. */
@@ -468,7 +471,7 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	int rc;
 
 	pfk_abort();
-	if (pfk_stopped) {
+	if (pfk_stopped || pfk_detached) {
 		snprintf(err, errlen, "kernel engine: stopping, no change is taken");
 		return -1;
 	}
@@ -835,7 +838,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	struct pfk_walk w;
 	size_t i;
 
-	if (!pfk_nft || !pfk_nprev || pfk_stopped)
+	if (!pfk_nft || !pfk_nprev || pfk_stopped || pfk_detached)
 		return;
 	pfk_walk_init(&w, cur->n);
 	for (i = 0; i < cur->n; i++)
@@ -960,10 +963,15 @@ out:
  * without portfwd: none to wait for. */
 static unsigned pfk_drain(void)
 {
-	if (pfk_nft && !pfk_draining && pfk_loaded)
+	if (pfk_nft && !pfk_detached && !pfk_draining && pfk_loaded)
 		pfk_stop_new();
 	pfk_draining = true;
 	return 0;
+}
+
+void pfk_detach(void)
+{
+	pfk_detached = true;
 }
 
 /*
@@ -974,14 +982,20 @@ static unsigned pfk_drain(void)
  * (without one the next packet reaches the gateway untranslated and gets a
  * reset), so removing the table would cut every flow. The next start
  * replaces the table in one transaction (pfk_render.c) with the same ids
- * (ct marks) for the same configuration. A table found at a start that
- * failed before its first load is not ours to touch.
+ * (ct marks) for the same configuration. A table handed over to another
+ * portfwd (pfk_detach), or found at a start that failed before its first
+ * load, is not ours to touch.
  */
 static bool pfk_stop_leaves(void)
 {
 	bool stopped;
 	unsigned n;
 
+	if (pfk_detached) {
+		pf_info("kernel engine: table inet portfw and its flows left to the portfwd that "
+			"took them over");
+		return true;
+	}
 	if (!pfk_loaded && !pfk_stopped && pfk_adopt) {
 		pf_info("kernel engine: table inet portfw of a previous portfwd left as it was");
 		return true;
@@ -1003,6 +1017,7 @@ static bool pfk_stop_leaves(void)
 	return true;
 }
 
+/* Leaves the kernel as it is after pfk_detach; else see pfk_stop_leaves. */
 static void pfk_stop(void)
 {
 	bool leave;
@@ -1039,6 +1054,7 @@ static void pfk_stop(void)
 	pfk_sys_stop(!leave);
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
+	pfk_detached = false;
 }
 
 static int pfk_event_fd(void)
@@ -1055,6 +1071,9 @@ static bool pfk_event(void)
 	if (!pfk_nft)
 		return false;
 	changed = pfk_sys_event();
+	/* The other portfwd follows the network now. */
+	if (pfk_detached)
+		return false;
 	if (pfk_stats_lost())
 		pfk_stats_resync(pfk_prev, pfk_nprev);
 	/* The stopped table has no forward's chain to read. */
