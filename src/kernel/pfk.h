@@ -19,6 +19,13 @@ struct pfk_config {
 /* Before start (or first use). */
 void pfk_configure(const struct pfk_config *cfg);
 
+/* This process hands the kernel over to another portfwd, which has taken
+ * table inet portfw over already (portfw upgrade): from now on nothing is
+ * forwarded anew by this process's doing and its stop leaves the table, the
+ * flows and the sysctls exactly as they are. Call it before the stop, and
+ * before a soft stop's drain. */
+void pfk_detach(void);
+
 /* For tests and the benchmark: the rendered ruleset of a table. */
 char *pfk_render(const struct pf_table *t, char *err, size_t errlen);
 

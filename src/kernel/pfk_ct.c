@@ -26,10 +26,13 @@ struct pfk_ct_ctx {
 	const uint32_t *ids;
 	size_t nids;
 	bool udp_only;
+	bool any_id; /* every entry of ours, whatever its forward */
 	struct nfct_handle *hd; /* a second handle: deletes during a dump */
 	unsigned count;
 	pf_flow_cb flow_cb;
 	void *flow_arg;
+	struct pf_forward *const *fwd; /* adopt: the loaded forwards */
+	size_t nfwd;
 };
 
 static bool pfk_id_in(const struct pfk_ct_ctx *c, uint32_t id)
@@ -48,7 +51,7 @@ static int pfk_ct_flush_cb(enum nf_conntrack_msg_type type, struct nf_conntrack 
 	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
 
 	(void)type;
-	if (!(mark & PFK_MARK_OURS) || !pfk_id_in(c, mark & PFK_MARK_ID))
+	if (!(mark & PFK_MARK_OURS) || (!c->any_id && !pfk_id_in(c, mark & PFK_MARK_ID)))
 		return NFCT_CB_CONTINUE;
 	if (c->udp_only && nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_UDP)
 		return NFCT_CB_CONTINUE;
@@ -250,6 +253,97 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n)
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n)
 {
 	return pfk_ct_flush(ids, n, false);
+}
+
+/* Whether the entry ct (protocol, original destination) is one forward f
+ * takes: its protocols, its ports, its listen address if it has one. */
+static bool pfk_ct_fits(const struct pf_forward *f, const struct nf_conntrack *ct)
+{
+	uint8_t l4 = nfct_get_attr_u8(ct, ATTR_L4PROTO);
+	int fam = nfct_get_attr_u8(ct, ATTR_L3PROTO);
+	union pf_sa dst;
+	uint16_t port;
+
+	if (f->conf.trigger)
+		return false;
+	pfk_ct_sa(&dst, ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_DST,
+		  pf_l4_has_ports(l4));
+	if (f->conf.lhost[0] && !pf_sa_addr_equal(&dst, &f->laddr))
+		return false;
+	if (f->conf.protos & PF_PROTO_ALL)
+		return true;
+	if (!((l4 == IPPROTO_TCP && (f->conf.protos & PF_PROTO_TCP)) ||
+	      (l4 == IPPROTO_UDP && (f->conf.protos & PF_PROTO_UDP))))
+		return false;
+	port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+	return port >= f->conf.lport_lo && port <= f->conf.lport_hi;
+}
+
+/*
+ * An entry a previous portfwd left: its mark names a forward by that
+ * daemon's id. Where this daemon's forward of that id does not take such
+ * an entry (the configuration changed, or forwards had been added live),
+ * the mark is given the id of the forward that does, or none (listed under
+ * no name; flush -k still cuts it). The search is over the loaded forwards,
+ * but only for such entries: with the same configuration there are none.
+ */
+static int pfk_ct_adopt_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct pfk_ct_ctx *c = data;
+	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK), id = 0;
+	const struct pf_forward *f = pfk_loaded_by_id(mark & PFK_MARK_ID);
+	struct nf_conntrack *u;
+	size_t i;
+
+	(void)type;
+	if ((mark & PFK_MARK_TRIG) || (f && pfk_ct_fits(f, ct)) || !(mark & PFK_MARK_ID))
+		return NFCT_CB_CONTINUE;
+	for (i = 0; i < c->nfwd && !id; i++)
+		if (pfk_ct_fits(c->fwd[i], ct))
+			id = c->fwd[i]->id;
+	u = nfct_new();
+	if (!u)
+		return NFCT_CB_CONTINUE;
+	nfct_copy(u, ct, NFCT_CP_ORIG);
+	nfct_set_attr_u32(u, ATTR_MARK, (mark & ~PFK_MARK_ID) | (id & PFK_MARK_ID));
+	if (nfct_query(c->hd, NFCT_Q_UPDATE, u) == 0)
+		c->count++;
+	nfct_destroy(u);
+	return NFCT_CB_CONTINUE;
+}
+
+unsigned pfk_ct_adopt(struct pf_forward *const *fwd, size_t n)
+{
+	struct pfk_ct_ctx c = { .fwd = fwd, .nfwd = n };
+
+	pfk_ct_dump(pfk_ct_adopt_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
+	return c.count;
+}
+
+unsigned pfk_ct_kill_all(void)
+{
+	struct pfk_ct_ctx c = { .any_id = true };
+
+	pfk_ct_dump(pfk_ct_flush_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
+	return c.count;
+}
+
+static int pfk_ct_count_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct pfk_ct_ctx *c = data;
+
+	(void)type;
+	(void)ct;
+	c->count++;
+	return NFCT_CB_CONTINUE;
+}
+
+unsigned pfk_ct_count_ours(void)
+{
+	struct pfk_ct_ctx c = { 0 };
+
+	pfk_ct_dump(pfk_ct_count_cb, &c, PFK_MARK_OURS, PFK_MARK_OURS);
+	return c.count;
 }
 
 void pfk_ct_list(pf_flow_cb cb, void *arg)

@@ -29,6 +29,24 @@
 static struct nft_ctx *pfk_nft;
 static struct pfk_config pfk_cfg;
 static char *pfk_pending, *pfk_loaded;
+/* The first load's simple elements as nft commands (NULL: none, or not the
+ * first load), and whether the last whole load carried them. */
+static char *pfk_pending_elems;
+static bool pfk_elems_in;
+/* The loaded table holds the sysctls' note (pfk_sysctl_note): a whole load
+ * replaced it. */
+static bool pfk_noted;
+/* The table found at start was left by a previous portfwd: its flows are
+ * taken over at the first commit (pfk_ct_adopt). */
+static bool pfk_adopt;
+/* The loaded table is the stopped one (pfk_render_stopped): a soft stop
+ * began, nothing new is forwarded. */
+static bool pfk_stopped;
+/* Another portfwd took the table over (portfw upgrade): ours to leave as
+ * it is, flows, sysctls and all. */
+static bool pfk_detached;
+/* A soft stop's drain began (it stops new connections once). */
+static bool pfk_draining;
 /* The pending change leaves the core as loaded: only elements change. */
 static bool pfk_core_same;
 /* The outside interfaces the loaded core was rendered for, and the last
@@ -44,6 +62,10 @@ static size_t pfk_nprev, pfk_nnext, pfk_prev_cap;
  * form (what they are loaded as) changes. */
 static struct pf_forward **pfk_gone, **pfk_added, **pfk_touched;
 static size_t pfk_ngone, pfk_nadded, pfk_ntouched;
+/* The forwards the last change took away, held (a reference each) until
+ * the next one: 'del -k' and 'flush -k' kill after the change is in, when
+ * their forwards are no longer loaded. */
+static struct pf_fwdvec pfk_went;
 static uint32_t pfk_gen;
 static size_t pfk_ntrig_next, pfk_ntrig; /* triggers in the pending and loaded tables */
 /* The simple forwards' elements that change with the pending table. */
@@ -80,6 +102,8 @@ void pfk_configure(const struct pfk_config *cfg)
 /* Also on first use: a table with kernel forwards under portfwd -e user. */
 static int pfk_start(char *err, size_t errlen)
 {
+	const char *prev;
+
 	if (pfk_nft)
 		return 0;
 	pfk_nft = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -89,6 +113,12 @@ static int pfk_start(char *err, size_t errlen)
 	}
 	nft_ctx_buffer_output(pfk_nft);
 	nft_ctx_buffer_error(pfk_nft);
+	/* A table left by a stop says what its portfwd had set, and from what
+	 * (put back when a stop finally removes the table). */
+	prev = pfk_nft_query("list set inet portfw put_back\n");
+	pfk_adopt = prev != NULL;
+	if (prev)
+		pfk_sysctl_adopt(prev);
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
 	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
 	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
@@ -288,6 +318,8 @@ static void pfk_abort(void)
 {
 	free(pfk_pending);
 	pfk_pending = NULL;
+	free(pfk_pending_elems);
+	pfk_pending_elems = NULL;
 	pfk_core_same = false;
 	pfk_own_abort();
 	pfk_ops_free(&pfk_ops);
@@ -405,6 +437,33 @@ static int pfk_prepare_delta(const struct pf_table *next, char *err, size_t errl
 	return 0;
 }
 
+/*
+ * The simple forwards' elements of t (forms as just rendered) as 'add
+ * element' commands. The first load replaces whatever table a previous
+ * portfwd left, whose forwards may be carrying flows and taking new ones:
+ * with these in the same transaction no new connection finds the maps
+ * empty between the two (nfnetlink fills them after a whole load).
+ */
+static char *pfk_elems_text(const struct pf_table *t)
+{
+	static const char lead[] = "\t\telements = { ";
+	struct pf_buf b = { 0 }, e = { 0 };
+	unsigned set;
+
+	for (set = 0; set < PFK_SET_N; set++) {
+		pf_buf_reset(&e);
+		pfk_simple_text(&e, t, set);
+		if (e.len > sizeof(lead) - 1)
+			pfk_out(&b, "add element inet portfw %s { %s", pfk_set_name(set),
+				e.s + sizeof(lead) - 1);
+		if (e.err)
+			b.err = e.err;
+	}
+	pf_buf_free(&e);
+	pf_buf_puts(&b, "");
+	return pf_buf_detach(&b, NULL);
+}
+
 static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 {
 	struct pfk_walk w;
@@ -412,6 +471,10 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	int rc;
 
 	pfk_abort();
+	if (pfk_stopped || pfk_detached) {
+		snprintf(err, errlen, "kernel engine: stopping, no change is taken");
+		return -1;
+	}
 	/* A user-engine table's change that brings no kernel forward:
 	 * nftables is not touched, and the table not walked. */
 	if (next->base && !pfk_nft && !pfk_nprev) {
@@ -461,7 +524,9 @@ static int pfk_prepare(const struct pf_table *next, char *err, size_t errlen)
 	if (!pfk_nft && pfk_start(err, errlen))
 		goto fail;
 	pfk_pending = pfk_render_now(next, true, false, &w);
-	if (!pfk_pending) {
+	if (pfk_pending && !pfk_loaded)
+		pfk_pending_elems = pfk_elems_text(next);
+	if (!pfk_pending || (!pfk_loaded && !pfk_pending_elems)) {
 		snprintf(err, errlen, "kernel engine: out of memory");
 		goto fail;
 	}
@@ -524,6 +589,7 @@ static int pfk_apply(const char *base, const char *text, const char *pre, const 
 	int rc;
 
 	*whole = false;
+	pfk_elems_in = false;
 	if (base && (!text || (d = pfk_diff(base, text, &nd)))) {
 		pf_buf_puts(&b, pre ? pre : "");
 		if (nd)
@@ -544,10 +610,14 @@ static int pfk_apply(const char *base, const char *text, const char *pre, const 
 			err);
 	}
 	*whole = true;
+	pfk_noted = false;
 	all = pfk_own_all(v, n, loaded);
 	pf_buf_puts(&b, text);
 	pf_buf_puts(&b, all ? all : "");
 	free(all);
+	pfk_elems_in = !loaded && pfk_pending_elems;
+	if (pfk_elems_in)
+		pf_buf_puts(&b, pfk_pending_elems);
 	if (b.err || !all) {
 		pf_buf_free(&b);
 		snprintf(err, errlen, "kernel engine: out of memory");
@@ -624,7 +694,7 @@ static int pfk_load(const char *text, const struct pfk_ops *ops, struct pf_forwa
 		goto out;
 	}
 	if (whole) {
-		if (!pfk_fill(v, n, false, err, errlen)) {
+		if (pfk_elems_in || !pfk_fill(v, n, false, err, errlen)) {
 			rc = 0;
 			goto out;
 		}
@@ -652,6 +722,30 @@ out:
 	return rc;
 }
 
+/* The table notes the sysctls set and what they were, again when they or
+ * the table changed: a kill -9 leaves it as it is. */
+static void pfk_note(void)
+{
+	char *note;
+
+	if (pfk_noted && !pfk_sysctl_dirty())
+		return;
+	note = pfk_sysctl_note();
+	pfk_noted = note && !nft_run_cmd_from_buffer(pfk_nft, note);
+	if (!pfk_noted)
+		pf_warn("kernel engine: could not note in the table which sysctls to put back");
+	free(note);
+}
+
+static void pfk_went_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_went.n; i++)
+		pf_forward_unref(pfk_went.v[i]);
+	pf_fwdvec_free(&pfk_went);
+}
+
 static int pfk_commit(char *err, size_t errlen)
 {
 	uint32_t *gone;
@@ -669,9 +763,12 @@ static int pfk_commit(char *err, size_t errlen)
 	 * conntrack entries (which hold the old mapping) go. TCP flows run on to
 	 * their end, as in the user engine. Prepare found which went (not
 	 * marked with gen), which are new, which changed form: no walk here. */
+	pfk_went_clear();
 	gone = pf_xarray(pfk_ngone, sizeof(*gone));
 	for (i = 0; i < pfk_ngone; i++) {
 		struct pf_forward *f = pfk_gone[i];
+
+		pf_fwdvec_push(&pfk_went, pf_forward_ref(f));
 
 		pfk_set_loaded(f, false); /* may come back: as new */
 		/* Only UDP entries go (and a TCP-only forward has none): the dump
@@ -719,6 +816,18 @@ static int pfk_commit(char *err, size_t errlen)
 		pfk_wan_next = NULL;
 	}
 	pfk_core_same = false;
+	if (pfk_adopt) {
+		unsigned n = pfk_ct_adopt(pfk_prev, pfk_nprev);
+
+		if (n)
+			pf_info("kernel engine: %u flow(s) left running by the previous portfwd "
+				"belong to other forwards now: marked again",
+				n);
+		/* Their NEW events went to the previous portfwd: counted here. */
+		pfk_stats_resync(pfk_prev, pfk_nprev);
+		pfk_adopt = false;
+	}
+	pfk_note();
 	return 0;
 }
 
@@ -729,7 +838,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	struct pfk_walk w;
 	size_t i;
 
-	if (!pfk_nft || !pfk_nprev)
+	if (!pfk_nft || !pfk_nprev || pfk_stopped || pfk_detached)
 		return;
 	pfk_walk_init(&w, cur->n);
 	for (i = 0; i < cur->n; i++)
@@ -770,6 +879,7 @@ static void pfk_refresh(const struct pf_table *cur)
 	free(pfk_wan_loaded);
 	pfk_wan_loaded = pfk_wan_next;
 	pfk_wan_next = NULL;
+	pfk_note();
 }
 
 static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *cur)
@@ -780,10 +890,18 @@ static unsigned pfk_kill(const struct pf_selector *sel, const struct pf_table *c
 
 	if (!pfk_nft)
 		return 0;
-	ids = pf_xcalloc(cur->n + pfk_nprev + 1, sizeof(*ids));
+	/* Everything: the flows of forwards gone before too (a previous
+	 * portfwd's, whose ids this one may not have given). */
+	if (sel->all)
+		return pfk_ct_kill_all();
+	(void)cur;
+	ids = pf_xcalloc(pfk_nprev + pfk_went.n + 1, sizeof(*ids));
 	for (i = 0; i < pfk_nprev; i++)
 		if (pf_selector_match(sel, pfk_prev[i]))
 			ids[n++] = pfk_prev[i]->id;
+	for (i = 0; i < pfk_went.n; i++)
+		if (pf_selector_match(sel, pfk_went.v[i]))
+			ids[n++] = pfk_went.v[i]->id;
 	k = n ? pfk_ct_kill_ids(ids, n) : 0;
 	free(ids);
 	return k;
@@ -798,14 +916,120 @@ static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 		pfk_ct_list(cb, arg);
 }
 
+/*
+ * Stops forwarding new connections, the flows that run running on: the
+ * table is replaced, in one transaction, by the stopped one
+ * (pfk_render_stopped), with the note of the sysctls to put back, so a
+ * later start takes it over as any table left by a previous portfwd. Once:
+ * a soft stop does it when it begins (pfk_drain), the stop after it finds
+ * it done.
+ */
+static int pfk_stop_new(void)
+{
+	char *text, *note;
+	struct pf_buf b = { 0 };
+	int rc = -1;
+
+	if (pfk_stopped)
+		return 0;
+	text = pfk_render_stopped();
+	note = pfk_sysctl_note();
+	pf_buf_puts(&b, text ? text : "");
+	pf_buf_puts(&b, note ? note : "");
+	if (!text || !note || b.err) {
+		pf_warn("kernel engine: out of memory for the stopped table");
+		goto out;
+	}
+	if (nft_run_cmd_from_buffer(pfk_nft, b.s)) {
+		pf_warn("kernel engine: could not load the stopped table: %s",
+			nft_ctx_get_error_buffer(pfk_nft));
+		goto out;
+	}
+	pfk_stopped = true;
+	pfk_noted = true;
+	free(pfk_loaded);
+	pfk_loaded = NULL;
+	pf_info("kernel engine: stopped forwarding new connections (table inet portfw keeps "
+		"only the hooks of the flows that run)");
+	rc = 0;
+out:
+	free(text);
+	free(note);
+	pf_buf_free(&b);
+	return rc;
+}
+
+/* A soft stop begins: nothing new is forwarded. The kernel's flows run on
+ * without portfwd: none to wait for. */
+static unsigned pfk_drain(void)
+{
+	if (pfk_nft && !pfk_detached && !pfk_draining && pfk_loaded)
+		pfk_stop_new();
+	pfk_draining = true;
+	return 0;
+}
+
+void pfk_detach(void)
+{
+	pfk_detached = true;
+}
+
+/*
+ * Whether a stop leaves table inet portfw, and the sysctls as set. It never
+ * leaves anything that forwards new connections: the stopped table first,
+ * then, if none of our flows runs in it, it goes too. Conntrack translates
+ * an established flow only while some nat chain of its family is hooked
+ * (without one the next packet reaches the gateway untranslated and gets a
+ * reset), so removing the table would cut every flow. The next start
+ * replaces the table in one transaction (pfk_render.c) with the same ids
+ * (ct marks) for the same configuration. A table handed over to another
+ * portfwd (pfk_detach), or found at a start that failed before its first
+ * load, is not ours to touch.
+ */
+static bool pfk_stop_leaves(void)
+{
+	bool stopped;
+	unsigned n;
+
+	if (pfk_detached) {
+		pf_info("kernel engine: table inet portfw and its flows left to the portfwd that "
+			"took them over");
+		return true;
+	}
+	if (!pfk_loaded && !pfk_stopped && pfk_adopt) {
+		pf_info("kernel engine: table inet portfw of a previous portfwd left as it was");
+		return true;
+	}
+	/* First: no new flow may come between the count and the removal. */
+	stopped = pfk_stopped || (pfk_loaded && !pfk_stop_new());
+	n = pfk_ct_count_ours();
+	if (!n)
+		return false;
+	if (stopped)
+		pf_info("kernel engine: table inet portfw left in place for %u flow(s), with no "
+			"forward: new connections are not forwarded (portfw flush -k before a "
+			"stop removes it)",
+			n);
+	else
+		pf_warn("kernel engine: table inet portfw left as it is for %u flow(s): it may "
+			"still forward new connections",
+			n);
+	return true;
+}
+
+/* Leaves the kernel as it is after pfk_detach; else see pfk_stop_leaves. */
 static void pfk_stop(void)
 {
+	bool leave;
+
 	if (!pfk_nft)
 		return;
 	pfk_abort();
+	pfk_went_clear();
 	pfk_trig_stop();
 	pfk_ntrig = 0;
-	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
+	leave = pfk_stop_leaves();
+	if (!leave && nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
 		pf_warn("kernel engine: could not remove table inet portfw");
 	for (size_t i = 0; i < pfk_nprev; i++) {
 		pfk_own_forget(pfk_prev[i]);
@@ -821,11 +1045,16 @@ static void pfk_stop(void)
 	pfk_disp_reset();
 	pfk_nl_close();
 	pfk_ln_any = false;
+	pfk_noted = false;
+	pfk_adopt = false;
+	pfk_stopped = false;
+	pfk_draining = false;
 	pfk_stats_stop();
 	pfk_acl_stop();
-	pfk_sys_stop(); /* every sysctl back as it was */
+	pfk_sys_stop(!leave);
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
+	pfk_detached = false;
 }
 
 static int pfk_event_fd(void)
@@ -842,15 +1071,21 @@ static bool pfk_event(void)
 	if (!pfk_nft)
 		return false;
 	changed = pfk_sys_event();
+	/* The other portfwd follows the network now. */
+	if (pfk_detached)
+		return false;
 	if (pfk_stats_lost())
 		pfk_stats_resync(pfk_prev, pfk_nprev);
+	/* The stopped table has no forward's chain to read. */
 	if (pfk_acl_read_due())
-		pfk_acl_read(pfk_prev, pfk_nprev);
+		pfk_acl_read(pfk_prev, pfk_stopped ? 0 : pfk_nprev);
 	if (!changed)
 		return false;
 	if (pfk_ln_any)
 		pfk_ln_any = pfk_localnet_sync(pfk_prev, pfk_nprev);
-	return pfk_nprev && !pfk_wan_same();
+	if (pfk_loaded || pfk_stopped)
+		pfk_note();
+	return pfk_nprev && !pfk_stopped && !pfk_wan_same();
 }
 
 const struct pf_engine_ops pfk_engine_ops = {
@@ -863,6 +1098,7 @@ const struct pf_engine_ops pfk_engine_ops = {
 	.abort = pfk_abort,
 	.refresh = pfk_refresh,
 	.flows = pfk_flows,
+	.drain = pfk_drain,
 	.kill = pfk_kill,
 	.event_fd = pfk_event_fd,
 	.event = pfk_event,

@@ -24,6 +24,8 @@ _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits
 /* The whole ruleset as an nft script, the simple forwards' map elements in
  * it (for tests, the benchmark, a look at what the engine loads). */
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan);
+/* The table a stop leaves: the hooks established flows need, no forward. */
+char *pfk_render_stopped(void);
 /* The same without those elements: what libnftables loads, the elements
  * going through pfk_nl_apply. Sets every carried forward's form (pfk_state.c): anew
  * (fresh: backend health may have changed), or as loaded where it can. */
@@ -245,13 +247,23 @@ bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts);
 /* pfk_sys.c: sysctls set and put back, route_localnet, and the engine's
  * event set (rtnetlink; others' descriptors join it with pfk_sys_watch). */
 int pfk_sysctl_set(const char *path, const char *want, const char *why);
+/* The sysctls set now and their first values, as nft commands that keep
+ * them in the table (a set put_back), which outlives a stop or a kill -9
+ * (NULL when out of memory); whether they changed since; and, at the next
+ * start, what such a table's 'list set inet portfw put_back' says, taken
+ * as ours to put back. */
+char *pfk_sysctl_note(void);
+bool pfk_sysctl_dirty(void);
+void pfk_sysctl_adopt(const char *listing);
 void pfk_sysctl_restore(void);
 /* Whether f may need route_localnet (a loopback backend or listen address);
  * whether some forward does (then it is set where they need it). */
 bool pfk_localnet_needs(const struct pf_forward *f);
 bool pfk_localnet_sync(struct pf_forward *const *fwd, size_t n);
 int pfk_sys_start(void);
-void pfk_sys_stop(void);
+/* put_back: every sysctl as it was; else they stay (flows left running
+ * need them). */
+void pfk_sys_stop(bool put_back);
 int pfk_sys_fd(void);
 int pfk_sys_watch(int fd, void (*fn)(void));
 void pfk_sys_unwatch(int fd);
@@ -333,6 +345,15 @@ unsigned pfk_ct_flush_ids(const uint32_t *ids, size_t n);
 unsigned pfk_ct_kill_ids(const uint32_t *ids, size_t n);
 /* UDP entries to the ports of newly added forwards that are not ours. */
 unsigned pfk_ct_flush_stale(const struct pf_forward *const *f, size_t n);
+/* Every entry of ours: of the loaded forwards, of forwards deleted, of a
+ * previous portfwd's (flush -k). */
+unsigned pfk_ct_kill_all(void);
+/* The entries a previous portfwd left whose mark's id is not of the
+ * forward of fwd that takes them now: marked with the id of the one that
+ * does (or none). How many were. */
+unsigned pfk_ct_adopt(struct pf_forward *const *fwd, size_t n);
+/* How many entries of our forwards conntrack holds (any state). */
+unsigned pfk_ct_count_ours(void);
 /* Every flow of our forwards (named by the loaded version of each). */
 void pfk_ct_list(pf_flow_cb cb, void *arg);
 

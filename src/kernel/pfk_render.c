@@ -287,6 +287,22 @@ static void pfk_render_snat(struct pf_buf *b, const struct pf_forward *f)
 	pfk_out(b, "\n");
 }
 
+/* The base chains' hooks, the same in a running table and a stopped one.
+ * Before Docker/iptables-nft (-100) and firewalld (-90). */
+#define PFK_HOOK_DSTNAT "type nat hook prerouting priority dstnat - 10; policy accept;"
+#define PFK_HOOK_OUTNAT "type nat hook output priority -110; policy accept;"
+#define PFK_HOOK_FORWARD "type filter hook forward priority filter - 10; policy accept;"
+#define PFK_HOOK_SRCNAT "type nat hook postrouting priority srcnat + 10; policy accept;"
+/* route_localnet (pfk_sys.c) lets 127/8 in from an interface: only as
+ * the target of a DNAT, never addressed so by a host out there. */
+#define PFK_CHAIN_INPUT                                                                      \
+	"\tchain input {\n"                                                                   \
+	"\t\ttype filter hook input priority filter - 10; policy accept;\n"                    \
+	"\t\tmeta nfproto ipv4 iifname != \"lo\" ip daddr 127.0.0.0/8 ct status & dnat == 0 " \
+	"drop\n"                                                                              \
+	"\t}\n"
+#define PFK_HELPER_FTP "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n"
+
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
 			    bool text, bool fresh, struct pfk_walk *w)
 {
@@ -315,28 +331,19 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		}
 	}
 	pfk_out(&b, "%s\t}\n", ftp ? " }\n" : "");
-	pfk_out(&b, "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n");
+	pfk_out(&b, "%s", PFK_HELPER_FTP);
 	idx = pfk_disp_chained(d, &n);
 	for (i = 0; i < n; i++)
 		if (!pfk_disp_model(d) || !pfk_fchain_owns(t->fwd[idx[i]]))
 			pfk_fchain_render(&b, t->fwd[idx[i]]);
 	/* New connections to one of our ports: one map lookup whatever the count. */
 	pfk_disp_chains(&b, d);
-	/* Before Docker/iptables-nft (-100) and firewalld (-90). Triggered
-	 * ranges and whole-host forwards come after every port forward. */
-	pfk_out(&b,
-		"\tchain dstnat {\n"
-		"\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n"
-		"\t\tjump dispatch\n"
-		"%s"
-		"\t}\n",
+	/* Triggered ranges and whole-host forwards come after every port
+	 * forward. */
+	pfk_out(&b, "\tchain dstnat {\n\t\t%s\n\t\tjump dispatch\n%s\t}\n", PFK_HOOK_DSTNAT,
 		pfk_disp_has_host(d) ? "\t\tjump dispatch_host\n" : "");
-	pfk_out(&b,
-		/* The gateway itself connecting to its own forwards. */
-		"\tchain output_nat {\n"
-		"\t\ttype nat hook output priority -110; policy accept;\n"
-		"\t\tjump dispatch\n"
-		"\t}\n");
+	/* The gateway itself connecting to its own forwards. */
+	pfk_out(&b, "\tchain output_nat {\n\t\t%s\n\t\tjump dispatch\n\t}\n", PFK_HOOK_OUTNAT);
 	/* The FTP helper must be attached before NAT (kernel 6: never automatic).
 	 * Only with FTP ports: these chains see every packet. */
 	if (ftp)
@@ -350,19 +357,10 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 			    "\t\tct state new meta l4proto . th dport @ftp_ports ct helper set "
 			    "\"ftp-fwd\"\n"
 			    "\t}\n");
-	/* route_localnet (pfk_sys.c) lets 127/8 in from an interface: only as
-	 * the target of a DNAT, never addressed so by a host out there. */
-	pfk_out(&b, "\tchain input {\n"
-		    "\t\ttype filter hook input priority filter - 10; policy accept;\n"
-		    "\t\tmeta nfproto ipv4 iifname != \"lo\" ip daddr 127.0.0.0/8 ct status & dnat == 0 "
-		    "drop\n"
-		    "\t}\n");
-	pfk_out(&b,
-		/* Accept only our forwards' connections (another table's drop still wins). */
-		"\tchain forward {\n"
-		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-		"\t\tct mark & 0x%x == 0x%x accept\n",
-		PFK_MARK_OURS, PFK_MARK_OURS);
+	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
+	/* Accept only our forwards' connections (another table's drop still wins). */
+	pfk_out(&b, "\tchain forward {\n\t\t%s\n\t\tct mark & 0x%x == 0x%x accept\n",
+		PFK_HOOK_FORWARD, PFK_MARK_OURS, PFK_MARK_OURS);
 	pfk_disp_forward_rules(&b, d);
 	pfk_out(&b,
 		"\t}\n"
@@ -378,8 +376,8 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		"ct mark set ct mark | 0x%x\n"
 		"\t}\n"
 		"\tchain srcnat {\n"
-		"\t\ttype nat hook postrouting priority srcnat + 10; policy accept;\n",
-		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ);
+		"\t\t%s\n",
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ, PFK_HOOK_SRCNAT);
 	idx = pfk_disp_chained(d, &n);
 	for (i = 0; i < n; i++)
 		pfk_render_snat(&b, t->fwd[idx[i]]);
@@ -405,4 +403,30 @@ char *pfk_render_core(const struct pf_table *t, const char *const *wan, size_t n
 		      struct pfk_walk *w)
 {
 	return pfk_render_all(t, wan, nwan, false, fresh, w);
+}
+
+/*
+ * The table a stop leaves for the flows that run, which forwards nothing
+ * new. Conntrack translates an established entry (its DNAT and SNAT alike)
+ * only while some nat base chain of its family is hooked, so the nat chains
+ * stay, with no rule: new connections reach the gateway itself and are
+ * refused. The forward chain keeps accepting our flows (and the related
+ * ones, which inherit the mark) as the running table did, the input chain
+ * keeps guarding route_localnet (which stays set), the FTP helper object
+ * keeps the helper of running control connections loaded. A start
+ * replaces it whole, as any table it finds.
+ */
+char *pfk_render_stopped(void)
+{
+	struct pf_buf b = { 0 };
+
+	pfk_out(&b, "table inet portfw\ndelete table inet portfw\ntable inet portfw {\n%s",
+		PFK_HELPER_FTP);
+	pfk_out(&b, "\tchain dstnat {\n\t\t%s\n\t}\n", PFK_HOOK_DSTNAT);
+	pfk_out(&b, "\tchain output_nat {\n\t\t%s\n\t}\n", PFK_HOOK_OUTNAT);
+	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
+	pfk_out(&b, "\tchain forward {\n\t\t%s\n\t\tct mark & 0x%x == 0x%x accept\n\t}\n",
+		PFK_HOOK_FORWARD, PFK_MARK_OURS, PFK_MARK_OURS);
+	pfk_out(&b, "\tchain srcnat {\n\t\t%s\n\t}\n}\n", PFK_HOOK_SRCNAT);
+	return pf_buf_detach(&b, NULL);
 }

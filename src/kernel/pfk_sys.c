@@ -3,7 +3,9 @@
  * What the kernel engine changes around its table, and what it follows:
  *
  * - sysctls (ip_forward, forwarding, route_localnet): each is set only
- *   where it differs, its first value is kept, and stop puts every one back;
+ *   where it differs, its first value is kept, and a stop that removes the
+ *   table puts every one back (one that leaves it, for the flows that run
+ *   on, leaves them: a forwarded packet needs ip_forward);
  * - route_localnet, on the interfaces where a connection to a loopback
  *   backend arrives (a client on the network reaching 127.0.0.1: the kernel
  *   drops a packet routed to 127/8 from another interface unless this is
@@ -48,6 +50,8 @@ struct pfk_sysctl {
 
 static struct pfk_sysctl pfk_sc[PFK_SYSCTL_MAX];
 static size_t pfk_nsc;
+/* Set or put back since the table last noted them (pfk_sysctl_note). */
+static bool pfk_sc_dirty;
 
 static struct {
 	int fd;
@@ -126,6 +130,7 @@ static int pfk_sysctl_apply(const char *path, const char *want, const char *why,
 	if (s && !s->set) {
 		snprintf(s->orig, sizeof(s->orig), "%s", cur);
 		s->set = true;
+		pfk_sc_dirty = true;
 	}
 	pf_info("kernel engine: %s = %s (was %s)%s%s", path, want, cur, why ? ": " : "",
 		why ? why : "");
@@ -144,6 +149,7 @@ static void pfk_sysctl_put_back(struct pfk_sysctl *s)
 	if (!s->set)
 		return;
 	s->set = false;
+	pfk_sc_dirty = true;
 	rc = pfk_sysctl_write(s->path, s->orig);
 	/* An interface that went took its settings with it. */
 	if (rc && rc != -ENOENT)
@@ -361,7 +367,86 @@ int pfk_sys_start(void)
 	return pfk_sys_watch(fd, pfk_rt_event);
 }
 
-void pfk_sys_stop(void)
+/*
+ * The sysctls a stop leaves as set, and what they were, kept in the table it
+ * leaves (element comments of a set 'put_back': the table is the one thing
+ * that outlives us and that the next start reads anyway), so that the
+ * portfwd that finally removes the table puts back the values from before
+ * the first start, not the ones the stopped daemon left.
+ */
+char *pfk_sysctl_note(void)
+{
+	struct pf_buf b = { 0 };
+	size_t i, n = 0;
+
+	pfk_sc_dirty = false;
+	pfk_out(&b, "add set inet portfw put_back { type ifname; }\n"
+		    "flush set inet portfw put_back\n");
+	for (i = 0; i < pfk_nsc; i++) {
+		if (!pfk_sc[i].set)
+			continue;
+		pfk_out(&b, "%s\"%zu\" comment \"%s=%s\"",
+			n ? ", " : "add element inet portfw put_back { ", n, pfk_sc[i].path,
+			pfk_sc[i].orig);
+		n++;
+	}
+	if (n)
+		pfk_out(&b, " }\n");
+	return pf_buf_detach(&b, NULL);
+}
+
+bool pfk_sysctl_dirty(void)
+{
+	return pfk_sc_dirty;
+}
+
+void pfk_sysctl_adopt(const char *listing)
+{
+	static const char tag[] = "comment \"";
+	const char *p = listing, *v, *end, *ifn;
+	struct pfk_sysctl t;
+
+	while ((p = strstr(p, tag)) && pfk_nsc < PFK_SYSCTL_MAX) {
+		p += sizeof(tag) - 1;
+		end = strchr(p, '"');
+		if (!end)
+			break;
+		v = memchr(p, '=', (size_t)(end - p));
+		memset(&t, 0, sizeof(t));
+		/* Only sysctl paths of ours, whole: anything else is not ours. */
+		if (!v || (size_t)(v - p) >= sizeof(t.path) ||
+		    (size_t)(end - v - 1) >= sizeof(t.orig) || strncmp(p, "/proc/sys/net/", 14) != 0)
+			continue;
+		memcpy(t.path, p, (size_t)(v - p));
+		memcpy(t.orig, v + 1, (size_t)(end - v - 1));
+		if (strstr(t.path, "..") || pfk_sysctl_find(t.path))
+			continue;
+		ifn = strstr(t.path, "/conf/");
+		if (ifn && strstr(t.path, "/route_localnet"))
+			snprintf(t.ifname, sizeof(t.ifname), "%.*s", (int)strcspn(ifn + 6, "/"),
+				 ifn + 6);
+		t.set = true;
+		pfk_sc[pfk_nsc++] = t;
+		pfk_sc_dirty = true;
+		pf_info("kernel engine: %s was %s before a previous portfwd set it", t.path,
+			t.orig);
+	}
+}
+
+/* The sysctls stay as set: said once each, so the operator knows. */
+static void pfk_sysctl_leave(void)
+{
+	size_t i;
+
+	for (i = 0; i < pfk_nsc; i++)
+		if (pfk_sc[i].set)
+			pf_info("kernel engine: %s left as set (was %s): flows run on", pfk_sc[i].path,
+				pfk_sc[i].orig);
+	pfk_nsc = 0;
+	pfk_sc_dirty = false;
+}
+
+void pfk_sys_stop(bool put_back)
 {
 	if (pfk_rt)
 		mnl_socket_close(pfk_rt);
@@ -371,7 +456,10 @@ void pfk_sys_stop(void)
 	pfk_ep = -1;
 	pfk_nwatch = 0;
 	pfk_net_changed = false;
-	pfk_sysctl_restore();
+	if (put_back)
+		pfk_sysctl_restore();
+	else
+		pfk_sysctl_leave();
 }
 
 int pfk_sys_fd(void)

@@ -189,7 +189,8 @@ expect_eq "C -> :87 -> 127.0.0.1:9002" "$(whoami "$C" 198.18.1.2 87)" 198.18.1.1
 pf del name lonany >/dev/null || fail "del lonany"
 expect_eq "route_localnet on new0 put back" "$(sysctl_of conf/new0/route_localnet)" 0
 
-info "stopped: every sysctl as it was, the table gone"
+info "flushed (-k) and stopped: every sysctl as it was, the table gone"
+pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 expect_eq "ip_forward" "$(sysctl_of ip_forward)" 0
 expect_eq "route_localnet on br0" "$(sysctl_of conf/br0/route_localnet)" 0

@@ -12,7 +12,8 @@
 # gateway itself; FTP (passive and active) on 21 and 8021; DNS over UDP and a
 # UDP flow that follows a changed backend within 1 s; the external address
 # changes and forwards keep working; a refused change leaves the ruleset byte
-# for byte; stopping removes the table.
+# for byte; a stop leaves the table with no forward in it (its flows run on),
+# a stop after flush -k removes it.
 source "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -301,7 +302,12 @@ expect_eq "an unsupported pool: exit status" "$RC" 2
 nsx nft list table inet portfw >"$T/after.nft"
 cmp -s "$T/before.nft" "$T/after.nft" || fail "the ruleset changed: $(diff "$T/before.nft" "$T/after.nft" | head)"
 
-info "stopping removes the table"
+info "a stop leaves the table without forwards (its flows run on); after flush -k it removes it"
+pfd_stop
+nsx nft list table inet portfw >"$T/stopped.nft" 2>&1 || fail "the stop removed table inet portfw"
+grep -Eq 'dnat (ip6? )?to|vmap' "$T/stopped.nft" && fail "the stopped table still forwards: $(cat "$T/stopped.nft")"
+pfd_start -e kernel -W wan
+pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 if nsx nft list table inet portfw >/dev/null 2>&1; then
 	fail "table inet portfw left behind"

@@ -259,7 +259,8 @@ pf del name game
 capture pf list -j
 [[ $OUT != *'"game"'* ]] || fail "trigger 'game' still listed after del"
 
-info "stopping removes the table"
+info "after flush -k, stopping removes the table"
+pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 if nsx nft list table inet portfw >/dev/null 2>&1; then
 	fail "table inet portfw left behind"

@@ -124,6 +124,8 @@ wait_for 8 "kh's connection to end when the backend closes" eval '[[ $(fwd_stat 
 expect_eq "kh conns" "$(fwd_stat kh conns)" 1
 wait "$cli" 2>/dev/null
 
+# A stop leaves the sysctls while forwards or flows are left: flush them first.
+pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
 pft_done

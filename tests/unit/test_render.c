@@ -234,6 +234,23 @@ static void test_whole_host(void **state)
 	       "forward name rest all any to 10.0.0.5 weight 3, 10.0.0.6");
 }
 
+/* render_stopped, the table a stop leaves: the three nat base chains with
+ * no rule (established entries are translated, nothing new is), the
+ * forward chain's accept of our marks, the input guard, the FTP helper;
+ * no map, no DNAT, no masquerade. */
+static void test_stopped_table(void **state)
+{
+	char *s = pfk_render_stopped();
+
+	(void)state;
+	assert_non_null(s);
+	assert_null(strstr(s, "dnat to"));
+	assert_null(strstr(s, "masquerade"));
+	assert_null(strstr(s, "map"));
+	assert_golden(s, "render_stopped");
+	free(s);
+}
+
 /* The rendering of a one-forward table LINE equals golden file NAME.nft, and
  * NAME_rotated.nft once 'schedule' has rotated it. */
 static void assert_rotation(const char *line, const char *name)
@@ -387,6 +404,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_table_keeps_its_shape),
 		cmocka_unit_test(test_whole_host),
+		cmocka_unit_test(test_stopped_table),
 		cmocka_unit_test(test_pref_pools),
 		cmocka_unit_test(test_source_pools),
 		cmocka_unit_test(test_interfaces),
