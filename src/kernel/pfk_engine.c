@@ -798,15 +798,12 @@ static void pfk_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg)
 		pfk_ct_list(cb, arg);
 }
 
-static void pfk_stop(void)
+/* What stop and detach both let go of: this process' state only. */
+static void pfk_release_all(void)
 {
-	if (!pfk_nft)
-		return;
 	pfk_abort();
 	pfk_trig_stop();
 	pfk_ntrig = 0;
-	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
-		pf_warn("kernel engine: could not remove table inet portfw");
 	for (size_t i = 0; i < pfk_nprev; i++) {
 		pfk_own_forget(pfk_prev[i]);
 		pfk_set_loaded(pfk_prev[i], false);
@@ -823,7 +820,30 @@ static void pfk_stop(void)
 	pfk_ln_any = false;
 	pfk_stats_stop();
 	pfk_acl_stop();
+}
+
+static void pfk_stop(void)
+{
+	if (!pfk_nft)
+		return;
+	if (nft_run_cmd_from_buffer(pfk_nft, "table inet portfw\ndelete table inet portfw\n"))
+		pf_warn("kernel engine: could not remove table inet portfw");
+	pfk_release_all();
 	pfk_sys_stop(); /* every sysctl back as it was */
+	nft_ctx_free(pfk_nft);
+	pfk_nft = NULL;
+}
+
+/* An upgrade handed the table to the new portfwd, which adopted it: the
+ * table, the conntrack entries of its flows and the sysctls it relies on
+ * stay exactly as they are, as after kill -9. */
+static void pfk_detach(void)
+{
+	if (!pfk_nft)
+		return;
+	pfk_release_all();
+	pfk_sysctl_forget();
+	pfk_sys_stop();
 	nft_ctx_free(pfk_nft);
 	pfk_nft = NULL;
 }
@@ -867,4 +887,5 @@ const struct pf_engine_ops pfk_engine_ops = {
 	.event_fd = pfk_event_fd,
 	.event = pfk_event,
 	.trigger_state = pfk_trig_state,
+	.detach = pfk_detach,
 };

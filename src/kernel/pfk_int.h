@@ -246,6 +246,8 @@ bool pfk_trig_state(const struct pf_forward *f, struct pf_trigger_state *ts);
  * event set (rtnetlink; others' descriptors join it with pfk_sys_watch). */
 int pfk_sysctl_set(const char *path, const char *want, const char *why);
 void pfk_sysctl_restore(void);
+/* Forgets the values to put back: another process owns them now. */
+void pfk_sysctl_forget(void);
 /* Whether f may need route_localnet (a loopback backend or listen address);
  * whether some forward does (then it is set where they need it). */
 bool pfk_localnet_needs(const struct pf_forward *f);

@@ -162,6 +162,11 @@ void pfk_sysctl_restore(void)
 	pfk_nsc = 0;
 }
 
+void pfk_sysctl_forget(void)
+{
+	pfk_nsc = 0;
+}
+
 /* ---- route_localnet ---- */
 
 struct pfk_ifset {
