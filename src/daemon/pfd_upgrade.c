@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -299,7 +300,7 @@ int pfd_upgrade_start(char *err, size_t errlen)
 	char var[64], **env = NULL;
 	const char *cpath;
 	union pf_sa hsa;
-	int sv[2] = { -1, -1 }, e, fd;
+	int sv[2] = { -1, -1 }, e, fd, fdmax;
 	pid_t pid;
 
 	if (pfd_up.pid) {
@@ -339,6 +340,9 @@ int pfd_upgrade_start(char *err, size_t errlen)
 	/* Built before the fork: the child of a threaded process may only
 	 * make async-signal-safe calls. */
 	env = pfd_up_env(sv[1], var, sizeof(var));
+	fdmax = sysconf(_SC_OPEN_MAX) > 0 && sysconf(_SC_OPEN_MAX) < 65536
+			? (int)sysconf(_SC_OPEN_MAX)
+			: 65536;
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -350,7 +354,13 @@ int pfd_upgrade_start(char *err, size_t errlen)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		sigaction(SIGPIPE, &dfl, NULL);
 		/* The one descriptor that crosses exec on purpose; the handed
-		 * sockets come over it, every other one is O_CLOEXEC. */
+		 * sockets come over it. Ours are O_CLOEXEC, but not every
+		 * library's (netlink sockets of libmnl, libnetfilter_conntrack
+		 * and libnftables are not): each would pile up in the new
+		 * process, upgrade after upgrade. */
+		if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+			for (int i = 3; i < fdmax; i++)
+				fcntl(i, F_SETFD, FD_CLOEXEC);
 		fcntl(sv[1], F_SETFD, 0);
 		execve(pfd_exe, pfd_argv, env);
 		{
