@@ -221,4 +221,30 @@ kill -TERM "$PFD_PID"
 wait_for 10 "the last portfwd to exit" pid_gone "$PFD_PID"
 [[ ! -e $PFD_SOCK ]] || fail "the last portfwd left its control socket behind"
 pfd_check_log
+
+info "under -u nobody: the new portfwd runs as nobody with the two capabilities"
+id nobody >/dev/null 2>&1 || fail "no user 'nobody' on this system"
+# What nobody must reach: the binary's link, the config, and a directory
+# for the socket that it owns (to remove the socket at exit).
+chmod 755 "$T"
+chmod 644 "$PFD_CONF"
+mkdir "$T/run"
+chown nobody "$T/run"
+PFD_SOCK=$T/run/ctl.sock
+pfd_start -w 2 -W wan -u nobody
+upgrade cli
+wait_for 10 "the old portfwd $OLD_PID to exit" pid_gone "$OLD_PID"
+status=$(cat "/proc/$PFD_PID/status")
+expect_eq "the new portfwd's uid" "$(awk '/^Uid:/ {print $2, $3}' <<<"$status")" \
+	"$(id -u nobody) $(id -u nobody)"
+# cap_net_bind_service (bit 10) and cap_net_admin (bit 12).
+expect_eq "the new portfwd's CapEff" "$(awk '/^CapEff:/ {print $2}' <<<"$status")" \
+	0000000000001400
+expect_eq "a forward after the upgrade under -u" \
+	"$(nsx timeout 20 "$PFT_PY" "$T/loop.py" 127.0.0.1:8000 "$T/stop.none" 1 3)" "ok 3 fail 0"
+nsx nft list table inet portfw >/dev/null || fail "the kernel table after the upgrade under -u"
+kill -TERM "$PFD_PID"
+wait_for 10 "the portfwd under -u to exit" pid_gone "$PFD_PID"
+[[ ! -e $PFD_SOCK ]] || fail "the portfwd under -u left its control socket behind"
+pfd_check_log
 pft_done
