@@ -87,6 +87,7 @@ int pf_handover_decode(const void *buf, size_t len, size_t nfds, struct pf_hando
 		memcpy(&w, p + i * sizeof(w), sizeof(w));
 		memset(e, 0, sizeof(*e));
 		if (w.kind < PF_HO_CTL || w.kind > PF_HO_LISTEN ||
+		    (w.kind == PF_HO_CTL && w.family != 0) ||
 		    (w.kind != PF_HO_CTL && w.family != AF_INET && w.family != AF_INET6) ||
 		    (w.kind == PF_HO_LISTEN && w.proto != PF_PROTO_TCP && w.proto != PF_PROTO_UDP) ||
 		    !memchr(w.ifname, 0, sizeof(w.ifname)) || !memchr(w.path, 0, sizeof(w.path))) {
