@@ -62,7 +62,7 @@ EOF
 
 # fd_count PID: its open descriptors.
 fd_count() {
-	ls "/proc/$1/fd" | wc -l
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
 }
 
 # holders PORT: the pids holding TCP PORT's listening sockets, sorted, unique.
