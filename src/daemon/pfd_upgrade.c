@@ -494,14 +494,14 @@ int pfd_upgrade_inherit(char *err, size_t errlen)
 	return pfd_up_recv(pfd_up_parent, err, errlen);
 }
 
-void pfd_upgrade_ready(void)
+bool pfd_upgrade_ready(void)
 {
 	char msg[32];
 	size_t unused;
 	int n;
 
 	if (pfd_up_parent < 0)
-		return;
+		return false;
 	unused = pf_handover_close_rest();
 	pfd_ctl_own();
 	n = snprintf(msg, sizeof(msg), "ready %d", (int)getpid());
@@ -512,6 +512,7 @@ void pfd_upgrade_ready(void)
 	pfd_up_parent = -1;
 	pf_info("upgrade: took over from pid %d%s", (int)getppid(),
 		unused ? " (sockets of forwards no longer in the config closed)" : "");
+	return true;
 }
 
 void pfd_upgrade_failed(const char *why)

@@ -28,8 +28,9 @@ int pfd_upgrade_start(char *err, size_t errlen);
  * upgrade ($PORTFW_UPGRADE_FD). 0 when none or all taken. */
 int pfd_upgrade_inherit(char *err, size_t errlen);
 /* The new process, its table in: closes what no forward took and tells the
- * old process it may stop. No-op when not started by an upgrade. */
-void pfd_upgrade_ready(void);
+ * old process it may stop. false (and nothing done) when not started by an
+ * upgrade. */
+bool pfd_upgrade_ready(void);
 /* The new process failed to start: tells the old one why (it serves on). */
 void pfd_upgrade_failed(const char *why);
 

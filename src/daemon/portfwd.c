@@ -346,11 +346,13 @@ int main(int argc, char **argv)
 	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
 	/* The table is in and the control socket listens (a client connecting
 	 * now is queued until the loop answers it). */
-	pfd_upgrade_ready();
-	/* MAINPID: after an upgrade the service's main process is this one
-	 * (NOTIFY_ACCESS=all lets systemd hear it from the old one's child). */
-	pfd_notify("MAINPID=%d\nREADY=1\nSTATUS=%zu forwards loaded", (int)getpid(),
-		   pfd_table_count());
+	/* Started by an upgrade: the service's main process is this one now
+	 * (NotifyAccess=all lets systemd hear it from the old one's child). */
+	if (pfd_upgrade_ready())
+		pfd_notify("MAINPID=%d\nREADY=1\nSTATUS=%zu forwards loaded", (int)getpid(),
+			   pfd_table_count());
+	else
+		pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
 	e = pfd_loop_run();
 	if (e)
 		pf_err("event loop: %s", strerror(-e));
