@@ -193,6 +193,24 @@ static int cmd_reload(struct pfc_opts *o, int argc, char **argv)
 	return pfc_query(o, argc, argv, "reload", NULL);
 }
 
+static int pfc_print_upgrade(const struct pfc_opts *o, json_t *res)
+{
+	(void)o;
+	printf("portfwd upgraded: pid %lld is serving (%s); pid %lld finishes its flows and "
+	       "exits\n",
+	       (long long)json_integer_value(json_object_get(res, "pid")),
+	       json_string_value(json_object_get(res, "path")) ?: "?",
+	       (long long)json_integer_value(json_object_get(res, "old_pid")));
+	return 0;
+}
+
+/* upgrade: portfwd runs the binary at its path again and hands it the
+ * sockets; the answer comes when the new one is ready, or says why not. */
+static int cmd_upgrade(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_query(o, argc, argv, "upgrade", pfc_print_upgrade);
+}
+
 /* restore FILE: the file's forwards replace the table, in one change. The
  * client reads the file and its includes (pf_restore.h says why). */
 static int cmd_restore(struct pfc_opts *o, int argc, char **argv)
@@ -245,6 +263,7 @@ static const struct pfc_cmd pfc_cmds[] = {
 	{ "save", "", cmd_save },
 	{ "restore", "FILE|-", cmd_restore },
 	{ "reload", "", cmd_reload },
+	{ "upgrade", "   (run the binary anew, handing over the sockets)", cmd_upgrade },
 	{ "explain", "[-j] NAME|PROTO LISTEN [from ADDR]   (why a forward works or not)",
 	  cmd_explain },
 };

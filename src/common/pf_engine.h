@@ -20,6 +20,7 @@
 
 #include "pf_addr.h"
 #include "pf_conf.h"
+#include "pf_handover.h"
 #include "pf_table.h"
 
 #include <stdbool.h>
@@ -49,6 +50,8 @@ struct pf_flow {
 };
 
 typedef void (*pf_flow_cb)(const struct pf_flow *fl, void *arg);
+/* One socket an upgrade hands over, and what it is. */
+typedef void (*pf_handover_cb)(const struct pf_handover_ent *e, int fd, void *arg);
 
 /* What an open port trigger holds (kernel engine). */
 struct pf_trigger_state {
@@ -86,6 +89,14 @@ struct pf_engine_ops {
 	bool (*event)(void);
 	/* An open trigger's holder; false when it holds none. NULL: no triggers. */
 	bool (*trigger_state)(const struct pf_forward *f, struct pf_trigger_state *ts);
+	/* An upgrade: the listening sockets to hand to the new process
+	 * (pf_handover.h), each to cb. NULL: the engine has none. */
+	void (*sockets)(pf_handover_cb cb, void *arg);
+	/* Instead of stop, once an upgrade handed over: lets go of what this
+	 * process holds and touches nothing the new process adopted (the
+	 * kernel's table, its conntrack entries, the sysctls), as if the
+	 * process had been killed. NULL: stop is that already. */
+	void (*detach)(void);
 };
 
 extern const struct pf_engine_ops pfk_engine_ops, pfu_engine_ops;

@@ -24,6 +24,11 @@ void pfd_engines_flows(const struct pf_table *cur, pf_flow_cb cb, void *arg);
 unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *cur);
 /* The engines' drain (pf_engine.h): the flows still open in all of them. */
 unsigned pfd_engines_drain(void);
+/* An upgrade: every engine's listening sockets, to hand over. */
+void pfd_engines_sockets(pf_handover_cb cb, void *arg);
+/* Instead of pfd_engines_stop once the sockets and the kernel's table were
+ * handed over (or, in the new process, before it took them for good). */
+void pfd_engines_detach(void);
 
 /* The running table. */
 void pfd_table_set_config(const char *path);
@@ -71,8 +76,19 @@ char *pfd_json_text(const char *s);
  * name): shown as pfd_json_text does, never refused. */
 json_t *pfd_json_string(const char *s);
 
-/* The control socket, served by handlers of the main loop (pfd_loop). */
+/* The control socket, served by handlers of the main loop (pfd_loop). One
+ * an upgrade handed over is taken as it is (pf_handover.h). */
 int pfd_ctl_open(const char *path);
 void pfd_ctl_close(void);
+/* An upgrade: the listener and its path, to hand over (-1: none). */
+int pfd_ctl_fd(const char **path);
+/* The listener is the new process' now: this one closes its copy, and
+ * neither it nor pfd_ctl_close removes the file. */
+void pfd_ctl_release(void);
+/* The new process: the handed socket's file is its own from now on (until
+ * then, a start that fails leaves it to the old process). */
+void pfd_ctl_own(void);
+/* The reply to a 'portfw upgrade' that waits (pfd_upgrade.c). */
+void pfd_ctl_upgrade_reply(json_t *res);
 
 #endif

@@ -16,7 +16,9 @@
 #include "pfd.h"
 #include "pfd_loop.h"
 #include "pfd_priv.h"
+#include "pfd_upgrade.h"
 #include "../common/pf_buf.h"
+#include "../common/pf_handover.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 
@@ -51,6 +53,7 @@ struct pfd_client {
 	int64_t timer; /* the deadline of the request, then of the reply's progress */
 	bool too_big;  /* over PFD_REQ_MAX: the rest is read and dropped */
 	bool replying;
+	bool upgrading; /* its 'upgrade' waits for the new process */
 	enum pfd_role role; /* what its peer may do (SO_PEERCRED at accept) */
 	uid_t uid;	    /* the peer's uid */
 	struct pf_buf req;
@@ -73,12 +76,19 @@ static dev_t pfd_sock_dev;
 static ino_t pfd_sock_ino;
 static struct pfd_client *pfd_clients;
 static unsigned pfd_nclients;
+/* The socket came from an upgrade and the start is not done: a start that
+ * fails must leave its file to the old process. */
+static bool pfd_sock_borrowed;
+/* The client whose 'upgrade' waits (one at most: a second is refused). */
+static struct pfd_client *pfd_upgrader;
 
 /* Accepts while a client may be served; rests while none can. */
 static void pfd_listen_update(void)
 {
 	bool want = !pfd_emfile && pfd_nclients < PFD_CLIENTS_MAX;
 
+	if (pfd_lfd < 0)
+		return; /* handed over to a new process */
 	if (want != pfd_listening && !pfd_loop_mod(pfd_lfd, want ? EPOLLIN : 0))
 		pfd_listening = want;
 }
@@ -95,6 +105,8 @@ static void pfd_client_free(struct pfd_client *c)
 		}
 	}
 	pfd_nclients--;
+	if (c == pfd_upgrader)
+		pfd_upgrader = NULL;
 	pfd_timer_del(c->timer);
 	pfd_loop_del(c->fd);
 	close(c->fd);
@@ -149,6 +161,11 @@ static void pfd_client_write(struct pfd_client *c)
 	pfd_client_free(c);
 }
 
+static void pfd_buf_free_req(struct pfd_client *c)
+{
+	pf_buf_free(&c->req);
+}
+
 /* Takes res (NULL: it could not be built) and starts sending it. */
 static void pfd_client_reply(struct pfd_client *c, json_t *res)
 {
@@ -193,6 +210,61 @@ static int pfd_drain(int fd)
 	}
 }
 
+/* Whether the request is 'upgrade' (alone, as the client sends it). It is
+ * no statement of the table's language: its reply comes when the new
+ * process is ready or failed, not from the table. */
+static bool pfd_is_upgrade(const struct pf_buf *req)
+{
+	const char *p = req->s ? req->s : "";
+	size_t n = req->len;
+
+	while (n && strchr(" \t\r\n", p[n - 1]))
+		n--;
+	while (n && strchr(" \t\r\n", *p)) {
+		p++;
+		n--;
+	}
+	return n == 7 && !memcmp(p, "upgrade", 7);
+}
+
+/* 'upgrade': refused at once, or its reply waits (pfd_ctl_upgrade_reply). */
+static void pfd_client_upgrade(struct pfd_client *c)
+{
+	char err[512];
+
+	if (c->role != PFD_ROLE_ADMIN) {
+		snprintf(err, sizeof(err),
+			 "permission denied: 'upgrade' needs root or portfwd's user (uid %u)",
+			 (unsigned)geteuid());
+		pfd_client_reply(c, pfd_json_error(err));
+		return;
+	}
+	if (pfd_upgrade_start(err, sizeof(err))) {
+		pfd_client_reply(c, pfd_json_error(err));
+		return;
+	}
+	c->upgrading = true;
+	pfd_upgrader = c;
+	pfd_buf_free_req(c);
+	/* The upgrade's own deadline answers first. */
+	pfd_timer_set(c->timer, PFD_UPGRADE_MS + PFD_REPLY_MS);
+	/* Nothing to read, nothing to write yet; a hang-up still frees it. */
+	pfd_loop_mod(c->fd, 0);
+}
+
+void pfd_ctl_upgrade_reply(json_t *res)
+{
+	struct pfd_client *c = pfd_upgrader;
+
+	pfd_upgrader = NULL;
+	if (!c) {
+		json_decref(res);
+		return;
+	}
+	c->upgrading = false;
+	pfd_client_reply(c, res);
+}
+
 static void pfd_client_read(struct pfd_client *c)
 {
 	int rc = c->too_big ? pfd_drain(c->fd) : pf_buf_read_fd(&c->req, c->fd);
@@ -217,6 +289,8 @@ static void pfd_client_read(struct pfd_client *c)
 	/* End of file: the request is complete. */
 	if (c->too_big) {
 		pfd_client_reply(c, pfd_json_error("request larger than 4 MiB"));
+	} else if (pfd_is_upgrade(&c->req)) {
+		pfd_client_upgrade(c);
 	} else if (c->role == PFD_ROLE_NONE) {
 		char err[256];
 
@@ -234,7 +308,9 @@ static void pfd_client_event(int fd, uint32_t events, void *arg)
 
 	(void)fd;
 	(void)events;
-	if (c->replying)
+	if (c->upgrading)
+		pfd_client_free(c); /* hung up while it waited */
+	else if (c->replying)
 		pfd_client_write(c);
 	else
 		pfd_client_read(c);
@@ -358,6 +434,21 @@ int pfd_ctl_open(const char *path)
 		pf_err("control socket path too long: %s", path);
 		return -1;
 	}
+	fd = pf_handover_take_ctl(path);
+	if (fd >= 0) {
+		/* Bound, with its mode and owner, and listening: the old
+		 * process answers on it until this one is ready. */
+		pfd_sock_borrowed = true;
+		if (lstat(path, &st) < 0)
+			memset(&st, 0, sizeof(st));
+		e = pfd_loop_add(fd, EPOLLIN, pfd_accept, NULL);
+		if (e) {
+			pf_err("control socket %s: %s", path, strerror(-e));
+			close(fd);
+			return -1;
+		}
+		goto listening;
+	}
 	if (pfd_ctl_claim(&sun) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -391,6 +482,7 @@ int pfd_ctl_open(const char *path)
 	e = pfd_loop_add(fd, EPOLLIN, pfd_accept, NULL);
 	if (e)
 		goto fail;
+listening:
 	pfd_lfd = fd;
 	pfd_listening = true;
 	pfd_sock_dev = st.st_dev;
@@ -420,9 +512,34 @@ void pfd_ctl_close(void)
 		close(pfd_lfd);
 		/* Only the socket we made: someone may have put something else
 		 * there since (another daemon's socket, a file). */
-		if (!lstat(pfd_path, &st) && S_ISSOCK(st.st_mode) && st.st_dev == pfd_sock_dev &&
-		    st.st_ino == pfd_sock_ino)
+		if (!pfd_sock_borrowed && !lstat(pfd_path, &st) && S_ISSOCK(st.st_mode) &&
+		    st.st_dev == pfd_sock_dev && st.st_ino == pfd_sock_ino)
 			unlink(pfd_path);
 		pfd_lfd = -1;
 	}
+}
+
+int pfd_ctl_fd(const char **path)
+{
+	*path = pfd_path;
+	return pfd_lfd;
+}
+
+void pfd_ctl_release(void)
+{
+	if (pfd_lfd < 0)
+		return;
+	pfd_loop_del(pfd_lfd);
+	close(pfd_lfd);
+	pfd_lfd = -1;
+	pfd_listening = false;
+	if (pfd_emfile) {
+		pfd_emfile = false;
+		pfd_timer_del(pfd_emfile_timer);
+	}
+}
+
+void pfd_ctl_own(void)
+{
+	pfd_sock_borrowed = false;
 }

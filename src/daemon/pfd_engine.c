@@ -108,3 +108,25 @@ unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *
 		n += pf_engines[i]->kill(sel, cur);
 	return n;
 }
+
+void pfd_engines_sockets(pf_handover_cb cb, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < pf_nengines; i++)
+		if (pf_engines[i]->sockets)
+			pf_engines[i]->sockets(cb, arg);
+}
+
+void pfd_engines_detach(void)
+{
+	size_t i;
+
+	/* In stop's order; an engine with nothing to leave behind stops. */
+	for (i = pf_nengines; i-- > 0;) {
+		if (pf_engines[i]->detach)
+			pf_engines[i]->detach();
+		else
+			pf_engines[i]->stop();
+	}
+}

@@ -15,6 +15,7 @@
 #include "pfd.h"
 #include "pfd_loop.h"
 #include "../common/pf_admin.h"
+#include "../common/pf_handover.h"
 #include "../common/pf_log.h"
 #include "../common/pf_util.h"
 
@@ -38,6 +39,7 @@ uint64_t pfd_start_ms;
 struct pfd_http_srv {
 	struct MHD_Daemon *d;
 	int efd; /* MHD's epoll descriptor, watched by the loop (-1: not yet) */
+	int lfd; /* the listener, MHD's (an upgrade hands it over) */
 	int64_t timer;
 	struct pf_status_conf conf;
 };
@@ -304,6 +306,9 @@ static int pfd_http_listen(const struct pf_status_conf *conf, char *err, size_t 
 		return -1;
 	}
 	pf_sa_set_port(&sa, conf->port);
+	fd = pf_handover_take(PF_HO_HTTP, 0, false, "", &sa);
+	if (fd >= 0)
+		return fd; /* an upgrade handed it over, listening */
 	fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -350,6 +355,7 @@ static struct pfd_http_srv *pfd_http_start(const struct pf_status_conf *conf, ch
 	}
 	s->conf = *conf;
 	s->efd = -1;
+	s->lfd = fd;
 	s->d = MHD_start_daemon(MHD_USE_EPOLL | (conf->host[0] && strchr(conf->host, ':')
 							 ? MHD_USE_IPv6
 							 : 0),
@@ -436,4 +442,12 @@ void pfd_http_stop(void)
 	pfd_http_abort();
 	pfd_http_free(pfd_http_cur);
 	pfd_http_cur = NULL;
+}
+
+int pfd_http_fd(union pf_sa *sa)
+{
+	if (!pfd_http_cur || pf_sa_from_literal(pfd_http_cur->conf.host, sa))
+		return -1;
+	pf_sa_set_port(sa, pfd_http_cur->conf.port);
+	return pfd_http_cur->lfd;
 }

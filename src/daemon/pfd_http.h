@@ -27,6 +27,8 @@ int pfd_http_prepare(const struct pf_status_conf *cur, const struct pf_status_co
 void pfd_http_commit(void);
 void pfd_http_abort(void);
 void pfd_http_stop(void);
+/* An upgrade: the running server's listener and its address (-1: none). */
+int pfd_http_fd(union pf_sa *sa);
 
 /* The reloads of the config file (SIGHUP, 'portfw reload', the first load). */
 struct pfd_reloads {

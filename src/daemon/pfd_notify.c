@@ -7,6 +7,7 @@
 #include "pfd_notify.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,14 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* After an upgrade the new process is systemd's: this one is silent. */
+static bool pfd_notify_off;
+
+void pfd_notify_silence(void)
+{
+	pfd_notify_off = true;
+}
 
 int pfd_notify(const char *fmt, ...)
 {
@@ -25,7 +34,7 @@ int pfd_notify(const char *fmt, ...)
 	va_list ap;
 	int fd, n, rc = 0;
 
-	if (!path || !*path)
+	if (!path || !*path || pfd_notify_off)
 		return 0;
 	plen = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sun.sun_path))

@@ -10,4 +10,8 @@
  */
 int pfd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* From now on nothing is sent (the upgraded process speaks for the
+ * service: MAINPID= and READY=1). */
+void pfd_notify_silence(void);
+
 #endif

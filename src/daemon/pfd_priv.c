@@ -13,9 +13,12 @@
  *                         and the policy rules and routes it installs need
  *                         CAP_NET_ADMIN anyway, so CAP_NET_RAW is not kept.
  *
- * The bounding set is cleared: the daemon execs nothing (portfw upgrade
- * would need its own design). Capabilities are per thread, which is why the
- * drop comes before the engines' and the health checks' threads exist;
+ * The bounding set is cleared. The two capabilities are also made ambient,
+ * for the one program portfwd runs, itself (portfw upgrade, SIGUSR2): a
+ * process that is not root keeps only its ambient capabilities across
+ * exec, and the new portfwd, started as USER already, keeps them as they
+ * are (it cannot change its uid, and needs not). Capabilities are per
+ * thread, which is why the drop comes before the engines' and the health checks' threads exist;
  * the table is then loaded as USER, so a config file USER cannot read fails
  * at the start rather than at the first SIGHUP.
  *
@@ -116,9 +119,19 @@ int pfd_priv_drop(void)
 
 	if (!pfd_has_user)
 		return 0;
+	if (pfd_uid != 0 && getuid() == pfd_uid && geteuid() == pfd_uid) {
+		/* Started by an upgrade of a portfwd that ran as USER. */
+		capng_get_caps_process();
+		caps = capng_print_caps_text(CAPNG_PRINT_BUFFER, CAPNG_EFFECTIVE);
+		pf_info("running as user %s (uid %u, gid %u) since the upgrade that started it, "
+			"capabilities: %s",
+			pfd_user, (unsigned)getuid(), (unsigned)getgid(), caps ? caps : "?");
+		free(caps);
+		return 0;
+	}
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_BIND_SERVICE,
-			  CAP_NET_ADMIN, -1)) {
+	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_INHERITABLE,
+			  CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, -1)) {
 		pf_err("-u %s: cannot set up the capabilities to keep", pfd_user);
 		return -1;
 	}
@@ -131,6 +144,13 @@ int pfd_priv_drop(void)
 		       pfd_user, (unsigned)pfd_uid, (unsigned)pfd_gid, rc, strerror(errno));
 		return -1;
 	}
+	/* Ambient (they are permitted and inheritable now): kept across the
+	 * exec of an upgrade. Without them the upgrade still starts, but its
+	 * kernel engine and new ports below 1024 would fail: say so now. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) < 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0) < 0)
+		pf_warn("-u %s: cannot make the capabilities ambient (%s): an upgrade would "
+			"run without them", pfd_user, strerror(errno));
 #if defined(__SANITIZE_ADDRESS__)
 	/* The uid change made the process undumpable, and LeakSanitizer's
 	 * tracer (a clone, not a thread) could no longer ptrace it at exit.

@@ -97,29 +97,29 @@ static void pfd_drain_poll(void *arg)
 	pfd_drain_left = left;
 }
 
-void pfd_stop_begin(int signo)
+/* The soft stop; why: what began it, for the log. */
+static void pfd_stop_soft(const char *why)
 {
 	uint64_t ms = pfd_table_drain_ms();
 	unsigned left;
 	char d[32];
 
 	pfd_table_freeze();
-	pfd_notify("STOPPING=1");
 	left = pfd_engines_drain();
 	if (!left) {
-		pf_info("signal %d: stopping (no flow to finish)", signo);
+		pf_info("%s: stopping (no flow to finish)", why);
 		pfd_loop_stop();
 		return;
 	}
 	if (!ms) {
-		pf_info("signal %d: stopping", signo);
+		pf_info("%s: stopping", why);
 		pfd_stop_cut("drain-timeout 0");
 		return;
 	}
 	pf_format_duration(ms, d, sizeof(d));
-	pf_info("signal %d: stopping: listeners closed, draining %u flow%s for up to %s "
+	pf_info("%s: stopping: listeners closed, draining %u flow%s for up to %s "
 		"(drain-timeout; another SIGTERM or SIGINT cuts them)",
-		signo, left, left == 1 ? "" : "s", d);
+		why, left, left == 1 ? "" : "s", d);
 	pfd_notify("STATUS=draining: %u flows left, up to %s", left, d);
 	pfd_draining = true;
 	pfd_drain_left = left;
@@ -127,4 +127,18 @@ void pfd_stop_begin(int signo)
 	pfd_drain_deadline = pfd_drain_t0 + ms;
 	if (pfd_timer_add(PFD_DRAIN_POLL_MS, PFD_DRAIN_POLL_MS, pfd_drain_poll, NULL) < 0)
 		pfd_stop_cut("no timer to wait with");
+}
+
+void pfd_stop_begin(int signo)
+{
+	char why[32];
+
+	pfd_notify("STOPPING=1");
+	snprintf(why, sizeof(why), "signal %d", signo);
+	pfd_stop_soft(why);
+}
+
+void pfd_stop_handover(const char *why)
+{
+	pfd_stop_soft(why);
 }

@@ -8,6 +8,9 @@
 /* SIGTERM or SIGINT: the listeners close and the flows may finish within
  * the table's drain-timeout; the main loop stops when they did, or then. */
 void pfd_stop_begin(int signo);
+/* An upgrade handed the listeners over: the same soft stop, without a
+ * word to systemd (the new process is its service now). */
+void pfd_stop_handover(const char *why);
 /* Whether a stop began and waits for flows. */
 bool pfd_stop_draining(void);
 /* Logs the flows still open (they are cut when the engines stop) and

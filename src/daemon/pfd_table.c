@@ -8,6 +8,7 @@
 #include "pfd.h"
 #include "pfd_http.h"
 #include "pfd_priv.h"
+#include "pfd_upgrade.h"
 #include "../common/pf_conf.h"
 #include "../common/pf_flowlog.h"
 #include "../common/pf_interp.h"
@@ -193,6 +194,10 @@ size_t pfd_table_count(void)
 
 void pfd_table_refresh(void)
 {
+	/* After an upgrade the kernel's pools are the new process' to follow:
+	 * this one's health checks would write their states over its. */
+	if (pfd_upgrade_handed())
+		return;
 	pfd_engines_refresh(&pfd_tab);
 }
 

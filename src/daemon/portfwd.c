@@ -9,6 +9,7 @@
 #include "pfd_notify.h"
 #include "pfd_priv.h"
 #include "pfd_stop.h"
+#include "pfd_upgrade.h"
 #include "../common/pf_flowlog.h"
 #include "../common/pf_log.h"
 #include "../common/pf_table.h"
@@ -73,7 +74,11 @@ static void pfd_on_signal(int fd, uint32_t events, void *arg)
 	(void)events;
 	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP && pfd_stop_draining()) {
+		if (si.ssi_signo == SIGUSR2) {
+			/* An upgrade (pfd_upgrade.c); its outcome is logged. */
+			if (pfd_upgrade_start(err, sizeof(err)))
+				pf_err("SIGUSR2: no upgrade: %s", err);
+		} else if (si.ssi_signo == SIGHUP && pfd_stop_draining()) {
 			/* No reload while stopping; nor RELOADING=1 and READY=1
 			 * to systemd after STOPPING=1. */
 			pf_info("SIGHUP while draining: no reload");
@@ -155,7 +160,7 @@ int main(int argc, char **argv)
 	const char *user = NULL, *group = NULL;
 	bool check = false;
 	static struct pf_user_conf uconf;
-	char err[1024];
+	char err[1024], fail[1024] = "";
 	struct rlimit rl;
 	sigset_t mask;
 	int sfd = -1, opt, e;
@@ -244,12 +249,22 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		return usage_error("unexpected argument", argv[optind]);
 	}
+	/* Started by an upgrade: the old process' sockets, before anything
+	 * would bind them anew; whatever fails from here on is the old
+	 * process' answer (pfd_upgrade_failed). */
+	pfd_upgrade_init(argv);
+	if (!check && pfd_upgrade_inherit(err, sizeof(err))) {
+		fprintf(stderr, "portfwd: %s\n", err);
+		pfd_upgrade_failed(err);
+		return 1;
+	}
 	pfd_table_set_config(conf);
 	/* The config's 'user' line, unless -u says otherwise: read as root,
 	 * before the drop; -g wins over its group as -u over its user. */
 	if (!user && !check) {
 		if (pfd_table_conf_user(&uconf, err, sizeof(err))) {
 			fprintf(stderr, "portfwd: %s\n", err);
+			pfd_upgrade_failed(err);
 			return 1;
 		}
 		if (uconf.user[0])
@@ -261,6 +276,7 @@ int main(int argc, char **argv)
 	if ((user && pfd_priv_set_user(user, err, sizeof(err))) ||
 	    pfd_priv_set_group(group, err, sizeof(err))) {
 		fprintf(stderr, "portfwd: %s\n", err);
+		pfd_upgrade_failed(err);
 		return 2;
 	}
 	if (check) {
@@ -285,6 +301,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	e = sfd < 0 ? -errno : pfd_loop_init();
@@ -316,6 +333,7 @@ int main(int argc, char **argv)
 	    (pf_engine_default == PF_ENGINE_KERNEL &&
 	     pfd_engines_start(PF_ENGINE_KERNEL, err, sizeof(err)))) {
 		pf_err("%s", err);
+		pf_strlcpy(fail, err, sizeof(fail));
 		goto out;
 	}
 	if (pfd_health_start())
@@ -323,6 +341,7 @@ int main(int argc, char **argv)
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
 		fprintf(stderr, "portfwd: %s\n", err);
+		pf_strlcpy(fail, err, sizeof(fail));
 		goto out;
 	}
 	e = pfd_loop_add(pfd_health_notify_fd(), EPOLLIN, pfd_on_health, NULL);
@@ -334,20 +353,33 @@ int main(int argc, char **argv)
 	pf_info("portfwd %s running: config %s, control socket %s", PORTFW_VERSION, conf, sock);
 	/* The table is in and the control socket listens (a client connecting
 	 * now is queued until the loop answers it). */
-	pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
+	/* Started by an upgrade: the service's main process is this one now
+	 * (NotifyAccess=all lets systemd hear it from the old one's child). */
+	if (pfd_upgrade_ready())
+		pfd_notify("MAINPID=%d\nREADY=1\nSTATUS=%zu forwards loaded", (int)getpid(),
+			   pfd_table_count());
+	else
+		pfd_notify("READY=1\nSTATUS=%zu forwards loaded", pfd_table_count());
 	e = pfd_loop_run();
 	if (e)
 		pf_err("event loop: %s", strerror(-e));
 out:
+	/* A new process that never got ready: the old one serves on. */
+	pfd_upgrade_failed(fail[0] ? fail : "its start failed (its log says why)");
 	pfd_http_stop();
 	pfd_ctl_close();
 	pfd_health_stop();
-	pfd_engines_stop();
+	/* Handed over, or never taken over: the kernel's table is another
+	 * process' and stays as it is. */
+	if (pfd_upgrade_detached())
+		pfd_engines_detach();
+	else
+		pfd_engines_stop();
 	/* After the engines: the flows they ended at exit are logged too. */
 	pf_flowlog_stop();
 	pfd_table_free();
 	pfd_loop_free();
 	if (sfd >= 0)
 		close(sfd);
-	return pfd_rc;
+	return pfd_upgrade_handed() ? 0 : pfd_rc;
 }

@@ -1057,6 +1057,16 @@ static void pfk_stop(void)
 	pfk_detached = false;
 }
 
+/* An upgrade handed the table to the new portfwd, which adopted it: the
+ * table, the conntrack entries of its flows and the sysctls it relies on
+ * stay exactly as they are, as after kill -9. The daemon calls pfk_detach
+ * already at the handover, so that the drain leaves them too. */
+static void pfk_stop_detached(void)
+{
+	pfk_detach();
+	pfk_stop();
+}
+
 static int pfk_event_fd(void)
 {
 	return pfk_nft ? pfk_sys_fd() : -1;
@@ -1103,4 +1113,5 @@ const struct pf_engine_ops pfk_engine_ops = {
 	.event_fd = pfk_event_fd,
 	.event = pfk_event,
 	.trigger_state = pfk_trig_state,
+	.detach = pfk_stop_detached,
 };

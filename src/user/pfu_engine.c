@@ -162,11 +162,23 @@ static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, const ch
 	return 0;
 }
 
+/* An inherited socket may be bound to the IPv4 fallback of the address
+ * asked for (no IPv6 in the kernel): what it is bound to is the truth. */
+static void pfu_handed_addr(struct pfu_lsock *ls)
+{
+	union pf_sa sa;
+	socklen_t len = sizeof(sa);
+
+	if (!getsockname(ls->fds[0], &sa.sa, &len))
+		ls->addr = sa;
+}
+
 static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t proto, uint16_t port,
 					char *err, size_t errlen)
 {
 	struct pfu_lsock *ls = pf_xcalloc(1, sizeof(*ls));
 	char why[128], a[PF_ADDRSTR_MAX], where[PF_WHERE_MAX];
+	bool held;
 	int i;
 
 	ls->proto = proto;
@@ -177,7 +189,9 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 	pf_strlcpy(ls->ifname, f->conf.lif, sizeof(ls->ifname));
 	for (i = 0; i < PFU_WORKERS_MAX; i++)
 		ls->fds[i] = -1;
-	if (!pfu_port_held(proto, port)) {
+	/* An upgrade handed these over: they are ours, and bound already. */
+	held = pf_handover_has(PF_HO_LISTEN, proto, ls->v6only, ls->ifname, &ls->key);
+	if (!held && !pfu_port_held(proto, port)) {
 		int rc = pfu_probe(proto, &ls->addr, f->conf.lbracketed,
 				   f->conf.lif, why, sizeof(why));
 
@@ -198,6 +212,13 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 		}
 	}
 	for (i = 0; i < pfu_nw; i++) {
+		ls->fds[i] = held ? pf_handover_take(PF_HO_LISTEN, proto, ls->v6only, ls->ifname,
+						     &ls->key)
+				  : -1;
+		if (ls->fds[i] >= 0) {
+			pfu_handed_addr(ls);
+			continue;
+		}
 		/* ":PORT" is every address, v4 and v6 on one socket; "[::]:PORT" is v6 only. */
 		ls->fds[i] = pfu_listen_one(proto, &ls->addr,
 					    f->conf.lbracketed,
@@ -549,6 +570,24 @@ static void pfu_stop(void)
 	pfu_tproxy_stop(); /* the flows are closed: nothing is left behind */
 }
 
+/* Every worker's socket of every port, keyed by the address asked for. */
+static void pfu_sockets(pf_handover_cb cb, void *arg)
+{
+	size_t i;
+	int w;
+
+	for (i = 0; i < pfu_ncur; i++) {
+		const struct pfu_lsock *ls = pfu_cur[i];
+		struct pf_handover_ent e = { .kind = PF_HO_LISTEN, .proto = ls->proto,
+					     .v6only = ls->v6only, .addr = ls->key };
+
+		pf_strlcpy(e.ifname, ls->ifname, sizeof(e.ifname));
+		for (w = 0; w < pfu_nw; w++)
+			if (ls->fds[w] >= 0)
+				cb(&e, ls->fds[w], arg);
+	}
+}
+
 const struct pf_engine_ops pfu_engine_ops = {
 	.name = "user",
 	.engine = PF_ENGINE_USER,
@@ -562,4 +601,5 @@ const struct pf_engine_ops pfu_engine_ops = {
 	.drain = pfu_drain,
 	.event_fd = pfu_tproxy_event_fd,
 	.event = pfu_tproxy_event,
+	.sockets = pfu_sockets,
 };

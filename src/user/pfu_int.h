@@ -342,4 +342,7 @@ int pfu_proxy_send(struct pfu_flow *f);
 /* Ends the flows waiting for a header on a listener that goes. */
 void pfu_proxy_close_wl(struct pfu_worker *w, const struct pfu_wl *wl);
 
+/* Closes a socket of the worker's epoll set, leaving the set first. */
+void pfu_close_sock(struct pfu_worker *w, int fd);
+
 #endif

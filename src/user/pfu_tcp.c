@@ -62,9 +62,9 @@ static void pfu_flow_end(struct pfu_worker *w, struct pfu_flow *f, bool reset, u
 		if (f->s.fd >= 0)
 			setsockopt(f->s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	close(f->c.fd);
+	pfu_close_sock(w, f->c.fd);
 	if (f->s.fd >= 0)
-		close(f->s.fd);
+		pfu_close_sock(w, f->s.fd);
 	f->c.fd = f->s.fd = -1;
 	pfu_pipe_put(w, &f->up.p, !f->up.inpipe);
 	pfu_pipe_put(w, &f->down.p, !f->down.inpipe);
@@ -106,7 +106,7 @@ static void pfu_connect_failed(struct pfu_worker *w, struct pfu_flow *f, int err
 	atomic_store_explicit(&be->st->down_until_ms, w->now + PFU_PASSIVE_HOLD_MS,
 			      memory_order_relaxed);
 	if (f->s.fd >= 0) {
-		close(f->s.fd); /* also leaves the epoll set */
+		pfu_close_sock(w, f->s.fd);
 		f->s.fd = -1;
 	}
 	f->s.rd = f->s.wr = false;

@@ -240,7 +240,7 @@ void pfu_udp_end(struct pfu_worker *w, struct pfu_usess *s, uint8_t end)
 			break;
 		}
 	}
-	close(s->fd);
+	pfu_close_sock(w, s->fd);
 	s->fd = -1;
 	pfu_timer_del(w, &s->t);
 	atomic_fetch_sub_explicit(&s->fwd->st->active, 1, memory_order_relaxed);

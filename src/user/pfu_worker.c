@@ -225,6 +225,15 @@ static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 	}
 }
 
+void pfu_close_sock(struct pfu_worker *w, int fd)
+{
+	/* close alone leaves the epoll set only with the socket's last
+	 * descriptor, and an upgrade's child holds a copy of each one from
+	 * its fork to its exec: an event in between would name a freed flow. */
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
 static void pfu_wl_close(struct pfu_worker *w, struct pfu_wl *wl)
 {
 	if (wl->paused)
@@ -233,8 +242,8 @@ static void pfu_wl_close(struct pfu_worker *w, struct pfu_wl *wl)
 	pfu_udp_close_wl(w, wl);
 	/* Flows waiting for a header would pick their forward among its. */
 	pfu_proxy_close_wl(w, wl);
-	/* Closing stops accepting at once (and leaves the epoll set). */
-	close(wl->fd);
+	/* The new process of an upgrade shares the socket for good. */
+	pfu_close_sock(w, wl->fd);
 	free(wl);
 }
 

@@ -105,7 +105,11 @@ for set in CapEff CapPrm; do
 	expect_eq "$set" "$(cap_names "$(awk "/^$set:/ {print \$2}" <<<"$status")")" \
 		"cap_net_bind_service cap_net_admin"
 done
-expect_eq "CapInh" "$(cap_names "$(awk '/^CapInh:/ {print $2}' <<<"$status")")" ""
+# Inheritable and ambient: for the exec of an upgrade (t_upgrade).
+for set in CapInh CapAmb; do
+	expect_eq "$set" "$(cap_names "$(awk "/^$set:/ {print \$2}" <<<"$status")")" \
+		"cap_net_bind_service cap_net_admin"
+done
 expect_eq "CapBnd" "$(cap_names "$(awk '/^CapBnd:/ {print $2}' <<<"$status")")" ""
 expect_in "the log line" "$(cat "$PFD_LOG")" \
 	"running as user nobody (uid $nobody, gid $ng), capabilities kept: net_bind_service, net_admin"
