@@ -311,7 +311,7 @@ int main(int argc, char **argv)
 		pf_err("%s", err);
 		goto out;
 	}
-	if (pfd_health_start())
+	if (pfd_health_start() || pfd_resolve_start())
 		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
@@ -335,6 +335,7 @@ out:
 	pfd_http_stop();
 	pfd_ctl_close();
 	pfd_health_stop();
+	pfd_resolve_stop();
 	pfd_engines_stop();
 	/* After the engines: the flows they ended at exit are logged too. */
 	pf_flowlog_stop();

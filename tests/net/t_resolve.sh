@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Backends given by host name, followed as the name changes. portfwd runs in
+# the gateway's namespace, where 'ip netns exec' puts /etc/netns/NS/hosts in
+# place of /etc/hosts; the test rewrites that file in place (a new file by
+# rename would leave the bind mount on the old one):
+#
+#   C 198.51.100.2 --- wan 198.51.100.1  G  10.0.0.1 lan --- S 10.0.0.2 (A), 10.0.0.3 (B)
+#
+# - a forward to web.pft (resolve-interval 1s), user and kernel engine:
+#   connects reach A; the name moved to B: new connects reach B within the
+#   interval while a connection opened to A runs on;
+# - the name gone from the hosts file: connects still reach B, and the log
+#   says so once;
+# - 'portfw reload' resolves at once (the name back, on A);
+# - 'resolve all' with two addresses: both backends get flows;
+# - 'save' writes the name, 'list' shows the address.
+source "$(dirname "$0")/lib.sh"
+pft_init
+topo_gateway
+ip -n "$S" addr add 10.0.0.3/24 dev eth0
+HOSTS=/etc/netns/$G/hosts
+trap 'rc=$?; rm -rf "/etc/netns/$G"; (exit $rc); pft_cleanup' EXIT
+mkdir -p "/etc/netns/$G"
+
+# hosts LINE...: rewrites the namespace's hosts file in place.
+hosts() {
+	printf '%s\n' "127.0.0.1 localhost" "$@" >"$HOSTS"
+}
+
+# srv NAME ADDR TEXT: a greeting server on S.
+srv() {
+	in_ns "$S" timeout -k 5 120 "$PFT_PY" "$PFT_TCP" greet "$2" "$3" >"$T/$1.out" \
+		2>"$T/$1.err" &
+	wait_for 10 "$1 to listen" grep -qs '^listening' "$T/$1.out"
+}
+
+# greeting PORT: the text of the server a connect from C reaches.
+greeting() {
+	local r
+	r=$(in_ns "$C" timeout -k 5 20 "$PFT_PY" "$PFT_TCP" firstbyte "198.51.100.1:$1" --wait 3)
+	echo "${r#data * }"
+}
+
+reaches() {
+	[[ $(greeting "$1") == "$2" ]]
+}
+
+srv a 10.0.0.2:9001 A
+srv b 10.0.0.3:9001 B
+cat >"$PFD_CONF" <<EOF
+forward name u tcp 198.51.100.1:8001 to web.pft:9001 resolve-interval 1s
+forward name k tcp 198.51.100.1:8002 to web.pft:9001 resolve-interval 1s engine kernel
+forward name all tcp 198.51.100.1:8003 to pool.pft:9001 resolve all resolve-interval 1s
+EOF
+hosts "10.0.0.2 web.pft pool.pft"
+pfd_start
+
+info "first: web.pft is A"
+expect_eq "user engine, first connect" "$(greeting 8001)" A
+expect_eq "kernel engine, first connect" "$(greeting 8002)" A
+expect_eq "resolve all, one address" "$(greeting 8003)" A
+expect_in "save" "$(pf save)" "forward name u tcp 198.51.100.1:8001 to web.pft:9001 resolve-interval 1s"
+expect_in "list" "$(pf list)" "web.pft:9001 (10.0.0.2)"
+
+info "a connection to A stays open across the move"
+for p in 8001 8002; do
+	in_ns "$C" timeout -k 5 30 "$PFT_PY" "$PFT_TCP" idle "198.51.100.1:$p" --wait 5 \
+		>"$T/idle-$p.out" 2>&1 &
+done
+sleep 0.5
+
+info "web.pft moves to B: followed within the interval"
+t0=$(now_ms)
+hosts "10.0.0.3 web.pft" "10.0.0.2 pool.pft"
+wait_for 3 "the user engine to reach B" reaches 8001 B
+wait_for 3 "the kernel engine to reach B" reaches 8002 B
+info "followed in $(($(now_ms) - t0)) ms"
+grep -q "backend host 'web.pft' is now 10.0.0.3 (was 10.0.0.2)" "$PFD_LOG" ||
+	fail "the move is not logged: $(tail -5 "$PFD_LOG")"
+expect_in "save keeps the name" "$(pf save)" "to web.pft:9001"
+expect_in "list shows the new address" "$(pf list)" "web.pft:9001 (10.0.0.3)"
+for p in 8001 8002; do
+	wait_for 10 "the connection through $p to end" grep -q . "$T/idle-$p.out"
+	expect_in "connection opened to A before the move ($p)" "$(cat "$T/idle-$p.out")" "open"
+done
+
+info "web.pft gone: the last address stays, logged once"
+hosts "10.0.0.2 pool.pft"
+wait_for 5 "the failure to be logged" grep -q "backend host 'web.pft' does not resolve" "$PFD_LOG"
+sleep 2.5
+expect_eq "user engine, name gone" "$(greeting 8001)" B
+expect_eq "kernel engine, name gone" "$(greeting 8002)" B
+n=$(grep -c "forward 'u': backend host 'web.pft' does not resolve" "$PFD_LOG")
+expect_eq "log lines of the failure (user forward)" "$n" 1
+
+info "reload resolves at once"
+hosts "10.0.0.2 web.pft pool.pft"
+pf reload >/dev/null
+expect_eq "user engine after reload" "$(greeting 8001)" A
+expect_eq "kernel engine after reload" "$(greeting 8002)" A
+
+info "resolve all: two addresses, both get flows"
+hosts "10.0.0.2 web.pft pool.pft" "10.0.0.3 pool.pft"
+wait_for 3 "the pool to grow" bash -c "'$PORTFW' -s '$PFD_SOCK' list | grep -q 'pool.pft:9001 (10.0.0.3)'"
+seen=""
+for _ in $(seq 1 8); do
+	seen+=$(greeting 8003)
+done
+[[ $seen == *A* && $seen == *B* ]] || fail "resolve all: flows reached only '$seen'"
+expect_in "save writes the name once" "$(pf save)" \
+	"forward name all tcp 198.51.100.1:8003 to pool.pft:9001 resolve all resolve-interval 1s"
+hosts "10.0.0.3 pool.pft"
+wait_for 3 "the pool to shrink" bash -c "! '$PORTFW' -s '$PFD_SOCK' list | grep -q 'pool.pft:9001 (10.0.0.2)'"
+for _ in 1 2 3 4; do
+	expect_eq "resolve all, one address left" "$(greeting 8003)" B
+done
+
+pfd_stop
+pft_done
