@@ -177,11 +177,13 @@ static void pfd_on_answer(void *arg, int status, int timeouts, struct ares_addri
 	int ttl = 0;
 
 	(void)timeouts;
-	if (!j) {
-		ares_freeaddrinfo(res); /* its forward went meanwhile */
+	if (j)
+		j->qid = 0;
+	/* Its forward went meanwhile, or the channel is being replaced. */
+	if (!j || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
+		ares_freeaddrinfo(res);
 		return;
 	}
-	j->qid = 0;
 	/* A copy: the change below may drop the forward. */
 	pf_strlcpy(host, pfd_rjob_conf(j)->host, sizeof(host));
 	nc = pf_backend_group(j->f, j->be, cur, PF_ARRAY_SIZE(cur));
@@ -297,6 +299,37 @@ static void pfd_rjobs_orphan(const struct pf_forward *f)
 			pfd_jobs[i].f = NULL;
 }
 
+static int pfd_ares_init(ares_channel *ch)
+{
+	struct ares_options o = { .sock_state_cb = pfd_ares_sock,
+				  /* Short: a name that does not answer keeps its
+				   * address anyway, and is asked again soon. */
+				  .timeout = 2000,
+				  .tries = 2 };
+
+	return ares_init_options(ch, &o,
+				 ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+}
+
+/* c-ares reads resolv.conf once, into its channel: a reload makes a new
+ * one, so that a changed name server is followed too. The old channel's
+ * queries end unanswered (their jobs ask again when due). */
+static void pfd_ares_renew(void)
+{
+	ares_channel ch;
+	size_t i;
+	int rc = pfd_ares_init(&ch);
+
+	if (rc != ARES_SUCCESS) {
+		pf_warn("resolver: keeps its name servers: %s", ares_strerror(rc));
+		return;
+	}
+	ares_destroy(pfd_ares);
+	pfd_ares = ch;
+	for (i = 0; i < pfd_njobs; i++)
+		pfd_jobs[i].qid = 0;
+}
+
 void pfd_resolve_follow(const struct pf_table *next, const struct pf_table *cur)
 {
 	uint64_t now = pf_now_ms();
@@ -311,6 +344,7 @@ void pfd_resolve_follow(const struct pf_table *next, const struct pf_table *cur)
 			pfd_rjobs_of(next->add.v[i], now);
 	} else {
 		/* A whole table (a reload): it resolved every name just now. */
+		pfd_ares_renew();
 		for (i = 0; i < pfd_njobs; i++)
 			pfd_jobs[i].f = NULL;
 		for (i = 0; i < next->n; i++)
@@ -330,16 +364,10 @@ void pfd_resolve_follow(const struct pf_table *next, const struct pf_table *cur)
 
 int pfd_resolve_start(void)
 {
-	struct ares_options o = { .sock_state_cb = pfd_ares_sock,
-				  /* Short: a name that does not answer keeps its
-				   * address anyway, and is asked again soon. */
-				  .timeout = 2000,
-				  .tries = 2 };
 	int rc = ares_library_init(ARES_LIB_INIT_ALL);
 
 	if (rc == ARES_SUCCESS)
-		rc = ares_init_options(&pfd_ares, &o,
-				       ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+		rc = pfd_ares_init(&pfd_ares);
 	if (rc != ARES_SUCCESS) {
 		pf_err("resolver: %s", ares_strerror(rc));
 		return -1;
