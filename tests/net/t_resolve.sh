@@ -14,7 +14,7 @@
 #   says so once;
 # - 'portfw reload' resolves at once (the name back, on A);
 # - 'resolve all' with two addresses: both backends get flows;
-# - 'save' writes the name, 'list' shows the address.
+# - 'save' writes the name, 'list' and /metrics show the address.
 source "$(dirname "$0")/lib.sh"
 pft_init
 topo_gateway
@@ -52,6 +52,7 @@ cat >"$PFD_CONF" <<EOF
 forward name u tcp 198.51.100.1:8001 to web.pft:9001 resolve-interval 1s
 forward name k tcp 198.51.100.1:8002 to web.pft:9001 resolve-interval 1s engine kernel
 forward name all tcp 198.51.100.1:8003 to pool.pft:9001 resolve all resolve-interval 1s
+status 127.0.0.1:9180
 EOF
 hosts "10.0.0.2 web.pft pool.pft"
 pfd_start
@@ -108,6 +109,11 @@ for _ in $(seq 1 8); do
 	seen+=$(greeting 8003)
 done
 [[ $seen == *A* && $seen == *B* ]] || fail "resolve all: flows reached only '$seen'"
+m=$(nsx curl -s --max-time 5 http://127.0.0.1:9180/metrics)
+expect_in "metrics, first address" "$m" \
+	'portfw_backend_connections_total{forward="all",backend="pool.pft:9001",addr="10.0.0.2"}'
+expect_in "metrics, second address" "$m" \
+	'portfw_backend_connections_total{forward="all",backend="pool.pft:9001",addr="10.0.0.3"}'
 expect_in "save writes the name once" "$(pf save)" \
 	"forward name all tcp 198.51.100.1:8003 to pool.pft:9001 resolve all resolve-interval 1s"
 hosts "10.0.0.3 pool.pft"
