@@ -222,6 +222,9 @@ void pfd_table_refresh(void)
 void pfd_table_freeze(void)
 {
 	pfd_frozen = true;
+	/* No change is taken any more: a name that moves would only make
+	 * refused changes. */
+	pfd_resolve_stop();
 }
 
 uint64_t pfd_table_drain_ms(void)
