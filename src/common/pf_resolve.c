@@ -220,6 +220,14 @@ int pf_table_resolve(struct pf_table *t, char *err, size_t errlen)
 	return 0;
 }
 
+uint64_t pf_resolve_wait_ms(uint64_t interval_ms, int ttl_s)
+{
+	uint64_t ttl_ms = ttl_s > 0 ? (uint64_t)ttl_s * 1000 : UINT64_MAX;
+	uint64_t ms = interval_ms < ttl_ms ? interval_ms : ttl_ms;
+
+	return ms < PF_RESOLVE_MIN_MS ? PF_RESOLVE_MIN_MS : ms;
+}
+
 bool pf_host_is_name(const char *host)
 {
 	union pf_sa sa;

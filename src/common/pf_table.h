@@ -505,6 +505,10 @@ int pf_table_resolve(struct pf_table *t, char *err, size_t errlen);
  * (NULL: none), else it is an error naming its line. */
 int pf_forward_resolve(struct pf_forward *f, const struct pf_table *cur, char *err,
 		       size_t errlen);
+/* When to resolve a name again: after the interval, or the answer's TTL
+ * (seconds; 0: none given) when shorter, but not sooner than
+ * PF_RESOLVE_MIN_MS. */
+uint64_t pf_resolve_wait_ms(uint64_t interval_ms, int ttl_s);
 /* Whether host is a name to resolve (not "" nor a literal address). */
 bool pf_host_is_name(const char *host);
 /* Of a name's answer v[0..n-1], the addresses to use, put first in v: of

@@ -172,7 +172,6 @@ static void pfd_on_answer(void *arg, int status, int timeouts, struct ares_addri
 	union pf_sa got[PF_BACKENDS_MAX], cur[PF_BACKENDS_MAX];
 	struct pfd_rjob *j = pfd_rjob_by_qid((uint64_t)(uintptr_t)arg);
 	char lab[PF_WHERE_MAX], was[512], now[512], err[512], host[PF_HOST_MAX];
-	uint64_t wait;
 	size_t n = 0, nc;
 	int ttl = 0;
 
@@ -194,11 +193,7 @@ static void pfd_on_answer(void *arg, int status, int timeouts, struct ares_addri
 	ares_freeaddrinfo(res);
 	pf_forward_label(j->f, lab, sizeof(lab));
 	pfd_addrs_text(cur, nc, was, sizeof(was));
-	wait = pfd_rjob_interval(j);
-	if (ttl > 0 && (uint64_t)ttl * 1000 < wait)
-		wait = (uint64_t)ttl * 1000 < PF_RESOLVE_MIN_MS ? PF_RESOLVE_MIN_MS
-								 : (uint64_t)ttl * 1000;
-	j->due = pf_now_ms() + wait;
+	j->due = pf_now_ms() + pf_resolve_wait_ms(j->f->conf.o.resolve_ms, ttl);
 	if (!n) {
 		if (!j->failing)
 			pf_warn("forward %s: backend host '%s' does not resolve (%s): keeps %s",

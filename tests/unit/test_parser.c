@@ -1432,6 +1432,17 @@ static void test_resolve_pick(void **state)
 	assert_int_equal(pf_addrs_pick(v, 1, AF_INET, false, NULL), 0);
 }
 
+static void test_resolve_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(pf_resolve_wait_ms(30000, 0), 30000);
+	assert_int_equal(pf_resolve_wait_ms(30000, 5), 5000);
+	assert_int_equal(pf_resolve_wait_ms(30000, 300), 30000);
+	/* A TTL of a second or less (or a flood) does not make a query loop. */
+	assert_int_equal(pf_resolve_wait_ms(30000, 1), 1000);
+	assert_int_equal(pf_resolve_wait_ms(500, 0), 1000);
+}
+
 static void test_resolve_all_backends(void **state)
 {
 	struct pf_forward *f, *g;
@@ -3475,6 +3486,7 @@ int main(void)
 		cmocka_unit_test(test_forward_errors_durations),
 		cmocka_unit_test(test_forward_resolve_options),
 		cmocka_unit_test(test_resolve_pick),
+		cmocka_unit_test(test_resolve_wait),
 		cmocka_unit_test(test_resolve_all_backends),
 		cmocka_unit_test(test_error_quotes_at_most_64_chars_of_the_word),
 		cmocka_unit_test(test_error_without_line_number),
