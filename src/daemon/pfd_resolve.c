@@ -92,7 +92,8 @@ static void pfd_resolve_arm(void)
 		if (t < wait)
 			wait = t;
 	}
-	pfd_timer_set(pfd_rtimer, wait);
+	/* Never 0: a one-shot timer its fn leaves due now is gone. */
+	pfd_timer_set(pfd_rtimer, wait ? wait : 1);
 }
 
 /* c-ares opens, watches and closes its sockets: the loop follows. */
