@@ -56,13 +56,6 @@ static uint32_t pfd_rjob_key(const struct pf_be_conf *bc)
 	return pf_name_hash(bc->host) ^ ((uint32_t)bc->port_lo << 16 | bc->port_hi);
 }
 
-static uint64_t pfd_rjob_interval(const struct pfd_rjob *j)
-{
-	uint64_t ms = j->f->conf.o.resolve_ms;
-
-	return ms < PF_RESOLVE_MIN_MS ? PF_RESOLVE_MIN_MS : ms;
-}
-
 static struct pfd_rjob *pfd_rjob_by_qid(uint64_t qid)
 {
 	size_t i;
@@ -246,13 +239,13 @@ static void pfd_on_rtimer(void *arg)
 	pfd_resolve_arm();
 }
 
-static void pfd_rjob_add(struct pf_forward *f, uint32_t be, uint64_t due)
+static void pfd_rjob_add(struct pf_forward *f, uint32_t be, uint64_t due, bool adopt)
 {
 	uint32_t key = pfd_rjob_key(&f->be[be].conf);
 	size_t i;
 
 	/* The job of the forward's previous version, if it had this line. */
-	for (i = 0; i < pfd_njobs; i++) {
+	for (i = 0; adopt && i < pfd_njobs; i++) {
 		struct pfd_rjob *j = &pfd_jobs[i];
 
 		if (!j->f && j->id == f->id && j->key == key) {
@@ -277,13 +270,13 @@ static void pfd_rjob_add(struct pf_forward *f, uint32_t be, uint64_t due)
 		(struct pfd_rjob){ .f = f, .be = be, .id = f->id, .key = key, .due = due };
 }
 
-static void pfd_rjobs_of(struct pf_forward *f, uint64_t now)
+static void pfd_rjobs_of(struct pf_forward *f, uint64_t now, bool adopt)
 {
 	uint32_t b;
 
 	for (b = 0; b < f->nbe; b++)
 		if (!f->be[b].extra && pf_host_is_name(f->be[b].conf.host))
-			pfd_rjob_add(f, b, now + f->conf.o.resolve_ms);
+			pfd_rjob_add(f, b, now + f->conf.o.resolve_ms, adopt);
 }
 
 static void pfd_rjobs_orphan(const struct pf_forward *f)
@@ -337,17 +330,16 @@ void pfd_resolve_follow(const struct pf_table *next, const struct pf_table *cur)
 		for (i = 0; i < next->del.n; i++)
 			pfd_rjobs_orphan(next->del.v[i]);
 		for (i = 0; i < next->add.n; i++)
-			pfd_rjobs_of(next->add.v[i], now);
+			pfd_rjobs_of(next->add.v[i], now, true);
 	} else {
-		/* A whole table (a reload): it resolved every name just now. */
+		/* A whole table (a reload): it resolved every name just now,
+		 * and logged those that failed; the jobs start again, without
+		 * a search for their previous versions (a reload of many
+		 * names would be quadratic). */
 		pfd_ares_renew();
-		for (i = 0; i < pfd_njobs; i++)
-			pfd_jobs[i].f = NULL;
+		pfd_njobs = 0;
 		for (i = 0; i < next->n; i++)
-			pfd_rjobs_of(next->fwd[i], now);
-		for (i = 0; i < pfd_njobs; i++)
-			if (pfd_jobs[i].f)
-				pfd_jobs[i].due = now + pfd_rjob_interval(&pfd_jobs[i]);
+			pfd_rjobs_of(next->fwd[i], now, false);
 	}
 	/* The jobs no forward took any more (a query in flight of one is
 	 * answered to nobody). */
