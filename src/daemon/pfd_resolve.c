@@ -270,13 +270,16 @@ static void pfd_rjob_add(struct pf_forward *f, uint32_t be, uint64_t due, bool a
 		(struct pfd_rjob){ .f = f, .be = be, .id = f->id, .key = key, .due = due };
 }
 
+/* A new name is asked soon after the table resolved it: the system's
+ * resolver gave no TTL, and a TTL shorter than the interval is to be
+ * followed from the start. */
 static void pfd_rjobs_of(struct pf_forward *f, uint64_t now, bool adopt)
 {
 	uint32_t b;
 
 	for (b = 0; b < f->nbe; b++)
 		if (!f->be[b].extra && pf_host_is_name(f->be[b].conf.host))
-			pfd_rjob_add(f, b, now + f->conf.o.resolve_ms, adopt);
+			pfd_rjob_add(f, b, now + PF_RESOLVE_MIN_MS, adopt);
 }
 
 static void pfd_rjobs_orphan(const struct pf_forward *f)

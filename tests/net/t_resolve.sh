@@ -14,6 +14,8 @@
 #   says so once;
 # - 'portfw reload' resolves at once (the name back, on A);
 # - 'resolve all' with two addresses: both backends get flows;
+# - a name from a DNS server (dnsmasq on S) whose TTL (1 s) is shorter than
+#   the interval (1 min): followed by the TTL;
 # - 'save' writes the name, 'list' and /metrics show the address.
 source "$(dirname "$0")/lib.sh"
 pft_init
@@ -48,10 +50,21 @@ reaches() {
 
 srv a 10.0.0.2:9001 A
 srv b 10.0.0.3:9001 B
+# A name server on S for app.dns.pft, whose answers live 1 s: a TTL shorter
+# than the forward's interval brings the next query forward.
+command -v dnsmasq >/dev/null || fail "dnsmasq not installed (dnsmasq-base)"
+echo "10.0.0.2 app.dns.pft" >"$T/dns.hosts"
+in_ns "$S" timeout -k 5 120 dnsmasq -d -k --conf-file=/dev/null --port=53 \
+	--listen-address=10.0.0.2 --bind-interfaces --no-resolv --no-hosts --pid-file= \
+	--user=root --local=/pft/ --addn-hosts="$T/dns.hosts" --local-ttl=1 \
+	--log-facility=- >"$T/dnsmasq.log" 2>&1 &
+wait_for 10 "dnsmasq to listen" eval "in_ns '$S' ss -Hlun 'sport = :53' | grep -q 53"
+echo "nameserver 10.0.0.2" >"/etc/netns/$G/resolv.conf"
 cat >"$PFD_CONF" <<EOF
 forward name u tcp 198.51.100.1:8001 to web.pft:9001 resolve-interval 1s
 forward name k tcp 198.51.100.1:8002 to web.pft:9001 resolve-interval 1s engine kernel
 forward name all tcp 198.51.100.1:8003 to pool.pft:9001 resolve all resolve-interval 1s
+forward name d tcp 198.51.100.1:8004 to app.dns.pft:9001 resolve-interval 1m
 status 127.0.0.1:9180
 EOF
 hosts "10.0.0.2 web.pft pool.pft"
@@ -121,6 +134,16 @@ wait_for 3 "the pool to shrink" bash -c "! '$PORTFW' -s '$PFD_SOCK' list | grep 
 for _ in 1 2 3 4; do
 	expect_eq "resolve all, one address left" "$(greeting 8003)" B
 done
+
+info "a DNS name with a TTL of 1 s under an interval of 1 min"
+expect_eq "DNS name, first connect" "$(greeting 8004)" A
+echo "10.0.0.3 app.dns.pft" >"$T/dns.hosts"
+for p in $(ip netns pids "$S"); do
+	if [[ $(cat "/proc/$p/comm" 2>/dev/null) == dnsmasq ]]; then kill -HUP "$p"; fi
+done
+t0=$(now_ms)
+wait_for 4 "the DNS name to be followed by its TTL" reaches 8004 B
+info "followed in $(($(now_ms) - t0)) ms"
 
 pfd_stop
 pft_done
