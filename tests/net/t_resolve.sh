@@ -22,7 +22,14 @@ pft_init
 topo_gateway
 ip -n "$S" addr add 10.0.0.3/24 dev eth0
 HOSTS=/etc/netns/$G/hosts
-trap 'rc=$?; rm -rf "/etc/netns/$G"; (exit $rc); pft_cleanup' EXIT
+# The namespace's files go with it, whatever ends the test.
+resolve_cleanup() {
+	local rc=$?
+	rm -rf "/etc/netns/$G"
+	(exit "$rc")
+	pft_cleanup
+}
+trap resolve_cleanup EXIT
 mkdir -p "/etc/netns/$G"
 
 # hosts LINE...: rewrites the namespace's hosts file in place.
