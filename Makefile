@@ -44,11 +44,13 @@ override CFLAGS += -fno-omit-frame-pointer $(SAN_FLAGS)
 override LDFLAGS += $(SAN_FLAGS)
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl libmicrohttpd 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libnftables libnetfilter_conntrack libmnl libmicrohttpd libcares 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
 # The status server (pfd_http.c): the daemon only.
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# The resolver of backend names (pfd_resolve.c): the daemon only.
+CARES_LIBS := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 KERNEL_LIBS := $(shell pkg-config --libs libnftables libnetfilter_conntrack libmnl 2>/dev/null || \
 	echo -lnftables -lnetfilter_conntrack -lmnl)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
@@ -97,7 +99,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/portfwd: $(DAEMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS) $(CAPNG_LIBS) $(MHD_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(KERNEL_LIBS) $(CAPNG_LIBS) $(MHD_LIBS) $(CARES_LIBS)
 
 # The status page is assembled into the daemon (.incbin), from the source
 # tree: make runs at its top.

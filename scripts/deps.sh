@@ -4,7 +4,7 @@
 # something is missing, and 'apt-get update' at most once.
 set -eu
 
-build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter-conntrack-dev libmnl-dev libcap-ng-dev libmicrohttpd-dev"
+build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter-conntrack-dev libmnl-dev libcap-ng-dev libmicrohttpd-dev libc-ares-dev"
 test="$build libcmocka-dev libssl-dev clang libclang-rt-14-dev clang-tidy cppcheck \
       iproute2 procps psmisc python3 curl nginx-light socat dnsmasq-base bind9-dnsutils \
       nftables conntrack vsftpd lftp iputils-ping haproxy man-db groff-base systemd \

@@ -120,6 +120,11 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 			if (o->numeric)
 				pfc_numeric_endpoint(pfc_str(b, "addr"), pfc_int(b, "port_lo"),
 						     pfc_int(b, "port_hi"), be, sizeof(be));
+			else if (strcmp(pfc_str(b, "host"), pfc_str(b, "addr")) != 0 &&
+				 *pfc_str(b, "addr"))
+				/* A host name: the address it resolved to now. */
+				snprintf(be, sizeof(be), "%s (%s)", pfc_str(b, "backend"),
+					 pfc_str(b, "addr"));
 			else
 				snprintf(be, sizeof(be), "%s", pfc_str(b, "backend"));
 			if (json_object_get(b, "pcnt"))

@@ -14,6 +14,8 @@ static const char *const pf_bal_names[] = { "wrr", "pref", "rr", "leastconn", "s
 static const char *const pf_engine_names[] = { NULL, "user", "kernel" };
 /* enum pf_proxy_ver; PF_PROXY_OFF is written as no 'proxy-protocol'. */
 static const char *const pf_proxy_names[] = { NULL, "v1", "v2" };
+/* enum pf_resolve; the first address is written as no 'resolve'. */
+static const char *const pf_resolve_names[] = { "first", "all" };
 
 /* In the order 'portfw save' writes them. The defaults of the checks are
  * HAProxy's (inter 2s, fall 3, rise 2); the UDP timeouts conntrack's
@@ -99,6 +101,14 @@ const struct pf_opt pf_opts[] = {
 	  .expect = "a rate N/s or N/m, N 1-1000000 (new flows per client address)" },
 	{ .word = "log", .json = "log", .kind = PF_OPT_FLAG, .group = PF_OPT_G_OPTIONS,
 	  PF_FIELD(log) },
+	{ .word = "resolve", .json = "resolve", .kind = PF_OPT_ENUM, .group = PF_OPT_G_OPTIONS,
+	  PF_FIELD(o.resolve), .def = PF_RESOLVE_FIRST, .max = PF_RESOLVE_ALL,
+	  .names = pf_resolve_names,
+	  .expect = "first or all (which addresses of a backend's host name are backends)" },
+	{ .word = "resolve-interval", .json = "resolve_interval_ms", .kind = PF_OPT_DUR,
+	  .group = PF_OPT_G_OPTIONS, PF_FIELD(o.resolve_ms), .min = PF_RESOLVE_MIN_MS,
+	  .max = 30 * PF_DAY_MS, .def = PF_RESOLVE_DEFAULT_MS,
+	  .expect = "a duration of at least 1s (how often backend host names are resolved again)" },
 };
 
 const size_t pf_nopts = PF_ARRAY_SIZE(pf_opts);

@@ -92,6 +92,7 @@ struct pf_forward *pf_forward_clone(const struct pf_forward *f)
 	for (i = 0; i < f->nbe; i++) {
 		pf_be_conf_copy(&c->be[i].conf, &f->be[i].conf);
 		c->be[i].addr = f->be[i].addr;
+		c->be[i].extra = f->be[i].extra;
 	}
 	return c;
 }
@@ -123,8 +124,13 @@ bool pf_forward_equal(const struct pf_forward *a, const struct pf_forward *b)
 	    !pf_cidrset_equal(&a->eff_allow, &b->eff_allow) ||
 	    !pf_cidrset_equal(&a->eff_deny, &b->eff_deny) || a->logged != b->logged)
 		return false;
+	/* The addresses too: a name that resolves to another address makes
+	 * another forward (a reload follows it); unresolved ones compare as
+	 * written. */
 	for (i = 0; i < a->nbe; i++)
-		if (!pf_backend_same(&a->be[i], &b->be[i]) ||
+		if (!pf_backend_same(&a->be[i], &b->be[i]) || a->be[i].extra != b->be[i].extra ||
+		    (a->be[i].addr.sa.sa_family && b->be[i].addr.sa.sa_family &&
+		     !pf_sa_addr_equal(&a->be[i].addr, &b->be[i].addr)) ||
 		    a->be[i].conf.weight != b->be[i].conf.weight ||
 		    a->be[i].conf.backup != b->be[i].conf.backup ||
 		    a->be[i].conf.admin != b->be[i].conf.admin)
@@ -267,6 +273,8 @@ void pf_forward_format(const struct pf_forward *f, char *buf, size_t len)
 	pf_listen_format(f, tmp, sizeof(tmp));
 	off = pf_appendf(buf, len, off, " %s to", tmp);
 	for (i = 0; i < f->nbe; i++) {
+		if (f->be[i].extra)
+			continue; /* the line's other addresses: not configuration */
 		pf_backend_format(&f->be[i], tmp, sizeof(tmp));
 		off = pf_appendf(buf, len, off, i ? ", %s" : " %s", tmp);
 		if (f->be[i].conf.weight != 1) {
@@ -875,66 +883,6 @@ static int pf_validate_delta(const struct pf_table *t, char *err, size_t errlen)
 	return rc;
 }
 
-static int pf_resolve_host(const char *host, bool passive, union pf_sa *out, char *why,
-			   size_t whylen)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	int rc;
-
-	if (!pf_sa_from_literal(host, out))
-		return 0;
-	if (passive)
-		hints.ai_flags = AI_PASSIVE;
-	rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc) {
-		snprintf(why, whylen, "%s", gai_strerror(rc));
-		return -1;
-	}
-	memset(out, 0, sizeof(*out));
-	memcpy(out, res->ai_addr,
-	       res->ai_addrlen < sizeof(*out) ? res->ai_addrlen : sizeof(*out));
-	freeaddrinfo(res);
-	return 0;
-}
-
-static int pf_resolve_one(struct pf_forward *f, char *err, size_t errlen)
-{
-	char why[128], where[PF_WHERE_MAX];
-	uint32_t j;
-
-	if (f->laddr.sa.sa_family)
-		return 0; /* kept from the running table */
-	if (pf_resolve_host(f->conf.lhost, true, &f->laddr, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: cannot resolve listen host '%s': %s",
-			 pf_forward_where(f, f->conf.line, where, sizeof(where)),
-			 f->conf.lhost, why);
-		return -1;
-	}
-	for (j = 0; j < f->nbe; j++) {
-		struct pf_backend *be = &f->be[j];
-
-		if (pf_resolve_host(be->conf.host, false, &be->addr, why, sizeof(why))) {
-			snprintf(err, errlen, "%s: cannot resolve backend host '%s': %s",
-				 pf_forward_where(f, be->conf.line, where, sizeof(where)),
-				 be->conf.host, why);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int pf_table_resolve(struct pf_table *t, char *err, size_t errlen)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (pf_resolve_one(t->fwd[i], err, errlen))
-			return -1;
-	return 0;
-}
-
-
 enum pf_inherited { PF_INH_NEW, PF_INH_CHANGED, PF_INH_SAME };
 
 /* Forward i of next, not in cur: the running forward itself if it is the
@@ -963,12 +911,15 @@ static enum pf_inherited pf_inherit_from(const struct pf_table *cur, struct pf_t
 
 		if (be->st)
 			continue;
-		for (m = 0; old && m < old->nbe; m++) {
-			if (pf_backend_same(&old->be[m], be)) {
+		/* The same address of the same line first: each address of a
+		 * name ('resolve all') keeps its own counters. */
+		for (m = 0; old && m < old->nbe && !be->st; m++)
+			if (pf_backend_same(&old->be[m], be) &&
+			    pf_sa_addr_equal(&old->be[m].addr, &be->addr))
 				be->st = pf_stats_ref(old->be[m].st);
-				break;
-			}
-		}
+		for (m = 0; old && m < old->nbe && !be->st && !be->extra; m++)
+			if (pf_backend_same(&old->be[m], be) && !old->be[m].extra)
+				be->st = pf_stats_ref(old->be[m].st);
 		if (!be->st)
 			be->st = pf_stats_new();
 	}
@@ -1104,9 +1055,14 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 		fresh[k] = next->add.v[k];
 	for (k = 0; k < n; k++)
 		pf_effective_set(next, fresh[k], SIZE_MAX);
-	/* (The list again, in case a copy was made there.) */
-	for (k = 0; k < n; k++)
+	/* (The list again, in case a copy was made there.) Resolved before
+	 * the comparison with the running forwards, which reads the
+	 * addresses: a name that moved makes a change. */
+	for (k = 0; k < n; k++) {
 		fresh[k] = next->add.v[k];
+		if (pf_forward_resolve(fresh[k], cur, err, errlen))
+			return -1;
+	}
 	for (k = 0; k < n; k++) {
 		enum pf_inherited h = pf_inherit_from(cur, next, fresh[k], SIZE_MAX,
 						      pf_table_find_key(cur, fresh[k]));
@@ -1116,13 +1072,9 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 		same += h == PF_INH_SAME;
 		changed += h == PF_INH_CHANGED;
 	}
-	for (k = 0; k < n; k++) {
-		if (!fresh[k])
-			continue;
-		if (pf_resolve_one(fresh[k], err, errlen))
-			return -1;
-		ch->checked |= fresh[k]->checked;
-	}
+	for (k = 0; k < n; k++)
+		if (fresh[k])
+			ch->checked |= fresh[k]->checked;
 	if (pf_validate_delta(next, err, errlen))
 		return -1;
 	ch->fresh = n - same;
@@ -1130,8 +1082,9 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 	return 0;
 whole:
 	pf_table_effective(next, cur);
+	for (k = 0; k < next->n; k++)
+		if (pf_forward_resolve(next->fwd[k], cur, err, errlen))
+			return -1;
 	pf_table_inherit(cur, next);
-	if (pf_table_resolve(next, err, errlen) || pf_table_validate(next, err, errlen))
-		return -1;
-	return 0;
+	return pf_table_validate(next, err, errlen);
 }

@@ -135,10 +135,19 @@ struct pf_be_conf {
 	int line;
 };
 
+enum pf_resolve { PF_RESOLVE_FIRST, PF_RESOLVE_ALL };
+/* How often a backend's host name is resolved again by default, and the
+ * least time between two resolutions (a TTL of 0 must not spin). */
+#define PF_RESOLVE_DEFAULT_MS 30000
+#define PF_RESOLVE_MIN_MS 1000
+
 struct pf_backend {
 	struct pf_be_conf conf;
 	/* runtime */
 	union pf_sa addr; /* resolved; port unused */
+	/* 'resolve all': another address of the backend before it, made from
+	 * the same line (not written back by save). */
+	bool extra;
 	struct pf_stats *st;
 	int64_t sched_cur; /* smooth weighted round robin state */
 };
@@ -163,6 +172,11 @@ struct pf_fwd_opts {
 	uint32_t max_per_src;
 	uint32_t max_sess_per_src;
 	uint64_t rate_per_src;
+	/* Backends given as host names: resolved again this often (at most;
+	 * a shorter TTL of the answer comes first), and whether every address
+	 * of the name is a backend (enum pf_resolve) or the first only. */
+	uint64_t resolve_ms;
+	uint8_t resolve;
 };
 
 struct pf_fwd_conf {
@@ -485,6 +499,32 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 
 /* Resolves listen and backend hosts (getaddrinfo; may block on DNS). */
 int pf_table_resolve(struct pf_table *t, char *err, size_t errlen);
+/* The same for one forward (pf_resolve.c) not yet shared: nothing to do
+ * when it has its addresses (its listen address is set). A backend name that
+ * does not resolve keeps the addresses of the running version of f in cur
+ * (NULL: none), else it is an error naming its line. */
+int pf_forward_resolve(struct pf_forward *f, const struct pf_table *cur, char *err,
+		       size_t errlen);
+/* When to resolve a name again: after the interval, or the answer's TTL
+ * (seconds; 0: none given) when shorter, but not sooner than
+ * PF_RESOLVE_MIN_MS. */
+uint64_t pf_resolve_wait_ms(uint64_t interval_ms, int ttl_s);
+/* Whether host is a name to resolve (not "" nor a literal address). */
+bool pf_host_is_name(const char *host);
+/* Of a name's answer v[0..n-1], the addresses to use, put first in v: of
+ * the family given (0: v[0]'s), without duplicates; 'all': every one, in
+ * a stable order, else one (cur when it is still among them, else v[0]).
+ * Returns how many; 0: none of the family. */
+size_t pf_addrs_pick(union pf_sa *v, size_t n, int family, bool all, const union pf_sa *cur);
+/* Backend j (a line's first entry) and the extra entries after it: their
+ * number, and their addresses copied to out (at most max; out may be
+ * NULL). */
+uint32_t pf_backend_group(const struct pf_forward *f, uint32_t j, union pf_sa *out, size_t max);
+/* Puts addrs[0..n-1] in place of backend j's addresses (f not yet shared),
+ * as many entries as addresses (capped by PF_BACKENDS_MAX). Returns the
+ * index after them. */
+uint32_t pf_backend_set_addrs(struct pf_forward *f, uint32_t j, const union pf_sa *addrs,
+			      size_t n);
 
 /*
  * Prepares 'next' to replace 'cur': a forward equal to one of 'cur' is

@@ -55,6 +55,19 @@ void pfd_table_freeze(void);
 /* The running table's 'drain-timeout'. */
 uint64_t pfd_table_drain_ms(void);
 
+/* Backends by host name (pfd_resolve.c): resolved again on the main loop
+ * (c-ares) every resolve-interval. follow: the table next is about to
+ * replace cur (next: a draft of cur, or a whole table). */
+int pfd_resolve_start(void);
+void pfd_resolve_stop(void);
+struct pf_table;
+void pfd_resolve_follow(const struct pf_table *next, const struct pf_table *cur);
+/* A new answer for backend be (a line's first entry) of the running f: a
+ * change of the running table in which a copy of f has these addresses. */
+union pf_sa;
+int pfd_table_readdress(struct pf_forward *f, uint32_t be, const union pf_sa *addrs, size_t n,
+			char *err, size_t errlen);
+
 /* Health checks (a thread of their own). */
 int pfd_health_start(void);
 /* Checks what the table asks for from now on (after each change). */

@@ -76,7 +76,14 @@ static void pfd_m_be_labels(const struct pf_forward *f, const struct pf_backend 
 	pfd_m_escape(name, sizeof(name), raw);
 	pf_backend_format(be, raw, sizeof(raw));
 	pfd_m_escape(addr, sizeof(addr), raw);
-	snprintf(buf, len, "forward=\"%s\",backend=\"%s\"", name, addr);
+	if (!pf_host_is_name(be->conf.host)) {
+		snprintf(buf, len, "forward=\"%s\",backend=\"%s\"", name, addr);
+		return;
+	}
+	/* A name: its address now, which also tells apart the backends
+	 * of one line under 'resolve all'. */
+	pf_sa_format(&be->addr, false, raw, sizeof(raw));
+	snprintf(buf, len, "forward=\"%s\",backend=\"%s\",addr=\"%s\"", name, addr, raw);
 }
 
 static void pfd_m_head(struct pf_buf *b, const char *name, const char *type, const char *help)

@@ -114,6 +114,7 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 		pfd_health_set(next);
 	else
 		pfd_health_change(next);
+	pfd_resolve_follow(next, &pfd_tab);
 	pf_table_install(&pfd_tab, next);
 	pf_flowlog_set_format(pfd_tab.log_format);
 	pfd_change_us = pf_now_us() - t0;
@@ -133,6 +134,28 @@ static int pfd_reload(char *err, size_t errlen)
 		pf_table_clear(&next);
 		return -1;
 	}
+	return pfd_install(&next, t0, err, errlen);
+}
+
+int pfd_table_readdress(struct pf_forward *f, uint32_t be, const union pf_sa *addrs, size_t n,
+			char *err, size_t errlen)
+{
+	uint64_t t0 = pf_now_us();
+	struct pf_table next;
+	struct pf_forward *c;
+	size_t i = pf_table_pos(&pfd_tab, f);
+
+	if (i == SIZE_MAX) {
+		snprintf(err, errlen, "the forward is no longer in the table");
+		return -1;
+	}
+	pf_table_init(&next);
+	pf_table_draft(&next, &pfd_tab);
+	/* The copy keeps the listen address: it is resolved already, and
+	 * only this line's addresses are new. */
+	c = pf_forward_clone(f);
+	pf_backend_set_addrs(c, be, addrs, n);
+	pf_table_replace_at(&next, i, c);
 	return pfd_install(&next, t0, err, errlen);
 }
 
@@ -204,6 +227,9 @@ void pfd_table_refresh(void)
 void pfd_table_freeze(void)
 {
 	pfd_frozen = true;
+	/* No change is taken any more: a name that moves would only make
+	 * refused changes. */
+	pfd_resolve_stop();
 }
 
 uint64_t pfd_table_drain_ms(void)

@@ -336,7 +336,7 @@ int main(int argc, char **argv)
 		pf_strlcpy(fail, err, sizeof(fail));
 		goto out;
 	}
-	if (pfd_health_start())
+	if (pfd_health_start() || pfd_resolve_start())
 		goto out;
 	if (pfd_table_reload(err, sizeof(err))) {
 		pf_err("%s", err);
@@ -369,6 +369,7 @@ out:
 	pfd_http_stop();
 	pfd_ctl_close();
 	pfd_health_stop();
+	pfd_resolve_stop();
 	/* Handed over, or never taken over: the kernel's table is another
 	 * process' and stays as it is. */
 	if (pfd_upgrade_detached())

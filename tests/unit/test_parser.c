@@ -44,7 +44,7 @@
 	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
 	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
 	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions, " \
-	"max-per-source, max-sessions-per-source, rate-per-source, log"
+	"max-per-source, max-sessions-per-source, rate-per-source, log, resolve, resolve-interval"
 #define TRANSP_MASQ_MSG                                                                \
 	"'transparent' and 'masquerade' exclude each other: the backends see the client's " \
 	"address or the gateway's; expected one of them"
@@ -1355,6 +1355,125 @@ static void test_forward_errors_durations(void **state)
 
 	(void)state;
 	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+}
+
+static void test_forward_resolve_options(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "forward tcp :80 to b resolve-interval 999ms",
+		  "'999ms': 'resolve-interval' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 1000ms, at most 30d)" },
+		{ "forward tcp :80 to b resolve-interval",
+		  "at end of line: 'resolve-interval' expects a duration such as 500ms, 5s, 10m, 2h "
+		  "(at least 1000ms, at most 30d)" },
+		{ "forward tcp :80 to b resolve-interval often",
+		  "'often': 'resolve-interval' expects a duration such as 500ms, 5s, 10m, 2h (at "
+		  "least 1000ms, at most 30d)" },
+		{ "forward tcp :80 to b resolve every",
+		  "'every': 'resolve' expects first or all (which addresses of a backend's host "
+		  "name are backends)" },
+		{ "forward tcp :80 to b resolve",
+		  "at end of line: 'resolve' expects first or all (which addresses of a backend's "
+		  "host name are backends)" },
+	};
+	struct pf_forward *f;
+	char buf[512];
+
+	(void)state;
+	assert_stmt_errors(cases, PF_ARRAY_SIZE(cases));
+	f = forward_ok("forward tcp :80 to web.test:8080");
+	assert_int_equal(f->conf.o.resolve_ms, PF_RESOLVE_DEFAULT_MS);
+	assert_int_equal(f->conf.o.resolve, PF_RESOLVE_FIRST);
+	pf_forward_unref(f);
+	f = forward_ok("forward tcp :80 to web.test:8080 resolve all resolve-interval 5s");
+	assert_int_equal(f->conf.o.resolve_ms, 5000);
+	assert_int_equal(f->conf.o.resolve, PF_RESOLVE_ALL);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_string_equal(buf, "forward tcp :80 to web.test:8080 resolve all resolve-interval 5s");
+	pf_forward_unref(f);
+	/* The default is not written back. */
+	f = forward_ok("forward tcp :80 to b resolve first resolve-interval 30s");
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_string_equal(buf, "forward tcp :80 to b");
+	pf_forward_unref(f);
+}
+
+static void sa4(union pf_sa *sa, const char *a)
+{
+	assert_int_equal(pf_sa_from_literal(a, sa), 0);
+}
+
+static void test_resolve_pick(void **state)
+{
+	union pf_sa v[5], cur;
+	char buf[64];
+
+	(void)state;
+	sa4(&v[0], "10.0.0.3");
+	sa4(&v[1], "2001:db8::1");
+	sa4(&v[2], "10.0.0.1");
+	sa4(&v[3], "10.0.0.3");
+	sa4(&v[4], "10.0.0.2");
+	/* all: the first answer's family, no duplicates, sorted. */
+	assert_int_equal(pf_addrs_pick(v, 5, 0, true, NULL), 3);
+	pf_sa_format(&v[0], false, buf, sizeof(buf));
+	assert_string_equal(buf, "10.0.0.1");
+	pf_sa_format(&v[2], false, buf, sizeof(buf));
+	assert_string_equal(buf, "10.0.0.3");
+	/* first: the one in use while it is among them. */
+	sa4(&v[0], "10.0.0.3");
+	sa4(&v[1], "10.0.0.2");
+	sa4(&cur, "10.0.0.2");
+	assert_int_equal(pf_addrs_pick(v, 2, AF_INET, false, &cur), 1);
+	pf_sa_format(&v[0], false, buf, sizeof(buf));
+	assert_string_equal(buf, "10.0.0.2");
+	/* No address of the family: none. */
+	sa4(&v[0], "2001:db8::1");
+	assert_int_equal(pf_addrs_pick(v, 1, AF_INET, false, NULL), 0);
+}
+
+static void test_resolve_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(pf_resolve_wait_ms(30000, 0), 30000);
+	assert_int_equal(pf_resolve_wait_ms(30000, 5), 5000);
+	assert_int_equal(pf_resolve_wait_ms(30000, 300), 30000);
+	/* A TTL of a second or less (or a flood) does not make a query loop. */
+	assert_int_equal(pf_resolve_wait_ms(30000, 1), 1000);
+	assert_int_equal(pf_resolve_wait_ms(500, 0), 1000);
+}
+
+static void test_resolve_all_backends(void **state)
+{
+	struct pf_forward *f, *g;
+	union pf_sa v[3];
+	char buf[512];
+
+	(void)state;
+	f = forward_ok("forward tcp :80 to a.test:81, 10.0.0.9:82 resolve all");
+	sa4(&v[0], "10.0.0.1");
+	sa4(&v[1], "10.0.0.2");
+	sa4(&v[2], "10.0.0.3");
+	assert_int_equal(pf_backend_set_addrs(f, 0, v, 3), 3);
+	sa4(&f->be[3].addr, "10.0.0.9");
+	assert_int_equal(f->nbe, 4);
+	assert_true(f->be[1].extra && f->be[2].extra && !f->be[3].extra);
+	assert_string_equal(f->be[2].conf.host, "a.test");
+	assert_int_equal(pf_backend_group(f, 0, NULL, 0), 3);
+	/* save writes the name once, as written. */
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_string_equal(buf, "forward tcp :80 to a.test:81, 10.0.0.9:82 resolve all");
+	/* Another answer: another forward; the same one: equal. */
+	g = pf_forward_clone(f);
+	assert_true(pf_forward_equal(f, g));
+	assert_int_equal(pf_backend_set_addrs(g, 0, v, 1), 1);
+	assert_int_equal(g->nbe, 2);
+	assert_false(pf_forward_equal(f, g));
+	sa4(&v[0], "10.0.0.7");
+	pf_backend_set_addrs(g, 0, v, 1);
+	assert_false(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	pf_forward_unref(f);
 }
 
 static void test_error_quotes_at_most_64_chars_of_the_word(void **state)
@@ -3365,6 +3484,10 @@ int main(void)
 		cmocka_unit_test(test_forward_errors_too_many_backends),
 		cmocka_unit_test(test_forward_errors_options),
 		cmocka_unit_test(test_forward_errors_durations),
+		cmocka_unit_test(test_forward_resolve_options),
+		cmocka_unit_test(test_resolve_pick),
+		cmocka_unit_test(test_resolve_wait),
+		cmocka_unit_test(test_resolve_all_backends),
 		cmocka_unit_test(test_error_quotes_at_most_64_chars_of_the_word),
 		cmocka_unit_test(test_error_without_line_number),
 		cmocka_unit_test(test_error_message_truncated_to_buffer),

@@ -825,6 +825,38 @@ static void test_resolve_backend_error(void **state)
 			     "t.conf:2: cannot resolve backend host 'a..b': ");
 }
 
+/* A reload while a backend's name does not resolve keeps the running
+ * forward's address instead of refusing the table; a name the running table
+ * does not have is still an error. */
+static void test_resolve_keeps_last_address(void **state)
+{
+	struct pf_table cur, next;
+	struct pf_change ch;
+	union pf_sa want;
+	char err[ERRLEN];
+
+	(void)state;
+	table_from("forward tcp 10.0.0.1:80 to a..b:81 resolve-interval 5s\n", &cur);
+	assert_int_equal(pf_sa_from_literal("10.0.0.1", &cur.fwd[0]->laddr), 0);
+	assert_int_equal(pf_sa_from_literal("10.0.0.9", &want), 0);
+	cur.fwd[0]->be[0].addr = want;
+	cur.fwd[0]->st = pf_stats_new();
+	cur.fwd[0]->be[0].st = pf_stats_new();
+	cur.fwd[0]->id = 1;
+	table_from("forward tcp 10.0.0.1:80 to a..b:81 resolve-interval 5s\n", &next);
+	if (pf_table_prepare_change(&next, &cur, &ch, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(pf_sa_addr_equal(&next.fwd[0]->be[0].addr, &want));
+	/* Equal to the running one, address included: kept as it is. */
+	assert_ptr_equal(next.fwd[0], cur.fwd[0]);
+	pf_table_clear(&next);
+	table_from("forward tcp 10.0.0.1:80 to a..b:82\n", &next);
+	assert_int_equal(pf_table_prepare_change(&next, &cur, &ch, err, sizeof(err)), -1);
+	assert_true(strstr(err, "cannot resolve backend host 'a..b'") != NULL);
+	pf_table_clear(&next);
+	pf_table_clear(&cur);
+}
+
 static void test_resolve_skips_resolved_forwards(void **state)
 {
 	struct pf_table t;
@@ -2156,6 +2188,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_listen_error),
 		cmocka_unit_test(test_resolve_backend_error),
 		cmocka_unit_test(test_resolve_skips_resolved_forwards),
+		cmocka_unit_test(test_resolve_keeps_last_address),
 
 		cmocka_unit_test(test_inherit_new_table_gets_fresh_state),
 		cmocka_unit_test(test_inherit_equal_forward_keeps_old_object),
