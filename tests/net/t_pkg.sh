@@ -3,7 +3,8 @@
 #
 # Packaging: systemd readiness (READY=1 once the table is loaded and the
 # control socket answers, RELOADING=1/READY=1 around SIGHUP, STATUS= after a
-# refused reload, STOPPING=1 on SIGTERM; a test listener on NOTIFY_SOCKET,
+# refused reload, MAINPID= and READY=1 from the new process of an upgrade,
+# STOPPING=1 on SIGTERM; a test listener on NOTIFY_SOCKET,
 # a path and an abstract one), the command-line conventions (--help,
 # --version, help COMMAND, one-line usage errors), the man pages rendering
 # without warnings, 'make install DESTDIR= PREFIX=/usr' putting every file
@@ -105,14 +106,31 @@ expect_in "refused reload" "$(sed -n 5p "$NLOG")" "READY=1|STATUS=reload refused
 expect_in "refused reload names the word" "$(sed -n 5p "$NLOG")" "'too'"
 expect_in "refused reload keeps the table" "$(sed -n 5p "$NLOG")" "answered=3"
 
-info "SIGTERM: STOPPING=1"
-pfd_stop TERM
+info "portfw upgrade: the new process sends MAINPID= and READY=1, the old one nothing"
+sed -i '$d' "$PFD_CONF"
+OLD_PID=$PFD_PID
+capture pf upgrade
+[[ $RC == 0 ]] || fail "portfw upgrade failed: $ERR"
+PFD_PID=$(sed -n 's/^portfwd upgraded: pid \([0-9]*\) is serving.*/\1/p' <<<"$OUT")
+[[ -n $PFD_PID ]] || fail "portfw upgrade said no pid: $OUT"
 notify_wait "$NLOG" 6
-expect_eq "stop" "$(sed -n 6p "$NLOG")" "STOPPING=1"
+expect_eq "upgraded" "$(sed -n 6p "$NLOG")" \
+	"MAINPID=$PFD_PID|READY=1|STATUS=3 forwards loaded answered=3"
+wait_for 10 "the old portfwd $OLD_PID to exit" pid_gone "$OLD_PID"
+wait "$OLD_PID" || fail "the old portfwd exited with status $? after the upgrade"
+
+info "SIGTERM: STOPPING=1"
+# The new process is not the shell's child (the old one started it).
+kill -TERM "$PFD_PID"
+wait_for 10 "portfwd to exit on SIGTERM" pid_gone "$PFD_PID"
+[[ ! -e $PFD_SOCK ]] || fail "portfwd left its control socket $PFD_SOCK behind"
+pfd_check_log
+notify_wait "$NLOG" 7
+expect_eq "stop" "$(sed -n 7p "$NLOG")" "STOPPING=1"
+expect_eq "nothing from the old one" "$(wc -l <"$NLOG")" 7
 kill "$NOTIFY_PID"
 
 info "an abstract NOTIFY_SOCKET (@name), as systemd may pass"
-sed -i '$d' "$PFD_CONF"
 ALOG=$T/notify-abstract.log
 notify_listen "@pft-notify-$$" "$ALOG"
 NOTIFY_SOCKET=@pft-notify-$$ pfd_start
