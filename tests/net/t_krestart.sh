@@ -20,23 +20,7 @@ source "$(dirname "$0")/lib.sh"
 pft_init
 
 command -v nft >/dev/null || fail "nft not installed"
-G=$NS
-ns_add c
-C=$NS_LAST
-ns_add s
-S=$NS_LAST
-
-ip link add wan netns "$G" type veth peer name eth0 netns "$C"
-ip -n "$G" addr add 198.51.100.1/24 dev wan
-ip -n "$G" link set wan up
-ip -n "$C" addr add 198.51.100.2/24 dev eth0
-ip -n "$C" link set eth0 up
-ip link add lan netns "$G" type veth peer name eth0 netns "$S"
-ip -n "$G" addr add 10.0.0.1/24 dev lan
-ip -n "$G" link set lan up
-ip -n "$S" addr add 10.0.0.2/24 dev eth0
-ip -n "$S" link set eth0 up
-ip -n "$S" route add default via 10.0.0.1
+topo_gateway
 
 # Each stream: the server sends DOWN bytes, the client reads them at RATE
 # bytes/s (about 4 s), and sends UP bytes.
