@@ -49,6 +49,8 @@
  *
  * Nothing is allocated per flow or datagram: slots are arrays.
  */
+#include "bt_addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -98,22 +100,7 @@ static uint64_t now_ms(void)
 
 static void parse_addr(const char *s, struct sockaddr_in *sin)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "pf_soak: bad address '%s' (want IPV4:PORT)\n", s);
-		exit(2);
-	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((unsigned short)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-		fprintf(stderr, "pf_soak: bad IPv4 address '%s'\n", host);
-		exit(2);
-	}
+	bt_parse_addr("pf_soak", s, sin);
 }
 
 static long num(const char *s)

@@ -42,6 +42,8 @@
  * Nothing is allocated per datagram. Exits 1 on a setup error or if no
  * round trip completed in the measured time.
  */
+#include "bt_addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -90,22 +92,7 @@ static uint64_t now_ns(void)
 
 static void parse_addr(const char *s, struct sockaddr_in *sin)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "pf_udp: bad address '%s' (want IPV4:PORT)\n", s);
-		exit(2);
-	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((unsigned short)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-		fprintf(stderr, "pf_udp: bad IPv4 address '%s'\n", host);
-		exit(2);
-	}
+	bt_parse_addr("pf_udp", s, sin);
 }
 
 /* Big socket buffers, so that the tools themselves drop nothing in a burst
