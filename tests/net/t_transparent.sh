@@ -21,28 +21,12 @@ pft_init
 
 command -v nft >/dev/null || fail "nft not installed"
 command -v capsh >/dev/null || fail "capsh not installed (libcap2-bin)"
-G=$NS
-ns_add c
-C=$NS_LAST
-ns_add s
-S=$NS_LAST
-
-ip link add wan netns "$G" type veth peer name eth0 netns "$C"
-ip link add lan netns "$G" type veth peer name eth0 netns "$S"
-ip -n "$G" addr add 198.51.100.1/24 dev wan
-ip -n "$G" addr add 2001:db8:1::1/64 dev wan nodad
-ip -n "$G" addr add 10.0.0.1/24 dev lan
-ip -n "$G" addr add 2001:db8:2::1/64 dev lan nodad
-ip -n "$G" link set wan up
-ip -n "$G" link set lan up
-ip -n "$C" addr add 198.51.100.2/24 dev eth0
-ip -n "$C" addr add 2001:db8:1::2/64 dev eth0 nodad
-ip -n "$C" link set eth0 up
-ip -n "$S" addr add 10.0.0.2/24 dev eth0
-ip -n "$S" addr add 2001:db8:2::2/64 dev eth0 nodad
-ip -n "$S" link set eth0 up
 # The backend's route back goes through the gateway: what 'transparent' needs.
-ip -n "$S" route add default via 10.0.0.1
+topo_gateway
+ip -n "$G" addr add 2001:db8:1::1/64 dev wan nodad
+ip -n "$G" addr add 2001:db8:2::1/64 dev lan nodad
+ip -n "$C" addr add 2001:db8:1::2/64 dev eth0 nodad
+ip -n "$S" addr add 2001:db8:2::2/64 dev eth0 nodad
 ip -n "$S" -6 route add default via 2001:db8:2::1
 # Not a router: a reply that is not delivered to portfwd's socket goes nowhere.
 ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
