@@ -45,6 +45,8 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$BENCH_DIR/common.sh"
 MODE=${1:-full}
 case $MODE in
 quick)
@@ -111,15 +113,6 @@ UDP_RR_BACK=7100
 UDP_MANY_BACK=7101
 # Ephemeral ports in the namespace start above every port used here.
 EPHEMERAL="20000 64999"
-
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-say() {
-	echo "$*"
-}
 
 for v in BENCH_SECONDS BENCH_RUNS BENCH_IDLE_CONNS BENCH_IDLE_WINDOW BENCH_LAT_ROUNDS \
 	BENCH_WRK_CONNS BENCH_WRK_THREADS BENCH_NOFILE BENCH_UDP_CLIENTS BENCH_UDP_WINDOW \
@@ -261,11 +254,6 @@ load() {
 	local secs=$1
 	shift
 	nsx timeout -k 3 "$secs" "${PIN_LOAD[@]}" "$@"
-}
-
-now_ms() {
-	local t=${EPOCHREALTIME//[.,]/}
-	echo $((t / 1000))
 }
 
 # listening PORT: a TCP socket listens on PORT; listening u:PORT: a UDP
@@ -622,11 +610,6 @@ commit() {
 discard() {
 	: >"$PENDING"
 	: >"$PENDING_FAILS"
-}
-
-# calc EXPR: floating-point arithmetic.
-calc() {
-	awk "BEGIN { printf \"%.6g\", $1 }"
 }
 
 # ---- measurements ----
