@@ -13,7 +13,10 @@
 #   BENCH_ONLY         sections to run: tcp, udp, sched, status (default all
 #                      four), e.g. BENCH_ONLY=udp,sched
 #   BENCH_SECONDS      length of each iperf3, wrk and UDP measurement (1 / 4)
-#   BENCH_RUNS         repetitions of every figure; the table shows medians (1 / 3)
+#   BENCH_RUNS         repetitions of every figure, each run in another order
+#                      of the forwarders; the table shows medians (1 / 5)
+#   BENCH_WARMUP       seconds of untimed wrk through each TCP forwarder
+#                      before it is measured (1)
 #   BENCH_IDLE_CONNS   connections held open for the memory figure (200 / 5000)
 #   BENCH_LAT_ROUNDS   ping-pongs of the latency figure (2000 / 20000)
 #   BENCH_IDLE_WINDOW  how many of those may be connecting at once (8)
@@ -54,7 +57,7 @@ quick)
 	: "${BENCH_LAT_ROUNDS:=2000}" "${BENCH_UDP_WARMUP:=0.5}"
 	;;
 full)
-	: "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=3}" "${BENCH_IDLE_CONNS:=5000}"
+	: "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=5}" "${BENCH_IDLE_CONNS:=5000}"
 	: "${BENCH_LAT_ROUNDS:=20000}" "${BENCH_UDP_WARMUP:=1}"
 	;;
 *)
@@ -62,7 +65,7 @@ full)
 	exit 2
 	;;
 esac
-: "${BENCH_WRK_CONNS:=32}" "${BENCH_WRK_THREADS:=2}" "${BENCH_IDLE_WINDOW:=8}"
+: "${BENCH_WRK_CONNS:=32}" "${BENCH_WRK_THREADS:=2}" "${BENCH_IDLE_WINDOW:=8}" "${BENCH_WARMUP:=1}"
 : "${BENCH_FORWARDERS:=direct portfwd haproxy nginx socat rinetd redir}"
 : "${BENCH_CPUS:=}" "${BENCH_LOAD_CPUS:=}" "${BENCH_PORTFWD_ARGS:=}"
 : "${BENCH_NOFILE:=65536}" "${BENCH_NO_INSTALL:=0}" "${BENCH_KEEP:=0}"
@@ -119,6 +122,7 @@ for v in BENCH_SECONDS BENCH_RUNS BENCH_IDLE_CONNS BENCH_IDLE_WINDOW BENCH_LAT_R
 	BENCH_UDP_THREADS BENCH_UDP_SIZE BENCH_UDP_TIMEOUT_MS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v='${!v}': expected a positive integer"
 done
+[[ $BENCH_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP='$BENCH_WARMUP': expected whole seconds"
 [[ $BENCH_UDP_CPU =~ ^[0-9]+$ ]] || die "BENCH_UDP_CPU='$BENCH_UDP_CPU': expected a CPU number"
 [[ $BENCH_UDP_WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_UDP_WARMUP='$BENCH_UDP_WARMUP': expected seconds"
 ((BENCH_UDP_SIZE >= 16 && BENCH_UDP_SIZE <= 2048)) || die "BENCH_UDP_SIZE: 16 to 2048 bytes"
@@ -1032,6 +1036,11 @@ run_one() {
 	local fwd=$1 t0 m
 	fwd_ports "$fwd" "$RUN"
 	t0=$(now_ms)
+	# No socket left in TIME_WAIT by the forwarder before (its wrk tests
+	# leave tens of thousands for a minute): each forwarder's connections
+	# would otherwise compete with its predecessor's for ephemeral ports
+	# and hash chains.
+	nsx ss -K state time-wait >/dev/null 2>&1 || true
 	backends_check
 	if ! fwd_start_retry "$fwd"; then
 		fail_note "$fwd ($SECTION) did not start, or did not relay ($TRIES tries): $(tail -5 "$FWD_LOG" 2>/dev/null | tr '\n' ' ')"
@@ -1040,6 +1049,12 @@ run_one() {
 		return 0
 	fi
 	SUMMARY=""
+	# Whatever a forwarder does on its first connections (threads, pools,
+	# buffers) is not measured.
+	if [[ $SECTION == tcp ]] && ((BENCH_WARMUP > 0)); then
+		load $((BENCH_WARMUP + 30)) wrk -t "$BENCH_WRK_THREADS" -c "$BENCH_WRK_CONNS" -d "${BENCH_WARMUP}s" \
+			-H "Connection: close" "http://127.0.0.1:$HTTP_FRONT/100b" >/dev/null 2>&1 || true
+	fi
 	for m in "${MEASURES[@]}"; do
 		run_measure "$fwd" "$m" || break
 	done
@@ -1051,16 +1066,19 @@ PIN_FWD_ALL=("${PIN_FWD[@]}")
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 	# Every run goes through all forwarders in turn, so a burst of load
 	# from elsewhere on the machine hits one sample of each, not all
-	# samples of one.
+	# samples of one; each run in another order (run_order), so that none
+	# is always measured first, last, or after the same other one.
+	mapfile -t ORDER < <(run_order "$RUN" "${FWDS[@]}")
+	mapfile -t UORDER < <(run_order "$RUN" "${UFWDS[@]}")
 	if section tcp; then
 		SECTION=tcp MEASURES=(lat idle bulk1 bulk4 cps rps)
-		for fwd in "${FWDS[@]}"; do
+		for fwd in "${ORDER[@]}"; do
 			run_one "$fwd"
 		done
 	fi
 	if section udp; then
 		SECTION=udp
-		for fwd in "${UFWDS[@]}"; do
+		for fwd in "${UORDER[@]}"; do
 			# The sequential test: forwarder, client and echo server on
 			# one CPU (the reference figure's conditions); then the
 			# many-client test on a fresh, unpinned instance.
@@ -1097,7 +1115,7 @@ say
 "$PY" "$BENCH_DIR/tools/pf_report.py" --csv "$CSV" --versions "$W/versions.tsv" \
 	--failures "$FAILS" --notes "$NOTES" --json "$OUTB.json" --md "$OUTB.md" \
 	--setting mode="$MODE" --setting runs="$BENCH_RUNS" --setting seconds="$BENCH_SECONDS" \
-	--setting idle_conns="$IDLE_CONNS" --setting lat_rounds="$BENCH_LAT_ROUNDS" \
+	--setting idle_conns="$IDLE_CONNS" --setting lat_rounds="$BENCH_LAT_ROUNDS" --setting warmup="$BENCH_WARMUP" \
 	--setting wrk_conns="$BENCH_WRK_CONNS" --setting wrk_threads="$BENCH_WRK_THREADS" \
 	--setting cpus="${BENCH_CPUS:-any}" --setting load_cpus="${BENCH_LOAD_CPUS:-any}" \
 	--setting portfwd_args="$BENCH_PORTFWD_ARGS" --setting nofile="$NOFILE" \
