@@ -372,7 +372,7 @@ udp_many_start() {
 # render TEMPLATE OUT: a peers/ file with its @PLACEHOLDERS@ filled in.
 render() {
 	sed -e "s|@DIR@|$W|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@MAXCONN@|$MAXCONN|g" \
-		-e "s|@WORKER_CONNS@|$WORKER_CONNS|g" \
+		-e "s|@WORKER_CONNS@|$WORKER_CONNS|g" -e "s|@FRONT_ADDR@|127.0.0.1|g" -e "s|@BACK_ADDR@|127.0.0.1|g" \
 		-e "s|@IPERF_FRONT@|$IPERF_FRONT|g" -e "s|@IPERF_BACK@|$IPERF_BACK|g" \
 		-e "s|@HTTP_FRONT@|$HTTP_FRONT|g" -e "s|@HTTP_BACK@|$HTTP_BACK|g" \
 		-e "s|@ECHO_FRONT@|$ECHO_FRONT|g" -e "s|@ECHO_BACK@|$ECHO_BACK|g" \
