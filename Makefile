@@ -78,7 +78,7 @@ CLI_OBJ := $(call obj,$(COMMON_SRC) $(SYS_SRC) $(CLI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS := $(BUILD)/tests/pf_xfer $(BUILD)/tests/pf_udp $(BUILD)/tests/pf_ids
 
-.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel soak run
+.PHONY: all clean install uninstall test test-unit test-net test-sanitize test-tsan golden fuzz check lint bench bench-kernel bench-gateway soak run
 
 # The client answers also to the classic names (dispatch on argv[0]).
 CLASSIC_LINKS := $(BUILD)/ipportfw $(BUILD)/ipmasqadm
@@ -201,6 +201,7 @@ run: all
 bench: all $(TOOLS)
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/run.sh $(BENCH_MODE)
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/gateway.sh $(BENCH_MODE)
 
 # Long runs that prove nothing leaks (not in CI; bench/README.md, "Soak").
 # SOAK_SCALE=0.01 for a quick one.
@@ -210,6 +211,11 @@ soak: all $(TOOLS)
 # The kernel engine alone: routing, nft, iptables, portfw at scale, control plane.
 bench-kernel: all
 	PORTFW_BUILD=$(abspath $(BUILD)) bench/kernel.sh $(BENCH_MODE)
+
+# Where portfw is deployed: client | gateway | server, the NAT setups, both
+# engines and the user-space peers on the gateway, as ratios to routing.
+bench-gateway: all
+	PORTFW_BUILD=$(abspath $(BUILD)) bench/gateway.sh $(BENCH_MODE)
 
 # The unit names the installed daemon: SBINDIR, without DESTDIR (a staging
 # root the files are copied out of). Written at each install, so a new
