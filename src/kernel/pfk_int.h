@@ -266,6 +266,9 @@ int pfk_sys_start(void);
 void pfk_sys_stop(bool put_back);
 int pfk_sys_fd(void);
 int pfk_sys_watch(int fd, void (*fn)(void));
+/* The same, read at most once in a short while: for a stream of events
+ * that may wait a little, whose socket buffer holds them meanwhile. */
+int pfk_sys_watch_batched(int fd, void (*fn)(void));
 void pfk_sys_unwatch(int fd);
 /* Runs what is readable; true when links, addresses or default routes
  * changed. */

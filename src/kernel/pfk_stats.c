@@ -15,9 +15,12 @@
  * the payload the user engine counts.
  *
  * Events come on a netlink socket in the engine's event set, filtered in
- * the kernel on our mark. When the socket overflows (ENOBUFS) events are
- * lost: active flows are counted again from a dump; connections and bytes
- * of the lost ones are not, and the loss is counted and logged.
+ * the kernel on our mark, and read in batches (pfk_sys_watch_batched): a
+ * wakeup of the daemon for each event, several a connection, cost a
+ * gateway more CPU than the connection's NAT. When the socket overflows
+ * (ENOBUFS) events are lost: active flows are counted again from a dump;
+ * connections and bytes of the lost ones are not, and the loss is counted
+ * and logged.
  */
 #include "pfk_int.h"
 #include "../common/pf_log.h"
@@ -29,13 +32,23 @@
 #include <inttypes.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <string.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 /* Room for a burst of events while the main loop is busy elsewhere. */
 #define PFK_STATS_RCVBUF (8 << 20)
 #define PFK_STATS_LOST_LOG_MS 10000
+/* Datagrams read by one system call, and the room for each: an event of
+ * an entry with every attribute (helper, sequence adjustment, labels)
+ * stays well under a page. */
+#define PFK_STATS_BATCH 32
+#define PFK_STATS_MSG 4096
 
 static struct nfct_handle *pfk_st_ev;
+/* An event parsed (pfk_stats_event), reset from blank before each. */
+static struct nf_conntrack *pfk_st_ct, *pfk_st_blank;
 static bool pfk_st_lost; /* a resync is due */
 static uint64_t pfk_st_nlost; /* overflows since the start */
 static struct pf_ratelimit pfk_st_rl;
@@ -161,22 +174,84 @@ static int pfk_stats_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct
 	return NFCT_CB_CONTINUE;
 }
 
-static void pfk_stats_event(void)
+static void pfk_stats_lose(void)
 {
 	uint64_t n;
 
+	pfk_st_lost = true;
+	pfk_st_nlost++;
+	n = pf_ratelimit_ok(&pfk_st_rl, PFK_STATS_LOST_LOG_MS);
+	if (n)
+		pf_warn("kernel engine: conntrack events were lost (ENOBUFS, %" PRIu64
+			" time%s, %" PRIu64 " in all): active flows are counted again; "
+			"connections and bytes of the lost flows are not counted",
+			n, n == 1 ? "" : "s", pfk_st_nlost);
+}
+
+/* One datagram's events. A NEW message without NLM_F_CREATE is an update. */
+static void pfk_stats_parse(const char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	enum nf_conntrack_msg_type type;
+
+	for (; len >= sizeof(*nlh) && NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+		switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+		case IPCTNL_MSG_CT_NEW:
+			type = nlh->nlmsg_flags & NLM_F_CREATE ? NFCT_T_NEW : NFCT_T_UPDATE;
+			break;
+		case IPCTNL_MSG_CT_DELETE:
+			type = NFCT_T_DESTROY;
+			break;
+		default:
+			continue;
+		}
+		nfct_copy(pfk_st_ct, pfk_st_blank, NFCT_CP_OVERRIDE);
+		if (nfct_nlmsg_parse(nlh, pfk_st_ct) == 0)
+			pfk_stats_cb(type, pfk_st_ct, NULL);
+	}
+}
+
+/* What came since the last batch: many datagrams a system call, parsed
+ * into one object, where nfct_catch takes a call and an allocation for
+ * each event. */
+static void pfk_stats_event(void)
+{
+	static char buf[PFK_STATS_BATCH][PFK_STATS_MSG];
+	struct mmsghdr m[PFK_STATS_BATCH];
+	struct iovec iov[PFK_STATS_BATCH];
+	int fd, n, i;
+
 	if (!pfk_st_ev)
 		return;
-	/* Non-blocking: returns once the socket is drained (EAGAIN). */
-	while (nfct_catch(pfk_st_ev) < 0 && errno == ENOBUFS) {
-		pfk_st_lost = true;
-		pfk_st_nlost++;
-		n = pf_ratelimit_ok(&pfk_st_rl, PFK_STATS_LOST_LOG_MS);
-		if (n)
-			pf_warn("kernel engine: conntrack events were lost (ENOBUFS, %" PRIu64
-				" time%s, %" PRIu64 " in all): active flows are counted again; "
-				"connections and bytes of the lost flows are not counted",
-				n, n == 1 ? "" : "s", pfk_st_nlost);
+	fd = nfct_fd(pfk_st_ev);
+	for (;;) {
+		memset(m, 0, sizeof(m));
+		for (i = 0; i < PFK_STATS_BATCH; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			m[i].msg_hdr.msg_iov = &iov[i];
+			m[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, m, PFK_STATS_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == ENOBUFS) {
+				pfk_stats_lose();
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			return; /* EAGAIN: drained */
+		}
+		for (i = 0; i < n; i++) {
+			/* An event larger than a buffer: counted again from a dump. */
+			if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				pfk_stats_lose();
+				continue;
+			}
+			pfk_stats_parse(buf[i], m[i].msg_len);
+		}
+		if (n < PFK_STATS_BATCH)
+			return;
 	}
 }
 
@@ -246,7 +321,17 @@ int pfk_stats_start(void)
 		       "bytes of the kernel engine's flows");
 	pfk_sysctl_set("/proc/sys/net/netfilter/nf_conntrack_timestamp", "1",
 		       "durations of the kernel engine's flows");
-	/* UPDATE too: TCP's close is when a flow stops being active. */
+	/* UPDATE too: TCP's close is when a flow stops being active. On one
+	 * socket: an entry's events are read in the order they were sent. */
+	if (!pfk_st_ct)
+		pfk_st_ct = nfct_new();
+	if (!pfk_st_blank)
+		pfk_st_blank = nfct_new();
+	if (!pfk_st_ct || !pfk_st_blank) {
+		pf_warn("kernel engine: out of memory for conntrack events: its forwards show "
+			"no connections or bytes");
+		return -1;
+	}
 	pfk_st_ev = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
 						 NF_NETLINK_CONNTRACK_DESTROY);
 	if (!pfk_st_ev) {
@@ -269,9 +354,7 @@ int pfk_stats_start(void)
 				strerror(errno));
 		nfct_filter_destroy(flt);
 	}
-	nfct_callback_register(pfk_st_ev, NFCT_T_NEW | NFCT_T_UPDATE | NFCT_T_DESTROY, pfk_stats_cb,
-			       NULL);
-	if (pfk_sys_watch(fd, pfk_stats_event) < 0) {
+	if (pfk_sys_watch_batched(fd, pfk_stats_event) < 0) {
 		pf_warn("kernel engine: cannot watch conntrack events");
 		pfk_stats_stop();
 		return -1;
@@ -283,6 +366,11 @@ int pfk_stats_start(void)
 
 void pfk_stats_stop(void)
 {
+	if (pfk_st_ct)
+		nfct_destroy(pfk_st_ct);
+	if (pfk_st_blank)
+		nfct_destroy(pfk_st_blank);
+	pfk_st_ct = pfk_st_blank = NULL;
 	if (!pfk_st_ev)
 		return;
 	pfk_sys_unwatch(nfct_fd(pfk_st_ev));

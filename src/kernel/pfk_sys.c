@@ -18,6 +18,9 @@
  *
  * The engine's event descriptor is an epoll set of this file's: the
  * rtnetlink socket and, once there are triggers, the conntrack events.
+ * The counters' conntrack events are read in batches (pfk_sys_watch_batched):
+ * with a wakeup of the daemon per event (three or more per connection),
+ * waking it cost a gateway more CPU than the connection's NAT did.
  */
 #include "pfk_int.h"
 #include "../common/pf_log.h"
@@ -34,11 +37,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PFK_SYSCTL_MAX 64
 #define PFK_WATCH_MAX 8
+/* How long a batched descriptor rests after it was read: its events wait
+ * in its socket buffer meanwhile, so the buffer must hold what comes in
+ * that time at the highest rate (pfk_stats.c sizes it). */
+#define PFK_BATCH_MS 20
+/* The epoll data of the batch timer (a watch's is its index). */
+#define PFK_BATCH_TIMER UINT32_MAX
 
 /* A sysctl this engine set, and what it was. */
 struct pfk_sysctl {
@@ -54,11 +64,15 @@ static size_t pfk_nsc;
 static bool pfk_sc_dirty;
 
 static struct {
-	int fd;
 	void (*fn)(void);
+	int fd;
+	bool batched; /* read at most once per PFK_BATCH_MS */
+	bool resting; /* batched, read, not watched until the timer */
 } pfk_watch[PFK_WATCH_MAX];
 static size_t pfk_nwatch;
 static int pfk_ep = -1;
+static int pfk_batch_tfd = -1;
+static bool pfk_batch_armed;
 static struct mnl_socket *pfk_rt;
 static bool pfk_net_changed;
 
@@ -318,18 +332,37 @@ static void pfk_rt_event(void)
 	}
 }
 
-int pfk_sys_watch(int fd, void (*fn)(void))
+static int pfk_sys_add(int fd, void (*fn)(void), bool batched)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN | (batched ? EPOLLONESHOT : 0) };
+	size_t i;
 
-	if (pfk_ep < 0 || pfk_nwatch == PFK_WATCH_MAX)
+	if (pfk_ep < 0)
 		return -1;
-	ev.data.u32 = (uint32_t)pfk_nwatch;
+	for (i = 0; i < pfk_nwatch && pfk_watch[i].fd >= 0; i++)
+		;
+	if (i == PFK_WATCH_MAX)
+		return -1;
+	ev.data.u32 = (uint32_t)i;
 	if (epoll_ctl(pfk_ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	pfk_watch[pfk_nwatch].fd = fd;
-	pfk_watch[pfk_nwatch++].fn = fn;
+	pfk_watch[i].fd = fd;
+	pfk_watch[i].fn = fn;
+	pfk_watch[i].batched = batched;
+	pfk_watch[i].resting = false;
+	if (i == pfk_nwatch)
+		pfk_nwatch++;
 	return 0;
+}
+
+int pfk_sys_watch(int fd, void (*fn)(void))
+{
+	return pfk_sys_add(fd, fn, false);
+}
+
+int pfk_sys_watch_batched(int fd, void (*fn)(void))
+{
+	return pfk_sys_add(fd, fn, true);
 }
 
 void pfk_sys_unwatch(int fd)
@@ -344,6 +377,41 @@ void pfk_sys_unwatch(int fd)
 		}
 }
 
+/* A batched descriptor was read: it rests (EPOLLONESHOT keeps it quiet,
+ * the kernel queueing its events without waking anyone) until the timer. */
+static void pfk_batch_rest(size_t w)
+{
+	struct itimerspec its = { .it_value = { .tv_nsec = PFK_BATCH_MS * 1000000L } };
+
+	pfk_watch[w].resting = true;
+	if (pfk_batch_armed || pfk_batch_tfd < 0)
+		return;
+	if (timerfd_settime(pfk_batch_tfd, 0, &its, NULL) == 0)
+		pfk_batch_armed = true;
+}
+
+/* The rest is over: what came meanwhile is read, and each is watched again. */
+static void pfk_batch_wake(void)
+{
+	uint64_t n;
+	size_t i;
+
+	if (read(pfk_batch_tfd, &n, sizeof(n)) < 0 && errno == EAGAIN)
+		return;
+	pfk_batch_armed = false;
+	for (i = 0; i < pfk_nwatch; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = (uint32_t)i };
+
+		if (pfk_watch[i].fd < 0 || !pfk_watch[i].resting)
+			continue;
+		pfk_watch[i].resting = false;
+		pfk_watch[i].fn();
+		/* fn may have unwatched it. */
+		if (pfk_watch[i].fd >= 0)
+			epoll_ctl(pfk_ep, EPOLL_CTL_MOD, pfk_watch[i].fd, &ev);
+	}
+}
+
 int pfk_sys_start(void)
 {
 	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
@@ -353,6 +421,14 @@ int pfk_sys_start(void)
 	pfk_ep = epoll_create1(EPOLL_CLOEXEC);
 	if (pfk_ep < 0)
 		return -errno;
+	/* Without it, batched descriptors are plain ones (pfk_batch_rest). */
+	pfk_batch_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (pfk_batch_tfd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = PFK_BATCH_TIMER };
+
+		epoll_ctl(pfk_ep, EPOLL_CTL_ADD, pfk_batch_tfd, &ev);
+	}
+	pfk_batch_armed = false;
 	pfk_rt = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!pfk_rt || mnl_socket_bind(pfk_rt, groups, MNL_SOCKET_AUTOPID) < 0) {
 		pf_warn("kernel engine: cannot follow links and routes (rtnetlink): %s; a "
@@ -454,6 +530,10 @@ void pfk_sys_stop(bool put_back)
 	if (pfk_ep >= 0)
 		close(pfk_ep);
 	pfk_ep = -1;
+	if (pfk_batch_tfd >= 0)
+		close(pfk_batch_tfd);
+	pfk_batch_tfd = -1;
+	pfk_batch_armed = false;
 	pfk_nwatch = 0;
 	pfk_net_changed = false;
 	if (put_back)
@@ -469,16 +549,31 @@ int pfk_sys_fd(void)
 
 bool pfk_sys_event(void)
 {
-	struct epoll_event ev[PFK_WATCH_MAX];
+	struct epoll_event ev[PFK_WATCH_MAX + 1];
 	int n, i;
 	bool changed;
 
-	n = epoll_wait(pfk_ep, ev, PFK_WATCH_MAX, 0);
+	n = epoll_wait(pfk_ep, ev, PFK_WATCH_MAX + 1, 0);
 	for (i = 0; i < n; i++) {
 		uint32_t w = ev[i].data.u32;
 
-		if (w < pfk_nwatch && pfk_watch[w].fn)
-			pfk_watch[w].fn();
+		if (w == PFK_BATCH_TIMER) {
+			pfk_batch_wake();
+			continue;
+		}
+		if (w >= pfk_nwatch || !pfk_watch[w].fn)
+			continue;
+		pfk_watch[w].fn();
+		if (pfk_watch[w].batched && pfk_watch[w].fd >= 0) {
+			if (pfk_batch_tfd >= 0) {
+				pfk_batch_rest(w);
+			} else {
+				struct epoll_event re = { .events = EPOLLIN | EPOLLONESHOT,
+							  .data.u32 = w };
+
+				epoll_ctl(pfk_ep, EPOLL_CTL_MOD, pfk_watch[w].fd, &re);
+			}
+		}
 	}
 	changed = pfk_net_changed;
 	pfk_net_changed = false;
