@@ -37,12 +37,17 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
 		"               [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
+		"               [-E own|all]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
 		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
 		"  -W IFNAMES  outside interfaces, comma-separated (kernel engine port\n"
 		"              triggers open for hosts on the others; default: the\n"
 		"              default routes' interfaces, followed as they change)\n"
+		"  -E, --conntrack-events own|all\n"
+		"              conntrack events of the kernel engine's flows: own (default):\n"
+		"              only their creation, close and end; all: every change\n"
+		"              (for conntrackd, or conntrack -E, to see them)\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -m MODE     relay bytes with splice (default) or copy\n"
 		"  -p BYTES    pipe size for splice (default 262144)\n"
@@ -177,10 +182,11 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "conntrack-events", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, ":c:s:e:W:w:m:p:u:g:tvVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:e:E:W:w:m:p:u:g:tvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
@@ -191,6 +197,15 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			kcfg.wan = optarg;
+			break;
+		case 'E':
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "own") != 0) {
+				fprintf(stderr,
+					"portfwd: --conntrack-events '%s': expected own or all\n",
+					optarg);
+				return 2;
+			}
+			kcfg.events_all = !strcmp(optarg, "all");
 			break;
 		case 'c':
 			conf = optarg;

@@ -14,6 +14,7 @@
 
 struct pfk_config {
 	const char *wan; /* "eth0,ppp0": WAN interfaces (hairpin); NULL: default routes' */
+	bool events_all; /* every conntrack event of our flows (--conntrack-events all) */
 };
 
 /* Before start (or first use). */

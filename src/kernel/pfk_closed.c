@@ -30,6 +30,10 @@ bool pfk_ct_closed(const struct nf_conntrack *ct)
 {
 	uint8_t st;
 
+	/* The table's closing chain saw it close (it may not be in TIME_WAIT
+	 * yet: the last ACK is still to come). */
+	if (nfct_attr_is_set(ct, ATTR_MARK) && (nfct_get_attr_u32(ct, ATTR_MARK) & PFK_MARK_DONE))
+		return true;
 	if (nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_TCP ||
 	    !nfct_attr_is_set(ct, ATTR_TCP_STATE))
 		return false;

@@ -99,6 +99,11 @@ void pfk_configure(const struct pfk_config *cfg)
 	pfk_cfg = *cfg;
 }
 
+bool pfk_events_all(void)
+{
+	return pfk_cfg.events_all;
+}
+
 /* Also on first use: a table with kernel forwards under portfwd -e user. */
 static int pfk_start(char *err, size_t errlen)
 {

@@ -21,6 +21,19 @@ _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits
 
 #define PFK_MARK_TRIG 0x10000000u /* an inside host's connection to a trigger's port */
 
+/* A TCP flow of ours as it closes (the table's closing chain): a FIN went
+ * from the client's side (FINO) or from the backend's (FINR); then both,
+ * or a reset: DONE, the one change of an entry of ours that conntrack
+ * reports (pfk_stats.c). */
+#define PFK_MARK_FINO 0x08000000u
+#define PFK_MARK_FINR 0x04000000u
+#define PFK_MARK_DONE 0x02000000u
+
+/* portfwd --conntrack-events all: conntrack reports every change of our
+ * entries, as of any other (conntrackd needs them). Else only their
+ * creation, their close (DONE) and their end. */
+bool pfk_events_all(void);
+
 /* The whole ruleset as an nft script, the simple forwards' map elements in
  * it (for tests, the benchmark, a look at what the engine loads). */
 char *pfk_render_table(const struct pf_table *t, const char *const *wan, size_t nwan);

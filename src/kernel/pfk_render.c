@@ -303,6 +303,56 @@ static void pfk_render_snat(struct pf_buf *b, const struct pf_forward *f)
 	"\t}\n"
 #define PFK_HELPER_FTP "\tct helper ftp-fwd {\n\t\ttype \"ftp\" protocol tcp\n\t\tl3proto inet\n\t}\n"
 
+/*
+ * How our flows are reported: conntrack sends an event on every change of
+ * an entry (each TCP state, the first reply, assured: six or more for a
+ * short connection), and building them and waking the daemon for them cost
+ * a gateway more CPU than the connection's NAT did. Of those the daemon
+ * needs the creation, the end and the close (when a flow stops being
+ * active, though conntrack keeps the entry in TIME_WAIT). So a new flow of
+ * ours is reported only when made and destroyed, and this chain marks its
+ * close in the ct mark, one change reported (PFK_MARK_DONE): on a reset,
+ * or on the FIN of the second side (the first side's is noted without a
+ * report). Packets arriving (forwarded, or to a local backend) pass here
+ * after the DNAT (marks_in, which the hairpin's mark shares: a base chain
+ * more costs every packet), and those the gateway sends (marks_out: its own
+ * connections to a forward, a local backend's replies); every flow's two
+ * sides are seen in one of them. With --conntrack-events all, conntrack reports everything
+ * (conntrackd keeps a peer's table from those events) and only the marks
+ * are set here.
+ */
+static void pfk_render_closing(struct pf_buf *b)
+{
+	bool all = pfk_events_all();
+
+	pfk_out(b,
+		"\tchain marks_out {\n"
+		"\t\ttype filter hook output priority filter + 5; policy accept;\n"
+		"\t\tjump closing\n"
+		"\t}\n"
+		"\tchain closing {\n"
+		"\t\tct mark & 0x%x == 0 return\n",
+		PFK_MARK_OURS);
+	if (!all)
+		pfk_out(b, "\t\tct state new ct event set new,destroy return\n");
+	pfk_out(b,
+		"\t\tmeta l4proto != tcp return\n"
+		"\t\ttcp flags & (fin | rst) == 0 return\n"
+		"\t\tct mark & 0x%x != 0 return\n"
+		"\t\ttcp flags & rst != 0 goto closed\n"
+		"\t\tct direction original ct mark & 0x%x != 0 goto closed\n"
+		"\t\tct direction reply ct mark & 0x%x != 0 goto closed\n"
+		"\t\tct direction original ct mark set ct mark | 0x%x return\n"
+		"\t\tct mark set ct mark | 0x%x\n"
+		"\t}\n"
+		"\tchain closed {\n"
+		"%s"
+		"\t\tct mark set ct mark | 0x%x\n"
+		"\t}\n",
+		PFK_MARK_DONE, PFK_MARK_FINR, PFK_MARK_FINO, PFK_MARK_FINO, PFK_MARK_FINR,
+		all ? "" : "\t\tct event set new,destroy,\"mark\"\n", PFK_MARK_DONE);
+}
+
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
 			    bool text, bool fresh, struct pfk_walk *w)
 {
@@ -370,14 +420,15 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 		 * client keeps its address. After the DNAT (the NAT hook's -100,
 		 * whatever the priority of our nat chain), on a connection's first
 		 * packet. */
-		"\tchain hairpin {\n"
+		"\tchain marks_in {\n"
 		"\t\ttype filter hook prerouting priority dstnat + 5; policy accept;\n"
 		"\t\tct state new ct mark & 0x%x == 0x%x fib daddr . iif oif exists "
 		"ct mark set ct mark | 0x%x\n"
-		"\t}\n"
-		"\tchain srcnat {\n"
-		"\t\t%s\n",
-		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ, PFK_HOOK_SRCNAT);
+		"\t\tjump closing\n"
+		"\t}\n",
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ);
+	pfk_render_closing(&b);
+	pfk_out(&b, "\tchain srcnat {\n\t\t%s\n", PFK_HOOK_SRCNAT);
 	idx = pfk_disp_chained(d, &n);
 	for (i = 0; i < n; i++)
 		pfk_render_snat(&b, t->fwd[idx[i]]);

@@ -15,12 +15,13 @@
  * the payload the user engine counts.
  *
  * Events come on a netlink socket in the engine's event set, filtered in
- * the kernel on our mark, and read in batches (pfk_sys_watch_batched): a
- * wakeup of the daemon for each event, several a connection, cost a
- * gateway more CPU than the connection's NAT. When the socket overflows
- * (ENOBUFS) events are lost: active flows are counted again from a dump;
- * connections and bytes of the lost ones are not, and the loss is counted
- * and logged.
+ * the kernel on our mark, and read in batches (pfk_sys_watch_batched). Of
+ * an entry of ours conntrack reports only its creation, its close (the
+ * table's closing chain sets PFK_MARK_DONE) and its end, unless portfwd
+ * runs with --conntrack-events all (pfk_render.c says why). When the
+ * socket overflows (ENOBUFS) events are lost: active flows are counted
+ * again from a dump; connections and bytes of the lost ones are not, and
+ * the loss is counted and logged.
  */
 #include "pfk_int.h"
 #include "../common/pf_log.h"
