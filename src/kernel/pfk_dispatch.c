@@ -952,12 +952,15 @@ void pfk_disp_chains(struct pf_buf *b, const struct pfk_disp *d)
 	pfk_out(b, "\t}\n");
 }
 
-void pfk_disp_forward_rules(struct pf_buf *b, const struct pfk_disp *d)
+void pfk_disp_forward_chain(struct pf_buf *b, const struct pfk_disp *d, const char *hook)
 {
 	/* An inside host's new connection out to a trigger's control port: the
-	 * mark lets the conntrack event through to pfk_trigger.c. */
+	 * mark lets the conntrack event through to pfk_trigger.c. Our own
+	 * flows leave first. */
 	if (d->has_trig)
-		pfk_out(b, "\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl "
-			   "ct mark set ct mark | 0x%x\n",
-			PFK_MARK_TRIG);
+		pfk_out(b,
+			"\tchain forward {\n\t\t%s\n\t\tct mark & 0x%x == 0x%x accept\n"
+			"\t\tct state new iifname != @wan meta l4proto . th dport @trig_ctl "
+			"ct mark set ct mark | 0x%x\n\t}\n",
+			hook, PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_TRIG);
 }

@@ -246,9 +246,9 @@ void pfk_disp_reset(void);
 uint32_t pfk_usable(const struct pf_forward *f, uint32_t *w);
 void pfk_disp_maps(struct pf_buf *b, const struct pfk_disp *d);
 void pfk_disp_chains(struct pf_buf *b, const struct pfk_disp *d);
-/* Rules of the forward chain (trigger control ports) and whether the
- * prerouting NAT chain must also jump to dispatch_host. */
-void pfk_disp_forward_rules(struct pf_buf *b, const struct pfk_disp *d);
+/* The forward chain (hook: its type line), while triggers need it: it
+ * marks an inside host's connection to a trigger's control port. */
+void pfk_disp_forward_chain(struct pf_buf *b, const struct pfk_disp *d, const char *hook);
 bool pfk_disp_has_host(const struct pfk_disp *d);
 void pfk_disp_free(struct pfk_disp *d);
 

@@ -323,21 +323,36 @@ static void pfk_render_snat(struct pf_buf *b, const struct pf_forward *f)
  */
 static void pfk_render_closing(struct pf_buf *b)
 {
-	bool all = pfk_events_all();
+	const char *ev = pfk_events_all() ? "" : "\t\tct event set new,destroy\n";
 
+	/* For every packet (a base chain each): first what rules out most of
+	 * them, an established flow's packet with neither FIN nor RST. */
 	pfk_out(b,
+		"\tchain marks_in {\n"
+		"\t\ttype filter hook prerouting priority dstnat + 5; policy accept;\n"
+		"\t\tct state new ct mark & 0x%x == 0x%x jump new_in\n"
+		"\t\ttcp flags & (fin | rst) != 0 ct mark & 0x%x == 0x%x jump closing\n"
+		"\t}\n"
+		/* Hairpin: a client on the backend's side (the routes to both leave
+		 * by the interface it came in on) would get the backend's replies
+		 * straight from it, not through the gateway: masqueraded. Any other
+		 * client keeps its address. After the DNAT (the NAT hook's -100,
+		 * whatever the priority of our nat chain), on a connection's first
+		 * packet. */
+		"\tchain new_in {\n"
+		"\t\tfib daddr . iif oif exists ct mark set ct mark | 0x%x\n"
+		"%s"
+		"\t}\n"
 		"\tchain marks_out {\n"
-		"\t\ttype filter hook output priority filter + 5; policy accept;\n"
-		"\t\tjump closing\n"
+		"\t\ttype filter hook output priority filter + 5; policy accept;\n",
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ, ev);
+	if (*ev)
+		pfk_out(b, "\t\tct state new ct mark & 0x%x == 0x%x ct event set new,destroy\n",
+			PFK_MARK_OURS, PFK_MARK_OURS);
+	pfk_out(b,
+		"\t\ttcp flags & (fin | rst) != 0 ct mark & 0x%x == 0x%x jump closing\n"
 		"\t}\n"
 		"\tchain closing {\n"
-		"\t\tct mark & 0x%x == 0 return\n",
-		PFK_MARK_OURS);
-	if (!all)
-		pfk_out(b, "\t\tct state new ct event set new,destroy return\n");
-	pfk_out(b,
-		"\t\tmeta l4proto != tcp return\n"
-		"\t\ttcp flags & (fin | rst) == 0 return\n"
 		"\t\tct mark & 0x%x != 0 return\n"
 		"\t\ttcp flags & rst != 0 goto closed\n"
 		"\t\tct direction original ct mark & 0x%x != 0 goto closed\n"
@@ -349,8 +364,9 @@ static void pfk_render_closing(struct pf_buf *b)
 		"%s"
 		"\t\tct mark set ct mark | 0x%x\n"
 		"\t}\n",
-		PFK_MARK_DONE, PFK_MARK_FINR, PFK_MARK_FINO, PFK_MARK_FINO, PFK_MARK_FINR,
-		all ? "" : "\t\tct event set new,destroy,\"mark\"\n", PFK_MARK_DONE);
+		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_DONE, PFK_MARK_FINR, PFK_MARK_FINO,
+		PFK_MARK_FINO, PFK_MARK_FINR,
+		*ev ? "\t\tct event set new,destroy,\"mark\"\n" : "", PFK_MARK_DONE);
 }
 
 static char *pfk_render_all(const struct pf_table *t, const char *const *wan, size_t nwan,
@@ -408,25 +424,10 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 			    "\"ftp-fwd\"\n"
 			    "\t}\n");
 	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
-	/* Accept only our forwards' connections (another table's drop still wins). */
-	pfk_out(&b, "\tchain forward {\n\t\t%s\n\t\tct mark & 0x%x == 0x%x accept\n",
-		PFK_HOOK_FORWARD, PFK_MARK_OURS, PFK_MARK_OURS);
-	pfk_disp_forward_rules(&b, d);
-	pfk_out(&b,
-		"\t}\n"
-		/* Hairpin: a client on the backend's side (the routes to both leave
-		 * by the interface it came in on) would get the backend's replies
-		 * straight from it, not through the gateway: masqueraded. Any other
-		 * client keeps its address. After the DNAT (the NAT hook's -100,
-		 * whatever the priority of our nat chain), on a connection's first
-		 * packet. */
-		"\tchain marks_in {\n"
-		"\t\ttype filter hook prerouting priority dstnat + 5; policy accept;\n"
-		"\t\tct state new ct mark & 0x%x == 0x%x fib daddr . iif oif exists "
-		"ct mark set ct mark | 0x%x\n"
-		"\t\tjump closing\n"
-		"\t}\n",
-		PFK_MARK_OURS, PFK_MARK_OURS, PFK_MARK_MASQ);
+	/* A base chain costs every packet that passes its hook: the forward
+	 * hook's only while triggers need it (an accept under policy accept
+	 * would decide nothing: another table's drop wins whatever we say). */
+	pfk_disp_forward_chain(&b, d, PFK_HOOK_FORWARD);
 	pfk_render_closing(&b);
 	pfk_out(&b, "\tchain srcnat {\n\t\t%s\n", PFK_HOOK_SRCNAT);
 	idx = pfk_disp_chained(d, &n);
@@ -476,8 +477,6 @@ char *pfk_render_stopped(void)
 	pfk_out(&b, "\tchain dstnat {\n\t\t%s\n\t}\n", PFK_HOOK_DSTNAT);
 	pfk_out(&b, "\tchain output_nat {\n\t\t%s\n\t}\n", PFK_HOOK_OUTNAT);
 	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
-	pfk_out(&b, "\tchain forward {\n\t\t%s\n\t\tct mark & 0x%x == 0x%x accept\n\t}\n",
-		PFK_HOOK_FORWARD, PFK_MARK_OURS, PFK_MARK_OURS);
 	pfk_out(&b, "\tchain srcnat {\n\t\t%s\n\t}\n}\n", PFK_HOOK_SRCNAT);
 	return pf_buf_detach(&b, NULL);
 }

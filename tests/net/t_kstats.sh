@@ -145,7 +145,7 @@ kill "$evp" 2>/dev/null
 wait "$evp" 2>/dev/null || true
 expect_eq "another listener's NEW events of kt" "$(grep -c '\[NEW\].*dport=8080' "$T/ev-own.txt")" 3
 expect_eq "another listener's UPDATE events of kt (the close: one each)" "$(ev_updates "$T/ev-own.txt")" 3
-expect_in "the closing chain by default" "$(nsx nft list chain inet portfw closing)" \
+expect_in "the new_in chain by default" "$(nsx nft list chain inet portfw new_in)" \
 	"ct event set new,destroy"
 
 info "portfwd --conntrack-events: a bad value is refused"
@@ -159,8 +159,8 @@ expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_con
 
 info "portfwd --conntrack-events all: every change reported, counters the same"
 pfd_start -W wan --conntrack-events all
-[[ $(nsx nft list chain inet portfw closing) != *"ct event set"* ]] ||
-	fail "'ct event set' in the closing chain with --conntrack-events all"
+[[ $(nsx nft list table inet portfw) != *"ct event set"* ]] ||
+	fail "'ct event set' in the table with --conntrack-events all"
 nsx timeout 20 conntrack -E -e NEW,UPDATES,DESTROY -p tcp >"$T/ev-all.txt" 2>&1 &
 evp=$!
 sleep 0.5
