@@ -72,6 +72,9 @@ struct pfu_pipe {
 struct pfu_side {
 	int fd;
 	bool rd, wr; /* edge-triggered readiness we have not consumed */
+	/* A FIN or an error came: a short read no longer proves the socket
+	 * drained, its end is still to be read. */
+	bool hup;
 };
 
 struct pfu_dir {
@@ -79,6 +82,8 @@ struct pfu_dir {
 	uint32_t inpipe; /* bytes in the pipe */
 	bool eof; /* read 0 from the source */
 	bool shut; /* sent FIN to the destination */
+	/* A read filled the small buffer: bulk traffic, spliced from now on. */
+	bool bulk;
 	uint64_t bytes;
 };
 
