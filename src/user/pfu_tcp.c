@@ -365,6 +365,7 @@ static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side
 		     struct pfu_dir *d, uint64_t *sent)
 {
 	ssize_t n, m;
+	int more = 0;
 
 	*sent = 0;
 	n = recv(src->fd, w->scratch, PFU_SMALL_MAX, MSG_DONTWAIT);
@@ -383,7 +384,11 @@ static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side
 		d->bulk = true;
 	else if (!src->hup)
 		src->rd = false;
-	m = send(dst->fd, w->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else
+		/* The source's FIN is all that is left: held back, these bytes
+		 * leave with our FIN (shutdown or close, next) in one segment. */
+		more = MSG_MORE;
+	m = send(dst->fd, w->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | more);
 	if (m < 0 && errno != EAGAIN && errno != EINTR)
 		return PFU_FAIL_DST;
 	if (m < 0)
