@@ -371,6 +371,9 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 				 PFU_LFWD_MAX);
 			return -1;
 		}
+		/* A client of one forward that lets the server speak first may
+		 * come to the socket: none is deferred then. */
+		ls->defer_next = (ls->nfwd == 0 || ls->defer_next) && f->conf.defer_accept;
 		ls->nfwd++;
 		pfu_plan[pfu_nnext].ls = ls;
 		pfu_plan[pfu_nnext].fwd = f;
@@ -457,6 +460,25 @@ static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A TCP socket whose every forward has 'defer-accept' is accepted with the
+ * client's first bytes: one wakeup for both, and the kernel drops the bare
+ * ACK. A client that sends nothing is accepted anyway once the SYN-ACK was
+ * sent again, after about a second (the value given).
+ */
+static void pfu_defer_apply(struct pfu_lsock *ls)
+{
+	int v = ls->defer_next, w;
+
+	if (ls->proto != PF_PROTO_TCP || (ls->defer_known && ls->defer == ls->defer_next))
+		return;
+	for (w = 0; w < pfu_nw; w++)
+		if (ls->fds[w] >= 0)
+			setsockopt(ls->fds[w], IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof(v));
+	ls->defer = ls->defer_next;
+	ls->defer_known = true;
+}
+
 static int pfu_commit(char *err, size_t errlen)
 {
 	(void)err;
@@ -469,6 +491,10 @@ static int pfu_commit(char *err, size_t errlen)
 	if (!pfu_prepared)
 		return 0;
 
+	/* Before the workers take the sockets: no client is accepted under
+	 * the old setting after the change. */
+	for (i = 0; i < pfu_nnext; i++)
+		pfu_defer_apply(pfu_plan[i].ls);
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
 	/* The workers closed their sockets of the ports that went away. */

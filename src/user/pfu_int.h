@@ -44,6 +44,9 @@ struct pfu_lsock {
 	int fds[PFU_WORKERS_MAX];
 	uint32_t nfwd; /* forwards on it in the prepared table */
 	bool reused;
+	/* TCP_DEFER_ACCEPT: set on the sockets (once known), and wanted by the
+	 * prepared table (every forward on it has 'defer-accept'). */
+	bool defer_known, defer, defer_next;
 };
 
 #define PFU_LFWD_MAX 64 /* forwards sharing one port (different 'from' sources) */
