@@ -596,6 +596,20 @@ static void pfu_stop(void)
 	pfu_tproxy_stop(); /* the flows are closed: nothing is left behind */
 }
 
+static void pfu_fork_guard(bool on)
+{
+	struct pfu_cmd c = { .type = PFU_CMD_SYNC };
+	int w;
+
+	atomic_store_explicit(&pfu_fork_on, on, memory_order_release);
+	/* Raised: a worker between reading the flag down and its close would
+	 * close after the fork, and its set would keep the socket. Each
+	 * answers the command after such a close, never in between. */
+	if (on && pfu_w)
+		for (w = 0; w < pfu_nw; w++)
+			pfu_worker_send(&pfu_w[w], &c);
+}
+
 /* Every worker's socket of every port, keyed by the address asked for. */
 static void pfu_sockets(pf_handover_cb cb, void *arg)
 {
@@ -628,4 +642,5 @@ const struct pf_engine_ops pfu_engine_ops = {
 	.event_fd = pfu_tproxy_event_fd,
 	.event = pfu_tproxy_event,
 	.sockets = pfu_sockets,
+	.fork_guard = pfu_fork_guard,
 };

@@ -167,7 +167,16 @@ struct pfu_udpbuf {
 	char qdata[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
-enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_DRAIN, PFU_CMD_STOP };
+/* PFU_CMD_SYNC does nothing: once a worker answers it, it has finished
+ * whatever it was doing when the command was sent. */
+enum pfu_cmd_type {
+	PFU_CMD_APPLY,
+	PFU_CMD_KILL,
+	PFU_CMD_CONNS,
+	PFU_CMD_DRAIN,
+	PFU_CMD_STOP,
+	PFU_CMD_SYNC,
+};
 
 struct pfu_plan {
 	struct pfu_lsock *ls;
@@ -226,6 +235,9 @@ struct pfu_worker {
 
 extern struct pfu_config pfu_cfg;
 extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_proxy;
+/* A forked child may hold copies of the workers' sockets (pf_engine.h,
+ * fork_guard): pfu_close_sock takes each out of its epoll set itself. */
+extern _Atomic bool pfu_fork_on;
 
 /* pfu_flowlog.c: flow log records (enum pf_flow_end), for the forwards
  * that log; the TCP flow's client socket still open. */
@@ -352,5 +364,8 @@ void pfu_proxy_close_wl(struct pfu_worker *w, const struct pfu_wl *wl);
 
 /* Closes a socket of the worker's epoll set, leaving the set first. */
 void pfu_close_sock(struct pfu_worker *w, int fd);
+/* The same for a socket that another process may share for good (a
+ * listener handed to the new process of an upgrade). */
+void pfu_close_shared(struct pfu_worker *w, int fd);
 
 #endif
