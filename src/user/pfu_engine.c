@@ -32,13 +32,46 @@ void pfu_configure(const struct pfu_config *cfg)
 	pfu_cfg = *cfg;
 }
 
+/*
+ * -a: worker i runs on the i-th CPU the process may run on, and the kernel
+ * hands a new connection to the listener of the worker on the CPU its
+ * packets came in on: the client's socket, the backend's and the worker
+ * stay on one CPU's caches, and no wakeup crosses CPUs. An option: a
+ * pinned worker cannot leave a CPU that something else keeps busy, and the
+ * connections of one client CPU (many streams of one process, over veth or
+ * loopback) all go to one worker.
+ */
+static void pfu_pin_plan(void)
+{
+	cpu_set_t set;
+	int cpu, i = 0;
+
+	if (!pfu_cfg.pin)
+		return;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 || CPU_COUNT(&set) != pfu_nw) {
+		pf_warn("-a: %d worker%s for %d CPU%s: not pinned (expected one per CPU)", pfu_nw,
+			pfu_nw > 1 ? "s" : "", CPU_COUNT(&set), CPU_COUNT(&set) > 1 ? "s" : "");
+		return;
+	}
+	for (cpu = 0; cpu < CPU_SETSIZE && i < pfu_nw; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			pfu_w[i++].cpu = cpu;
+}
+
 static int pfu_start(char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const struct pfu_config *cfg = &pfu_cfg;
 	int i;
 
+	cpu_set_t set;
+
 	pfu_nw = cfg->workers > 0 ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1);
+	/* Pinned, one per CPU this process may use (taskset, cgroup cpuset). */
+	CPU_ZERO(&set);
+	if (cfg->pin && !cfg->workers && !sched_getaffinity(0, sizeof(set), &set))
+		pfu_nw = CPU_COUNT(&set);
 	if (pfu_nw > PFU_WORKERS_MAX)
 		pfu_nw = PFU_WORKERS_MAX;
 	pfu_w = pf_xcalloc((size_t)pfu_nw, sizeof(*pfu_w));
@@ -47,13 +80,28 @@ static int pfu_start(char *err, size_t errlen)
 			snprintf(err, errlen, "user engine: worker %d: %s", i, strerror(errno));
 			return -1;
 		}
-		if (pthread_create(&pfu_w[i].th, NULL, pfu_worker_main, &pfu_w[i])) {
+	}
+	pfu_pin_plan();
+	for (i = 0; i < pfu_nw; i++) {
+		pthread_attr_t attr;
+		cpu_set_t one;
+		int rc;
+
+		pthread_attr_init(&attr);
+		if (pfu_w[i].cpu >= 0) {
+			CPU_ZERO(&one);
+			CPU_SET(pfu_w[i].cpu, &one);
+			pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+		}
+		rc = pthread_create(&pfu_w[i].th, &attr, pfu_worker_main, &pfu_w[i]);
+		pthread_attr_destroy(&attr);
+		if (rc) {
 			snprintf(err, errlen, "user engine: cannot start worker %d", i);
 			return -1;
 		}
 	}
-	pf_info("user engine: %d worker%s, %s relay", pfu_nw, pfu_nw > 1 ? "s" : "",
-		cfg->copy ? "copy" : "splice");
+	pf_info("user engine: %d worker%s%s, %s relay", pfu_nw, pfu_nw > 1 ? "s" : "",
+		pfu_w[0].cpu >= 0 ? ", one on each CPU" : "", cfg->copy ? "copy" : "splice");
 	return 0;
 }
 
@@ -173,6 +221,15 @@ static void pfu_handed_addr(struct pfu_lsock *ls)
 		ls->addr = sa;
 }
 
+/* A TCP listener takes the clients that come in on its worker's CPU. Not
+ * UDP: a client's datagrams may come in on any CPU, and its session lives
+ * in one worker's table, the one SO_REUSEPORT's hash names. */
+static void pfu_steer(uint8_t proto, int fd, int cpu)
+{
+	if (proto == PF_PROTO_TCP && cpu >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu));
+}
+
 static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t proto, uint16_t port,
 					char *err, size_t errlen)
 {
@@ -242,6 +299,7 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 			pfu_lsock_close(ls);
 			return NULL;
 		}
+		pfu_steer(proto, ls->fds[i], pfu_w[i].cpu);
 	}
 	return ls;
 }

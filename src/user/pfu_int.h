@@ -197,6 +197,9 @@ struct pfu_cmd {
 
 struct pfu_worker {
 	int id;
+	/* The CPU it runs on, where its TCP listeners take their clients
+	 * (SO_INCOMING_CPU); -1: not pinned. */
+	int cpu;
 	pthread_t th;
 	int ep, efd;
 	pthread_mutex_t lock;

@@ -511,6 +511,7 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
+	w->cpu = -1;
 	w->flows.next = w->flows.prev = &w->flows;
 	w->hdrwait.next = w->hdrwait.prev = &w->hdrwait;
 	w->usess.next = w->usess.prev = &w->usess;
