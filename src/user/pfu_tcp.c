@@ -29,7 +29,7 @@
 #define PFU_SPLICE_MAX (1U << 20)
 /* Reads up to this are copied; one that fills it makes the direction bulk.
  * Well under a pipe's default capacity, so a remainder always fits one. */
-#define PFU_SMALL_MAX 16384
+#define PFU_SMALL_MAX 16384u
 
 static void pfu_stat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -368,11 +368,14 @@ enum { PFU_FAIL_SRC = -1, PFU_FAIL_DST = -2 };
 static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side *dst,
 		     struct pfu_dir *d, uint64_t *sent)
 {
+	/* A smaller pipe (-p) must still hold any remainder. */
+	size_t max = pfu_cfg.pipe_size && pfu_cfg.pipe_size < PFU_SMALL_MAX ? pfu_cfg.pipe_size
+									  : PFU_SMALL_MAX;
 	ssize_t n, m;
 	int more = 0;
 
 	*sent = 0;
-	n = recv(src->fd, w->scratch, PFU_SMALL_MAX, MSG_DONTWAIT);
+	n = recv(src->fd, w->scratch, max, MSG_DONTWAIT);
 	if (n == 0) {
 		d->eof = true;
 		return 1;
@@ -384,7 +387,7 @@ static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side
 	}
 	/* A stream socket's read stops short only when its queue is empty;
 	 * edge-triggered epoll reports what arrives next: no EAGAIN read. */
-	if (n == PFU_SMALL_MAX)
+	if ((size_t)n == max)
 		d->bulk = true;
 	else if (!src->hup)
 		src->rd = false;
@@ -410,7 +413,6 @@ static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side
 /* Moves what can be moved in one direction. Returns -1 when the flow must be
  * aborted: PFU_FAIL_SRC (a read failed: reset by the source) or
  * PFU_FAIL_DST (a write failed: the destination reset or closed). */
-
 static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *src,
 		    struct pfu_side *dst, struct pfu_dir *d, const struct pfu_dir *other, bool up)
 {
