@@ -92,6 +92,11 @@ struct pf_engine_ops {
 	/* An upgrade: the listening sockets to hand to the new process
 	 * (pf_handover.h), each to cb. NULL: the engine has none. */
 	void (*sockets)(pf_handover_cb cb, void *arg);
+	/* true: the daemon is about to fork a child, which holds a copy of
+	 * every descriptor until it execs; false: no child holds any now.
+	 * While on, a socket's close does not take it out of an epoll set
+	 * (only its last descriptor's does). NULL: the engine does not care. */
+	void (*fork_guard)(bool on);
 	/* Instead of stop, once an upgrade handed over: lets go of what this
 	 * process holds and touches nothing the new process adopted (the
 	 * kernel's table, its conntrack entries, the sysctls), as if the

@@ -41,6 +41,8 @@ const struct pf_opt pf_opts[] = {
 	  .expect = "v1 or v2 (the PROXY protocol version sent to the backends)" },
 	{ .word = "accept-proxy", .kind = PF_OPT_CIDRS, .off = offsetof(struct pf_fwd_conf, accept_proxy),
 	  .only = PF_OPT_ONLY_TCP | PF_OPT_ONLY_USER },
+	{ .word = "defer-accept", .kind = PF_OPT_FLAG, PF_FIELD(defer_accept),
+	  .only = PF_OPT_ONLY_TCP | PF_OPT_ONLY_USER },
 	{ .word = "check", .kind = PF_OPT_FLAG, PF_FIELD(check.on), .sets_check = true },
 	{ .word = "check-interval", .json = "interval_ms", .kind = PF_OPT_DUR,
 	  .group = PF_OPT_G_CHECK, PF_FIELD(check.interval_ms), .min = 100, .max = 30 * PF_DAY_MS,

@@ -191,6 +191,11 @@ struct pf_fwd_conf {
 	bool transparent;
 	bool trigger; /* a port trigger: see trig_proto */
 	bool log; /* 'log': a flow log line per flow (see also 'default log') */
+	/* User engine, TCP: the client speaks first ('defer-accept'): accept
+	 * with its first bytes (TCP_DEFER_ACCEPT) and send the backend's
+	 * handshake ACK with them. Never for SMTP, FTP, SSH: their server
+	 * speaks first. */
+	bool defer_accept;
 	bool lbracketed;
 	/* User engine, TCP: the PROXY protocol header sent to the backends
 	 * (enum pf_proxy_ver; 0: none). Here, where it takes no room. */

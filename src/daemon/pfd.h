@@ -26,6 +26,8 @@ unsigned pfd_engines_kill(const struct pf_selector *sel, const struct pf_table *
 unsigned pfd_engines_drain(void);
 /* An upgrade: every engine's listening sockets, to hand over. */
 void pfd_engines_sockets(pf_handover_cb cb, void *arg);
+/* Tells every engine a child is forked (on) or holds no copies any more. */
+void pfd_engines_fork_guard(bool on);
 /* Instead of pfd_engines_stop once the sockets and the kernel's table were
  * handed over (or, in the new process, before it took them for good). */
 void pfd_engines_detach(void);

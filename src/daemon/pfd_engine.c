@@ -118,6 +118,15 @@ void pfd_engines_sockets(pf_handover_cb cb, void *arg)
 			pf_engines[i]->sockets(cb, arg);
 }
 
+void pfd_engines_fork_guard(bool on)
+{
+	size_t i;
+
+	for (i = 0; i < pf_nengines; i++)
+		if (pf_engines[i]->fork_guard)
+			pf_engines[i]->fork_guard(on);
+}
+
 void pfd_engines_detach(void)
 {
 	size_t i;

@@ -195,6 +195,9 @@ static char **pfd_up_env(int fd, char *var, size_t varlen)
 
 static void pfd_up_end(void)
 {
+	/* The child has exec'd (its copies were O_CLOEXEC) or is gone. */
+	if (pfd_up.pid)
+		pfd_engines_fork_guard(false);
 	pfd_timer_del(pfd_up.timer);
 	if (pfd_up.fd >= 0) {
 		pfd_loop_del(pfd_up.fd);
@@ -347,6 +350,7 @@ int pfd_upgrade_start(char *err, size_t errlen)
 	fdmax = sysconf(_SC_OPEN_MAX) > 0 && sysconf(_SC_OPEN_MAX) < 65536
 			? (int)sysconf(_SC_OPEN_MAX)
 			: 65536;
+	pfd_engines_fork_guard(true);
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -378,6 +382,8 @@ int pfd_upgrade_start(char *err, size_t errlen)
 		_exit(127);
 	}
 	e = pid < 0 ? -errno : 0;
+	if (pid < 0)
+		pfd_engines_fork_guard(false);
 	free(env);
 	close(sv[1]);
 	if (e) {
@@ -405,6 +411,7 @@ int pfd_upgrade_start(char *err, size_t errlen)
 		pfd_timer_del(pfd_up.timer);
 		pfd_loop_del(sv[0]);
 		pfd_up.pid = 0;
+		pfd_engines_fork_guard(false);
 		pfd_up.fd = -1;
 		goto fail;
 	}

@@ -36,7 +36,7 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
-		"               [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
+		"               [-a] [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
 		"               [-E own|all]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
@@ -49,6 +49,8 @@ static void usage(FILE *fp)
 		"              only their creation, close and end; all: every change\n"
 		"              (for conntrackd, or conntrack -E, to see them)\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
+		"  -a          pin the relay threads, one on each CPU, each taking the new\n"
+		"              TCP connections that come in on its CPU\n"
 		"  -m MODE     relay bytes with splice (default) or copy\n"
 		"  -p BYTES    pipe size for splice (default 262144)\n"
 		"  -u USER     after opening the control socket, run as USER keeping only\n"
@@ -186,7 +188,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, ":c:s:e:E:W:w:m:p:u:g:tvVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:e:E:W:w:am:p:u:g:tvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
@@ -220,6 +222,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.workers = (int)v;
+			break;
+		case 'a':
+			cfg.pin = true;
 			break;
 		case 'm':
 			if (strcmp(optarg, "splice") != 0 && strcmp(optarg, "copy") != 0) {

@@ -15,6 +15,7 @@
 
 struct pfu_config {
 	int workers; /* 0: one per online CPU */
+	bool pin; /* a worker per CPU, on it, taking the clients that come in there */
 	bool copy; /* relay with recv/send instead of splice (tests both paths) */
 	unsigned pipe_size; /* bytes per pipe (F_SETPIPE_SZ); 0: kernel default */
 };

@@ -32,13 +32,46 @@ void pfu_configure(const struct pfu_config *cfg)
 	pfu_cfg = *cfg;
 }
 
+/*
+ * -a: worker i runs on the i-th CPU the process may run on, and the kernel
+ * hands a new connection to the listener of the worker on the CPU its
+ * packets came in on: the client's socket, the backend's and the worker
+ * stay on one CPU's caches, and no wakeup crosses CPUs. An option: a
+ * pinned worker cannot leave a CPU that something else keeps busy, and the
+ * connections of one client CPU (many streams of one process, over veth or
+ * loopback) all go to one worker.
+ */
+static void pfu_pin_plan(void)
+{
+	cpu_set_t set;
+	int cpu, i = 0;
+
+	if (!pfu_cfg.pin)
+		return;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 || CPU_COUNT(&set) != pfu_nw) {
+		pf_warn("-a: %d worker%s for %d CPU%s: not pinned (expected one per CPU)", pfu_nw,
+			pfu_nw > 1 ? "s" : "", CPU_COUNT(&set), CPU_COUNT(&set) > 1 ? "s" : "");
+		return;
+	}
+	for (cpu = 0; cpu < CPU_SETSIZE && i < pfu_nw; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			pfu_w[i++].cpu = cpu;
+}
+
 static int pfu_start(char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const struct pfu_config *cfg = &pfu_cfg;
 	int i;
 
+	cpu_set_t set;
+
 	pfu_nw = cfg->workers > 0 ? cfg->workers : (int)(ncpu > 0 ? ncpu : 1);
+	/* Pinned, one per CPU this process may use (taskset, cgroup cpuset). */
+	CPU_ZERO(&set);
+	if (cfg->pin && !cfg->workers && !sched_getaffinity(0, sizeof(set), &set))
+		pfu_nw = CPU_COUNT(&set);
 	if (pfu_nw > PFU_WORKERS_MAX)
 		pfu_nw = PFU_WORKERS_MAX;
 	pfu_w = pf_xcalloc((size_t)pfu_nw, sizeof(*pfu_w));
@@ -47,13 +80,28 @@ static int pfu_start(char *err, size_t errlen)
 			snprintf(err, errlen, "user engine: worker %d: %s", i, strerror(errno));
 			return -1;
 		}
-		if (pthread_create(&pfu_w[i].th, NULL, pfu_worker_main, &pfu_w[i])) {
+	}
+	pfu_pin_plan();
+	for (i = 0; i < pfu_nw; i++) {
+		pthread_attr_t attr;
+		cpu_set_t one;
+		int rc;
+
+		pthread_attr_init(&attr);
+		if (pfu_w[i].cpu >= 0) {
+			CPU_ZERO(&one);
+			CPU_SET(pfu_w[i].cpu, &one);
+			pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+		}
+		rc = pthread_create(&pfu_w[i].th, &attr, pfu_worker_main, &pfu_w[i]);
+		pthread_attr_destroy(&attr);
+		if (rc) {
 			snprintf(err, errlen, "user engine: cannot start worker %d", i);
 			return -1;
 		}
 	}
-	pf_info("user engine: %d worker%s, %s relay", pfu_nw, pfu_nw > 1 ? "s" : "",
-		cfg->copy ? "copy" : "splice");
+	pf_info("user engine: %d worker%s%s, %s relay", pfu_nw, pfu_nw > 1 ? "s" : "",
+		pfu_w[0].cpu >= 0 ? ", one on each CPU" : "", cfg->copy ? "copy" : "splice");
 	return 0;
 }
 
@@ -173,6 +221,15 @@ static void pfu_handed_addr(struct pfu_lsock *ls)
 		ls->addr = sa;
 }
 
+/* A TCP listener takes the clients that come in on its worker's CPU. Not
+ * UDP: a client's datagrams may come in on any CPU, and its session lives
+ * in one worker's table, the one SO_REUSEPORT's hash names. */
+static void pfu_steer(uint8_t proto, int fd, int cpu)
+{
+	if (proto == PF_PROTO_TCP && cpu >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu));
+}
+
 static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t proto, uint16_t port,
 					char *err, size_t errlen)
 {
@@ -242,6 +299,7 @@ static struct pfu_lsock *pfu_lsock_open(const struct pf_forward *f, uint8_t prot
 			pfu_lsock_close(ls);
 			return NULL;
 		}
+		pfu_steer(proto, ls->fds[i], pfu_w[i].cpu);
 	}
 	return ls;
 }
@@ -371,6 +429,9 @@ static int pfu_prepare_ports(struct pf_forward *f, uint8_t proto, char *err, siz
 				 PFU_LFWD_MAX);
 			return -1;
 		}
+		/* A client of one forward that lets the server speak first may
+		 * come to the socket: none is deferred then. */
+		ls->defer_next = (ls->nfwd == 0 || ls->defer_next) && f->conf.defer_accept;
 		ls->nfwd++;
 		pfu_plan[pfu_nnext].ls = ls;
 		pfu_plan[pfu_nnext].fwd = f;
@@ -457,6 +518,25 @@ static int pfu_prepare(const struct pf_table *next, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A TCP socket whose every forward has 'defer-accept' is accepted with the
+ * client's first bytes: one wakeup for both, and the kernel drops the bare
+ * ACK. A client that sends nothing is accepted anyway once the SYN-ACK was
+ * sent again, after about a second (the value given).
+ */
+static void pfu_defer_apply(struct pfu_lsock *ls)
+{
+	int v = ls->defer_next, w;
+
+	if (ls->proto != PF_PROTO_TCP || (ls->defer_known && ls->defer == ls->defer_next))
+		return;
+	for (w = 0; w < pfu_nw; w++)
+		if (ls->fds[w] >= 0)
+			setsockopt(ls->fds[w], IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof(v));
+	ls->defer = ls->defer_next;
+	ls->defer_known = true;
+}
+
 static int pfu_commit(char *err, size_t errlen)
 {
 	(void)err;
@@ -469,6 +549,10 @@ static int pfu_commit(char *err, size_t errlen)
 	if (!pfu_prepared)
 		return 0;
 
+	/* Before the workers take the sockets: no client is accepted under
+	 * the old setting after the change. */
+	for (i = 0; i < pfu_nnext; i++)
+		pfu_defer_apply(pfu_plan[i].ls);
 	for (w = 0; w < pfu_nw; w++)
 		pfu_worker_send(&pfu_w[w], &c);
 	/* The workers closed their sockets of the ports that went away. */
@@ -570,6 +654,20 @@ static void pfu_stop(void)
 	pfu_tproxy_stop(); /* the flows are closed: nothing is left behind */
 }
 
+static void pfu_fork_guard(bool on)
+{
+	struct pfu_cmd c = { .type = PFU_CMD_SYNC };
+	int w;
+
+	atomic_store_explicit(&pfu_fork_on, on, memory_order_release);
+	/* Raised: a worker between reading the flag down and its close would
+	 * close after the fork, and its set would keep the socket. Each
+	 * answers the command after such a close, never in between. */
+	if (on && pfu_w)
+		for (w = 0; w < pfu_nw; w++)
+			pfu_worker_send(&pfu_w[w], &c);
+}
+
 /* Every worker's socket of every port, keyed by the address asked for. */
 static void pfu_sockets(pf_handover_cb cb, void *arg)
 {
@@ -602,4 +700,5 @@ const struct pf_engine_ops pfu_engine_ops = {
 	.event_fd = pfu_tproxy_event_fd,
 	.event = pfu_tproxy_event,
 	.sockets = pfu_sockets,
+	.fork_guard = pfu_fork_guard,
 };

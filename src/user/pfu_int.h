@@ -44,6 +44,9 @@ struct pfu_lsock {
 	int fds[PFU_WORKERS_MAX];
 	uint32_t nfwd; /* forwards on it in the prepared table */
 	bool reused;
+	/* TCP_DEFER_ACCEPT: set on the sockets (once known), and wanted by the
+	 * prepared table (every forward on it has 'defer-accept'). */
+	bool defer_known, defer, defer_next;
 };
 
 #define PFU_LFWD_MAX 64 /* forwards sharing one port (different 'from' sources) */
@@ -72,6 +75,9 @@ struct pfu_pipe {
 struct pfu_side {
 	int fd;
 	bool rd, wr; /* edge-triggered readiness we have not consumed */
+	/* A FIN or an error came: a short read no longer proves the socket
+	 * drained, its end is still to be read. */
+	bool hup;
 };
 
 struct pfu_dir {
@@ -79,6 +85,8 @@ struct pfu_dir {
 	uint32_t inpipe; /* bytes in the pipe */
 	bool eof; /* read 0 from the source */
 	bool shut; /* sent FIN to the destination */
+	/* A read filled the small buffer: bulk traffic, spliced from now on. */
+	bool bulk;
 	uint64_t bytes;
 };
 
@@ -159,7 +167,16 @@ struct pfu_udpbuf {
 	char qdata[PFU_UDP_BATCH][PFU_UDP_DGRAM];
 };
 
-enum pfu_cmd_type { PFU_CMD_APPLY, PFU_CMD_KILL, PFU_CMD_CONNS, PFU_CMD_DRAIN, PFU_CMD_STOP };
+/* PFU_CMD_SYNC does nothing: once a worker answers it, it has finished
+ * whatever it was doing when the command was sent. */
+enum pfu_cmd_type {
+	PFU_CMD_APPLY,
+	PFU_CMD_KILL,
+	PFU_CMD_CONNS,
+	PFU_CMD_DRAIN,
+	PFU_CMD_STOP,
+	PFU_CMD_SYNC,
+};
 
 struct pfu_plan {
 	struct pfu_lsock *ls;
@@ -180,6 +197,9 @@ struct pfu_cmd {
 
 struct pfu_worker {
 	int id;
+	/* The CPU it runs on, where its TCP listeners take their clients
+	 * (SO_INCOMING_CPU); -1: not pinned. */
+	int cpu;
 	pthread_t th;
 	int ep, efd;
 	pthread_mutex_t lock;
@@ -218,6 +238,9 @@ struct pfu_worker {
 
 extern struct pfu_config pfu_cfg;
 extern struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe, pfu_rl_proxy;
+/* A forked child may hold copies of the workers' sockets (pf_engine.h,
+ * fork_guard): pfu_close_sock takes each out of its epoll set itself. */
+extern _Atomic bool pfu_fork_on;
 
 /* pfu_flowlog.c: flow log records (enum pf_flow_end), for the forwards
  * that log; the TCP flow's client socket still open. */
@@ -344,5 +367,8 @@ void pfu_proxy_close_wl(struct pfu_worker *w, const struct pfu_wl *wl);
 
 /* Closes a socket of the worker's epoll set, leaving the set first. */
 void pfu_close_sock(struct pfu_worker *w, int fd);
+/* The same for a socket that another process may share for good (a
+ * listener handed to the new process of an upgrade). */
+void pfu_close_shared(struct pfu_worker *w, int fd);
 
 #endif

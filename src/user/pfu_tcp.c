@@ -8,7 +8,12 @@
  *
  * Both sockets are registered once, edge-triggered, for IN|OUT|RDHUP, so a
  * flow costs exactly two epoll_ctl calls in its life; readiness is kept in
- * the flow and cleared when a syscall says EAGAIN.
+ * the flow and cleared when a syscall says EAGAIN, or a read comes back short.
+ *
+ * Small transfers (a request, a response) are not spliced: recv into the
+ * worker's buffer and send take one syscall each, where splice takes two and
+ * a pipe. A direction whose read fills that buffer is bulk and splices from
+ * then on; what a small send leaves over waits in a pipe like spliced bytes.
  */
 #include "pfu_int.h"
 
@@ -22,6 +27,9 @@
 #include <unistd.h>
 
 #define PFU_SPLICE_MAX (1U << 20)
+/* Reads up to this are copied; one that fills it makes the direction bulk.
+ * Well under a pipe's default capacity, so a remainder always fits one. */
+#define PFU_SMALL_MAX 16384u
 
 static void pfu_stat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -148,6 +156,10 @@ static void pfu_connect_next(struct pfu_worker *w, struct pfu_flow *f)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* The client speaks first: the handshake's last ACK waits for its
+		 * bytes and leaves with them, one packet fewer for the backend. */
+		if (fwd->conf.defer_accept)
+			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
 		if (pfu_masq_bind(fd, fwd, true) < 0 ||
 		    (fwd->conf.transparent &&
 		     pfu_tproxy_bind(fd, fwd, &f->client, &sa, false) < 0)) {
@@ -345,11 +357,62 @@ static ssize_t pfu_copy(struct pfu_worker *w, struct pfu_side *src, struct pfu_s
 	return m;
 }
 
+/* Why a direction failed (pfu_pump's return). */
+enum { PFU_FAIL_SRC = -1, PFU_FAIL_DST = -2 };
+
+/*
+ * One small read, sent on at once. 1: progress, 0: none (src or dst not
+ * ready), or PFU_FAIL_SRC / PFU_FAIL_DST. The pipe is held and empty: a
+ * remainder the destination did not take goes there, in order.
+ */
+static int pfu_small(struct pfu_worker *w, struct pfu_side *src, struct pfu_side *dst,
+		     struct pfu_dir *d, uint64_t *sent)
+{
+	/* A smaller pipe (-p) must still hold any remainder. */
+	size_t max = pfu_cfg.pipe_size && pfu_cfg.pipe_size < PFU_SMALL_MAX ? pfu_cfg.pipe_size
+									  : PFU_SMALL_MAX;
+	ssize_t n, m;
+	int more = 0;
+
+	*sent = 0;
+	n = recv(src->fd, w->scratch, max, MSG_DONTWAIT);
+	if (n == 0) {
+		d->eof = true;
+		return 1;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN)
+			src->rd = false;
+		return errno == EAGAIN || errno == EINTR ? 0 : PFU_FAIL_SRC;
+	}
+	/* A stream socket's read stops short only when its queue is empty;
+	 * edge-triggered epoll reports what arrives next: no EAGAIN read. */
+	if ((size_t)n == max)
+		d->bulk = true;
+	else if (!src->hup)
+		src->rd = false;
+	else
+		/* The source's FIN is all that is left: held back, these bytes
+		 * leave with our FIN (shutdown or close, next) in one segment. */
+		more = MSG_MORE;
+	m = send(dst->fd, w->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | more);
+	if (m < 0 && errno != EAGAIN && errno != EINTR)
+		return PFU_FAIL_DST;
+	if (m < 0)
+		m = 0;
+	if (m < n) {
+		dst->wr = false;
+		if (write(d->p.wfd, w->scratch + m, (size_t)(n - m)) != n - m)
+			return PFU_FAIL_DST; /* not with an empty pipe; never drop bytes */
+		d->inpipe = (uint32_t)(n - m);
+	}
+	*sent = (uint64_t)m;
+	return 1;
+}
+
 /* Moves what can be moved in one direction. Returns -1 when the flow must be
  * aborted: PFU_FAIL_SRC (a read failed: reset by the source) or
  * PFU_FAIL_DST (a write failed: the destination reset or closed). */
-enum { PFU_FAIL_SRC = -1, PFU_FAIL_DST = -2 };
-
 static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *src,
 		    struct pfu_side *dst, struct pfu_dir *d, const struct pfu_dir *other, bool up)
 {
@@ -405,6 +468,19 @@ static int pfu_pump(struct pfu_worker *w, struct pfu_flow *f, struct pfu_side *s
 			} else if (errno != EINTR) {
 				return n == -2 ? PFU_FAIL_DST : PFU_FAIL_SRC;
 			}
+		} else if (!d->eof && src->rd && d->p.rfd >= 0 && !d->bulk && !d->inpipe &&
+			   dst->wr) {
+			uint64_t sent;
+			int rc = pfu_small(w, src, dst, d, &sent);
+
+			if (rc < 0)
+				return rc;
+			if (sent) {
+				d->bytes += sent;
+				pfu_stat_add(fc, sent);
+				pfu_stat_add(bc, sent);
+			}
+			progress = rc > 0;
 		} else if (!d->eof && src->rd && d->p.rfd >= 0) {
 			n = splice(src->fd, NULL, d->p.wfd, NULL, PFU_SPLICE_MAX,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -499,6 +575,8 @@ void pfu_tcp_event(struct pfu_worker *w, struct pfu_flow *f, bool server, uint32
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		sd->rd = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		sd->hup = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		sd->wr = true;
 	if (f->state == PFU_PROXYHDR) {

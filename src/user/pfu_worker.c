@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 struct pf_ratelimit pfu_rl_accept, pfu_rl_pipe;
+_Atomic bool pfu_fork_on;
 
 static int pfu_wl_arm(struct pfu_worker *w, struct pfu_wl *wl)
 {
@@ -225,12 +226,25 @@ static void pfu_accept(struct pfu_worker *w, struct pfu_wl *wl)
 	}
 }
 
-void pfu_close_sock(struct pfu_worker *w, int fd)
+void pfu_close_shared(struct pfu_worker *w, int fd)
 {
 	/* close alone leaves the epoll set only with the socket's last
-	 * descriptor, and an upgrade's child holds a copy of each one from
-	 * its fork to its exec: an event in between would name a freed flow. */
+	 * descriptor: an event after it would name a freed listener or flow. */
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
+void pfu_close_sock(struct pfu_worker *w, int fd)
+{
+	/* A flow's socket has no other descriptor, so its close leaves the
+	 * set without an epoll_ctl per socket; except while an upgrade's
+	 * child holds copies of all, from its fork to its exec. The engine
+	 * waits for every worker after raising the flag and before the
+	 * fork: a close that read it down is done by then. */
+	if (atomic_load_explicit(&pfu_fork_on, memory_order_acquire)) {
+		pfu_close_shared(w, fd);
+		return;
+	}
 	close(fd);
 }
 
@@ -243,7 +257,7 @@ static void pfu_wl_close(struct pfu_worker *w, struct pfu_wl *wl)
 	/* Flows waiting for a header would pick their forward among its. */
 	pfu_proxy_close_wl(w, wl);
 	/* The new process of an upgrade shares the socket for good. */
-	pfu_close_sock(w, wl->fd);
+	pfu_close_shared(w, wl->fd);
 	free(wl);
 }
 
@@ -399,6 +413,8 @@ static void pfu_command(struct pfu_worker *w)
 	case PFU_CMD_STOP:
 		w->stop = true;
 		break;
+	case PFU_CMD_SYNC:
+		break;
 	}
 	sem_post(&w->done);
 }
@@ -495,6 +511,7 @@ int pfu_worker_init(struct pfu_worker *w, int id)
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
+	w->cpu = -1;
 	w->flows.next = w->flows.prev = &w->flows;
 	w->hdrwait.next = w->hdrwait.prev = &w->hdrwait;
 	w->usess.next = w->usess.prev = &w->usess;

@@ -3,7 +3,9 @@
 #
 # Half-close is relayed: the client sends 8 MiB and shuts down its write side;
 # the server (pf_xfer -a) answers 1 MiB only after it read that EOF. Every
-# byte must arrive both ways. Splice and copy relay, one flow and 20 at once.
+# byte must arrive both ways. Splice and copy relay, and splice through pipes
+# of one page (-p 4096: smaller than the relay's small-transfer buffer), one
+# flow and 20 at once.
 # And a half-closed flow is kept open (state client-fin) while the server has
 # not answered yet.
 . "$(dirname "$0")/lib.sh"
@@ -19,8 +21,12 @@ EOF
 # A server that reads to EOF and then neither answers nor closes.
 tcp_bg sink sink 127.0.0.1:9002
 
-for mode in splice copy; do
-	if [[ $mode == splice ]]; then pfd_start; else pfd_start -m copy; fi
+for mode in splice copy pipe4k; do
+	case $mode in
+	splice) pfd_start ;;
+	copy) pfd_start -m copy ;;
+	pipe4k) pfd_start -p 4096 ;;
+	esac
 
 	info "$mode: 8 MiB up, EOF, then 1 MiB down"
 	xfer_server srv-$mode -l 127.0.0.1:9001 -n 1 -a -S $MIB

@@ -41,7 +41,7 @@
 #define UNKNOWN_OPT_MSG                                                                 \
 	"unknown option; expected ',' and another backend, 'weight N', or one of: name, " \
 	"balance, engine, ftp, allow-loopback, masquerade, transparent, from, allow, deny, " \
-	"proxy-protocol, accept-proxy, check, check-interval, check-timeout, fall, rise, " \
+	"proxy-protocol, accept-proxy, defer-accept, check, check-interval, check-timeout, fall, rise, " \
 	"check-port, check-send, check-expect, agent-port, agent-interval, connect-timeout, " \
 	"idle-timeout, half-close-timeout, maxconn, udp-timeout, udp-stream-timeout, max-sessions, " \
 	"max-per-source, max-sessions-per-source, rate-per-source, log, resolve, resolve-interval"
@@ -1029,6 +1029,27 @@ static void test_forward_proxy_options(void **state)
 	pf_forward_unref(f);
 }
 
+/* defer-accept: a flag, saved and loaded back; off by default. */
+static void test_forward_defer_accept(void **state)
+{
+	struct pf_forward *f = forward_ok("forward tcp :80 to b defer-accept");
+	struct pf_forward *g;
+	char buf[512];
+
+	(void)state;
+	assert_true(f->conf.defer_accept);
+	pf_forward_format(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " defer-accept"));
+	g = forward_ok(buf);
+	assert_true(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	g = forward_ok("forward tcp :80 to b");
+	assert_false(g->conf.defer_accept);
+	assert_false(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+	pf_forward_unref(f);
+}
+
 static void test_forward_quoted_words(void **state)
 {
 	/* Quoted words are plain values where a value is expected... */
@@ -1299,6 +1320,12 @@ static void test_forward_errors_options(void **state)
 		{ "forward udp :53 to b proxy-protocol v1",
 		  "'proxy-protocol': works on TCP connections only; expected a 'tcp' forward (a "
 		  "tcp,udp one: a forward per protocol)" },
+		{ "forward tcp,udp :80 to b defer-accept",
+		  "'defer-accept': works on TCP connections only; expected a 'tcp' forward (a "
+		  "tcp,udp one: a forward per protocol)" },
+		{ "forward tcp :80 to b defer-accept engine kernel",
+		  "'defer-accept': needs the user engine (the kernel engine does not see the bytes "
+		  "of a connection); expected no 'engine kernel' on this forward" },
 		{ "forward tcp,udp :53 to b maxconn 1 accept-proxy 10.0.0.1",
 		  "'accept-proxy': works on TCP connections only; expected a 'tcp' forward (a "
 		  "tcp,udp one: a forward per protocol)" },
@@ -3473,6 +3500,7 @@ int main(void)
 		cmocka_unit_test(test_forward_udp_options),
 		cmocka_unit_test(test_forward_per_source_options),
 		cmocka_unit_test(test_forward_proxy_options),
+		cmocka_unit_test(test_forward_defer_accept),
 		cmocka_unit_test(test_forward_quoted_words),
 		cmocka_unit_test(test_forward_errors_name),
 		cmocka_unit_test(test_forward_errors_protocol),
