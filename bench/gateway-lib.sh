@@ -249,8 +249,8 @@ filler_forwards() {
 portfwd_conf() {
 	{
 		filler_forwards $(($1 - 2))
-		echo "forward name iperf tcp $WAN_G:$T_IPERF to $SRV:$IPERF_BACK"
-		echo "forward name http tcp $WAN_G:$T_HTTP to $SRV:$HTTP_BACK"
+		echo "forward name iperf tcp $WAN_G:$T_IPERF to $SRV:$IPERF_BACK${PFD_OPTS-}"
+		echo "forward name http tcp $WAN_G:$T_HTTP to $SRV:$HTTP_BACK${PFD_OPTS-}"
 	} >"$2"
 }
 
@@ -273,14 +273,18 @@ nft_conf() {
 }
 
 # portfwd_start ENGINE N: portfwd with N forwards; LOAD_MS: from exec to its
-# "running" line (config read, table validated, ruleset loaded).
+# "running" line (config read, table validated, ruleset loaded). PFD_ARGS:
+# more options of portfwd; PFD_OPTS: more options of the two measured
+# forwards.
 portfwd_start() {
 	local engine=$1 n=$2 t0 end
 	portfwd_conf "$n" "$W/portfwd-$n.conf"
 	PFD_LOG=$W/portfwd-$engine-$n.log
 	: >"$PFD_LOG"
 	t0=$EPOCHREALTIME
-	ip netns exec "$NS_G" "$PORTFWD" -e "$engine" -c "$W/portfwd-$n.conf" -s "$W/portfwd.sock" >>"$PFD_LOG" 2>&1 &
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_G" "$PORTFWD" -e "$engine" ${PFD_ARGS-} -c "$W/portfwd-$n.conf" -s "$W/portfwd.sock" \
+		>>"$PFD_LOG" 2>&1 &
 	PFD_PID=$!
 	end=$(($(now_ms) + BENCH_LOAD_TIMEOUT * 1000))
 	until grep -q ' running: ' "$PFD_LOG"; do
@@ -396,6 +400,9 @@ gw_setup_start() {
 	kernel) portfwd_start kernel 2 ;;
 	kernel-*) portfwd_start kernel "${1#kernel-}" ;;
 	user) portfwd_start user 2 ;;
+	# Pinned relay threads (-a), and forwards that accept a client with its
+	# first bytes: iperf3 and HTTP clients speak first.
+	user-tuned) PFD_ARGS="-a" PFD_OPTS=" defer-accept" portfwd_start user 2 ;;
 	*) return 2 ;;
 	esac
 }
@@ -404,7 +411,7 @@ gw_setup_start() {
 # rules, portfwd), then gw_flush: the next setup starts clean.
 gw_setup_stop() {
 	case $1 in
-	kernel | kernel-* | user) portfwd_stop ;;
+	kernel | kernel-* | user | user-tuned) portfwd_stop ;;
 	esac
 	in_g nft delete table ip pfkbench 2>/dev/null || true
 	gw_flush

@@ -13,6 +13,12 @@
 # among BENCH_SCALE), portfwd's user engine, haproxy (splicing every
 # connection; and haproxy-auto: its splice-auto mode), nginx stream and socat
 # (the configs of bench/peers/, as bench/run.sh runs them on loopback).
+# The -tuned rows: each of portfwd's user engine, haproxy and nginx with
+# what its own documentation offers for many short connections on a
+# multi-core gateway: a relay thread or worker pinned on each CPU, and
+# accepting a client with its first bytes where it can (portfwd -a and
+# defer-accept; haproxy cpu-map and bind defer-accept; nginx
+# worker_cpu_affinity auto, its stream module having no deferred accept).
 # Each: throughput (iperf3, 1 and 4 streams) and new connections per second
 # (wrk, Connection: close, nginx's 100-byte file), as ratios to plain
 # routing's figure of the same run. See bench/README.md, "The gateway".
@@ -25,7 +31,7 @@
 #   BENCH_SCALE       forwards of the kernel engine's scale row (1000 / 100000)
 #   BENCH_WARMUP      seconds of untimed wrk through each setup before it is measured (1)
 #   BENCH_SETUPS      which rows (default: route nft kernel kernel-N user haproxy
-#                     haproxy-auto nginx socat)
+#                     haproxy-auto nginx socat user-tuned haproxy-tuned nginx-tuned)
 #   BENCH_WRK_CONNS   concurrent wrk connections (32)
 #   BENCH_WRK_THREADS wrk threads (2)
 #   BENCH_NOFILE      descriptor limit asked for (65536)
@@ -74,7 +80,10 @@ done
 if ! [[ $BENCH_SCALE =~ ^[1-9][0-9]*$ ]] || ((BENCH_SCALE < 3 || BENCH_SCALE > 1000000)); then
 	die "BENCH_SCALE='$BENCH_SCALE': expected one forward count from 3 to 1000000"
 fi
-ALL_SETUPS="route nft kernel kernel-$BENCH_SCALE user haproxy haproxy-auto nginx socat"
+ALL_SETUPS="route nft kernel kernel-$BENCH_SCALE user haproxy haproxy-auto nginx socat user-tuned
+	haproxy-tuned nginx-tuned"
+ALL_SETUPS=${ALL_SETUPS//[$'\n\t']/ }
+ALL_SETUPS=${ALL_SETUPS//  / }
 : "${BENCH_SETUPS:=$ALL_SETUPS}"
 for s in $BENCH_SETUPS; do
 	[[ " $ALL_SETUPS " == *" $s "* ]] || die "BENCH_SETUPS: unknown '$s' (known: $ALL_SETUPS)"
@@ -97,6 +106,7 @@ done
 # Descriptors for the relays, as bench/run.sh sizes them.
 ulimit -n "$BENCH_NOFILE" 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 NOFILE=$(ulimit -n)
+NCPU=$(nproc)
 MAXCONN=$(((NOFILE - 500) * 2 / 5))
 WORKER_CONNS=$((NOFILE - 100))
 
@@ -151,8 +161,15 @@ render() {
 peer_start() {
 	local name=$1 line args log=$W/$1.log
 	case $name in
-	haproxy | haproxy-auto)
+	haproxy | haproxy-auto | haproxy-tuned)
 		render haproxy.cfg "$W/haproxy.cfg"
+		# haproxy-tuned: a thread pinned on each CPU (cpu-map, as its
+		# management guide's "CPU usage" advises), accepting a client
+		# once its first bytes are in (bind ... defer-accept).
+		if [[ $name == haproxy-tuned ]]; then
+			sed -i -e "s/^global\$/global\n\tnbthread $NCPU\n\tcpu-map auto:1\/1-$NCPU 0-$((NCPU - 1))/" \
+				-e 's/^\(\s*bind .*\)$/\1 defer-accept/' "$W/haproxy.cfg"
+		fi
 		# haproxy-auto: the same with splicing left to haproxy's
 		# heuristics (option splice-auto) instead of forced both ways.
 		if [[ $name == haproxy-auto ]]; then
@@ -165,8 +182,14 @@ peer_start() {
 		fi
 		ip netns exec "$NS_G" haproxy -db -f "$W/haproxy.cfg" >>"$log" 2>&1 &
 		;;
-	nginx)
+	nginx | nginx-tuned)
 		render nginx-stream.conf "$W/nginx-stream.conf"
+		# nginx-tuned: a worker pinned on each CPU (worker_cpu_affinity
+		# auto). Its stream module has no deferred accept (the http
+		# module's 'listen ... deferred').
+		if [[ $name == nginx-tuned ]]; then
+			sed -i 's/^worker_processes auto;$/&\nworker_cpu_affinity auto;/' "$W/nginx-stream.conf"
+		fi
 		ip netns exec "$NS_G" nginx -p "$W/" -c "$W/nginx-stream.conf" -e "$W/nginx-stream.error.log" \
 			>>"$log" 2>&1 &
 		;;
@@ -217,14 +240,14 @@ wait_children() {
 setup_start() {
 	TARGET=$WAN_G T_IPERF=$IPERF_FRONT T_HTTP=$HTTP_FRONT LOAD_MS=""
 	case $1 in
-	haproxy | haproxy-auto | nginx | socat) peer_start "$1" ;;
+	haproxy | haproxy-auto | haproxy-tuned | nginx | nginx-tuned | socat) peer_start "$1" ;;
 	*) gw_setup_start "$1" ;;
 	esac
 }
 
 setup_stop() {
 	case $1 in
-	haproxy | haproxy-auto | nginx | socat) peers_stop ;;
+	haproxy | haproxy-auto | haproxy-tuned | nginx | nginx-tuned | socat) peers_stop ;;
 	esac
 	gw_setup_stop "$1"
 }

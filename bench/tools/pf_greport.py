@@ -19,6 +19,8 @@ import sys
 
 METRICS = [("bulk1", "1 stream"), ("bulk4", "4 streams"), ("cps", "new conn/s")]
 PEERS = ["haproxy", "haproxy-auto", "nginx", "socat"]
+# The same with each one's own tuning (pinned threads, accept on data).
+TUNED = ["haproxy-tuned", "nginx-tuned"]
 
 
 def per_run(rows, setup, metric):
@@ -76,6 +78,9 @@ def main():
         "haproxy-auto": "haproxy (splice-auto)",
         "nginx": "nginx stream",
         "socat": "socat (fork per connection)",
+        "user-tuned": "portfw user engine, tuned (-a, defer-accept)",
+        "haproxy-tuned": "haproxy, tuned (cpu-map, defer-accept)",
+        "nginx-tuned": "nginx stream, tuned (worker_cpu_affinity)",
     }
     rowsets = [s for s in names if s in order] + [s for s in order if s not in names]
 
@@ -145,14 +150,17 @@ def main():
         if ok is not None:
             tg.append(f"- {names[k]} >= 0.95x the hand-written nft rule on every figure: "
                       + ", ".join(parts) + (": **met**" if ok else ": **missed**"))
-    peers = [s for s in PEERS if s in stats]
-    if "user" in stats and peers:
+    for user, group, what in (("user", PEERS, "user-space peer"),
+                              ("user-tuned", TUNED, "tuned user-space peer")):
+        peers = [s for s in group if s in stats]
+        if user not in stats or not peers:
+            continue
         for m, t, want in (("cps", "connection rate", 1.2), ("bulk1", "1-stream throughput", 1.5),
                            ("bulk4", "4-stream throughput", 1.5)):
             best = max(peers, key=lambda s: (stats[s][m]["x_route"] or {}).get("median", 0))
-            r = med_ratio("user", best, m)
+            r = med_ratio(user, best, m)
             if r is not None:
-                tg.append(f"- user engine >= {want}x the best user-space peer's {t} ({best}): "
+                tg.append(f"- {names[user]} >= {want}x the best {what}'s {t} ({best}): "
                           f"{r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}): "
                           + ("**met**" if r[0] >= want else "**missed**"))
     if tg:
