@@ -124,27 +124,35 @@ wait_for 8 "kh's connection to end when the backend closes" eval '[[ $(fwd_stat 
 expect_eq "kh conns" "$(fwd_stat kh conns)" 1
 wait "$cli" 2>/dev/null
 
-# ev_lines FILE: the updates another listener (conntrack -E) saw of kt's
-# flows (their ports), one line each.
-ev_updates() {
-	grep -c '\[UPDATE\].*dport=8080' "$1" || true
+# watched_xfer FILE CONNS: 3 connections through kt while another listener
+# (conntrack -E) writes what it sees to FILE; waits until kt has counted
+# CONNS in all and none is active any more.
+watched_xfer() {
+	local evp
+	nsx timeout 20 conntrack -E -e NEW,UPDATES,DESTROY -p tcp >"$1" 2>&1 &
+	evp=$!
+	sleep 0.5
+	in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8080 -n 3 -s 1000 -t 30 \
+		>/dev/null 2>&1 || fail "3 connections through kt failed"
+	wait_for 5 "kt to count $2 connections" eval '[[ $(fwd_stat kt conns) == '"$2"' ]]'
+	wait_for 5 "kt's active to go back to 0" eval '[[ $(fwd_stat kt active) == 0 ]]'
+	sleep 0.3
+	kill "$evp" 2>/dev/null
+	wait "$evp" 2>/dev/null || true
+}
+
+# ev_count TYPE FILE: the events of that type the listener saw of kt's flows.
+ev_count() {
+	grep -c "\[$1\].*dport=8080" "$2" || true
 }
 
 info "conntrack reports of our flows only their creation, close and end"
 in_ns "$S" timeout -k 5 120 "$PF_XFER" server -l 10.0.0.2:9000 -n 6 -S 1000 >"$T/srv2.out" 2>&1 &
 wait_for 10 "the second server to listen" eval 'grep -qs listening "$T/srv2.out"'
-nsx timeout 20 conntrack -E -e NEW,UPDATES,DESTROY -p tcp >"$T/ev-own.txt" 2>&1 &
-evp=$!
-sleep 0.5
-in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8080 -n 3 -s 1000 -t 30 >/dev/null 2>&1 ||
-	fail "3 connections through kt failed"
-wait_for 5 "kt to count 3 more connections" eval '[[ $(fwd_stat kt conns) == $((N + 3)) ]]'
-wait_for 5 "kt's active to go back to 0" eval '[[ $(fwd_stat kt active) == 0 ]]'
-sleep 0.3
-kill "$evp" 2>/dev/null
-wait "$evp" 2>/dev/null || true
-expect_eq "another listener's NEW events of kt" "$(grep -c '\[NEW\].*dport=8080' "$T/ev-own.txt")" 3
-expect_eq "another listener's UPDATE events of kt (the close: one each)" "$(ev_updates "$T/ev-own.txt")" 3
+watched_xfer "$T/ev-own.txt" $((N + 3))
+expect_eq "another listener's NEW events of kt" "$(ev_count NEW "$T/ev-own.txt")" 3
+expect_eq "another listener's UPDATE events of kt (the close: one each)" \
+	"$(ev_count UPDATE "$T/ev-own.txt")" 3
 expect_in "the new_in chain by default" "$(nsx nft list chain inet portfw new_in)" \
 	"ct event set new,destroy"
 
@@ -161,17 +169,8 @@ info "portfwd --conntrack-events all: every change reported, counters the same"
 pfd_start -W wan --conntrack-events all
 [[ $(nsx nft list table inet portfw) != *"ct event set"* ]] ||
 	fail "'ct event set' in the table with --conntrack-events all"
-nsx timeout 20 conntrack -E -e NEW,UPDATES,DESTROY -p tcp >"$T/ev-all.txt" 2>&1 &
-evp=$!
-sleep 0.5
-in_ns "$C" timeout -k 5 60 "$PF_XFER" client -c 198.51.100.1:8080 -n 3 -s 1000 -t 30 >/dev/null 2>&1 ||
-	fail "3 connections through kt failed"
-wait_for 5 "kt to count 3 connections" eval '[[ $(fwd_stat kt conns) == 3 ]]'
-wait_for 5 "kt's active to go back to 0" eval '[[ $(fwd_stat kt active) == 0 ]]'
-sleep 0.3
-kill "$evp" 2>/dev/null
-wait "$evp" 2>/dev/null || true
-u=$(ev_updates "$T/ev-all.txt")
+watched_xfer "$T/ev-all.txt" 3
+u=$(ev_count UPDATE "$T/ev-all.txt")
 ((u >= 9)) || fail "with --conntrack-events all another listener saw only $u UPDATE events of 3 connections"
 pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
