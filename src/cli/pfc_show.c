@@ -39,6 +39,18 @@ static const char *pfc_bytes(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
+/* A counter of o as shown: "-" when the daemon left it out (its engine
+ * does not count it: portfwd -E none), bytes in IEC units. */
+static const char *pfc_count(json_t *o, const char *key, bool bytes, char *buf, size_t len)
+{
+	if (!json_object_get(o, key))
+		return "-";
+	if (bytes)
+		return pfc_bytes(pfc_int(o, key), buf, len);
+	snprintf(buf, len, "%" PRIu64, pfc_int(o, key));
+	return buf;
+}
+
 static const char *pfc_age(uint64_t ms, char *buf, size_t len)
 {
 	uint64_t s = ms / 1000;
@@ -82,7 +94,7 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 	       "REFUSED", "UP", "DOWN");
 	json_array_foreach(fwds, i, f)
 	{
-		char l[300], b1[16], b2[16], sched[32];
+		char l[300], b0[24], b1[16], b2[16], sched[32];
 		json_t *bes = json_object_get(f, "backends"), *b;
 		size_t j;
 
@@ -106,13 +118,14 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 				       "->", pfc_str(tr, "holder"), (double)pfc_int(tr, "left_ms") / 1000);
 			continue;
 		}
-		printf("%-12s %-7s %-6s %-22s %-24s %6s %-5s %-14s %8" PRIu64 " %7" PRIu64
-		       " %6" PRIu64 " %7" PRIu64 " %7s %7s\n",
+		printf("%-12s %-7s %-6s %-22s %-24s %6s %-5s %-14s %8s %7" PRIu64 " %6" PRIu64
+		       " %7" PRIu64 " %7s %7s\n",
 		       *pfc_str(f, "name") ? pfc_str(f, "name") : "-", pfc_str(f, "proto"),
-		       pfc_str(f, "engine"), l, sched, "", "", "", pfc_int(f, "conns"), pfc_int(f, "active"),
-		       pfc_int(f, "failed"),
-		       pfc_int(f, "refused"), pfc_bytes(pfc_int(f, "bytes_up"), b1, sizeof(b1)),
-		       pfc_bytes(pfc_int(f, "bytes_down"), b2, sizeof(b2)));
+		       pfc_str(f, "engine"), l, sched, "", "", "",
+		       pfc_count(f, "conns", false, b0, sizeof(b0)), pfc_int(f, "active"),
+		       pfc_int(f, "failed"), pfc_int(f, "refused"),
+		       pfc_count(f, "bytes_up", true, b1, sizeof(b1)),
+		       pfc_count(f, "bytes_down", true, b2, sizeof(b2)));
 		json_array_foreach(bes, j, b)
 		{
 			char be[300], pcnt[24], state[32];
@@ -133,12 +146,12 @@ int pfc_show_list(const struct pfc_opts *o, json_t *res)
 				snprintf(pcnt, sizeof(pcnt), "-");
 			snprintf(state, sizeof(state), "%s%s", pfc_str(b, "state"),
 				 json_is_true(json_object_get(b, "backup")) ? ",backup" : "");
-			printf("%-12s %-7s %-6s %-22s %-24s %6" PRIu64 " %-5s %-14s %8" PRIu64
-			       " %7" PRIu64 " %6" PRIu64 " %7s %7s %7s\n",
+			printf("%-12s %-7s %-6s %-22s %-24s %6" PRIu64 " %-5s %-14s %8s %7" PRIu64
+			       " %6" PRIu64 " %7s %7s %7s\n",
 			       "", "", "", "->", be, pfc_int(b, "weight"), pcnt, state,
-			       pfc_int(b, "conns"), pfc_int(b, "active"), pfc_int(b, "failed"), "",
-			       pfc_bytes(pfc_int(b, "bytes_up"), b1, sizeof(b1)),
-			       pfc_bytes(pfc_int(b, "bytes_down"), b2, sizeof(b2)));
+			       pfc_count(b, "conns", false, b0, sizeof(b0)), pfc_int(b, "active"),
+			       pfc_int(b, "failed"), "", pfc_count(b, "bytes_up", true, b1, sizeof(b1)),
+			       pfc_count(b, "bytes_down", true, b2, sizeof(b2)));
 		}
 	}
 	return 0;

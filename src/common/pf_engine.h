@@ -102,6 +102,13 @@ struct pf_engine_ops {
 	 * kernel's table, its conntrack entries, the sysctls), as if the
 	 * process had been killed. NULL: stop is that already. */
 	void (*detach)(void);
+	/* The counters are about to be read (list, metrics): brings up to
+	 * date what the engine counts on demand. NULL: it counts live. */
+	void (*sample)(void);
+	/* false: the engine counts its forwards' active flows only, not their
+	 * connections and bytes (left out of what is shown). NULL: it counts
+	 * them all. */
+	bool (*counts_totals)(void);
 };
 
 extern const struct pf_engine_ops pfk_engine_ops, pfu_engine_ops;

@@ -31,6 +31,11 @@ void pfd_engines_fork_guard(bool on);
 /* Instead of pfd_engines_stop once the sockets and the kernel's table were
  * handed over (or, in the new process, before it took them for good). */
 void pfd_engines_detach(void);
+/* Before the counters are read (list, metrics): what engines count on
+ * demand is brought up to date. */
+void pfd_engines_sample(void);
+/* Whether f's engine counts its connections and bytes (else only active). */
+bool pfd_counts_totals(const struct pf_forward *f);
 
 /* The running table. */
 void pfd_table_set_config(const char *path);

@@ -139,3 +139,19 @@ void pfd_engines_detach(void)
 			pf_engines[i]->stop();
 	}
 }
+
+void pfd_engines_sample(void)
+{
+	size_t i;
+
+	for (i = 0; i < pf_nengines; i++)
+		if (pf_engines[i]->sample)
+			pf_engines[i]->sample();
+}
+
+bool pfd_counts_totals(const struct pf_forward *f)
+{
+	const struct pf_engine_ops *e = pfd_engine_of(f);
+
+	return !e->counts_totals || e->counts_totals();
+}

@@ -11,6 +11,7 @@
  * none: unique in a valid table), proto, listen and engine; a backend by
  * forward and backend (as written in the config).
  */
+#include "pfd.h"
 #include "pfd_http.h"
 #include "../common/pf_buf.h"
 #include "../common/pf_flowlog.h"
@@ -168,6 +169,13 @@ static void pfd_m_process(struct pf_buf *b, const struct pf_table *t)
 		      (unsigned long long)pf_flowlog_dropped());
 }
 
+/* A series an engine does not count (pfd_counts_totals) is left out, not
+ * shown as 0: a rate of it would read as no traffic. */
+static bool pfd_m_counted(const struct pf_forward *f, size_t off)
+{
+	return off != offsetof(struct pf_stats, conns) || pfd_counts_totals(f);
+}
+
 static void pfd_m_forwards(struct pf_buf *b, const struct pf_table *t)
 {
 	char lab[PFD_LABELS_MAX];
@@ -177,6 +185,8 @@ static void pfd_m_forwards(struct pf_buf *b, const struct pf_table *t)
 	for (k = 0; k < PF_ARRAY_SIZE(pfd_m_fwd); k++) {
 		pfd_m_head(b, pfd_m_fwd[k].name, pfd_m_fwd[k].type, pfd_m_fwd[k].help);
 		for (i = 0; i < t->n; i++) {
+			if (!pfd_m_counted(t->fwd[i], pfd_m_fwd[k].off))
+				continue;
 			pfd_m_fwd_labels(t->fwd[i], lab, sizeof(lab));
 			pf_buf_printf(b, "%s{%s} %llu\n", pfd_m_fwd[k].name, lab,
 				      (unsigned long long)pfd_m_get(t->fwd[i]->st, pfd_m_fwd[k].off));
@@ -187,6 +197,8 @@ static void pfd_m_forwards(struct pf_buf *b, const struct pf_table *t)
 	for (i = 0; i < t->n; i++) {
 		const struct pf_stats *st = t->fwd[i]->st;
 
+		if (!pfd_counts_totals(t->fwd[i]))
+			continue;
 		pfd_m_fwd_labels(t->fwd[i], lab, sizeof(lab));
 		pf_buf_printf(b, "portfw_forward_bytes_total{%s,direction=\"up\"} %llu\n", lab,
 			      (unsigned long long)atomic_load(&st->bytes_up));
@@ -260,6 +272,8 @@ static void pfd_m_backends(struct pf_buf *b, const struct pf_table *t)
 			for (j = 0; j < t->fwd[i]->nbe; j++) {
 				const struct pf_backend *be = &t->fwd[i]->be[j];
 
+				if (!pfd_m_counted(t->fwd[i], pfd_m_be[k].off))
+					continue;
 				pfd_m_be_labels(t->fwd[i], be, lab, sizeof(lab));
 				pf_buf_printf(b, "%s{%s} %llu\n", pfd_m_be[k].name, lab,
 					      (unsigned long long)pfd_m_get(be->st, pfd_m_be[k].off));
@@ -272,6 +286,8 @@ static void pfd_m_backends(struct pf_buf *b, const struct pf_table *t)
 		for (j = 0; j < t->fwd[i]->nbe; j++) {
 			const struct pf_backend *be = &t->fwd[i]->be[j];
 
+			if (!pfd_counts_totals(t->fwd[i]))
+				break;
 			pfd_m_be_labels(t->fwd[i], be, lab, sizeof(lab));
 			pf_buf_printf(b, "portfw_backend_bytes_total{%s,direction=\"up\"} %llu\n", lab,
 				      (unsigned long long)atomic_load(&be->st->bytes_up));
@@ -325,6 +341,7 @@ char *pfd_metrics_text(const struct pf_table *t, size_t *len)
 {
 	struct pf_buf b = { 0 };
 
+	pfd_engines_sample();
 	pfd_m_process(&b, t);
 	pfd_m_forwards(&b, t);
 	pfd_m_backends(&b, t);

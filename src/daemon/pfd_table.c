@@ -244,13 +244,18 @@ void pfd_table_free(void)
 
 /* ---- requests ---- */
 
-static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st)
+/* totals: the engine counts connections and bytes (pfd_counts_totals);
+ * else they are left out, for 'not counted' is not 0. */
+static json_t *pfd_stats_json(json_t *o, const struct pf_stats *st, bool totals)
 {
-	json_object_set_new(o, "conns", json_integer((json_int_t)atomic_load(&st->conns)));
+	if (totals)
+		json_object_set_new(o, "conns", json_integer((json_int_t)atomic_load(&st->conns)));
 	json_object_set_new(o, "active", json_integer((json_int_t)atomic_load(&st->active)));
 	json_object_set_new(o, "failed", json_integer((json_int_t)atomic_load(&st->failed)));
 	json_object_set_new(o, "refused", json_integer((json_int_t)atomic_load(&st->refused)));
 	json_object_set_new(o, "denied", json_integer((json_int_t)atomic_load(&st->denied)));
+	if (!totals)
+		return o;
 	json_object_set_new(o, "bytes_up", json_integer((json_int_t)atomic_load(&st->bytes_up)));
 	json_object_set_new(o, "bytes_down",
 			    json_integer((json_int_t)atomic_load(&st->bytes_down)));
@@ -424,7 +429,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 		pf_strlcpy(buf, f->conf.src, sizeof(buf));
 	json_object_set_new(o, "source", pfd_json_string(buf));
 	pfd_opts_json(o, &f->conf);
-	pfd_stats_json(o, f->st);
+	pfd_stats_json(o, f->st, pfd_counts_totals(f));
 	json_object_set_new(o, "proxy_errors",
 			    json_integer((json_int_t)atomic_load(&f->st->proxy_errors)));
 	for (i = 0; i < f->nbe; i++) {
@@ -463,7 +468,7 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 			json_object_set_new(b, "pcnt", json_integer(pcnt));
 			json_object_set_new(b, "position", json_integer(pos));
 		}
-		pfd_stats_json(b, be->st);
+		pfd_stats_json(b, be->st, pfd_counts_totals(f));
 		json_array_append_new(bes, b);
 	}
 	json_object_set_new(o, "backends", bes);
@@ -487,6 +492,7 @@ static json_t *pfd_query(enum pf_stmt_kind kind)
 
 	switch (kind) {
 	case PF_ST_LIST:
+		pfd_engines_sample();
 		arr = json_array();
 		for (i = 0; i < pfd_tab.n; i++)
 			json_array_append_new(arr, pfd_forward_json(pfd_tab.fwd[i]));

@@ -37,17 +37,19 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
 		"               [-a] [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
-		"               [-E own|all]\n"
+		"               [-E own|all|none]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
 		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
 		"  -W IFNAMES  outside interfaces, comma-separated (kernel engine port\n"
 		"              triggers open for hosts on the others; default: the\n"
 		"              default routes' interfaces, followed as they change)\n"
-		"  -E, --conntrack-events own|all\n"
+		"  -E, --conntrack-events own|all|none\n"
 		"              conntrack events of the kernel engine's flows: own (default):\n"
 		"              only their creation, close and end; all: every change\n"
-		"              (for conntrackd, or conntrack -E, to see them)\n"
+		"              (for conntrackd, or conntrack -E, to see them); none: as\n"
+		"              own, and portfwd reads none: its forwards count only their\n"
+		"              active flows, from conntrack's table when asked\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -a          pin the relay threads, one on each CPU, each taking the new\n"
 		"              TCP connections that come in on its CPU\n"
@@ -201,13 +203,12 @@ int main(int argc, char **argv)
 			kcfg.wan = optarg;
 			break;
 		case 'E':
-			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "own") != 0) {
+			if (pfk_events_parse(optarg, &kcfg.events) < 0) {
 				fprintf(stderr,
-					"portfwd: --conntrack-events '%s': expected own or all\n",
+					"portfwd: --conntrack-events '%s': expected own, all or none\n",
 					optarg);
 				return 2;
 			}
-			kcfg.events_all = !strcmp(optarg, "all");
 			break;
 		case 'c':
 			conf = optarg;

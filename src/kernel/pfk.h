@@ -12,10 +12,21 @@
 
 #include <stddef.h>
 
+/* What conntrack reports of the kernel engine's flows (--conntrack-events). */
+enum pfk_events {
+	PFK_EVENTS_OWN, /* their creation, close and end, read by the daemon */
+	PFK_EVENTS_ALL, /* every change (conntrackd), read by the daemon */
+	PFK_EVENTS_NONE, /* as own for others; the daemon reads none and counts
+			  * active flows from the table when asked */
+};
+
 struct pfk_config {
 	const char *wan; /* "eth0,ppp0": WAN interfaces (hairpin); NULL: default routes' */
-	bool events_all; /* every conntrack event of our flows (--conntrack-events all) */
+	enum pfk_events events;
 };
+
+/* The --conntrack-events word: 0, or -1 for another. */
+int pfk_events_parse(const char *word, enum pfk_events *ev);
 
 /* Before start (or first use). */
 void pfk_configure(const struct pfk_config *cfg);

@@ -99,9 +99,28 @@ void pfk_configure(const struct pfk_config *cfg)
 	pfk_cfg = *cfg;
 }
 
+int pfk_events_parse(const char *word, enum pfk_events *ev)
+{
+	static const char *const names[] = { [PFK_EVENTS_OWN] = "own", [PFK_EVENTS_ALL] = "all",
+					     [PFK_EVENTS_NONE] = "none" };
+	size_t i;
+
+	for (i = 0; i < PF_ARRAY_SIZE(names); i++)
+		if (!strcmp(word, names[i])) {
+			*ev = (enum pfk_events)i;
+			return 0;
+		}
+	return -1;
+}
+
 bool pfk_events_all(void)
 {
-	return pfk_cfg.events_all;
+	return pfk_cfg.events == PFK_EVENTS_ALL;
+}
+
+bool pfk_events_none(void)
+{
+	return pfk_cfg.events == PFK_EVENTS_NONE;
 }
 
 /* Also on first use: a table with kernel forwards under portfwd -e user. */
@@ -132,8 +151,12 @@ static int pfk_start(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	/* Without events the forwards carry on, only their counters stay 0. */
-	pfk_stats_start();
+	/* Without events the forwards carry on, only their counters stay 0.
+	 * With none wanted, conntrack builds no event for us (without a
+	 * listener it builds none at all) and the active flows are counted
+	 * when asked (pfk_sample). */
+	if (!pfk_events_none())
+		pfk_stats_start();
 	pfk_acl_start();
 	return 0;
 }
@@ -248,6 +271,16 @@ static int pfk_check(const struct pf_forward *f, char *err, size_t errlen)
 {
 	uint32_t i;
 
+	if (f->logged && pfk_events_none()) {
+		char where[PF_WHERE_MAX];
+
+		snprintf(err, errlen,
+			 "%s: the kernel engine logs a flow from conntrack's events, and portfwd "
+			 "runs with --conntrack-events none; expected no 'log' (nor 'default log'), "
+			 "or portfwd with -E own",
+			 pf_forward_where(f, f->conf.line, where, sizeof(where)));
+		return -1;
+	}
 	for (i = 0; i < f->nbe; i++) {
 		const struct pf_backend *be = &f->be[i];
 		char a[PF_ADDRSTR_MAX], where[PF_WHERE_MAX];
@@ -1103,6 +1136,30 @@ static bool pfk_event(void)
 	return pfk_nprev && !pfk_stopped && !pfk_wan_same();
 }
 
+/* With --conntrack-events none the active flows are counted from the
+ * table when someone reads the counters: a dump of our entries (filtered
+ * on the mark in the kernel), at most one per PFK_SAMPLE_MS however many
+ * readers ask. */
+#define PFK_SAMPLE_MS 200
+static void pfk_sample(void)
+{
+	static uint64_t last;
+	uint64_t now;
+
+	if (!pfk_events_none() || !pfk_nft || !pfk_nprev || pfk_stopped || pfk_detached)
+		return;
+	now = pf_now_ms();
+	if (last && now - last < PFK_SAMPLE_MS)
+		return;
+	last = now;
+	pfk_stats_resync(pfk_prev, pfk_nprev);
+}
+
+static bool pfk_counts_totals(void)
+{
+	return !pfk_events_none();
+}
+
 const struct pf_engine_ops pfk_engine_ops = {
 	.name = "kernel",
 	.engine = PF_ENGINE_KERNEL,
@@ -1119,4 +1176,6 @@ const struct pf_engine_ops pfk_engine_ops = {
 	.event = pfk_event,
 	.trigger_state = pfk_trig_state,
 	.detach = pfk_stop_detached,
+	.sample = pfk_sample,
+	.counts_totals = pfk_counts_totals,
 };

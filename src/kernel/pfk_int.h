@@ -33,6 +33,7 @@ _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits
  * entries, as of any other (conntrackd needs them). Else only their
  * creation, their close (DONE) and their end. */
 bool pfk_events_all(void);
+bool pfk_events_none(void);
 
 /* The whole ruleset as an nft script, the simple forwards' map elements in
  * it (for tests, the benchmark, a look at what the engine loads). */

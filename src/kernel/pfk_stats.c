@@ -274,7 +274,9 @@ static int pfk_stats_count_cb(enum nf_conntrack_msg_type type, struct nf_conntra
 	if (!(mark & PFK_MARK_OURS))
 		return NFCT_CB_CONTINUE;
 	if (pfk_ct_closed(ct)) {
-		pfk_closed_add(nfct_get_attr_u32(ct, ATTR_ID));
+		/* Without events no UPDATE will need to know it is closed. */
+		if (!pfk_events_none())
+			pfk_closed_add(nfct_get_attr_u32(ct, ATTR_ID));
 		return NFCT_CB_CONTINUE;
 	}
 	if (!f)

@@ -158,20 +158,73 @@ expect_in "the new_in chain by default" "$(nsx nft list chain inet portfw new_in
 
 info "portfwd --conntrack-events: a bad value is refused"
 out=$("$PORTFWD" --conntrack-events most -t -c "$PFD_CONF" 2>&1) && fail "--conntrack-events most was accepted"
-expect_in "the refusal" "$out" "--conntrack-events 'most': expected own or all"
+expect_in "the refusal" "$out" "--conntrack-events 'most': expected own, all or none"
 
 # A stop leaves the sysctls while forwards or flows are left: flush them first.
 pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 expect_eq "nf_conntrack_acct put back" "$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
 
+# pfd_ct_listeners: portfwd's netlink sockets subscribed to a conntrack event
+# group (NETLINK_NETFILTER, groups NEW|UPDATE|DESTROY in /proc/net/netlink).
+pfd_ct_listeners() {
+	local sk eth pid groups rmem wmem dump locks drops inode n=0 mine
+	mine=" $(find "/proc/$PFD_PID/fd" -lname 'socket:*' -printf '%l\n' | tr -dc '0-9\n' | tr '\n' ' ') "
+	while read -r sk eth pid groups rmem wmem dump locks drops inode; do
+		[[ $eth == 12 && $mine == *" $inode "* ]] && (((16#$groups) & 7)) && n=$((n + 1))
+	done < <(nsx tail -n +2 /proc/net/netlink)
+	echo "$n"
+}
+
 info "portfwd --conntrack-events all: every change reported, counters the same"
 pfd_start -W wan --conntrack-events all
+expect_eq "portfwd subscribed to conntrack events with -E all" "$(pfd_ct_listeners)" 1
 [[ $(nsx nft list table inet portfw) != *"ct event set"* ]] ||
 	fail "'ct event set' in the table with --conntrack-events all"
 watched_xfer "$T/ev-all.txt" 3
 u=$(ev_count UPDATE "$T/ev-all.txt")
 ((u >= 9)) || fail "with --conntrack-events all another listener saw only $u UPDATE events of 3 connections"
+pf flush -k >/dev/null || fail "portfw flush -k failed"
+pfd_stop
+
+info "portfwd --conntrack-events none: no subscription, active flows counted when asked"
+echo "status 127.0.0.1:9181" >>"$PFD_CONF"
+pfd_start -W wan --conntrack-events none
+expect_eq "portfwd subscribed to conntrack events with -E none" "$(pfd_ct_listeners)" 0
+expect_eq "nf_conntrack_acct left off with -E none" \
+	"$(nsx cat /proc/sys/net/netfilter/nf_conntrack_acct)" 0
+expect_in "the new_in chain as with own" "$(nsx nft list chain inet portfw new_in)" \
+	"ct event set new,destroy"
+in_ns "$S" timeout -k 5 60 socat TCP-LISTEN:9100,reuseaddr,fork SYSTEM:"sleep 4" >/dev/null 2>&1 &
+wait_for 10 "the holding server to listen" eval 'in_ns "$S" ss -Hltn "sport = :9100" | grep -q .'
+clis=()
+for i in 1 2; do
+	in_ns "$C" timeout -k 5 40 socat -u TCP:198.51.100.1:8085 STDOUT >/dev/null 2>&1 &
+	clis+=($!)
+done
+wait_for 3 "kh's 2 connections to count as active" eval '[[ $(fwd_stat kh active) == 2 ]]'
+expect_eq "kh backend active with -E none" "$(be_stat kh 0 active)" 2
+j=$(pf list -j)
+expect_eq "kh's conns left out (not counted)" "$(jget "'conns' in [f for f in d if f['name'] == 'kh'][0]" <<<"$j")" False
+expect_eq "kh's bytes left out (not counted)" "$(jget "'bytes_up' in [f for f in d if f['name'] == 'kh'][0]" <<<"$j")" False
+expect_eq "kh's conns shown as -" "$(pf list | awk '$1 == "kh" { print $6 }')" "-"
+expect_eq "a user forward's conns still shown" "$(pf list | awk '$1 == "ut" { print $6 }')" 0
+m=$(nsx curl -sS --max-time 5 http://127.0.0.1:9181/metrics) || fail "GET /metrics failed"
+expect_in "kh's active flows in /metrics" "$m" 'portfw_forward_active_flows{forward="kh",'
+[[ $m != *'portfw_forward_connections_total{forward="kh",'* ]] ||
+	fail "/metrics shows kh's connections with -E none (not counted)"
+[[ $m != *'portfw_forward_bytes_total{forward="kh",'* ]] ||
+	fail "/metrics shows kh's bytes with -E none (not counted)"
+expect_in "a user forward's connections in /metrics" "$m" 'portfw_forward_connections_total{forward="ut",'
+wait_for 8 "kh's connections to end when the backend closes" eval '[[ $(fwd_stat kh active) == 0 ]]'
+wait "${clis[@]}" 2>/dev/null || true
+expect_eq "portfwd subscribed after the flows" "$(pfd_ct_listeners)" 0
+
+info "-E none: a forward whose flows are logged is refused, naming it"
+out=$(pf add name klog tcp :8095 to 10.0.0.2:9000 engine kernel log 2>&1) &&
+	fail "a logged kernel forward was accepted with -E none: $out"
+expect_in "the refusal" "$out" "--conntrack-events none"
+expect_eq "nothing added" "$(pf list -j | jget "len([f for f in d if f['name'] == 'klog'])")" 0
 pf flush -k >/dev/null || fail "portfw flush -k failed"
 pfd_stop
 pft_done
