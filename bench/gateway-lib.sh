@@ -387,7 +387,8 @@ cps() {
 # gw_setup_start NAME: the gateway routes (route), DNATs with one
 # hand-written nft rule per port (nft), or runs portfwd with its kernel
 # engine (kernel: the two measured forwards; kernel-N: N forwards, N-2 on
-# addresses nobody uses, then the two measured ones) or its user engine
+# addresses nobody uses, then the two measured ones; kernel-none and
+# kernel-none-N: the same with -E none, no conntrack event read) or its user engine
 # (user). The caller sets TARGET=$WAN_G, T_IPERF, T_HTTP (the front ports)
 # and LOAD_MS="" first; route sets its own. Returns 2 for another NAME.
 gw_setup_start() {
@@ -398,6 +399,9 @@ gw_setup_start() {
 		in_g nft -f "$W/nft.conf"
 		;;
 	kernel) portfwd_start kernel 2 ;;
+	# Without live counters: portfwd reads no conntrack event (-E none).
+	kernel-none) PFD_ARGS="-E none" portfwd_start kernel 2 ;;
+	kernel-none-*) PFD_ARGS="-E none" portfwd_start kernel "${1#kernel-none-}" ;;
 	kernel-*) portfwd_start kernel "${1#kernel-}" ;;
 	user) portfwd_start user 2 ;;
 	# Pinned relay threads (-a), and forwards that accept a client with its

@@ -10,7 +10,8 @@
 #
 # The gateway's setups: plain routing (the client addresses the server), one
 # hand-written nft DNAT rule, portfwd's kernel engine (one forward, and one
-# among BENCH_SCALE), portfwd's user engine, haproxy (splicing every
+# among BENCH_SCALE; each also with -E none, the daemon reading no conntrack
+# event), portfwd's user engine, haproxy (splicing every
 # connection; and haproxy-auto: its splice-auto mode), nginx stream and socat
 # (the configs of bench/peers/, as bench/run.sh runs them on loopback).
 # The -tuned rows: each of portfwd's user engine, haproxy and nginx with
@@ -30,8 +31,9 @@
 #   BENCH_RUNS        repetitions, each in another order (1 / 5)
 #   BENCH_SCALE       forwards of the kernel engine's scale row (1000 / 100000)
 #   BENCH_WARMUP      seconds of untimed wrk through each setup before it is measured (1)
-#   BENCH_SETUPS      which rows (default: route nft kernel kernel-N user haproxy
-#                     haproxy-auto nginx socat user-tuned haproxy-tuned nginx-tuned)
+#   BENCH_SETUPS      which rows (default: route nft kernel kernel-N kernel-none
+#                     kernel-none-N user haproxy haproxy-auto nginx socat
+#                     user-tuned haproxy-tuned nginx-tuned)
 #   BENCH_WRK_CONNS   concurrent wrk connections (32)
 #   BENCH_WRK_THREADS wrk threads (2)
 #   BENCH_NOFILE      descriptor limit asked for (65536)
@@ -80,8 +82,8 @@ done
 if ! [[ $BENCH_SCALE =~ ^[1-9][0-9]*$ ]] || ((BENCH_SCALE < 3 || BENCH_SCALE > 1000000)); then
 	die "BENCH_SCALE='$BENCH_SCALE': expected one forward count from 3 to 1000000"
 fi
-ALL_SETUPS="route nft kernel kernel-$BENCH_SCALE user haproxy haproxy-auto nginx socat user-tuned
-	haproxy-tuned nginx-tuned"
+ALL_SETUPS="route nft kernel kernel-$BENCH_SCALE kernel-none kernel-none-$BENCH_SCALE user haproxy
+	haproxy-auto nginx socat user-tuned haproxy-tuned nginx-tuned"
 ALL_SETUPS=${ALL_SETUPS//[$'\n\t']/ }
 ALL_SETUPS=${ALL_SETUPS//  / }
 : "${BENCH_SETUPS:=$ALL_SETUPS}"

@@ -73,6 +73,9 @@ def main():
         "nft": "nft: 1 hand-written DNAT rule",
         "kernel": "portfw kernel engine",
         f"kernel-{scale}": f"portfw kernel engine, 1 of {int(scale):,} forwards" if scale else "",
+        "kernel-none": "portfw kernel engine, -E none (no live counters)",
+        f"kernel-none-{scale}": f"portfw kernel engine, -E none, 1 of {int(scale):,} forwards"
+        if scale else "",
         "user": "portfw user engine",
         "haproxy": "haproxy (splice both ways)",
         "haproxy-auto": "haproxy (splice-auto)",
@@ -138,7 +141,8 @@ def main():
         r = ratios(rows, s, ref, m)
         return (statistics.median(r), min(r), max(r)) if r else None
 
-    for k in [s for s in ("kernel", f"kernel-{scale}") if s in stats]:
+    for k in [s for s in ("kernel", f"kernel-{scale}", "kernel-none", f"kernel-none-{scale}")
+              if s in stats]:
         parts, ok = [], True
         for m, t in METRICS:
             r = med_ratio(k, "nft", m)
