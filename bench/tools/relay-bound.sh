@@ -159,14 +159,14 @@ keepalive() {
 profile() {
 	local data=$W/perf-$1-$2.data ip
 	in_c timeout -k 3 $((BENCH_PROFILE_SECONDS + 30)) iperf3 -c "$TARGET" -p "$T_IPERF" \
-		-t $((BENCH_PROFILE_SECONDS + 2)) -P "$2" >/dev/null 2>&1 &
+		-t $((BENCH_PROFILE_SECONDS + 2)) -P "$2" >"$W/profile-iperf-$1-$2.txt" 2>&1 &
 	ip=$!
 	sleep 1
 	# Call chains: in this VM perf samples on a timer, and a sample taken
 	# with interrupts off lands on the function that turns them back on
 	# (_raw_spin_unlock_irqrestore): only its callers say whose work it was.
 	perf record -a -g -F 999 -o "$data" -- sleep "$BENCH_PROFILE_SECONDS" >/dev/null 2>&1 || true
-	wait "$ip" || fail_note "$1: profiled iperf3 -P $2 failed"
+	wait "$ip" || fail_note "$1: profiled iperf3 -P $2 failed: $(tail -2 "$W/profile-iperf-$1-$2.txt" | tr '\n' ' ')"
 	perf script -i "$data" -F comm,ip,sym 2>/dev/null >"$W/perf-$1-$2.txt" || true
 	rm -f "$data"
 }
@@ -197,6 +197,7 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 	done
 done
 # Profiles last, apart: perf's own sampling would weigh on the timed runs.
+RUN=profile
 for setup in $BENCH_SETUPS; do
 	servers_check
 	if relay_start "$setup" && wait_for 5 sanity; then
