@@ -104,10 +104,11 @@ static void smr_conn_close(struct smr_map *m, uint32_t idx)
  * smr_flush_early: bytes that arrive before a socket enters the sockmap
  * stay in its receive queue: the verdict only runs when the next segment
  * comes, and a client that speaks first and then waits (HTTP) would wait
- * forever. Called before and again after pairing, copying by hand; FIONREAD
- * cannot tell, as on a sockmap socket it counts the psock's queue only.
- * Bytes that come between the last read here and the entry in the sockmap
- * could be overtaken by the verdict's: a race the experiment accepts.
+ * forever. Bytes the verdict passed while the pair was incomplete sit in
+ * the psock's own queue. Called before and again after pairing, copying by
+ * hand (FIONREAD cannot tell: on a sockmap socket it counts the psock's
+ * queue only). A segment redirected between pairing and the second call
+ * could overtake bytes still waiting here: a race the experiment accepts.
  */
 static int smr_flush_early(int from, int to)
 {

@@ -70,9 +70,13 @@ void smr_map_close(struct smr_map *m)
 }
 
 /*
- * smr_map_pair: each socket's cookie points at its peer's slot before
- * either socket enters the sockmap, so the first segment the verdict sees
- * already has somewhere to go.
+ * smr_map_pair: both sockets enter the sockmap first, and only then does
+ * each cookie point at its peer's slot. The other order lost bytes: a
+ * segment that reached the backend's socket while the client's slot was
+ * still empty was redirected to nothing, which drops it (iperf3's
+ * one-byte control messages, now and then). Until the cookies are in, the
+ * verdict passes segments to the socket's own queue, where the caller's
+ * flush picks them up.
  */
 int smr_map_pair(struct smr_map *m, const int fd[2], const uint32_t slot[2], uint64_t cookie[2])
 {
@@ -86,14 +90,13 @@ int smr_map_pair(struct smr_map *m, const int fd[2], const uint32_t slot[2], uin
 			return -errno;
 	}
 	for (i = 0; i < 2; i++) {
-		rc = bpf_map_update_elem(m->peer_fd, &cookie[i], &slot[!i], BPF_ANY);
+		v = (uint32_t)fd[i];
+		rc = bpf_map_update_elem(m->socks_fd, &slot[i], &v, BPF_ANY);
 		if (rc < 0)
 			goto out;
 	}
-	/* The backend side first: the client's bytes may already be waiting. */
-	for (i = 1; i >= 0; i--) {
-		v = (uint32_t)fd[i];
-		rc = bpf_map_update_elem(m->socks_fd, &slot[i], &v, BPF_ANY);
+	for (i = 0; i < 2; i++) {
+		rc = bpf_map_update_elem(m->peer_fd, &cookie[i], &slot[!i], BPF_ANY);
 		if (rc < 0)
 			goto out;
 	}
