@@ -306,7 +306,12 @@ void pfk_stats_resync(struct pf_forward *const *fwd, size_t n)
 			atomic_store(&fwd[i]->be[b].st->active, 0);
 	}
 	nfct_callback_register(h, NFCT_T_ALL, pfk_stats_count_cb, NULL);
-	pfk_ct_dump_marked(h, PFK_MARK_OURS, PFK_MARK_OURS);
+	/* Under -E none this runs on every read of the counters, and the
+	 * closed flows waiting in TIME_WAIT (two minutes of connections) are
+	 * most of our entries: the kernel leaves out those the closing chain
+	 * marked done. With events the dump must see them too (pfk_closed). */
+	pfk_ct_dump_marked(h, PFK_MARK_OURS,
+			   pfk_events_none() ? PFK_MARK_OURS | PFK_MARK_DONE : PFK_MARK_OURS);
 	nfct_close(h);
 }
 
