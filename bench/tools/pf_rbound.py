@@ -5,6 +5,11 @@ breakdown of each profile, and the bound a relay without splice/pipe and
 without its own syscall/user work could reach at the same busy CPU.
 
     pf_rbound.py WORKDIR SETUP...   (WORKDIR/samples.csv, perf-*.txt)
+    pf_rbound.py --cps WORKDIR SETUP...   (perf-SETUP-cps.txt, pids-SETUP.txt)
+
+--cps: the new-connection rate instead; a sample is the relay's when its
+pid ran in the gateway namespace (pids-SETUP.txt), since nginx is both a
+relay there and the server behind it.
 """
 import csv
 import os
@@ -21,6 +26,9 @@ NET = re.compile(
     r"tcp|^_*ip_|^_*ip_|ipv4|inet|skb|^_*sk_|sock|veth|net_rx|netif|napi|^_*dev_|^_*nf_|csum|"
     r"neigh|softirq|^_*net_|xmit|qdisc|pfifo|fib_|^_*rt_|dst_|page_pool|process_backlog|"
     r"rcv|_ack|sendmsg|recvmsg")
+# cps: opening and closing sockets is TCP work too, epoll is the relay's.
+CONN = re.compile(r"accept|connect|fput|alloc_file|_pseudo|new_inode|inode_init|destroy_inode|evict")
+EPOLL = re.compile(r"^_*ep_|epoll|eventpoll")
 CATS = ("net", "splice", "relay", "psock", "copy", "other")
 FRAME = re.compile(r"^\s+([0-9a-f]+)\s+(.*?)\s*$")
 KERNEL_IP = 0xFFFF800000000000
@@ -33,28 +41,40 @@ def frame_cat(sym):
     return None
 
 
-def classify(comm, stack):
+def classify(comm, stack, relay_pids=None):
     """One sample's category (None: idle) and whether its leaf is user space.
-    STACK: (ip, sym) from the leaf outwards."""
+    STACK: (ip, sym) from the leaf outwards. RELAY_PIDS (cps): COMM is
+    "comm pid" and the relay is whoever has one of these pids."""
     if not stack:
         return "other", False
     leaf_user = stack[0][0] < KERNEL_IP
     if comm.startswith("swapper") and IDLE.search(stack[0][1]):
         return None, False
+    if relay_pids is not None:
+        parts = comm.rsplit(None, 1)
+        is_relay = len(parts) == 2 and parts[1] in relay_pids
+    else:
+        is_relay = comm.startswith(RELAY_COMMS)
     for ip, sym in stack:
         if ip < KERNEL_IP:
             break
+        if relay_pids is not None:
+            # Epoll, in or on behalf of the relay (its wakeups): (c).
+            if EPOLL.search(sym):
+                return ("relay" if is_relay else "other"), False
+            if CONN.search(sym):
+                return "net", False
         cat = frame_cat(sym)
         if cat:
             return cat, False
-    if comm.startswith(RELAY_COMMS):
+    if is_relay:
         # The rest of the relay's process: syscall entry/exit, epoll,
         # scheduling, file lookups, and all of its user space.
         return "relay", leaf_user
     return "other", False
 
 
-def profile(path):
+def profile(path, relay_pids=None):
     """Shares (of busy samples) per category, and the relay's user share."""
     tot = dict.fromkeys(CATS, 0)
     user = 0
@@ -68,7 +88,7 @@ def profile(path):
         nonlocal user
         if comm is None:
             return
-        cat, is_user = classify(comm, stack)
+        cat, is_user = classify(comm, stack, relay_pids)
         if cat:
             tot[cat] += 1
             user += is_user
@@ -97,7 +117,78 @@ def profile(path):
 NCPU = os.cpu_count()
 
 
+def read_vals(wd):
+    vals = {}
+    with open(f"{wd}/samples.csv") as f:
+        for row in csv.DictReader(f):
+            vals.setdefault((row["setup"], row["metric"]), []).append(float(row["value"]))
+    return vals
+
+
+def fmt(x, f="%.2f"):
+    return "-" if x is None else f % x
+
+
+def main_cps(wd, setups):
+    vals = read_vals(wd)
+
+    def med(s, m):
+        v = vals.get((s, m))
+        return statistics.median(v) if v else None
+
+    def rng(s, m):
+        v = vals.get((s, m))
+        return f"{min(v):.0f}-{max(v):.0f}" if v else "-"
+
+    rr = med("route", "cps")
+    peers = [med(s, "cps") for s in ("haproxy", "nginx") if s in setups and med(s, "cps")]
+    best = max(peers) if peers else None
+    print("## New connections (wrk, Connection: close, 100-byte file), medians\n")
+    print("CPU per connection: busy CPUs / conn/s, the whole machine (wrk, the relay,"
+          " nginx behind it) and the relay's processes alone (/proc/PID/stat).\n")
+    print("| setup | conn/s | range | vs route | vs best peer | busy CPUs | machine us/conn "
+          "| relay us/conn | n |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in setups:
+        r, c, rc = med(s, "cps"), med(s, "cpucps"), med(s, "relcps")
+        n = len(vals.get((s, "cps"), []))
+        print(f"| {s} | {fmt(r, '%.0f')} | {rng(s, 'cps')} | {fmt(r and rr and r / rr)} "
+              f"| {fmt(r and best and r / best)} | {fmt(c)} | {fmt(r and c and c / r * 1e6, '%.1f')} "
+              f"| {fmt(r and rc is not None and rc / r * 1e6, '%.1f')} | {n} |")
+    print("\n## CPU breakdown of the profiled wrk runs (shares of busy samples)\n")
+    print("(a) net: TCP/IP, skb, veth, softirq, socket/accept/connect/close internals of every"
+          " socket on the machine; (b) splice/pipe; (c) relay: the relay's syscall entry/exit,"
+          " epoll, scheduling/wakeups and user space (user part in brackets); other: the rest"
+          " (wrk, the nginx server's own non-TCP work, scheduler, ...).\n")
+    print("The bound: the relay's rate if (b) and (c) cost nothing, at the same busy CPU"
+          " and with every CPU busy, as a ratio to the best of haproxy and nginx.\n")
+    print("| setup | (a) net | (b) splice | (c) relay [user] | copy | other | us/conn if (b)+(c)=0 "
+          "| bound, same busy CPU, x best peer | bound, all CPUs, x best peer | samples |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for s in setups:
+        try:
+            with open(f"{wd}/pids-{s}.txt") as f:
+                pids = set(f.read().split())
+        except OSError:
+            pids = set()
+        p = profile(f"{wd}/perf-{s}-cps.txt", pids)
+        r, c = med(s, "cps"), med(s, "cpucps")
+        if not p or not r or not c:
+            continue
+        free = p["splice"] + p["relay"]
+        cost = c / r * (1 - free)
+        same = c / cost
+        full = NCPU / cost
+        print(f"| {s} | {p['net']:.0%} | {p['splice']:.0%} | {p['relay']:.0%} [{p['relay_user']:.0%}] "
+              f"| {p['copy']:.0%} | {p['other']:.0%} | {cost * 1e6:.1f} "
+              f"| {fmt(best and same / best)} | {fmt(best and full / best)} | {int(p['samples'])} |")
+    print(f"\n(best peer: {fmt(best, '%.0f')} conn/s; route: {fmt(rr, '%.0f')} conn/s; {NCPU} CPUs)")
+
+
 def main():
+    if sys.argv[1] == "--cps":
+        main_cps(sys.argv[2], sys.argv[3:])
+        return
     wd, setups = sys.argv[1], sys.argv[2:]
     vals = {}
     with open(f"{wd}/samples.csv") as f:

@@ -18,14 +18,25 @@
 #   - the bound: the throughput a relay would reach at the same busy CPU if
 #     (b) and (c) cost nothing, as a ratio to routing.
 #
+# BENCH_MODE=cps measures the new-connection rate instead (wrk with
+# "Connection: close" on nginx's 100-byte file, as bench/gateway.sh's cps),
+# for route, user, haproxy and nginx stream (bench's peers/ configs): the
+# machine's busy CPU and the relay processes' own CPU per connection, one
+# profiled wrk run per row (samples tagged with their pid: the relay is
+# whatever runs in the gateway namespace), and the rate a relay would reach
+# if (b) and (c) cost nothing, as a ratio to the best of haproxy and nginx.
+#
 #   flock -o /tmp/pfnet.lock bench/tools/relay-bound.sh     (root)
+#   BENCH_MODE=cps flock -o /tmp/pfnet.lock bench/tools/relay-bound.sh
 #
 # Settings (environment): BENCH_SECONDS (4) per measurement, BENCH_RUNS (3),
 # BENCH_PROFILE_SECONDS (3), BENCH_SETUPS (route user haproxy sockmap
 # sockmap-big),
 # BENCH_WRK_CONNS (32), BENCH_WRK_THREADS (2), SMR_ARGS (more options of
 # sockmap-relay, e.g. -S 4194304), BENCH_KEEP=1 keeps the work
-# dir, PORTFW_BUILD (<repo>/build). Takes about 4-5 minutes with the defaults.
+# dir, PORTFW_BUILD (<repo>/build), BENCH_MODE (bulk, or cps: BENCH_SETUPS
+# then defaults to route user haproxy nginx). Takes about 4-5 minutes with
+# the defaults, about 1.5 with BENCH_MODE=cps.
 set -euo pipefail
 
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +45,12 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 # shellcheck source=bench/gateway-lib.sh
 . "$BENCH_DIR/gateway-lib.sh"
 : "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=3}" "${BENCH_PROFILE_SECONDS:=3}"
-: "${BENCH_SETUPS:=route user haproxy sockmap sockmap-big}"
+: "${BENCH_MODE:=bulk}"
+case $BENCH_MODE in
+bulk) : "${BENCH_SETUPS:=route user haproxy sockmap sockmap-big}" ;;
+cps) : "${BENCH_SETUPS:=route user haproxy nginx}" ;;
+*) echo "BENCH_MODE: bulk or cps" >&2; exit 2 ;;
+esac
 : "${BENCH_WRK_CONNS:=32}" "${BENCH_WRK_THREADS:=2}" "${BENCH_KEEP:=0}" "${BENCH_LOAD_TIMEOUT:=60}"
 : "${PORTFW_BUILD:=$REPO/build}"
 PORTFWD=$PORTFW_BUILD/portfwd
@@ -53,6 +69,7 @@ done
 ulimit -n 65536 2>/dev/null || true
 NOFILE=$(ulimit -n)
 MAXCONN=$(((NOFILE - 500) * 2 / 5))
+WORKER_CONNS=$((NOFILE - 100))
 NCPU=$(nproc)
 T_START=$EPOCHREALTIME
 
@@ -75,6 +92,17 @@ relay_start() {
 			-e "s|@ECHO_FRONT@|17007|g" -e "s|@ECHO_BACK@|7007|g" \
 			"$BENCH_DIR/peers/haproxy.cfg" >"$W/haproxy.cfg"
 		ip netns exec "$NS_G" haproxy -db -f "$W/haproxy.cfg" >>"$log" 2>&1 &
+		;;
+	nginx)
+		# nginx stream as bench/gateway.sh runs it (peers/nginx-stream.conf).
+		sed -e "s|@DIR@|$W|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@WORKER_CONNS@|$WORKER_CONNS|g" \
+			-e "s|@FRONT_ADDR@|$WAN_G|g" -e "s|@BACK_ADDR@|$SRV|g" \
+			-e "s|@IPERF_FRONT@|$T_IPERF|g" -e "s|@IPERF_BACK@|$IPERF_BACK|g" \
+			-e "s|@HTTP_FRONT@|$T_HTTP|g" -e "s|@HTTP_BACK@|$HTTP_BACK|g" \
+			-e "s|@ECHO_FRONT@|17007|g" -e "s|@ECHO_BACK@|7007|g" \
+			"$BENCH_DIR/peers/nginx-stream.conf" >"$W/nginx-stream.conf"
+		ip netns exec "$NS_G" nginx -p "$W/" -c "$W/nginx-stream.conf" -e "$W/nginx-stream.error.log" \
+			>>"$log" 2>&1 &
 		;;
 	sockmap | sockmap-big)
 		# sockmap-big: 4 MiB send buffers. The verdict's sends wait a
@@ -100,7 +128,7 @@ relay_start() {
 relay_stop() {
 	local pids
 	case $1 in
-	haproxy | sockmap | sockmap-big)
+	haproxy | nginx | sockmap | sockmap-big)
 		pids=$(ip netns pids "$NS_G" 2>/dev/null || true)
 		# shellcheck disable=SC2086
 		[[ -z $pids ]] || kill -TERM $pids 2>/dev/null || true
@@ -171,11 +199,52 @@ profile() {
 	rm -f "$data"
 }
 
+# relay_ticks: CPU jiffies (user + system, all threads) of every process in
+# the gateway namespace: the relay and whatever it forked.
+relay_ticks() {
+	local p t=0 f
+	for p in $(ip netns pids "$NS_G" 2>/dev/null || true); do
+		# Fields after the ")" of comm: utime and stime are the 12th and 13th.
+		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		read -ra f <<<"$f"
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
+}
+
+# cps_cpu SETUP: cps (gateway-lib.sh), with the machine's busy CPUs and the
+# relay's own CPUs recorded (cpucps, relcps).
+cps_cpu() {
+	local s0 s1 r0 r1 t0 t1 hz
+	hz=$(getconf CLK_TCK)
+	s0=$(cpu_snap) r0=$(relay_ticks) t0=$EPOCHREALTIME
+	cps "$1" || return 1
+	s1=$(cpu_snap) r1=$(relay_ticks) t1=$EPOCHREALTIME
+	record "$1" cpucps "$(busy_cores "$s0" "$s1")"
+	record "$1" relcps "$(calc "($r1 - $r0) / $hz / ($t1 - $t0)")"
+}
+
+# profile_cps SETUP: perf record -a over the middle of a wrk Connection:
+# close run; the relay's pids go to pids-SETUP.txt.
+profile_cps() {
+	local data=$W/perf-$1-cps.data wp
+	in_c timeout -k 3 $((BENCH_PROFILE_SECONDS + 30)) wrk -t "$BENCH_WRK_THREADS" -c "$BENCH_WRK_CONNS" \
+		-d "$((BENCH_PROFILE_SECONDS + 2))s" -H "Connection: close" "http://$TARGET:$T_HTTP/100b" \
+		>"$W/profile-wrk-$1.txt" 2>&1 &
+	wp=$!
+	sleep 1
+	{ ip netns pids "$NS_G" 2>/dev/null || true; } >"$W/pids-$1.txt"
+	perf record -a -g -F 999 -o "$data" -- sleep "$BENCH_PROFILE_SECONDS" >/dev/null 2>&1 || true
+	wait "$wp" || fail_note "$1: profiled wrk failed: $(tail -2 "$W/profile-wrk-$1.txt" | tr '\n' ' ')"
+	perf script -i "$data" -F comm,pid,ip,sym 2>/dev/null >"$W/perf-$1-cps.txt" || true
+	rm -f "$data"
+}
+
 # ---- main ----
 
 gw_samples_init
 say "# relay-bound: routing vs relays on the gateway ($(uname -r), $NCPU CPUs)"
-say "bench: $BENCH_RUNS runs of ${BENCH_SECONDS}s, profile ${BENCH_PROFILE_SECONDS}s, setups: $BENCH_SETUPS; namespaces $NS_C $NS_G $NS_S"
+say "bench: $BENCH_MODE, $BENCH_RUNS runs of ${BENCH_SECONDS}s, profile ${BENCH_PROFILE_SECONDS}s, setups: $BENCH_SETUPS; namespaces $NS_C $NS_G $NS_S"
 server_start
 warm_up
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
@@ -189,9 +258,13 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
 			relay_stop "$setup"
 			continue
 		fi
-		bulk_cpu "$setup" 1 || true
-		bulk_cpu "$setup" 4 || true
-		keepalive "$setup" || true
+		if [[ $BENCH_MODE == cps ]]; then
+			cps_cpu "$setup" || true
+		else
+			bulk_cpu "$setup" 1 || true
+			bulk_cpu "$setup" 4 || true
+			keepalive "$setup" || true
+		fi
 		relay_stop "$setup"
 		say "[run $RUN/$BENCH_RUNS] $setup:$SUMMARY"
 	done
@@ -201,16 +274,22 @@ RUN=profile
 for setup in $BENCH_SETUPS; do
 	servers_check
 	if relay_start "$setup" && wait_for 5 sanity; then
-		profile "$setup" 1
-		profile "$setup" 4
+		if [[ $BENCH_MODE == cps ]]; then
+			profile_cps "$setup"
+		else
+			profile "$setup" 1
+			profile "$setup" 4
+		fi
 	fi
 	relay_stop "$setup"
 	say "[profile] $setup done"
 done
+MODE_ARGS=() SUFFIX=""
+[[ $BENCH_MODE == bulk ]] || MODE_ARGS=(--cps) SUFFIX=-cps
 # shellcheck disable=SC2086
-"$PY" "$TOOLS/pf_rbound.py" "$W" $BENCH_SETUPS | tee "$W/report.md"
+"$PY" "$TOOLS/pf_rbound.py" "${MODE_ARGS[@]}" "$W" $BENCH_SETUPS | tee "$W/report.md"
 mkdir -p "$BENCH_DIR/results"
-OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-relay-bound
+OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-relay-bound$SUFFIX
 cp "$W/report.md" "$OUT.md"
 cp "$CSV" "$OUT.csv"
 say "bench: $OUT.{md,csv} ($(calc "$EPOCHREALTIME - $T_START")s)"
