@@ -6,6 +6,7 @@ without its own syscall/user work could reach at the same busy CPU.
 
     pf_rbound.py WORKDIR SETUP...   (WORKDIR/samples.csv, perf-*.txt)
     pf_rbound.py --cps WORKDIR SETUP...   (perf-SETUP-cps.txt, pids-SETUP.txt)
+    pf_rbound.py --base direct WORKDIR SETUP...   (loopback: ratios to direct)
 
 --cps: the new-connection rate instead; a sample is the relay's when its
 pid ran in the gateway namespace (pids-SETUP.txt), since nginx is both a
@@ -186,10 +187,22 @@ def main_cps(wd, setups):
 
 
 def main():
-    if sys.argv[1] == "--cps":
-        main_cps(sys.argv[2], sys.argv[3:])
+    args = sys.argv[1:]
+    cps = args[0] == "--cps"
+    if cps:
+        args = args[1:]
+    base = "route"
+    if args[0] == "--base":
+        base, args = args[1], args[2:]
+    if cps:
+        main_cps(args[0], args[1:])
         return
-    wd, setups = sys.argv[1], sys.argv[2:]
+    main_bulk(args[0], args[1:], base)
+
+
+def main_bulk(wd, setups, base):
+    """BASE: the row every ratio is to (route on the gateway, direct on
+    loopback)."""
     vals = {}
     with open(f"{wd}/samples.csv") as f:
         for row in csv.DictReader(f):
@@ -202,11 +215,11 @@ def main():
     def fmt(x, f="%.2f"):
         return "-" if x is None else f % x
 
-    print("## Throughput and keep-alive requests, medians (ratios to route)\n")
+    print(f"## Throughput and keep-alive requests, medians (ratios to {base})\n")
     print("| setup | 1 stream Gbit/s | ratio | busy CPUs | 4 streams Gbit/s | ratio | busy CPUs "
           "| keep-alive req/s | ratio | n |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    r1, r4, rka = med("route", "bulk1"), med("route", "bulk4"), med("route", "ka")
+    r1, r4, rka = med(base, "bulk1"), med(base, "bulk4"), med(base, "ka")
     for s in setups:
         b1, b4, ka = med(s, "bulk1"), med(s, "bulk4"), med(s, "ka")
         n = len(vals.get((s, "bulk1"), []))
@@ -224,17 +237,17 @@ def main():
           " (c) relay: the relay process's syscalls, epoll, scheduling and user space"
           " (user part in brackets); (d) psock: sockmap/BPF; copy: user<->kernel copies"
           " (the iperf3 endpoints'); other: the rest (endpoints' syscalls, scheduler, ...)\n")
-    print("| setup | streams | (a) net | (b) splice | (c) relay [user] | (d) psock | copy | other "
-          "| cost/Gbit if (b)+(c)=0, vs route | bound at same busy CPU | bound at all CPUs |")
+    print(f"| setup | streams | (a) net | (b) splice | (c) relay [user] | (d) psock | copy | other "
+          f"| cost/Gbit if (b)+(c)=0, vs {base} | bound at same busy CPU | bound at all CPUs |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     rcost = {}
     for st in (1, 4):
-        g, c = med("route", f"bulk{st}"), med("route", f"cpu{st}")
+        g, c = med(base, f"bulk{st}"), med(base, f"cpu{st}")
         rcost[st] = c / g if g and c else None
     for s in setups:
         for st in (1, 4):
             p = profile(f"{wd}/perf-{s}-{st}.txt")
-            g, rg, c = med(s, f"bulk{st}"), med("route", f"bulk{st}"), med(s, f"cpu{st}")
+            g, rg, c = med(s, f"bulk{st}"), med(base, f"bulk{st}"), med(s, f"cpu{st}")
             if not p or not g or not rg or not c:
                 continue
             free = p["splice"] + p["relay"]
@@ -246,9 +259,9 @@ def main():
             print(f"| {s} | {st} | {p['net']:.0%} | {p['splice']:.0%} | {p['relay']:.0%} "
                   f"[{p['relay_user']:.0%}] | {p['psock']:.0%} | {p['copy']:.0%} | {p['other']:.0%} "
                   f"| {cost / rcost[st]:.2f} | {same:.2f} | {full:.2f} |")
-    print(f"\n(bounds as ratios to route's measured rate; n = {int(p['samples']) if p else 0} busy samples"
+    print(f"\n(bounds as ratios to {base}'s measured rate; n = {int(p['samples']) if p else 0} busy samples"
           " in the last profile)")
-    print("\n## Network-stack CPU per Gbit/s ((a) share x busy CPUs / Gbit/s), vs route\n")
+    print(f"\n## Network-stack CPU per Gbit/s ((a) share x busy CPUs / Gbit/s), vs {base}\n")
     print("| setup | 1 stream | 4 streams |")
     print("|---|---|---|")
     rnet = {}
@@ -258,24 +271,24 @@ def main():
             p = profile(f"{wd}/perf-{s}-{st}.txt")
             g, c = med(s, f"bulk{st}"), med(s, f"cpu{st}")
             v = p["net"] * c / g if p and g and c else None
-            if s == "route":
+            if s == base:
                 rnet[st] = v
             row.append(fmt(v and rnet.get(st) and v / rnet[st]))
         print(f"| {s} | " + " | ".join(row) + " |")
 
     print("\n## CPU cost per Gbit/s (busy CPUs / Gbit/s, medians)\n")
-    print("| setup | 1 stream | vs route | 4 streams | vs route |")
+    print(f"| setup | 1 stream | vs {base} | 4 streams | vs {base} |")
     print("|---|---|---|---|---|")
-    base = {}
+    bcost = {}
     for s in setups:
         row = []
         for st in (1, 4):
             g, c = med(s, f"bulk{st}"), med(s, f"cpu{st}")
             cost = c / g if g and c else None
-            if s == "route":
-                base[st] = cost
+            if s == base:
+                bcost[st] = cost
             row.append(fmt(cost, "%.3f"))
-            row.append(fmt(cost and base.get(st) and cost / base[st]))
+            row.append(fmt(cost and bcost.get(st) and cost / bcost[st]))
         print(f"| {s} | " + " | ".join(row) + " |")
 
 

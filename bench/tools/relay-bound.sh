@@ -18,6 +18,12 @@
 #   - the bound: the throughput a relay would reach at the same busy CPU if
 #     (b) and (c) cost nothing, as a ratio to routing.
 #
+# BENCH_TOPO=loopback measures the same on loopback instead, as bench/run.sh
+# does: one namespace, iperf3 and nginx on 127.0.0.1, rows direct (client to
+# server), user (portfwd's user engine, 127.0.0.1:15201 -> 127.0.0.1:5201,
+# default options) and haproxy; every ratio and the bound are then to
+# direct. Bulk only.
+#
 # BENCH_MODE=cps measures the new-connection rate instead (wrk with
 # "Connection: close" on nginx's 100-byte file, as bench/gateway.sh's cps),
 # for route, user, haproxy and nginx stream (bench's peers/ configs): the
@@ -28,6 +34,7 @@
 #
 #   flock -o /tmp/pfnet.lock bench/tools/relay-bound.sh     (root)
 #   BENCH_MODE=cps flock -o /tmp/pfnet.lock bench/tools/relay-bound.sh
+#   BENCH_TOPO=loopback flock -o /tmp/pfnet.lock bench/tools/relay-bound.sh
 #
 # Settings (environment): BENCH_SECONDS (4) per measurement, BENCH_RUNS (3),
 # BENCH_PROFILE_SECONDS (3), BENCH_SETUPS (route user haproxy sockmap
@@ -45,12 +52,17 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 # shellcheck source=bench/gateway-lib.sh
 . "$BENCH_DIR/gateway-lib.sh"
 : "${BENCH_SECONDS:=4}" "${BENCH_RUNS:=3}" "${BENCH_PROFILE_SECONDS:=3}"
-: "${BENCH_MODE:=bulk}"
-case $BENCH_MODE in
-bulk) : "${BENCH_SETUPS:=route user haproxy sockmap sockmap-big}" ;;
-cps) : "${BENCH_SETUPS:=route user haproxy nginx}" ;;
-*) echo "BENCH_MODE: bulk or cps" >&2; exit 2 ;;
+: "${BENCH_MODE:=bulk}" "${BENCH_TOPO:=gateway}"
+case $BENCH_TOPO/$BENCH_MODE in
+gateway/bulk) : "${BENCH_SETUPS:=route user haproxy sockmap sockmap-big}" ;;
+gateway/cps) : "${BENCH_SETUPS:=route user haproxy nginx}" ;;
+# cps would need the relay's pids apart from the servers' (one namespace).
+loopback/bulk) : "${BENCH_SETUPS:=direct user haproxy}" ;;
+*) echo "BENCH_MODE: bulk or cps; BENCH_TOPO: gateway, or loopback (bulk only)" >&2; exit 2 ;;
 esac
+# The row every ratio is to: routing through the gateway, or no relay at all.
+BASE=route
+[[ $BENCH_TOPO == gateway ]] || BASE=direct
 : "${BENCH_WRK_CONNS:=32}" "${BENCH_WRK_THREADS:=2}" "${BENCH_KEEP:=0}" "${BENCH_LOAD_TIMEOUT:=60}"
 : "${PORTFW_BUILD:=$REPO/build}"
 PORTFWD=$PORTFW_BUILD/portfwd
@@ -59,7 +71,7 @@ PY=/usr/bin/python3
 
 [[ $(id -u) == 0 ]] || die "needs root"
 [[ -x $PORTFWD ]] || die "$PORTFWD missing: make first"
-[[ " $BENCH_SETUPS " == *" route "* ]] || die "BENCH_SETUPS: 'route' is needed (every ratio is to it)"
+[[ " $BENCH_SETUPS " == *" $BASE "* ]] || die "BENCH_SETUPS: '$BASE' is needed (every ratio is to it)"
 if [[ " $BENCH_SETUPS " == *" sockmap"* ]]; then
 	make -s -C "$TOOLS/sockmap-relay" >/dev/null || die "sockmap-relay does not build"
 fi
@@ -73,16 +85,43 @@ WORKER_CONNS=$((NOFILE - 100))
 NCPU=$(nproc)
 T_START=$EPOCHREALTIME
 
+# lb_netns_up: one namespace (pfrb-l-PID) with lo up, which is client,
+# relay and server at once; every address of gateway-lib.sh is 127.0.0.1,
+# so its setups and measurements run unchanged.
+lb_netns_up() {
+	NS_C=pfrb-l-$$
+	NS_G=$NS_C NS_S=$NS_C
+	WAN_G=127.0.0.1 SRV=127.0.0.1
+	trap gw_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	ip netns add "$NS_C" || die "ip netns add $NS_C failed"
+	NS_MADE+=("$NS_C")
+	ip -n "$NS_C" link set lo up
+	ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="20000 64999" \
+		net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 >/dev/null
+}
+
 W=$(mktemp -d /tmp/pfrelaybound.XXXXXX)
 chmod 755 "$W"
-gw_netns_up pfrb
+if [[ $BENCH_TOPO == loopback ]]; then
+	lb_netns_up
+else
+	gw_netns_up pfrb
+fi
 
 # ---- the relays ----
 
+RELAY_PIDS=()
 relay_start() {
 	local log=$W/$1.log args
-	TARGET=$WAN_G T_IPERF=$IPERF_FRONT T_HTTP=$HTTP_FRONT
+	TARGET=$WAN_G T_IPERF=$IPERF_FRONT T_HTTP=$HTTP_FRONT RELAY_PIDS=()
 	case $1 in
+	direct)
+		# Loopback: the client talks to the servers themselves.
+		TARGET=$SRV T_IPERF=$IPERF_BACK T_HTTP=$HTTP_BACK
+		return
+		;;
 	haproxy)
 		# bench's own config (peers/haproxy.cfg), as gateway.sh renders it.
 		sed -e "s|@DIR@|$W|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@MAXCONN@|$MAXCONN|g" \
@@ -92,6 +131,7 @@ relay_start() {
 			-e "s|@ECHO_FRONT@|17007|g" -e "s|@ECHO_BACK@|7007|g" \
 			"$BENCH_DIR/peers/haproxy.cfg" >"$W/haproxy.cfg"
 		ip netns exec "$NS_G" haproxy -db -f "$W/haproxy.cfg" >>"$log" 2>&1 &
+		RELAY_PIDS+=($!)
 		;;
 	nginx)
 		# nginx stream as bench/gateway.sh runs it (peers/nginx-stream.conf).
@@ -103,6 +143,7 @@ relay_start() {
 			"$BENCH_DIR/peers/nginx-stream.conf" >"$W/nginx-stream.conf"
 		ip netns exec "$NS_G" nginx -p "$W/" -c "$W/nginx-stream.conf" -e "$W/nginx-stream.error.log" \
 			>>"$log" 2>&1 &
+		RELAY_PIDS+=($!)
 		;;
 	sockmap | sockmap-big)
 		# sockmap-big: 4 MiB send buffers. The verdict's sends wait a
@@ -111,8 +152,10 @@ relay_start() {
 		[[ $1 == sockmap ]] || args+=" -S 4194304"
 		# shellcheck disable=SC2086
 		ip netns exec "$NS_G" "$SMR" $args -l "$WAN_G:$T_IPERF" -b "$SRV:$IPERF_BACK" >>"$log" 2>&1 &
+		RELAY_PIDS+=($!)
 		# shellcheck disable=SC2086
 		ip netns exec "$NS_G" "$SMR" $args -l "$WAN_G:$T_HTTP" -b "$SRV:$HTTP_BACK" >>"$log" 2>&1 &
+		RELAY_PIDS+=($!)
 		;;
 	*)
 		gw_setup_start "$1"
@@ -125,16 +168,29 @@ relay_start() {
 	fi
 }
 
+# relay_pids: the relay's processes: all of the gateway namespace, or on
+# loopback (where the servers run too) those relay_start started.
+relay_pids() {
+	if [[ $BENCH_TOPO == loopback ]]; then
+		local p
+		for p in "${RELAY_PIDS[@]}"; do
+			! kill -0 "$p" 2>/dev/null || echo "$p"
+		done
+	else
+		ip netns pids "$NS_G" 2>/dev/null || true
+	fi
+}
+
 relay_stop() {
 	local pids
 	case $1 in
 	haproxy | nginx | sockmap | sockmap-big)
-		pids=$(ip netns pids "$NS_G" 2>/dev/null || true)
+		pids=$(relay_pids)
 		# shellcheck disable=SC2086
 		[[ -z $pids ]] || kill -TERM $pids 2>/dev/null || true
 		# shellcheck disable=SC2016
-		wait_for 5 eval '[[ -z $(ip netns pids "$NS_G" 2>/dev/null) ]]' || true
-		pids=$(ip netns pids "$NS_G" 2>/dev/null || true)
+		wait_for 5 eval '[[ -z $(relay_pids) ]]' || true
+		pids=$(relay_pids)
 		# shellcheck disable=SC2086
 		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
 		;;
@@ -243,8 +299,8 @@ profile_cps() {
 # ---- main ----
 
 gw_samples_init
-say "# relay-bound: routing vs relays on the gateway ($(uname -r), $NCPU CPUs)"
-say "bench: $BENCH_MODE, $BENCH_RUNS runs of ${BENCH_SECONDS}s, profile ${BENCH_PROFILE_SECONDS}s, setups: $BENCH_SETUPS; namespaces $NS_C $NS_G $NS_S"
+say "# relay-bound: $BASE vs relays, $BENCH_TOPO ($(uname -r), $NCPU CPUs)"
+say "bench: $BENCH_MODE, $BENCH_RUNS runs of ${BENCH_SECONDS}s, profile ${BENCH_PROFILE_SECONDS}s, setups: $BENCH_SETUPS; namespaces $(printf '%s\n' "$NS_C" "$NS_G" "$NS_S" | sort -u | xargs)"
 server_start
 warm_up
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
@@ -286,6 +342,7 @@ for setup in $BENCH_SETUPS; do
 done
 MODE_ARGS=() SUFFIX=""
 [[ $BENCH_MODE == bulk ]] || MODE_ARGS=(--cps) SUFFIX=-cps
+[[ $BASE == route ]] || MODE_ARGS+=(--base "$BASE") SUFFIX+=-$BENCH_TOPO
 # shellcheck disable=SC2086
 "$PY" "$TOOLS/pf_rbound.py" "${MODE_ARGS[@]}" "$W" $BENCH_SETUPS | tee "$W/report.md"
 mkdir -p "$BENCH_DIR/results"
