@@ -128,14 +128,18 @@ relay_stop() {
 		pids+=" $p $(pgrep -P "$p" | xargs || true)"
 		kill -TERM "$p" 2>/dev/null || true
 	done
-	[[ ${RELAY[0]-} ]] && pkill -TERM -P "${RELAY[0]}" socat 2>/dev/null || true
+	if [[ ${RELAY[0]-} ]]; then
+		pkill -TERM -P "${RELAY[0]}" socat 2>/dev/null || true
+	fi
 	for ((i = 0; i < 50; i++)); do
+		# shellcheck disable=SC2086
 		any_alive $pids || break
 		sleep 0.1
 	done
 	# shellcheck disable=SC2086
 	kill -KILL $pids 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do
+		# shellcheck disable=SC2086
 		any_alive $pids || break
 		sleep 0.1
 	done
