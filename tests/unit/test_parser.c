@@ -136,6 +136,20 @@ static struct pf_forward *forward_ok(const char *line)
 	return f;
 }
 
+/* f saved ('portfw save') writes want, and loads back into an equal forward. */
+static void assert_saved_and_loaded(const struct pf_forward *f, const char *want)
+{
+	struct pf_forward *g;
+	char buf[512];
+
+	pf_forward_format(f, buf, sizeof(buf));
+	if (!strstr(buf, want))
+		fail_msg("saved as '%s', expected '%s' in it", buf, want);
+	g = forward_ok(buf);
+	assert_true(pf_forward_equal(f, g));
+	pf_forward_unref(g);
+}
+
 /* The statement (line 1 of t.conf) must fail with exactly this message. */
 static void assert_stmt_error(const char *line, const char *expected)
 {
@@ -979,12 +993,7 @@ static void test_forward_per_source_options(void **state)
 	assert_int_equal(pf_rate_n(f->conf.o.rate_per_src), 10);
 	assert_false(pf_rate_per_min(f->conf.o.rate_per_src));
 	assert_int_equal(pf_rate_us_per_token(f->conf.o.rate_per_src), 100000);
-	pf_forward_format(f, buf, sizeof(buf));
-	assert_non_null(strstr(buf, " max-per-source 2 max-sessions-per-source 3 "
-				    "rate-per-source 10/s"));
-	g = forward_ok(buf);
-	assert_true(pf_forward_equal(f, g));
-	pf_forward_unref(g);
+	assert_saved_and_loaded(f, " max-per-source 2 max-sessions-per-source 3 rate-per-source 10/s");
 	/* 120/m is not 2/s: the same rate, a larger burst. */
 	g = forward_ok("forward tcp,udp :53 to b max-per-source 2 rate-per-source 120/minute "
 		       "max-sessions-per-source 3");
@@ -1012,16 +1021,11 @@ static void test_forward_proxy_options(void **state)
 	struct pf_forward *f = forward_ok("forward tcp :80 to b proxy-protocol v2 accept-proxy "
 					  "10.0.0.0/8,2001:db8::1");
 	struct pf_forward *g;
-	char buf[512];
 
 	(void)state;
 	assert_int_equal(f->conf.proxy_send, 2);
 	assert_int_equal(f->conf.accept_proxy.n, 2);
-	pf_forward_format(f, buf, sizeof(buf));
-	assert_non_null(strstr(buf, " proxy-protocol v2 accept-proxy 10.0.0.0/8,2001:db8::1/128"));
-	g = forward_ok(buf);
-	assert_true(pf_forward_equal(f, g));
-	pf_forward_unref(g);
+	assert_saved_and_loaded(f, " proxy-protocol v2 accept-proxy 10.0.0.0/8,2001:db8::1/128");
 	g = forward_ok("forward tcp :80 to b proxy-protocol v1 engine user");
 	assert_int_equal(g->conf.proxy_send, 1);
 	assert_false(pf_forward_equal(f, g));
@@ -1034,15 +1038,10 @@ static void test_forward_defer_accept(void **state)
 {
 	struct pf_forward *f = forward_ok("forward tcp :80 to b defer-accept");
 	struct pf_forward *g;
-	char buf[512];
 
 	(void)state;
 	assert_true(f->conf.defer_accept);
-	pf_forward_format(f, buf, sizeof(buf));
-	assert_non_null(strstr(buf, " defer-accept"));
-	g = forward_ok(buf);
-	assert_true(pf_forward_equal(f, g));
-	pf_forward_unref(g);
+	assert_saved_and_loaded(f, " defer-accept");
 	g = forward_ok("forward tcp :80 to b");
 	assert_false(g->conf.defer_accept);
 	assert_false(pf_forward_equal(f, g));
