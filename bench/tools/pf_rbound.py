@@ -18,6 +18,9 @@ import re
 import statistics
 import sys
 
+import pf_perf
+from pf_perf import KERNEL_IP
+
 RELAY_COMMS = ("portfwd", "pfu", "haproxy", "sockmap-relay")
 IDLE = re.compile(r"idle|safe_halt|mwait|poll_idle|^halt")
 SPLICE = re.compile(r"splice|pipe|spd_")
@@ -31,8 +34,6 @@ NET = re.compile(
 CONN = re.compile(r"accept|connect|fput|alloc_file|_pseudo|new_inode|inode_init|destroy_inode|evict")
 EPOLL = re.compile(r"^_*ep_|epoll|eventpoll")
 CATS = ("net", "splice", "relay", "psock", "copy", "other")
-FRAME = re.compile(r"^\s+([0-9a-f]+)\s+(.*?)\s*$")
-KERNEL_IP = 0xFFFF800000000000
 
 
 def frame_cat(sym):
@@ -79,33 +80,14 @@ def profile(path, relay_pids=None):
     """Shares (of busy samples) per category, and the relay's user share."""
     tot = dict.fromkeys(CATS, 0)
     user = 0
-    try:
-        f = open(path, errors="replace")
-    except OSError:
+    got = pf_perf.samples(path)
+    if got is None:
         return None
-    comm, stack = None, []
-
-    def flush():
-        nonlocal user
-        if comm is None:
-            return
+    for comm, stack in got:
         cat, is_user = classify(comm, stack, relay_pids)
         if cat:
             tot[cat] += 1
             user += is_user
-
-    for ln in f:
-        if not ln.strip():
-            flush()
-            comm, stack = None, []
-            continue
-        m = FRAME.match(ln)
-        if m and comm is not None:
-            stack.append((int(m.group(1), 16), m.group(2)))
-        elif not ln[0].isspace() or comm is None:
-            flush()
-            comm, stack = ln.strip(), []
-    flush()
     busy = sum(tot.values())
     if busy <= 0:
         return None

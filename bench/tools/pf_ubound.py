@@ -23,7 +23,9 @@ import re
 import statistics
 import sys
 
-KERNEL_IP = 0xFFFF800000000000
+import pf_perf
+from pf_perf import KERNEL_IP
+
 IDLE = re.compile(r"idle|safe_halt|mwait|poll_idle|^halt")
 SCHED = re.compile(
     r"schedule|__switch_to|switch_mm|switch_fpu|finish_task_switch|context_switch|ttwu|"
@@ -43,7 +45,6 @@ WAKE = re.compile(r"sock_def_readable|sock_def_write_space|sk_wake_async|__wake_
 POLL = re.compile(r"^_*ep_|epoll|eventpoll|do_select|core_sys_select|do_sys_poll|do_poll|sock_poll")
 IGNORE = ("perf",)
 CLASSES = ("a", "s", "c", "e", "i")
-FRAME = re.compile(r"^\s+([0-9a-f]+)\s+(.*?)\s*$")
 
 
 def classify(comm, stack):
@@ -80,31 +81,14 @@ def classify(comm, stack):
 def profile(path):
     """Samples per class."""
     tot = dict.fromkeys(CLASSES, 0)
-    try:
-        f = open(path, errors="replace")
-    except OSError:
+    # Its headers end in the event's name: the command is what comes before.
+    got = pf_perf.samples(path, lambda ln: ln.rsplit(None, 1)[0].strip())
+    if got is None:
         return None
-    comm, stack = None, []
-
-    def flush():
-        if comm is None:
-            return
+    for comm, stack in got:
         cls = classify(comm, stack)
         if cls:
             tot[cls] += 1
-
-    for ln in f:
-        if not ln.strip():
-            flush()
-            comm, stack = None, []
-            continue
-        m = FRAME.match(ln)
-        if m and comm is not None:
-            stack.append((int(m.group(1), 16), m.group(2)))
-        elif not ln[0].isspace() or comm is None:
-            flush()
-            comm, stack = ln.rsplit(None, 1)[0].strip(), []
-    flush()
     return tot if sum(tot.values()) else None
 
 
