@@ -283,11 +283,9 @@ static void pfd_m_backends(struct pf_buf *b, const struct pf_table *t)
 		   "Bytes relayed through the backend: up is client to backend, down backend to "
 		   "client.");
 	for (i = 0; i < t->n; i++)
-		for (j = 0; j < t->fwd[i]->nbe; j++) {
+		for (j = 0; j < t->fwd[i]->nbe && pfd_counts_totals(t->fwd[i]); j++) {
 			const struct pf_backend *be = &t->fwd[i]->be[j];
 
-			if (!pfd_counts_totals(t->fwd[i]))
-				break;
 			pfd_m_be_labels(t->fwd[i], be, lab, sizeof(lab));
 			pf_buf_printf(b, "portfw_backend_bytes_total{%s,direction=\"up\"} %llu\n", lab,
 				      (unsigned long long)atomic_load(&be->st->bytes_up));
