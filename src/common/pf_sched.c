@@ -5,6 +5,7 @@
  * set of candidate backends that pf_sched_pick computes first.
  */
 #include "pf_sched.h"
+#include "pf_hash.h"
 #include "pf_util.h"
 
 #include <stdio.h>
@@ -75,28 +76,6 @@ uint32_t pf_sched_eff_weight(const struct pf_backend *be)
 	return (uint32_t)w;
 }
 
-static uint64_t pf_fnv(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* FNV-1a leaves the low bits a plain function of the input's low bits, and
- * neighbouring addresses would fall into regular patterns: finish with the
- * splitmix64 mixer so every output bit depends on every input bit. */
-static uint64_t pf_mix(uint64_t h)
-{
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
 uint64_t pf_sched_client_hash(const union pf_sa *sa)
 {
 	const uint64_t seed = 14695981039346656037ULL;
@@ -105,10 +84,10 @@ uint64_t pf_sched_client_hash(const union pf_sa *sa)
 		const struct in6_addr *a = &sa->sin6.sin6_addr;
 
 		if (IN6_IS_ADDR_V4MAPPED(a))
-			return pf_mix(pf_fnv(&a->s6_addr[12], 4, seed));
-		return pf_mix(pf_fnv(a, sizeof(*a), seed));
+			return pf_hash_mix(pf_hash_fnv(&a->s6_addr[12], 4, seed));
+		return pf_hash_mix(pf_hash_fnv(a, sizeof(*a), seed));
 	}
-	return pf_mix(pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed));
+	return pf_hash_mix(pf_hash_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed));
 }
 
 uint32_t pf_sched_usable(const struct pf_forward *f, enum pf_tier tier, bool held, uint64_t now,
@@ -283,8 +262,8 @@ static void pf_maglev_build(struct pf_forward *f, struct pf_sched_state *S, cons
 		pf_backend_format(&f->be[i], name, sizeof(name));
 		l = strlen(name);
 		idx[n] = i;
-		off[n] = pf_mix(pf_fnv(name, l, 14695981039346656037ULL)) % PF_MAGLEV_SIZE;
-		skip[n] = pf_mix(pf_fnv(name, l, 0x5eed5eed5eed5eedULL)) % (PF_MAGLEV_SIZE - 1) + 1;
+		off[n] = pf_hash_mix(pf_hash_fnv(name, l, 14695981039346656037ULL)) % PF_MAGLEV_SIZE;
+		skip[n] = pf_hash_mix(pf_hash_fnv(name, l, 0x5eed5eed5eed5eedULL)) % (PF_MAGLEV_SIZE - 1) + 1;
 		next[n] = 0;
 		w[n] = (uint32_t)(((uint64_t)pf_sched_eff_weight(&f->be[i]) * 16 + wmax - 1) / wmax);
 		n++;
@@ -322,8 +301,8 @@ static uint64_t pf_maglev_wsig(const struct pf_forward *f, const struct pf_cands
 		if (!pf_cand_has(c, i))
 			continue;
 		w = pf_sched_eff_weight(&f->be[i]);
-		h = pf_fnv(&i, sizeof(i), h);
-		h = pf_fnv(&w, sizeof(w), h);
+		h = pf_hash_fnv(&i, sizeof(i), h);
+		h = pf_hash_fnv(&w, sizeof(w), h);
 	}
 	return h;
 }
