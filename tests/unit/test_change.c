@@ -8,6 +8,7 @@
  * order a table was loaded in.
  */
 #include "common/pf_conf.h"
+#include "common/pf_digest.h"
 #include "common/pf_fwdid.h"
 #include "common/pf_interp.h"
 #include "common/pf_table.h"
@@ -403,6 +404,36 @@ static void test_ids_collide(void **state)
 	pf_table_clear(&two);
 }
 
+/* Two gateways hold the same table when they hold the same forwards with
+ * the same ids and defaults, whatever the order. */
+static void test_table_digest(void **state)
+{
+	struct pf_table one, two;
+	uint64_t d;
+
+	(void)state;
+	running(&one, LINE_A LINE_B LINE_C);
+	running(&two, LINE_C LINE_B LINE_A "status 127.0.0.1:9181\nlog-format json\n");
+	d = pf_table_digest(&one);
+	assert_true(pf_table_digest(&two) == d);
+	pf_table_clear(&two);
+	running(&two, LINE_C LINE_B LINE_A LINE_X);
+	assert_true(pf_table_digest(&two) != d);
+	pf_table_clear(&two);
+	/* A default ACL is part of what a forward does. */
+	running(&two, "default deny 10.0.0.0/8\n" LINE_C LINE_B LINE_A);
+	assert_true(pf_table_digest(&two) != d);
+	pf_table_clear(&two);
+	/* The same line with another id (a collision on one side only). */
+	running(&two, LINE_A LINE_B LINE_C);
+	two.fwd[0]->id++;
+	assert_true(pf_table_digest(&two) != d);
+	two.fwd[0]->id--;
+	assert_true(pf_table_digest(&two) == d);
+	pf_table_clear(&two);
+	pf_table_clear(&one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_delta_from_pools),
 		cmocka_unit_test(test_ids_from_content),
 		cmocka_unit_test(test_ids_collide),
+		cmocka_unit_test(test_table_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
