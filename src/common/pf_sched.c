@@ -194,31 +194,6 @@ static int pf_leastconn(struct pf_forward *f, const struct pf_cands *c)
 	return tie.n ? pf_wrr(f, &tie) : -1;
 }
 
-/* A client address always lands on the same backend while the set is the
- * same; shares follow the weights. */
-static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union pf_sa *client)
-{
-	uint64_t total = 0, h, acc = 0;
-	uint32_t i;
-
-	if (!client)
-		return pf_wrr(f, c);
-	for (i = 0; i < f->nbe; i++)
-		if (pf_cand_has(c, i))
-			total += pf_sched_eff_weight(&f->be[i]);
-	if (!total)
-		return -1;
-	h = pf_sched_client_slot(client, (uint32_t)total);
-	for (i = 0; i < f->nbe; i++) {
-		if (!pf_cand_has(c, i))
-			continue;
-		acc += pf_sched_eff_weight(&f->be[i]);
-		if (h < acc)
-			return (int)i;
-	}
-	return -1;
-}
-
 /*
  * Maglev consistent hashing (Eisenbud et al., NSDI 2016): each backend walks
  * its own permutation of the table's slots, derived from its name, and the
@@ -270,7 +245,7 @@ static void pf_maglev_fill(const struct pf_forward *f, const uint32_t *cw, uint1
 	}
 }
 
-uint32_t pf_maglev_size(const struct pf_forward *f)
+uint32_t pf_sched_nslots(const struct pf_forward *f)
 {
 	/* Primes over 100 slots a backend (shares within about 1 % of the
 	 * weights: the paper's M > 100 N), in two sizes only: a size that
@@ -295,7 +270,7 @@ static uint32_t pf_maglev_cw(const struct pf_forward *f, enum pf_tier tier, int 
 	return w ? w : 1;
 }
 
-void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
+static void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
 		     uint16_t *t, uint32_t m)
 {
 	uint32_t cw[PF_BACKENDS_MAX] = { 0 }, uw[PF_BACKENDS_MAX] = { 0 }, i, s;
@@ -319,6 +294,82 @@ void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, con
 		if (t[s] == PF_MAGLEV_NONE || !up[t[s]])
 			t[s] = u[s];
 	free(u);
+}
+
+/* source: the backend whose range of the weights (in the forward's order)
+ * slot s of m falls in; -1 when no backend has a weight. */
+static int pf_source_owner(const struct pf_forward *f, const uint32_t *w, uint32_t s, uint32_t m)
+{
+	uint64_t total = 0, x, acc = 0;
+	uint32_t i;
+
+	for (i = 0; i < f->nbe; i++)
+		total += w[i];
+	if (!total)
+		return -1;
+	x = (uint64_t)s * total / m;
+	for (i = 0; i < f->nbe; i++) {
+		acc += w[i];
+		if (w[i] && x < acc)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* source's slot s: its owner among every backend of the tier if that one
+ * may take the flow (up[i]), else the owner among those that may of the
+ * slot s is scattered to (m is prime: a bijection), so that a backend's
+ * clients, one range of slots, spread over all the others. */
+static int pf_source_slot(const struct pf_forward *f, const uint32_t *cw, const uint32_t *up,
+			  uint32_t s, uint32_t m)
+{
+	uint32_t uw[PF_BACKENDS_MAX] = { 0 }, i;
+	int b = pf_source_owner(f, cw, s, m);
+
+	if (b >= 0 && up[b])
+		return b;
+	for (i = 0; i < f->nbe; i++)
+		uw[i] = up[i] ? cw[i] : 0;
+	return pf_source_owner(f, uw, (uint32_t)((uint64_t)s * 2654435761u % m), m);
+}
+
+void pf_sched_slots(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
+		    uint16_t *t, uint32_t m)
+{
+	uint32_t cw[PF_BACKENDS_MAX] = { 0 }, i, s;
+
+	if (f->conf.balance == PF_BAL_MAGLEV) {
+		pf_maglev_table(f, tier, fam, up, t, m);
+		return;
+	}
+	for (i = 0; i < f->nbe; i++)
+		cw[i] = pf_maglev_cw(f, tier, fam, i);
+	for (s = 0; s < m; s++) {
+		int b = pf_source_slot(f, cw, up, s, m);
+
+		t[s] = b < 0 ? PF_MAGLEV_NONE : (uint16_t)b;
+	}
+}
+
+/*
+ * The backends' shares of the weights as ranges of the slots, in the order
+ * of the forward's line: a client keeps its backend while that one may
+ * take flows; the clients of one that may not go to the others as the
+ * ranges of these alone place them, and no other client moves.
+ */
+static int pf_source(struct pf_forward *f, enum pf_tier tier, const struct pf_cands *c,
+		     const union pf_sa *client)
+{
+	uint32_t cw[PF_BACKENDS_MAX] = { 0 }, up[PF_BACKENDS_MAX] = { 0 }, i, m;
+
+	if (!client)
+		return pf_wrr(f, c);
+	for (i = 0; i < f->nbe; i++) {
+		cw[i] = pf_maglev_cw(f, tier, 0, i);
+		up[i] = pf_cand_has(c, i);
+	}
+	m = pf_sched_nslots(f);
+	return pf_source_slot(f, cw, up, pf_sched_client_slot(client, m), m);
 }
 
 uint32_t pf_sched_client_slot(const union pf_sa *sa, uint32_t n)
@@ -368,7 +419,7 @@ static int pf_maglev(struct pf_forward *f, struct pf_sched_state *S, enum pf_tie
 		uint32_t up[PF_BACKENDS_MAX];
 
 		if (!S->maglev) {
-			S->maglev_m = pf_maglev_size(f);
+			S->maglev_m = pf_sched_nslots(f);
 			S->maglev = pf_xcalloc(S->maglev_m, sizeof(uint16_t));
 		}
 		for (k = 0; k < f->nbe; k++)
@@ -479,7 +530,7 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 			best = pf_leastconn(f, &c);
 			break;
 		case PF_BAL_SOURCE:
-			best = pf_source(f, &c, client);
+			best = pf_source(f, passes[p].tier, &c, client);
 			break;
 		case PF_BAL_MAGLEV:
 			pf_cands_get(f, NULL, passes[p].tier, passes[p].held, now, &all);

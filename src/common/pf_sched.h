@@ -92,13 +92,16 @@ uint32_t pf_sched_eff_weight(const struct pf_backend *be);
  * A v4-mapped address is its IPv4 one. */
 uint32_t pf_sched_client_slot(const union pf_sa *sa, uint32_t n);
 
-/* maglev, for both engines: the table's size for f's pool (a prime, over
- * 100 slots a backend), and the backend of each of its m slots: f's
- * backends of the tier (of the address family fam; 0: any) fill it by
- * their weights, and the slots of those that may not take new flows now
- * (up[i] == 0) go to the others as a table of these alone has them. */
-uint32_t pf_maglev_size(const struct pf_forward *f);
-void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
-		     uint16_t *t, uint32_t m);
+/* source and maglev, for both engines: the number of slots clients are
+ * placed in for f's pool (a prime, over 100 a backend), and the backend of
+ * each slot (PF_MAGLEV_NONE: none): f's backends of the tier (of the
+ * address family fam; 0: any) share the slots by their weights (source:
+ * in ranges, in the order of the line; maglev: Maglev's table), and the
+ * slots of those that may not take new flows now (up[i] == 0) go to the
+ * others as a sharing among these alone has them: only their clients
+ * move. The kernel engine renders this into its jhash map. */
+uint32_t pf_sched_nslots(const struct pf_forward *f);
+void pf_sched_slots(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
+		    uint16_t *t, uint32_t m);
 
 #endif

@@ -6,7 +6,8 @@
  * connection to its forward's chain in one lookup, whatever the number of
  * forwards; the chain checks the ACL, marks the connection (ours, which
  * forward, from inside?) and DNATs it: straight to one backend, or through a
- * numgen (weighted) or jhash (source, fixed seed) map over the usable ones.
+ * numgen (weighted) or jhash (source, maglev: fixed seed, the slots both
+ * engines share) map over the usable ones.
  */
 #include "pfk_int.h"
 #include "../common/pf_sched.h"
@@ -103,8 +104,9 @@ static void pfk_render_target(struct pf_buf *b, const struct pf_backend *be, boo
 		pfk_out(b, " . %u", be->conf.port_lo);
 }
 
-/* maglev's slots for one family of a pool (NULL: another scheduler). */
-struct pfk_maglev {
+/* source's or maglev's slots for one family of a pool (NULL: another
+ * scheduler). */
+struct pfk_slots {
 	uint16_t *t;
 	uint32_t m;
 };
@@ -112,7 +114,7 @@ struct pfk_maglev {
 static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
 			    bool shifted, bool same_port, const char *l4,
-			    const struct pfk_maglev *mag);
+			    const struct pfk_slots *mag);
 
 /*
  * 'balance pref' in the kernel: the numgen slots follow the rotation order
@@ -148,7 +150,7 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 {
 	uint32_t w[PF_BACKENDS_MAX], order[PF_BACKENDS_MAX], n, i, total = 0, proto;
-	struct pfk_maglev mag = { 0 };
+	struct pfk_slots mag = { 0 };
 	bool shifted = false, same_port = false;
 	int one = -1;
 
@@ -179,16 +181,17 @@ static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 	 * { tcp, udp }') in every forward's chain costs the kernel a walk over
 	 * all the table's sets and the whole transaction per rule, which made
 	 * loading 10,000 forwards take over 20 s. */
-	if (f->conf.balance == PF_BAL_MAGLEV && total != w[one]) {
+	if ((f->conf.balance == PF_BAL_SOURCE || f->conf.balance == PF_BAL_MAGLEV) &&
+	    total != w[one]) {
 		uint32_t tmp[PF_BACKENDS_MAX];
 		/* The tier pfk_usable took: primaries while one is usable. */
 		enum pf_tier tier = pf_sched_usable(f, PF_TIER_PRIMARY, true, 0, NULL, tmp)
 					    ? PF_TIER_PRIMARY
 					    : PF_TIER_BACKUP;
 
-		mag.m = pf_maglev_size(f);
+		mag.m = pf_sched_nslots(f);
 		mag.t = pf_xcalloc(mag.m, sizeof(*mag.t));
-		pf_maglev_table(f, tier, fam, w, mag.t, mag.m);
+		pf_sched_slots(f, tier, fam, w, mag.t, mag.m);
 	}
 	if (f->conf.protos == PF_PROTO_ALL)
 		pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port, NULL,
@@ -200,10 +203,10 @@ static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 	free(mag.t);
 }
 
-/* maglev's map: the client's slot as the user engine computes it
- * (pf_sched_client_slot), each run of slots of one backend an interval. */
-static void pfk_render_maglev(struct pf_buf *b, const struct pf_forward *f, const char *ip,
-			      const struct pfk_maglev *mag, bool with_port)
+/* source's and maglev's map: the client's slot as the user engine computes
+ * it (pf_sched_client_slot), each run of slots of one backend an interval. */
+static void pfk_render_slots(struct pf_buf *b, const struct pf_forward *f, const char *ip,
+			      const struct pfk_slots *mag, bool with_port)
 {
 	uint32_t s, e;
 
@@ -222,7 +225,7 @@ static void pfk_render_maglev(struct pf_buf *b, const struct pf_forward *f, cons
 static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
 			    bool shifted, bool same_port, const char *l4,
-			    const struct pfk_maglev *mag)
+			    const struct pfk_slots *mag)
 {
 	const char *ip = fam == AF_INET6 ? "ip6" : "ip";
 	uint32_t k, i, first = 0;
@@ -262,9 +265,7 @@ static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fa
 		return;
 	}
 	if (mag)
-		pfk_render_maglev(b, f, ip, mag, !shifted && !same_port);
-	else if (f->conf.balance == PF_BAL_SOURCE)
-		pfk_out(b, "jhash %s saddr mod %u seed 0x%x map { ", ip, total, PF_JHASH_SEED);
+		pfk_render_slots(b, f, ip, mag, !shifted && !same_port);
 	else
 		/* A counter, not random: the weights hold exactly, as in the user engine. */
 		pfk_out(b, "numgen inc mod %u map { ", total);

@@ -986,12 +986,11 @@ static void test_maglev_removal_moves_only_its_clients(void **state)
 
 /* A backend that cannot take flows (disabled, down) moves its own clients
  * and no other: the others' slots stay where they were. */
-static void test_maglev_down_backend_moves_only_its_clients(void **state)
+static void down_moves_only_its_clients(uint8_t balance)
 {
-	struct pf_forward *f = FORWARD_BAL(PF_BAL_MAGLEV, 1, 1, 1, 1, 1);
+	struct pf_forward *f = FORWARD_BAL(balance, 1, 1, 1, 1, 1);
 	int before[2000], i, of_d = 0, n[5] = { 0 };
 
-	(void)state;
 	for (i = 0; i < 2000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
 
@@ -1024,9 +1023,21 @@ static void test_maglev_down_backend_moves_only_its_clients(void **state)
 	pf_forward_unref(f);
 }
 
+static void test_maglev_down_backend_moves_only_its_clients(void **state)
+{
+	(void)state;
+	down_moves_only_its_clients(PF_BAL_MAGLEV);
+}
+
+static void test_source_down_backend_moves_only_its_clients(void **state)
+{
+	(void)state;
+	down_moves_only_its_clients(PF_BAL_SOURCE);
+}
+
 /* Both engines and every gateway: the slot is nft's 'jhash ip saddr mod N
- * seed 0x5eed', source takes the weights' ranges of it in backend order
- * (the kernel engine's map), maglev a table of a size both compute. */
+ * seed 0x5eed' (N = 4,099 for a pool of up to 40), source takes the
+ * weights' ranges of the slots in backend order, maglev its table. */
 static void test_source_is_the_kernel_map(void **state)
 {
 	struct pf_forward *f = FORWARD_BAL(PF_BAL_SOURCE, 2, 1, 3);
@@ -1036,12 +1047,13 @@ static void test_source_is_the_kernel_map(void **state)
 	for (i = 0; i < 1000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i * 7, 1);
 		uint32_t a = htonl(CLIENT_BASE + (uint32_t)i * 7);
-		uint32_t slot = pf_jhash_scale(pf_jhash(&a, 4, 0x5eed), 6);
+		uint32_t slot = pf_jhash_scale(pf_jhash(&a, 4, 0x5eed), 4099);
+		uint64_t x = (uint64_t)slot * 6 / 4099; /* in the weights' ranges */
 
-		assert_int_equal(pf_sched_client_slot(&c, 6), slot);
-		assert_int_equal(pf_sched_pick(f, &none, &c), slot < 2 ? 0 : slot < 3 ? 1 : 2);
+		assert_int_equal(pf_sched_client_slot(&c, 4099), slot);
+		assert_int_equal(pf_sched_pick(f, &none, &c), x < 2 ? 0 : x < 3 ? 1 : 2);
 	}
-	assert_int_equal(pf_maglev_size(f), 4099);
+	assert_int_equal(pf_sched_nslots(f), 4099);
 	pf_forward_unref(f);
 }
 
@@ -1632,6 +1644,7 @@ int main(void)
 		cmocka_unit_test(test_maglev_same_client_same_backend),
 		cmocka_unit_test(test_maglev_removal_moves_only_its_clients),
 		cmocka_unit_test(test_maglev_down_backend_moves_only_its_clients),
+		cmocka_unit_test(test_source_down_backend_moves_only_its_clients),
 		cmocka_unit_test(test_source_is_the_kernel_map),
 		cmocka_unit_test(test_maglev_retry_returns_another_backend),
 		cmocka_unit_test(test_maglev_weights),
