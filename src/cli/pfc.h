@@ -39,5 +39,8 @@ int pfc_show_conns(const struct pfc_opts *o, json_t *res);
 /* portfw explain NAME [from ADDR] (pfc_explain.c): 0, 1 when something
  * blocks the forward, 2 on a usage error. */
 int pfc_explain(const struct pfc_opts *o, int argc, char **argv);
+/* portfw ha-check FILE|- (pfc_hacheck.c): 0 when this gateway's table is
+ * the one in FILE (another's 'portfw list -j'), 1 when not, 2 on bad input. */
+int pfc_hacheck(const struct pfc_opts *o, int argc, char **argv);
 
 #endif

@@ -245,6 +245,11 @@ static int cmd_explain(struct pfc_opts *o, int argc, char **argv)
 	return pfc_explain(o, argc, argv);
 }
 
+static int cmd_hacheck(struct pfc_opts *o, int argc, char **argv)
+{
+	return pfc_hacheck(o, argc, argv);
+}
+
 static const struct pfc_cmd pfc_cmds[] = {
 	{ "add", "[name NAME] PROTO LISTEN to BACKEND [weight N] [, BACKEND ...] [OPTION ...]",
 	  cmd_add },
@@ -266,6 +271,8 @@ static const struct pfc_cmd pfc_cmds[] = {
 	{ "upgrade", "   (run the binary anew, handing over the sockets)", cmd_upgrade },
 	{ "explain", "[-j] NAME|PROTO LISTEN [from ADDR]   (why a forward works or not)",
 	  cmd_explain },
+	{ "ha-check", "[-j] FILE|-   (the other gateway's 'portfw list -j': same table?)",
+	  cmd_hacheck },
 };
 
 /* A usage error: one line, what was wrong and where the whole usage is

@@ -5,6 +5,7 @@
  * set of candidate backends that pf_sched_pick computes first.
  */
 #include "pf_sched.h"
+#include "pf_hash.h"
 #include "pf_util.h"
 
 #include <stdio.h>
@@ -18,9 +19,11 @@ struct pf_sched_state {
 	pthread_mutex_t lock;
 	uint32_t rr_next; /* rr, leastconn: where the next search starts */
 	uint32_t *pref_order, *pcnt; /* pref: rotation order, counters */
-	uint16_t *maglev; /* maglev: lookup table over maglev_set */
-	uint64_t maglev_set[PF_BACKENDS_MAX / 64];
+	uint16_t *maglev; /* maglev: lookup table of maglev_m slots */
+	uint32_t maglev_m;
+	uint64_t maglev_set[PF_BACKENDS_MAX / 64]; /* the usable backends it was built for */
 	uint64_t maglev_wsig; /* the weights it was built with */
+	enum pf_tier maglev_tier;
 };
 
 /* Workers pick concurrently: the first to need the state publishes it, a
@@ -73,42 +76,6 @@ uint32_t pf_sched_eff_weight(const struct pf_backend *be)
 	if (!w && be->conf.weight && pct)
 		w = 1;
 	return (uint32_t)w;
-}
-
-static uint64_t pf_fnv(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* FNV-1a leaves the low bits a plain function of the input's low bits, and
- * neighbouring addresses would fall into regular patterns: finish with the
- * splitmix64 mixer so every output bit depends on every input bit. */
-static uint64_t pf_mix(uint64_t h)
-{
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
-uint64_t pf_sched_client_hash(const union pf_sa *sa)
-{
-	const uint64_t seed = 14695981039346656037ULL;
-
-	if (sa->sa.sa_family == AF_INET6) {
-		const struct in6_addr *a = &sa->sin6.sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			return pf_mix(pf_fnv(&a->s6_addr[12], 4, seed));
-		return pf_mix(pf_fnv(a, sizeof(*a), seed));
-	}
-	return pf_mix(pf_fnv(&sa->sin.sin_addr, sizeof(sa->sin.sin_addr), seed));
 }
 
 uint32_t pf_sched_usable(const struct pf_forward *f, enum pf_tier tier, bool held, uint64_t now,
@@ -241,7 +208,7 @@ static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union
 			total += pf_sched_eff_weight(&f->be[i]);
 	if (!total)
 		return -1;
-	h = pf_sched_client_hash(client) % total;
+	h = pf_sched_client_slot(client, (uint32_t)total);
 	for (i = 0; i < f->nbe; i++) {
 		if (!pf_cand_has(c, i))
 			continue;
@@ -259,99 +226,161 @@ static int pf_source(struct pf_forward *f, const struct pf_cands *c, const union
  * in proportion to its weight). Adding or removing one backend moves only
  * about its share of the slots, hence of the clients.
  */
-static void pf_maglev_build(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *c)
+static void pf_maglev_fill(const struct pf_forward *f, const uint32_t *cw, uint16_t *t, uint32_t m)
 {
-	static const uint16_t empty = 0xffff;
 	uint32_t idx[PF_BACKENDS_MAX] = { 0 }, w[PF_BACKENDS_MAX] = { 0 };
 	uint64_t off[PF_BACKENDS_MAX] = { 0 }, skip[PF_BACKENDS_MAX] = { 0 };
 	uint64_t next[PF_BACKENDS_MAX] = { 0 };
 	uint32_t i, n = 0, wmax = 1, filled = 0;
-	uint16_t *t;
 
-	if (!S->maglev)
-		S->maglev = pf_xcalloc(PF_MAGLEV_SIZE, sizeof(uint16_t));
-	t = (uint16_t *)S->maglev;
 	for (i = 0; i < f->nbe; i++)
-		if (pf_cand_has(c, i) && pf_sched_eff_weight(&f->be[i]) > wmax)
-			wmax = pf_sched_eff_weight(&f->be[i]);
+		if (cw[i] > wmax)
+			wmax = cw[i];
 	for (i = 0; i < f->nbe; i++) {
 		char name[PF_HOST_MAX + 16];
 		size_t l;
 
-		if (!pf_cand_has(c, i))
+		if (!cw[i])
 			continue;
 		pf_backend_format(&f->be[i], name, sizeof(name));
 		l = strlen(name);
 		idx[n] = i;
-		off[n] = pf_mix(pf_fnv(name, l, 14695981039346656037ULL)) % PF_MAGLEV_SIZE;
-		skip[n] = pf_mix(pf_fnv(name, l, 0x5eed5eed5eed5eedULL)) % (PF_MAGLEV_SIZE - 1) + 1;
-		next[n] = 0;
-		w[n] = (uint32_t)(((uint64_t)pf_sched_eff_weight(&f->be[i]) * 16 + wmax - 1) / wmax);
+		off[n] = pf_hash_mix(pf_hash_fnv(name, l, PF_FNV_SEED)) % m;
+		skip[n] = pf_hash_mix(pf_hash_fnv(name, l, 0x5eed5eed5eed5eedULL)) % (m - 1) + 1;
+		w[n] = (uint32_t)(((uint64_t)cw[i] * 16 + wmax - 1) / wmax);
 		n++;
 	}
-	for (i = 0; i < PF_MAGLEV_SIZE; i++)
-		t[i] = empty;
-	while (n && filled < PF_MAGLEV_SIZE) {
-		for (i = 0; i < n && filled < PF_MAGLEV_SIZE; i++) {
+	for (i = 0; i < m; i++)
+		t[i] = PF_MAGLEV_NONE;
+	while (n && filled < m) {
+		for (i = 0; i < n && filled < m; i++) {
 			uint32_t r;
 
-			for (r = 0; r < w[i] && filled < PF_MAGLEV_SIZE; r++) {
-				uint64_t s;
+			for (r = 0; r < w[i] && filled < m; r++) {
+				uint64_t sl;
 
 				do {
-					s = (off[i] + next[i] * skip[i]) % PF_MAGLEV_SIZE;
+					sl = (off[i] + next[i] * skip[i]) % m;
 					next[i]++;
-				} while (t[s] != empty);
-				t[s] = (uint16_t)idx[i];
+				} while (t[sl] != PF_MAGLEV_NONE);
+				t[sl] = (uint16_t)idx[i];
 				filled++;
 			}
 		}
 	}
-	memcpy(S->maglev_set, c->bits, sizeof(S->maglev_set));
 }
 
-/* A signature of the candidates' weights: the agent check changes them. */
-static uint64_t pf_maglev_wsig(const struct pf_forward *f, const struct pf_cands *c)
+uint32_t pf_maglev_size(const struct pf_forward *f)
 {
-	uint64_t h = 14695981039346656037ULL;
+	/* Primes over 100 slots a backend (shares within about 1 % of the
+	 * weights: the paper's M > 100 N), in two sizes only: a size that
+	 * followed the pool's would move every client when one backend is
+	 * added or removed. The smaller keeps the kernel engine's map of a
+	 * usual pool to a few thousand elements. */
+	return f->nbe <= 40 ? 4099 : 65537;
+}
+
+/* The weight of backend i in the pool's table: every backend of the tier
+ * that has a weight, usable now or not (its agent's share kept, at least
+ * 1), so that one going down leaves the others' slots where they were. */
+static uint32_t pf_maglev_cw(const struct pf_forward *f, enum pf_tier tier, int fam, uint32_t i)
+{
+	const struct pf_backend *be = &f->be[i];
+	uint32_t w;
+
+	if (!be->conf.weight || be->conf.backup != (tier == PF_TIER_BACKUP) ||
+	    (fam && be->addr.sa.sa_family != fam))
+		return 0;
+	w = pf_sched_eff_weight(be);
+	return w ? w : 1;
+}
+
+void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
+		     uint16_t *t, uint32_t m)
+{
+	uint32_t cw[PF_BACKENDS_MAX] = { 0 }, uw[PF_BACKENDS_MAX] = { 0 }, i, s;
+	bool all_up = true;
+	uint16_t *u;
+
+	for (i = 0; i < f->nbe; i++) {
+		cw[i] = pf_maglev_cw(f, tier, fam, i);
+		uw[i] = up[i] ? cw[i] : 0;
+		all_up &= !cw[i] || up[i];
+	}
+	pf_maglev_fill(f, cw, t, m);
+	if (all_up)
+		return;
+	/* The slots of a backend that cannot take flows go where a table of
+	 * the usable ones puts them: only its clients move, and they spread
+	 * as over a pool without it. */
+	u = pf_xcalloc(m, sizeof(*u));
+	pf_maglev_fill(f, uw, u, m);
+	for (s = 0; s < m; s++)
+		if (t[s] == PF_MAGLEV_NONE || !up[t[s]])
+			t[s] = u[s];
+	free(u);
+}
+
+uint32_t pf_sched_client_slot(const union pf_sa *sa, uint32_t n)
+{
+	const void *a = &sa->sin.sin_addr;
+	uint32_t len = 4;
+
+	if (sa->sa.sa_family == AF_INET6) {
+		a = &sa->sin6.sin6_addr;
+		len = 16;
+		if (IN6_IS_ADDR_V4MAPPED(&sa->sin6.sin6_addr)) {
+			a = &sa->sin6.sin6_addr.s6_addr[12];
+			len = 4;
+		}
+	}
+	return pf_jhash_scale(pf_jhash(a, len, PF_JHASH_SEED), n);
+}
+
+/* A signature of the weights a table is built with: the agent check
+ * changes them. */
+static uint64_t pf_maglev_wsig(const struct pf_forward *f, enum pf_tier tier)
+{
+	uint64_t h = PF_FNV_SEED;
 	uint32_t i;
 
 	for (i = 0; i < f->nbe; i++) {
-		uint32_t w;
+		uint32_t w = pf_maglev_cw(f, tier, 0, i);
 
-		if (!pf_cand_has(c, i))
-			continue;
-		w = pf_sched_eff_weight(&f->be[i]);
-		h = pf_fnv(&i, sizeof(i), h);
-		h = pf_fnv(&w, sizeof(w), h);
+		h = pf_hash_fnv(&w, sizeof(w), h);
 	}
 	return h;
 }
 
-static int pf_maglev(struct pf_forward *f, struct pf_sched_state *S, const struct pf_cands *all, const struct pf_cands *c,
-		     const union pf_sa *client)
+static int pf_maglev(struct pf_forward *f, struct pf_sched_state *S, enum pf_tier tier,
+		     const struct pf_cands *all, const struct pf_cands *c, const union pf_sa *client)
 {
-	const uint16_t *t;
-	uint64_t slot;
-	uint32_t k;
+	uint64_t sig;
+	uint32_t k, slot;
 
 	if (!client)
 		return pf_wrr(f, c);
-	{
 	/* The table covers the backends usable now; retries walk on from the
 	 * client's slot to the next one not tried, so they stay consistent too. */
-	uint64_t sig = pf_maglev_wsig(f, all);
+	sig = pf_maglev_wsig(f, tier);
+	if (!S->maglev || S->maglev_tier != tier || S->maglev_wsig != sig ||
+	    memcmp(S->maglev_set, all->bits, sizeof(S->maglev_set)) != 0) {
+		uint32_t up[PF_BACKENDS_MAX];
 
-	if (!S->maglev || memcmp(S->maglev_set, all->bits, sizeof(S->maglev_set)) != 0 ||
-	    S->maglev_wsig != sig) {
-		pf_maglev_build(f, S, all);
+		if (!S->maglev) {
+			S->maglev_m = pf_maglev_size(f);
+			S->maglev = pf_xcalloc(S->maglev_m, sizeof(uint16_t));
+		}
+		for (k = 0; k < f->nbe; k++)
+			up[k] = pf_cand_has(all, k);
+		pf_maglev_table(f, tier, 0, up, S->maglev, S->maglev_m);
+		memcpy(S->maglev_set, all->bits, sizeof(S->maglev_set));
+		S->maglev_tier = tier;
 		S->maglev_wsig = sig;
 	}
-	}
-	t = (const uint16_t *)S->maglev;
-	slot = pf_sched_client_hash(client) % PF_MAGLEV_SIZE;
-	for (k = 0; k < PF_MAGLEV_SIZE; k++) {
-		uint16_t i = t[(slot + k) % PF_MAGLEV_SIZE];
+	slot = pf_sched_client_slot(client, S->maglev_m);
+	for (k = 0; k < S->maglev_m; k++) {
+		uint16_t i = S->maglev[(slot + k) % S->maglev_m];
 
 		if (i < f->nbe && pf_cand_has(c, i))
 			return i;
@@ -454,7 +483,7 @@ int pf_sched_pick(struct pf_forward *f, const struct pf_tried *tried, const unio
 			break;
 		case PF_BAL_MAGLEV:
 			pf_cands_get(f, NULL, passes[p].tier, passes[p].held, now, &all);
-			best = pf_maglev(f, S, &all, &c, client);
+			best = pf_maglev(f, S, passes[p].tier, &all, &c, client);
 			break;
 		default:
 			best = pf_wrr(f, &c);

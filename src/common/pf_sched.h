@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PF_MAGLEV_SIZE 65537 /* prime, >> backends, so shares are even (Maglev, NSDI'16) */
+/* The seed of nft's 'jhash ... seed' in the kernel engine's source and
+ * maglev maps, and of the user engine's same choice. */
+#define PF_JHASH_SEED 0x5eed
+#define PF_MAGLEV_NONE 0xffff /* a slot of a maglev table no backend has */
 
 /* A set of backend indexes already tried by one flow (retries skip them). */
 struct pf_tried {
@@ -83,7 +86,19 @@ uint32_t pf_sched_usable(const struct pf_forward *f, enum pf_tier tier, bool hel
 /* The weight a backend schedules with: its weight scaled by the agent check. */
 uint32_t pf_sched_eff_weight(const struct pf_backend *be);
 
-/* Hash of a client address (not its port), the same for v4 and v4-mapped. */
-uint64_t pf_sched_client_hash(const union pf_sa *sa);
+/* The slot of a client (its address, not its port) among n: what the
+ * kernel's 'jhash ip saddr mod n seed PF_JHASH_SEED' (ip6 saddr for IPv6)
+ * gives, so that both engines, and every gateway, place a client alike.
+ * A v4-mapped address is its IPv4 one. */
+uint32_t pf_sched_client_slot(const union pf_sa *sa, uint32_t n);
+
+/* maglev, for both engines: the table's size for f's pool (a prime, over
+ * 100 slots a backend), and the backend of each of its m slots: f's
+ * backends of the tier (of the address family fam; 0: any) fill it by
+ * their weights, and the slots of those that may not take new flows now
+ * (up[i] == 0) go to the others as a table of these alone has them. */
+uint32_t pf_maglev_size(const struct pf_forward *f);
+void pf_maglev_table(const struct pf_forward *f, enum pf_tier tier, int fam, const uint32_t *up,
+		     uint16_t *t, uint32_t m);
 
 #endif

@@ -888,8 +888,8 @@ enum pf_inherited { PF_INH_NEW, PF_INH_CHANGED, PF_INH_SAME };
 /* Forward i of next, not in cur: the running forward itself if it is the
  * same, else its counters if one has its key. At most one forward of a
  * valid table has a key, and equal forwards share it: one walk, not two. */
-static enum pf_inherited pf_inherit_from(const struct pf_table *cur, struct pf_table *next,
-					 struct pf_forward *f, size_t i, struct pf_forward *old)
+static enum pf_inherited pf_inherit_from(struct pf_table *next, struct pf_forward *f, size_t i,
+					 struct pf_forward *old)
 {
 	uint32_t j;
 
@@ -902,9 +902,10 @@ static enum pf_inherited pf_inherit_from(const struct pf_table *cur, struct pf_t
 	if (!f->st)
 		f->st = old ? pf_stats_ref(old->st) : pf_stats_new();
 	/* The id goes with the key (the kernel engine's chains, its marks on
-	 * conntrack entries: they can be traced to the forward that follows). */
-	if (!f->id)
-		f->id = old ? old->id : pf_table_new_id(cur);
+	 * conntrack entries: they can be traced to the forward that follows);
+	 * a new key gets one once all are known (pf_table_give_ids). */
+	if (!f->id && old)
+		f->id = old->id;
 	for (j = 0; j < f->nbe; j++) {
 		struct pf_backend *be = &f->be[j];
 		uint32_t m;
@@ -986,8 +987,9 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 		for (i = 0; i < next->n; i++)
 			/* The same forward (a change copies the table): nothing to take. */
 			if (next->fwd[i]->tstamp != kept)
-				pf_inherit_from(cur, next, next->fwd[i], i,
+				pf_inherit_from(next, next->fwd[i], i,
 						pf_table_find_key(cur, next->fwd[i]));
+		pf_table_give_ids(cur, next);
 		return;
 	}
 	/* Many new forwards (a reload makes every one new): the running ones
@@ -995,9 +997,10 @@ void pf_table_inherit(const struct pf_table *cur, struct pf_table *next)
 	pf_keyidx_build(&x, cur);
 	for (i = 0; i < next->n; i++)
 		if (next->fwd[i]->tstamp != kept)
-			pf_inherit_from(cur, next, next->fwd[i], i,
+			pf_inherit_from(next, next->fwd[i], i,
 					pf_keyidx_find(&x, next->fwd[i]));
 	free(x.slot);
+	pf_table_give_ids(cur, next);
 }
 
 void pf_table_diff(const struct pf_table *cur, const struct pf_table *next, pf_diff_cb cb,
@@ -1042,6 +1045,11 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 	ch->fresh = SIZE_MAX;
 	ch->changed = 0;
 	ch->checked = false;
+	if (next->n > PF_FWD_MAX) {
+		snprintf(err, errlen, "the table would hold %zu forwards: at most %u", next->n,
+			 PF_FWD_MAX);
+		return -1;
+	}
 	/* A draft of cur with few new forwards: only those are looked at. */
 	if (next->base != cur || n > PF_VALIDATE_FEW)
 		goto whole;
@@ -1064,7 +1072,7 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 			return -1;
 	}
 	for (k = 0; k < n; k++) {
-		enum pf_inherited h = pf_inherit_from(cur, next, fresh[k], SIZE_MAX,
+		enum pf_inherited h = pf_inherit_from(next, fresh[k], SIZE_MAX,
 						      pf_table_find_key(cur, fresh[k]));
 
 		if (h == PF_INH_SAME)
@@ -1072,6 +1080,7 @@ int pf_table_prepare_change(struct pf_table *next, const struct pf_table *cur,
 		same += h == PF_INH_SAME;
 		changed += h == PF_INH_CHANGED;
 	}
+	pf_table_give_ids(cur, next);
 	for (k = 0; k < n; k++)
 		if (fresh[k])
 			ch->checked |= fresh[k]->checked;

@@ -20,6 +20,9 @@
 /* Forward ids (struct pf_forward): what a kernel conntrack mark has room
  * for. */
 #define PF_ID_MAX 0xfffffu
+/* Forwards in a table: ids half used at most, so that one whose id is
+ * taken finds a free one a few steps on. */
+#define PF_FWD_MAX (PF_ID_MAX / 2)
 #define PF_BACKENDS_MAX 256
 #define PF_WEIGHT_MAX 65535
 #define PF_SRC_MAX 256
@@ -246,7 +249,8 @@ struct pf_forward {
 	/* Its flows are logged: its own 'log' or the table's 'default log'
 	 * (pf_flowlog_wanted reads it as each flow ends). */
 	bool logged;
-	/* The forward's id: kept by the version that replaces it (same key),
+	/* The forward's id: derived from its key (pf_fwdid.c), so the same on
+	 * every gateway, and kept by the version that replaces it (same key),
 	 * so that what an engine keeps by id follows (the kernel engine's
 	 * chains and conntrack marks). 1..PF_ID_MAX, unique in a table;
 	 * given when the forward enters one (pf_table_prepare_change). */
@@ -443,7 +447,8 @@ void pf_table_draft(struct pf_table *dst, struct pf_table *base);
 void pf_table_install(struct pf_table *cur, struct pf_table *next);
 /* An id for a forward new to the running table cur: one no forward of cur
  * has. */
-uint32_t pf_table_new_id(const struct pf_table *cur);
+/* Gives ids to the forwards of next that have none (pf_tchange.c). */
+void pf_table_give_ids(const struct pf_table *cur, struct pf_table *next);
 /* Builds t's index (pf_table_install does). */
 void pf_table_index(struct pf_table *t);
 struct pf_forward *pf_table_find_name(const struct pf_table *t, const char *name);

@@ -9,6 +9,7 @@
  * position), and finds what it needs by name and port.
  */
 #include "pf_conf.h"
+#include "pf_fwdid.h"
 #include "pf_index.h"
 #include "pf_table.h"
 #include "pf_util.h"
@@ -17,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PF_ID_WORDS ((PF_ID_MAX + 64) / 64)
+
 struct pf_tindex {
 	struct pf_index name; /* named forwards, by pf_name_hash */
 	struct pf_index port; /* forwards of one port (or none), by it */
 	struct pf_fwdvec wide; /* forwards of a range of ports */
-	uint64_t ids[(PF_ID_MAX + 64) / 64]; /* the ids in use */
+	uint64_t ids[PF_ID_WORDS]; /* the ids in use */
 };
 
 /* ---- lists of forwards ---- */
@@ -77,9 +80,24 @@ static bool pf_wide(const struct pf_forward *f)
 	return f->conf.lport_hi != f->conf.lport_lo;
 }
 
+static void pf_id_set(uint64_t *bits, uint32_t id)
+{
+	bits[id / 64] |= 1ULL << (id % 64);
+}
+
+static void pf_id_clear(uint64_t *bits, uint32_t id)
+{
+	bits[id / 64] &= ~(1ULL << (id % 64));
+}
+
+static bool pf_id_has(const uint64_t *bits, uint32_t id)
+{
+	return bits[id / 64] & (1ULL << (id % 64));
+}
+
 static void pf_tindex_add(struct pf_tindex *x, struct pf_forward *f)
 {
-	x->ids[f->id / 64] |= 1ULL << (f->id % 64);
+	pf_id_set(x->ids, f->id);
 	if (f->conf.name[0])
 		pf_index_add(&x->name, f->namehash, f);
 	if (pf_wide(f))
@@ -90,7 +108,7 @@ static void pf_tindex_add(struct pf_tindex *x, struct pf_forward *f)
 
 static void pf_tindex_del(struct pf_tindex *x, const struct pf_forward *f)
 {
-	x->ids[f->id / 64] &= ~(1ULL << (f->id % 64));
+	pf_id_clear(x->ids, f->id);
 	if (f->conf.name[0])
 		pf_index_del(&x->name, f->namehash, f);
 	if (pf_wide(f))
@@ -120,22 +138,56 @@ void pf_table_index(struct pf_table *t)
 		pf_tindex_add(t->idx, t->fwd[i]);
 }
 
-/* The last id given: the next one is looked for after it, so that an id
- * just freed is not given again at once (conntrack entries may still bear
- * it). */
-static uint32_t pf_id_last;
-
-uint32_t pf_table_new_id(const struct pf_table *cur)
+/*
+ * Ids for the forwards of next that have none (new keys): each wants the id
+ * its key hashes to (pf_fwdid.c), and takes the first free one from there.
+ * The new forwards take theirs in the order of their hashes, not of the file
+ * or of the commands, so that two gateways given the same forwards in
+ * another order (or among other forwards that want other ids) give the same
+ * ids. Forwards kept from cur keep theirs; ids of forwards that leave are
+ * free again at once, since the same key brings back the same id.
+ */
+void pf_table_give_ids(const struct pf_table *cur, struct pf_table *next)
 {
-	uint32_t tries;
+	bool draft = next->base && next->base == cur && cur->idx;
+	struct pf_forward **v = draft ? next->add.v : next->fwd, **fresh;
+	size_t n = draft ? next->add.n : next->n, i, nnew = 0;
+	uint64_t *used;
 
-	for (tries = 0; tries < PF_ID_MAX; tries++) {
-		if (++pf_id_last > PF_ID_MAX)
-			pf_id_last = 1;
-		if (!cur || !cur->idx || !(cur->idx->ids[pf_id_last / 64] & (1ULL << (pf_id_last % 64))))
-			break;
+	for (i = 0; i < n; i++)
+		nnew += !v[i]->id;
+	if (!nnew)
+		return;
+	used = pf_xcalloc(PF_ID_WORDS, sizeof(uint64_t));
+	/* A draft of the running table: its ids (without reading its 100,000
+	 * forwards), less those of the forwards the change takes out. */
+	if (draft) {
+		memcpy(used, cur->idx->ids, sizeof(cur->idx->ids));
+		for (i = 0; i < next->del.n; i++)
+			pf_id_clear(used, next->del.v[i]->id);
 	}
-	return pf_id_last;
+	fresh = pf_xcalloc(nnew, sizeof(*fresh));
+	nnew = 0;
+	for (i = 0; i < n; i++) {
+		if (v[i]->id)
+			pf_id_set(used, v[i]->id);
+		else
+			fresh[nnew++] = v[i];
+	}
+	qsort(fresh, nnew, sizeof(*fresh), pf_fwdid_cmp);
+	for (i = 0; i < nnew; i++) {
+		uint64_t h = pf_fwdid_hash(fresh[i]);
+		uint32_t k = 0, id;
+
+		/* Fewer forwards than ids (pf_validate): one is free. */
+		do
+			id = pf_fwdid_probe(h, k++);
+		while (pf_id_has(used, id));
+		pf_id_set(used, id);
+		fresh[i]->id = id;
+	}
+	free(fresh);
+	free(used);
 }
 
 /* ---- membership ---- */

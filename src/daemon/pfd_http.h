@@ -37,6 +37,8 @@ struct pfd_reloads {
 	uint64_t last_ms; /* wall clock */
 };
 const struct pfd_reloads *pfd_table_reloads(void);
+/* The running table's digest (pf_table_digest), 16 hex digits. */
+const char *pfd_table_digest(void);
 const struct pf_table *pfd_table_running(void);
 
 /* The process' start (wall clock, ms), for the metrics. */

@@ -144,6 +144,9 @@ static void pfd_m_process(struct pf_buf *b, const struct pf_table *t)
 	pfd_m_head(b, "portfw_start_time_seconds", "gauge",
 		   "When portfwd started, in seconds since the epoch.");
 	pf_buf_printf(b, "portfw_start_time_seconds %.3f\n", (double)pfd_start_ms / 1000.0);
+	pfd_m_head(b, "portfw_table_info", "gauge",
+		   "The running table's digest, as portfw ha-check computes it (always 1).");
+	pf_buf_printf(b, "portfw_table_info{digest=\"%s\"} 1\n", pfd_table_digest());
 	pfd_m_head(b, "portfw_forwards", "gauge", "Forwards in the running table.");
 	pf_buf_printf(b, "portfw_forwards %zu\n", t->n);
 	pfd_m_head(b, "portfw_reloads_total", "counter",

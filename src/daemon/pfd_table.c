@@ -10,6 +10,7 @@
 #include "pfd_priv.h"
 #include "pfd_upgrade.h"
 #include "../common/pf_conf.h"
+#include "../common/pf_digest.h"
 #include "../common/pf_flowlog.h"
 #include "../common/pf_interp.h"
 #include "../common/pf_log.h"
@@ -74,6 +75,23 @@ static void pfd_user_check(void)
  * began (pf_now_us), for the log line and the request's answer. */
 static uint64_t pfd_change_us;
 
+/* Tables installed so far: the digest below is made again only after a
+ * change (it formats every forward). */
+static uint64_t pfd_tab_gen;
+
+const char *pfd_table_digest(void)
+{
+	static char digest[20];
+	static uint64_t gen = UINT64_MAX;
+
+	if (gen != pfd_tab_gen) {
+		snprintf(digest, sizeof(digest), "%016llx",
+			 (unsigned long long)pf_table_digest(&pfd_tab));
+		gen = pfd_tab_gen;
+	}
+	return digest;
+}
+
 static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t errlen)
 {
 	struct pfd_count c = { 0 };
@@ -116,6 +134,7 @@ static int pfd_install(struct pf_table *next, uint64_t t0, char *err, size_t err
 		pfd_health_change(next);
 	pfd_resolve_follow(next, &pfd_tab);
 	pf_table_install(&pfd_tab, next);
+	pfd_tab_gen++;
 	pf_flowlog_set_format(pfd_tab.log_format);
 	pfd_change_us = pf_now_us() - t0;
 	pfd_user_check();
@@ -394,6 +413,11 @@ static json_t *pfd_forward_json(const struct pf_forward *f)
 	uint32_t i;
 
 	json_object_set_new(o, "name", json_string(f->conf.name));
+	/* What another gateway compares (portfw ha-check): the id in the
+	 * kernel engine's conntrack marks, and the forward as saved. */
+	json_object_set_new(o, "id", json_integer(f->id));
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)pf_forward_digest(f));
+	json_object_set_new(o, "digest", json_string(buf));
 	json_object_set_new(o, "proto",
 			    json_string(pf_proto_name(f->conf.protos)));
 	pf_listen_format(f, buf, sizeof(buf));

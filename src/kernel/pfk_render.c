@@ -103,9 +103,16 @@ static void pfk_render_target(struct pf_buf *b, const struct pf_backend *be, boo
 		pfk_out(b, " . %u", be->conf.port_lo);
 }
 
+/* maglev's slots for one family of a pool (NULL: another scheduler). */
+struct pfk_maglev {
+	uint16_t *t;
+	uint32_t m;
+};
+
 static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
-			    bool shifted, bool same_port, const char *l4);
+			    bool shifted, bool same_port, const char *l4,
+			    const struct pfk_maglev *mag);
 
 /*
  * 'balance pref' in the kernel: the numgen slots follow the rotation order
@@ -141,6 +148,7 @@ static void pfk_pref_pool(struct pf_forward *f, uint32_t *w, uint32_t *order, ui
 static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 {
 	uint32_t w[PF_BACKENDS_MAX], order[PF_BACKENDS_MAX], n, i, total = 0, proto;
+	struct pfk_maglev mag = { 0 };
 	bool shifted = false, same_port = false;
 	int one = -1;
 
@@ -171,17 +179,50 @@ static void pfk_render_nat(struct pf_buf *b, struct pf_forward *f, int fam)
 	 * { tcp, udp }') in every forward's chain costs the kernel a walk over
 	 * all the table's sets and the whole transaction per rule, which made
 	 * loading 10,000 forwards take over 20 s. */
+	if (f->conf.balance == PF_BAL_MAGLEV && total != w[one]) {
+		uint32_t tmp[PF_BACKENDS_MAX];
+		/* The tier pfk_usable took: primaries while one is usable. */
+		enum pf_tier tier = pf_sched_usable(f, PF_TIER_PRIMARY, true, 0, NULL, tmp)
+					    ? PF_TIER_PRIMARY
+					    : PF_TIER_BACKUP;
+
+		mag.m = pf_maglev_size(f);
+		mag.t = pf_xcalloc(mag.m, sizeof(*mag.t));
+		pf_maglev_table(f, tier, fam, w, mag.t, mag.m);
+	}
 	if (f->conf.protos == PF_PROTO_ALL)
-		pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port, NULL);
+		pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port, NULL,
+				mag.t ? &mag : NULL);
 	for (proto = PF_PROTO_TCP; proto <= PF_PROTO_UDP; proto <<= 1)
 		if (f->conf.protos & proto)
 			pfk_render_dnat(b, f, fam, w, order, total, one, shifted, same_port,
-					proto == PF_PROTO_TCP ? "tcp" : "udp");
+					proto == PF_PROTO_TCP ? "tcp" : "udp", mag.t ? &mag : NULL);
+	free(mag.t);
+}
+
+/* maglev's map: the client's slot as the user engine computes it
+ * (pf_sched_client_slot), each run of slots of one backend an interval. */
+static void pfk_render_maglev(struct pf_buf *b, const struct pf_forward *f, const char *ip,
+			      const struct pfk_maglev *mag, bool with_port)
+{
+	uint32_t s, e;
+
+	pfk_out(b, "jhash %s saddr mod %u seed 0x%x map { ", ip, mag->m, PF_JHASH_SEED);
+	for (s = 0; s < mag->m; s = e) {
+		for (e = s + 1; e < mag->m && mag->t[e] == mag->t[s]; e++)
+			;
+		if (e - s == 1)
+			pfk_out(b, "%s%u : ", s ? ", " : "", s);
+		else
+			pfk_out(b, "%s%u-%u : ", s ? ", " : "", s, e - 1);
+		pfk_render_target(b, &f->be[mag->t[s]], with_port);
+	}
 }
 
 static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fam,
 			    const uint32_t *w, const uint32_t *order, uint32_t total, int one,
-			    bool shifted, bool same_port, const char *l4)
+			    bool shifted, bool same_port, const char *l4,
+			    const struct pfk_maglev *mag)
 {
 	const char *ip = fam == AF_INET6 ? "ip6" : "ip";
 	uint32_t k, i, first = 0;
@@ -220,12 +261,14 @@ static void pfk_render_dnat(struct pf_buf *b, const struct pf_forward *f, int fa
 		}
 		return;
 	}
-	if (f->conf.balance == PF_BAL_SOURCE || f->conf.balance == PF_BAL_MAGLEV)
-		pfk_out(b, "jhash %s saddr mod %u seed 0x5eed map { ", ip, total);
+	if (mag)
+		pfk_render_maglev(b, f, ip, mag, !shifted && !same_port);
+	else if (f->conf.balance == PF_BAL_SOURCE)
+		pfk_out(b, "jhash %s saddr mod %u seed 0x%x map { ", ip, total, PF_JHASH_SEED);
 	else
 		/* A counter, not random: the weights hold exactly, as in the user engine. */
 		pfk_out(b, "numgen inc mod %u map { ", total);
-	for (k = 0; k < f->nbe; k++) {
+	for (k = 0; k < f->nbe && !mag; k++) {
 		i = order[k];
 		if (!w[i])
 			continue;

@@ -5,7 +5,8 @@
 # argument), no daemon (names the socket), JSON output, save/flush/restore
 # round trip, restore's errors naming the file's lines (an include's too), a
 # live add's errors naming the forward, socket mode 0600, PORTFW_SOCKET, del of
-# what does not exist, a second daemon on the same socket, SIGTERM/SIGINT.
+# what does not exist, a second daemon on the same socket, ha-check of one
+# daemon's table against another's, SIGTERM/SIGINT.
 . "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -249,6 +250,28 @@ wait_for 10 "the second daemon on \$PORTFW_SOCKET" eval \
 expect_eq "the second daemon's forwards" \
 	"$(PORTFW_SOCKET=$T/env.sock "$PORTFW" list -j | jget "[f['name'] for f in d]")" '["Z"]'
 expect_eq "Z" "$(first_text 127.0.0.1:8200)" one
+
+info "ha-check: another portfwd's 'list -j' against this one's table"
+PORTFW_SOCKET=$T/env.sock "$PORTFW" list -j >"$T/other.json"
+pf list -j >"$T/self.json"
+capture pf ha-check "$T/self.json"
+expect_eq "ha-check of its own table: exit status" "$RC" 0
+expect_in "ha-check of its own table" "$OUT" "tables agree: "
+capture pf ha-check "$T/other.json"
+expect_eq "ha-check of another table: exit status" "$RC" 1
+expect_in "ha-check: Z is the other's alone" "$OUT" "only there   forward 'Z'"
+expect_in "ha-check: A is this one's alone" "$OUT" "only here    forward 'A'"
+capture bash -c 'ip netns exec "$1" "$2" -s "$3" ha-check -j - <"$4"' _ "$NS" "$PORTFW" \
+	"$PFD_SOCK" "$T/other.json"
+expect_eq "ha-check -j from standard input: exit status" "$RC" 1
+expect_eq "ha-check -j: agree" "$(jget "d['agree']" <<<"$OUT")" False
+capture pf ha-check "$T/save0"
+expect_eq "ha-check of a file that is no 'list -j': exit status" "$RC" 2
+expect_in "ha-check of a config file: message" "$ERR" "expected the JSON of 'portfw list -j'"
+capture pf ha-check
+expect_eq "ha-check without a file: exit status" "$RC" 2
+digest=$(pf ha-check "$T/self.json" | sed -n 's/.*digest //p')
+[[ $digest =~ ^[0-9a-f]{16}$ ]] || fail "ha-check printed no digest: $digest"
 kill -INT "$env_pid"
 wait_for 10 "the second daemon to exit on SIGINT" pid_gone "$env_pid"
 rc=0

@@ -11,8 +11,9 @@
 # ip_forward; while portfwd is down new connections are refused by the
 # gateway (the backends see none); the next start replaces the table in one
 # transaction, and the table it loads is a fresh start's (no rule twice).
-# New connections work after each restart. A restart with
-# the forwards in another order (other ids) marks the flows again: they are
+# New connections work after each restart. Forward ids come from what the
+# forwards are, so a restart with them in another order keeps them; one with
+# a forward whose key changed (another id) marks its flow again: they are
 # listed under their forwards and 'del -k' of one cuts its flow only.
 # 'portfw flush -k' still cuts a flow, and a stop after it removes the
 # table and puts the sysctls back.
@@ -151,12 +152,12 @@ streams_check term
 fresh_check term
 new_conns term
 
-info "a restart with the forwards in another order: the flows follow their forwards"
+info "a restart, forwards in another order, acl with a new key: the flows follow their forwards"
 servers swap
 streams swap
 pfd_stop
 cat >"$PFD_CONF" <<'EOF2'
-forward name acl tcp :8081 to 10.0.0.2:9001 engine kernel allow 198.51.100.0/24
+forward name acl tcp :8081 to 10.0.0.2:9001 engine kernel allow 198.51.100.0/24 from 198.51.100.0/24
 forward name simple tcp :8080 to 10.0.0.2:9000 engine kernel
 EOF2
 pfd_start -W wan

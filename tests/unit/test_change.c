@@ -4,9 +4,12 @@
  * draft of the running table (what it adds and drops, the references it
  * holds), the install, the running table's index, and validation of the
  * draft's new forwards alone, which must find the same first error as
- * validating the whole table.
+ * validating the whole table; forward ids, which must not depend on the
+ * order a table was loaded in.
  */
 #include "common/pf_conf.h"
+#include "common/pf_digest.h"
+#include "common/pf_fwdid.h"
 #include "common/pf_interp.h"
 #include "common/pf_table.h"
 
@@ -275,6 +278,162 @@ static void test_delta_from_pools(void **state)
 	pf_table_clear(&cur);
 }
 
+static uint32_t id_of(const struct pf_table *t, const char *name)
+{
+	const struct pf_forward *f = pf_table_find_name(t, name);
+
+	assert_non_null(f);
+	return f->id;
+}
+
+#define LINE_A "forward name a tcp 192.0.2.1:80 to 10.0.0.1\n"
+#define LINE_B "forward name b udp :53 to 10.0.0.2 from 10.9.0.0/16\n"
+#define LINE_C "forward name c tcp [2001:db8::1]:443 to [2001:db8::2]:8443\n"
+#define LINE_X "forward name x tcp 192.0.2.1:81 to 10.0.0.3\n"
+
+/* The same forward has the same id in another table, loaded in another
+ * order, among other forwards, or added one change at a time. */
+static void test_ids_from_content(void **state)
+{
+	struct pf_table one, two, inc, next;
+	struct pf_change ch;
+	char err[ERRLEN];
+	const char *adds[] = { LINE_X, LINE_C, LINE_A, LINE_B };
+	const char *names[] = { "a", "b", "c" };
+	size_t i;
+
+	(void)state;
+	running(&one, LINE_A LINE_B LINE_C);
+	running(&two, LINE_X LINE_C LINE_B LINE_A);
+	pf_table_init(&inc);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(request(&inc, adds[i], &next, err), 0);
+		assert_int_equal(pf_table_prepare_change(&next, &inc, &ch, err, sizeof(err)), 0);
+		pf_table_install(&inc, &next);
+	}
+	for (i = 0; i < 3; i++) {
+		const struct pf_forward *f = pf_table_find_name(&one, names[i]);
+
+		assert_int_equal(id_of(&two, names[i]), f->id);
+		assert_int_equal(id_of(&inc, names[i]), f->id);
+		/* No other forward wants it: the id its key hashes to. */
+		assert_int_equal(f->id, pf_fwdid_probe(pf_fwdid_hash(f), 0));
+	}
+	/* A new version of a forward keeps the id. */
+	if (request(&inc, "backend name a 10.0.0.1 drain\n", &next, err))
+		fail_msg("%s", err);
+	assert_int_equal(pf_table_prepare_change(&next, &inc, &ch, err, sizeof(err)), 0);
+	assert_int_equal(ch.changed, 1);
+	assert_int_equal(id_of(&next, "a"), id_of(&one, "a"));
+	pf_table_clear(&next);
+	pf_table_clear(&one);
+	pf_table_clear(&two);
+	pf_table_clear(&inc);
+}
+
+/* Two keys that want the same id: the smaller hash gets it, the other the
+ * next free one, whatever the order of the file; a running forward keeps
+ * its id when a newcomer wants it. */
+static void test_ids_collide(void **state)
+{
+	struct pf_table all, one, two, next;
+	struct pf_change ch;
+	char err[ERRLEN], text[256];
+	uint32_t *seen = calloc(PF_ID_MAX + 1, sizeof(uint32_t));
+	size_t len = 4000 * 64, off = 0, i, lo = 0, hi = 0;
+	char *s = malloc(len);
+	const struct pf_forward *first, *second;
+
+	(void)state;
+	assert_non_null(seen);
+	assert_non_null(s);
+	for (i = 0; i < 4000; i++)
+		off += (size_t)snprintf(s + off, len - off, "forward tcp 192.0.2.1:%zu to 10.0.0.1\n",
+					1000 + i);
+	pf_table_init(&all);
+	if (pf_conf_load_text("t.conf", s, off, &all, err, sizeof(err)))
+		fail_msg("%s", err);
+	free(s);
+	/* Among 4,000 keys, two want the same id (birthday: about 99.95 %). */
+	for (i = 0; i < all.n && !hi; i++) {
+		uint32_t id = pf_fwdid_probe(pf_fwdid_hash(all.fwd[i]), 0);
+
+		if (seen[id]) {
+			lo = seen[id] - 1;
+			hi = i;
+		}
+		seen[id] = (uint32_t)i + 1;
+	}
+	free(seen);
+	assert_true(hi > 0);
+	if (pf_fwdid_hash(all.fwd[lo]) > pf_fwdid_hash(all.fwd[hi])) {
+		size_t t = lo;
+
+		lo = hi;
+		hi = t;
+	}
+	snprintf(text, sizeof(text), "forward name lo tcp 192.0.2.1:%u to 10.0.0.1\n"
+		 "forward name hi tcp 192.0.2.1:%u to 10.0.0.1\n", all.fwd[lo]->conf.lport_lo,
+		 all.fwd[hi]->conf.lport_lo);
+	running(&one, text);
+	snprintf(text, sizeof(text), "forward name hi tcp 192.0.2.1:%u to 10.0.0.1\n"
+		 "forward name lo tcp 192.0.2.1:%u to 10.0.0.1\n", all.fwd[hi]->conf.lport_lo,
+		 all.fwd[lo]->conf.lport_lo);
+	running(&two, text);
+	first = pf_table_find_name(&one, "lo");
+	second = pf_table_find_name(&one, "hi");
+	assert_int_equal(first->id, pf_fwdid_probe(pf_fwdid_hash(first), 0));
+	assert_int_equal(second->id, pf_fwdid_probe(pf_fwdid_hash(second), 1));
+	assert_int_equal(id_of(&two, "lo"), first->id);
+	assert_int_equal(id_of(&two, "hi"), second->id);
+	/* Running alone, hi has the id both want, and keeps it. */
+	pf_table_clear(&two);
+	snprintf(text, sizeof(text), "forward name hi tcp 192.0.2.1:%u to 10.0.0.1\n",
+		 all.fwd[hi]->conf.lport_lo);
+	running(&two, text);
+	assert_int_equal(id_of(&two, "hi"), first->id);
+	snprintf(text, sizeof(text), "forward name lo tcp 192.0.2.1:%u to 10.0.0.1\n",
+		 all.fwd[lo]->conf.lport_lo);
+	assert_int_equal(request(&two, text, &next, err), 0);
+	assert_int_equal(pf_table_prepare_change(&next, &two, &ch, err, sizeof(err)), 0);
+	assert_int_equal(id_of(&next, "hi"), first->id);
+	assert_int_equal(id_of(&next, "lo"), pf_fwdid_probe(pf_fwdid_hash(first), 1));
+	pf_table_clear(&next);
+	pf_table_clear(&all);
+	pf_table_clear(&one);
+	pf_table_clear(&two);
+}
+
+/* Two gateways hold the same table when they hold the same forwards with
+ * the same ids and defaults, whatever the order. */
+static void test_table_digest(void **state)
+{
+	struct pf_table one, two;
+	uint64_t d;
+
+	(void)state;
+	running(&one, LINE_A LINE_B LINE_C);
+	running(&two, LINE_C LINE_B LINE_A "status 127.0.0.1:9181\nlog-format json\n");
+	d = pf_table_digest(&one);
+	assert_true(pf_table_digest(&two) == d);
+	pf_table_clear(&two);
+	running(&two, LINE_C LINE_B LINE_A LINE_X);
+	assert_true(pf_table_digest(&two) != d);
+	pf_table_clear(&two);
+	/* A default ACL is part of what a forward does. */
+	running(&two, "default deny 10.0.0.0/8\n" LINE_C LINE_B LINE_A);
+	assert_true(pf_table_digest(&two) != d);
+	pf_table_clear(&two);
+	/* The same line with another id (a collision on one side only). */
+	running(&two, LINE_A LINE_B LINE_C);
+	two.fwd[0]->id++;
+	assert_true(pf_table_digest(&two) != d);
+	two.fwd[0]->id--;
+	assert_true(pf_table_digest(&two) == d);
+	pf_table_clear(&two);
+	pf_table_clear(&one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +443,9 @@ int main(void)
 		cmocka_unit_test(test_delta_validation),
 		cmocka_unit_test(test_delta_mark_moves),
 		cmocka_unit_test(test_delta_from_pools),
+		cmocka_unit_test(test_ids_from_content),
+		cmocka_unit_test(test_ids_collide),
+		cmocka_unit_test(test_table_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
  * state, health and agent checks, backups, the passive check's hold, spares and
  * the agent's weight scaling.
  */
+#include "common/pf_hash.h"
 #include "common/pf_sched.h"
 #include "common/pf_table.h"
 #include "common/pf_util.h"
@@ -862,10 +863,10 @@ static void test_source_v4_mapped_is_the_same_client(void **state)
 		union pf_sa m = v4mapped(CLIENT_BASE + (uint32_t)i, 2);
 		union pf_sa s = v6(CLIENT_BASE + (uint32_t)i);
 
-		assert_true(pf_sched_client_hash(&a) == pf_sched_client_hash(&m));
+		assert_true(pf_sched_client_slot(&a, 1000003) == pf_sched_client_slot(&m, 1000003));
 		assert_int_equal(pf_sched_pick(f, &none, &a), pf_sched_pick(f, &none, &m));
 		/* A native IPv6 address with the same low bits is another client. */
-		same_as_v6 += pf_sched_client_hash(&a) == pf_sched_client_hash(&s);
+		same_as_v6 += pf_sched_client_slot(&a, 1000003) == pf_sched_client_slot(&s, 1000003);
 	}
 	assert_int_equal(same_as_v6, 0);
 	pf_forward_unref(f);
@@ -983,28 +984,64 @@ static void test_maglev_removal_moves_only_its_clients(void **state)
 	pf_forward_unref(f);
 }
 
-static void test_maglev_disabled_backend_is_like_removed(void **state)
+/* A backend that cannot take flows (disabled, down) moves its own clients
+ * and no other: the others' slots stay where they were. */
+static void test_maglev_down_backend_moves_only_its_clients(void **state)
 {
 	struct pf_forward *f = FORWARD_BAL(PF_BAL_MAGLEV, 1, 1, 1, 1, 1);
-	struct pf_forward *g = FORWARD_BAL(PF_BAL_MAGLEV, 1, 1, 1, 1);
-	int i;
+	int before[2000], i, of_d = 0, n[5] = { 0 };
 
 	(void)state;
-	pf_xstrset(&g->be[3].conf.host, "e");
-	/* Build f's table with d, then take d out: the table is rebuilt. */
-	for (i = 0; i < 10; i++) {
+	for (i = 0; i < 2000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
 
-		assert_in_range(pf_sched_pick(f, &none, &c), 0, 4);
+		before[i] = pf_sched_pick(f, &none, &c);
+		assert_in_range(before[i], 0, 4);
 	}
 	f->be[3].conf.admin = PF_ADMIN_DISABLED;
 	for (i = 0; i < 2000; i++) {
 		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
+		int k = pf_sched_pick(f, &none, &c);
 
-		assert_string_equal(f->be[pf_sched_pick(f, &none, &c)].conf.host,
-				    g->be[pf_sched_pick(g, &none, &c)].conf.host);
+		if (before[i] == 3) {
+			of_d++;
+			assert_int_not_equal(k, 3);
+			n[k]++;
+		} else {
+			assert_int_equal(k, before[i]);
+		}
 	}
-	pf_forward_unref(g);
+	/* d's clients spread over the four others. */
+	for (i = 0; i < 5; i++)
+		if (i != 3 && (n[i] < of_d / 8 || n[i] > of_d / 2))
+			fail_msg("backend %c took %d of d's %d clients", 'a' + i, n[i], of_d);
+	f->be[3].conf.admin = PF_ADMIN_ENABLED;
+	for (i = 0; i < 2000; i++) {
+		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i, 1);
+
+		assert_int_equal(pf_sched_pick(f, &none, &c), before[i]);
+	}
+	pf_forward_unref(f);
+}
+
+/* Both engines and every gateway: the slot is nft's 'jhash ip saddr mod N
+ * seed 0x5eed', source takes the weights' ranges of it in backend order
+ * (the kernel engine's map), maglev a table of a size both compute. */
+static void test_source_is_the_kernel_map(void **state)
+{
+	struct pf_forward *f = FORWARD_BAL(PF_BAL_SOURCE, 2, 1, 3);
+	int i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		union pf_sa c = v4(CLIENT_BASE + (uint32_t)i * 7, 1);
+		uint32_t a = htonl(CLIENT_BASE + (uint32_t)i * 7);
+		uint32_t slot = pf_jhash_scale(pf_jhash(&a, 4, 0x5eed), 6);
+
+		assert_int_equal(pf_sched_client_slot(&c, 6), slot);
+		assert_int_equal(pf_sched_pick(f, &none, &c), slot < 2 ? 0 : slot < 3 ? 1 : 2);
+	}
+	assert_int_equal(pf_maglev_size(f), 4099);
 	pf_forward_unref(f);
 }
 
@@ -1526,10 +1563,10 @@ static void test_client_hash(void **state)
 	union pf_sa m = v4mapped(0x0a000001, 3), s = v6(0x0a000001);
 
 	(void)state;
-	assert_true(pf_sched_client_hash(&a) == pf_sched_client_hash(&b));
-	assert_true(pf_sched_client_hash(&a) == pf_sched_client_hash(&m));
-	assert_true(pf_sched_client_hash(&a) != pf_sched_client_hash(&c));
-	assert_true(pf_sched_client_hash(&a) != pf_sched_client_hash(&s));
+	assert_true(pf_sched_client_slot(&a, 1000003) == pf_sched_client_slot(&b, 1000003));
+	assert_true(pf_sched_client_slot(&a, 1000003) == pf_sched_client_slot(&m, 1000003));
+	assert_true(pf_sched_client_slot(&a, 1000003) != pf_sched_client_slot(&c, 1000003));
+	assert_true(pf_sched_client_slot(&a, 1000003) != pf_sched_client_slot(&s, 1000003));
 }
 
 static void test_pick_without_backends_usable_returns_minus_one(void **state)
@@ -1594,7 +1631,8 @@ int main(void)
 		cmocka_unit_test(test_maglev_spread_equal_weights),
 		cmocka_unit_test(test_maglev_same_client_same_backend),
 		cmocka_unit_test(test_maglev_removal_moves_only_its_clients),
-		cmocka_unit_test(test_maglev_disabled_backend_is_like_removed),
+		cmocka_unit_test(test_maglev_down_backend_moves_only_its_clients),
+		cmocka_unit_test(test_source_is_the_kernel_map),
 		cmocka_unit_test(test_maglev_retry_returns_another_backend),
 		cmocka_unit_test(test_maglev_weights),
 		cmocka_unit_test(test_maglev_follows_agent_weight),
