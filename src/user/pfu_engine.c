@@ -124,6 +124,33 @@ static int pfu_bind_dev(int fd, const char *ifname)
 	return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname));
 }
 
+/*
+ * bind(), and for an address this host does not have (yet) bind() again
+ * with IP_FREEBIND: the backup of an HA pair listens on the virtual address
+ * that keepalived gives it only at failover, and must serve at once then.
+ * *freed (may be NULL) says it took that.
+ */
+static int pfu_bind(int fd, const union pf_sa *sa, bool *freed)
+{
+	bool v6 = sa->sa.sa_family == AF_INET6;
+	int one = 1;
+
+	if (!bind(fd, &sa->sa, pf_sa_len(sa)))
+		return 0;
+	if (errno != EADDRNOTAVAIL)
+		return -1;
+	if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND, &one,
+		       sizeof(one)) < 0) {
+		errno = EADDRNOTAVAIL; /* what the operator must hear about */
+		return -1;
+	}
+	if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0)
+		return -1;
+	if (freed)
+		*freed = true;
+	return 0;
+}
+
 static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any,
 			  const char *ifname, char *why, size_t whylen)
 {
@@ -156,13 +183,13 @@ static int pfu_listen_one(uint8_t proto, union pf_sa *sa, bool v6only, bool any,
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 		/* Bursts wait here while the worker is busy (capped by rmem_max). */
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-		if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0)
+		if (pfu_bind(fd, sa, NULL) < 0)
 			goto fail;
 		return fd;
 	}
 	/* Inherited by accepted sockets: saves a setsockopt per client. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (bind(fd, &sa->sa, pf_sa_len(sa)) < 0 || listen(fd, PFU_BACKLOG) < 0)
+	if (pfu_bind(fd, sa, NULL) < 0 || listen(fd, PFU_BACKLOG) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -189,6 +216,7 @@ static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, const ch
 		     char *why, size_t whylen)
 {
 	int fd, one = 1, v = v6only;
+	bool freed = false;
 
 	fd = socket(sa->sa.sa_family, (proto == PF_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
 		    0);
@@ -199,7 +227,7 @@ static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, const ch
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (sa->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
-	if (pfu_bind_dev(fd, ifname) < 0 || bind(fd, &sa->sa, pf_sa_len(sa)) < 0) {
+	if (pfu_bind_dev(fd, ifname) < 0 || pfu_bind(fd, sa, &freed) < 0) {
 		int e = errno;
 
 		snprintf(why, whylen, "%s", strerror(e));
@@ -207,6 +235,14 @@ static int pfu_probe(uint8_t proto, const union pf_sa *sa, bool v6only, const ch
 		return -e;
 	}
 	close(fd);
+	if (freed) {
+		char a[PF_ADDRSTR_MAX];
+
+		pf_sa_format(sa, true, a, sizeof(a));
+		pf_warn("user engine: %s %s is no address of this host now: listening anyway "
+			"(IP_FREEBIND), it serves once the address comes (the backup of an HA "
+			"pair: docs/ha.md)", pf_proto_name(proto), a);
+	}
 	return 0;
 }
 

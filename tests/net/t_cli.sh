@@ -6,7 +6,8 @@
 # round trip, restore's errors naming the file's lines (an include's too), a
 # live add's errors naming the forward, socket mode 0600, PORTFW_SOCKET, del of
 # what does not exist, a second daemon on the same socket, ha-check of one
-# daemon's table against another's, SIGTERM/SIGINT.
+# daemon's table against another's, a forward on an address the host gets
+# only later (IP_FREEBIND), SIGTERM/SIGINT.
 . "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -279,6 +280,15 @@ wait "$env_pid" || rc=$?
 expect_eq "exit status on SIGINT" "$rc" 0
 [[ ! -e $T/env.sock ]] || fail "SIGINT left the control socket behind"
 expect_refused 127.0.0.1:8200 "after the second daemon stopped"
+
+info "a forward on an address the host does not have yet (an HA backup's VIP)"
+pf add name vip tcp 192.0.2.50:8300 to 127.0.0.1:9001 >/dev/null ||
+	fail "portfw add on an address not of this host failed"
+grep -q "tcp 192.0.2.50:8300 is no address of this host now: listening anyway" "$PFD_LOG" ||
+	fail "no warning for the foreign listen address: $(tail -3 "$PFD_LOG")"
+nsx ip addr add 192.0.2.50/32 dev lo
+expect_eq "the forward once the address came" "$(first_text 192.0.2.50:8300)" one
+pf del name vip >/dev/null || fail "portfw del name vip failed"
 
 info "SIGTERM: exit 0, control socket removed"
 pfd_stop TERM
