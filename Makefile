@@ -5,7 +5,8 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
-DOCDIR ?= $(PREFIX)/share/doc/portfw
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/portfw
 # systemd's directories: under PREFIX, so PREFIX=/usr gives the Debian ones
 # and a /usr/local install stays out of the package manager's way.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -223,7 +224,8 @@ bench-gateway: all
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR)
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(DATADIR)/portfw/ha
 	install -m 0755 $(BUILD)/portfwd $(DESTDIR)$(SBINDIR)/portfwd
 	install -m 0755 $(BUILD)/portfw $(DESTDIR)$(BINDIR)/portfw
 	ln -sf portfw $(DESTDIR)$(BINDIR)/ipportfw
@@ -241,6 +243,13 @@ install: all
 	install -m 0644 dist/portfw.tmpfiles $(DESTDIR)$(TMPFILESDIR)/portfw.conf
 	install -m 0644 dist/portfw.bash-completion $(DESTDIR)$(COMPLETIONDIR)/portfw
 	ln -sf portfw $(DESTDIR)$(COMPLETIONDIR)/portfwd
+	# The HA recipe (docs/ha.md): keepalived.conf names the notify script
+	# where this install puts it.
+	install -m 0755 dist/ha/portfw-ha-notify $(DESTDIR)$(DATADIR)/portfw/ha/
+	install -m 0644 dist/ha/conntrackd.conf $(DESTDIR)$(DATADIR)/portfw/ha/
+	sed 's|/usr/share/portfw/ha/|$(DATADIR)/portfw/ha/|g' dist/ha/keepalived.conf \
+		> $(DESTDIR)$(DATADIR)/portfw/ha/keepalived.conf
+	chmod 0644 $(DESTDIR)$(DATADIR)/portfw/ha/keepalived.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portfwd $(DESTDIR)$(BINDIR)/portfw
@@ -252,6 +261,9 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/portfwd.service $(DESTDIR)$(SYSUSERSDIR)/portfw.conf \
 		$(DESTDIR)$(TMPFILESDIR)/portfw.conf
 	rm -f $(DESTDIR)$(COMPLETIONDIR)/portfw $(DESTDIR)$(COMPLETIONDIR)/portfwd
+	rm -f $(DESTDIR)$(DATADIR)/portfw/ha/portfw-ha-notify \
+		$(DESTDIR)$(DATADIR)/portfw/ha/conntrackd.conf $(DESTDIR)$(DATADIR)/portfw/ha/keepalived.conf
+	rmdir $(DESTDIR)$(DATADIR)/portfw/ha $(DESTDIR)$(DATADIR)/portfw 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -8,8 +8,8 @@
 # a path and an abstract one), the command-line conventions (--help,
 # --version, help COMMAND, one-line usage errors), the man pages rendering
 # without warnings, 'make install DESTDIR= PREFIX=/usr' putting every file
-# in place and 'make uninstall' removing them, and the installed unit
-# passing 'systemd-analyze verify'.
+# in place (the HA recipe's too) and 'make uninstall' removing them, and the
+# installed unit passing 'systemd-analyze verify'.
 . "$(dirname "$0")/lib.sh"
 pft_init
 
@@ -194,13 +194,19 @@ for f in usr/sbin/portfwd usr/bin/portfw usr/bin/ipportfw usr/bin/ipmasqadm \
 	usr/lib/systemd/system/portfwd.service usr/lib/sysusers.d/portfw.conf \
 	usr/lib/tmpfiles.d/portfw.conf usr/share/bash-completion/completions/portfw \
 	usr/share/bash-completion/completions/portfwd usr/share/doc/portfw/portfw.conf \
-	usr/share/doc/portfw/README.md usr/share/doc/portfw/docs/kernel.md; do
+	usr/share/doc/portfw/README.md usr/share/doc/portfw/docs/kernel.md \
+	usr/share/portfw/ha/keepalived.conf usr/share/portfw/ha/conntrackd.conf \
+	usr/share/portfw/ha/portfw-ha-notify; do
 	[[ -e $R/$f ]] || fail "make install: $f missing"
 done
 [[ -x $R/usr/sbin/portfwd && -x $R/usr/bin/portfw ]] || fail "make install: binaries not executable"
 expect_eq "ipportfw link" "$(readlink "$R/usr/bin/ipportfw")" "portfw"
 unit=$R/usr/lib/systemd/system/portfwd.service
 expect_in "the unit's ExecStart" "$(grep '^ExecStart=' "$unit")" "ExecStart=/usr/sbin/portfwd "
+# The HA recipe's keepalived.conf names the installed notify script.
+notify=$(sed -n 's/^[[:space:]]*notify_master "\([^ ]*\) .*/\1/p' "$R/usr/share/portfw/ha/keepalived.conf")
+expect_eq "keepalived.conf's notify script" "$notify" /usr/share/portfw/ha/portfw-ha-notify
+[[ -x $R$notify ]] || fail "make install: $notify not executable"
 capture bash -n "$R/usr/share/bash-completion/completions/portfw"
 [[ $RC == 0 ]] || fail "the completion is not valid bash: $ERR"
 
