@@ -5,7 +5,7 @@
 # addresses to the same backend, with 'balance maglev' and 'balance source',
 # in the user engine, the kernel engine, across both and with one forward
 # in the kernel engine on one gateway only; a backend disabled
-# everywhere moves only its own clients (maglev); one removed from the
+# everywhere moves only its own clients (maglev and source); one removed from the
 # configuration moves its clients and under 5 % of the others; ECMP in front
 # of the three keeps every connection of a client on its backend whichever
 # gateway carries it.
@@ -196,6 +196,9 @@ read -r on12 moved12 others moved_others <<<"$MOVED"
 ((on12 > 0 && moved12 == on12)) || fail "maglev: $moved12 of the $on12 clients of .12 moved"
 expect_eq "maglev: clients of the other backends that moved when .12 was disabled" "$moved_others" 0
 moved base off12 "source, .12 disabled" G1:su 12
+read -r on12 moved12 others moved_others <<<"$MOVED"
+((on12 > 0 && moved12 == on12)) || fail "source: $moved12 of the $on12 clients of .12 moved"
+expect_eq "source: clients of the other backends that moved when .12 was disabled" "$moved_others" 0
 
 info "10.0.0.12 enabled again, 10.0.0.13 removed from every gateway's file (reload)"
 confs "10.0.0.11:9000, 10.0.0.12:9000, 10.0.0.14:9000 weight 2"
