@@ -8,7 +8,7 @@ build="make gcc libc6-dev pkg-config libjansson-dev libnftables-dev libnetfilter
 test="$build libcmocka-dev libssl-dev clang libclang-rt-14-dev clang-tidy cppcheck \
       iproute2 procps psmisc python3 curl nginx-light socat dnsmasq-base bind9-dnsutils \
       nftables conntrack vsftpd lftp iputils-ping haproxy man-db groff-base systemd \
-      prometheus chromium chromium-driver"
+      prometheus chromium chromium-driver keepalived conntrackd"
 bench="$test iperf3 wrk rinetd redir libnginx-mod-stream iptables"
 example="$build python3 curl"
 

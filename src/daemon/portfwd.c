@@ -37,7 +37,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: portfwd [-c FILE] [-s SOCKET] [-e user|kernel] [-W IFNAMES] [-w WORKERS]\n"
 		"               [-a] [-m splice|copy] [-p BYTES] [-u USER] [-g GROUP] [-t] [-v] [-V]\n"
-		"               [-E own|all|none]\n"
+		"               [-E own|all|none] [-H]\n"
 		"  -c FILE     config file (default /etc/portfw.conf)\n"
 		"  -s SOCKET   control socket (default $PORTFW_SOCKET or /run/portfw.sock)\n"
 		"  -e ENGINE   engine of forwards without 'engine': user (default) or kernel\n"
@@ -50,6 +50,10 @@ static void usage(FILE *fp)
 		"              (for conntrackd, or conntrack -E, to see them); none: as\n"
 		"              own, and portfwd reads none: its forwards count only their\n"
 		"              active flows, from conntrack's table when asked\n"
+		"  -H, --ha    one of an HA pair (keepalived + conntrackd, docs/ha.md):\n"
+		"              -E all, nf_conntrack_tcp_loose 0 (taken-over flows come from\n"
+		"              conntrackd) and packets conntrack calls invalid dropped\n"
+		"              before NAT\n"
 		"  -w WORKERS  relay threads (default: one per CPU)\n"
 		"  -a          pin the relay threads, one on each CPU, each taking the new\n"
 		"              TCP connections that come in on its CPU\n"
@@ -167,7 +171,7 @@ int main(int argc, char **argv)
 	struct pfk_config kcfg = { 0 };
 	const char *conf = "/etc/portfw.conf", *sock = getenv("PORTFW_SOCKET");
 	const char *user = NULL, *group = NULL;
-	bool check = false;
+	bool check = false, events_set = false;
 	static struct pf_user_conf uconf;
 	char err[1024], fail[1024] = "";
 	struct rlimit rl;
@@ -187,10 +191,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "conntrack-events", required_argument, NULL, 'E' },
+		{ "ha", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, ":c:s:e:E:W:w:am:p:u:g:tvVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:e:E:W:w:am:p:u:g:tvVhH", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
@@ -209,6 +214,10 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			events_set = true;
+			break;
+		case 'H':
+			kcfg.ha = true;
 			break;
 		case 'c':
 			conf = optarg;
@@ -270,6 +279,14 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		return usage_error("unexpected argument", argv[optind]);
 	}
+	/* conntrackd follows the flows by their every change. */
+	if (kcfg.ha && events_set && kcfg.events != PFK_EVENTS_ALL) {
+		fprintf(stderr, "portfwd: --ha: conntrackd needs every conntrack event of the "
+			"flows; expected -E all or no -E\n");
+		return 2;
+	}
+	if (kcfg.ha)
+		kcfg.events = PFK_EVENTS_ALL;
 	/* Started by an upgrade: the old process' sockets, before anything
 	 * would bind them anew; whatever fails from here on is the old
 	 * process' answer (pfd_upgrade_failed). */

@@ -23,6 +23,12 @@ enum pfk_events {
 struct pfk_config {
 	const char *wan; /* "eth0,ppp0": WAN interfaces (hairpin); NULL: default routes' */
 	enum pfk_events events;
+	/* One of an HA pair whose conntrack tables conntrackd keeps in step
+	 * (portfwd --ha, docs/ha.md): conntrack picks up no TCP flow from its
+	 * packets (nf_conntrack_tcp_loose 0) and what it calls invalid is
+	 * dropped before NAT, so that a flow taken over at failover waits for
+	 * conntrackd's entry instead of being reset. */
+	bool ha;
 };
 
 /* The --conntrack-events word: 0, or -1 for another. */

@@ -123,6 +123,11 @@ bool pfk_events_none(void)
 	return pfk_cfg.events == PFK_EVENTS_NONE;
 }
 
+bool pfk_ha(void)
+{
+	return pfk_cfg.ha;
+}
+
 /* Also on first use: a table with kernel forwards under portfwd -e user. */
 static int pfk_start(char *err, size_t errlen)
 {
@@ -146,6 +151,12 @@ static int pfk_start(char *err, size_t errlen)
 	/* Forwarding between interfaces is what a gateway does (put back at stop). */
 	pfk_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL);
 	pfk_sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1", NULL);
+	/* With pickup, the segments of a taken-over flow that come before
+	 * conntrackd commits its entry make an entry of their own (without
+	 * the NAT) that resets the flow and blocks the committed one. */
+	if (pfk_ha())
+		pfk_sysctl_set("/proc/sys/net/netfilter/nf_conntrack_tcp_loose", "0",
+			       "an HA pair: taken-over flows come from conntrackd");
 	if (pfk_sys_start() < 0) {
 		snprintf(err, errlen, "kernel engine: cannot make its event set: %s",
 			 strerror(errno));

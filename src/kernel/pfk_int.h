@@ -34,6 +34,8 @@ _Static_assert(PFK_MARK_ID == PF_ID_MAX, "a forward id fills a ct mark's id bits
  * creation, their close (DONE) and their end. */
 bool pfk_events_all(void);
 bool pfk_events_none(void);
+/* portfwd --ha (struct pfk_config). */
+bool pfk_ha(void);
 
 /* The whole ruleset as an nft script, the simple forwards' map elements in
  * it (for tests, the benchmark, a look at what the engine loads). */

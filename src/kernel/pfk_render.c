@@ -337,6 +337,15 @@ static void pfk_render_snat(struct pf_buf *b, const struct pf_forward *f)
 #define PFK_HOOK_OUTNAT "type nat hook output priority -110; policy accept;"
 #define PFK_HOOK_FORWARD "type filter hook forward priority filter - 10; policy accept;"
 #define PFK_HOOK_SRCNAT "type nat hook postrouting priority srcnat + 10; policy accept;"
+/* portfwd --ha: before NAT (and conntrack's own pickup), what conntrack
+ * calls invalid is dropped: a segment of a flow taken over at failover,
+ * come before conntrackd's entry, is sent again by TCP rather than reach
+ * the gateway's own stack and be answered with a reset. */
+#define PFK_CHAIN_HA                                                                       \
+	"\tchain ha_invalid {\n"                                                             \
+	"\t\ttype filter hook prerouting priority mangle - 10; policy accept;\n"             \
+	"\t\tct state invalid drop\n"                                                         \
+	"\t}\n"
 /* route_localnet (pfk_sys.c) lets 127/8 in from an interface: only as
  * the target of a DNAT, never addressed so by a host out there. */
 #define PFK_CHAIN_INPUT                                                                      \
@@ -467,7 +476,7 @@ static char *pfk_render_all(const struct pf_table *t, const char *const *wan, si
 			    "\t\tct state new meta l4proto . th dport @ftp_ports ct helper set "
 			    "\"ftp-fwd\"\n"
 			    "\t}\n");
-	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
+	pfk_out(&b, "%s%s", PFK_CHAIN_INPUT, pfk_ha() ? PFK_CHAIN_HA : "");
 	/* A base chain costs every packet that passes its hook: the forward
 	 * hook's only while triggers need it (an accept under policy accept
 	 * would decide nothing: another table's drop wins whatever we say). */
@@ -520,7 +529,7 @@ char *pfk_render_stopped(void)
 		PFK_HELPER_FTP);
 	pfk_out(&b, "\tchain dstnat {\n\t\t%s\n\t}\n", PFK_HOOK_DSTNAT);
 	pfk_out(&b, "\tchain output_nat {\n\t\t%s\n\t}\n", PFK_HOOK_OUTNAT);
-	pfk_out(&b, "%s", PFK_CHAIN_INPUT);
+	pfk_out(&b, "%s%s", PFK_CHAIN_INPUT, pfk_ha() ? PFK_CHAIN_HA : "");
 	pfk_out(&b, "\tchain srcnat {\n\t\t%s\n\t}\n}\n", PFK_HOOK_SRCNAT);
 	return pf_buf_detach(&b, NULL);
 }

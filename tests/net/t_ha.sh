@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # An HA pair of kernel-engine gateways (docs/ha.md, dist/ha): keepalived
 # moves the virtual addresses, conntrackd (FT-FW on a dedicated link) keeps
-# the conntrack tables in step, portfwd runs '-e kernel -E all':
+# the conntrack tables in step, portfwd runs '-e kernel --ha':
 #
 #   client C 198.51.100.2 --- 198.51.100.1 router R 192.0.2.1 (br0)
 #                                                  |-- eth0 192.0.2.2 gw1 eth1 10.0.0.2 --|
@@ -108,26 +108,16 @@ gw() {
 PFD_PIDS=()
 for i in 1 2; do
 	gw $i
-	pfd_start -e kernel -E all -W eth0
+	pfd_start -e kernel --ha -W eth0
 	PFD_PIDS[i]=$PFD_PID
-	# Set by hand for HA (see docs/ha.md): conntrack must not pick up a
-	# flow in its middle. On the new master, a packet of a flow that
-	# conntrackd has not committed yet would otherwise get an entry of its
-	# own: a server's segment one without NAT (sent on to the client from
-	# the server's address: the client answers with a reset), a client's
-	# one the forward's NAT anew, and either keeps the committed entry out.
-	# Such packets are invalid instead, and dropped before they reach the
-	# local stack (which would answer a reset) or are forwarded as they
-	# are: TCP sends them again once the flow's entry is in.
-	nsx sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
-	nsx nft -f - <<'EOF'
-table inet portfw_ha {
-	chain invalid {
-		type filter hook prerouting priority -150; policy accept;
-		ct state invalid drop
-	}
-}
-EOF
+	# --ha: conntrack picks up no flow in its middle (on the new master, a
+	# packet of a flow conntrackd has not committed yet would get an entry
+	# of its own and reset the flow), and such invalid packets are dropped
+	# before NAT: TCP sends them again once the flow's entry is in.
+	expect_eq "gw$i: nf_conntrack_tcp_loose under --ha" \
+		"$(nsx cat /proc/sys/net/netfilter/nf_conntrack_tcp_loose)" 0
+	nsx nft list chain inet portfw ha_invalid | grep 'ct state invalid drop' >/dev/null ||
+		fail "gw$i: no ha_invalid chain under --ha"
 done
 
 # ---- conntrackd and keepalived on each gateway, from dist/ha ----
