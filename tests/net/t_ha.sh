@@ -11,8 +11,8 @@
 #   gw1 eth2 172.31.255.1 --- 172.31.255.2 eth2 gw2 (conntrackd only)
 #
 # The configs are dist/ha's, with this test's addresses, paths and logs.
-# A pf_xfer client half-closes once it has sent its few bytes, so the
-# streams are CLOSE_WAIT entries in conntrack while the servers' data runs.
+# The streams send both ways for most of their life (established entries
+# in conntrack), the client's half at a paced rate.
 # gw1 loads forwards A (TCP) and B (UDP); gw2 another forward first, then B,
 # then A. Run 1: 200 slow TCP streams through A and a UDP flow through B; the
 # master's keepalived is killed (SIGKILL): the VIPs move within 3 adverts
@@ -38,8 +38,10 @@ FLOWS=200
 # Each stream: the server sends DOWN bytes, read by the client at RATE
 # bytes/s: about 14 s, longer than a failover, its checks and the old
 # master's return. Far more than the sockets buffer, so the streams carry
-# data across each switchover.
-RATE=50000 DOWN=700000 UP=1000
+# data across each switchover. The client sends SUP bytes at URATE bytes/s
+# (-U): the streams stay established, both ways busy, until near their
+# end. A new connection sends UP bytes at once.
+RATE=50000 DOWN=700000 UP=1000 URATE=2000 SUP=24000
 ADVERT=1
 SUMMARY=""
 
@@ -227,7 +229,7 @@ wait_for 10 "the UDP echo server" grep -qs listening "$T/udp-echo.out"
 # conntrackd cache.
 streams() {
 	local tag=$1 m=$2 b=$((3 - $2))
-	in_ns "$C" timeout -k 5 90 "$PF_XFER" client -c $VIP:8000 -n $FLOWS -s $UP -R $RATE -t 60 \
+	in_ns "$C" timeout -k 5 90 "$PF_XFER" client -c $VIP:8000 -n $FLOWS -s $SUP -U $URATE -R $RATE -t 60 \
 		>"$T/$tag-c.out" 2>"$T/$tag-c.err" &
 	STREAMS_PID=$!
 	in_ns "$C" timeout -k 5 60 "$PF_UDP" client -c $VIP:7000 -n 1 -r 150 -i 100 -t 400 \
@@ -255,7 +257,7 @@ new_conn() {
 # survivors TAG: how many of the streams arrived whole both ways (their
 # hashes among the server's), of FLOWS.
 survivors() {
-	awk -v up=$UP -v down=$DOWN '
+	awk -v up=$SUP -v down=$DOWN '
 		FNR == NR && /^server / && $4 == down && $7 == up { srv_sent[$5] = 1; srv_recv[$8] = 1; next }
 		FNR != NR && /^client / && !/FAILED/ && $4 == up && $7 == down &&
 			($8 in srv_sent) && ($5 in srv_recv) { n++ }

@@ -3,7 +3,8 @@
  * pf_xfer: a traffic generator and checker for the end-to-end tests.
  *
  *   pf_xfer server -l ADDR:PORT [-n CONNS] [-S BYTES] [-a] [-d MS]
- *   pf_xfer client -c ADDR:PORT [-n CONNS] [-s BYTES] [-R BYTES_PER_S] [-t SECONDS]
+ *   pf_xfer client -c ADDR:PORT [-n CONNS] [-s BYTES] [-R BYTES_PER_S] [-U BYTES_PER_S]
+ *                  [-t SECONDS]
  *   pf_xfer hold   -c ADDR:PORT -n CONNS -t SECONDS
  *
  * Each connection carries a pseudo-random stream (xorshift, seeded per
@@ -35,7 +36,7 @@
 
 static const char *opt_addr;
 static int opt_conns = 1;
-static uint64_t opt_send, opt_rate;
+static uint64_t opt_send, opt_rate, opt_urate;
 static bool opt_after_eof;
 static int opt_secs = 120, opt_delay_ms;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -154,6 +155,13 @@ static int exchange(int fd, uint64_t total, uint64_t seed_out, bool send_after_e
 				to = 10;
 			}
 		}
+		/* -U: the upload paced too, so that the flow stays established
+		 * (no half-close) until its last byte. */
+		if (opt_urate && can_send &&
+		    (double)out.bytes >= (now_s() - start) * (double)opt_urate) {
+			p.events &= (short)~POLLOUT;
+			to = 10;
+		}
 		if (poll(&p, 1, to) < 0 && errno != EINTR) {
 			rc = -1;
 			break;
@@ -183,6 +191,8 @@ static int exchange(int fd, uint64_t total, uint64_t seed_out, bool send_after_e
 				uint64_t left = total - out.bytes;
 
 				olen = left < BUF ? (size_t)left : BUF;
+				if (opt_urate && olen > opt_urate / 10 + 1)
+					olen = (size_t)(opt_urate / 10 + 1);
 				stream_fill(&out, ob, olen);
 				ooff = 0;
 			}
@@ -349,7 +359,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "l:c:n:s:S:aR:t:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:c:n:s:S:aR:U:t:d:")) != -1) {
 		switch (opt) {
 		case 'l':
 		case 'c':
@@ -364,6 +374,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			opt_after_eof = true;
+			break;
+		case 'U':
+			opt_urate = strtoull(optarg, NULL, 0);
 			break;
 		case 'R':
 			opt_rate = strtoull(optarg, NULL, 0);
