@@ -80,6 +80,8 @@ static int pf_fwdid_key_cmp(const struct pf_forward *a, const struct pf_forward 
 		return r;
 	if (a->conf.from.n != b->conf.from.n)
 		return a->conf.from.n < b->conf.from.n ? -1 : 1;
+	if (!a->conf.from.n) /* the same key: a table that validation refuses */
+		return 0;
 	return memcmp(a->conf.from.v, b->conf.from.v, a->conf.from.n * sizeof(*a->conf.from.v));
 }
 
