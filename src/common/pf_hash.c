@@ -36,26 +36,28 @@ static inline uint32_t pf_rol32(uint32_t w, unsigned s)
 	return (w << s) | (w >> (32 - s));
 }
 
-#define PF_JHASH_MIX(a, b, c)                         \
-	do {                                          \
-		a -= c; a ^= pf_rol32(c, 4); c += b;  \
-		b -= a; b ^= pf_rol32(a, 6); a += c;  \
-		c -= b; c ^= pf_rol32(b, 8); b += a;  \
-		a -= c; a ^= pf_rol32(c, 16); c += b; \
-		b -= a; b ^= pf_rol32(a, 19); a += c; \
-		c -= b; c ^= pf_rol32(b, 4); b += a;  \
-	} while (0)
+/* lookup3's mix() and final(): each step as the kernel's __jhash_mix and
+ * __jhash_final. */
+static inline void pf_jhash_mix(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*a -= *c; *a ^= pf_rol32(*c, 4); *c += *b;
+	*b -= *a; *b ^= pf_rol32(*a, 6); *a += *c;
+	*c -= *b; *c ^= pf_rol32(*b, 8); *b += *a;
+	*a -= *c; *a ^= pf_rol32(*c, 16); *c += *b;
+	*b -= *a; *b ^= pf_rol32(*a, 19); *a += *c;
+	*c -= *b; *c ^= pf_rol32(*b, 4); *b += *a;
+}
 
-#define PF_JHASH_FINAL(a, b, c)                \
-	do {                                   \
-		c ^= b; c -= pf_rol32(b, 14);  \
-		a ^= c; a -= pf_rol32(c, 11);  \
-		b ^= a; b -= pf_rol32(a, 25);  \
-		c ^= b; c -= pf_rol32(b, 16);  \
-		a ^= c; a -= pf_rol32(c, 4);   \
-		b ^= a; b -= pf_rol32(a, 14);  \
-		c ^= b; c -= pf_rol32(b, 24);  \
-	} while (0)
+static inline void pf_jhash_final(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*c ^= *b; *c -= pf_rol32(*b, 14);
+	*a ^= *c; *a -= pf_rol32(*c, 11);
+	*b ^= *a; *b -= pf_rol32(*a, 25);
+	*c ^= *b; *c -= pf_rol32(*b, 16);
+	*a ^= *c; *a -= pf_rol32(*c, 4);
+	*b ^= *a; *b -= pf_rol32(*a, 14);
+	*c ^= *b; *c -= pf_rol32(*b, 24);
+}
 
 /* Whole 12-byte blocks are read as the CPU's words (the kernel reads them
  * unaligned in CPU order), the tail byte by byte: the same value as the
@@ -71,7 +73,7 @@ uint32_t pf_jhash(const void *key, uint32_t len, uint32_t seed)
 		a += w[0];
 		b += w[1];
 		c += w[2];
-		PF_JHASH_MIX(a, b, c);
+		pf_jhash_mix(&a, &b, &c);
 		len -= 12;
 		k += 12;
 	}
@@ -91,6 +93,6 @@ uint32_t pf_jhash(const void *key, uint32_t len, uint32_t seed)
 	case 2: a += (uint32_t)k[1] << 8; /* fall through */
 	default: a += k[0];
 	}
-	PF_JHASH_FINAL(a, b, c);
+	pf_jhash_final(&a, &b, &c);
 	return c;
 }
