@@ -42,5 +42,10 @@ int pfc_explain(const struct pfc_opts *o, int argc, char **argv);
 /* portfw ha-check FILE|- (pfc_hacheck.c): 0 when this gateway's table is
  * the one in FILE (another's 'portfw list -j'), 1 when not, 2 on bad input. */
 int pfc_hacheck(const struct pfc_opts *o, int argc, char **argv);
+/* Its comparison: this gateway's 'list' reply (or array) against another's
+ * 'list -j' (what names it in errors): {"agree", "here", "there",
+ * "differences"}, or NULL with err saying what is wrong with either. */
+json_t *pfc_ha_compare_lists(json_t *mine, json_t *other, const char *what, char *err,
+			     size_t errlen);
 
 #endif

@@ -44,6 +44,10 @@ for src in tests/fuzz/fuzz_*.c; do
 	if [ "$h" = fuzz_explain ]; then
 		more="src/cli/pfc_explain_report.c src/cli/pfc_explain_rules.c src/cli/pfc_explain_legacy.c -ljansson"
 	fi
+	# ha-check's comparison of two 'portfw list -j' outputs.
+	if [ "$h" = fuzz_hacheck ]; then
+		more="src/cli/pfc_hadiff.c -ljansson"
+	fi
 	echo "== $h: build"
 	# shellcheck disable=SC2046,SC2086 # the common sources and extra flags, word-split on purpose
 	"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
