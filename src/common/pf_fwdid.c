@@ -87,11 +87,9 @@ static int pf_fwdid_key_cmp(const struct pf_forward *a, const struct pf_forward 
 
 int pf_fwdid_cmp(const void *pa, const void *pb)
 {
-	const struct pf_forward *a = *(struct pf_forward *const *)pa;
-	const struct pf_forward *b = *(struct pf_forward *const *)pb;
-	uint64_t ha = pf_fwdid_hash(a), hb = pf_fwdid_hash(b);
+	const struct pf_fwdid_ent *a = pa, *b = pb;
 
-	if (ha != hb)
-		return ha < hb ? -1 : 1;
-	return pf_fwdid_key_cmp(a, b);
+	if (a->h != b->h)
+		return a->h < b->h ? -1 : 1;
+	return pf_fwdid_key_cmp(a->f, b->f);
 }

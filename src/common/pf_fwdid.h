@@ -21,8 +21,13 @@ uint64_t pf_fwdid_hash(const struct pf_forward *f);
  * next ones when a forward of another key holds it): 1..PF_ID_MAX. */
 uint32_t pf_fwdid_probe(uint64_t h, uint32_t k);
 
-/* Orders forwards by their hash, then by key (the order in which new
- * forwards take ids: the result must not depend on the order of a file). */
+/* New forwards take ids in the order of their hashes, then of their keys
+ * (the result must not depend on the order of a file): qsort's comparison
+ * of an array of these, each hash computed once. */
+struct pf_fwdid_ent {
+	uint64_t h;
+	struct pf_forward *f;
+};
 int pf_fwdid_cmp(const void *a, const void *b);
 
 #endif

@@ -150,7 +150,8 @@ void pf_table_index(struct pf_table *t)
 void pf_table_give_ids(const struct pf_table *cur, struct pf_table *next)
 {
 	bool draft = next->base && next->base == cur && cur->idx;
-	struct pf_forward **v = draft ? next->add.v : next->fwd, **fresh;
+	struct pf_forward **v = draft ? next->add.v : next->fwd;
+	struct pf_fwdid_ent *fresh;
 	size_t n = draft ? next->add.n : next->n, i, nnew = 0;
 	uint64_t *used;
 
@@ -172,19 +173,18 @@ void pf_table_give_ids(const struct pf_table *cur, struct pf_table *next)
 		if (v[i]->id)
 			pf_id_set(used, v[i]->id);
 		else
-			fresh[nnew++] = v[i];
+			fresh[nnew++] = (struct pf_fwdid_ent){ .h = pf_fwdid_hash(v[i]), .f = v[i] };
 	}
 	qsort(fresh, nnew, sizeof(*fresh), pf_fwdid_cmp);
 	for (i = 0; i < nnew; i++) {
-		uint64_t h = pf_fwdid_hash(fresh[i]);
 		uint32_t k = 0, id;
 
-		/* Fewer forwards than ids (pf_validate): one is free. */
+		/* Fewer forwards than ids (PF_FWD_MAX): one is free. */
 		do
-			id = pf_fwdid_probe(h, k++);
+			id = pf_fwdid_probe(fresh[i].h, k++);
 		while (pf_id_has(used, id));
 		pf_id_set(used, id);
-		fresh[i]->id = id;
+		fresh[i].f->id = id;
 	}
 	free(fresh);
 	free(used);
