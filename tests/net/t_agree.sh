@@ -191,14 +191,14 @@ for g in "${GWS[@]}"; do
 done
 probe off12
 agree off12 ".12 disabled"
-moved base off12 "maglev, .12 disabled" G1:mu 12
-read -r on12 moved12 others moved_others <<<"$MOVED"
-((on12 > 0 && moved12 == on12)) || fail "maglev: $moved12 of the $on12 clients of .12 moved"
-expect_eq "maglev: clients of the other backends that moved when .12 was disabled" "$moved_others" 0
-moved base off12 "source, .12 disabled" G1:su 12
-read -r on12 moved12 others moved_others <<<"$MOVED"
-((on12 > 0 && moved12 == on12)) || fail "source: $moved12 of the $on12 clients of .12 moved"
-expect_eq "source: clients of the other backends that moved when .12 was disabled" "$moved_others" 0
+# Both schedulers: all of .12's clients moved, and no other.
+for s in maglev:mu source:su; do
+	moved base off12 "${s%:*}, .12 disabled" "G1:${s#*:}" 12
+	read -r on12 moved12 others moved_others <<<"$MOVED"
+	((on12 > 0 && moved12 == on12)) || fail "${s%:*}: $moved12 of the $on12 clients of .12 moved"
+	expect_eq "${s%:*}: clients of the other backends that moved when .12 was disabled" \
+		"$moved_others" 0
+done
 
 info "10.0.0.12 enabled again, 10.0.0.13 removed from every gateway's file (reload)"
 confs "10.0.0.11:9000, 10.0.0.12:9000, 10.0.0.14:9000 weight 2"
