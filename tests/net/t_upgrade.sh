@@ -146,8 +146,9 @@ expect_eq "UDP after the failed upgrades" "$out" "ok 1 lost 0 wrong 0"
 expect_eq "listeners after the failed upgrades" "$(holders 8000)" "pid=$PFD_PID "
 
 info "$UPGRADES upgrades under 4 clients connecting without pause and a slow stream"
-# Read at 2 MB/s: the stream lasts 15 s, whatever the buffers on the way.
-xfer_server srv -l 127.0.0.1:9001 -n 1 -S 30000000
+# Read at 2 MB/s: the stream lasts 25 s, whatever the buffers on the way
+# (20 upgrades of an instrumented build took 16 s on the development VM).
+xfer_server srv -l 127.0.0.1:9001 -n 1 -S 50000000
 xfer_client_bg stream -c 127.0.0.1:8001 -n 1 -s 1000 -R 2000000 -t 60
 stream=$XFER_PID
 nsx timeout -k 5 100 "$PFT_PY" "$T/loop.py" 127.0.0.1:8000 "$T/stop" 4 >"$T/loop.out" 2>&1 &
@@ -173,7 +174,7 @@ wait_pid "$loop" "the connecting clients" 20
 info "clients: $(head -1 "$T/loop.out")"
 grep -q '^ok [1-9][0-9]* fail 0$' "$T/loop.out" || fail "failed connects: $(cat "$T/loop.out")"
 wait_pid "$stream" "the slow stream" 60
-check_xfer stream srv 1 1000 30000000
+check_xfer stream srv 1 1000 50000000
 wait_for 5 "the portfwd of the stream to exit once it ended" pid_gone "$STREAM_PID"
 for p in "${olds[@]}"; do pid_alive "$p" && fail "the old portfwd $p still runs"; done
 [[ -S $PFD_SOCK ]] || fail "the control socket is gone after the upgrades"
